@@ -1,0 +1,64 @@
+import type { AgentState } from '../core/agent.ts';
+import type { Resources } from '../core/resources.ts';
+
+/** Agent and controller refuse each other when their protocol versions differ. */
+export const PROTOCOL_VERSION = 1;
+
+/** POST /v1/agents/register. Authorization: an `agent` role token (private agents) or a bootstrap credential. */
+export interface RegisterRequest {
+  readonly protocolVersion: number;
+  readonly name: string;
+  readonly capacity: Resources;
+  readonly labels: Readonly<Record<string, string>>;
+  /** The provider's instance id; required with a bootstrap credential, absent for private agents. */
+  readonly instanceId?: string;
+  /** `private` site name for private agents (default `default`). */
+  readonly site?: string;
+}
+
+export interface RegisterResponse {
+  readonly protocolVersion: number;
+  readonly agentId: string;
+  /** This agent's own credential: it may call only its own agent routes. */
+  readonly token: string;
+  readonly heartbeatIntervalMs: number;
+  readonly pollIntervalMs: number;
+}
+
+/** POST /v1/agents/{id}/heartbeat */
+export interface HeartbeatRequest {
+  /** Tasks the agent is running now. */
+  readonly runningTaskIds: readonly string[];
+  /** Set when the cloud announced the instance's interruption (spot) or preemption. */
+  readonly notice?: 'interruption';
+}
+
+export interface HeartbeatResponse {
+  readonly state: AgentState;
+  /** Tasks the agent runs that the controller no longer wants run (cancelled, requeued): kill them. */
+  readonly stopTaskIds: readonly string[];
+}
+
+/** What an agent receives for each task it pulls. */
+export interface AssignedTask {
+  readonly id: string;
+  readonly command: readonly string[];
+  readonly resources: Resources;
+}
+
+/** POST /v1/agents/{id}/pull */
+export interface PullResponse {
+  readonly tasks: readonly AssignedTask[];
+}
+
+/** POST /v1/agents/{id}/tasks/{taskId}/report */
+export type ReportRequest =
+  | { readonly kind: 'output'; readonly outputTail: string }
+  | { readonly kind: 'exit'; readonly exitCode: number; readonly outputTail: string }
+  /** The agent gives the task back unfinished (it is shutting down): the task returns to pending. */
+  | { readonly kind: 'handback'; readonly reason: string; readonly outputTail: string };
+
+/** POST /v1/agents/{id}/leave: a clean shutdown; the agent is terminated in the pool. */
+export interface LeaveRequest {
+  readonly reason: string;
+}

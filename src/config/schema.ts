@@ -1,0 +1,152 @@
+import { z } from 'zod';
+import { PRODUCTION_POLICY, type Policy } from '../core/policy.ts';
+import { parseCpuMillis, parseMemoryMiB } from '../core/resources.ts';
+
+/** `2`, `0.5`, `"500m"` -> millicores. */
+export const cpuQuantity = z.union([z.number().nonnegative(), z.string()]).transform((value, ctx) => {
+  try {
+    return typeof value === 'number' ? Math.round(value * 1000) : parseCpuMillis(value);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^cpu: /, '') });
+    return z.NEVER;
+  }
+});
+
+/** `"4Gi"`, `"512Mi"`, or a number of MiB. */
+export const memoryQuantity = z.union([z.number().nonnegative(), z.string()]).transform((value, ctx) => {
+  try {
+    return typeof value === 'number' ? Math.ceil(value) : parseMemoryMiB(value);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^memory: /, '') });
+    return z.NEVER;
+  }
+});
+
+const durationMs = z.number().int().nonnegative();
+const nonEmpty = z.string().min(1);
+
+export const limitsSchema = z
+  .object({
+    maxInstances: z.number().int().nonnegative(),
+    maxVcpus: z.number().int().nonnegative(),
+    maxGpus: z.number().int().nonnegative(),
+  })
+  .strict();
+
+/** The whole policy, as `PUT /v1/policy` and `policy apply` take it. */
+export const policySchema = z
+  .object({
+    paused: z.boolean(),
+    pendingGraceMs: durationMs,
+    idleTtlMs: durationMs,
+    maxProvisionMs: durationMs.min(1_000),
+    unknownInstanceGraceMs: durationMs,
+    providers: z.array(nonEmpty),
+    regions: z.array(nonEmpty),
+    instanceFamilies: z.array(nonEmpty),
+    spot: z.object({ allowed: z.boolean() }).strict(),
+    limits: limitsSchema,
+    providerLimits: z.record(z.string(), limitsSchema),
+  })
+  .strict() satisfies z.ZodType<Policy>;
+
+/** A policy in a config file: any key left out takes its default. */
+export const policyOverridesSchema = policySchema.partial();
+
+const offeringSchema = z
+  .object({
+    instanceType: nonEmpty,
+    cpu: cpuQuantity,
+    memory: memoryQuantity,
+    gpus: z.number().int().nonnegative().default(0),
+    gpuModel: nonEmpty.optional(),
+    netMbps: z.number().int().nonnegative().default(1000),
+    pricePerHourUsd: z.number().nonnegative(),
+    /** When set, the type is also offered as spot at this price. */
+    spotPricePerHourUsd: z.number().nonnegative().optional(),
+    labels: z.record(z.string(), z.string()).default({}),
+  })
+  .strict();
+
+export const localProviderSchema = z
+  .object({
+    kind: z.literal('local'),
+    name: nonEmpty.regex(/^[a-z0-9-]+$/, 'use lowercase letters, digits and dashes').default('local'),
+    region: nonEmpty.default('local'),
+    zones: z.array(nonEmpty).min(1).default(['local-a']),
+    /** How long an instance takes from launch to running its boot script. */
+    bootDelayMs: durationMs.default(1_000),
+    /** Where the provider keeps its instances' records; default `<home>/local-cloud/<name>`. */
+    stateDir: nonEmpty.optional(),
+    /** Instances the provider holds per offering and zone before it answers with a capacity error. */
+    capacityPerZone: z.number().int().positive().default(16),
+    offerings: z.array(offeringSchema).min(1),
+  })
+  .strict();
+
+const providerSchema = z.discriminatedUnion('kind', [localProviderSchema]);
+
+const privateAgentsSchema = z
+  .object({
+    count: z.number().int().nonnegative(),
+    cpu: cpuQuantity,
+    memory: memoryQuantity,
+    site: nonEmpty.default('local'),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    clusterId: nonEmpty.regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'use lowercase letters, digits and dashes (at most 63)'),
+    /** The folder for the store, the local cloud's state and the admin token. */
+    home: nonEmpty.default('.spillway'),
+    store: z.object({ path: nonEmpty.optional() }).strict().default({}),
+    api: z
+      .object({
+        host: nonEmpty.default('127.0.0.1'),
+        port: z.number().int().min(0).max(65_535).default(7070),
+        /** The URL agents use to reach the controller; default derived from host and port. */
+        publicUrl: z.url().optional(),
+        tls: z.object({ certFile: nonEmpty, keyFile: nonEmpty, caFile: nonEmpty.optional() }).strict().optional(),
+        maxBodyBytes: z.number().int().positive().default(1_048_576),
+      })
+      .strict()
+      .default({ host: '127.0.0.1', port: 7070, maxBodyBytes: 1_048_576 }),
+    pool: z
+      .object({
+        kind: z.literal('builtin').default('builtin'),
+        heartbeatIntervalMs: durationMs.min(100).default(1_000),
+        lostAfterMs: durationMs.min(500).default(10_000),
+        /** Private agents that `serve` starts itself as local processes (the demo's private cluster). */
+        privateAgents: privateAgentsSchema.optional(),
+      })
+      .strict()
+      .default({ kind: 'builtin', heartbeatIntervalMs: 1_000, lostAfterMs: 10_000 }),
+    controller: z
+      .object({
+        passIntervalMs: durationMs.min(50).default(1_000),
+        /** Reconcile with every provider at start and every N passes. */
+        reconcileEveryPasses: z.number().int().positive().default(10),
+        leaseTtlMs: durationMs.min(1_000).default(15_000),
+        /** How long a capacity error keeps an offering out of plans. */
+        unavailableForMs: durationMs.default(180_000),
+      })
+      .strict()
+      .default({ passIntervalMs: 1_000, reconcileEveryPasses: 10, leaseTtlMs: 15_000, unavailableForMs: 180_000 }),
+    providers: z.array(providerSchema).default([]),
+    policy: policyOverridesSchema.default({}),
+    log: z
+      .object({ level: z.enum(['error', 'warn', 'info', 'debug']).default('info') })
+      .strict()
+      .default({ level: 'info' }),
+  })
+  .strict();
+
+export type Config = z.output<typeof configSchema>;
+export type LocalProviderConfig = z.output<typeof localProviderSchema>;
+export type ProviderConfig = z.output<typeof providerSchema>;
+
+/** The policy a config seeds the store with: its keys over the production defaults. */
+export function effectivePolicy(config: Config): Policy {
+  return { ...PRODUCTION_POLICY, ...config.policy };
+}

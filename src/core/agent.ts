@@ -1,0 +1,40 @@
+import type { Location } from './location.ts';
+import type { Resources } from './resources.ts';
+
+export const AgentState = {
+  provisioning: 'provisioning',
+  registered: 'registered',
+  draining: 'draining',
+  terminated: 'terminated',
+  lost: 'lost',
+} as const;
+export type AgentState = (typeof AgentState)[keyof typeof AgentState];
+
+export const Lifecycle = { private: 'private', onDemand: 'on-demand', spot: 'spot' } as const;
+export type Lifecycle = (typeof Lifecycle)[keyof typeof Lifecycle];
+
+/** One machine of the pool, private or cloud. */
+export interface Agent {
+  readonly id: string;
+  readonly name: string;
+  readonly location: Location;
+  readonly capacity: Resources;
+  /** Sum of the resources of the tasks placed or running on it. */
+  readonly allocated: Resources;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly lifecycle: Lifecycle;
+  /** Micro-USD per hour; 0 for private agents (their amortized rate lives in the cost model). */
+  readonly pricePerHourMicros: number;
+  readonly state: AgentState;
+  /** The provider's id of the instance behind a cloud agent; null for private agents. */
+  readonly instanceId: string | null;
+  /** The provider that launched it (`local:demo`, `aws-ec2:us-east-1`); null for private agents. */
+  readonly providerId: string | null;
+  /** The launch intent behind a cloud agent. */
+  readonly intentId: string | null;
+  readonly registeredAtMs: number;
+  readonly lastHeartbeatMs: number;
+  /** Since when it has had no task; null while it has one. */
+  readonly idleSinceMs: number | null;
+  readonly reason: string;
+}

@@ -1,0 +1,32 @@
+import type { Agent } from '../core/agent.ts';
+import type { Task } from '../core/task.ts';
+
+/** What the controller sees of the pool in one pass. */
+export interface PoolSnapshot {
+  readonly agents: readonly Agent[];
+  /** Tasks waiting for room, highest priority first. */
+  readonly pending: readonly Task[];
+}
+
+/** A placement the pool made, with its reason, for the decision log. */
+export interface Placement {
+  readonly taskId: string;
+  readonly agentId: string;
+  readonly reason: string;
+}
+
+/**
+ * The pool port: where tasks wait and run. The builtin pool keeps the queue itself and places tasks; a Slurm pool
+ * reports Slurm's pending jobs and leaves placement to Slurm. Spillway only adds and removes capacity.
+ */
+export interface Pool {
+  observe(nowMs: number): PoolSnapshot;
+  /** Places pending tasks on free room, private agents first; returns what it placed. */
+  place(nowMs: number): Placement[];
+  /** Marks agents whose heartbeats stopped as lost and returns their tasks to pending; returns their ids. */
+  expireAgents(nowMs: number): string[];
+  /** Stops new placements on an agent; running work goes on. */
+  drain(agentId: string, reason: string, nowMs: number): void;
+  /** Marks an agent lost (its instance vanished) and returns its tasks to pending. */
+  markLost(agentId: string, reason: string, nowMs: number): void;
+}

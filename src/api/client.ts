@@ -1,0 +1,135 @@
+import http from 'node:http';
+import https from 'node:https';
+import { AccessError, ConflictError, NotFoundError, SpillwayError, ValidationError } from '../core/errors.ts';
+import type { ErrorBody } from './types.ts';
+
+export interface ApiClientOptions {
+  /** `http://127.0.0.1:7070` or `https://controller.example:7443`. */
+  readonly url: string;
+  readonly token?: string;
+  /** PEM CA bundle to verify the controller's certificate (https only). */
+  readonly ca?: string;
+  /** Per-request timeout; default 30 s. */
+  readonly timeoutMs?: number;
+}
+
+/** An API error the server answered with, carrying its status and code. */
+export class ApiError extends SpillwayError {
+  override readonly name = 'ApiError';
+  readonly status: number;
+  readonly code: string;
+  readonly field: string | undefined;
+
+  constructor(status: number, body: Partial<ErrorBody['error']>) {
+    super(body.message ?? `the server answered ${status}`, { retryable: status >= 500 || status === 429 });
+    this.status = status;
+    this.code = body.code ?? 'unknown';
+    this.field = body.field;
+  }
+}
+
+/**
+ * A small JSON client for Spillway's HTTP API, used by the CLI and the agent. It never logs and never puts the token
+ * anywhere but the Authorization header. Network failures throw a retryable SpillwayError; answers >= 400 throw
+ * ApiError.
+ */
+export class ApiClient {
+  readonly url: string;
+  #token: string | undefined;
+  readonly #ca: string | undefined;
+  readonly #timeoutMs: number;
+  readonly #agent: http.Agent;
+
+  constructor(opts: ApiClientOptions) {
+    this.url = opts.url.replace(/\/+$/, '');
+    this.#token = opts.token;
+    this.#ca = opts.ca;
+    this.#timeoutMs = opts.timeoutMs ?? 30_000;
+    this.#agent = this.url.startsWith('https:')
+      ? new https.Agent({ keepAlive: true, ca: this.#ca })
+      : new http.Agent({ keepAlive: true });
+  }
+
+  /** Replaces the bearer token (an agent swaps its bootstrap credential for its own token). */
+  setToken(token: string): void {
+    this.#token = token;
+  }
+
+  get<T>(path: string, opts: { signal?: AbortSignal } = {}): Promise<T> {
+    return this.request<T>('GET', path, undefined, opts);
+  }
+
+  post<T>(path: string, body: unknown = {}, opts: { signal?: AbortSignal } = {}): Promise<T> {
+    return this.request<T>('POST', path, body, opts);
+  }
+
+  put<T>(path: string, body: unknown, opts: { signal?: AbortSignal } = {}): Promise<T> {
+    return this.request<T>('PUT', path, body, opts);
+  }
+
+  delete<T>(path: string, opts: { signal?: AbortSignal } = {}): Promise<T> {
+    return this.request<T>('DELETE', path, undefined, opts);
+  }
+
+  request<T>(method: string, path: string, body?: unknown, opts: { signal?: AbortSignal } = {}): Promise<T> {
+    const target = new URL(this.url + path);
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (payload) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = String(payload.length);
+    }
+    if (this.#token) headers.authorization = `Bearer ${this.#token}`;
+    const transport = target.protocol === 'https:' ? https : http;
+    return new Promise<T>((resolve, reject) => {
+      const req = transport.request(
+        target,
+        { method, headers, agent: this.#agent, timeout: this.#timeoutMs, signal: opts.signal },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('error', (err) => reject(networkError(method, path, err)));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            const status = res.statusCode ?? 0;
+            let parsed: unknown;
+            try {
+              parsed = text ? JSON.parse(text) : undefined;
+            } catch {
+              parsed = undefined;
+            }
+            if (status >= 400) {
+              const error = (parsed as Partial<ErrorBody> | undefined)?.error ?? { message: text.slice(0, 200) };
+              reject(new ApiError(status, error));
+            } else if (parsed === undefined && text) {
+              resolve(text as T);
+            } else {
+              resolve(parsed as T);
+            }
+          });
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.#timeoutMs} ms`)));
+      req.on('error', (err) => reject(networkError(method, path, err)));
+      req.end(payload);
+    });
+  }
+
+  close(): void {
+    this.#agent.destroy();
+  }
+}
+
+function networkError(method: string, path: string, cause: Error): SpillwayError {
+  if (cause.name === 'AbortError') return new SpillwayError(`calling ${method} ${path}: aborted`, { cause });
+  return new SpillwayError(`calling ${method} ${path}: ${cause.message}`, { retryable: true, cause });
+}
+
+/** Maps an ApiError to the domain error a caller would have got in-process, for messages and exit codes. */
+export function toDomainError(err: ApiError): SpillwayError {
+  if (err.status === 400) return new ValidationError(err.field ?? '', err.message.replace(/^[^:]+: /, ''));
+  if (err.status === 401 || err.status === 403) return new AccessError(err.status, err.message);
+  if (err.status === 404) return new NotFoundError(err.message);
+  if (err.status === 409) return new ConflictError(err.message);
+  return err;
+}

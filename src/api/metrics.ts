@@ -1,0 +1,80 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Spillway's Prometheus metrics, in a registry of their own (never prom-client's global one, so two servers in one
+ * process, as in tests, do not collide). The API server records HTTP traffic; the controller sets the rest.
+ */
+export class ApiMetrics {
+  readonly registry: Registry;
+
+  /** Requests by method, route template (never the raw path) and status. */
+  readonly httpRequests: Counter<'method' | 'route' | 'status'>;
+  readonly httpRequestDurationSeconds: Histogram<'method' | 'route'>;
+
+  /** Tasks waiting for room now. */
+  readonly pendingTasks: Gauge;
+  /** Agents by state and location kind (`private`, `cloud`). */
+  readonly agents: Gauge<'state' | 'location_kind'>;
+  /** What the cloud agents alive now cost per hour, in USD. */
+  readonly cloudSpendPerHourUsd: Gauge;
+  /** Launch attempts by provider id and outcome (`launched`, `capacity`, `quota`, `throttled`, `error`). */
+  readonly launches: Counter<'provider' | 'outcome'>;
+  /** Instances terminated, by provider id. */
+  readonly terminations: Counter<'provider'>;
+  /** Decisions the controller made, by kind (`launch`, `terminate`, `place`, `drain`, ...). */
+  readonly decisions: Counter<'kind'>;
+
+  constructor(opts: { defaultMetrics?: boolean } = {}) {
+    this.registry = new Registry();
+    const registers = [this.registry];
+    if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    this.httpRequests = new Counter({
+      name: 'spillway_http_requests_total',
+      help: 'HTTP requests handled, by method, route template and status.',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    });
+    this.httpRequestDurationSeconds = new Histogram({
+      name: 'spillway_http_request_duration_seconds',
+      help: 'Time to answer an HTTP request, by method and route template.',
+      labelNames: ['method', 'route'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.pendingTasks = new Gauge({ name: 'spillway_pending_tasks', help: 'Tasks waiting for room.', registers });
+    this.agents = new Gauge({
+      name: 'spillway_agents',
+      help: 'Agents by state and location kind.',
+      labelNames: ['state', 'location_kind'],
+      registers,
+    });
+    this.cloudSpendPerHourUsd = new Gauge({
+      name: 'spillway_cloud_spend_per_hour_usd',
+      help: 'What the cloud agents alive now cost per hour, in USD.',
+      registers,
+    });
+    this.launches = new Counter({
+      name: 'spillway_launches_total',
+      help: 'Launch attempts by provider and outcome.',
+      labelNames: ['provider', 'outcome'],
+      registers,
+    });
+    this.terminations = new Counter({
+      name: 'spillway_terminations_total',
+      help: 'Instances terminated, by provider.',
+      labelNames: ['provider'],
+      registers,
+    });
+    this.decisions = new Counter({
+      name: 'spillway_decisions_total',
+      help: 'Controller decisions by kind.',
+      labelNames: ['kind'],
+      registers,
+    });
+  }
+
+  /** The registry's exposition text and its content type, for GET /metrics. */
+  async exposition(): Promise<{ text: string; contentType: string }> {
+    return { text: await this.registry.metrics(), contentType: this.registry.contentType };
+  }
+}

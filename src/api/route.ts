@@ -1,0 +1,91 @@
+import type { z } from 'zod';
+import type { AgentRegistry } from '../pool/builtin/registry.ts';
+import type { Role, Store, TokenRecord } from '../store/store.ts';
+import type { ApiMetrics } from './metrics.ts';
+import type { Routable } from './router.ts';
+
+/**
+ * Who may call a route.
+ * - `public`: anyone, no token.
+ * - `roles`: a token of one of these roles. Agent tokens never qualify here: they use the two kinds below.
+ * - `own-agent`: an agent token bound to the agent named by the `{id}` path parameter.
+ * - `register`: an unbound agent token (a registration token for private agents) or a bootstrap credential.
+ */
+export type Access =
+  | { readonly kind: 'public' }
+  | { readonly kind: 'roles'; readonly roles: readonly Exclude<Role, 'agent'>[] }
+  | { readonly kind: 'own-agent' }
+  | { readonly kind: 'register' };
+
+/** The authenticated caller of one request. */
+export type Caller =
+  | { readonly kind: 'anonymous' }
+  | { readonly kind: 'token'; readonly token: TokenRecord }
+  | { readonly kind: 'bootstrap'; readonly credential: string };
+
+export interface RouteContext<B, Q> {
+  readonly params: Readonly<Record<string, string>>;
+  /** The query, validated by the route's `query` schema. */
+  readonly query: Q;
+  /** The body, validated by the route's `body` schema. */
+  readonly body: B;
+  readonly caller: Caller;
+  /** The request's time from the injected clock. */
+  readonly nowMs: number;
+}
+
+/** A handler's answer: JSON unless `contentType` says otherwise (then `body` is sent as a string). */
+export interface RouteResult {
+  readonly status?: number;
+  readonly body: unknown;
+  readonly contentType?: string;
+}
+
+/** How the OpenAPI document describes a route's success answer. */
+export interface ResponseDoc {
+  readonly status: number;
+  readonly description: string;
+  /** A schema under `components.schemas`; absent for non-JSON answers. */
+  readonly schema?: string;
+  readonly contentType?: string;
+}
+
+export interface Route extends Routable {
+  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  readonly summary: string;
+  readonly access: Access;
+  /** Validates the JSON body; a route without one reads no body. */
+  readonly body?: z.ZodType;
+  /** Validates the query parameters; a route without one rejects any. */
+  readonly query?: z.ZodType;
+  readonly response: ResponseDoc;
+  handle(ctx: RouteContext<unknown, unknown>): RouteResult | Promise<RouteResult>;
+}
+
+interface RouteDefinition<B extends z.ZodType, Q extends z.ZodType> extends Omit<Route, 'handle' | 'body' | 'query'> {
+  readonly body?: B;
+  readonly query?: Q;
+  handle(ctx: RouteContext<z.output<B>, z.output<Q>>): RouteResult | Promise<RouteResult>;
+}
+
+/** Types a route's handler by its schemas; the server validates before calling it. */
+export function defineRoute<B extends z.ZodType = z.ZodNever, Q extends z.ZodType = z.ZodNever>(
+  definition: RouteDefinition<B, Q>,
+): Route {
+  return definition as unknown as Route;
+}
+
+/** The audit log's actor for a caller: the token's name and id. */
+export function actorOf(caller: Caller): string {
+  if (caller.kind === 'token') return `${caller.token.name} (${caller.token.id})`;
+  return caller.kind === 'bootstrap' ? 'bootstrap credential' : 'anonymous';
+}
+
+/** What route handlers may use. Built once by the server from its deps. */
+export interface RouteDeps {
+  readonly store: Store;
+  readonly registry: AgentRegistry;
+  readonly metrics: ApiMetrics;
+  readonly isLeader: () => boolean;
+  readonly version: string;
+}

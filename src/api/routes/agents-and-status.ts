@@ -1,0 +1,28 @@
+import { buildStatus } from '../status.ts';
+import { defineRoute, type Route, type RouteDeps } from '../route.ts';
+import { agentsQuerySchema } from '../schemas.ts';
+
+const READERS = ['admin', 'submitter', 'finance'] as const;
+
+/** GET /v1/agents, GET /v1/status. */
+export function agentsAndStatusRoutes({ store, isLeader }: RouteDeps): Route[] {
+  return [
+    defineRoute({
+      method: 'GET',
+      path: '/v1/agents',
+      summary: 'List agents, filtered by state (a,b).',
+      access: { kind: 'roles', roles: READERS },
+      query: agentsQuerySchema,
+      response: { status: 200, description: 'The agents.', schema: 'AgentList' },
+      handle: ({ query }) => ({ body: { agents: store.agents.list(query.state ? { states: query.state } : {}) } }),
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/v1/status',
+      summary: 'The pool by location, task counts, and what the cloud costs per hour now.',
+      access: { kind: 'roles', roles: READERS },
+      response: { status: 200, description: 'The status.', schema: 'Status' },
+      handle: ({ nowMs }) => ({ body: buildStatus(store, nowMs, isLeader()) }),
+    }),
+  ];
+}

@@ -1,0 +1,68 @@
+import { hashToken, newApiToken } from '../../core/credentials.ts';
+import { NotFoundError } from '../../core/errors.ts';
+import { newId } from '../../core/ids.ts';
+import { actorOf, defineRoute, type Route, type RouteDeps } from '../route.ts';
+import { createTokenSchema } from '../schemas.ts';
+import type { CreateTokenResponse } from '../types.ts';
+
+/**
+ * POST, GET /v1/tokens and DELETE /v1/tokens/{id}. A token is shown once, when created; only its hash is stored.
+ * An `agent` token made here is unbound: a registration token for private agents. Creations and revocations are
+ * audited.
+ */
+export function tokenRoutes({ store }: RouteDeps): Route[] {
+  return [
+    defineRoute({
+      method: 'POST',
+      path: '/v1/tokens',
+      summary: 'Create a token; the answer is the only time it is shown.',
+      access: { kind: 'roles', roles: ['admin'] },
+      body: createTokenSchema,
+      response: { status: 201, description: 'The new token.', schema: 'CreateTokenResponse' },
+      handle: ({ body, caller, nowMs }) => {
+        const token = newApiToken();
+        const record = store.transaction(() => {
+          const created = store.tokens.create(
+            { id: newId('tok'), role: body.role, name: body.name, agentId: null, createdAtMs: nowMs },
+            hashToken(token),
+          );
+          store.audit.append({
+            atMs: nowMs,
+            actor: actorOf(caller),
+            action: 'token.create',
+            detail: { id: created.id, role: created.role, name: created.name },
+          });
+          return created;
+        });
+        const answer: CreateTokenResponse = { id: record.id, role: record.role, name: record.name, token };
+        return { status: 201, body: answer };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/v1/tokens',
+      summary: 'List tokens (never their secrets).',
+      access: { kind: 'roles', roles: ['admin'] },
+      response: { status: 200, description: 'The tokens.', schema: 'TokenList' },
+      handle: () => ({ body: { tokens: store.tokens.list() } }),
+    }),
+    defineRoute({
+      method: 'DELETE',
+      path: '/v1/tokens/{id}',
+      summary: 'Revoke a token (audited); revoking twice is not an error.',
+      access: { kind: 'roles', roles: ['admin'] },
+      response: { status: 200, description: 'The revoked token.', schema: 'TokenRecord' },
+      handle: ({ params, caller, nowMs }) => {
+        const id = params.id ?? '';
+        return {
+          body: store.transaction(() => {
+            if (!store.tokens.get(id)) throw new NotFoundError(`revoking token ${id}: no such token`);
+            const revoked = store.tokens.revoke(id, nowMs);
+            store.audit.append({ atMs: nowMs, actor: actorOf(caller), action: 'token.revoke', detail: { id, name: revoked.name } });
+            return revoked;
+          }),
+        };
+      },
+    }),
+  ];
+}

@@ -1,0 +1,130 @@
+/**
+ * Zod schemas for every request body and query the API takes. Objects are strict (unknown fields are rejected) and
+ * parse through `parseWith`, so a 400 names the dotted field. Shapes follow src/api/types.ts and
+ * src/agent/protocol.ts; the `satisfies` checks keep them in step.
+ */
+import { z } from 'zod';
+import { AgentState } from '../core/agent.ts';
+import { TaskState } from '../core/task.ts';
+import { cpuQuantity, memoryQuantity, policySchema } from '../config/schema.ts';
+import { Role } from '../store/store.ts';
+import type { HeartbeatRequest, LeaveRequest, RegisterRequest, ReportRequest } from '../agent/protocol.ts';
+import type { CreateTokenRequest, SubmitRequest } from './types.ts';
+
+export { policySchema };
+
+/** At most this many tasks per submission. */
+export const MAX_TASKS_PER_SUBMIT = 1_000;
+
+const name = z.string().min(1).max(200);
+const count = z.number().int().nonnegative();
+const labels = z.record(z.string().min(1).max(200), z.string().max(1_000));
+/** The agent's output tail is a tail: it never needs to be large. */
+const outputTail = z.string().max(65_536);
+
+function quantity(what: string): z.ZodType<number | string> {
+  return z.union([z.number().nonnegative(), z.string()], {
+    error: (issue) => (issue.input === undefined ? `required: ${what}` : `expected ${what}`),
+  });
+}
+
+export const taskSpecSchema = z
+  .object({
+    command: z.array(z.string().max(10_000)).max(1_000),
+    resources: z
+      .object({
+        cpu: quantity('a number of cores or a CPU quantity such as 500m').pipe(cpuQuantity),
+        memory: quantity('a number of MiB or a memory quantity such as 512Mi or 4Gi').pipe(memoryQuantity),
+        gpus: count.optional(),
+        netMbps: count.optional(),
+      })
+      .strict(),
+    owner: z.object({ team: name.optional(), project: name.optional(), job: name.optional() }).strict().optional(),
+    priority: z.number().int().min(-1_000_000).max(1_000_000).optional(),
+    revocable: z.boolean().optional(),
+    constraints: z
+      .object({
+        privateOnly: z.boolean().optional(),
+        providers: z.array(name).max(100).optional(),
+        gpuModels: z.array(name).max(100).optional(),
+        labels: labels.optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export const submitSchema = z
+  .object({ tasks: z.array(taskSpecSchema).min(1).max(MAX_TASKS_PER_SUBMIT) })
+  .strict() satisfies z.ZodType<unknown, SubmitRequest>;
+
+/** `a,b,c` in a query parameter -> a list of enum values. */
+function csvOf<const T extends readonly [string, ...string[]]>(values: T) {
+  return z
+    .string()
+    .transform((text) => text.split(',').map((part) => part.trim()))
+    .pipe(z.array(z.enum(values)));
+}
+
+const queryLimit = (max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'expected a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(max));
+
+const taskStates = Object.values(TaskState) as [TaskState, ...TaskState[]];
+const agentStates = Object.values(AgentState) as [AgentState, ...AgentState[]];
+
+export const tasksQuerySchema = z
+  .object({
+    state: csvOf(taskStates).optional(),
+    team: name.optional(),
+    project: name.optional(),
+    limit: queryLimit(10_000).optional(),
+  })
+  .strict();
+
+export const agentsQuerySchema = z.object({ state: csvOf(agentStates).optional() }).strict();
+
+export const auditQuerySchema = z.object({ limit: queryLimit(1_000).optional() }).strict();
+
+/** Routes whose body carries nothing: `{}` or no body at all. */
+export const emptyBodySchema = z.object({}).strict().optional();
+
+/** Routes that take no query parameters. */
+export const noQuerySchema = z.object({}).strict();
+
+export const createTokenSchema = z
+  .object({ role: z.enum(Object.values(Role) as [Role, ...Role[]]), name })
+  .strict() satisfies z.ZodType<unknown, CreateTokenRequest>;
+
+const resourcesSchema = z
+  .object({ cpuMillis: count, memoryMiB: count, gpus: count, netMbps: count })
+  .strict();
+
+export const registerSchema = z
+  .object({
+    protocolVersion: z.number().int(),
+    name,
+    capacity: resourcesSchema,
+    labels,
+    instanceId: name.optional(),
+    site: name.optional(),
+  })
+  .strict() satisfies z.ZodType<RegisterRequest, unknown>;
+
+export const heartbeatSchema = z
+  .object({
+    runningTaskIds: z.array(name).max(10_000),
+    notice: z.literal('interruption').optional(),
+  })
+  .strict() satisfies z.ZodType<HeartbeatRequest, unknown>;
+
+export const reportSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('output'), outputTail }).strict(),
+  z.object({ kind: z.literal('exit'), exitCode: z.number().int(), outputTail }).strict(),
+  z.object({ kind: z.literal('handback'), reason: z.string().max(1_000), outputTail }).strict(),
+]) satisfies z.ZodType<ReportRequest, unknown>;
+
+export const leaveSchema = z.object({ reason: z.string().max(1_000) }).strict() satisfies z.ZodType<LeaveRequest, unknown>;

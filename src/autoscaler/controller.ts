@@ -1,0 +1,235 @@
+import type { Clock } from '../core/clock.ts';
+import { errorMessage } from '../core/errors.ts';
+import type { LaunchIntent } from '../core/intent.ts';
+import type { Offering } from '../core/offering.ts';
+import type { Logger } from '../log/logger.ts';
+import type { Pool } from '../pool/pool.ts';
+import type { CloudProvider } from '../providers/provider.ts';
+import type { Store } from '../store/store.ts';
+import type { LaunchCommand, TerminateCommand, Waiting } from './commands.ts';
+import { plan } from './planner.ts';
+import { Provisioner, type LaunchContext } from './provisioner.ts';
+import { reconcile } from './reconcile.ts';
+import { scaleDown } from './scale-down.ts';
+import type { TokenBucketOptions } from './token-bucket.ts';
+
+export interface ControllerSettings {
+  readonly passIntervalMs: number;
+  /** Reconcile at the first pass and every N passes. */
+  readonly reconcileEveryPasses: number;
+  readonly leaseTtlMs: number;
+  /** How long a capacity error keeps an offering out of plans. */
+  readonly unavailableForMs: number;
+  /** Refresh offerings every N passes; default 60. */
+  readonly offeringsEveryPasses?: number;
+}
+
+/** Hooks for metrics; every one optional. */
+export interface ControllerObserver {
+  onPass?(report: PassReport): void;
+}
+
+export interface ControllerOptions {
+  readonly store: Store;
+  readonly pool: Pool;
+  readonly providers: readonly CloudProvider[];
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly settings: ControllerSettings;
+  /** Who this controller is (for the lease) and what its launches carry. */
+  readonly identity: { readonly holderId: string; readonly launch: LaunchContext };
+  readonly rateLimit?: (provider: CloudProvider) => TokenBucketOptions;
+  readonly observer?: ControllerObserver;
+}
+
+export interface PassReport {
+  readonly leader: boolean;
+  readonly placed: number;
+  readonly launches: readonly LaunchCommand[];
+  readonly terminates: readonly TerminateCommand[];
+  readonly waiting: readonly Waiting[];
+}
+
+const LEASE = 'controller';
+
+/**
+ * The control loop (DESIGN section 2). Level-triggered: each pass reads the whole state and moves it one step toward
+ * the policy, so a crash between any two steps loses nothing and repeats nothing. Only the holder of the store's lease
+ * acts; another controller on the same store waits. Submissions between passes are batched into one plan.
+ */
+export class Controller {
+  readonly #o: ControllerOptions;
+  readonly #provisioner: Provisioner;
+  readonly #unavailableUntil = new Map<string, number>();
+  #offerings: Offering[] = [];
+  #passes = 0;
+  #leader = false;
+  #loop: Promise<void> | undefined;
+  #abort = new AbortController();
+  #wake: (() => void) | undefined;
+
+  constructor(opts: ControllerOptions) {
+    this.#o = opts;
+    this.#provisioner = new Provisioner({
+      store: opts.store,
+      providers: opts.providers,
+      clock: opts.clock,
+      logger: opts.logger,
+      launchContext: opts.identity.launch,
+      rateLimit: opts.rateLimit,
+      onUnavailable: (key, reason) => {
+        this.#unavailableUntil.set(key, opts.clock.now() + opts.settings.unavailableForMs);
+        opts.logger.warn('marked offering unavailable', { offering: key, forMs: opts.settings.unavailableForMs, reason });
+        this.wake();
+      },
+    });
+  }
+
+  isLeader(): boolean {
+    return this.#leader;
+  }
+
+  /** Runs passes every passIntervalMs until stop(). */
+  start(): void {
+    if (this.#loop) return;
+    this.#abort = new AbortController();
+    this.#loop = this.#run(this.#abort.signal);
+  }
+
+  /** Stops the loop, lets queued cloud calls finish, and gives the lease up. */
+  async stop(): Promise<void> {
+    this.#abort.abort(new Error('controller stopping'));
+    this.#wake?.();
+    await this.#loop;
+    this.#loop = undefined;
+    await this.#provisioner.settle();
+    if (this.#leader) this.#o.store.lease.release(LEASE, this.#o.identity.holderId);
+    this.#leader = false;
+  }
+
+  /** Starts the next pass now (a capacity error, a test). */
+  wake(): void {
+    this.#wake?.();
+  }
+
+  /** Resolves when every queued cloud call has finished. */
+  settle(): Promise<void> {
+    return this.#provisioner.settle();
+  }
+
+  async #run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        await this.runPass();
+      } catch (err) {
+        this.#o.logger.error('pass failed', { error: errorMessage(err) });
+      }
+      if (signal.aborted) break;
+      await this.#sleep(signal);
+    }
+  }
+
+  #sleep(signal: AbortSignal): Promise<void> {
+    const wakeup = new AbortController();
+    const onAbort = (): void => wakeup.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    this.#wake = () => wakeup.abort();
+    return this.#o.clock
+      .sleep(this.#o.settings.passIntervalMs, { signal: wakeup.signal })
+      .catch(() => undefined)
+      .finally(() => {
+        this.#wake = undefined;
+        signal.removeEventListener('abort', onAbort);
+      });
+  }
+
+  /** One pass of the loop: observe, place, plan, act, scale down, reconcile. */
+  async runPass(): Promise<PassReport> {
+    const { store, pool, clock, logger, settings } = this.#o;
+    const idle: PassReport = { leader: false, placed: 0, launches: [], terminates: [], waiting: [] };
+    if (!store.lease.acquire(LEASE, this.#o.identity.holderId, clock.now(), settings.leaseTtlMs)) {
+      if (this.#leader) logger.warn('lost the lease; standing by');
+      this.#leader = false;
+      return idle;
+    }
+    if (!this.#leader) logger.info('took the lease; acting', { holderId: this.#o.identity.holderId });
+    this.#leader = true;
+    const first = this.#passes === 0;
+    this.#passes++;
+
+    pool.expireAgents(clock.now());
+    const reconciled =
+      first || this.#passes % settings.reconcileEveryPasses === 0 ? await this.#reconcile() : [];
+    if (first || this.#offerings.length === 0 || this.#passes % (settings.offeringsEveryPasses ?? 60) === 0) {
+      await this.#refreshOfferings();
+    }
+
+    const placed = pool.place(clock.now()).length;
+    const now = clock.now();
+    const snapshot = pool.observe(now);
+    const policy = store.policy.get();
+    const open = store.intents.open();
+    const openLaunches = open.filter((i): i is LaunchIntent => i.kind === 'launch');
+    const result = plan({
+      nowMs: now,
+      policy,
+      pending: snapshot.pending,
+      agents: snapshot.agents,
+      openLaunches,
+      offerings: this.#offerings,
+      unavailable: this.#unavailable(now),
+    });
+    const terminating = new Set(
+      open.filter((i) => i.kind === 'terminate').flatMap((i) => i.instanceIds.map((id) => `${i.providerId}/${id}`)),
+    );
+    const lost = store.agents.list({ states: ['lost'] });
+    const terminates = [
+      ...reconciled,
+      ...scaleDown({ nowMs: now, policy, agents: [...snapshot.agents, ...lost], terminating }),
+    ];
+
+    // Act: first what crashes or retries left open, then this pass's decisions.
+    for (const intent of open) {
+      if (intent.kind === 'launch' && policy.paused) continue;
+      this.#provisioner.execute(intent);
+    }
+    for (const command of result.launches) this.#provisioner.launch(command);
+    for (const command of terminates) this.#provisioner.terminate(command);
+
+    const report: PassReport = { leader: true, placed, launches: result.launches, terminates, waiting: result.waiting };
+    this.#o.observer?.onPass?.(report);
+    return report;
+  }
+
+  async #reconcile(): Promise<TerminateCommand[]> {
+    const { store, pool, clock, logger, providers } = this.#o;
+    return reconcile({
+      store,
+      pool,
+      providers,
+      clusterId: this.#o.identity.launch.clusterId,
+      clock,
+      logger,
+      policy: store.policy.get(),
+    });
+  }
+
+  async #refreshOfferings(): Promise<void> {
+    const fresh: Offering[] = [];
+    for (const provider of this.#o.providers) {
+      try {
+        fresh.push(...(await provider.offerings()));
+      } catch (err) {
+        // Keep the last good offerings of this provider.
+        fresh.push(...this.#offerings.filter((o) => o.providerId === provider.id));
+        this.#o.logger.warn('kept last offerings', { providerId: provider.id, error: errorMessage(err) });
+      }
+    }
+    this.#offerings = fresh;
+  }
+
+  #unavailable(nowMs: number): Set<string> {
+    for (const [key, until] of this.#unavailableUntil) if (until <= nowMs) this.#unavailableUntil.delete(key);
+    return new Set(this.#unavailableUntil.keys());
+  }
+}

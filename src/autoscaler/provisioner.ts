@@ -1,0 +1,243 @@
+import PQueue from 'p-queue';
+import type { Clock } from '../core/clock.ts';
+import { bootstrapCredential } from '../core/credentials.ts';
+import { AuthError, CapacityError, QuotaError, SpillwayError, errorMessage } from '../core/errors.ts';
+import { failpoint } from '../core/failpoints.ts';
+import { newIntentId } from '../core/ids.ts';
+import type { Intent, LaunchIntent, TerminateIntent } from '../core/intent.ts';
+import { offeringKey } from '../core/offering.ts';
+import { DEFAULT_OWNER } from '../core/owner.ts';
+import { isZero } from '../core/resources.ts';
+import type { Logger } from '../log/logger.ts';
+import type { CloudProvider } from '../providers/provider.ts';
+import type { Store } from '../store/store.ts';
+import type { LaunchCommand, TerminateCommand } from './commands.ts';
+import { TokenBucket, type TokenBucketOptions } from './token-bucket.ts';
+
+/** What every launch carries so the new instance can join the pool. */
+export interface LaunchContext {
+  readonly clusterId: string;
+  readonly controllerUrl: string;
+  readonly caBundle: string;
+  readonly serverSecret: Buffer;
+}
+
+export interface ProvisionerOptions {
+  readonly store: Store;
+  readonly providers: readonly CloudProvider[];
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly launchContext: LaunchContext;
+  /** Called when an offering has no capacity (or its quota is spent): the planner skips it for a while. */
+  readonly onUnavailable: (offeringKey: string, reason: string) => void;
+  /** API rate limit per provider; default 10 calls, refilled 5 per second. */
+  readonly rateLimit?: (provider: CloudProvider) => TokenBucketOptions;
+  /** Calls in flight per provider; default 4. */
+  readonly concurrency?: number;
+}
+
+/** After this many failed attempts a retryable intent is given up (reconcile still adopts what it launched). */
+const MAX_ATTEMPTS = 8;
+const MAX_BACKOFF_MS = 30_000;
+
+interface Lane {
+  readonly provider: CloudProvider;
+  readonly queue: PQueue;
+  readonly bucket: TokenBucket;
+}
+
+/**
+ * Carries out the planner's commands. Each command is first written as an intent (one transaction); the cloud call
+ * then runs through the provider's queue (bounded concurrency) and token bucket (the cloud's rate limits). An intent
+ * left open by a crash or a retryable failure is executed again with the same idempotency key, after a backoff on the
+ * clock. The SDKs' own retries are off; these are the only retries.
+ */
+export class Provisioner {
+  readonly #opts: ProvisionerOptions;
+  readonly #lanes = new Map<string, Lane>();
+  readonly #inFlight = new Set<string>();
+  readonly #notBefore = new Map<string, number>();
+
+  constructor(opts: ProvisionerOptions) {
+    this.#opts = opts;
+    for (const provider of opts.providers) {
+      const limit = opts.rateLimit?.(provider) ?? { capacity: 10, refillPerSecond: 5 };
+      this.#lanes.set(provider.id, {
+        provider,
+        queue: new PQueue({ concurrency: opts.concurrency ?? 4 }),
+        bucket: new TokenBucket(opts.clock, limit),
+      });
+    }
+  }
+
+  /** Records a launch intent and queues its cloud call. */
+  launch(command: LaunchCommand): LaunchIntent {
+    const now = this.#opts.clock.now();
+    const intent: LaunchIntent = {
+      id: newIntentId(),
+      kind: 'launch',
+      providerId: command.offering.providerId,
+      offering: command.offering,
+      count: command.count,
+      owners: command.owners,
+      reason: command.reason,
+      state: 'pending',
+      instanceIds: [],
+      createdAtMs: now,
+      updatedAtMs: now,
+      attempts: 0,
+      error: '',
+    };
+    this.#opts.store.intents.insert(intent);
+    this.#opts.logger.info('decided launch', {
+      intentId: intent.id,
+      offering: offeringKey(intent.offering),
+      count: intent.count,
+      reason: intent.reason,
+    });
+    failpoint('intent.written');
+    this.execute(intent);
+    return intent;
+  }
+
+  /**
+   * Drains the agent (if still registered and idle) and records a terminate intent in one transaction, then queues
+   * the call. Returns undefined when the agent took work since the plan.
+   */
+  terminate(command: TerminateCommand): TerminateIntent | undefined {
+    const { store, clock } = this.#opts;
+    const now = clock.now();
+    const intent = store.transaction((): TerminateIntent | undefined => {
+      if (command.agentId) {
+        const agent = store.agents.get(command.agentId);
+        if (!agent) return undefined;
+        if (agent.state === 'registered') {
+          if (!isZero(agent.allocated)) return undefined;
+          store.agents.setState(agent.id, 'draining', command.reason, now);
+        }
+      }
+      const record: TerminateIntent = {
+        id: newIntentId(),
+        kind: 'terminate',
+        providerId: command.providerId,
+        instanceIds: [command.instanceId],
+        reason: command.reason,
+        state: 'pending',
+        createdAtMs: now,
+        updatedAtMs: now,
+        attempts: 0,
+        error: '',
+      };
+      store.intents.insert(record);
+      return record;
+    });
+    if (!intent) return undefined;
+    this.#opts.logger.info('decided terminate', {
+      intentId: intent.id,
+      agentId: command.agentId,
+      instanceId: command.instanceId,
+      reason: command.reason,
+    });
+    failpoint('terminate.written');
+    this.execute(intent);
+    return intent;
+  }
+
+  /** Queues an open intent's cloud call unless it is in flight or backing off. Safe to call every pass. */
+  execute(intent: Intent): void {
+    if (this.#inFlight.has(intent.id)) return;
+    if ((this.#notBefore.get(intent.id) ?? 0) > this.#opts.clock.now()) return;
+    const lane = this.#lanes.get(intent.providerId);
+    if (!lane) {
+      this.#opts.store.intents.fail(intent.id, `no provider ${intent.providerId} is configured`, this.#opts.clock.now());
+      this.#opts.logger.error('dropped intent', { intentId: intent.id, reason: `unknown provider ${intent.providerId}` });
+      return;
+    }
+    this.#inFlight.add(intent.id);
+    const run = intent.kind === 'launch' ? () => this.#runLaunch(lane, intent) : () => this.#runTerminate(lane, intent);
+    void lane.queue
+      .add(run, { priority: intent.kind === 'terminate' ? 1 : 0 })
+      .finally(() => this.#inFlight.delete(intent.id));
+  }
+
+  /** Intent ids whose cloud call is queued or running. */
+  inFlight(): ReadonlySet<string> {
+    return this.#inFlight;
+  }
+
+  /** Resolves when every queued call has finished. */
+  async settle(): Promise<void> {
+    await Promise.all([...this.#lanes.values()].map((lane) => lane.queue.onIdle()));
+  }
+
+  async #runLaunch(lane: Lane, intent: LaunchIntent): Promise<void> {
+    const { store, clock, logger, launchContext: ctx } = this.#opts;
+    await lane.bucket.take(1);
+    try {
+      const instances = await lane.provider.launch({
+        intentId: intent.id,
+        clusterId: ctx.clusterId,
+        offering: intent.offering,
+        count: intent.count,
+        owner: intent.owners[0]?.owner ?? DEFAULT_OWNER,
+        bootstrap: {
+          controllerUrl: ctx.controllerUrl,
+          caBundle: ctx.caBundle,
+          credential: bootstrapCredential(ctx.serverSecret, intent.id),
+        },
+      });
+      failpoint('provider.returned');
+      store.intents.completeLaunch(
+        intent.id,
+        instances.map((i) => i.id),
+        clock.now(),
+      );
+      this.#notBefore.delete(intent.id);
+      logger.info('launched instances', {
+        intentId: intent.id,
+        offering: offeringKey(intent.offering),
+        instanceIds: instances.map((i) => i.id),
+      });
+    } catch (err) {
+      this.#onFailure(intent, err);
+    }
+  }
+
+  async #runTerminate(lane: Lane, intent: TerminateIntent): Promise<void> {
+    const { store, clock, logger } = this.#opts;
+    await lane.bucket.take(1);
+    try {
+      await lane.provider.terminate(intent.instanceIds);
+      failpoint('provider.terminated');
+      store.intents.completeTerminate(intent, clock.now());
+      this.#notBefore.delete(intent.id);
+      logger.info('terminated instances', { intentId: intent.id, instanceIds: intent.instanceIds, reason: intent.reason });
+    } catch (err) {
+      this.#onFailure(intent, err);
+    }
+  }
+
+  #onFailure(intent: Intent, err: unknown): void {
+    const { store, clock, logger } = this.#opts;
+    const now = clock.now();
+    const message = errorMessage(err);
+    const what = intent.kind === 'launch' ? `launching ${intent.count} x ${offeringKey(intent.offering)}` : 'terminating';
+    if (intent.kind === 'launch' && (err instanceof CapacityError || err instanceof QuotaError)) {
+      store.intents.fail(intent.id, message, now);
+      this.#opts.onUnavailable(offeringKey(intent.offering), message);
+      logger.warn('launch failed over', { intentId: intent.id, error: message, action: 'next cheapest offering' });
+      return;
+    }
+    const retryable = err instanceof SpillwayError ? err.retryable : true;
+    const attempts = intent.attempts + 1;
+    if (err instanceof AuthError || !retryable || attempts >= MAX_ATTEMPTS) {
+      store.intents.fail(intent.id, message, now);
+      logger.error(`${intent.kind} failed`, { intentId: intent.id, what, error: message, attempts });
+      return;
+    }
+    store.intents.recordAttempt(intent.id, message, now);
+    const backoffMs = Math.min(MAX_BACKOFF_MS, 1_000 * 2 ** (attempts - 1));
+    this.#notBefore.set(intent.id, now + backoffMs);
+    logger.warn(`${intent.kind} will be retried`, { intentId: intent.id, what, error: message, attempts, backoffMs });
+  }
+}

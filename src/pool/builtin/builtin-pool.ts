@@ -1,0 +1,73 @@
+import { ConflictError } from '../../core/errors.ts';
+import type { Logger } from '../../log/logger.ts';
+import type { Store } from '../../store/store.ts';
+import type { Placement, Pool, PoolSnapshot } from '../pool.ts';
+import { placeTasks, type PlacementOptions } from './placement.ts';
+
+const LIVE_STATES = ['provisioning', 'registered', 'draining'] as const;
+
+/** The embedded pool: Spillway keeps the queue in its store and places tasks on its own agents. */
+export class BuiltinPool implements Pool {
+  readonly #store: Store;
+  readonly #logger: Logger;
+  readonly #lostAfterMs: number;
+  readonly #placement: PlacementOptions;
+
+  constructor(opts: { store: Store; logger: Logger; lostAfterMs: number; placement?: PlacementOptions }) {
+    this.#store = opts.store;
+    this.#logger = opts.logger;
+    this.#lostAfterMs = opts.lostAfterMs;
+    this.#placement = opts.placement ?? {};
+  }
+
+  observe(): PoolSnapshot {
+    return this.#store.transaction(() => ({
+      agents: this.#store.agents.list({ states: LIVE_STATES }),
+      pending: this.#store.tasks.pending(),
+    }));
+  }
+
+  place(nowMs: number): Placement[] {
+    const { agents, pending } = this.observe();
+    if (pending.length === 0) return [];
+    const planned = placeTasks(pending, agents, this.#placement);
+    const placed: Placement[] = [];
+    this.#store.transaction(() => {
+      for (const p of planned) {
+        try {
+          this.#store.tasks.place(p.taskId, p.agentId, nowMs);
+          placed.push(p);
+        } catch (err) {
+          // A task cancelled or an agent drained since the snapshot: the next pass sees the new state.
+          if (!(err instanceof ConflictError)) throw err;
+        }
+      }
+    });
+    for (const p of placed) this.#logger.info('placed task', { taskId: p.taskId, agentId: p.agentId, reason: p.reason });
+    return placed;
+  }
+
+  expireAgents(nowMs: number): string[] {
+    const silent = this.#store.agents
+      .list({ states: ['registered', 'draining'] })
+      .filter((a) => nowMs - a.lastHeartbeatMs > this.#lostAfterMs);
+    for (const agent of silent) {
+      this.markLost(agent.id, `no heartbeat for ${Math.round((nowMs - agent.lastHeartbeatMs) / 1000)} s`, nowMs);
+    }
+    return silent.map((a) => a.id);
+  }
+
+  drain(agentId: string, reason: string, nowMs: number): void {
+    this.#store.agents.setState(agentId, 'draining', reason, nowMs);
+    this.#logger.info('draining agent', { agentId, reason });
+  }
+
+  markLost(agentId: string, reason: string, nowMs: number): void {
+    const requeued = this.#store.transaction(() => {
+      const count = this.#store.tasks.requeueAgent(agentId, `returned to pending: agent ${agentId} lost (${reason})`, nowMs);
+      this.#store.agents.setState(agentId, 'lost', reason, nowMs);
+      return count;
+    });
+    this.#logger.warn('lost agent', { agentId, reason, requeuedTasks: requeued });
+  }
+}

@@ -1,0 +1,60 @@
+import type { Agent } from '../../core/agent.ts';
+import { fits, RESOURCE_KEYS, subtract, type Resources } from '../../core/resources.ts';
+import type { Task } from '../../core/task.ts';
+import type { Placement } from '../pool.ts';
+import { agentHost, eligible } from './eligibility.ts';
+
+export interface PlacementOptions {
+  /** A further check before a task goes to a cloud agent (budgets); default allows all. */
+  readonly allowCloud?: (task: Task, agent: Agent) => boolean;
+}
+
+interface Bin {
+  readonly agent: Agent;
+  free: Resources;
+}
+
+/**
+ * Places pending tasks on free room (pure). Tasks go in the order given (priority first); each goes to a private agent
+ * if one fits, else to a registered cloud agent. Among fitting agents the fullest wins (best fit), so load
+ * concentrates and cloud agents empty out to be released. A task that fits nowhere does not block smaller ones.
+ */
+export function placeTasks(pending: readonly Task[], agents: readonly Agent[], opts: PlacementOptions = {}): Placement[] {
+  const bins: Bin[] = agents
+    .filter((a) => a.state === 'registered')
+    .map((agent) => ({ agent, free: subtract(agent.capacity, agent.allocated) }));
+  const privateBins = bins.filter((b) => b.agent.location.kind === 'private');
+  const cloudBins = bins.filter((b) => b.agent.location.kind === 'cloud');
+  const placements: Placement[] = [];
+  for (const task of pending) {
+    const host =
+      bestFit(task, privateBins) ??
+      bestFit(task, cloudBins, (bin) => opts.allowCloud?.(task, bin.agent) ?? true);
+    if (!host) continue;
+    host.free = subtract(host.free, task.resources);
+    const where = host.agent.location.kind === 'private' ? 'private' : `cloud (${host.agent.lifecycle})`;
+    placements.push({ taskId: task.id, agentId: host.agent.id, reason: `fits on ${where} agent ${host.agent.name}` });
+  }
+  return placements;
+}
+
+function bestFit(task: Task, bins: readonly Bin[], allow: (bin: Bin) => boolean = () => true): Bin | undefined {
+  let best: Bin | undefined;
+  let bestLeft = Infinity;
+  for (const bin of bins) {
+    if (!fits(task.resources, bin.free) || !eligible(task, agentHost(bin.agent)) || !allow(bin)) continue;
+    const left = freeFraction(subtract(bin.free, task.resources), bin.agent.capacity);
+    if (left < bestLeft) {
+      best = bin;
+      bestLeft = left;
+    }
+  }
+  return best;
+}
+
+/** How empty an agent would be: the sum over dimensions of free / capacity. Lower is fuller. */
+function freeFraction(free: Resources, capacity: Resources): number {
+  let sum = 0;
+  for (const key of RESOURCE_KEYS) if (capacity[key] > 0) sum += free[key] / capacity[key];
+  return sum;
+}

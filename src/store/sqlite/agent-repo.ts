@@ -1,0 +1,197 @@
+import { AgentState, type Agent, type Lifecycle } from '../../core/agent.ts';
+import { ConflictError, NotFoundError } from '../../core/errors.ts';
+import { newId } from '../../core/ids.ts';
+import type { Location } from '../../core/location.ts';
+import { ZERO, type Resources } from '../../core/resources.ts';
+import type { AgentFilter, AgentRepo, NewAgent } from '../store.ts';
+import { int, intOrNull, json, jsonList, resourcesOf, text, textOrNull } from './rows.ts';
+import { isConstraintError, type Row, type SqliteDb } from './sqlite-db.ts';
+import type { SqliteTaskRepo } from './task-repo.ts';
+import type { SqliteTokenRepo } from './token-repo.ts';
+
+/** The sum of the placed and running tasks of every agent that has one; reads the partial index tasks_allocated. */
+const ALLOCATED = `SELECT agent_id, SUM(cpu_millis) AS cpu_millis, SUM(memory_mib) AS memory_mib, SUM(gpus) AS gpus,
+    SUM(net_mbps) AS net_mbps
+  FROM tasks WHERE state IN ('placed', 'running')`;
+
+/** States an agent never leaves, and the one state each may still move to. */
+const FINAL_STATES: ReadonlyMap<AgentState, AgentState | undefined> = new Map([
+  [AgentState.terminated, undefined],
+  [AgentState.lost, AgentState.terminated],
+]);
+
+/**
+ * The machines of the pool. `allocated` is summed from the agent's placed and running tasks on every read, never
+ * stored, so it cannot drift; `list` does it for all agents in one aggregate query.
+ */
+export class SqliteAgentRepo implements AgentRepo {
+  readonly #db: SqliteDb;
+  readonly #tasks: SqliteTaskRepo;
+  readonly #tokens: SqliteTokenRepo;
+
+  constructor(db: SqliteDb, tasks: SqliteTaskRepo, tokens: SqliteTokenRepo) {
+    this.#db = db;
+    this.#tasks = tasks;
+    this.#tokens = tokens;
+  }
+
+  /** New id, registeredAtMs, lastHeartbeatMs and idleSinceMs are `nowMs`. */
+  insert(agent: NewAgent, nowMs: number): Agent {
+    return this.#db.transaction(() => {
+      const doing =
+        agent.instanceId === null ? `adding agent ${agent.name}` : `adding agent for instance ${agent.instanceId}`;
+      if (agent.instanceId !== null && agent.providerId !== null) {
+        const existing = this.byInstance(agent.providerId, agent.instanceId);
+        if (existing !== undefined) {
+          throw new ConflictError(`${doing}: agent ${existing.id} already stands for it at ${agent.providerId}`);
+        }
+      }
+      const id = newId('a');
+      try {
+        this.#db.run(
+          `INSERT INTO agents (id, name, location, cpu_millis, memory_mib, gpus, net_mbps, labels, lifecycle,
+             price_per_hour_micros, state, instance_id, provider_id, intent_id, registered_at_ms, last_heartbeat_ms,
+             idle_since_ms)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          id,
+          agent.name,
+          JSON.stringify(agent.location),
+          agent.capacity.cpuMillis,
+          agent.capacity.memoryMiB,
+          agent.capacity.gpus,
+          agent.capacity.netMbps,
+          JSON.stringify(agent.labels),
+          agent.lifecycle,
+          agent.pricePerHourMicros,
+          agent.state,
+          agent.instanceId,
+          agent.providerId,
+          agent.intentId,
+          nowMs,
+          nowMs,
+          nowMs,
+        );
+      } catch (err) {
+        if (!isConstraintError(err)) throw err;
+        throw new ConflictError(`${doing}: the store refused it (${(err as Error).message})`, { cause: err });
+      }
+      return this.#mustGet(id, doing);
+    });
+  }
+
+  get(id: string): Agent | undefined {
+    const row = this.#db.get('SELECT * FROM agents WHERE id = ?', id);
+    if (row === undefined) return undefined;
+    const allocated = this.#db.get(`${ALLOCATED} AND agent_id = ?`, id);
+    return toAgent(row, allocated === undefined || allocated['agent_id'] === null ? ZERO : resourcesOf(allocated));
+  }
+
+  /** Oldest first. */
+  list(filter: AgentFilter = {}): Agent[] {
+    return this.#db
+      .all(
+        `SELECT a.*, u.cpu_millis AS alloc_cpu_millis, u.memory_mib AS alloc_memory_mib, u.gpus AS alloc_gpus,
+           u.net_mbps AS alloc_net_mbps
+         FROM agents a LEFT JOIN (${ALLOCATED} GROUP BY agent_id) u ON u.agent_id = a.id
+         WHERE (?1 IS NULL OR a.state IN (SELECT value FROM json_each(?1)))
+         ORDER BY a.registered_at_ms, a.rowid`,
+        jsonList(filter.states),
+      )
+      .map((row) => toAgent(row, row['alloc_cpu_millis'] === null ? ZERO : resourcesOf(row, 'alloc_')));
+  }
+
+  byInstance(providerId: string, instanceId: string): Agent | undefined {
+    const row = this.#db.get('SELECT id FROM agents WHERE provider_id = ? AND instance_id = ?', providerId, instanceId);
+    return row === undefined ? undefined : this.get(text(row, 'id'));
+  }
+
+  /** Also marks the agent idle and its heartbeat fresh; registeredAtMs stays the time the agent was recorded. */
+  register(
+    id: string,
+    update: { capacity: Resources; labels: Readonly<Record<string, string>> },
+    nowMs: number,
+  ): Agent {
+    return this.#db.transaction(() => {
+      const doing = `registering agent ${id}`;
+      const agent = this.#mustGet(id, doing);
+      if (agent.state !== AgentState.provisioning) {
+        throw new ConflictError(`${doing}: it is ${agent.state}, not provisioning; an instance registers once`);
+      }
+      this.#db.run(
+        `UPDATE agents SET state = 'registered', cpu_millis = ?, memory_mib = ?, gpus = ?, net_mbps = ?, labels = ?,
+           last_heartbeat_ms = ?, idle_since_ms = ?, reason = 'registered'
+         WHERE id = ?`,
+        update.capacity.cpuMillis,
+        update.capacity.memoryMiB,
+        update.capacity.gpus,
+        update.capacity.netMbps,
+        JSON.stringify(update.labels),
+        nowMs,
+        nowMs,
+        id,
+      );
+      return this.#mustGet(id, doing);
+    });
+  }
+
+  /** ConflictError for a terminated or lost agent: its tasks went elsewhere and its tokens are revoked. */
+  heartbeat(id: string, nowMs: number): Agent {
+    return this.#db.transaction(() => {
+      const doing = `recording a heartbeat of agent ${id}`;
+      const agent = this.#mustGet(id, doing);
+      if (FINAL_STATES.has(agent.state)) throw new ConflictError(`${doing}: it is ${agent.state}`);
+      this.#db.run('UPDATE agents SET last_heartbeat_ms = ? WHERE id = ?', nowMs, id);
+      return this.#mustGet(id, doing);
+    });
+  }
+
+  /**
+   * `terminated` is final; `lost` may only become `terminated`. Moving to either also revokes the agent's tokens and
+   * returns its placed and running tasks to pending, so no task is left on an agent that will never run it.
+   */
+  setState(id: string, state: AgentState, reason: string, nowMs: number): Agent {
+    return this.#db.transaction(() => {
+      const doing = `moving agent ${id} to ${state}`;
+      const agent = this.#mustGet(id, doing);
+      if (FINAL_STATES.has(agent.state) && FINAL_STATES.get(agent.state) !== state) {
+        const next = FINAL_STATES.get(agent.state);
+        throw new ConflictError(
+          `${doing}: it is ${agent.state}, ${next === undefined ? 'which is final' : `which may only become ${next}`}`,
+        );
+      }
+      this.#db.run('UPDATE agents SET state = ?, reason = ? WHERE id = ?', state, reason, id);
+      if (FINAL_STATES.has(state)) {
+        this.#tokens.revokeForAgent(id, nowMs);
+        this.#tasks.requeueAgent(id, `returned to pending: agent ${id} ${state} (${reason})`, nowMs);
+      }
+      return this.#mustGet(id, doing);
+    });
+  }
+
+  #mustGet(id: string, doing: string): Agent {
+    const agent = this.get(id);
+    if (agent === undefined) throw new NotFoundError(`${doing}: there is no such agent`);
+    return agent;
+  }
+}
+
+function toAgent(row: Row, allocated: Resources): Agent {
+  return {
+    id: text(row, 'id'),
+    name: text(row, 'name'),
+    location: json<Location>(row, 'location'),
+    capacity: resourcesOf(row),
+    allocated,
+    labels: json<Record<string, string>>(row, 'labels'),
+    lifecycle: text(row, 'lifecycle') as Lifecycle,
+    pricePerHourMicros: int(row, 'price_per_hour_micros'),
+    state: text(row, 'state') as AgentState,
+    instanceId: textOrNull(row, 'instance_id'),
+    providerId: textOrNull(row, 'provider_id'),
+    intentId: textOrNull(row, 'intent_id'),
+    registeredAtMs: int(row, 'registered_at_ms'),
+    lastHeartbeatMs: int(row, 'last_heartbeat_ms'),
+    idleSinceMs: intOrNull(row, 'idle_since_ms'),
+    reason: text(row, 'reason'),
+  };
+}

@@ -1,0 +1,119 @@
+import type { DatabaseSync, SQLInputValue, SQLOutputValue, StatementSync } from 'node:sqlite';
+import { SpillwayError } from '../../core/errors.ts';
+
+export type Row = Record<string, SQLOutputValue>;
+
+/** SQLite's primary result codes, from the low byte of an extended code (https://sqlite.org/rescode.html). */
+const SQLITE_BUSY = 5;
+const SQLITE_CONSTRAINT = 19;
+
+/** True when `err` is SQLite refusing a write for a UNIQUE, PRIMARY KEY, CHECK or FOREIGN KEY constraint. */
+export function isConstraintError(err: unknown): boolean {
+  return sqliteCode(err) === SQLITE_CONSTRAINT;
+}
+
+function sqliteCode(err: unknown): number | undefined {
+  const errcode = (err as { errcode?: unknown } | null)?.errcode;
+  return typeof errcode === 'number' ? errcode & 0xff : undefined;
+}
+
+/**
+ * One SQLite connection with a statement cache and the store's transaction rule: the outermost `transaction` is
+ * `BEGIN IMMEDIATE` .. `COMMIT`, so it takes the write lock up front and never fails half-way on a lock upgrade; a
+ * nested call joins it through a savepoint, so a nested call that throws undoes only its own writes, and everything
+ * commits or rolls back with the outermost call.
+ */
+export class SqliteDb {
+  readonly #db: DatabaseSync;
+  readonly #statements = new Map<string, StatementSync>();
+  #depth = 0;
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+  }
+
+  /** A prepared statement for `sql`, prepared once per connection. */
+  statement(sql: string): StatementSync {
+    let stmt = this.#statements.get(sql);
+    if (stmt === undefined) {
+      stmt = this.#db.prepare(sql);
+      this.#statements.set(sql, stmt);
+    }
+    return stmt;
+  }
+
+  get(sql: string, ...params: SQLInputValue[]): Row | undefined {
+    return this.statement(sql).get(...params);
+  }
+
+  all(sql: string, ...params: SQLInputValue[]): Row[] {
+    return this.statement(sql).all(...params);
+  }
+
+  /** Runs a write and returns how many rows it changed. */
+  run(sql: string, ...params: SQLInputValue[]): number {
+    return Number(this.statement(sql).run(...params).changes);
+  }
+
+  /**
+   * Runs `fn` as one transaction, or inside the one already open. `fn` must be synchronous: a transaction cannot stay
+   * open across an await, because other callers on this connection would write into it.
+   */
+  transaction<T>(fn: () => T): T {
+    if (this.#depth > 0) return this.#nested(fn);
+    try {
+      this.#db.exec('BEGIN IMMEDIATE');
+    } catch (err) {
+      if (sqliteCode(err) === SQLITE_BUSY) {
+        throw new SpillwayError('starting a store transaction: another process holds the write lock', {
+          retryable: true,
+          cause: err,
+        });
+      }
+      throw err;
+    }
+    this.#depth = 1;
+    try {
+      const result = checkSynchronous(fn());
+      this.#db.exec('COMMIT');
+      return result;
+    } catch (err) {
+      // A failed COMMIT may already have ended the transaction; roll back only what is still open.
+      if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+      throw err;
+    } finally {
+      this.#depth = 0;
+    }
+  }
+
+  #nested<T>(fn: () => T): T {
+    const savepoint = `sp${this.#depth}`;
+    this.#db.exec(`SAVEPOINT ${savepoint}`);
+    this.#depth += 1;
+    try {
+      const result = checkSynchronous(fn());
+      this.#db.exec(`RELEASE ${savepoint}`);
+      return result;
+    } catch (err) {
+      this.#db.exec(`ROLLBACK TO ${savepoint}`);
+      this.#db.exec(`RELEASE ${savepoint}`);
+      throw err;
+    } finally {
+      this.#depth -= 1;
+    }
+  }
+
+  close(): void {
+    if (this.#db.isOpen) this.#db.close();
+    this.#statements.clear();
+  }
+}
+
+function checkSynchronous<T>(result: T): T {
+  if (typeof (result as { then?: unknown } | null)?.then === 'function') {
+    throw new SpillwayError(
+      'running a store transaction: the callback returned a promise; transactions are synchronous',
+    );
+  }
+  return result;
+}

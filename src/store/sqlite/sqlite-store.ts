@@ -1,0 +1,78 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import type { Store } from '../store.ts';
+import { SqliteAgentRepo } from './agent-repo.ts';
+import { SqliteAuditRepo } from './audit-repo.ts';
+import { SqliteIntentRepo } from './intent-repo.ts';
+import { SqliteLeaseRepo } from './lease-repo.ts';
+import { SqliteMetaRepo } from './meta-repo.ts';
+import { MIGRATIONS, migrate, type Migration } from './migrations.ts';
+import { SqlitePolicyRepo } from './policy-repo.ts';
+import { SqliteDb } from './sqlite-db.ts';
+import { SqliteTaskRepo } from './task-repo.ts';
+import { SqliteTokenRepo } from './token-repo.ts';
+
+export interface SqliteStoreOptions {
+  /** The schema steps to apply; default MIGRATIONS. Tests inject their own. */
+  readonly migrations?: readonly Migration[];
+}
+
+const BUSY_TIMEOUT_MS = 5_000;
+
+/**
+ * Opens (creating it and its folder when missing) the SQLite store at `path`, or an in-memory one for `:memory:`, and
+ * migrates it to the newest schema, backing it up first (see `migrate`). Several processes may open one file: writes
+ * take turns on SQLite's write lock, waiting up to 5 s for it.
+ *
+ * Durability: WAL with `synchronous=FULL` syncs the log on every commit, so a committed transaction survives a killed
+ * process and a power cut; an uncommitted one vanishes whole.
+ */
+export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): Store {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new DatabaseSync(path, { timeout: BUSY_TIMEOUT_MS });
+  try {
+    db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    db.exec('PRAGMA journal_mode = WAL');
+    db.exec('PRAGMA synchronous = FULL');
+    db.exec('PRAGMA foreign_keys = ON');
+    migrate(db, path, opts.migrations ?? MIGRATIONS);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return new SqliteStore(new SqliteDb(db));
+}
+
+class SqliteStore implements Store {
+  readonly #db: SqliteDb;
+  readonly meta: SqliteMetaRepo;
+  readonly tasks: SqliteTaskRepo;
+  readonly agents: SqliteAgentRepo;
+  readonly intents: SqliteIntentRepo;
+  readonly tokens: SqliteTokenRepo;
+  readonly policy: SqlitePolicyRepo;
+  readonly audit: SqliteAuditRepo;
+  readonly lease: SqliteLeaseRepo;
+
+  constructor(db: SqliteDb) {
+    this.#db = db;
+    this.meta = new SqliteMetaRepo(db);
+    this.tasks = new SqliteTaskRepo(db);
+    this.tokens = new SqliteTokenRepo(db);
+    this.agents = new SqliteAgentRepo(db, this.tasks, this.tokens);
+    this.intents = new SqliteIntentRepo(db, this.agents);
+    this.audit = new SqliteAuditRepo(db);
+    this.policy = new SqlitePolicyRepo(db, this.audit);
+    this.lease = new SqliteLeaseRepo(db);
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.#db.transaction(fn);
+  }
+
+  /** Closing twice is not an error. */
+  close(): void {
+    this.#db.close();
+  }
+}

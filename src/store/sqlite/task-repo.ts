@@ -1,0 +1,251 @@
+import { ConflictError, NotFoundError } from '../../core/errors.ts';
+import { newId } from '../../core/ids.ts';
+import { TERMINAL_TASK_STATES, TaskState, type Task, type TaskConstraints } from '../../core/task.ts';
+import type { NewTask, TaskFilter, TaskRepo } from '../store.ts';
+import { bool, int, intOrNull, json, jsonList, resourcesOf, text, textOrNull } from './rows.ts';
+import type { Row, SqliteDb } from './sqlite-db.ts';
+
+const ACTIVE = `state IN ('placed', 'running')`;
+
+/**
+ * Tasks and their life on agents. Every write runs in a transaction of its own or joins the caller's, and checks its
+ * precondition before it writes, so a method that throws changes nothing.
+ *
+ * The agent's idle mark follows its tasks here: placing clears it; finishing, cancelling or requeueing the agent's
+ * last placed or running task sets it (keeping an earlier mark when there was one).
+ */
+export class SqliteTaskRepo implements TaskRepo {
+  readonly #db: SqliteDb;
+
+  constructor(db: SqliteDb) {
+    this.#db = db;
+  }
+
+  insert(tasks: readonly NewTask[], nowMs: number): Task[] {
+    return this.#db.transaction(() =>
+      tasks.map((task) => {
+        const id = newId('t');
+        this.#db.run(
+          `INSERT INTO tasks (id, state, agent_id, team, project, job, cpu_millis, memory_mib, gpus, net_mbps, priority,
+             revocable, constraints, command, attempts, created_at_ms, pending_since_ms)
+           VALUES (?, 'pending', NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
+          id,
+          task.owner.team,
+          task.owner.project,
+          task.owner.job,
+          task.resources.cpuMillis,
+          task.resources.memoryMiB,
+          task.resources.gpus,
+          task.resources.netMbps,
+          task.priority,
+          task.revocable ? 1 : 0,
+          JSON.stringify(task.constraints),
+          JSON.stringify(task.command),
+          nowMs,
+          nowMs,
+        );
+        return this.#mustGet(id, 'inserting a task');
+      }),
+    );
+  }
+
+  get(id: string): Task | undefined {
+    const row = this.#db.get('SELECT * FROM tasks WHERE id = ?', id);
+    return row === undefined ? undefined : toTask(row);
+  }
+
+  list(filter: TaskFilter = {}): Task[] {
+    return this.#db
+      .all(
+        `SELECT * FROM tasks
+         WHERE (?1 IS NULL OR state IN (SELECT value FROM json_each(?1)))
+           AND (?2 IS NULL OR agent_id = ?2)
+           AND (?3 IS NULL OR team = ?3)
+           AND (?4 IS NULL OR project = ?4)
+         ORDER BY created_at_ms DESC, rowid DESC
+         LIMIT ?5`,
+        jsonList(filter.states),
+        filter.agentId ?? null,
+        filter.team ?? null,
+        filter.project ?? null,
+        filter.limit ?? -1,
+      )
+      .map(toTask);
+  }
+
+  countByState(): Record<TaskState, number> {
+    const counts: Record<TaskState, number> = {
+      pending: 0,
+      placed: 0,
+      running: 0,
+      succeeded: 0,
+      failed: 0,
+      cancelled: 0,
+    };
+    for (const row of this.#db.all('SELECT state, count(*) AS n FROM tasks GROUP BY state')) {
+      counts[text(row, 'state') as TaskState] = int(row, 'n');
+    }
+    return counts;
+  }
+
+  pending(): Task[] {
+    return this.#db
+      .all(`SELECT * FROM tasks WHERE state = 'pending' ORDER BY priority DESC, pending_since_ms, rowid`)
+      .map(toTask);
+  }
+
+  place(taskId: string, agentId: string, _nowMs: number): void {
+    this.#db.transaction(() => {
+      const doing = `placing task ${taskId} on agent ${agentId}`;
+      const task = this.#mustGet(taskId, doing);
+      const agent = this.#db.get('SELECT state FROM agents WHERE id = ?', agentId);
+      if (agent === undefined) throw new NotFoundError(`${doing}: there is no such agent`);
+      const agentState = text(agent, 'state');
+      if (task.state !== TaskState.pending || agentState !== 'registered') {
+        throw new ConflictError(
+          `${doing}: the task is ${task.state} and the agent is ${agentState}; it takes a pending task and a registered agent`,
+        );
+      }
+      this.#db.run(
+        `UPDATE tasks SET state = 'placed', agent_id = ?, reason = ? WHERE id = ?`,
+        agentId,
+        `placed on agent ${agentId}`,
+        taskId,
+      );
+      this.#db.run('UPDATE agents SET idle_since_ms = NULL WHERE id = ?', agentId);
+    });
+  }
+
+  claim(agentId: string, nowMs: number): Task[] {
+    return this.#db.transaction(() =>
+      this.#db
+        .all(
+          `UPDATE tasks SET state = 'running', started_at_ms = ?, reason = ?
+           WHERE agent_id = ? AND state = 'placed'
+           RETURNING *`,
+          nowMs,
+          `running on agent ${agentId}`,
+          agentId,
+        )
+        .map(toTask)
+        .sort((a, b) => b.priority - a.priority || a.pendingSinceMs - b.pendingSinceMs),
+    );
+  }
+
+  /** NotFoundError for an unknown task; a task not running on this agent keeps its output as it is. */
+  recordOutput(taskId: string, agentId: string, outputTail: string): void {
+    this.#db.transaction(() => {
+      this.#mustGet(taskId, `recording the output of task ${taskId}`);
+      this.#db.run(
+        `UPDATE tasks SET output_tail = ? WHERE id = ? AND agent_id = ? AND state = 'running'`,
+        outputTail,
+        taskId,
+        agentId,
+      );
+    });
+  }
+
+  finish(taskId: string, agentId: string, result: { exitCode: number; outputTail: string }, nowMs: number): Task {
+    return this.#db.transaction(() => {
+      const doing = `finishing task ${taskId} on agent ${agentId}`;
+      const task = this.#mustGet(taskId, doing);
+      if (!isActiveOn(task, agentId)) return task;
+      this.#db.run(
+        `UPDATE tasks SET state = ?, finished_at_ms = ?, exit_code = ?, output_tail = ?, reason = ? WHERE id = ?`,
+        result.exitCode === 0 ? TaskState.succeeded : TaskState.failed,
+        nowMs,
+        result.exitCode,
+        result.outputTail,
+        `exited with code ${result.exitCode} on agent ${agentId}`,
+        taskId,
+      );
+      this.markIdleIfFree(agentId, nowMs);
+      return this.#mustGet(taskId, doing);
+    });
+  }
+
+  cancel(taskId: string, reason: string, nowMs: number): Task {
+    return this.#db.transaction(() => {
+      const doing = `cancelling task ${taskId}`;
+      const task = this.#mustGet(taskId, doing);
+      if (TERMINAL_TASK_STATES.has(task.state)) throw new ConflictError(`${doing}: it is already ${task.state}`);
+      this.#db.run(
+        `UPDATE tasks SET state = 'cancelled', finished_at_ms = ?, reason = ? WHERE id = ?`,
+        nowMs,
+        reason,
+        taskId,
+      );
+      if (task.agentId !== null) this.markIdleIfFree(task.agentId, nowMs);
+      return this.#mustGet(taskId, doing);
+    });
+  }
+
+  /** ConflictError when the task is not placed or running on this agent (it finished, or moved on). */
+  requeue(taskId: string, agentId: string, reason: string, nowMs: number): Task {
+    return this.#db.transaction(() => {
+      const doing = `returning task ${taskId} from agent ${agentId} to pending`;
+      const task = this.#mustGet(taskId, doing);
+      if (!isActiveOn(task, agentId)) {
+        const where = task.agentId === null ? 'on no agent' : `on agent ${task.agentId}`;
+        throw new ConflictError(`${doing}: the task is ${task.state} ${where}`);
+      }
+      this.#db.run(`${REQUEUE} WHERE id = ?`, nowMs, reason, taskId);
+      this.markIdleIfFree(agentId, nowMs);
+      return this.#mustGet(taskId, doing);
+    });
+  }
+
+  requeueAgent(agentId: string, reason: string, nowMs: number): number {
+    return this.#db.transaction(() => {
+      const changed = this.#db.run(`${REQUEUE} WHERE agent_id = ? AND ${ACTIVE}`, nowMs, reason, agentId);
+      this.markIdleIfFree(agentId, nowMs);
+      return changed;
+    });
+  }
+
+  /** Sets the agent's idle mark to `nowMs` when it has no placed or running task and is not marked already. */
+  markIdleIfFree(agentId: string, nowMs: number): void {
+    this.#db.run(
+      `UPDATE agents SET idle_since_ms = ?
+       WHERE id = ? AND idle_since_ms IS NULL
+         AND NOT EXISTS (SELECT 1 FROM tasks WHERE agent_id = agents.id AND ${ACTIVE})`,
+      nowMs,
+      agentId,
+    );
+  }
+
+  #mustGet(id: string, doing: string): Task {
+    const task = this.get(id);
+    if (task === undefined) throw new NotFoundError(`${doing}: there is no such task`);
+    return task;
+  }
+}
+
+const REQUEUE = `UPDATE tasks SET state = 'pending', agent_id = NULL, attempts = attempts + 1, pending_since_ms = ?,
+  started_at_ms = NULL, reason = ?`;
+
+function isActiveOn(task: Task, agentId: string): boolean {
+  return task.agentId === agentId && (task.state === TaskState.placed || task.state === TaskState.running);
+}
+
+function toTask(row: Row): Task {
+  return {
+    id: text(row, 'id'),
+    owner: { team: text(row, 'team'), project: text(row, 'project'), job: text(row, 'job') },
+    resources: resourcesOf(row),
+    priority: int(row, 'priority'),
+    revocable: bool(row, 'revocable'),
+    constraints: json<TaskConstraints>(row, 'constraints'),
+    command: json<string[]>(row, 'command'),
+    state: text(row, 'state') as TaskState,
+    agentId: textOrNull(row, 'agent_id'),
+    attempts: int(row, 'attempts'),
+    createdAtMs: int(row, 'created_at_ms'),
+    pendingSinceMs: int(row, 'pending_since_ms'),
+    startedAtMs: intOrNull(row, 'started_at_ms'),
+    finishedAtMs: intOrNull(row, 'finished_at_ms'),
+    exitCode: intOrNull(row, 'exit_code'),
+    outputTail: text(row, 'output_tail'),
+    reason: text(row, 'reason'),
+  };
+}

@@ -1,0 +1,177 @@
+/**
+ * The composition root: config -> store, providers, pool, API, controller. Only this file builds concrete adapters.
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { Controller } from './autoscaler/controller.ts';
+import { systemClock, type Clock } from './core/clock.ts';
+import { hashToken, newApiToken } from './core/credentials.ts';
+import { microsToUsd } from './core/money.ts';
+import { homePath, storePath } from './config/load.ts';
+import { effectivePolicy, type Config } from './config/schema.ts';
+import type { Logger } from './log/logger.ts';
+import { ApiMetrics } from './api/metrics.ts';
+import { startApiServer } from './api/server.ts';
+import { LocalAgents } from './agent/local-agents.ts';
+import { AgentRegistry } from './pool/builtin/registry.ts';
+import { BuiltinPool } from './pool/builtin/builtin-pool.ts';
+import { LocalProvider } from './providers/local/local-provider.ts';
+import type { CloudProvider } from './providers/provider.ts';
+import { openSqliteStore } from './store/sqlite/sqlite-store.ts';
+import type { Role, Store } from './store/store.ts';
+
+export const VERSION = '0.1.0';
+
+export interface ServeOptions {
+  readonly logger: Logger;
+  readonly clock?: Clock;
+}
+
+export interface RunningServer {
+  readonly url: string;
+  readonly adminTokenFile: string;
+  readonly controller: Controller;
+  readonly store: Store;
+  close(): Promise<void>;
+}
+
+/** The argv prefix that starts `spillway agent` on the Node running this process. */
+export function agentCommand(): string[] {
+  const entry = import.meta.url.endsWith('.ts') ? './cli/main.ts' : './cli/main.js';
+  return [process.execPath, fileURLToPath(new URL(entry, import.meta.url)), 'agent'];
+}
+
+/** Starts Spillway: the API, the control loop and (when configured) the local private agents. */
+export async function serve(config: Config, opts: ServeOptions): Promise<RunningServer> {
+  const { logger } = opts;
+  const clock = opts.clock ?? systemClock;
+  const home = homePath(config);
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+
+  const store = openSqliteStore(storePath(config));
+  store.meta.bindClusterId(config.clusterId);
+  if (store.policy.seed(effectivePolicy(config), clock.now())) logger.info('seeded policy from config');
+
+  const tls = config.api.tls
+    ? { cert: readFileSync(config.api.tls.certFile, 'utf8'), key: readFileSync(config.api.tls.keyFile, 'utf8') }
+    : undefined;
+  const caBundle = config.api.tls ? readFileSync(config.api.tls.caFile ?? config.api.tls.certFile, 'utf8') : '';
+
+  const holderId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const metrics = new ApiMetrics();
+  const registry = new AgentRegistry({
+    store,
+    clock,
+    heartbeatIntervalMs: config.pool.heartbeatIntervalMs,
+    pollIntervalMs: Math.min(1_000, config.pool.heartbeatIntervalMs),
+    logger,
+  });
+  let controller: Controller | undefined;
+  const api = await startApiServer({
+    store,
+    registry,
+    logger,
+    clock,
+    host: config.api.host,
+    port: config.api.port,
+    tls,
+    maxBodyBytes: config.api.maxBodyBytes,
+    isLeader: () => controller?.isLeader() ?? false,
+    metrics,
+    version: VERSION,
+  });
+  const controllerUrl = config.api.publicUrl ?? api.url;
+
+  const providers: CloudProvider[] = config.providers.map(
+    (p) =>
+      new LocalProvider({
+        config: p,
+        stateDir: p.stateDir ?? join(home, 'local-cloud', p.name),
+        agentCommand: agentCommand(),
+        logger: logger.child({ providerId: `local:${p.name}` }),
+      }),
+  );
+  const pool = new BuiltinPool({ store, logger, lostAfterMs: config.pool.lostAfterMs });
+  controller = new Controller({
+    store,
+    pool,
+    providers,
+    clock,
+    logger,
+    settings: config.controller,
+    identity: {
+      holderId,
+      launch: { clusterId: config.clusterId, controllerUrl, caBundle, serverSecret: store.meta.serverSecret() },
+    },
+    observer: { onPass: () => recordGauges(store, metrics) },
+  });
+  controller.start();
+
+  const adminTokenFile = join(home, 'admin.token');
+  ensureTokenFile(store, adminTokenFile, 'admin', 'local-admin', clock);
+  writeFileSync(join(home, 'api.url'), `${api.url}\n`);
+
+  let privateAgents: LocalAgents | undefined;
+  const spec = config.pool.privateAgents;
+  if (spec && spec.count > 0) {
+    const agentToken = ensureTokenFile(store, join(home, 'agent.token'), 'agent', 'local-private-agents', clock);
+    privateAgents = new LocalAgents({
+      agentCommand: agentCommand(),
+      url: api.url,
+      token: agentToken,
+      caFile: config.api.tls ? (config.api.tls.caFile ?? config.api.tls.certFile) : undefined,
+      count: spec.count,
+      cpuMillis: spec.cpu,
+      memoryMiB: spec.memory,
+      site: spec.site,
+      logger,
+    });
+  }
+  logger.info('serving', { url: api.url, clusterId: config.clusterId, providers: providers.map((p) => p.id) });
+
+  return {
+    url: api.url,
+    adminTokenFile,
+    controller,
+    store,
+    async close() {
+      await privateAgents?.stop();
+      await controller.stop();
+      await api.close();
+      store.close();
+    },
+  };
+}
+
+/**
+ * Returns the token kept in `file` when the store still honours it; otherwise creates one with `role` and writes it
+ * there, readable only by this user. Lets the demo work without anyone typing a token.
+ */
+function ensureTokenFile(store: Store, file: string, role: Role, name: string, clock: Clock): string {
+  if (existsSync(file)) {
+    const token = readFileSync(file, 'utf8').trim();
+    const record = store.tokens.byHash(hashToken(token));
+    if (record && record.revokedAtMs === null && record.role === role) return token;
+  }
+  const token = newApiToken();
+  store.tokens.create({ id: `tok-${randomUUID()}`, role, name, agentId: null, createdAtMs: clock.now() }, hashToken(token));
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return token;
+}
+
+function recordGauges(store: Store, metrics: ApiMetrics): void {
+  const agents = store.agents.list({ states: ['provisioning', 'registered', 'draining', 'lost'] });
+  metrics.agents.reset();
+  let spendMicros = 0;
+  for (const agent of agents) {
+    metrics.agents.inc({ state: agent.state, location_kind: agent.location.kind });
+    if (agent.location.kind === 'cloud' && agent.state !== 'lost') spendMicros += agent.pricePerHourMicros;
+  }
+  metrics.cloudSpendPerHourUsd.set(microsToUsd(spendMicros));
+  metrics.pendingTasks.set(store.tasks.countByState().pending);
+}

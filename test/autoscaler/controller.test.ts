@@ -1,0 +1,297 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'mocha';
+import { Controller } from '../../src/autoscaler/controller.ts';
+import { ManualClock } from '../../src/core/clock.ts';
+import { CapacityError } from '../../src/core/errors.ts';
+import { resetFailpoints } from '../../src/core/failpoints.ts';
+import type { LaunchIntent } from '../../src/core/intent.ts';
+import { resources } from '../../src/core/resources.ts';
+import { silentLogger } from '../../src/log/logger.ts';
+import { BuiltinPool } from '../../src/pool/builtin/builtin-pool.ts';
+import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import type { NewTask, Store } from '../../src/store/store.ts';
+import { offering, policy } from '../fakes/builders.ts';
+import { FakeProvider } from '../fakes/fake-provider.ts';
+
+const CLUSTER = 'test-cluster';
+const small = offering({ providerId: 'fake:test', provider: 'fake', instanceType: 'f.small', pricePerHourMicros: 100_000 });
+const medium = offering({
+  providerId: 'fake:test',
+  provider: 'fake',
+  instanceType: 'f.medium',
+  capacity: { cpuMillis: 2000, memoryMiB: 8192 },
+  pricePerHourMicros: 150_000,
+});
+
+function newTask(overrides: Partial<NewTask> = {}): NewTask {
+  return {
+    owner: { team: 'ml', project: 'p', job: 'j' },
+    resources: resources({ cpuMillis: 1000, memoryMiB: 1024 }),
+    priority: 0,
+    revocable: false,
+    constraints: {},
+    command: ['true'],
+    ...overrides,
+  };
+}
+
+describe('controller', () => {
+  let dir: string;
+  let store: Store;
+  let clock: ManualClock;
+  let provider: FakeProvider;
+
+  function controller(holderId = 'c1'): Controller {
+    return new Controller({
+      store,
+      pool: new BuiltinPool({ store, logger: silentLogger(), lostAfterMs: 3_600_000 }),
+      providers: [provider],
+      clock,
+      logger: silentLogger(),
+      settings: { passIntervalMs: 1_000, reconcileEveryPasses: 5, leaseTtlMs: 10_000, unavailableForMs: 60_000 },
+      identity: {
+        holderId,
+        launch: { clusterId: CLUSTER, controllerUrl: 'http://127.0.0.1:1', caBundle: '', serverSecret: store.meta.serverSecret() },
+      },
+    });
+  }
+
+  function addPrivateAgents(count: number): void {
+    for (let i = 0; i < count; i++) {
+      store.agents.insert(
+        {
+          name: `p${i}`,
+          location: { kind: 'private', site: 'lab' },
+          capacity: resources({ cpuMillis: 2000, memoryMiB: 4096, netMbps: 1000 }),
+          labels: {},
+          lifecycle: 'private',
+          pricePerHourMicros: 0,
+          state: 'registered',
+          instanceId: null,
+          providerId: null,
+          intentId: null,
+        },
+        clock.now(),
+      );
+    }
+  }
+
+  function launchIntents(): LaunchIntent[] {
+    return store.intents.launches(0);
+  }
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'spillway-controller-'));
+    store = openSqliteStore(join(dir, 'spillway.db'));
+    store.meta.bindClusterId(CLUSTER);
+    clock = new ManualClock();
+    store.policy.seed(policy({ pendingGraceMs: 5_000, idleTtlMs: 10_000, maxProvisionMs: 30_000, unknownInstanceGraceMs: 20_000 }), clock.now());
+    provider = new FakeProvider({ offerings: [small, medium], now: () => clock.now() });
+  });
+
+  afterEach(() => {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('places on private agents first and launches only after the grace period', async () => {
+    addPrivateAgents(2);
+    store.tasks.insert(Array.from({ length: 6 }, () => newTask()), clock.now());
+    const c = controller();
+    const first = await c.runPass();
+    assert.equal(first.placed, 4);
+    assert.deepEqual(first.launches, []);
+    clock.advance(4_999);
+    assert.deepEqual((await c.runPass()).launches, []);
+    clock.advance(1);
+    const due = await c.runPass();
+    assert.equal(due.launches.length, 1);
+    assert.equal(due.launches[0]!.offering.instanceType, 'f.small');
+    await c.settle();
+    assert.equal(provider.launchCalls().length, 1);
+    assert.equal(provider.launchCalls()[0]!.intentId, launchIntents()[0]!.id);
+    const provisioning = store.agents.list({ states: ['provisioning'] });
+    assert.equal(provisioning.length, 1);
+    // The next pass counts the instance on its way and launches nothing more.
+    clock.advance(1_000);
+    assert.deepEqual((await c.runPass()).launches, []);
+  });
+
+  it('stops every launch while paused and resumes after', async () => {
+    store.tasks.insert([newTask()], clock.now());
+    store.policy.set({ ...store.policy.get(), paused: true }, 'test', clock.now());
+    const c = controller();
+    clock.advance(60_000);
+    const paused = await c.runPass();
+    assert.deepEqual(paused.launches, []);
+    assert.match(paused.waiting[0]!.reason, /paused/);
+    store.policy.set({ ...store.policy.get(), paused: false }, 'test', clock.now());
+    assert.equal((await c.runPass()).launches.length, 1);
+  });
+
+  it('fails over to the next cheapest offering in the pass after a capacity error', async () => {
+    store.tasks.insert([newTask()], clock.now());
+    provider.failNext('launch', new CapacityError('launching f.small: no capacity', 'x'));
+    const c = controller();
+    clock.advance(5_000);
+    assert.equal((await c.runPass()).launches[0]!.offering.instanceType, 'f.small');
+    await c.settle();
+    assert.equal(launchIntents()[0]!.state, 'failed');
+    const next = await c.runPass();
+    assert.equal(next.launches[0]!.offering.instanceType, 'f.medium');
+    await c.settle();
+    assert.equal(provider.instances.size, 1);
+  });
+
+  it('re-executes an intent whose answer was lost, with the same idempotency key, launching once', async () => {
+    store.tasks.insert([newTask()], clock.now());
+    clock.advance(5_000);
+    process.env.SPILLWAY_FAILPOINTS = 'provider.returned=throw';
+    resetFailpoints();
+    try {
+      const c = controller();
+      await c.runPass();
+      await c.settle();
+      const [intent] = launchIntents();
+      assert.equal(intent!.state, 'pending', 'the answer was lost, so the intent stays open');
+      assert.equal(intent!.attempts, 1);
+      clock.advance(1_000);
+      await c.runPass();
+      await c.settle();
+      const calls = provider.launchCalls();
+      assert.equal(calls.length, 2);
+      assert.deepEqual(calls.map((r) => r.intentId), [intent!.id, intent!.id]);
+      assert.equal(calls[0]!.bootstrap.credential, calls[1]!.bootstrap.credential, 'identical user data on retry');
+      assert.equal(provider.instances.size, 1, 'launched once');
+      assert.equal(launchIntents()[0]!.state, 'done');
+      assert.equal(store.agents.list({ states: ['provisioning'] }).length, 1);
+    } finally {
+      delete process.env.SPILLWAY_FAILPOINTS;
+      resetFailpoints();
+    }
+  });
+
+  it('carries out an intent that a crash left written but not sent', async () => {
+    const intent: LaunchIntent = {
+      id: '0b5c1f4e-0000-4000-8000-000000000001',
+      kind: 'launch',
+      providerId: provider.id,
+      offering: small,
+      count: 2,
+      owners: [],
+      reason: 'written before a crash',
+      state: 'pending',
+      instanceIds: [],
+      createdAtMs: clock.now(),
+      updatedAtMs: clock.now(),
+      attempts: 0,
+      error: '',
+    };
+    store.intents.insert(intent);
+    const c = controller();
+    await c.runPass();
+    await c.settle();
+    assert.deepEqual(provider.launchCalls().map((r) => r.intentId), [intent.id]);
+    assert.equal(provider.instances.size, 2);
+    assert.deepEqual(store.intents.get(intent.id)!.instanceIds.length, 2);
+  });
+
+  it('adopts instances of known intents and terminates strays after their grace', async () => {
+    store.tasks.insert([newTask()], clock.now());
+    clock.advance(5_000);
+    const c = controller();
+    await c.runPass();
+    // The launch reached the cloud but its answer was lost: the intent is still open and knows no instance.
+    const intent = launchIntents()[0]!;
+    await provider.launch({
+      intentId: intent.id,
+      clusterId: CLUSTER,
+      offering: intent.offering,
+      count: 1,
+      owner: { team: 'a', project: 'b', job: 'c' },
+      bootstrap: { controllerUrl: '', caBundle: '', credential: '' },
+    });
+    provider.addStray('stray-1', CLUSTER, clock.now());
+    provider.addStray('other-cluster', 'someone-else', clock.now() - 999_999);
+    await c.settle();
+    clock.advance(1_000);
+    const c2 = controller('c2');
+    store.lease.release('controller', 'c1');
+    await c2.runPass();
+    await c2.settle();
+    assert.equal(store.agents.list({ states: ['provisioning'] }).length, 1);
+    assert.ok(provider.instances.has('stray-1'), 'a stray inside its grace stays');
+    clock.advance(20_000);
+    for (let i = 0; i < 5; i++) {
+      clock.advance(1_000);
+      await c2.runPass();
+    }
+    await c2.settle();
+    assert.ok(!provider.instances.has('stray-1'), 'the stray is terminated after its grace');
+    assert.ok(provider.instances.has('other-cluster'), "another cluster's instance is never touched");
+  });
+
+  it('marks an agent lost when its instance vanished and returns its tasks to pending', async () => {
+    store.tasks.insert([newTask()], clock.now());
+    clock.advance(5_000);
+    const c = controller();
+    await c.runPass();
+    await c.settle();
+    const [agent] = store.agents.list({ states: ['provisioning'] });
+    store.agents.register(agent!.id, { capacity: agent!.capacity, labels: {} }, clock.now());
+    clock.advance(1_000);
+    await c.runPass();
+    const [task] = store.tasks.list({ states: ['placed'] });
+    assert.equal(task!.agentId, agent!.id);
+    provider.instances.clear();
+    for (let i = 0; i < 5; i++) {
+      clock.advance(1_000);
+      await c.runPass();
+    }
+    assert.equal(store.agents.get(agent!.id)!.state, 'terminated');
+    const after = store.tasks.get(task!.id)!;
+    assert.notEqual(after.agentId, agent!.id);
+    assert.equal(after.attempts, 1);
+  });
+
+  it('terminates a cloud agent idle past idleTtlMs, and one that never registered', async () => {
+    store.tasks.insert([newTask(), newTask({ resources: resources({ cpuMillis: 2000, memoryMiB: 6000 }) })], clock.now());
+    clock.advance(5_000);
+    const c = controller();
+    await c.runPass();
+    await c.settle();
+    const agents = store.agents.list({ states: ['provisioning'] });
+    assert.equal(agents.length, 2);
+    const [registered, silent] = agents;
+    store.agents.register(registered!.id, { capacity: registered!.capacity, labels: {} }, clock.now());
+    // Cancel the work so the registered agent stays idle.
+    for (const t of store.tasks.list({ states: ['pending', 'placed'] })) store.tasks.cancel(t.id, 'test', clock.now());
+    clock.advance(10_000);
+    await c.runPass();
+    await c.settle();
+    assert.equal(store.agents.get(registered!.id)!.state, 'terminated');
+    assert.equal(store.agents.get(silent!.id)!.state, 'provisioning');
+    clock.advance(30_000);
+    await c.runPass();
+    await c.settle();
+    assert.equal(store.agents.get(silent!.id)!.state, 'terminated');
+    assert.equal(provider.instances.size, 0);
+  });
+
+  it('does not act without the lease, and takes over when it expires', async () => {
+    store.tasks.insert([newTask()], clock.now());
+    clock.advance(5_000);
+    const a = controller('a');
+    const b = controller('b');
+    assert.equal((await a.runPass()).leader, true);
+    const standby = await b.runPass();
+    assert.equal(standby.leader, false);
+    assert.deepEqual(standby.launches, []);
+    clock.advance(10_001);
+    assert.equal((await b.runPass()).leader, true);
+    assert.equal(b.isLeader(), true);
+  });
+});

@@ -75,13 +75,9 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
     registry,
     logger,
     clock,
-    host: config.api.host,
-    port: config.api.port,
-    tls,
-    maxBodyBytes: config.api.maxBodyBytes,
-    isLeader: () => controller?.isLeader() ?? false,
     metrics,
-    version: VERSION,
+    listen: { host: config.api.host, port: config.api.port, tls, maxBodyBytes: config.api.maxBodyBytes },
+    health: { isLeader: () => controller?.isLeader() ?? false, version: VERSION },
   });
   const controllerUrl = config.api.publicUrl ?? api.url;
 

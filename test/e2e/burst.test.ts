@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'mocha';
+import type { ApiClient } from '../../src/api/client.ts';
+import type { Status } from '../../src/api/types.ts';
+import type { Agent } from '../../src/core/agent.ts';
+import type { Task } from '../../src/core/task.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { adminClient, cleanup, clusterPids, makeCluster, query, ServeProcess, waitHealthy, type Cluster } from './harness.ts';
+
+/**
+ * The whole system with real processes, real HTTP and a real SQLite file: `spillway serve` with two private agents of
+ * 2 CPUs, 12 one-CPU tasks (three times the private capacity), and the local cloud.
+ */
+describe('end to end: bursting a private pool into the local cloud', function () {
+  this.timeout(120_000);
+  let cluster: Cluster | undefined;
+  let serve: ServeProcess | undefined;
+  let client: ApiClient | undefined;
+
+  before(async () => {
+    cluster = await makeCluster({
+      pool: { heartbeatIntervalMs: 300, lostAfterMs: 5_000, privateAgents: { count: 2, cpu: 2, memory: '4Gi' } },
+    });
+    serve = new ServeProcess(cluster);
+    await waitHealthy(cluster.url, serve);
+    client = adminClient(cluster);
+  });
+
+  after(async () => {
+    client?.close();
+    if (serve) await serve.stop().catch(() => undefined);
+    cleanup(cluster, [serve?.child]);
+  });
+
+  it('bursts after the grace period, runs every task on private and cloud agents, and scales back down', async () => {
+    const c = cluster!;
+    const api = client!;
+    await waitFor('two private agents', async () => {
+      const { agents } = await api.get<{ agents: Agent[] }>('/v1/agents?state=registered');
+      return agents.filter((a) => a.location.kind === 'private').length === 2;
+    });
+
+    const specs = Array.from({ length: 12 }, (_, i) => ({
+      command: [process.execPath, '-e', `setTimeout(() => console.log('task ${i} done on', process.env.SPILLWAY_TASK_ID), 2500)`],
+      resources: { cpu: 1, memory: '512Mi' },
+      owner: { team: 'vision', project: 'burst', job: `job-${i}` },
+    }));
+    const { tasks } = await api.post<{ tasks: Task[] }>('/v1/tasks', { tasks: specs });
+    assert.equal(tasks.length, 12);
+
+    const finished = await waitFor(
+      'all 12 tasks to finish',
+      async () => {
+        const list = (await api.get<{ tasks: Task[] }>('/v1/tasks?limit=100')).tasks;
+        return list.every((t) => t.state === 'succeeded' || t.state === 'failed') ? list : undefined;
+      },
+      { timeoutMs: 90_000, intervalMs: 250 },
+    );
+    assert.deepEqual(
+      finished.filter((t) => t.state !== 'succeeded').map((t) => `${t.id}: ${t.state} ${t.outputTail}`),
+      [],
+    );
+    for (const t of finished) assert.match(t.outputTail, new RegExp(`done on ${t.id}`));
+
+    // Launches came only after the grace period.
+    const firstSubmit = Math.min(...tasks.map((t) => t.createdAtMs));
+    const launches = query<{ created_at_ms: number; count: number }>(c, `SELECT created_at_ms, count FROM intents WHERE kind = 'launch'`);
+    assert.ok(launches.length > 0, 'it launched cloud instances');
+    for (const launch of launches) assert.ok(launch.created_at_ms - firstSubmit >= 2_000, 'no launch before pendingGraceMs');
+
+    // Tasks ran on both private and cloud agents.
+    const kinds = query<{ location: string }>(
+      c,
+      `SELECT DISTINCT a.location FROM tasks t JOIN agents a ON a.id = t.agent_id WHERE t.state = 'succeeded'`,
+    ).map((r) => (JSON.parse(r.location) as { kind: string }).kind);
+    assert.deepEqual([...new Set(kinds)].sort(), ['cloud', 'private']);
+
+    // Idle cloud agents are terminated after idleTtlMs, and their processes are gone.
+    await waitFor(
+      'cloud agents to be terminated',
+      async () => {
+        const status = await api.get<Status>('/v1/status');
+        return status.agents.every((a) => a.location.kind === 'private');
+      },
+      { timeoutMs: 30_000 },
+    );
+    const cloudAgents = query<{ state: string }>(c, `SELECT state FROM agents WHERE location LIKE '%"cloud"%'`);
+    assert.ok(cloudAgents.length > 0);
+    assert.ok(cloudAgents.every((a) => a.state === 'terminated'));
+    await waitFor('local cloud instances to exit', () => clusterPids(c).filter((pid) => pid !== serve!.child.pid).length <= 2);
+  });
+
+  it('leaves no agent process behind when it stops', async () => {
+    const c = cluster!;
+    await serve!.stop('SIGTERM');
+    await waitFor('every agent process to exit', () => clusterPids(c).length === 0, { timeoutMs: 20_000 });
+  });
+});

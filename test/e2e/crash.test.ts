@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { afterEach, describe, it } from 'mocha';
+import type { ApiClient } from '../../src/api/client.ts';
+import type { CreateTokenResponse } from '../../src/api/types.ts';
+import type { Task } from '../../src/core/task.ts';
+import { silentLogger } from '../../src/log/logger.ts';
+import { LocalProvider } from '../../src/providers/local/local-provider.ts';
+import { parseConfig } from '../../src/config/load.ts';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { waitFor } from '../helpers/wait.ts';
+import { adminClient, cleanup, makeCluster, query, ServeProcess, startAgent, waitHealthy, type Cluster } from './harness.ts';
+
+/** The local cloud as the product sees it, read from the same state folder. */
+function localCloud(cluster: Cluster): LocalProvider {
+  const config = parseConfig(parse(readFileSync(cluster.configPath, 'utf8')));
+  const provider = config.providers[0]!;
+  return new LocalProvider({
+    config: provider,
+    stateDir: join(cluster.home, 'local-cloud', provider.name),
+    agentCommand: ['true'],
+    logger: silentLogger(),
+  });
+}
+
+describe('end to end: the controller killed mid-burst', function () {
+  this.timeout(180_000);
+  let cluster: Cluster | undefined;
+  let serves: ServeProcess[] = [];
+  let agent: ChildProcess | undefined;
+  let client: ApiClient | undefined;
+
+  afterEach(async () => {
+    client?.close();
+    for (const s of serves) await s.stop('SIGKILL').catch(() => undefined);
+    cleanup(cluster, [agent, ...serves.map((s) => s.child)]);
+    serves = [];
+  });
+
+  for (const failpoint of ['intent.written', 'provider.returned']) {
+    it(`launches nothing twice and leaves nothing unknown after SIGKILL at ${failpoint}`, async () => {
+      cluster = await makeCluster();
+      const c = cluster;
+      const crashing = new ServeProcess(c, { env: { SPILLWAY_FAILPOINTS: `${failpoint}=kill` }, name: 'crashing' });
+      serves.push(crashing);
+      await waitHealthy(c.url, crashing);
+      client = adminClient(c);
+      const { token } = await client.post<CreateTokenResponse>('/v1/tokens', { role: 'agent', name: 'lab' });
+      agent = startAgent(c, token, { name: 'lab-1', cpu: 2, memory: '4Gi' });
+
+      const specs = Array.from({ length: 6 }, () => ({
+        command: [process.execPath, '-e', 'setTimeout(() => {}, 1500)'],
+        resources: { cpu: 1, memory: '256Mi' },
+      }));
+      await client.post('/v1/tasks', { tasks: specs });
+      await crashing.exited();
+      assert.equal(crashing.child.signalCode, 'SIGKILL', `it died at the failpoint:\n${crashing.log().slice(-2000)}`);
+      assert.match(crashing.log(), new RegExp(`failpoint ${failpoint.replace('.', '\\.')}`));
+      const intentsAtCrash = query<{ id: string }>(c, `SELECT id FROM intents WHERE kind = 'launch'`);
+      assert.equal(intentsAtCrash.length, 1, 'the intent was written before the crash');
+
+      const restarted = new ServeProcess(c, { name: 'restarted' });
+      serves.push(restarted);
+      await waitHealthy(c.url, restarted);
+      const tasks = await waitFor(
+        'every task to succeed after the restart',
+        async () => {
+          const list = (await client!.get<{ tasks: Task[] }>('/v1/tasks?limit=100')).tasks;
+          return list.every((t) => t.state === 'succeeded') ? list : undefined;
+        },
+        { timeoutMs: 90_000, intervalMs: 250 },
+      );
+      assert.equal(tasks.length, 6);
+
+      // No instance launched twice: each launch intent has at most `count` instances, and the cloud holds only
+      // instances the store knows.
+      const launches = query<{ id: string; count: number; instance_ids: string }>(
+        c,
+        `SELECT id, count, instance_ids FROM intents WHERE kind = 'launch'`,
+      );
+      const crashedIntent = launches.find((l) => l.id === intentsAtCrash[0]!.id)!;
+      assert.equal(JSON.parse(crashedIntent.instance_ids).length, crashedIntent.count, 'the crashed intent launched once');
+      for (const l of launches) assert.ok(JSON.parse(l.instance_ids).length <= l.count);
+      const known = new Set(query<{ instance_id: string }>(c, `SELECT instance_id FROM agents WHERE instance_id IS NOT NULL`).map((r) => r.instance_id));
+      const live = await localCloud(c).list('e2e');
+      for (const instance of live) assert.ok(known.has(instance.id), `instance ${instance.id} is known to the store`);
+      const perInstance = query<{ n: number }>(c, `SELECT COUNT(*) AS n FROM agents WHERE instance_id IS NOT NULL GROUP BY instance_id HAVING n > 1`);
+      assert.deepEqual(perInstance, []);
+
+      // Scale-down still releases every cloud instance.
+      await waitFor('every cloud instance to be released', async () => (await localCloud(c).list('e2e')).length === 0, {
+        timeoutMs: 30_000,
+      });
+    });
+  }
+});

@@ -1,0 +1,148 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { stringify } from 'yaml';
+import { ApiClient } from '../../src/api/client.ts';
+import { killAll, pidsMatching } from '../helpers/processes.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+export const REPO = resolve(import.meta.dirname, '../..');
+export const CLI = join(REPO, 'src/cli/main.ts');
+
+/** A free TCP port on loopback (so a restarted controller keeps its URL). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+export interface Cluster {
+  readonly dir: string;
+  readonly home: string;
+  readonly configPath: string;
+  readonly url: string;
+  readonly port: number;
+}
+
+/** A temp folder with a spillway.yaml for a fast local burst: short grace, short idle TTL, a fast local cloud. */
+export async function makeCluster(overrides: Record<string, unknown> = {}): Promise<Cluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'spillway-e2e-'));
+  const home = join(dir, 'home');
+  const port = await freePort();
+  const config = {
+    clusterId: 'e2e',
+    home,
+    api: { host: '127.0.0.1', port },
+    pool: { heartbeatIntervalMs: 300, lostAfterMs: 5_000 },
+    controller: { passIntervalMs: 200, reconcileEveryPasses: 5, leaseTtlMs: 3_000, unavailableForMs: 30_000 },
+    providers: [
+      {
+        kind: 'local',
+        name: 'cloud',
+        bootDelayMs: 300,
+        offerings: [{ instanceType: 'local.small', cpu: 2, memory: '4Gi', pricePerHourUsd: 0.0832 }],
+      },
+    ],
+    policy: {
+      pendingGraceMs: 2_000,
+      idleTtlMs: 3_000,
+      maxProvisionMs: 30_000,
+      unknownInstanceGraceMs: 30_000,
+      limits: { maxInstances: 6, maxVcpus: 24, maxGpus: 0 },
+    },
+    log: { level: 'debug' },
+    ...overrides,
+  };
+  const configPath = join(dir, 'spillway.yaml');
+  writeFileSync(configPath, stringify(config));
+  return { dir, home, configPath, url: `http://127.0.0.1:${port}`, port };
+}
+
+/** A `spillway serve` child process, its log going to a file in the cluster folder. */
+export class ServeProcess {
+  readonly child: ChildProcess;
+  readonly logFile: string;
+
+  constructor(cluster: Cluster, opts: { env?: Record<string, string>; name?: string; configPath?: string } = {}) {
+    this.logFile = join(cluster.dir, `${opts.name ?? 'serve'}-${Date.now()}.log`);
+    const log = createWriteStream(this.logFile);
+    this.child = spawn(process.execPath, [CLI, 'serve', '--config', opts.configPath ?? cluster.configPath], {
+      env: { ...process.env, ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child.stdout!.pipe(log);
+    this.child.stderr!.pipe(log);
+  }
+
+  log(): string {
+    return readFileSync(this.logFile, 'utf8');
+  }
+
+  exited(): Promise<unknown> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return Promise.resolve();
+    return once(this.child, 'exit');
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const exited = this.exited();
+    this.child.kill(signal);
+    await exited;
+  }
+}
+
+/** Waits until the API at `url` answers /healthz. */
+export async function waitHealthy(url: string, serve?: ServeProcess): Promise<void> {
+  const client = new ApiClient({ url, timeoutMs: 2_000 });
+  try {
+    await waitFor(`${url}/healthz`, async () => {
+      if (serve && serve.child.exitCode !== null) throw new Error(`serve exited early:\n${serve.log().slice(-3000)}`);
+      return (await client.get<{ ok: boolean }>('/healthz')).ok;
+    }, { timeoutMs: 30_000, intervalMs: 100 });
+  } finally {
+    client.close();
+  }
+}
+
+export function adminClient(cluster: Cluster): ApiClient {
+  const token = readFileSync(join(cluster.home, 'admin.token'), 'utf8').trim();
+  return new ApiClient({ url: cluster.url, token });
+}
+
+/** Reads the store's file read-only, as committed, while the server runs. */
+export function query<T = Record<string, unknown>>(cluster: Cluster, sql: string, ...params: (string | number)[]): T[] {
+  const db = new DatabaseSync(join(cluster.home, 'spillway.db'), { readOnly: true });
+  try {
+    return db.prepare(sql).all(...params) as T[];
+  } finally {
+    db.close();
+  }
+}
+
+/** Starts a private agent process (as a private machine would run it) with a registration token in its env. */
+export function startAgent(cluster: Cluster, token: string, opts: { name: string; cpu: number; memory: string }): ChildProcess {
+  return spawn(
+    process.execPath,
+    [CLI, 'agent', '--url', cluster.url, '--cpu', String(opts.cpu), '--memory', opts.memory, '--name', opts.name, '--site', 'lab'],
+    { env: { ...process.env, SPILLWAY_TOKEN: token }, stdio: 'ignore' },
+  );
+}
+
+/** Every process that belongs to this cluster (agents, local instances), found by the cluster's folder or URL. */
+export function clusterPids(cluster: Cluster): number[] {
+  return [...new Set([...pidsMatching(cluster.dir), ...pidsMatching(`--url ${cluster.url}`), ...pidsMatching(`'${cluster.url}'`)])];
+}
+
+export function cleanup(cluster: Cluster | undefined, children: readonly (ChildProcess | undefined)[] = []): void {
+  if (!cluster) return;
+  killAll(children.flatMap((c) => (c?.pid ? [c.pid] : [])));
+  killAll(clusterPids(cluster));
+  if (!process.env.SPILLWAY_KEEP_E2E) rmSync(cluster.dir, { recursive: true, force: true });
+}

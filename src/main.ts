@@ -135,6 +135,7 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
     store,
     async close() {
       await privateAgents?.stop();
+      if (config.controller.releaseOnShutdown) await controller.releaseAll('the controller is shutting down');
       await controller.stop();
       await api.close();
       store.close();

@@ -107,6 +107,34 @@ export class Controller {
     this.#leader = false;
   }
 
+  /**
+   * Terminates every cloud instance this cluster runs, busy or not, and waits for the calls. For a clean shutdown of
+   * a controller whose cloud is this machine (the local demo); a production controller leaves instances running and
+   * the next start reconciles them. Does nothing without the lease.
+   */
+  async releaseAll(reason: string): Promise<number> {
+    if (!this.#leader) return 0;
+    const { store, clock } = this.#o;
+    const now = clock.now();
+    const terminating = new Set(
+      store.intents
+        .open()
+        .filter((i) => i.kind === 'terminate')
+        .flatMap((i) => i.instanceIds.map((id) => `${i.providerId}/${id}`)),
+    );
+    let count = 0;
+    for (const agent of store.agents.list({ states: ['provisioning', 'registered', 'draining', 'lost'] })) {
+      if (agent.location.kind !== 'cloud' || !agent.providerId || !agent.instanceId) continue;
+      if (terminating.has(`${agent.providerId}/${agent.instanceId}`)) continue;
+      const command = { kind: 'terminate', agentId: agent.id, providerId: agent.providerId, instanceId: agent.instanceId, reason } as const;
+      if (this.#provisioner.terminate(command, { force: true })) count++;
+    }
+    for (const intent of store.intents.open()) if (intent.kind === 'terminate') this.#provisioner.execute(intent);
+    await this.#provisioner.settle();
+    this.#o.logger.info('released cloud instances', { count, reason, atMs: now });
+    return count;
+  }
+
   /** Starts the next pass now (a capacity error, a test). */
   wake(): void {
     this.#wake?.();

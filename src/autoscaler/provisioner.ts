@@ -102,9 +102,10 @@ export class Provisioner {
 
   /**
    * Drains the agent (if still registered and idle) and records a terminate intent in one transaction, then queues
-   * the call. Returns undefined when the agent took work since the plan.
+   * the call. Returns undefined when the agent took work since the plan, unless `force` (a shutdown that releases
+   * everything: the agent's tasks return to pending when its instance is gone).
    */
-  terminate(command: TerminateCommand): TerminateIntent | undefined {
+  terminate(command: TerminateCommand, opts: { force?: boolean } = {}): TerminateIntent | undefined {
     const { store, clock } = this.#opts;
     const now = clock.now();
     const intent = store.transaction((): TerminateIntent | undefined => {
@@ -112,7 +113,7 @@ export class Provisioner {
         const agent = store.agents.get(command.agentId);
         if (!agent) return undefined;
         if (agent.state === 'registered') {
-          if (!isZero(agent.allocated)) return undefined;
+          if (!isZero(agent.allocated) && !opts.force) return undefined;
           store.agents.setState(agent.id, 'draining', command.reason, now);
         }
       }

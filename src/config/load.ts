@@ -13,7 +13,7 @@ import { parseWith } from './validate.ts';
 export const DEMO_CONFIG_INPUT = {
   clusterId: 'demo',
   pool: { privateAgents: { count: 2, cpu: 2, memory: '4Gi' } },
-  controller: { passIntervalMs: 500 },
+  controller: { passIntervalMs: 500, releaseOnShutdown: true },
   providers: [
     {
       kind: 'local',

@@ -130,9 +130,20 @@ export const configSchema = z
         leaseTtlMs: durationMs.min(1_000).default(15_000),
         /** How long a capacity error keeps an offering out of plans. */
         unavailableForMs: durationMs.default(180_000),
+        /**
+         * Terminate every cloud instance when `serve` stops cleanly. Off in production (instances outlive a
+         * controller restart and are reconciled); on in the local demo, whose cloud is this machine.
+         */
+        releaseOnShutdown: z.boolean().default(false),
       })
       .strict()
-      .default({ passIntervalMs: 1_000, reconcileEveryPasses: 10, leaseTtlMs: 15_000, unavailableForMs: 180_000 }),
+      .default({
+        passIntervalMs: 1_000,
+        reconcileEveryPasses: 10,
+        leaseTtlMs: 15_000,
+        unavailableForMs: 180_000,
+        releaseOnShutdown: false,
+      }),
     providers: z.array(providerSchema).default([]),
     policy: policyOverridesSchema.default({}),
     log: z

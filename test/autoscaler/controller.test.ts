@@ -294,4 +294,21 @@ describe('controller', () => {
     assert.equal((await b.runPass()).leader, true);
     assert.equal(b.isLeader(), true);
   });
+
+  it('releases every cloud instance, busy or not, on a clean shutdown when asked', async () => {
+    store.tasks.insert([newTask(), newTask()], clock.now());
+    clock.advance(5_000);
+    const c = controller();
+    await c.runPass();
+    await c.settle();
+    const [agent] = store.agents.list({ states: ['provisioning'] });
+    store.agents.register(agent!.id, { capacity: agent!.capacity, labels: {} }, clock.now());
+    clock.advance(1_000);
+    await c.runPass();
+    assert.equal(store.tasks.list({ states: ['placed'] }).length, 2);
+    assert.equal(await c.releaseAll('shutting down'), 1);
+    assert.equal(provider.instances.size, 0);
+    assert.equal(store.agents.get(agent!.id)!.state, 'terminated');
+    assert.equal(store.tasks.list({ states: ['pending'] }).length, 2, 'its tasks wait again');
+  });
 });

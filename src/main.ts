@@ -69,7 +69,8 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
     pollIntervalMs: Math.min(1_000, config.pool.heartbeatIntervalMs),
     logger,
   });
-  let controller: Controller | undefined;
+  // The API starts first (its URL goes into every launch); until the controller exists, this process leads nothing.
+  let isLeader = (): boolean => false;
   const api = await startApiServer({
     store,
     registry,
@@ -77,7 +78,7 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
     clock,
     metrics,
     listen: { host: config.api.host, port: config.api.port, tls, maxBodyBytes: config.api.maxBodyBytes },
-    health: { isLeader: () => controller?.isLeader() ?? false, version: VERSION },
+    health: { isLeader: () => isLeader(), version: VERSION },
   });
   const controllerUrl = config.api.publicUrl ?? api.url;
 
@@ -91,7 +92,7 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
       }),
   );
   const pool = new BuiltinPool({ store, logger, lostAfterMs: config.pool.lostAfterMs });
-  controller = new Controller({
+  const controller = new Controller({
     store,
     pool,
     providers,
@@ -104,6 +105,7 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
     },
     observer: { onPass: () => recordGauges(store, metrics) },
   });
+  isLeader = () => controller.isLeader();
   controller.start();
 
   const adminTokenFile = join(home, 'admin.token');

@@ -56,10 +56,18 @@ export async function register(opts: RegisterOptions): Promise<RegisterResponse>
   } catch (err) {
     if (opts.signal.aborted) throw err;
     const why = shouldRetry(err) ? 'gave up at the registration deadline' : 'the controller refused';
-    opts.logger.error('gave up registering', { url: opts.client.url, attempts, status: statusOf(err), error: errorMessage(err) });
-    throw new SpillwayError(`registering with ${opts.client.url}: ${why} after ${attempts} attempts: ${errorMessage(err)}`, {
-      cause: err,
+    opts.logger.error('gave up registering', {
+      url: opts.client.url,
+      attempts,
+      status: statusOf(err),
+      error: errorMessage(err),
     });
+    throw new SpillwayError(
+      `registering with ${opts.client.url}: ${why} after ${attempts} attempts: ${errorMessage(err)}`,
+      {
+        cause: err,
+      },
+    );
   }
   if (response.protocolVersion !== PROTOCOL_VERSION) {
     throw new SpillwayError(

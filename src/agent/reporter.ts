@@ -97,10 +97,20 @@ export class TaskReporter {
           queue.pending ??= report;
           const delayMs = backoffDelayMs(attempt, this.#backoff);
           attempt += 1;
-          this.#logger.warn('retrying task report', { taskId, kind: report.kind, attempt, delayMs, error: errorMessage(err) });
+          this.#logger.warn('retrying task report', {
+            taskId,
+            kind: report.kind,
+            attempt,
+            delayMs,
+            error: errorMessage(err),
+          });
           await systemClock.sleep(delayMs, { signal: this.#abort.signal }).catch(() => undefined);
         } else if (status === 404 || status === 409) {
-          this.#logger.info('dropped task report the controller no longer wants', { taskId, kind: report.kind, status });
+          this.#logger.info('dropped task report the controller no longer wants', {
+            taskId,
+            kind: report.kind,
+            status,
+          });
         } else {
           this.#logger.warn('dropped task report the controller refused', {
             taskId,

@@ -32,23 +32,38 @@ export function authenticate(
 function bearer(authorization: string | undefined): string {
   if (!authorization) throw new AccessError(401, 'authenticating: send an Authorization: Bearer <token> header');
   const match = /^Bearer[ \t]+(\S+)$/i.exec(authorization.trim());
-  if (!match?.[1]) throw new AccessError(401, 'authenticating: the Authorization header is not of the form Bearer <token>');
+  if (!match?.[1])
+    throw new AccessError(401, 'authenticating: the Authorization header is not of the form Bearer <token>');
   return match[1];
 }
 
-function authorize(token: TokenRecord, access: Exclude<Access, { kind: 'public' }>, params: Readonly<Record<string, string>>, what: string): void {
+function authorize(
+  token: TokenRecord,
+  access: Exclude<Access, { kind: 'public' }>,
+  params: Readonly<Record<string, string>>,
+  what: string,
+): void {
   switch (access.kind) {
     case 'roles':
       if (!(access.roles as readonly string[]).includes(token.role)) {
-        throw new AccessError(403, `calling ${what}: role ${token.role} may not; allowed roles: ${access.roles.join(', ')}`);
+        throw new AccessError(
+          403,
+          `calling ${what}: role ${token.role} may not; allowed roles: ${access.roles.join(', ')}`,
+        );
       }
       return;
     case 'own-agent':
       if (token.role !== 'agent') {
-        throw new AccessError(403, `calling ${what}: role ${token.role} may not; allowed roles: agent (its own routes only)`);
+        throw new AccessError(
+          403,
+          `calling ${what}: role ${token.role} may not; allowed roles: agent (its own routes only)`,
+        );
       }
       if (token.agentId === null || token.agentId !== params.id) {
-        throw new AccessError(403, `calling ${what}: an agent token may call only the routes of the agent it was issued to`);
+        throw new AccessError(
+          403,
+          `calling ${what}: an agent token may call only the routes of the agent it was issued to`,
+        );
       }
       return;
     case 'register':
@@ -59,7 +74,10 @@ function authorize(token: TokenRecord, access: Exclude<Access, { kind: 'public' 
         );
       }
       if (token.agentId !== null) {
-        throw new AccessError(403, `calling ${what}: an agent's own token cannot register an agent; use a registration token`);
+        throw new AccessError(
+          403,
+          `calling ${what}: an agent's own token cannot register an agent; use a registration token`,
+        );
       }
       return;
   }

@@ -47,12 +47,17 @@ function checkContentType(header: string | undefined, hasBody: boolean): void {
   if (mediaType !== 'application/json') throw unsupported(`got ${JSON.stringify(mediaType)}`);
   for (const param of params) {
     const [name, value] = param.split('=').map((part) => part.trim().replace(/^"|"$/g, ''));
-    if (name === 'charset' && value !== 'utf-8' && value !== 'utf8') throw unsupported(`got charset ${JSON.stringify(value)}`);
+    if (name === 'charset' && value !== 'utf-8' && value !== 'utf8')
+      throw unsupported(`got charset ${JSON.stringify(value)}`);
   }
 }
 
 function unsupported(detail: string): HttpError {
-  return new HttpError(415, 'unsupported_media_type', `reading the body: send it as application/json in UTF-8; ${detail}`);
+  return new HttpError(
+    415,
+    'unsupported_media_type',
+    `reading the body: send it as application/json in UTF-8; ${detail}`,
+  );
 }
 
 function tooLarge(detail: string): HttpError {

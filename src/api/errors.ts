@@ -46,7 +46,8 @@ export function toErrorResponse(err: unknown): ErrorResponse {
       internal: false,
     };
   }
-  if (err instanceof AccessError) return answer(err.status, err.status === 401 ? 'unauthorized' : 'forbidden', err.message);
+  if (err instanceof AccessError)
+    return answer(err.status, err.status === 401 ? 'unauthorized' : 'forbidden', err.message);
   if (err instanceof NotFoundError) return answer(404, 'not_found', err.message);
   if (err instanceof ConflictError) return answer(409, 'conflict', err.message);
   return { ...answer(500, 'internal', INTERNAL_MESSAGE), internal: true };

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { AgentRegistry } from '../pool/builtin/registry.ts';
 import type { Role, Store, TokenRecord } from '../store/store.ts';
 import type { ApiMetrics } from './metrics.ts';
+import type { ResponseSchemaName } from './response-schemas.ts';
 import type { Routable } from './router.ts';
 
 /**
@@ -46,7 +47,7 @@ export interface ResponseDoc {
   readonly status: number;
   readonly description: string;
   /** A schema under `components.schemas`; absent for non-JSON answers. */
-  readonly schema?: string;
+  readonly schema?: ResponseSchemaName;
   readonly contentType?: string;
 }
 

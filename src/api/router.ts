@@ -57,9 +57,14 @@ export class Router<R extends Routable> {
     const best = withMethod[0];
     if (!best) {
       const allowed = [...new Set(candidates.map((c) => c.compiled.route.method))].sort();
-      throw new HttpError(405, 'method_not_allowed', `calling ${method} ${pathname}: allowed methods are ${allowed.join(', ')}`, {
-        allow: allowed.join(', '),
-      });
+      throw new HttpError(
+        405,
+        'method_not_allowed',
+        `calling ${method} ${pathname}: allowed methods are ${allowed.join(', ')}`,
+        {
+          allow: allowed.join(', '),
+        },
+      );
     }
     return { route: best.compiled.route, params: best.params };
   }

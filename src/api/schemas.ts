@@ -22,7 +22,7 @@ const labels = z.record(z.string().min(1).max(200), z.string().max(1_000));
 /** The agent's output tail is a tail: it never needs to be large. */
 const outputTail = z.string().max(65_536);
 
-function quantity(what: string): z.ZodType<number | string> {
+function quantity(what: string): z.ZodType<number | string, number | string> {
   return z.union([z.number().nonnegative(), z.string()], {
     error: (issue) => (issue.input === undefined ? `required: ${what}` : `expected ${what}`),
   });
@@ -67,11 +67,7 @@ function csvOf<const T extends readonly [string, ...string[]]>(values: T) {
 }
 
 const queryLimit = (max: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, 'expected a whole number')
-    .transform(Number)
-    .pipe(z.number().int().min(1).max(max));
+  z.string().regex(/^\d+$/, 'expected a whole number').transform(Number).pipe(z.number().int().min(1).max(max));
 
 const taskStates = Object.values(TaskState) as [TaskState, ...TaskState[]];
 const agentStates = Object.values(AgentState) as [AgentState, ...AgentState[]];
@@ -99,9 +95,7 @@ export const createTokenSchema = z
   .object({ role: z.enum(Object.values(Role) as [Role, ...Role[]]), name })
   .strict() satisfies z.ZodType<unknown, CreateTokenRequest>;
 
-const resourcesSchema = z
-  .object({ cpuMillis: count, memoryMiB: count, gpus: count, netMbps: count })
-  .strict();
+const resourcesSchema = z.object({ cpuMillis: count, memoryMiB: count, gpus: count, netMbps: count }).strict();
 
 export const registerSchema = z
   .object({
@@ -127,4 +121,7 @@ export const reportSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('handback'), reason: z.string().max(1_000), outputTail }).strict(),
 ]) satisfies z.ZodType<ReportRequest, unknown>;
 
-export const leaveSchema = z.object({ reason: z.string().max(1_000) }).strict() satisfies z.ZodType<LeaveRequest, unknown>;
+export const leaveSchema = z.object({ reason: z.string().max(1_000) }).strict() satisfies z.ZodType<
+  LeaveRequest,
+  unknown
+>;

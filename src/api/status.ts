@@ -19,9 +19,13 @@ export function buildStatus(store: Store, nowMs: number, leader: boolean): Statu
   return store.transaction(() => {
     const agents = store.agents
       .list()
-      .filter((a) => a.state !== 'terminated' && (a.state !== 'lost' || nowMs - a.lastHeartbeatMs <= LOST_AGENT_VISIBLE_MS));
+      .filter(
+        (a) => a.state !== 'terminated' && (a.state !== 'lost' || nowMs - a.lastHeartbeatMs <= LOST_AGENT_VISIBLE_MS),
+      );
     const alive = agents.filter((a) => ALIVE.has(a.state));
-    const cloudMicros = alive.filter((a) => a.location.kind === 'cloud').reduce((sum, a) => sum + a.pricePerHourMicros, 0);
+    const cloudMicros = alive
+      .filter((a) => a.location.kind === 'cloud')
+      .reduce((sum, a) => sum + a.pricePerHourMicros, 0);
     return {
       clusterId: store.meta.clusterId(),
       paused: store.policy.get().paused,
@@ -37,7 +41,9 @@ export function buildStatus(store: Store, nowMs: number, leader: boolean): Statu
 /** `private:<site>` for private agents, `<providerId>:<zone>` for cloud ones. */
 export function locationKey(agent: Agent): string {
   const { location } = agent;
-  return location.kind === 'private' ? `private:${location.site}` : `${agent.providerId ?? location.provider}:${location.zone}`;
+  return location.kind === 'private'
+    ? `private:${location.site}`
+    : `${agent.providerId ?? location.provider}:${location.zone}`;
 }
 
 function summarizeLocations(agents: readonly Agent[]): LocationSummary[] {
@@ -60,7 +66,15 @@ function summarizeLocations(agents: readonly Agent[]): LocationSummary[] {
         if (agent.state === 'registered') free = add(free, atLeastZero(subtract(agent.capacity, agent.allocated)));
         micros += agent.pricePerHourMicros;
       }
-      return { location, kind: group.kind, agents: group.agents.length, capacity, allocated, free, pricePerHourUsd: microsToUsd(micros) };
+      return {
+        location,
+        kind: group.kind,
+        agents: group.agents.length,
+        capacity,
+        allocated,
+        free,
+        pricePerHourUsd: microsToUsd(micros),
+      };
     })
     .sort((a, b) => (a.kind === b.kind ? a.location.localeCompare(b.location) : a.kind === 'private' ? -1 : 1));
 }

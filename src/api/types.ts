@@ -111,7 +111,7 @@ export interface Status {
   readonly cloudSpendPerHourUsd: number;
 }
 
-export interface PolicyBody extends Policy {}
+export type PolicyBody = Policy;
 
 export interface CreateTokenRequest {
   readonly role: Role;

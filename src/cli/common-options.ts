@@ -33,22 +33,23 @@ export function addExamples(cmd: Command, examples: readonly string[]): Command 
 export function addConnectionOptions(cmd: Command): Command {
   return cmd
     .option('--url <url>', 'controller API URL (default: $SPILLWAY_URL, else .spillway/api.url)')
-    .option('--token <token>', 'API token (default: $SPILLWAY_TOKEN, else .spillway/admin.token for the local controller)')
+    .option(
+      '--token <token>',
+      'API token (default: $SPILLWAY_TOKEN, else .spillway/admin.token for the local controller)',
+    )
     .option('--ca-file <file>', 'PEM CA bundle to verify an https controller (default: $SPILLWAY_CA_FILE)');
 }
 
 /** --format, limited to the formats the command can print; default table. */
 export function addFormatOption(cmd: Command, formats: readonly OutputFormat[]): Command {
-  return cmd.addOption(
-    new Option('--format <format>', 'output format').choices(formats).default(OutputFormat.table),
-  );
+  return cmd.addOption(new Option('--format <format>', 'output format').choices(formats).default(OutputFormat.table));
 }
 
 /** The task flags `submit` and `run` share; task-spec.ts validates them. */
 export function addTaskOptions(cmd: Command): Command {
   return cmd
-    .requiredOption('--cpu <cores>', 'CPU to reserve: cores (2, 0.5) or millicores (500m)')
-    .requiredOption('--memory <quantity>', 'memory to reserve: 512Mi, 4Gi, 1.5G, or a byte count')
+    .option('--cpu <cores>', 'required: CPU to reserve, in cores (2, 0.5) or millicores (500m)')
+    .option('--memory <quantity>', 'required: memory to reserve: 512Mi, 4Gi, 1.5G, or a byte count')
     .option('--gpus <n>', 'GPUs to reserve (default: 0)')
     .option('--net-mbps <n>', 'network bandwidth to reserve, in Mbit/s (default: 0)')
     .option('--team <team>', 'owning team, for budgets and chargeback (default: default)')

@@ -79,7 +79,8 @@ export function resolveConnection(flags: ConnectionFlags, ctx: Pick<CliContext, 
   const flagToken = flags.token;
   const envToken = nonEmpty(ctx.env.SPILLWAY_TOKEN);
   if (flagToken !== undefined) {
-    if (!/^\S+$/.test(flagToken)) throw new ValidationError('--token', 'expected a token without spaces, got an empty or spaced value');
+    if (!/^\S+$/.test(flagToken))
+      throw new ValidationError('--token', 'expected a token without spaces, got an empty or spaced value');
     [token, tokenSource] = [flagToken, '--token'];
   } else if (envToken !== undefined) {
     [token, tokenSource] = [envToken, 'SPILLWAY_TOKEN'];

@@ -45,14 +45,21 @@ export function parseChoiceList<T extends string>(flag: string, raw: string, all
   return items as T[];
 }
 
-/** `k=v,k2=v2` -> { k: 'v', k2: 'v2' }. Keys are non-empty and unique; a value may be empty (`k=`). */
+/**
+ * `k=v,k2=v2` -> { k: 'v', k2: 'v2' }. Keys are non-empty and unique; a value may be empty (`k=`). An empty flag
+ * means no labels (boot scripts pass `--labels ''` for an offering without any).
+ */
 export function parseLabels(flag: string, raw: string): Record<string, string> {
   const labels: Record<string, string> = {};
+  if (raw.trim() === '') return labels;
   for (const item of parseListFlag(flag, raw)) {
     const eq = item.indexOf('=');
     const key = eq < 0 ? '' : item.slice(0, eq).trim();
     if (!/^[A-Za-z0-9][A-Za-z0-9._/-]*$/.test(key)) {
-      throw new ValidationError(flag, `expected key=value pairs such as zone=a,gpu.model=T4, got ${JSON.stringify(item)}`);
+      throw new ValidationError(
+        flag,
+        `expected key=value pairs such as zone=a,gpu.model=T4, got ${JSON.stringify(item)}`,
+      );
     }
     if (Object.hasOwn(labels, key)) throw new ValidationError(flag, `label ${JSON.stringify(key)} is given twice`);
     labels[key] = item.slice(eq + 1).trim();
@@ -67,4 +74,16 @@ export function parseNameFlag(flag: string, raw: string): string {
     throw new ValidationError(flag, `expected a name of 1 to 128 printable characters, got ${JSON.stringify(raw)}`);
   }
   return value;
+}
+
+/** An id for a URL path (`tasks show ID`): non-empty, no spaces; returned percent-encoded. */
+export function parseIdArgument(name: string, raw: string): string {
+  // A pasted secret must not travel in a URL path, where access logs keep it.
+  if (/^(swt_|swb_)/.test(raw)) {
+    throw new ValidationError(name, 'that is a token secret, not an id; find the id with `spillway token list`');
+  }
+  if (!/^[^\s\p{Cc}]{1,200}$/u.test(raw)) {
+    throw new ValidationError(name, `expected an id such as t-0b6f..., got ${JSON.stringify(raw)}`);
+  }
+  return encodeURIComponent(raw);
 }

@@ -103,8 +103,13 @@ export function formatTime(ms: number | null): string {
  * Renders a command's result in the chosen format: `json` prints the API's answer as it is (scripts rely on its
  * shape), `table` and `csv` print the rows a command chose for people and spreadsheets.
  */
-export function render(format: OutputFormat, json: unknown, table: () => Table): string {
+export function render(format: OutputFormat, json: unknown, table: () => Table, csv: () => Table = table): string {
   if (format === OutputFormat.json) return renderJson(json);
-  if (format === OutputFormat.csv) return renderCsv(table());
+  if (format === OutputFormat.csv) return renderCsv(csv());
   return renderTable(table());
+}
+
+/** An argv as a person would type it in a POSIX shell: plain words bare, anything else single-quoted. */
+export function quoteArgv(argv: readonly string[]): string {
+  return argv.map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`)).join(' ');
 }

@@ -1,82 +1,32 @@
 import { policySchema } from '../config/schema.ts';
 import { parseWith } from '../config/validate.ts';
-import { ValidationError } from '../core/errors.ts';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { ValidationError, errorMessage } from '../core/errors.ts';
 import type { Policy } from '../core/policy.ts';
+import type { CliContext } from './context.ts';
+import { parseAssignment, setPath } from './dotted-keys.ts';
 
-/**
- * `policy set KEY=VALUE...` editing, pure: dotted keys (`limits.maxInstances=4`) address nested fields; the edited
- * policy must still validate as a whole before it is sent.
- */
-
-export interface Assignment {
-  /** The dotted key as typed, for messages. */
-  readonly key: string;
-  readonly path: readonly string[];
-  readonly raw: string;
-}
-
-const FORBIDDEN_SEGMENTS = new Set(['__proto__', 'prototype', 'constructor']);
-
-/** `limits.maxInstances=4` -> { key, path: ['limits', 'maxInstances'], raw: '4' }. */
-export function parseAssignment(text: string): Assignment {
-  const eq = text.indexOf('=');
-  if (eq <= 0) {
-    throw new ValidationError('KEY=VALUE', `expected a dotted key, = and a value (limits.maxInstances=4), got ${JSON.stringify(text)}`);
-  }
-  const key = text.slice(0, eq).trim();
-  const path = key.split('.');
-  if (path.some((segment) => segment === '' || FORBIDDEN_SEGMENTS.has(segment))) {
-    throw new ValidationError('KEY=VALUE', `${JSON.stringify(key)} is not a dotted key such as limits.maxInstances`);
-  }
-  return { key, path, raw: text.slice(eq + 1) };
-}
-
-/**
- * A value as typed: JSON when it parses (`4`, `false`, `["us-east-1"]`, `"8"` for the string 8), otherwise the
- * text itself. Where the field holds a list, text that is not JSON is read as a comma-separated list
- * (`regions=us-east-1,eu-west-1`; an empty value is the empty list).
- */
-export function parseValue(raw: string, current: unknown): unknown {
-  try {
-    return JSON.parse(raw);
-  } catch {
-    if (Array.isArray(current)) return raw.trim() === '' ? [] : raw.split(',').map((item) => item.trim());
-    return raw;
-  }
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** Returns a copy of `doc` with the value at `path` replaced; missing objects on the way are created. */
-export function setPath(doc: unknown, assignment: Assignment): Record<string, unknown> {
-  const root: Record<string, unknown> = isPlainObject(doc) ? { ...doc } : {};
-  let node = root;
-  assignment.path.forEach((segment, i) => {
-    const last = i === assignment.path.length - 1;
-    const existing = Object.hasOwn(node, segment) ? node[segment] : undefined;
-    if (last) {
-      node[segment] = parseValue(assignment.raw, existing);
-      return;
-    }
-    if (existing !== undefined && !isPlainObject(existing)) {
-      const prefix = assignment.path.slice(0, i + 1).join('.');
-      throw new ValidationError(assignment.key, `${prefix} holds ${JSON.stringify(existing)}, not an object with fields`);
-    }
-    const child: Record<string, unknown> = { ...(existing ?? {}) };
-    node[segment] = child;
-    node = child;
-  });
-  return root;
-}
+/** `policy set KEY=VALUE...` and `policy apply`: the edited or read policy must validate as a whole before it is sent. */
 
 /** Applies every assignment in order, then validates the result as a whole policy. */
 export function editPolicy(policy: Policy, texts: readonly string[]): Policy {
-  if (texts.length === 0) throw new ValidationError('KEY=VALUE', 'give at least one assignment, such as spot.allowed=false');
+  if (texts.length === 0)
+    throw new ValidationError('KEY=VALUE', 'give at least one assignment, such as spot.allowed=false');
+  const assignments = texts.map(parseAssignment);
   let doc: unknown = policy;
-  for (const text of texts) doc = setPath(doc, parseAssignment(text));
-  return validatePolicy(doc);
+  for (const assignment of assignments) doc = setPath(doc, assignment);
+  try {
+    return validatePolicy(doc);
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+    // Name the assignment that made the field wrong, with the value as typed.
+    const cause = assignments.findLast((a) => err.field === a.key || err.field.startsWith(`${a.key}.`));
+    if (!cause) throw err;
+    const problem = err.message.slice(err.field.length + 2);
+    throw new ValidationError(err.field, `${problem} (from ${cause.key}=${cause.raw})`);
+  }
 }
 
 /** A whole policy, as `PUT /v1/policy` takes it; errors name the dotted field. */
@@ -84,22 +34,25 @@ export function validatePolicy(input: unknown): Policy {
   return parseWith(policySchema, input);
 }
 
-/** Every leaf as a dotted key and its value; lists and empty objects are leaves. */
-export function flattenDotted(value: unknown, prefix = ''): [string, unknown][] {
-  if (!isPlainObject(value) || (Object.keys(value).length === 0 && prefix !== '')) return [[prefix, value]];
-  return Object.entries(value).flatMap(([key, child]) => flattenDotted(child, prefix ? `${prefix}.${key}` : key));
-}
-
-/** The dotted keys whose values differ, with before and after. */
-export function diffDotted(before: unknown, after: unknown): { key: string; before: unknown; after: unknown }[] {
-  const old = new Map(flattenDotted(before).map(([k, v]) => [k, JSON.stringify(v)]));
-  const now = new Map(flattenDotted(after).map(([k, v]) => [k, JSON.stringify(v)]));
-  const keys = [...new Set([...old.keys(), ...now.keys()])].sort();
-  return keys
-    .filter((key) => old.get(key) !== now.get(key))
-    .map((key) => ({ key, before: parseOrUndefined(old.get(key)), after: parseOrUndefined(now.get(key)) }));
-}
-
-function parseOrUndefined(json: string | undefined): unknown {
-  return json === undefined ? undefined : JSON.parse(json);
+/** Reads a whole policy from YAML or JSON (`-` is stdin) and validates it; errors name the file and the field. */
+export function readPolicyFile(file: string, ctx: Pick<CliContext, 'cwd'>): Policy {
+  let text: string;
+  try {
+    text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(resolve(ctx.cwd, file), 'utf8');
+  } catch (err) {
+    throw new ValidationError('-f', `cannot read ${JSON.stringify(file)}: ${errorMessage(err)}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new ValidationError('-f', `${file} is neither YAML nor JSON: ${errorMessage(err)}`);
+  }
+  try {
+    return validatePolicy(doc ?? {});
+  } catch (err) {
+    if (err instanceof ValidationError)
+      throw new ValidationError(`${file}: ${err.field}`, err.message.slice(err.field.length + 2));
+    throw err;
+  }
 }

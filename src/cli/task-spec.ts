@@ -5,8 +5,9 @@ import { parseIntFlag, parseNameFlag } from './flags.ts';
 
 /** The task flags of `submit` and `run`, as commander hands them over. */
 export interface TaskFlags {
-  readonly cpu: string;
-  readonly memory: string;
+  /** Required; optional here so that a bad value given is reported before a missing one. */
+  readonly cpu?: string;
+  readonly memory?: string;
   readonly gpus?: string;
   readonly netMbps?: string;
   readonly team?: string;
@@ -28,8 +29,12 @@ export function taskSpecFromFlags(flags: TaskFlags, command: readonly string[]):
   if (command.length === 0 || command[0] === '') {
     throw new ValidationError('CMD', 'give the command to run after --, for example: -- python train.py');
   }
-  const cpuMillis = parseCpuMillis(flags.cpu, '--cpu');
-  const memoryMiB = parseMemoryMiB(flags.memory, '--memory');
+  const cpuMillis = flags.cpu === undefined ? undefined : parseCpuMillis(flags.cpu, '--cpu');
+  const memoryMiB = flags.memory === undefined ? undefined : parseMemoryMiB(flags.memory, '--memory');
+  if (cpuMillis === undefined)
+    throw new ValidationError('--cpu', 'required: the CPU the task needs, such as 1, 0.5 or 500m');
+  if (memoryMiB === undefined)
+    throw new ValidationError('--memory', 'required: the memory the task needs, such as 512Mi or 4Gi');
   const resources: { cpu: number; memory: number; gpus?: number; netMbps?: number } = {
     cpu: cpuMillis / 1000,
     memory: memoryMiB,
@@ -59,7 +64,8 @@ export function submitRequestFromFlags(
   flags: TaskFlags & { readonly count?: string },
   command: readonly string[],
 ): SubmitRequest {
-  const count = flags.count === undefined ? 1 : parseIntFlag('--count', flags.count, { min: 1, max: MAX_TASKS_PER_SUBMIT });
+  const count =
+    flags.count === undefined ? 1 : parseIntFlag('--count', flags.count, { min: 1, max: MAX_TASKS_PER_SUBMIT });
   const spec = taskSpecFromFlags(flags, command);
   return { tasks: Array.from({ length: count }, () => spec) };
 }

@@ -19,7 +19,10 @@ export function taskRoutes({ store }: RouteDeps): Route[] {
       access: { kind: 'roles', roles: ['submitter', 'admin'] },
       body: submitSchema,
       response: { status: 201, description: 'The tasks as stored, pending.', schema: 'TaskList' },
-      handle: ({ body, nowMs }) => ({ status: 201, body: { tasks: store.tasks.insert(body.tasks.map(toNewTask), nowMs) } }),
+      handle: ({ body, nowMs }) => ({
+        status: 201,
+        body: { tasks: store.tasks.insert(body.tasks.map(toNewTask), nowMs) },
+      }),
     }),
     defineRoute({
       method: 'GET',

@@ -58,7 +58,12 @@ export function tokenRoutes({ store }: RouteDeps): Route[] {
           body: store.transaction(() => {
             if (!store.tokens.get(id)) throw new NotFoundError(`revoking token ${id}: no such token`);
             const revoked = store.tokens.revoke(id, nowMs);
-            store.audit.append({ atMs: nowMs, actor: actorOf(caller), action: 'token.revoke', detail: { id, name: revoked.name } });
+            store.audit.append({
+              atMs: nowMs,
+              actor: actorOf(caller),
+              action: 'token.revoke',
+              detail: { id, name: revoked.name },
+            });
             return revoked;
           }),
         };

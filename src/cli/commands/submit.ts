@@ -1,6 +1,13 @@
 import type { Command } from 'commander';
 import type { Task } from '../../core/task.ts';
-import { addConnectionOptions, addExamples, addFormatOption, addTaskOptions, defineCommand, type CliApp } from '../common-options.ts';
+import {
+  addConnectionOptions,
+  addExamples,
+  addFormatOption,
+  addTaskOptions,
+  defineCommand,
+  type CliApp,
+} from '../common-options.ts';
 import type { ConnectionFlags } from '../connection.ts';
 import { withClient } from '../connection.ts';
 import { render, type OutputFormat } from '../format.ts';

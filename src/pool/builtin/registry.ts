@@ -1,11 +1,10 @@
-import type { Agent } from '../../core/agent.ts';
+import type { Agent, AgentState } from '../../core/agent.ts';
 import type { Clock } from '../../core/clock.ts';
 import { hashToken, newApiToken, verifyBootstrapCredential } from '../../core/credentials.ts';
 import { AccessError, ConflictError, NotFoundError, ValidationError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
 import type { LaunchIntent } from '../../core/intent.ts';
 import { formatLocation } from '../../core/location.ts';
-import type { AgentState } from '../../core/agent.ts';
 import type { TaskState } from '../../core/task.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { Store, TokenRecord } from '../../store/store.ts';
@@ -21,8 +20,7 @@ import {
 
 /** Who is registering: an unbound `agent` token (a private agent) or a cloud instance's bootstrap credential. */
 export type RegistrationCaller =
-  | { readonly kind: 'token'; readonly token: TokenRecord }
-  | { readonly kind: 'bootstrap'; readonly credential: string };
+  { readonly kind: 'token'; readonly token: TokenRecord } | { readonly kind: 'bootstrap'; readonly credential: string };
 
 export interface AgentRegistryOptions {
   readonly store: Store;
@@ -75,7 +73,10 @@ export class AgentRegistry {
     }
     const nowMs = this.#clock.now();
     return this.#store.transaction(() => {
-      const agent = caller.kind === 'token' ? this.#registerPrivate(caller.token, req, nowMs) : this.#registerCloud(caller.credential, req, nowMs);
+      const agent =
+        caller.kind === 'token'
+          ? this.#registerPrivate(caller.token, req, nowMs)
+          : this.#registerCloud(caller.credential, req, nowMs);
       const token = newApiToken();
       this.#store.tokens.create(
         { id: newId('tok'), role: 'agent', name: `agent:${agent.id}`, agentId: agent.id, createdAtMs: nowMs },
@@ -99,7 +100,10 @@ export class AgentRegistry {
 
   #registerPrivate(token: TokenRecord, req: RegisterRequest, nowMs: number): Agent {
     if (token.role !== 'agent' || token.agentId !== null) {
-      throw new AccessError(403, 'registering: only an agent registration token or a bootstrap credential may register');
+      throw new AccessError(
+        403,
+        'registering: only an agent registration token or a bootstrap credential may register',
+      );
     }
     return this.#store.agents.insert(
       {
@@ -126,7 +130,8 @@ export class AgentRegistry {
     if (!agent || agent.intentId !== intent.id) {
       throw new ConflictError(`registering: instance ${instanceId} was not launched by intent ${intent.id}`);
     }
-    if (agent.state !== 'provisioning') throw new ConflictError(`registering: instance ${instanceId} is already registered`);
+    if (agent.state !== 'provisioning')
+      throw new ConflictError(`registering: instance ${instanceId} is already registered`);
     return this.#store.agents.register(agent.id, { capacity: req.capacity, labels: req.labels }, nowMs);
   }
 
@@ -134,7 +139,8 @@ export class AgentRegistry {
     const intentId = verifyBootstrapCredential(this.#store.meta.serverSecret(), credential);
     if (intentId === undefined) throw new AccessError(401, 'registering: the bootstrap credential is not valid');
     const intent = this.#store.intents.get(intentId);
-    if (intent?.kind !== 'launch') throw new AccessError(401, 'registering: the bootstrap credential names no launch intent');
+    if (intent?.kind !== 'launch')
+      throw new AccessError(401, 'registering: the bootstrap credential names no launch intent');
     if (nowMs - intent.createdAtMs > this.#store.policy.get().maxProvisionMs) {
       throw new AccessError(401, 'registering: the bootstrap credential expired');
     }
@@ -192,7 +198,12 @@ export class AgentRegistry {
         case 'exit':
           return { state: this.#store.tasks.finish(taskId, agentId, req, nowMs).state };
         case 'handback': {
-          const requeued = this.#store.tasks.requeue(taskId, agentId, `handed back by agent ${agentId}: ${req.reason}`, nowMs);
+          const requeued = this.#store.tasks.requeue(
+            taskId,
+            agentId,
+            `handed back by agent ${agentId}: ${req.reason}`,
+            nowMs,
+          );
           this.#log.info('agent handed back task', { agentId, taskId });
           return { state: requeued.state };
         }

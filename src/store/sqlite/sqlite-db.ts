@@ -86,6 +86,20 @@ export class SqliteDb {
     }
   }
 
+  /**
+   * Runs reads that must see one snapshot. Outside a transaction it opens a deferred one, which takes no write lock;
+   * `fn` must not write.
+   */
+  read<T>(fn: () => T): T {
+    if (this.#depth > 0) return fn();
+    this.#db.exec('BEGIN DEFERRED');
+    try {
+      return fn();
+    } finally {
+      this.#db.exec('COMMIT');
+    }
+  }
+
   #nested<T>(fn: () => T): T {
     const savepoint = `sp${this.#depth}`;
     this.#db.exec(`SAVEPOINT ${savepoint}`);

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { SpillwayError, errorMessage } from '../../core/errors.ts';
 import type { Store } from '../store.ts';
 import { SqliteAgentRepo } from './agent-repo.ts';
 import { SqliteAuditRepo } from './audit-repo.ts';
@@ -16,30 +17,34 @@ import { SqliteTokenRepo } from './token-repo.ts';
 export interface SqliteStoreOptions {
   /** The schema steps to apply; default MIGRATIONS. Tests inject their own. */
   readonly migrations?: readonly Migration[];
+  /** How long a write waits for another process's write lock before it fails, retryably; default 5000. */
+  readonly busyTimeoutMs?: number;
 }
-
-const BUSY_TIMEOUT_MS = 5_000;
 
 /**
  * Opens (creating it and its folder when missing) the SQLite store at `path`, or an in-memory one for `:memory:`, and
  * migrates it to the newest schema, backing it up first (see `migrate`). Several processes may open one file: writes
- * take turns on SQLite's write lock, waiting up to 5 s for it.
+ * take turns on SQLite's write lock, each waiting up to `busyTimeoutMs` for it. Any failure to open is a SpillwayError
+ * naming the path.
  *
  * Durability: WAL with `synchronous=FULL` syncs the log on every commit, so a committed transaction survives a killed
  * process and a power cut; an uncommitted one vanishes whole.
  */
 export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): Store {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const db = new DatabaseSync(path, { timeout: BUSY_TIMEOUT_MS });
+  const busyTimeoutMs = opts.busyTimeoutMs ?? 5_000;
+  let db: DatabaseSync | undefined;
   try {
-    db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    db = new DatabaseSync(path, { timeout: busyTimeoutMs });
+    db.exec(`PRAGMA busy_timeout = ${Math.floor(busyTimeoutMs)}`);
     db.exec('PRAGMA journal_mode = WAL');
     db.exec('PRAGMA synchronous = FULL');
     db.exec('PRAGMA foreign_keys = ON');
     migrate(db, path, opts.migrations ?? MIGRATIONS);
   } catch (err) {
-    db.close();
-    throw err;
+    db?.close();
+    if (err instanceof SpillwayError) throw err;
+    throw new SpillwayError(`opening ${path}: ${errorMessage(err)}`, { cause: err });
   }
   return new SqliteStore(new SqliteDb(db));
 }

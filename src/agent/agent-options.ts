@@ -1,0 +1,86 @@
+import { hostname } from 'node:os';
+import { ValidationError } from '../core/errors.ts';
+import type { Resources } from '../core/resources.ts';
+import type { Logger } from '../log/logger.ts';
+import { DEFAULT_BACKOFF, type Backoff } from './retry.ts';
+
+export interface AgentOptions {
+  /** The controller's URL, e.g. `http://127.0.0.1:7070`. */
+  readonly url: string;
+  /** An agent-role registration token, or a bootstrap credential on a cloud instance. */
+  readonly token: string;
+  readonly capacity: Resources;
+  readonly labels: Readonly<Record<string, string>>;
+  /** Default: the instance id when there is one (local instances share a host name), else `os.hostname()`. */
+  readonly name?: string;
+  /** The provider's instance id, on cloud instances (the local provider sets env SPILLWAY_INSTANCE_ID). */
+  readonly instanceId?: string;
+  /** The private site, for private agents. */
+  readonly site?: string;
+  /** PEM CA bundle that verifies the controller's certificate. */
+  readonly ca?: string;
+  readonly logger: Logger;
+  /** How long `stop` lets running tasks finish before it kills and hands them back; default 30 s. */
+  readonly drainTimeoutMs?: number;
+  /** How much of each task's combined output is kept and reported; default 8192 bytes, at most 65536. */
+  readonly outputTailBytes?: number;
+  /** How long registration is retried before the agent gives up; default 10 min. */
+  readonly registerTimeoutMs?: number;
+  /** Between SIGTERM and SIGKILL when a task is killed; default 5 s. */
+  readonly killGraceMs?: number;
+  /** How often changed output is reported; default 2 s. */
+  readonly outputReportIntervalMs?: number;
+  /** How long `stop` waits for undelivered reports, and separately for leave, before it gives up; default 10 s. */
+  readonly shutdownTimeoutMs?: number;
+  /** Backoff of every retried call; default 500 ms doubling to 30 s. */
+  readonly backoff?: Backoff;
+  /** The environment tasks start from; default this process's (without its Spillway credentials). */
+  readonly taskEnv?: NodeJS.ProcessEnv;
+}
+
+/** AgentOptions with every default filled in and every value checked. */
+export interface ResolvedAgentOptions extends Required<Omit<AgentOptions, 'instanceId' | 'site' | 'ca' | 'taskEnv'>> {
+  readonly instanceId: string | undefined;
+  readonly site: string | undefined;
+  readonly ca: string | undefined;
+  readonly taskEnv: NodeJS.ProcessEnv | undefined;
+}
+
+/** The controller refuses larger output tails (src/api/schemas.ts). */
+const MAX_OUTPUT_TAIL_BYTES = 65_536;
+
+/** Fills in the defaults; throws a ValidationError naming the first bad option. */
+export function resolveAgentOptions(opts: AgentOptions): ResolvedAgentOptions {
+  if (!opts.url) throw new ValidationError('url', 'expected the controller URL, got an empty string');
+  if (!opts.token) throw new ValidationError('token', 'expected a token, got an empty string');
+  const outputTailBytes = nonNegative('outputTailBytes', opts.outputTailBytes, 8_192);
+  if (!Number.isInteger(outputTailBytes) || outputTailBytes < 1 || outputTailBytes > MAX_OUTPUT_TAIL_BYTES) {
+    throw new ValidationError(
+      'outputTailBytes',
+      `expected an integer from 1 to ${MAX_OUTPUT_TAIL_BYTES}, got ${outputTailBytes}`,
+    );
+  }
+  return {
+    ...opts,
+    name: opts.name ?? opts.instanceId ?? hostname(),
+    instanceId: opts.instanceId,
+    site: opts.site,
+    ca: opts.ca,
+    taskEnv: opts.taskEnv,
+    drainTimeoutMs: nonNegative('drainTimeoutMs', opts.drainTimeoutMs, 30_000),
+    outputTailBytes,
+    registerTimeoutMs: nonNegative('registerTimeoutMs', opts.registerTimeoutMs, 600_000),
+    killGraceMs: nonNegative('killGraceMs', opts.killGraceMs, 5_000),
+    outputReportIntervalMs: nonNegative('outputReportIntervalMs', opts.outputReportIntervalMs, 2_000),
+    shutdownTimeoutMs: nonNegative('shutdownTimeoutMs', opts.shutdownTimeoutMs, 10_000),
+    backoff: opts.backoff ?? DEFAULT_BACKOFF,
+  };
+}
+
+function nonNegative(field: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value < 0) {
+    throw new ValidationError(field, `expected a non-negative number, got ${String(value)}`);
+  }
+  return value;
+}

@@ -1,0 +1,147 @@
+import type { Logger } from '../log/logger.ts';
+import type { AssignedTask } from './protocol.ts';
+import type { TaskReporter } from './reporter.ts';
+import { startTask, type TaskExit, type TaskProcess } from './task-runner.ts';
+
+/** What is reported when a task's process ends. */
+type Disposition = 'report-exit' | 'hand-back' | 'drop';
+
+interface RunningTask {
+  readonly process: TaskProcess;
+  disposition: Disposition;
+  reportedOutputVersion: number;
+  /** Set once a kill was sent, so each task is killed and logged once. */
+  killed: boolean;
+}
+
+export interface TaskSupervisorOptions {
+  readonly reporter: TaskReporter;
+  readonly logger: Logger;
+  readonly outputTailBytes: number;
+  readonly killGraceMs: number;
+  readonly taskEnv: NodeJS.ProcessEnv | undefined;
+  /** Why tasks are handed back, asked when a hand-back is reported. */
+  readonly handbackReason: () => string;
+}
+
+/**
+ * The tasks an agent runs: starts them, reports their output and their end through the reporter, and kills them.
+ * A task ends in one of three reports: `exit` when it ended by itself, `handback` when the agent killed it to shut
+ * down, none when the controller asked for it to be stopped (the controller already decided its fate).
+ */
+export class TaskSupervisor {
+  readonly #opts: TaskSupervisorOptions;
+  readonly #log: Logger;
+  readonly #tasks = new Map<string, RunningTask>();
+
+  constructor(opts: TaskSupervisorOptions) {
+    this.#opts = opts;
+    this.#log = opts.logger;
+  }
+
+  runningTaskIds(): string[] {
+    return [...this.#tasks.keys()];
+  }
+
+  /**
+   * Starts an assigned task, unless it already runs. While the agent is stopping the task is handed back at once,
+   * unstarted: it came in an answer that was already on its way.
+   */
+  accept(assigned: AssignedTask, stopping: boolean): void {
+    if (this.#tasks.has(assigned.id)) return;
+    if (stopping) {
+      this.#log.info('handed back task assigned while stopping', { taskId: assigned.id });
+      this.#opts.reporter.submit(assigned.id, {
+        kind: 'handback',
+        reason: this.#opts.handbackReason(),
+        outputTail: '',
+      });
+      return;
+    }
+    const process = startTask({
+      taskId: assigned.id,
+      command: assigned.command,
+      outputTailBytes: this.#opts.outputTailBytes,
+      env: this.#opts.taskEnv,
+    });
+    const task: RunningTask = { process, disposition: 'report-exit', reportedOutputVersion: 0, killed: false };
+    this.#tasks.set(assigned.id, task);
+    this.#log.info('started task', { taskId: assigned.id, pid: process.pid });
+    void process.done.then((exit) => this.#ended(assigned.id, task, exit));
+  }
+
+  /** Kills a task the controller no longer wants run (cancelled, requeued), without reporting it. */
+  stop(taskId: string): void {
+    const task = this.#tasks.get(taskId);
+    if (!task || task.process.finished || task.killed) return;
+    this.#log.info('stopping task on the controller request', { taskId });
+    task.disposition = 'drop';
+    task.killed = true;
+    void task.process.kill(this.#opts.killGraceMs);
+  }
+
+  /** Reports the output tail of every running task whose output changed since its last report. */
+  reportOutput(): void {
+    for (const [taskId, task] of this.#tasks) {
+      const version = task.process.outputVersion;
+      if (task.process.finished || version === task.reportedOutputVersion) continue;
+      task.reportedOutputVersion = version;
+      this.#opts.reporter.submit(taskId, { kind: 'output', outputTail: task.process.outputTail() });
+    }
+  }
+
+  /** Lets running tasks finish for up to `timeoutMs`, then kills the rest and hands them back. */
+  async drain(timeoutMs: number): Promise<void> {
+    const running = [...this.#tasks.values()];
+    if (running.length === 0) return;
+    this.#log.info('draining tasks', { count: running.length, drainTimeoutMs: timeoutMs });
+    await withTimeout(Promise.all(running.map((t) => t.process.done)), timeoutMs);
+    await this.killAll('hand-back');
+  }
+
+  /**
+   * Kills every task still running (SIGTERM to its group, SIGKILL after the grace) and waits until each exited.
+   * `disposition` says what is reported for tasks not already being killed.
+   */
+  async killAll(disposition: 'hand-back' | 'drop'): Promise<void> {
+    const remaining = [...this.#tasks.values()].filter((t) => !t.process.finished);
+    const toKill = remaining.filter((t) => !t.killed);
+    for (const task of toKill) {
+      if (task.disposition === 'report-exit') task.disposition = disposition;
+      task.killed = true;
+    }
+    if (toKill.length > 0) {
+      const taskIds = toKill.map((t) => t.process.taskId);
+      this.#log.info('killing tasks', { taskIds, killGraceMs: this.#opts.killGraceMs });
+    }
+    await Promise.all(remaining.map((t) => t.process.kill(this.#opts.killGraceMs)));
+  }
+
+  #ended(taskId: string, task: RunningTask, exit: TaskExit): void {
+    if (this.#tasks.get(taskId) === task) this.#tasks.delete(taskId);
+    const { reporter } = this.#opts;
+    if (task.disposition === 'report-exit') {
+      this.#log.info('task exited', { taskId, exitCode: exit.exitCode, signal: exit.signal });
+      reporter.submit(taskId, { kind: 'exit', exitCode: exit.exitCode, outputTail: exit.outputTail });
+    } else if (task.disposition === 'hand-back') {
+      const reason = this.#opts.handbackReason();
+      this.#log.info('handed back task', { taskId, reason });
+      reporter.submit(taskId, { kind: 'handback', reason, outputTail: exit.outputTail });
+    } else {
+      this.#log.info('killed task', { taskId, exitCode: exit.exitCode });
+    }
+  }
+}
+
+/** Waits for `promise` or `timeoutMs`, whichever comes first. */
+async function withTimeout(promise: Promise<unknown>, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, timeoutMs);
+  });
+  try {
+    await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

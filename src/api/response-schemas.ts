@@ -1,0 +1,161 @@
+/**
+ * Zod descriptions of what the API answers, for the OpenAPI document (and for tests that hold the server to it).
+ * Objects are not strict: a client must accept fields added later.
+ */
+import { z } from 'zod';
+import { AgentState, Lifecycle, type Agent } from '../core/agent.ts';
+import { TaskState, type Task } from '../core/task.ts';
+import { policySchema } from '../config/schema.ts';
+import { Role, type AuditEntry, type TokenRecord } from '../store/store.ts';
+import type { CreateTokenResponse, ErrorBody, Health, Status } from './types.ts';
+import type { HeartbeatResponse, PullResponse, RegisterResponse } from '../agent/protocol.ts';
+
+const resources = z.object({ cpuMillis: z.number(), memoryMiB: z.number(), gpus: z.number(), netMbps: z.number() });
+const taskState = z.enum(Object.values(TaskState) as [TaskState, ...TaskState[]]);
+const agentState = z.enum(Object.values(AgentState) as [AgentState, ...AgentState[]]);
+const role = z.enum(Object.values(Role) as [Role, ...Role[]]);
+const labels = z.record(z.string(), z.string());
+
+const task = z.object({
+  id: z.string(),
+  owner: z.object({ team: z.string(), project: z.string(), job: z.string() }),
+  resources,
+  priority: z.number(),
+  revocable: z.boolean(),
+  constraints: z.object({
+    privateOnly: z.boolean().optional(),
+    providers: z.array(z.string()).optional(),
+    gpuModels: z.array(z.string()).optional(),
+    labels: labels.optional(),
+  }),
+  command: z.array(z.string()),
+  state: taskState,
+  agentId: z.string().nullable(),
+  attempts: z.number(),
+  createdAtMs: z.number(),
+  pendingSinceMs: z.number(),
+  startedAtMs: z.number().nullable(),
+  finishedAtMs: z.number().nullable(),
+  exitCode: z.number().nullable(),
+  outputTail: z.string(),
+  reason: z.string(),
+}) satisfies z.ZodType<Task>;
+
+const location = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('private'), site: z.string() }),
+  z.object({ kind: z.literal('cloud'), provider: z.string(), region: z.string(), zone: z.string() }),
+]);
+
+const agent = z.object({
+  id: z.string(),
+  name: z.string(),
+  location,
+  capacity: resources,
+  allocated: resources,
+  labels,
+  lifecycle: z.enum(Object.values(Lifecycle) as [Lifecycle, ...Lifecycle[]]),
+  pricePerHourMicros: z.number(),
+  state: agentState,
+  instanceId: z.string().nullable(),
+  providerId: z.string().nullable(),
+  intentId: z.string().nullable(),
+  registeredAtMs: z.number(),
+  lastHeartbeatMs: z.number(),
+  idleSinceMs: z.number().nullable(),
+  reason: z.string(),
+}) satisfies z.ZodType<Agent>;
+
+const tokenRecord = z.object({
+  id: z.string(),
+  role,
+  name: z.string(),
+  agentId: z.string().nullable(),
+  createdAtMs: z.number(),
+  revokedAtMs: z.number().nullable(),
+}) satisfies z.ZodType<TokenRecord>;
+
+const auditEntry = z.object({
+  id: z.number(),
+  atMs: z.number(),
+  actor: z.string(),
+  action: z.string(),
+  detail: z.unknown(),
+}) satisfies z.ZodType<AuditEntry>;
+
+const status = z.object({
+  clusterId: z.string(),
+  paused: z.boolean(),
+  leader: z.boolean(),
+  agents: z.array(agent),
+  tasks: z.record(taskState, z.number()),
+  locations: z.array(
+    z.object({
+      location: z.string(),
+      kind: z.enum(['private', 'cloud']),
+      agents: z.number(),
+      capacity: resources,
+      allocated: resources,
+      free: resources,
+      pricePerHourUsd: z.number(),
+    }),
+  ),
+  cloudSpendPerHourUsd: z.number(),
+}) satisfies z.ZodType<Status>;
+
+const errorBody = z.object({
+  error: z.object({
+    code: z.enum([
+      'invalid_request',
+      'unauthorized',
+      'forbidden',
+      'not_found',
+      'method_not_allowed',
+      'conflict',
+      'payload_too_large',
+      'unsupported_media_type',
+      'internal',
+    ]),
+    message: z.string(),
+    field: z.string().optional(),
+  }),
+}) satisfies z.ZodType<ErrorBody>;
+
+/** Every answer schema by its name under `components.schemas`. */
+export const responseSchemas = {
+  Task: task,
+  TaskList: z.object({ tasks: z.array(task) }),
+  Agent: agent,
+  AgentList: z.object({ agents: z.array(agent) }),
+  Status: status,
+  Policy: policySchema,
+  Paused: z.object({ paused: z.boolean() }),
+  TokenRecord: tokenRecord,
+  TokenList: z.object({ tokens: z.array(tokenRecord) }),
+  CreateTokenResponse: z.object({
+    id: z.string(),
+    role,
+    name: z.string(),
+    token: z.string(),
+  }) satisfies z.ZodType<CreateTokenResponse>,
+  AuditList: z.object({ entries: z.array(auditEntry) }),
+  Health: z.object({ ok: z.boolean(), leader: z.boolean(), version: z.string() }) satisfies z.ZodType<Health>,
+  RegisterResponse: z.object({
+    protocolVersion: z.number(),
+    agentId: z.string(),
+    token: z.string(),
+    heartbeatIntervalMs: z.number(),
+    pollIntervalMs: z.number(),
+  }) satisfies z.ZodType<RegisterResponse>,
+  HeartbeatResponse: z.object({
+    state: agentState,
+    stopTaskIds: z.array(z.string()),
+  }) satisfies z.ZodType<HeartbeatResponse>,
+  PullResponse: z.object({
+    tasks: z.array(z.object({ id: z.string(), command: z.array(z.string()), resources })),
+  }) satisfies z.ZodType<PullResponse>,
+  TaskStateAnswer: z.object({ state: taskState }),
+  AgentStateAnswer: z.object({ state: agentState }),
+  Error: errorBody,
+} as const;
+
+export type ResponseSchemaName = keyof typeof responseSchemas;

@@ -1,0 +1,194 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Clock } from '../core/clock.ts';
+import { SpillwayError, ValidationError, errorMessage } from '../core/errors.ts';
+import { parseWith } from '../config/validate.ts';
+import type { Logger } from '../log/logger.ts';
+import type { AgentRegistry } from '../pool/builtin/registry.ts';
+import type { Store } from '../store/store.ts';
+import { authenticate } from './auth.ts';
+import { readJsonBody } from './body.ts';
+import { HttpError, toErrorResponse } from './errors.ts';
+import type { ApiMetrics } from './metrics.ts';
+import { buildOpenApiDocument } from './openapi.ts';
+import type { Route, RouteDeps, RouteResult } from './route.ts';
+import { Router } from './router.ts';
+import { agentProtocolRoutes } from './routes/agent-protocol.ts';
+import { agentsAndStatusRoutes } from './routes/agents-and-status.ts';
+import { auditRoutes } from './routes/audit.ts';
+import { policyAndPauseRoutes } from './routes/policy-and-pause.ts';
+import { serviceRoutes } from './routes/service.ts';
+import { taskRoutes } from './routes/tasks.ts';
+import { tokenRoutes } from './routes/tokens.ts';
+import { noQuerySchema } from './schemas.ts';
+
+/** Where and how the server listens. */
+export interface ApiListenOptions {
+  readonly host: string;
+  /** 0 picks a free port; `ApiServer.url` tells which. */
+  readonly port: number;
+  /** PEM certificate chain and key: when given, the server speaks only HTTPS. */
+  readonly tls?: { readonly cert: string; readonly key: string };
+  /** Request bodies over this size are refused with 413 before they are read. */
+  readonly maxBodyBytes: number;
+}
+
+export interface ApiDeps {
+  readonly store: Store;
+  readonly registry: AgentRegistry;
+  readonly logger: Logger;
+  /** Request times (`nowMs` of every store write) come from this clock. */
+  readonly clock: Clock;
+  readonly metrics: ApiMetrics;
+  readonly listen: ApiListenOptions;
+  /** What GET /healthz and the status report: whether this process holds the lease, and the build's version. */
+  readonly health: { readonly isLeader: () => boolean; readonly version: string };
+}
+
+export interface ApiServer {
+  /** `http://127.0.0.1:7070`, with the port actually bound. */
+  readonly url: string;
+  /** Stops listening and closes every connection, idle or not. */
+  close(): Promise<void>;
+}
+
+const KNOWN_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+/**
+ * Starts the HTTP JSON API. Each request is routed, authenticated, its query and body validated in full, and only
+ * then handled, so bad input changes nothing. One debug line is logged per request (method, route template, status,
+ * duration); never a header, body or token. Rejects when the address cannot be bound.
+ */
+export async function startApiServer(deps: ApiDeps): Promise<ApiServer> {
+  const routeDeps: RouteDeps = {
+    store: deps.store,
+    registry: deps.registry,
+    metrics: deps.metrics,
+    isLeader: deps.health.isLeader,
+    version: deps.health.version,
+  };
+  let document: unknown;
+  const routes: Route[] = [
+    ...serviceRoutes(routeDeps, () => (document ??= buildOpenApiDocument(routes, deps.health.version))),
+    ...taskRoutes(routeDeps),
+    ...agentsAndStatusRoutes(routeDeps),
+    ...policyAndPauseRoutes(routeDeps),
+    ...tokenRoutes(routeDeps),
+    ...auditRoutes(routeDeps),
+    ...agentProtocolRoutes(routeDeps),
+  ];
+  const router = new Router(routes);
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    handle(deps, router, req, res).catch((err: unknown) => {
+      deps.logger.error('failed answering request', { error: errorMessage(err) });
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    });
+  };
+  const { tls } = deps.listen;
+  const server = tls ? https.createServer({ cert: tls.cert, key: tls.key }, handler) : http.createServer(handler);
+  server.requestTimeout = 60_000;
+  server.headersTimeout = 20_000;
+  await listen(server, deps.listen.host, deps.listen.port);
+  const { port } = server.address() as AddressInfo;
+  const host = deps.listen.host.includes(':') ? `[${deps.listen.host}]` : deps.listen.host;
+  const url = `${tls ? 'https' : 'http'}://${host}:${port}`;
+  deps.logger.info('api listening', { url });
+  return {
+    url,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function handle(
+  deps: ApiDeps,
+  router: Router<Route>,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+): Promise<void> {
+  const startedNs = process.hrtime.bigint();
+  const method = KNOWN_METHODS.has(req.method ?? '') ? (req.method as string) : 'OTHER';
+  let template = '(unmatched)';
+  let status: number;
+  try {
+    const url = requestUrl(req.url);
+    const { route, params } = router.match(method, url.pathname);
+    template = route.path;
+    const caller = authenticate(deps.store, req.headers.authorization, route.access, params, `${method} ${route.path}`);
+    const query: unknown = parseWith(route.query ?? noQuerySchema, queryObject(url.searchParams), 'query');
+    const body: unknown = route.body
+      ? parseWith(route.body, await readJsonBody(req, deps.listen.maxBodyBytes))
+      : undefined;
+    const result = await route.handle({ params, query, body, caller, nowMs: deps.clock.now() });
+    status = result.status ?? 200;
+    send(res, status, result, {});
+  } catch (err) {
+    const answer = toErrorResponse(err);
+    if (answer.internal)
+      deps.logger.error('failed handling request', { method, route: template, error: errorMessage(err) });
+    status = answer.status;
+    send(res, status, { body: answer.body }, answer.headers);
+  }
+  const seconds = Number(process.hrtime.bigint() - startedNs) / 1e9;
+  deps.metrics.httpRequests.inc({ method, route: template, status: String(status) });
+  deps.metrics.httpRequestDurationSeconds.observe({ method, route: template }, seconds);
+  deps.logger.debug('handled request', {
+    method,
+    route: template,
+    status,
+    durationMs: Math.round(seconds * 1e6) / 1e3,
+  });
+}
+
+function requestUrl(raw: string | undefined): URL {
+  try {
+    return new URL(raw ?? '/', 'http://spillway.invalid');
+  } catch {
+    throw new HttpError(400, 'invalid_request', 'reading the request: the URL is not valid');
+  }
+}
+
+/** Query parameters as an object of strings; a parameter given twice is an error, not a silent pick. */
+function queryObject(params: URLSearchParams): Record<string, string> {
+  const query: Record<string, string> = {};
+  for (const [key, value] of params) {
+    if (Object.hasOwn(query, key)) throw new ValidationError(`query.${key}`, 'given more than once');
+    query[key] = value;
+  }
+  return query;
+}
+
+function send(
+  res: http.ServerResponse,
+  status: number,
+  result: RouteResult,
+  headers: Readonly<Record<string, string>>,
+): void {
+  if (res.headersSent || res.destroyed) return;
+  const text = result.contentType ? String(result.body) : JSON.stringify(result.body);
+  res.writeHead(status, {
+    ...headers,
+    'content-type': result.contentType ?? 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+  });
+  res.end(text);
+}
+
+function listen(server: http.Server, host: string, port: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onError = (err: Error): void =>
+      reject(new SpillwayError(`starting the API server on ${host}:${port}: ${err.message}`, { cause: err }));
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,71 @@
+import type { Command } from 'commander';
+import type { Status } from '../../api/types.ts';
+import { TaskState } from '../../core/task.ts';
+import { addConnectionOptions, addExamples, addFormatOption, defineCommand, type CliApp } from '../common-options.ts';
+import { withClient, type ConnectionFlags } from '../connection.ts';
+import { formatUsdPerHour, renderFields, renderJson, renderTable, type OutputFormat } from '../format.ts';
+import { usedOfTotal } from './agents.ts';
+
+interface StatusOptions extends ConnectionFlags {
+  readonly format: OutputFormat;
+}
+
+/** The pool at a glance: the kill switch, spend, task counts by state, then one line per location. */
+export function renderStatus(status: Status): string {
+  const counts = Object.values(TaskState)
+    .map((state) => `${state} ${status.tasks[state] ?? 0}`)
+    .join(', ');
+  const header = renderFields([
+    ['cluster', status.clusterId],
+    ['launches', status.paused ? 'PAUSED: nothing will be launched (`spillway resume` lifts it)' : 'active'],
+    ['controller', status.leader ? 'leader (runs the control loop)' : 'standby (another controller holds the lease)'],
+    ['cloud spend', `${formatUsdPerHour(status.cloudSpendPerHourUsd)} for the cloud agents alive now`],
+    ['tasks', counts],
+    ['pending', `${status.tasks.pending ?? 0} task(s) waiting for room`],
+  ]);
+  if (status.locations.length === 0) return `${header}\nno agents yet\n`;
+  const locations = renderTable({
+    columns: [
+      { header: 'LOCATION' },
+      { header: 'KIND' },
+      { header: 'AGENTS', align: 'right' },
+      { header: 'CPU USED', align: 'right' },
+      { header: 'MEMORY USED', align: 'right' },
+      { header: 'GPUS USED', align: 'right' },
+      { header: 'SPEND', align: 'right' },
+    ],
+    rows: status.locations.map((l) => {
+      const use = usedOfTotal(l.allocated, l.capacity);
+      return [
+        l.location,
+        l.kind,
+        l.agents,
+        use.cpu,
+        use.memory,
+        use.gpus,
+        l.kind === 'cloud' ? formatUsdPerHour(l.pricePerHourUsd) : '-',
+      ];
+    }),
+  });
+  return `${header}\n${locations}`;
+}
+
+export function statusCommand(parent: Command, app: CliApp): void {
+  const cmd = defineCommand(
+    parent,
+    'status',
+    'show the pool by location, task counts, cloud spend and the pause switch',
+  );
+  addConnectionOptions(cmd);
+  addFormatOption(cmd, ['table', 'json']);
+  addExamples(cmd, [
+    'spillway status',
+    'spillway status --format json | jq .tasks.pending',
+    'watch -n1 npx spillway status',
+  ]);
+  cmd.action(async (_options: unknown, self: Command) => {
+    const flags = self.opts<StatusOptions>();
+    const status = await withClient(flags, app.ctx, (client) => client.get<Status>('/v1/status'));
+    app.ctx.stdout.write(flags.format === 'json' ? renderJson(status) : renderStatus(status));
+  });
+}

@@ -1,0 +1,97 @@
+import { Option, type Command } from 'commander';
+import type { CreateTokenRequest, CreateTokenResponse } from '../../api/types.ts';
+import { Role, type TokenRecord } from '../../store/store.ts';
+import { addConnectionOptions, addExamples, addFormatOption, defineCommand, type CliApp } from '../common-options.ts';
+import { withClient, type ConnectionFlags } from '../connection.ts';
+import { parseIdArgument, parseNameFlag } from '../flags.ts';
+import { formatTime, render, renderJson, type OutputFormat, type Table } from '../format.ts';
+
+interface TokenOptions extends ConnectionFlags {
+  readonly format: OutputFormat;
+}
+
+export function tokenTable(tokens: readonly TokenRecord[]): Table {
+  return {
+    columns: [
+      { header: 'ID' },
+      { header: 'ROLE' },
+      { header: 'NAME' },
+      { header: 'AGENT' },
+      { header: 'CREATED' },
+      { header: 'REVOKED' },
+    ],
+    rows: tokens.map((t) => [
+      t.id,
+      t.role,
+      t.name,
+      t.agentId ?? '-',
+      formatTime(t.createdAtMs),
+      formatTime(t.revokedAtMs) || '-',
+    ]),
+  };
+}
+
+export function tokenCommand(parent: Command, app: CliApp): void {
+  const token = defineCommand(parent, 'token', 'create, list and revoke API tokens (admin role)');
+  addExamples(token, [
+    'spillway token create --role submitter --name alice',
+    'spillway token list',
+    'spillway token revoke tok-...',
+  ]);
+
+  const create = defineCommand(
+    token,
+    'create',
+    'create a token and print it; it is shown this once, only its hash is kept',
+  )
+    .addOption(new Option('--role <role>', 'what the token may do').choices(Object.values(Role)).makeOptionMandatory())
+    .requiredOption('--name <name>', 'who or what holds it, for `token list` and the audit log');
+  addConnectionOptions(create);
+  addFormatOption(create, ['table', 'json']);
+  addExamples(create, [
+    'spillway token create --role submitter --name alice > alice.token',
+    'spillway token create --role agent --name rack-3 --format json',
+  ]);
+  create.action(async (_options: unknown, self: Command) => {
+    const flags = self.opts<TokenOptions & { readonly role: Role; readonly name: string }>();
+    const body: CreateTokenRequest = { role: flags.role, name: parseNameFlag('--name', flags.name) };
+    const created = await withClient(flags, app.ctx, (client) => client.post<CreateTokenResponse>('/v1/tokens', body));
+    if (flags.format === 'json') {
+      app.ctx.stdout.write(renderJson(created));
+      return;
+    }
+    // The secret alone on stdout, so it can be redirected to a file; the note on stderr.
+    app.ctx.stdout.write(`${created.token}\n`);
+    app.ctx.stderr.write(
+      `created token ${created.id} (role ${created.role}, name ${created.name}); it is shown only this once: store it now\n`,
+    );
+  });
+
+  const list = defineCommand(token, 'list', 'list tokens (never their secrets), revoked ones included');
+  addConnectionOptions(list);
+  addFormatOption(list, ['table', 'json', 'csv']);
+  addExamples(list, ['spillway token list', 'spillway token list --format csv']);
+  list.action(async (_options: unknown, self: Command) => {
+    const flags = self.opts<TokenOptions>();
+    const answer = await withClient(flags, app.ctx, (client) => client.get<{ tokens: TokenRecord[] }>('/v1/tokens'));
+    app.ctx.stdout.write(render(flags.format, answer, () => tokenTable(answer.tokens)));
+  });
+
+  const revoke = defineCommand(token, 'revoke', 'revoke a token at once; revoking twice is not an error').argument(
+    '<id>',
+    'the token id (from token list), not the secret',
+  );
+  addConnectionOptions(revoke);
+  addFormatOption(revoke, ['table', 'json']);
+  addExamples(revoke, ['spillway token revoke tok-5d0c...']);
+  revoke.action(async (id: string, _options: unknown, self: Command) => {
+    const flags = self.opts<TokenOptions>();
+    const path = `/v1/tokens/${parseIdArgument('ID', id)}`;
+    const record = await withClient(flags, app.ctx, (client) => client.delete<TokenRecord>(path));
+    app.ctx.stdout.write(
+      flags.format === 'json'
+        ? renderJson(record)
+        : `revoked ${record.id} (role ${record.role}, name ${record.name})\n`,
+    );
+  });
+}

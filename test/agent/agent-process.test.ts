@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, it } from 'mocha';
+import { isAlive, killAll } from '../helpers/processes.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { FakeController } from './fixtures/fake-controller.ts';
+
+const AGENT_MAIN = fileURLToPath(new URL('./fixtures/agent-process.ts', import.meta.url));
+const node = process.execPath;
+
+describe('agent process', function () {
+  this.timeout(30_000);
+  let controller: FakeController;
+  let pids: number[];
+  /** The agent's log, for failure messages. */
+  let stderr = '';
+
+  beforeEach(async () => {
+    controller = await FakeController.start();
+    pids = [];
+  });
+
+  afterEach(async () => {
+    const alive = pids.filter(isAlive);
+    killAll(alive);
+    await controller.close();
+    assert.deepEqual(alive, [], 'processes outlived the test');
+  });
+
+  function spawnAgent(drainTimeoutMs: number): ChildProcess {
+    const agent = spawn(node, [AGENT_MAIN], {
+      env: {
+        PATH: process.env.PATH,
+        FIXTURE_URL: controller.url,
+        FIXTURE_DRAIN_TIMEOUT_MS: String(drainTimeoutMs),
+        SPILLWAY_TOKEN: controller.registrationToken,
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    stderr = '';
+    agent.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    if (agent.pid !== undefined) pids.push(agent.pid);
+    return agent;
+  }
+
+  async function taskPid(taskId: string): Promise<number> {
+    const pid = await waitFor(`the pid of ${taskId}`, () => {
+      const output = controller.reportsFor(taskId).find((r) => r.body.kind === 'output');
+      return output ? Number(output.body.outputTail.trim()) || undefined : undefined;
+    });
+    pids.push(pid);
+    return pid;
+  }
+
+  it('on SIGTERM hands back its tasks, kills them (even one that ignores SIGTERM), leaves and exits 0', async () => {
+    const child = spawnAgent(300);
+    const exited = once(child, 'exit');
+    controller.assign({
+      id: 't-polite',
+      command: [node, '-e', 'console.log(process.pid); setInterval(() => {}, 1000)'],
+      resources: { cpuMillis: 1, memoryMiB: 1, gpus: 0, netMbps: 0 },
+    });
+    controller.assign({
+      id: 't-stubborn',
+      command: [node, '-e', 'process.on("SIGTERM", () => {}); console.log(process.pid); setInterval(() => {}, 1000)'],
+      resources: { cpuMillis: 1, memoryMiB: 1, gpus: 0, netMbps: 0 },
+    });
+    const polite = await taskPid('t-polite');
+    const stubborn = await taskPid('t-stubborn');
+
+    child.kill('SIGTERM');
+    const [code] = (await exited) as [number | null];
+    assert.equal(code, 0, stderr);
+    assert.equal(isAlive(polite), false);
+    assert.equal(isAlive(stubborn), false);
+    assert.equal(controller.finalReport('t-polite')?.kind, 'handback');
+    assert.equal(controller.finalReport('t-stubborn')?.kind, 'handback');
+    assert.deepEqual(controller.leaves, [{ reason: 'received SIGTERM' }]);
+  });
+
+  it('exits 1 when the controller no longer accepts it, killing its task', async () => {
+    const child = spawnAgent(30_000);
+    const exited = once(child, 'exit');
+    controller.assign({
+      id: 't-orphan',
+      command: [node, '-e', 'console.log(process.pid); setInterval(() => {}, 1000)'],
+      resources: { cpuMillis: 1, memoryMiB: 1, gpus: 0, netMbps: 0 },
+    });
+    const pid = await taskPid('t-orphan');
+    controller.heartbeatStatus = 404;
+    const [code] = (await exited) as [number | null];
+    assert.equal(code, 1, stderr);
+    assert.equal(isAlive(pid), false);
+  });
+});

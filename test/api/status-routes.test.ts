@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'mocha';
+import type { Status } from '../../src/api/types.ts';
+import { responseSchemas } from '../../src/api/response-schemas.ts';
+import type { Agent } from '../../src/core/agent.ts';
+import { resources } from '../../src/core/resources.ts';
+import { expectApiError, startApiHarness, type ApiHarness } from '../helpers/api-harness.ts';
+
+describe('api agents and status routes', () => {
+  let h: ApiHarness;
+  const ids: Record<'lab1' | 'lab2' | 'gone' | 'lost' | 'cloud' | 'draining', string> = {
+    lab1: '',
+    lab2: '',
+    gone: '',
+    lost: '',
+    cloud: '',
+    draining: '',
+  };
+
+  before(async () => {
+    h = await startApiHarness();
+    const register = (
+      name: string,
+      cpuMillis: number,
+      extra: { site?: string; instanceId?: string; credential?: string } = {},
+    ): string => {
+      const caller = extra.credential
+        ? ({ kind: 'bootstrap', credential: extra.credential } as const)
+        : ({ kind: 'token', token: h.store.tokens.list().find((t) => t.name === 'private-agents')! } as const);
+      const answer = h.registry.register(caller, {
+        protocolVersion: 1,
+        name,
+        capacity: resources({ cpuMillis, memoryMiB: 8192, netMbps: 1000 }),
+        labels: {},
+        ...(extra.site && { site: extra.site }),
+        ...(extra.instanceId && { instanceId: extra.instanceId }),
+      });
+      h.secrets.push(answer.token);
+      return answer.agentId;
+    };
+    ids.lab1 = register('lab-1', 4000, { site: 'lab' });
+    ids.lab2 = register('lab-2', 2000, { site: 'lab' });
+    ids.gone = register('gone', 2000, { site: 'lab' });
+    h.store.agents.setState(ids.gone, 'terminated', 'test', h.clock.now());
+    ids.lost = register('lost', 2000, { site: 'attic' });
+    h.store.agents.setState(ids.lost, 'lost', 'test', h.clock.now());
+    const { credential } = h.launch(['i-1', 'i-2', 'i-3']);
+    ids.cloud = register('cloud', 2000, { instanceId: 'i-1', credential });
+    ids.draining = register('cloud-draining', 2000, { instanceId: 'i-3', credential });
+    h.store.agents.setState(ids.draining, 'draining', 'test', h.clock.now());
+    const [task] = h.store.tasks.insert(
+      [
+        {
+          owner: { team: 'a', project: 'b', job: 'c' },
+          resources: resources({ cpuMillis: 1500, memoryMiB: 1024 }),
+          priority: 0,
+          revocable: false,
+          constraints: {},
+          command: [],
+        },
+      ],
+      h.clock.now(),
+    );
+    h.store.tasks.place(task?.id ?? '', ids.lab1, h.clock.now());
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  it('lists agents, filtered by state', async () => {
+    const client = h.client(h.tokens.finance);
+    const all = await client.get<{ agents: Agent[] }>('/v1/agents');
+    responseSchemas.AgentList.parse(all);
+    assert.equal(all.agents.length, 7);
+    const some = await client.get<{ agents: Agent[] }>('/v1/agents?state=terminated,lost');
+    assert.deepEqual(some.agents.map((a) => a.id).sort(), [ids.gone, ids.lost].sort());
+  });
+
+  it('groups alive agents by location with capacity, allocation, free room and price', async () => {
+    const status = await h.client(h.tokens.submitter).get<Status>('/v1/status');
+    responseSchemas.Status.parse(status);
+    assert.equal(status.clusterId, 'test-cluster');
+    assert.equal(status.leader, true);
+    assert.equal(status.paused, false);
+    assert.equal(status.tasks.placed, 1);
+    assert.deepEqual(status.locations, [
+      {
+        location: 'private:lab',
+        kind: 'private',
+        agents: 2,
+        capacity: resources({ cpuMillis: 6000, memoryMiB: 16384, netMbps: 2000 }),
+        allocated: resources({ cpuMillis: 1500, memoryMiB: 1024 }),
+        free: resources({ cpuMillis: 4500, memoryMiB: 15360, netMbps: 2000 }),
+        pricePerHourUsd: 0,
+      },
+      {
+        // i-1 registered, i-2 still provisioning (offering capacity 2000/4096), i-3 draining: all cost money.
+        location: 'local:test:local-a',
+        kind: 'cloud',
+        agents: 3,
+        capacity: resources({ cpuMillis: 6000, memoryMiB: 8192 * 2 + 4096, netMbps: 3000 }),
+        allocated: resources(),
+        free: resources({ cpuMillis: 2000, memoryMiB: 8192, netMbps: 1000 }),
+        pricePerHourUsd: 0.75,
+      },
+    ]);
+    assert.equal(status.cloudSpendPerHourUsd, 0.75);
+  });
+
+  it('shows recently lost agents but neither terminated ones nor agents lost over an hour ago', async () => {
+    const client = h.client(h.tokens.admin);
+    const now = await client.get<Status>('/v1/status');
+    const shown = new Set(now.agents.map((a) => a.id));
+    assert.ok(shown.has(ids.lost));
+    assert.ok(!shown.has(ids.gone));
+    h.clock.advance(3_600_001);
+    const later = await client.get<Status>('/v1/status');
+    assert.ok(!later.agents.some((a) => a.id === ids.lost));
+    assert.equal(later.agents.length, 5);
+  });
+
+  it('refuses an agent token on status with 403', async () => {
+    await expectApiError(
+      h.client(h.tokens.registration).get('/v1/status'),
+      403,
+      /allowed roles: admin, submitter, finance$/,
+    );
+  });
+});

@@ -1,0 +1,212 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'mocha';
+import { ManualClock } from '../../src/core/clock.ts';
+import { bootstrapCredential, hashToken } from '../../src/core/credentials.ts';
+import { AccessError, ConflictError, NotFoundError } from '../../src/core/errors.ts';
+import { newIntentId } from '../../src/core/ids.ts';
+import { DEMO_POLICY } from '../../src/core/policy.ts';
+import { resources } from '../../src/core/resources.ts';
+import type { RegisterRequest } from '../../src/agent/protocol.ts';
+import { AgentRegistry, type RegistrationCaller } from '../../src/pool/builtin/registry.ts';
+import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import type { Store, TokenRecord } from '../../src/store/store.ts';
+import { launchIntent, offering } from '../fakes/builders.ts';
+import { captureLogs, type LogCapture } from '../helpers/log-capture.ts';
+import { dumpSqlite } from '../helpers/sqlite-dump.ts';
+
+const REQUEST: RegisterRequest = {
+  protocolVersion: 1,
+  name: 'node',
+  capacity: resources({ cpuMillis: 2000, memoryMiB: 4096 }),
+  labels: {},
+};
+
+describe('agent registry', () => {
+  let dir: string;
+  let dbPath: string;
+  let store: Store;
+  let clock: ManualClock;
+  let logs: LogCapture;
+  let registry: AgentRegistry;
+  let registrationToken: TokenRecord;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'spillway-registry-'));
+    dbPath = join(dir, 'store.db');
+    store = openSqliteStore(dbPath);
+    clock = new ManualClock();
+    logs = captureLogs();
+    store.meta.bindClusterId('test');
+    store.meta.serverSecret();
+    store.policy.seed(DEMO_POLICY, clock.now());
+    registrationToken = store.tokens.create(
+      { id: 'tok-reg', role: 'agent', name: 'reg', agentId: null, createdAtMs: clock.now() },
+      hashToken('swt_registration'),
+    );
+    registry = new AgentRegistry({
+      store,
+      clock,
+      heartbeatIntervalMs: 1_000,
+      pollIntervalMs: 250,
+      logger: logs.logger,
+    });
+  });
+  afterEach(() => {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const viaToken = (): RegistrationCaller => ({ kind: 'token', token: registrationToken });
+
+  function launch(instanceIds: string[], kind: 'launch' | 'terminate' = 'launch'): string {
+    const id = newIntentId();
+    if (kind === 'launch') {
+      store.intents.insert(launchIntent(offering({ providerId: 'local:test' }), { id, createdAtMs: clock.now() }));
+      store.intents.completeLaunch(id, instanceIds, clock.now());
+    } else {
+      store.intents.insert({
+        id,
+        kind: 'terminate',
+        providerId: 'local:test',
+        instanceIds,
+        reason: 'test',
+        state: 'pending',
+        createdAtMs: clock.now(),
+        updatedAtMs: clock.now(),
+        attempts: 0,
+        error: '',
+      });
+    }
+    return bootstrapCredential(store.meta.serverSecret(), id);
+  }
+
+  function placeTasks(agentId: string, count: number): string[] {
+    const tasks = store.tasks.insert(
+      Array.from({ length: count }, () => ({
+        owner: { team: 't', project: 'p', job: 'j' },
+        resources: resources({ cpuMillis: 100, memoryMiB: 64 }),
+        priority: 0,
+        revocable: true,
+        constraints: {},
+        command: ['true'],
+      })),
+      clock.now(),
+    );
+    for (const task of tasks) store.tasks.place(task.id, agentId, clock.now());
+    return tasks.map((t) => t.id);
+  }
+
+  it('refuses a people token or an agent’s own token as a registration token', () => {
+    const admin = store.tokens.create({ id: 'tok-adm', role: 'admin', name: 'a', agentId: null, createdAtMs: 0 }, 'h1');
+    assert.throws(
+      () => registry.register({ kind: 'token', token: admin }, REQUEST),
+      (err) => err instanceof AccessError && err.status === 403,
+    );
+    const { agentId } = registry.register(viaToken(), REQUEST);
+    const bound = store.tokens.list().find((t) => t.agentId === agentId);
+    assert.ok(bound);
+    assert.throws(
+      () => registry.register({ kind: 'token', token: bound }, REQUEST),
+      (err) => err instanceof AccessError && err.status === 403,
+    );
+  });
+
+  it('refuses a credential of a terminate intent with 401', () => {
+    const credential = launch(['i-1'], 'terminate');
+    assert.throws(
+      () => registry.register({ kind: 'bootstrap', credential }, { ...REQUEST, instanceId: 'i-1' }),
+      (err) => err instanceof AccessError && err.status === 401 && /names no launch intent/.test(err.message),
+    );
+  });
+
+  it('changes nothing when a registration fails', () => {
+    const credential = launch(['i-1']);
+    registry.register({ kind: 'bootstrap', credential }, { ...REQUEST, instanceId: 'i-1' });
+    const before = dumpSqlite(dbPath);
+    assert.throws(
+      () => registry.register({ kind: 'bootstrap', credential }, { ...REQUEST, instanceId: 'i-1' }),
+      ConflictError,
+    );
+    assert.deepEqual(dumpSqlite(dbPath), before);
+  });
+
+  it('never logs the tokens it issues', () => {
+    const credential = launch(['i-1']);
+    const issued = [
+      registry.register(viaToken(), REQUEST).token,
+      registry.register({ kind: 'bootstrap', credential }, { ...REQUEST, instanceId: 'i-1' }).token,
+    ];
+    assert.ok(logs.lines().some((l) => l.message === 'registered agent'));
+    for (const secret of [...issued, credential]) assert.ok(!logs.text().includes(secret));
+  });
+
+  it('sets a leaving cloud agent draining so the controller terminates its instance', () => {
+    const credential = launch(['i-1']);
+    const { agentId } = registry.register({ kind: 'bootstrap', credential }, { ...REQUEST, instanceId: 'i-1' });
+    const [taskId] = placeTasks(agentId, 1);
+    assert.deepEqual(registry.leave(agentId, 'shutting down'), { state: 'draining' });
+    assert.equal(store.tasks.get(taskId ?? '')?.state, 'pending');
+    assert.ok(
+      store.tokens
+        .list()
+        .filter((t) => t.agentId === agentId)
+        .every((t) => t.revokedAtMs !== null),
+    );
+    assert.deepEqual(registry.leave(agentId, 'again'), { state: 'draining' }, 'leaving twice is harmless');
+  });
+
+  it('terminates a leaving private agent', () => {
+    const { agentId } = registry.register(viaToken(), REQUEST);
+    assert.deepEqual(registry.leave(agentId, 'bye'), { state: 'terminated' });
+    assert.equal(store.agents.get(agentId)?.state, 'terminated');
+  });
+
+  it('keeps an agent draining through repeated interruption notices', () => {
+    const credential = launch(['i-1']);
+    const { agentId } = registry.register({ kind: 'bootstrap', credential }, { ...REQUEST, instanceId: 'i-1' });
+    const tasks = placeTasks(agentId, 2);
+    registry.pull(agentId);
+    assert.deepEqual(registry.heartbeat(agentId, { runningTaskIds: tasks, notice: 'interruption' }), {
+      state: 'draining',
+      stopTaskIds: tasks,
+    });
+    assert.deepEqual(registry.heartbeat(agentId, { runningTaskIds: [], notice: 'interruption' }), {
+      state: 'draining',
+      stopTaskIds: [],
+    });
+    assert.deepEqual(
+      tasks.map((id) => store.tasks.get(id)?.attempts),
+      [1, 1],
+    );
+  });
+
+  it('refuses heartbeats and pulls of unknown agents', () => {
+    assert.throws(() => registry.heartbeat('a-nope', { runningTaskIds: [] }), NotFoundError);
+    assert.throws(() => registry.pull('a-nope'), NotFoundError);
+  });
+
+  it('tells a terminated agent that heartbeats to stop everything it runs', () => {
+    const { agentId } = registry.register(viaToken(), REQUEST);
+    const tasks = placeTasks(agentId, 1);
+    registry.pull(agentId);
+    store.agents.setState(agentId, 'terminated', 'test', clock.now());
+    assert.deepEqual(registry.heartbeat(agentId, { runningTaskIds: tasks }), {
+      state: 'terminated',
+      stopTaskIds: tasks,
+    });
+  });
+
+  it('leaves a cancelled task cancelled when its agent reports the exit', () => {
+    const { agentId } = registry.register(viaToken(), REQUEST);
+    const [taskId = ''] = placeTasks(agentId, 1);
+    registry.pull(agentId);
+    store.tasks.cancel(taskId, 'test', clock.now());
+    assert.deepEqual(registry.report(agentId, taskId, { kind: 'exit', exitCode: 137, outputTail: '' }), {
+      state: 'cancelled',
+    });
+    assert.throws(() => registry.report(agentId, 't-nope', { kind: 'output', outputTail: '' }), NotFoundError);
+  });
+});

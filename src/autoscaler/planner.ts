@@ -22,6 +22,12 @@ export interface PlanInput {
   readonly offerings: readonly Offering[];
   /** Offering keys that recently failed with a capacity error. */
   readonly unavailable: ReadonlySet<string>;
+  /**
+   * A further check on each new instance before it is planned (budgets): given the offering and the tasks packed into
+   * it, returns why it may not launch, or undefined to allow it. Called in planning order, once per candidate until one is
+   * admitted; it may keep a tally of what it admitted within this plan (budget reservations). Default: allow.
+   */
+  readonly admitLaunch?: (offering: Offering, tasks: readonly Task[]) => string | undefined;
 }
 
 export interface PlanResult {
@@ -80,9 +86,16 @@ export function plan(input: PlanInput): PlanResult {
       remaining = rest;
       continue;
     }
-    const chosen = candidates.find((c) => usage.admits(c.offering));
-    if (!chosen) {
+    const withinLimits = candidates.filter((c) => usage.admits(c.offering));
+    if (withinLimits.length === 0) {
       waiting.push({ taskId: head.id, reason: `burst limit reached (${usage.limitHit(candidates[0]!.offering)})` });
+      remaining = rest;
+      continue;
+    }
+    let refusal: string | undefined;
+    const chosen = withinLimits.find((c) => (refusal = input.admitLaunch?.(c.offering, c.tasks)) === undefined);
+    if (!chosen) {
+      waiting.push({ taskId: head.id, reason: refusal ?? 'no launch admitted' });
       remaining = rest;
       continue;
     }

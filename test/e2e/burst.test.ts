@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'mocha';
 import type { ApiClient } from '../../src/api/client.ts';
 import type { Status } from '../../src/api/types.ts';
@@ -94,5 +96,13 @@ describe('end to end: bursting a private pool into the local cloud', function ()
     const c = cluster!;
     await serve!.stop('SIGTERM');
     await waitFor('every agent process to exit', () => clusterPids(c).length === 0, { timeoutMs: 20_000 });
+  });
+
+  it('never wrote a token or credential into its log', () => {
+    const log = serve!.log();
+    const secrets = ['admin.token', 'agent.token'].map((f) => readFileSync(join(cluster!.home, f), 'utf8').trim());
+    for (const secret of secrets) assert.ok(!log.includes(secret), 'a token from a token file appears in the log');
+    assert.doesNotMatch(log, /sw[tb]_(?!\[redacted\])[A-Za-z0-9]/, 'something shaped like a token appears in the log');
+    assert.match(log, /registered agent/, 'the log is this run log');
   });
 });

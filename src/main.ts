@@ -18,6 +18,7 @@ import { startApiServer } from './api/server.ts';
 import { LocalAgents } from './agent/local-agents.ts';
 import { AgentRegistry } from './pool/builtin/registry.ts';
 import { BuiltinPool } from './pool/builtin/builtin-pool.ts';
+import { AwsEc2Provider } from './providers/aws-ec2/aws-ec2-provider.ts';
 import { LocalProvider } from './providers/local/local-provider.ts';
 import type { CloudProvider } from './providers/provider.ts';
 import { openSqliteStore } from './store/sqlite/sqlite-store.ts';
@@ -82,14 +83,15 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
   });
   const controllerUrl = config.api.publicUrl ?? api.url;
 
-  const providers: CloudProvider[] = config.providers.map(
-    (p) =>
-      new LocalProvider({
-        config: p,
-        stateDir: p.stateDir ?? join(home, 'local-cloud', p.name),
-        agentCommand: agentCommand(),
-        logger: logger.child({ providerId: `local:${p.name}` }),
-      }),
+  const providers: CloudProvider[] = config.providers.map((p) =>
+    p.kind === 'aws-ec2'
+      ? new AwsEc2Provider({ config: p, clock, logger })
+      : new LocalProvider({
+          config: p,
+          stateDir: p.stateDir ?? join(home, 'local-cloud', p.name),
+          agentCommand: agentCommand(),
+          logger: logger.child({ providerId: `local:${p.name}` }),
+        }),
   );
   const pool = new BuiltinPool({ store, logger, lostAfterMs: config.pool.lostAfterMs });
   const controller = new Controller({
@@ -103,7 +105,18 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
       holderId,
       launch: { clusterId: config.clusterId, controllerUrl, caBundle, serverSecret: store.meta.serverSecret() },
     },
-    observer: { onPass: () => recordGauges(store, metrics) },
+    observer: {
+      onPass: (report) => {
+        recordGauges(store, metrics);
+        metrics.decisions.inc({ kind: 'place' }, report.placed);
+        metrics.decisions.inc({ kind: 'launch' }, report.launches.length);
+        metrics.decisions.inc({ kind: 'terminate' }, report.terminates.length);
+      },
+      onCall: (intent, outcome) => {
+        if (intent.kind === 'launch') metrics.launches.inc({ provider: intent.providerId, outcome });
+        else if (outcome === 'done') metrics.terminations.inc({ provider: intent.providerId }, intent.instanceIds.length);
+      },
+    },
   });
   isLeader = () => controller.isLeader();
   controller.start();
@@ -137,8 +150,7 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
     store,
     async close() {
       await privateAgents?.stop();
-      if (config.controller.releaseOnShutdown) await controller.releaseAll('the controller is shutting down');
-      await controller.stop();
+      await controller.stop(config.controller.releaseOnShutdown ? { release: 'the controller is shutting down' } : {});
       await api.close();
       store.close();
     },

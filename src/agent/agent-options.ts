@@ -3,6 +3,7 @@ import { ValidationError } from '../core/errors.ts';
 import type { Resources } from '../core/resources.ts';
 import type { Logger } from '../log/logger.ts';
 import { DEFAULT_BACKOFF, type Backoff } from './retry.ts';
+import { METADATA_URL_ENV } from './spot-watcher.ts';
 
 export interface AgentOptions {
   /** The controller's URL, e.g. `http://127.0.0.1:7070`. */
@@ -36,10 +37,19 @@ export interface AgentOptions {
   readonly backoff?: Backoff;
   /** The environment tasks start from; default this process's (without its Spillway credentials). */
   readonly taskEnv?: NodeJS.ProcessEnv;
+  /**
+   * The cloud metadata service to watch for spot interruption notices (IMDSv2), on spot instances only (labels
+   * `spillway.io/lifecycle=spot`); default env SPILLWAY_METADATA_URL, which the EC2 boot script sets. Unset: no watch.
+   */
+  readonly metadataUrl?: string;
+  /** How often the spot watcher looks; default 5 s. */
+  readonly spotPollIntervalMs?: number;
 }
 
 /** AgentOptions with every default filled in and every value checked. */
-export interface ResolvedAgentOptions extends Required<Omit<AgentOptions, 'instanceId' | 'site' | 'ca' | 'taskEnv'>> {
+export interface ResolvedAgentOptions
+  extends Required<Omit<AgentOptions, 'instanceId' | 'site' | 'ca' | 'taskEnv' | 'metadataUrl'>> {
+  readonly metadataUrl: string | undefined;
   readonly instanceId: string | undefined;
   readonly site: string | undefined;
   readonly ca: string | undefined;
@@ -74,6 +84,8 @@ export function resolveAgentOptions(opts: AgentOptions): ResolvedAgentOptions {
     outputReportIntervalMs: nonNegative('outputReportIntervalMs', opts.outputReportIntervalMs, 2_000),
     shutdownTimeoutMs: nonNegative('shutdownTimeoutMs', opts.shutdownTimeoutMs, 10_000),
     backoff: opts.backoff ?? DEFAULT_BACKOFF,
+    metadataUrl: opts.metadataUrl ?? (process.env[METADATA_URL_ENV] || undefined),
+    spotPollIntervalMs: nonNegative('spotPollIntervalMs', opts.spotPollIntervalMs, 5_000),
   };
 }
 

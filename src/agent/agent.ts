@@ -5,6 +5,8 @@ import type { Logger } from '../log/logger.ts';
 import { resolveAgentOptions, type AgentOptions, type ResolvedAgentOptions } from './agent-options.ts';
 import type { HeartbeatRequest, HeartbeatResponse, LeaveRequest, PullResponse } from './protocol.ts';
 import { register } from './registration.ts';
+import { watchSpotInterruption } from './spot-watcher.ts';
+import { LABEL_LIFECYCLE } from '../providers/local/offerings.ts';
 import { TaskReporter } from './reporter.ts';
 import { isTransient, retry, statusOf } from './retry.ts';
 import { TaskSupervisor } from './task-supervisor.ts';
@@ -47,6 +49,10 @@ class Agent implements AgentHandle {
   #tasks: TaskSupervisor | undefined;
   #stopReason = '';
   #fatal: Error | undefined;
+  /** A spot interruption notice: `pending` until a heartbeat has carried it to the controller. */
+  #interruption: 'none' | 'pending' | 'delivered' = 'none';
+  /** Ends the heartbeat loop's pause early (a notice must not wait for the next beat). */
+  #wakeHeartbeat: (() => void) | undefined;
 
   constructor(opts: AgentOptions) {
     this.#opts = resolveAgentOptions(opts);
@@ -130,7 +136,11 @@ class Agent implements AgentHandle {
       pollIntervalMs: registration.pollIntervalMs,
     });
 
-    const background = [this.#heartbeatLoop(agentId, tasks, registration.heartbeatIntervalMs), this.#outputLoop(tasks)];
+    const background = [
+      this.#heartbeatLoop(agentId, tasks, registration.heartbeatIntervalMs),
+      this.#outputLoop(tasks),
+      this.#watchSpot(),
+    ];
     const pulling = this.#pullLoop(agentId, tasks, registration.pollIntervalMs);
     await this.#stopRequested.promise;
     await pulling;
@@ -175,9 +185,14 @@ class Agent implements AgentHandle {
   async #heartbeatLoop(agentId: string, tasks: TaskSupervisor, intervalMs: number): Promise<void> {
     const signal = this.#lifeAbort.signal;
     while (!signal.aborted) {
+      const notice = this.#interruption === 'pending';
       try {
-        const body: HeartbeatRequest = { runningTaskIds: tasks.runningTaskIds() };
+        const body: HeartbeatRequest = { runningTaskIds: tasks.runningTaskIds(), ...(notice ? { notice: 'interruption' as const } : {}) };
         const res = await this.#post<HeartbeatResponse>(agentId, 'heartbeat', body, signal);
+        if (notice) {
+          this.#interruption = 'delivered';
+          this.#log.warn('told the controller of the spot interruption', { agentId, state: res.state });
+        }
         for (const taskId of res.stopTaskIds) tasks.stop(taskId);
         if (res.state === 'terminated') {
           this.#fail(new SpillwayError(`heartbeating: the controller says agent ${agentId} is terminated`));
@@ -185,8 +200,33 @@ class Agent implements AgentHandle {
       } catch (err) {
         this.#callFailed('heartbeating', err);
       }
-      await systemClock.sleep(intervalMs, { signal }).catch(() => undefined);
+      const wake = new AbortController();
+      this.#wakeHeartbeat = () => wake.abort();
+      // A notice that arrived during this beat goes out now; one that failed to go out waits for the next beat.
+      if (notice || this.#interruption !== 'pending') {
+        await systemClock.sleep(intervalMs, { signal: AbortSignal.any([signal, wake.signal]) }).catch(() => undefined);
+      }
+      this.#wakeHeartbeat = undefined;
     }
+  }
+
+  /**
+   * On a spot instance whose metadata service is known, watches for EC2's interruption notice; the next heartbeat,
+   * sent at once, carries it, and the controller drains this agent and requeues its tasks.
+   */
+  async #watchSpot(): Promise<void> {
+    const { metadataUrl, labels, spotPollIntervalMs } = this.#opts;
+    if (metadataUrl === undefined || labels[LABEL_LIFECYCLE] !== 'spot') return;
+    await watchSpotInterruption({
+      metadataUrl,
+      logger: this.#log,
+      signal: this.#lifeAbort.signal,
+      pollIntervalMs: spotPollIntervalMs,
+      onNotice: () => {
+        this.#interruption = 'pending';
+        this.#wakeHeartbeat?.();
+      },
+    });
   }
 
   async #pullLoop(agentId: string, tasks: TaskSupervisor, intervalMs: number): Promise<void> {

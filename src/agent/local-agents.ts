@@ -17,6 +17,21 @@ export interface LocalAgentsOptions {
   readonly logger: Logger;
 }
 
+/** How long a demo private agent lets its tasks finish on stop before it hands them back. */
+const DRAIN_TIMEOUT_MS = 2_000;
+
+/** What of the controller's environment its agents (and so their tasks) see: no credentials, no cloud keys. */
+const PASSED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'SPILLWAY_DEBUG'];
+
+function passThroughEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const key of PASSED_ENV) {
+    const value = process.env[key];
+    if (value !== undefined) env[key] = value;
+  }
+  return env;
+}
+
 /**
  * The demo's private cluster: `count` agent processes on this machine, started by `spillway serve` and stopped with
  * it (SIGTERM, so each hands its work back). A real private cluster runs `spillway agent` on its own machines.
@@ -41,9 +56,16 @@ export class LocalAgents {
         opts.site,
         '--name',
         name,
+        '--drain-timeout-ms',
+        String(DRAIN_TIMEOUT_MS),
       ];
-      const env = { ...process.env, SPILLWAY_TOKEN: opts.token, ...(opts.caFile ? { SPILLWAY_CA_FILE: opts.caFile } : {}) };
-      const child = spawn(opts.agentCommand[0]!, args, { env, stdio: ['ignore', 'inherit', 'inherit'] });
+      const env = {
+        ...passThroughEnv(),
+        SPILLWAY_TOKEN: opts.token,
+        ...(opts.caFile ? { SPILLWAY_CA_FILE: opts.caFile } : {}),
+      };
+      // Their own process group: a Ctrl-C at the terminal reaches `serve`, which stops them in order.
+      const child = spawn(opts.agentCommand[0]!, args, { env, detached: true, stdio: ['ignore', 'inherit', 'inherit'] });
       child.on('exit', (code, signal) => this.#logger.info('private agent exited', { name, code, signal }));
       this.#children.push(child);
       this.#logger.info('started private agent', { name, pid: child.pid, site: opts.site });
@@ -54,8 +76,8 @@ export class LocalAgents {
     return this.#children.flatMap((c) => (c.pid === undefined ? [] : [c.pid]));
   }
 
-  /** Stops every agent: SIGTERM, then SIGKILL after `graceMs`. */
-  async stop(graceMs = 10_000): Promise<void> {
+  /** Stops every agent: SIGTERM (each hands its tasks back within its drain timeout), then SIGKILL after `graceMs`. */
+  async stop(graceMs = DRAIN_TIMEOUT_MS + 10_000): Promise<void> {
     await Promise.all(
       this.#children.map(async (child) => {
         if (child.exitCode !== null || child.signalCode !== null) return;

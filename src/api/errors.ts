@@ -50,6 +50,10 @@ export function toErrorResponse(err: unknown): ErrorResponse {
     return answer(err.status, err.status === 401 ? 'unauthorized' : 'forbidden', err.message);
   if (err instanceof NotFoundError) return answer(404, 'not_found', err.message);
   if (err instanceof ConflictError) return answer(409, 'conflict', err.message);
+  // A busy store or a passing fault: the same request may succeed in a moment.
+  if (err instanceof SpillwayError && err.retryable) {
+    return { ...answer(503, 'unavailable', 'busy for a moment; retry the request', { 'retry-after': '1' }), internal: true };
+  }
   return { ...answer(500, 'internal', INTERNAL_MESSAGE), internal: true };
 }
 

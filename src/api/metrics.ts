@@ -17,7 +17,7 @@ export class ApiMetrics {
   readonly agents: Gauge<'state' | 'location_kind'>;
   /** What the cloud agents alive now cost per hour, in USD. */
   readonly cloudSpendPerHourUsd: Gauge;
-  /** Launch attempts by provider id and outcome (`launched`, `capacity`, `quota`, `throttled`, `error`). */
+  /** Launch calls by provider id and outcome (`done`, `capacity`, `quota`, `failed`, `retry`). */
   readonly launches: Counter<'provider' | 'outcome'>;
   /** Instances terminated, by provider id. */
   readonly terminations: Counter<'provider'>;

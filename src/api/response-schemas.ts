@@ -7,7 +7,16 @@ import { AgentState, Lifecycle, type Agent } from '../core/agent.ts';
 import { TaskState, type Task } from '../core/task.ts';
 import { policySchema } from '../config/schema.ts';
 import { Role, type AuditEntry, type TokenRecord } from '../store/store.ts';
-import type { CreateTokenResponse, ErrorBody, Health, Status } from './types.ts';
+import type {
+  BudgetAlertView,
+  BudgetView,
+  ChargebackResponse,
+  CreateTokenResponse,
+  ErrorBody,
+  Health,
+  Status,
+} from './types.ts';
+import { budgetScopeSchema } from '../config/budget-schema.ts';
 import type { HeartbeatResponse, PullResponse, RegisterResponse } from '../agent/protocol.ts';
 
 const resources = z.object({ cpuMillis: z.number(), memoryMiB: z.number(), gpus: z.number(), netMbps: z.number() });
@@ -102,6 +111,56 @@ const status = z.object({
   cloudSpendPerHourUsd: z.number(),
 }) satisfies z.ZodType<Status>;
 
+const budgetPeriod = z.enum(['hour', 'day', 'month', 'burn']);
+
+const budgetView = z.object({
+  id: z.string(),
+  name: z.string(),
+  scope: budgetScopeSchema,
+  period: budgetPeriod,
+  capUsd: z.number(),
+  onCap: z.enum(['preempt', 'finish']),
+  createdAtMs: z.number(),
+  updatedAtMs: z.number(),
+  status: z.object({
+    fromMs: z.number(),
+    toMs: z.number(),
+    spentUsd: z.number(),
+    percent: z.number(),
+    overrunUsd: z.number(),
+  }),
+}) satisfies z.ZodType<BudgetView>;
+
+const budgetAlert = z.object({
+  id: z.number(),
+  budgetId: z.string(),
+  budgetName: z.string(),
+  scope: budgetScopeSchema,
+  period: budgetPeriod,
+  periodStartMs: z.number(),
+  percent: z.number(),
+  spentUsd: z.number(),
+  capUsd: z.number(),
+  atMs: z.number(),
+}) satisfies z.ZodType<BudgetAlertView>;
+
+const costBreakdown = {
+  privateUsd: z.number(),
+  onDemandUsd: z.number(),
+  spotUsd: z.number(),
+  idleUsd: z.number(),
+  cloudUsd: z.number(),
+  totalUsd: z.number(),
+};
+
+const chargebackReport = z.object({
+  by: z.enum(['team', 'project', 'job']),
+  fromMs: z.number(),
+  toMs: z.number(),
+  rows: z.array(z.object({ team: z.string(), project: z.string().nullable(), job: z.string().nullable(), ...costBreakdown })),
+  totals: z.object(costBreakdown),
+}) satisfies z.ZodType<ChargebackResponse>;
+
 const errorBody = z.object({
   error: z.object({
     code: z.enum([
@@ -138,6 +197,10 @@ export const responseSchemas = {
     token: z.string(),
   }) satisfies z.ZodType<CreateTokenResponse>,
   AuditList: z.object({ entries: z.array(auditEntry) }),
+  Budget: budgetView,
+  BudgetList: z.object({ budgets: z.array(budgetView) }),
+  BudgetAlertList: z.object({ alerts: z.array(budgetAlert) }),
+  ChargebackReport: chargebackReport,
   Health: z.object({ ok: z.boolean(), leader: z.boolean(), version: z.string() }) satisfies z.ZodType<Health>,
   RegisterResponse: z.object({
     protocolVersion: z.number(),

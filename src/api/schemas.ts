@@ -7,11 +7,13 @@ import { z } from 'zod';
 import { AgentState } from '../core/agent.ts';
 import { TaskState } from '../core/task.ts';
 import { cpuQuantity, memoryQuantity, policySchema } from '../config/schema.ts';
+import { budgetBodySchema } from '../config/budget-schema.ts';
+import { ChargebackBy } from '../cost-model/chargeback.ts';
 import { Role } from '../store/store.ts';
 import type { HeartbeatRequest, LeaveRequest, RegisterRequest, ReportRequest } from '../agent/protocol.ts';
 import type { CreateTokenRequest, SubmitRequest } from './types.ts';
 
-export { policySchema };
+export { budgetBodySchema, policySchema };
 
 /** At most this many tasks per submission. */
 export const MAX_TASKS_PER_SUBMIT = 1_000;
@@ -30,11 +32,15 @@ function quantity(what: string): z.ZodType<number | string, number | string> {
 
 export const taskSpecSchema = z
   .object({
-    command: z.array(z.string().max(10_000)).max(1_000),
+    command: z.array(z.string().max(10_000)).min(1, 'required: at least the program to run').max(1_000),
     resources: z
       .object({
-        cpu: quantity('a number of cores or a CPU quantity such as 500m').pipe(cpuQuantity),
-        memory: quantity('a number of MiB or a memory quantity such as 512Mi or 4Gi').pipe(memoryQuantity),
+        cpu: quantity('a number of cores or a CPU quantity such as 500m')
+          .pipe(cpuQuantity)
+          .refine((millis) => millis > 0, 'must be more than 0'),
+        memory: quantity('a number of MiB or a memory quantity such as 512Mi or 4Gi')
+          .pipe(memoryQuantity)
+          .refine((mib) => mib > 0, 'must be more than 0'),
         gpus: count.optional(),
         netMbps: count.optional(),
       })
@@ -84,6 +90,43 @@ export const tasksQuerySchema = z
 export const agentsQuerySchema = z.object({ state: csvOf(agentStates).optional() }).strict();
 
 export const auditQuerySchema = z.object({ limit: queryLimit(1_000).optional() }).strict();
+
+export const budgetAlertsQuerySchema = z.object({ limit: queryLimit(1_000).optional() }).strict();
+
+/** `2026-01-01` (UTC midnight) or `2026-01-01T12:00:00Z` / `...+02:00`: a time needs its offset, never a local one. */
+const isoTime = z
+  .string()
+  .regex(
+    /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2}))?$/,
+    'expected an ISO 8601 date or time with its offset, such as 2026-01-01 or 2026-01-01T12:00:00Z',
+  )
+  .transform((text, ctx) => {
+    const ms = Date.parse(text);
+    if (Number.isNaN(ms) || !isRealDate(text)) {
+      ctx.addIssue({ code: 'custom', message: `expected a real date, got ${JSON.stringify(text)}` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+/** Whether the calendar fields of an ISO text exist (Date.parse rolls 2026-02-31 over to March). */
+function isRealDate(text: string): boolean {
+  const [year, month, day, hour = 0, minute = 0, second = 0] = (text.match(/\d+/g) ?? []).map(Number);
+  if (year === undefined || month === undefined || day === undefined) return false;
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && hour < 24 && minute < 60 && second < 60;
+}
+
+/** The longest window one chargeback report covers. */
+export const MAX_REPORT_DAYS = 400;
+
+export const chargebackQuerySchema = z
+  .object({
+    by: z.enum(Object.values(ChargebackBy) as [ChargebackBy, ...ChargebackBy[]]).default('team'),
+    from: isoTime.optional(),
+    to: isoTime.optional(),
+  })
+  .strict();
 
 /** Routes whose body carries nothing: `{}` or no body at all. */
 export const emptyBodySchema = z.object({}).strict().optional();

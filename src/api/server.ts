@@ -7,6 +7,7 @@ import { parseWith } from '../config/validate.ts';
 import type { Logger } from '../log/logger.ts';
 import type { AgentRegistry } from '../pool/builtin/registry.ts';
 import type { Store } from '../store/store.ts';
+import { amortizedPrivateRate, type PrivateRate } from '../cost-model/ledger.ts';
 import { authenticate } from './auth.ts';
 import { readJsonBody } from './body.ts';
 import { HttpError, toErrorResponse } from './errors.ts';
@@ -17,6 +18,8 @@ import { Router } from './router.ts';
 import { agentProtocolRoutes } from './routes/agent-protocol.ts';
 import { agentsAndStatusRoutes } from './routes/agents-and-status.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { budgetRoutes } from './routes/budgets.ts';
+import { reportRoutes } from './routes/reports.ts';
 import { policyAndPauseRoutes } from './routes/policy-and-pause.ts';
 import { serviceRoutes } from './routes/service.ts';
 import { taskRoutes } from './routes/tasks.ts';
@@ -44,6 +47,8 @@ export interface ApiDeps {
   readonly listen: ApiListenOptions;
   /** What GET /healthz and the status report: whether this process holds the lease, and the build's version. */
   readonly health: { readonly isLeader: () => boolean; readonly version: string };
+  /** The amortized rate of private agents in chargeback reports; default the default `privateRates`. */
+  readonly privateRate?: PrivateRate;
 }
 
 export interface ApiServer {
@@ -76,6 +81,8 @@ export async function startApiServer(deps: ApiDeps): Promise<ApiServer> {
     ...policyAndPauseRoutes(routeDeps),
     ...tokenRoutes(routeDeps),
     ...auditRoutes(routeDeps),
+    ...budgetRoutes(routeDeps),
+    ...reportRoutes(routeDeps, { privateRate: deps.privateRate ?? amortizedPrivateRate() }),
     ...agentProtocolRoutes(routeDeps),
   ];
   const router = new Router(routes);

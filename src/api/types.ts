@@ -16,6 +16,12 @@
  *   PUT    /v1/policy                        admin       Policy (whole) -> Policy (audited)
  *   POST   /v1/pause | /v1/resume            admin       {} -> { paused }  (audited)
  *   GET    /v1/audit?limit=                  admin       -> { entries: AuditEntry[] }
+ *   GET    /v1/budgets                       finance, admin -> { budgets: BudgetView[] }
+ *   GET    /v1/budgets/{id}                  finance, admin -> BudgetView (by id or name)
+ *   PUT    /v1/budgets/{id}                  finance, admin  BudgetBody -> BudgetView (201 created, 200 replaced; audited)
+ *   DELETE /v1/budgets/{id}                  finance, admin -> BudgetView (deleted; audited)
+ *   GET    /v1/budgets/alerts?limit=         finance, admin -> { alerts: BudgetAlertView[] }
+ *   GET    /v1/reports/chargeback?by=team|project|job&from=ISO&to=ISO   finance, admin -> ChargebackResponse
  *   POST   /v1/tokens                        admin       CreateTokenRequest -> CreateTokenResponse (201)
  *   GET    /v1/tokens                        admin       -> { tokens: TokenRecord[] }
  *   DELETE /v1/tokens/{id}                   admin       -> TokenRecord (revoked)
@@ -26,13 +32,16 @@
  *   POST   /v1/agents/{id}/leave             agent (its own)
  *
  * Errors: status 4xx/5xx with ErrorBody. 400 invalid JSON or field, 401 no or bad token, 403 wrong role, 404,
- * 405 method not allowed, 409 conflict, 413 body too large, 415 not JSON. A 5xx never leaks internals.
+ * 405 method not allowed, 409 conflict, 413 body too large, 415 not JSON, 503 busy for a moment (Retry-After).
+ * A 5xx never leaks internals.
  */
 import type { Agent } from '../core/agent.ts';
 import type { Policy } from '../core/policy.ts';
 import type { Resources } from '../core/resources.ts';
 import type { TaskState } from '../core/task.ts';
 import type { Role } from '../store/store.ts';
+import type { BudgetPeriod, BudgetScope, OnCap } from '../cost-model/budget.ts';
+import type { ChargebackBy } from '../cost-model/chargeback.ts';
 
 export interface ErrorBody {
   readonly error: {
@@ -45,6 +54,7 @@ export interface ErrorBody {
       | 'conflict'
       | 'payload_too_large'
       | 'unsupported_media_type'
+      | 'unavailable'
       | 'internal';
     readonly message: string;
     /** The dotted path of the bad field, for invalid_request. */
@@ -124,4 +134,80 @@ export interface CreateTokenResponse {
   readonly name: string;
   /** Shown once; only its hash is stored. */
   readonly token: string;
+}
+
+/** `PUT /v1/budgets/{name}`. */
+export interface BudgetBody {
+  readonly scope: BudgetScope;
+  /** `hour`, `day`, `month` (calendar, UTC), or `burn`: capUsd is then USD per hour, over any trailing hour. */
+  readonly period: BudgetPeriod;
+  /** At most six decimals. */
+  readonly capUsd: number;
+  /** Default `preempt` (a hard cap). */
+  readonly onCap?: OnCap;
+}
+
+/** A budget and where its spend stands now. Money in USD, exact to the micro-dollar (six decimals). */
+export interface BudgetView {
+  readonly id: string;
+  readonly name: string;
+  readonly scope: BudgetScope;
+  readonly period: BudgetPeriod;
+  readonly capUsd: number;
+  readonly onCap: OnCap;
+  readonly createdAtMs: number;
+  readonly updatedAtMs: number;
+  readonly status: {
+    /** The window counted now: the calendar period, or the trailing hour for `burn`. */
+    readonly fromMs: number;
+    readonly toMs: number;
+    /** Cloud spend attributed to the scope in the window so far. */
+    readonly spentUsd: number;
+    /** spent / cap * 100. */
+    readonly percent: number;
+    readonly overrunUsd: number;
+  };
+}
+
+export interface BudgetAlertView {
+  readonly id: number;
+  readonly budgetId: string;
+  readonly budgetName: string;
+  readonly scope: BudgetScope;
+  readonly period: BudgetPeriod;
+  readonly periodStartMs: number;
+  /** 50, 80 or 100. */
+  readonly percent: number;
+  readonly spentUsd: number;
+  readonly capUsd: number;
+  readonly atMs: number;
+}
+
+/** USD by category, exact to the micro-dollar. */
+export interface CostBreakdownUsd {
+  readonly privateUsd: number;
+  readonly onDemandUsd: number;
+  readonly spotUsd: number;
+  readonly idleUsd: number;
+  /** onDemand + spot + idle. */
+  readonly cloudUsd: number;
+  /** private + cloud. */
+  readonly totalUsd: number;
+}
+
+export interface ChargebackRowUsd extends CostBreakdownUsd {
+  readonly team: string;
+  /** Set when grouping by project or job. */
+  readonly project: string | null;
+  /** Set when grouping by job. */
+  readonly job: string | null;
+}
+
+/** `GET /v1/reports/chargeback`: the rows, costliest first, and totals that equal the ledger's to the micro-dollar. */
+export interface ChargebackResponse {
+  readonly by: ChargebackBy;
+  readonly fromMs: number;
+  readonly toMs: number;
+  readonly rows: readonly ChargebackRowUsd[];
+  readonly totals: CostBreakdownUsd;
 }

@@ -1,14 +1,15 @@
 import type { Clock } from '../core/clock.ts';
 import { errorMessage } from '../core/errors.ts';
-import type { LaunchIntent } from '../core/intent.ts';
+import type { Intent, LaunchIntent } from '../core/intent.ts';
 import type { Offering } from '../core/offering.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Pool } from '../pool/pool.ts';
 import type { CloudProvider } from '../providers/provider.ts';
 import type { Store } from '../store/store.ts';
 import type { LaunchCommand, TerminateCommand, Waiting } from './commands.ts';
+import { dueAfterInterruption, interruptedOfferings } from './interruptions.ts';
 import { plan } from './planner.ts';
-import { Provisioner, type LaunchContext } from './provisioner.ts';
+import { Provisioner, type CallOutcome, type LaunchContext } from './provisioner.ts';
 import { reconcile } from './reconcile.ts';
 import { scaleDown } from './scale-down.ts';
 import type { TokenBucketOptions } from './token-bucket.ts';
@@ -27,6 +28,8 @@ export interface ControllerSettings {
 /** Hooks for metrics; every one optional. */
 export interface ControllerObserver {
   onPass?(report: PassReport): void;
+  /** A cloud call ended. */
+  onCall?(intent: Intent, outcome: CallOutcome): void;
 }
 
 export interface ControllerOptions {
@@ -64,8 +67,11 @@ export class Controller {
   #offerings: Offering[] = [];
   #passes = 0;
   #leader = false;
+  #leaderSinceMs = 0;
   #loop: Promise<void> | undefined;
   #abort = new AbortController();
+  /** Aborts cloud calls in flight; only a hard stop uses it. */
+  readonly #calls = new AbortController();
   #wake: (() => void) | undefined;
 
   constructor(opts: ControllerOptions) {
@@ -77,6 +83,14 @@ export class Controller {
       logger: opts.logger,
       launchContext: opts.identity.launch,
       rateLimit: opts.rateLimit,
+      signal: this.#calls.signal,
+      onOutcome: (intent, outcome) => opts.observer?.onCall?.(intent, outcome),
+      hold: (intent) => {
+        const now = opts.clock.now();
+        if (opts.store.lease.holder(LEASE, now) !== opts.identity.holderId) return 'this controller does not hold the lease';
+        if (intent.kind === 'launch' && opts.store.policy.get().paused) return 'bursting is paused';
+        return undefined;
+      },
       onUnavailable: (key, reason) => {
         this.#unavailableUntil.set(key, opts.clock.now() + opts.settings.unavailableForMs);
         opts.logger.warn('marked offering unavailable', { offering: key, forMs: opts.settings.unavailableForMs, reason });
@@ -96,42 +110,67 @@ export class Controller {
     this.#loop = this.#run(this.#abort.signal);
   }
 
-  /** Stops the loop, lets queued cloud calls finish, and gives the lease up. */
-  async stop(): Promise<void> {
+  /**
+   * Stops the loop and lets queued cloud calls finish (or aborts them with `abortCalls`: their intents stay open for
+   * the next start). With `release`, it then terminates every cloud instance of the cluster (see releaseAll). It
+   * gives the lease up last, so no other controller acts before this one is done.
+   */
+  async stop(opts: { release?: string; abortCalls?: boolean } = {}): Promise<void> {
     this.#abort.abort(new Error('controller stopping'));
     this.#wake?.();
     await this.#loop;
     this.#loop = undefined;
+    if (opts.abortCalls) this.#calls.abort(new Error('controller stopping'));
     await this.#provisioner.settle();
+    if (opts.release && this.#leader) await this.releaseAll(opts.release);
     if (this.#leader) this.#o.store.lease.release(LEASE, this.#o.identity.holderId);
     this.#leader = false;
   }
 
   /**
-   * Terminates every cloud instance this cluster runs, busy or not, and waits for the calls. For a clean shutdown of
-   * a controller whose cloud is this machine (the local demo); a production controller leaves instances running and
-   * the next start reconciles them. Does nothing without the lease.
+   * Terminates every cloud instance of this cluster, busy or not, and waits for the calls: those the store knows and
+   * any other the providers list with the cluster's tag. Open launch intents are given up, so a later start does
+   * not launch them again. For a clean shutdown of a controller whose cloud is this machine (the local demo); a
+   * production controller leaves instances running and the next start reconciles them. Call it with the loop
+   * stopped (stop({ release }) does). Does nothing without the lease.
    */
   async releaseAll(reason: string): Promise<number> {
     if (!this.#leader) return 0;
-    const { store, clock } = this.#o;
-    const now = clock.now();
-    const terminating = new Set(
-      store.intents
-        .open()
-        .filter((i) => i.kind === 'terminate')
-        .flatMap((i) => i.instanceIds.map((id) => `${i.providerId}/${id}`)),
-    );
-    let count = 0;
+    const { store, clock, providers, logger } = this.#o;
+    for (const intent of store.intents.open()) {
+      if (intent.kind === 'launch') store.intents.fail(intent.id, `given up: ${reason}`, clock.now());
+    }
+    const terminating = terminatingInstances(store.intents.open());
+    const targets = new Map<string, TerminateCommand>();
     for (const agent of store.agents.list({ states: ['provisioning', 'registered', 'draining', 'lost'] })) {
       if (agent.location.kind !== 'cloud' || !agent.providerId || !agent.instanceId) continue;
-      if (terminating.has(`${agent.providerId}/${agent.instanceId}`)) continue;
-      const command = { kind: 'terminate', agentId: agent.id, providerId: agent.providerId, instanceId: agent.instanceId, reason } as const;
-      if (this.#provisioner.terminate(command, { force: true })) count++;
+      targets.set(`${agent.providerId}/${agent.instanceId}`, {
+        kind: 'terminate',
+        agentId: agent.id,
+        providerId: agent.providerId,
+        instanceId: agent.instanceId,
+        reason,
+      });
+    }
+    for (const provider of providers) {
+      try {
+        for (const instance of await provider.list(this.#o.identity.launch.clusterId)) {
+          const key = `${provider.id}/${instance.id}`;
+          if (targets.has(key)) continue;
+          const agent = store.agents.byInstance(provider.id, instance.id);
+          targets.set(key, { kind: 'terminate', agentId: agent?.id ?? null, providerId: provider.id, instanceId: instance.id, reason });
+        }
+      } catch (err) {
+        logger.warn('could not list instances to release', { providerId: provider.id, error: errorMessage(err) });
+      }
+    }
+    let count = 0;
+    for (const [key, command] of targets) {
+      if (!terminating.has(key) && this.#provisioner.terminate(command, { force: true })) count++;
     }
     for (const intent of store.intents.open()) if (intent.kind === 'terminate') this.#provisioner.execute(intent);
     await this.#provisioner.settle();
-    this.#o.logger.info('released cloud instances', { count, reason, atMs: now });
+    logger.info('released cloud instances', { count, reason });
     return count;
   }
 
@@ -180,12 +219,15 @@ export class Controller {
       this.#leader = false;
       return idle;
     }
-    if (!this.#leader) logger.info('took the lease; acting', { holderId: this.#o.identity.holderId });
+    if (!this.#leader) {
+      logger.info('took the lease; acting', { holderId: this.#o.identity.holderId });
+      this.#leaderSinceMs = clock.now();
+    }
     this.#leader = true;
     const first = this.#passes === 0;
     this.#passes++;
 
-    pool.expireAgents(clock.now());
+    pool.expireAgents(clock.now(), this.#leaderSinceMs);
     const reconciled =
       first || this.#passes % settings.reconcileEveryPasses === 0 ? await this.#reconcile() : [];
     if (first || this.#offerings.length === 0 || this.#passes % (settings.offeringsEveryPasses ?? 60) === 0) {
@@ -201,15 +243,13 @@ export class Controller {
     const result = plan({
       nowMs: now,
       policy,
-      pending: snapshot.pending,
+      pending: dueAfterInterruption(snapshot.pending, now, policy),
       agents: snapshot.agents,
       openLaunches,
       offerings: this.#offerings,
-      unavailable: this.#unavailable(now),
+      unavailable: new Set([...this.#unavailable(now), ...interruptedOfferings(snapshot.agents)]),
     });
-    const terminating = new Set(
-      open.filter((i) => i.kind === 'terminate').flatMap((i) => i.instanceIds.map((id) => `${i.providerId}/${id}`)),
-    );
+    const terminating = terminatingInstances(open);
     const lost = store.agents.list({ states: ['lost'] });
     const terminates = [
       ...reconciled,
@@ -224,9 +264,23 @@ export class Controller {
     for (const command of result.launches) this.#provisioner.launch(command);
     for (const command of terminates) this.#provisioner.terminate(command);
 
+    this.#noteWaiting(result.launches, result.waiting);
+
     const report: PassReport = { leader: true, placed, launches: result.launches, terminates, waiting: result.waiting };
     this.#o.observer?.onPass?.(report);
     return report;
+  }
+
+  /** Shows people why each task waits (stored on the task; logged once per change). */
+  #noteWaiting(launches: readonly LaunchCommand[], waiting: readonly Waiting[]): void {
+    const reasons = [
+      ...waiting,
+      ...launches.flatMap((l) =>
+        l.taskIds.map((taskId) => ({ taskId, reason: `waits for ${l.offering.instanceType} being launched` })),
+      ),
+    ];
+    const changed = new Set(this.#o.store.tasks.noteWaiting(reasons));
+    for (const w of waiting) if (changed.has(w.taskId)) this.#o.logger.info('task waits', w);
   }
 
   async #reconcile(): Promise<TerminateCommand[]> {
@@ -260,4 +314,11 @@ export class Controller {
     for (const [key, until] of this.#unavailableUntil) if (until <= nowMs) this.#unavailableUntil.delete(key);
     return new Set(this.#unavailableUntil.keys());
   }
+}
+
+/** `providerId/instanceId` of every instance an open terminate intent covers. */
+function terminatingInstances(open: readonly Intent[]): Set<string> {
+  return new Set(
+    open.filter((i) => i.kind === 'terminate').flatMap((i) => i.instanceIds.map((id) => `${i.providerId}/${id}`)),
+  );
 }

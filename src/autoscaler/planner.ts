@@ -3,11 +3,15 @@ import type { LaunchIntent } from '../core/intent.ts';
 import { formatUsd } from '../core/money.ts';
 import { offeringKey, type Offering } from '../core/offering.ts';
 import { ownerKey, type Owner, type OwnerShare } from '../core/owner.ts';
-import type { Limits, Policy } from '../core/policy.ts';
+import type { Policy } from '../core/policy.ts';
 import { dominantShare, fits, formatResources, subtract, type Resources } from '../core/resources.ts';
 import type { Task } from '../core/task.ts';
+import { allowedOfferings } from '../cost-model/price-book-filter.ts';
 import { agentHost, eligible, offeringHost, type Host } from '../pool/builtin/eligibility.ts';
 import type { LaunchCommand, Waiting } from './commands.ts';
+import { classEligibility, groupTasks, type TaskClass, type TaskGroup } from './planner-groups.ts';
+import { pack, type Pattern } from './planner-packing.ts';
+import { Usage } from './planner-usage.ts';
 
 /** Everything the planner decides from. It reads nothing else: no clock, no I/O. */
 export interface PlanInput {
@@ -35,26 +39,36 @@ export interface PlanResult {
   readonly waiting: readonly Waiting[];
 }
 
-interface Bin {
-  readonly host: Host;
-  free: Resources;
-}
-
-interface NewBin {
+/** One new instance the plan launches, and the tasks it is for. */
+export interface PlannedInstance {
   readonly offering: Offering;
-  readonly tasks: Task[];
+  readonly tasks: readonly Task[];
 }
 
-/** How many later tasks one candidate evaluation looks at when filling a bin; bounds the work per launch. */
-const FILL_SCAN_LIMIT = 4_096;
+type NewBin = PlannedInstance;
+
+/** Other offerings tried, cheapest first, for an instance whose packed offering a limit or admitLaunch refuses. */
+const ALTERNATIVES = 8;
 
 /**
  * Plans launches for tasks that waited past the grace period (pure). Demand that in-flight launches and unregistered
- * instances will cover is subtracted first; the rest is packed first-fit-decreasing into new instances, choosing for
- * each new instance the allowed offering with the lowest price per task it packs, within the policy's limits.
- * Deterministic: the same input gives the same commands.
+ * instances will cover is subtracted first; the rest is packed into new instances at the least cost the packer finds
+ * (`planner-packing.ts`: multi-dimensional first-fit-decreasing choosing each instance's offering by price per packed
+ * value, then shrinking and re-packing), over every allowed provider, region and instance type. Instances are then
+ * admitted in planning order (highest priority first) within the policy's limits and `admitLaunch`; tasks an
+ * admitted instance cannot take are packed once more into what the limits still allow, and otherwise wait with the
+ * reason. Deterministic: the same input gives the same commands.
  */
 export function plan(input: PlanInput): PlanResult {
+  const { instances, waiting } = planInstances(input);
+  return { launches: groupLaunches(instances, input.policy), waiting };
+}
+
+/**
+ * The plan instance by instance, before launches of the same offering are merged into one command: what `plan`
+ * decides, for tests and tools that check each instance's contents.
+ */
+export function planInstances(input: PlanInput): { readonly instances: readonly PlannedInstance[]; readonly waiting: readonly Waiting[] } {
   const { policy, nowMs } = input;
   const waiting: Waiting[] = [];
   const due: Task[] = [];
@@ -66,56 +80,133 @@ export function plan(input: PlanInput): PlanResult {
       due.push(task);
     }
   }
-  if (due.length === 0) return { launches: [], waiting };
+  if (due.length === 0) return { instances: [], waiting };
   if (policy.paused) {
     for (const t of due) waiting.push({ taskId: t.id, reason: 'bursting is paused' });
-    return { launches: [], waiting };
+    return { instances: [], waiting };
   }
 
-  const uncovered = coverWithInFlight(sortForPacking(due), inFlightBins(input));
-  const offerings = allowedOfferings(input);
-  const usage = new Usage(policy, input);
+  const { classes, groups } = groupTasks(due);
+  const todo = coverWithInFlight(groups, classes, inFlightBins(input));
+  const offerings = allowedOfferings(policy, input.offerings, input.unavailable);
+  const usage = new Usage(policy, input.agents, input.openLaunches);
+  const reasons = new Map<Task, string>();
   const bins: NewBin[] = [];
-  let remaining = uncovered;
-  while (remaining.length > 0) {
-    const [head, ...rest] = remaining;
-    if (!head) break;
-    const candidates = rankCandidates(head, rest, offerings);
-    if (candidates.length === 0) {
-      waiting.push({ taskId: head.id, reason: `no allowed offering fits ${formatResources(head.resources)}` });
-      remaining = rest;
-      continue;
-    }
-    const withinLimits = candidates.filter((c) => usage.admits(c.offering));
-    if (withinLimits.length === 0) {
-      waiting.push({ taskId: head.id, reason: `burst limit reached (${usage.limitHit(candidates[0]!.offering)})` });
-      remaining = rest;
-      continue;
-    }
-    let refusal: string | undefined;
-    const chosen = withinLimits.find((c) => (refusal = input.admitLaunch?.(c.offering, c.tasks)) === undefined);
-    if (!chosen) {
-      waiting.push({ taskId: head.id, reason: refusal ?? 'no launch admitted' });
-      remaining = rest;
-      continue;
-    }
-    usage.add(chosen.offering);
-    bins.push({ offering: chosen.offering, tasks: chosen.tasks });
-    const packed = new Set(chosen.tasks.map((t) => t.id));
-    remaining = remaining.filter((t) => !packed.has(t.id));
+
+  const first = packAndAdmit({ input, classes, groups, todo, offerings, usage, bins, reasons });
+  for (const [g, tasks] of first.unfit) {
+    for (const t of tasks) reasons.set(t, `no allowed offering fits ${formatResources(groups[g]!.size)}`);
   }
-  return { launches: groupLaunches(bins, policy), waiting };
+  let left = first.refused;
+  if (left.some((tasks) => tasks.length > 0)) {
+    // What the limits still allow: a smaller instance may fit under them where the packed one did not.
+    const within = offerings.filter((o) => usage.admits(o));
+    const second = packAndAdmit({ input, classes, groups, todo: left, offerings: within, usage, bins, reasons });
+    for (const [g, tasks] of second.unfit) {
+      const eligibility = classEligibility([classes[groups[g]!.classIndex]!], offerings);
+      const cheapest = offerings.find((o, i) => eligibility[i] === 1 && fits(groups[g]!.size, o.capacity));
+      const limit = cheapest ? usage.limitHit(cheapest) : undefined;
+      for (const t of tasks) if (!reasons.has(t)) reasons.set(t, `burst limit reached (${limit ?? 'no room'})`);
+    }
+    left = second.refused;
+  }
+  for (const tasks of left) {
+    for (const t of tasks) if (!reasons.has(t)) reasons.set(t, 'no launch admitted');
+  }
+  const launched = new Set(bins.flatMap((b) => b.tasks));
+  for (const task of due) {
+    const reason = reasons.get(task);
+    if (reason !== undefined && !launched.has(task)) waiting.push({ taskId: task.id, reason });
+  }
+  return { instances: bins, waiting };
 }
 
-function sortForPacking(tasks: readonly Task[]): Task[] {
-  const size = (t: Task): number =>
-    t.resources.gpus * 16 + t.resources.cpuMillis / 1000 + t.resources.memoryMiB / 4096 + t.resources.netMbps / 10_000;
-  return [...tasks].sort((a, b) => b.priority - a.priority || size(b) - size(a) || a.id.localeCompare(b.id));
+interface Round {
+  readonly input: PlanInput;
+  readonly classes: readonly TaskClass[];
+  readonly groups: readonly TaskGroup[];
+  /** Per group, the tasks to launch for. */
+  readonly todo: readonly (readonly Task[])[];
+  readonly offerings: readonly Offering[];
+  readonly usage: Usage;
+  readonly bins: NewBin[];
+  readonly reasons: Map<Task, string>;
+}
+
+/**
+ * Packs `todo` over `offerings`, then admits each packed instance in planning order: its own offering, else the
+ * next cheapest ones that hold the same tasks, within the limits and `admitLaunch`. Returns, per group, the tasks no
+ * admitted instance took, and the groups nothing fits.
+ */
+function packAndAdmit(round: Round): { refused: Task[][]; unfit: [number, readonly Task[]][] } {
+  const { input, classes, groups, todo, offerings, usage, bins, reasons } = round;
+  const eligibility = classEligibility(classes, offerings);
+  const packing = pack({ groups, counts: todo.map((t) => t.length), offerings, eligibility, classCount: classes.length });
+  const next = groups.map(() => 0);
+  const refused: Task[][] = groups.map(() => []);
+  for (const pattern of packing.patterns) {
+    let alternatives: Offering[] | undefined;
+    for (let r = 0; r < pattern.times; r++) {
+      const taken = pattern.items.map((item) => {
+        const start = next[item.group]!;
+        next[item.group] = start + item.count;
+        return todo[item.group]!.slice(start, start + item.count);
+      });
+      const tasks = taken.flat();
+      let refusal: string | undefined;
+      const admit = (o: Offering): boolean => {
+        if (!usage.admits(o)) return false;
+        refusal = input.admitLaunch?.(o, tasks);
+        return refusal === undefined;
+      };
+      const own = offerings[pattern.offering]!;
+      let chosen: Offering | undefined = admit(own) ? own : undefined;
+      if (!chosen) {
+        alternatives ??= holders(pattern, round, eligibility).filter((o) => o !== own).slice(0, ALTERNATIVES);
+        chosen = alternatives.find(admit);
+      }
+      if (chosen) {
+        usage.add(chosen);
+        bins.push({ offering: chosen, tasks });
+      } else {
+        pattern.items.forEach((item, i) => refused[item.group]!.push(...taken[i]!));
+        const limit = usage.limitHit(own);
+        const why = refusal ?? (limit === undefined ? undefined : `burst limit reached (${limit})`);
+        if (why !== undefined) for (const t of tasks) reasons.set(t, why);
+      }
+    }
+  }
+  return { refused, unfit: packing.unfit.map((g) => [g, todo[g]!] as [number, readonly Task[]]) };
+}
+
+/** Offerings, cheapest first, that may run every task of a pattern and hold them all. */
+function holders(pattern: Pattern, round: Round, eligibility: Uint8Array): Offering[] {
+  const { groups, offerings } = round;
+  let total: Resources = { cpuMillis: 0, memoryMiB: 0, gpus: 0, netMbps: 0 };
+  for (const item of pattern.items) {
+    const s = groups[item.group]!.size;
+    total = {
+      cpuMillis: total.cpuMillis + s.cpuMillis * item.count,
+      memoryMiB: total.memoryMiB + s.memoryMiB * item.count,
+      gpus: total.gpus + s.gpus * item.count,
+      netMbps: total.netMbps + s.netMbps * item.count,
+    };
+  }
+  return offerings.filter(
+    (o, i) =>
+      fits(total, o.capacity) &&
+      pattern.items.every((item) => eligibility[groups[item.group]!.classIndex * offerings.length + i] === 1),
+  );
+}
+
+interface InFlightBin {
+  readonly host: Host;
+  free: Resources;
 }
 
 /** Capacity that is on its way: instances launched but not registered, and launches not yet confirmed. */
-function inFlightBins(input: PlanInput): Bin[] {
-  const bins: Bin[] = [];
+function inFlightBins(input: PlanInput): InFlightBin[] {
+  const bins: InFlightBin[] = [];
   const agentsPerIntent = new Map<string, number>();
   for (const agent of input.agents) {
     if (agent.intentId) agentsPerIntent.set(agent.intentId, (agentsPerIntent.get(agent.intentId) ?? 0) + 1);
@@ -128,131 +219,25 @@ function inFlightBins(input: PlanInput): Bin[] {
   return bins;
 }
 
-/** Returns the tasks that in-flight capacity does not cover (first fit). */
-function coverWithInFlight(tasks: readonly Task[], bins: Bin[]): Task[] {
-  if (bins.length === 0) return [...tasks];
-  return tasks.filter((task) => {
-    const bin = bins.find((b) => fits(task.resources, b.free) && eligible(task, b.host));
-    if (!bin) return true;
-    bin.free = subtract(bin.free, task.resources);
-    return false;
-  });
-}
-
-function allowedOfferings(input: PlanInput): Offering[] {
-  const { policy } = input;
-  return input.offerings
-    .filter(
-      (o) =>
-        o.available &&
-        !input.unavailable.has(offeringKey(o)) &&
-        (policy.providers.length === 0 || policy.providers.some((p) => p === o.providerId || p === o.provider)) &&
-        (policy.regions.length === 0 || policy.regions.includes(o.region)) &&
-        (policy.instanceFamilies.length === 0 || policy.instanceFamilies.some((f) => o.instanceType.startsWith(f))) &&
-        (o.lifecycle !== 'spot' || policy.spot.allowed),
-    )
-    .sort((a, b) => a.pricePerHourMicros - b.pricePerHourMicros || offeringKey(a).localeCompare(offeringKey(b)));
-}
-
-interface Candidate {
-  readonly offering: Offering;
-  readonly tasks: Task[];
-  readonly pricePerTask: number;
-}
-
-/** Every offering that fits `head`, each with the tasks it would pack, cheapest per packed task first. */
-function rankCandidates(head: Task, rest: readonly Task[], offerings: readonly Offering[]): Candidate[] {
-  const candidates: Candidate[] = [];
-  for (const offering of offerings) {
-    const host = offeringHost(offering);
-    if (!fits(head.resources, offering.capacity) || !eligible(head, host)) continue;
-    const tasks = [head];
-    let free = subtract(offering.capacity, head.resources);
-    const scan = Math.min(rest.length, FILL_SCAN_LIMIT);
-    for (let i = 0; i < scan; i++) {
-      const task = rest[i]!;
-      if (fits(task.resources, free) && eligible(task, host)) {
-        tasks.push(task);
-        free = subtract(free, task.resources);
+/**
+ * Per group, the tasks in-flight capacity does not cover: first fit, group by group in planning order, as many of a
+ * group's tasks into each bin as fit.
+ */
+function coverWithInFlight(groups: readonly TaskGroup[], classes: readonly TaskClass[], bins: InFlightBin[]): Task[][] {
+  if (bins.length === 0) return groups.map((g) => [...g.tasks]);
+  return groups.map((group) => {
+    const task = classes[group.classIndex]!.representative;
+    let covered = 0;
+    for (const bin of bins) {
+      if (covered === group.tasks.length) break;
+      if (!fits(group.size, bin.free) || !eligible(task, bin.host)) continue;
+      while (covered < group.tasks.length && fits(group.size, bin.free)) {
+        bin.free = subtract(bin.free, group.size);
+        covered++;
       }
     }
-    candidates.push({ offering, tasks, pricePerTask: offering.pricePerHourMicros / tasks.length });
-  }
-  return candidates.sort(
-    (a, b) =>
-      a.pricePerTask - b.pricePerTask ||
-      a.offering.pricePerHourMicros - b.offering.pricePerHourMicros ||
-      offeringKey(a.offering).localeCompare(offeringKey(b.offering)),
-  );
-}
-
-interface Tally {
-  instances: number;
-  vcpus: number;
-  gpus: number;
-}
-
-/** Counts cloud instances, vCPUs and GPUs (running, in flight and planned) against the policy's limits. */
-class Usage {
-  readonly #policy: Policy;
-  readonly #total: Tally = { instances: 0, vcpus: 0, gpus: 0 };
-  readonly #byScope = new Map<string, Tally>();
-
-  constructor(policy: Policy, input: PlanInput) {
-    this.#policy = policy;
-    const agentsPerIntent = new Map<string, number>();
-    for (const agent of input.agents) {
-      if (agent.location.kind !== 'cloud' || !agent.providerId) continue;
-      this.#count(agent.providerId, agent.location.provider, agent.capacity, 1);
-      if (agent.intentId) agentsPerIntent.set(agent.intentId, (agentsPerIntent.get(agent.intentId) ?? 0) + 1);
-    }
-    for (const intent of input.openLaunches) {
-      const count = intent.count - (agentsPerIntent.get(intent.id) ?? 0);
-      if (count > 0) this.#count(intent.providerId, intent.offering.provider, intent.offering.capacity, count);
-    }
-  }
-
-  admits(o: Offering): boolean {
-    return this.limitHit(o) === undefined;
-  }
-
-  /** The first limit one more instance of `o` would pass, described; undefined when none. */
-  limitHit(o: Offering): string | undefined {
-    const scopes: [string, Limits | undefined, Tally][] = [
-      ['total', this.#policy.limits, this.#total],
-      [o.providerId, this.#policy.providerLimits[o.providerId], this.#tally(o.providerId)],
-      [o.provider, this.#policy.providerLimits[o.provider], this.#tally(o.provider)],
-    ];
-    for (const [scope, limits, tally] of scopes) {
-      if (!limits) continue;
-      if (tally.instances + 1 > limits.maxInstances) return `${scope} maxInstances=${limits.maxInstances}`;
-      if (tally.vcpus + vcpus(o.capacity) > limits.maxVcpus) return `${scope} maxVcpus=${limits.maxVcpus}`;
-      if (tally.gpus + o.capacity.gpus > limits.maxGpus) return `${scope} maxGpus=${limits.maxGpus}`;
-    }
-    return undefined;
-  }
-
-  add(o: Offering): void {
-    this.#count(o.providerId, o.provider, o.capacity, 1);
-  }
-
-  #count(providerId: string, provider: string, capacity: Resources, n: number): void {
-    for (const tally of [this.#total, this.#tally(providerId), ...(provider === providerId ? [] : [this.#tally(provider)])]) {
-      tally.instances += n;
-      tally.vcpus += vcpus(capacity) * n;
-      tally.gpus += capacity.gpus * n;
-    }
-  }
-
-  #tally(scope: string): Tally {
-    let tally = this.#byScope.get(scope);
-    if (!tally) this.#byScope.set(scope, (tally = { instances: 0, vcpus: 0, gpus: 0 }));
-    return tally;
-  }
-}
-
-function vcpus(r: Resources): number {
-  return Math.ceil(r.cpuMillis / 1000);
+    return group.tasks.slice(covered);
+  });
 }
 
 /** One launch command per offering, with the owners' shares of the capacity their tasks take. */
@@ -260,7 +245,9 @@ function groupLaunches(bins: readonly NewBin[], policy: Policy): LaunchCommand[]
   const groups = new Map<string, NewBin[]>();
   for (const bin of bins) {
     const key = offeringKey(bin.offering);
-    groups.set(key, [...(groups.get(key) ?? []), bin]);
+    const group = groups.get(key);
+    if (group) group.push(bin);
+    else groups.set(key, [bin]);
   }
   const launches: LaunchCommand[] = [];
   for (const group of groups.values()) {
@@ -276,7 +263,7 @@ function groupLaunches(bins: readonly NewBin[], policy: Policy): LaunchCommand[]
       reason:
         `${tasks.length} task(s) waited over ${policy.pendingGraceMs / 1000} s with no room; ` +
         `${group.length} x ${offering.instanceType} (${offering.lifecycle}) in ${offering.zone} at ${price}/h, ` +
-        `${formatUsd(Math.round(offering.pricePerHourMicros * group.length / tasks.length), 4)}/h per task: ` +
+        `${formatUsd(Math.round((offering.pricePerHourMicros * group.length) / tasks.length), 4)}/h per task: ` +
         `the cheapest allowed fit`,
     });
   }
@@ -284,15 +271,16 @@ function groupLaunches(bins: readonly NewBin[], policy: Policy): LaunchCommand[]
 }
 
 function ownerShares(tasks: readonly Task[], offering: Offering): OwnerShare[] {
-  const weights = new Map<string, { owner: Owner; weight: number }>();
+  const weights = new Map<string, { owner: Owner; key: string; weight: number }>();
   for (const task of tasks) {
     const key = ownerKey(task.owner);
-    const entry = weights.get(key) ?? { owner: task.owner, weight: 0 };
+    let entry = weights.get(key);
+    if (!entry) weights.set(key, (entry = { owner: task.owner, key, weight: 0 }));
     entry.weight += Math.max(dominantShare(task.resources, offering.capacity), 1e-9);
-    weights.set(key, entry);
   }
-  const total = [...weights.values()].reduce((sum, e) => sum + e.weight, 0);
+  let total = 0;
+  for (const e of weights.values()) total += e.weight;
   return [...weights.values()]
-    .map((e) => ({ owner: e.owner, share: e.weight / total }))
-    .sort((a, b) => b.share - a.share || ownerKey(a.owner).localeCompare(ownerKey(b.owner)));
+    .sort((a, b) => b.weight - a.weight || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    .map((e) => ({ owner: e.owner, share: e.weight / total }));
 }

@@ -34,7 +34,19 @@ export interface ProvisionerOptions {
   readonly rateLimit?: (provider: CloudProvider) => TokenBucketOptions;
   /** Calls in flight per provider; default 4. */
   readonly concurrency?: number;
+  /**
+   * Asked right before each cloud call: a reason to hold the intent (it stays open, for whoever acts next), or
+   * undefined to go ahead. The controller holds every call once it has lost the lease, and launches while paused.
+   */
+  readonly hold?: (intent: Intent) => string | undefined;
+  /** Aborts cloud calls in flight (a hard stop); an aborted call leaves its intent open. */
+  readonly signal?: AbortSignal;
+  /** Told how each cloud call ended, for metrics. */
+  readonly onOutcome?: (intent: Intent, outcome: CallOutcome) => void;
 }
+
+/** How a cloud call ended: done, or the class of its failure (`retry`: it will be tried again). */
+export type CallOutcome = 'done' | 'capacity' | 'quota' | 'failed' | 'retry';
 
 /** After this many failed attempts a retryable intent is given up (reconcile still adopts what it launched). */
 const MAX_ATTEMPTS = 8;
@@ -112,8 +124,9 @@ export class Provisioner {
       if (command.agentId) {
         const agent = store.agents.get(command.agentId);
         if (!agent) return undefined;
-        if (agent.state === 'registered') {
-          if (!isZero(agent.allocated) && !opts.force) return undefined;
+        if (agent.state === 'registered' && !isZero(agent.allocated) && !opts.force) return undefined;
+        // Draining takes it out of placement, and a provisioning instance can no longer register.
+        if (agent.state === 'registered' || agent.state === 'provisioning') {
           store.agents.setState(agent.id, 'draining', command.reason, now);
         }
       }
@@ -161,19 +174,29 @@ export class Provisioner {
       .finally(() => this.#inFlight.delete(intent.id));
   }
 
-  /** Intent ids whose cloud call is queued or running. */
-  inFlight(): ReadonlySet<string> {
-    return this.#inFlight;
-  }
-
   /** Resolves when every queued call has finished. */
   async settle(): Promise<void> {
     await Promise.all([...this.#lanes.values()].map((lane) => lane.queue.onIdle()));
   }
 
+  /** True when the intent must wait (logged); it stays open. */
+  #held(intent: Intent): boolean {
+    const reason = this.#opts.hold?.(intent);
+    if (reason) this.#opts.logger.info('held intent', { intentId: intent.id, kind: intent.kind, reason });
+    return reason !== undefined;
+  }
+
   async #runLaunch(lane: Lane, intent: LaunchIntent): Promise<void> {
     const { store, clock, logger, launchContext: ctx } = this.#opts;
+    const { maxProvisionMs } = store.policy.get();
+    if (clock.now() - intent.createdAtMs > maxProvisionMs && intent.instanceIds.length === 0) {
+      // Its instances could not register in time any more; reconcile still adopts any it did launch.
+      store.intents.fail(intent.id, `gave up: not launched within maxProvisionMs ${maxProvisionMs}`, clock.now());
+      logger.warn('gave up launch', { intentId: intent.id, error: intent.error, attempts: intent.attempts });
+      return;
+    }
     await lane.bucket.take(1);
+    if (this.#held(intent)) return;
     try {
       const instances = await lane.provider.launch({
         intentId: intent.id,
@@ -186,7 +209,7 @@ export class Provisioner {
           caBundle: ctx.caBundle,
           credential: bootstrapCredential(ctx.serverSecret, intent.id),
         },
-      });
+      }, this.#callOptions());
       failpoint('provider.returned');
       store.intents.completeLaunch(
         intent.id,
@@ -194,6 +217,7 @@ export class Provisioner {
         clock.now(),
       );
       this.#notBefore.delete(intent.id);
+      this.#opts.onOutcome?.(intent, 'done');
       logger.info('launched instances', {
         intentId: intent.id,
         offering: offeringKey(intent.offering),
@@ -207,15 +231,21 @@ export class Provisioner {
   async #runTerminate(lane: Lane, intent: TerminateIntent): Promise<void> {
     const { store, clock, logger } = this.#opts;
     await lane.bucket.take(1);
+    if (this.#held(intent)) return;
     try {
-      await lane.provider.terminate(intent.instanceIds);
+      await lane.provider.terminate(intent.instanceIds, this.#callOptions());
       failpoint('provider.terminated');
       store.intents.completeTerminate(intent, clock.now());
       this.#notBefore.delete(intent.id);
+      this.#opts.onOutcome?.(intent, 'done');
       logger.info('terminated instances', { intentId: intent.id, instanceIds: intent.instanceIds, reason: intent.reason });
     } catch (err) {
       this.#onFailure(intent, err);
     }
+  }
+
+  #callOptions(): { signal?: AbortSignal } {
+    return this.#opts.signal ? { signal: this.#opts.signal } : {};
   }
 
   #onFailure(intent: Intent, err: unknown): void {
@@ -225,6 +255,7 @@ export class Provisioner {
     const what = intent.kind === 'launch' ? `launching ${intent.count} x ${offeringKey(intent.offering)}` : 'terminating';
     if (intent.kind === 'launch' && (err instanceof CapacityError || err instanceof QuotaError)) {
       store.intents.fail(intent.id, message, now);
+      this.#opts.onOutcome?.(intent, err instanceof CapacityError ? 'capacity' : 'quota');
       this.#opts.onUnavailable(offeringKey(intent.offering), message);
       logger.warn('launch failed over', { intentId: intent.id, error: message, action: 'next cheapest offering' });
       return;
@@ -233,10 +264,12 @@ export class Provisioner {
     const attempts = intent.attempts + 1;
     if (err instanceof AuthError || !retryable || attempts >= MAX_ATTEMPTS) {
       store.intents.fail(intent.id, message, now);
+      this.#opts.onOutcome?.(intent, 'failed');
       logger.error(`${intent.kind} failed`, { intentId: intent.id, what, error: message, attempts });
       return;
     }
     store.intents.recordAttempt(intent.id, message, now);
+    this.#opts.onOutcome?.(intent, 'retry');
     const backoffMs = Math.min(MAX_BACKOFF_MS, 1_000 * 2 ** (attempts - 1));
     this.#notBefore.set(intent.id, now + backoffMs);
     logger.warn(`${intent.kind} will be retried`, { intentId: intent.id, what, error: message, attempts, backoffMs });

@@ -37,7 +37,18 @@ export async function reconcile(ctx: ReconcileContext): Promise<TerminateCommand
     const now = ctx.clock.now();
     const live = new Set(instances.map((i) => i.id));
     for (const instance of instances) {
-      if (ctx.store.agents.byInstance(provider.id, instance.id)) continue;
+      const known = ctx.store.agents.byInstance(provider.id, instance.id);
+      if (known?.state === 'terminated' && now - known.lastHeartbeatMs >= ctx.policy.unknownInstanceGraceMs) {
+        // Its agent was closed, yet the instance still runs (a failed kill, a list that lags): end it again.
+        commands.push({
+          kind: 'terminate',
+          agentId: known.id,
+          providerId: provider.id,
+          instanceId: instance.id,
+          reason: `instance still runs though its agent ${known.id} was terminated`,
+        });
+      }
+      if (known) continue;
       const intent = instance.intentId ? ctx.store.intents.get(instance.intentId) : undefined;
       if (intent?.kind === 'launch' && intent.providerId === provider.id) {
         ctx.store.intents.adoptInstances(intent.id, [instance.id], now);

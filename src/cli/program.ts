@@ -2,8 +2,10 @@ import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { agentCommand } from './commands/agent.ts';
 import { agentsCommand } from './commands/agents.ts';
+import { budgetCommand } from './commands/budget.ts';
 import { pauseCommand } from './commands/pause.ts';
 import { policyCommand } from './commands/policy.ts';
+import { reportCommand } from './commands/report.ts';
 import { resumeCommand } from './commands/resume.ts';
 import { runCommand } from './commands/run.ts';
 import { serveCommand } from './commands/serve.ts';
@@ -66,6 +68,8 @@ export function buildProgram(app: CliApp): Command {
   pauseCommand(program, app);
   resumeCommand(program, app);
   tokenCommand(program, app);
+  budgetCommand(program, app);
+  reportCommand(program, app);
   return program;
 }
 

@@ -33,9 +33,16 @@ export function parseConfig(input: unknown): Config {
   return parseWith(configSchema, input);
 }
 
-/** Reads and validates `spillway.yaml`, or returns the embedded demo config when no file is named. */
+/**
+ * Reads and validates `spillway.yaml`, or returns the embedded demo config when no file is named (its folder is
+ * `$SPILLWAY_HOME`, default `.spillway`).
+ */
 export function loadConfig(file: string | undefined): Config {
-  if (file === undefined) return parseConfig(DEMO_CONFIG_INPUT);
+  if (file === undefined) {
+    // The demo's folder moves with SPILLWAY_HOME, as the CLI's local defaults do.
+    const home = process.env.SPILLWAY_HOME;
+    return parseConfig(home ? { ...DEMO_CONFIG_INPUT, home } : DEMO_CONFIG_INPUT);
+  }
   let text: string;
   try {
     text = readFileSync(file, 'utf8');

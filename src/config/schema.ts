@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { PRODUCTION_POLICY, type Policy } from '../core/policy.ts';
 import { parseCpuMillis, parseMemoryMiB } from '../core/resources.ts';
+import { budgetSeedSchema } from './budget-schema.ts';
+import { DEFAULT_PRIVATE_RATES, type PrivateRates } from '../cost-model/private-rates.ts';
 
 /** `2`, `0.5`, `"500m"` -> millicores. */
 export const cpuQuantity = z.union([z.number().nonnegative(), z.string()]).transform((value, ctx) => {
@@ -84,7 +86,54 @@ export const localProviderSchema = z
   })
   .strict();
 
-const providerSchema = z.discriminatedUnion('kind', [localProviderSchema]);
+const awsEc2LaunchTemplateSchema = z
+  .object({
+    id: nonEmpty.optional(),
+    name: nonEmpty.optional(),
+    /** A version number, `$Default` or `$Latest`. */
+    version: nonEmpty.default('$Default'),
+  })
+  .strict()
+  .refine((t) => (t.id === undefined) !== (t.name === undefined), 'give exactly one of id and name');
+
+/** An AWS EC2 account and region to burst to (src/providers/aws-ec2/). Credentials come from the SDK's default chain. */
+export const awsEc2ProviderSchema = z
+  .object({
+    kind: z.literal('aws-ec2'),
+    /** Names the provider `aws-ec2:<name>`; default the region. */
+    name: nonEmpty.regex(/^[a-z0-9-]+$/, 'use lowercase letters, digits and dashes').optional(),
+    region: nonEmpty.regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'expected an AWS region such as us-east-1'),
+    /** Overrides the regional endpoint (a VPC interface endpoint); tests point it at the EC2 emulator. */
+    endpoint: z.url().optional(),
+    /** The launch template (from the Pulumi outputs) every launch starts from: image, security groups, profile. */
+    launchTemplate: awsEc2LaunchTemplateSchema,
+    /** Subnets to launch into, one zone each: the zones offered are theirs. */
+    subnets: z.array(z.object({ id: nonEmpty, zone: nonEmpty }).strict()).min(1),
+    /** The instance types allowed, with capacity and prices until a price refresh updates them. */
+    instanceTypes: z.array(offeringSchema).min(1),
+    /** Expected time from launch to a registered agent. */
+    bootMs: durationMs.default(90_000),
+    /** The user data: a boot-script template (placeholders as in providers/boot-script.ts); default the built-in one. */
+    bootScript: z
+      .object({
+        template: nonEmpty.optional(),
+        templateFile: nonEmpty.optional(),
+        /** The argv prefix that starts `spillway agent` on the instance. */
+        agentCommand: z.array(nonEmpty).min(1).default(['spillway', 'agent']),
+        /** Where the CA bundle is written on the instance. */
+        caFile: nonEmpty.default('/etc/spillway/ca.pem'),
+      })
+      .strict()
+      .refine((b) => b.template === undefined || b.templateFile === undefined, 'give template or templateFile, not both')
+      .default({ agentCommand: ['spillway', 'agent'], caFile: '/etc/spillway/ca.pem' }),
+    /** How long one EC2 call may take before it fails as a network error. */
+    requestTimeoutMs: durationMs.min(100).default(30_000),
+    /** How often spot prices and instance specs are refreshed from EC2; 0 never. */
+    priceRefreshMs: durationMs.default(600_000),
+  })
+  .strict();
+
+const providerSchema = z.discriminatedUnion('kind', [localProviderSchema, awsEc2ProviderSchema]);
 
 const privateAgentsSchema = z
   .object({
@@ -94,6 +143,15 @@ const privateAgentsSchema = z
     site: nonEmpty.default('local'),
   })
   .strict();
+
+const rate = z.number().nonnegative();
+const privateRatesSchema = z
+  .object({
+    usdPerCpuHour: rate.default(DEFAULT_PRIVATE_RATES.usdPerCpuHour),
+    usdPerGiBHour: rate.default(DEFAULT_PRIVATE_RATES.usdPerGiBHour),
+    usdPerGpuHour: rate.default(DEFAULT_PRIVATE_RATES.usdPerGpuHour),
+  })
+  .strict() satisfies z.ZodType<PrivateRates>;
 
 export const configSchema = z
   .object({
@@ -146,6 +204,15 @@ export const configSchema = z
       }),
     providers: z.array(providerSchema).default([]),
     policy: policyOverridesSchema.default({}),
+    /** Budgets that seed the store on its first start; later changes go through the API and CLI (audited). */
+    budgets: z
+      .array(budgetSeedSchema)
+      .refine((list) => new Set(list.map((b) => b.name)).size === list.length, 'budget names must be unique')
+      .default([]),
+    /** Amortized USD per resource-hour of private capacity (chargeback; see cost-model/private-rates.ts). */
+    privateRates: privateRatesSchema.default(DEFAULT_PRIVATE_RATES),
+    /** A price catalog file to use instead of the bundled `data/catalog.json` (built by scripts/build-catalog.ts). */
+    priceCatalog: nonEmpty.optional(),
     log: z
       .object({ level: z.enum(['error', 'warn', 'info', 'debug']).default('info') })
       .strict()
@@ -155,6 +222,7 @@ export const configSchema = z
 
 export type Config = z.output<typeof configSchema>;
 export type LocalProviderConfig = z.output<typeof localProviderSchema>;
+export type AwsEc2ProviderConfig = z.output<typeof awsEc2ProviderSchema>;
 export type ProviderConfig = z.output<typeof providerSchema>;
 
 /** The policy a config seeds the store with: its keys over the production defaults. */

@@ -23,8 +23,12 @@ export interface Pool {
   observe(nowMs: number): PoolSnapshot;
   /** Places pending tasks on free room, private agents first; returns what it placed. */
   place(nowMs: number): Placement[];
-  /** Marks agents whose heartbeats stopped as lost and returns their tasks to pending; returns their ids. */
-  expireAgents(nowMs: number): string[];
+  /**
+   * Marks agents whose heartbeats stopped as lost and returns their tasks to pending; returns their ids. Silence is
+   * counted from `watchingSinceMs` at the earliest (when this controller started watching), so agents are not
+   * blamed for a controller's own downtime.
+   */
+  expireAgents(nowMs: number, watchingSinceMs?: number): string[];
   /** Stops new placements on an agent; running work goes on. */
   drain(agentId: string, reason: string, nowMs: number): void;
   /** Marks an agent lost (its instance vanished) and returns its tasks to pending. */

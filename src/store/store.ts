@@ -5,6 +5,9 @@ import type { Owner } from '../core/owner.ts';
 import type { Policy } from '../core/policy.ts';
 import type { Resources } from '../core/resources.ts';
 import type { Task, TaskConstraints, TaskState } from '../core/task.ts';
+import type { BudgetAlert, NewBudgetAlert } from '../cost-model/budget-alerts.ts';
+import type { Budget, BudgetSpec } from '../cost-model/budget.ts';
+import type { AgentInterval, LedgerSlice, UsageInterval } from '../cost-model/ledger.ts';
 
 /**
  * The store port. Every method is one transaction unless it runs inside `transaction`, whose callback is one
@@ -21,6 +24,8 @@ export interface Store {
   readonly policy: PolicyRepo;
   readonly audit: AuditRepo;
   readonly lease: LeaseRepo;
+  readonly ledger: LedgerRepo;
+  readonly budgets: BudgetRepo;
   close(): void;
 }
 
@@ -64,6 +69,11 @@ export interface TaskRepo {
   claim(agentId: string, nowMs: number): Task[];
   /** Records the output tail of a running task of this agent. */
   recordOutput(taskId: string, agentId: string, outputTail: string): void;
+  /**
+   * Sets why pending tasks wait (the planner's reasons), one transaction for all. Tasks no longer pending are left
+   * as they are. Returns the ids whose reason changed, so the caller logs each change once.
+   */
+  noteWaiting(reasons: readonly { readonly taskId: string; readonly reason: string }[]): string[];
   /**
    * placed|running on this agent -> succeeded (exit 0) or failed. Marks the agent idle when it has no task left.
    * A task already finished or moved elsewhere (cancelled, requeued) is left as it is and returned unchanged.
@@ -187,4 +197,51 @@ export interface LeaseRepo {
   /** Gives the lease up if `holder` has it. */
   release(name: string, holder: string): void;
   holder(name: string, nowMs: number): string | undefined;
+}
+
+/**
+ * The cost ledger (src/cost-model/ledger.ts). The store records it inside the transitions that change what it
+ * describes, so it can never disagree with the pool: `agents.insert` opens an agent's interval (a cloud agent's when
+ * its launch is confirmed or its instance adopted, a private agent's when it registers), `agents.register` records
+ * the capacity the agent reports, `agents.setState` closes it (a cloud agent when terminated, its instance gone; a
+ * private agent when terminated or lost); `tasks.claim` opens a task's usage interval and `tasks.finish`, `cancel`,
+ * `requeue` and `requeueAgent` close it. The methods below are for pools that keep their own queue. Every one is
+ * idempotent: opening what is open, or closing what is closed, changes nothing.
+ */
+export interface LedgerRepo {
+  openAgentInterval(interval: Omit<AgentInterval, 'endMs'>): void;
+  /** Closes at `endMs`, or at the interval's start when that is later. */
+  closeAgentInterval(agentId: string, endMs: number): void;
+  /** At most one run of a task is open at once. */
+  openUsageInterval(usage: Omit<UsageInterval, 'id' | 'endMs'>): void;
+  closeUsageInterval(taskId: string, endMs: number): void;
+  /** Every agent and usage interval that overlaps [fromMs, toMs) or is still open, oldest first. */
+  overlapping(fromMs: number, toMs: number): LedgerSlice;
+  agentInterval(agentId: string): AgentInterval | undefined;
+  /** The task's runs, oldest first. */
+  usageOf(taskId: string): UsageInterval[];
+}
+
+/** Finance's budgets and the alerts they raised. Changes are audited with the actor. */
+export interface BudgetRepo {
+  /** By name. */
+  list(): Budget[];
+  /** By id (`bud-…`) or by name. */
+  get(idOrName: string): Budget | undefined;
+  /**
+   * Creates the budget named `spec.name`, or replaces the one of that name (keeping its id and creation time), and
+   * audits `budget.set` with before and after, in one transaction.
+   */
+  set(spec: BudgetSpec, actor: string, nowMs: number): { budget: Budget; created: boolean };
+  /** Deletes by id or name and audits `budget.delete`; NotFoundError when there is none. Its alerts are kept. */
+  delete(idOrName: string, actor: string, nowMs: number): Budget;
+  /**
+   * Writes the config's budgets on the store's first start only (later starts change nothing, so budgets deleted
+   * through the API stay deleted). Not audited, like the policy's seed. Returns how many it wrote.
+   */
+  seed(specs: readonly BudgetSpec[], nowMs: number): number;
+  /** Keeps the first alert of each budget, period and percent; returns whether this one was new. */
+  recordAlert(alert: NewBudgetAlert): boolean;
+  /** Newest first; every alert when `limit` is left out. */
+  alerts(limit?: number): BudgetAlert[];
 }

@@ -38,6 +38,18 @@ describe('api policy, pause, token and audit routes', () => {
     assert.match(entry?.actor ?? '', /^alice \(tok-[0-9a-f-]+\)$/);
   });
 
+  it('never lifts a pause through a policy replacement: the kill switch changes only through pause and resume', async () => {
+    const admin = h.client(h.tokens.admin);
+    await admin.post('/v1/pause');
+    const answer = await admin.put<Policy>('/v1/policy', { ...DEMO_POLICY, paused: false, idleTtlMs: 1_234 });
+    assert.equal(answer.paused, true);
+    assert.equal(answer.idleTtlMs, 1_234);
+    const { paused: _paused, ...withoutSwitch } = DEMO_POLICY;
+    assert.equal((await admin.put<Policy>('/v1/policy', withoutSwitch)).paused, true, 'paused may be left out');
+    await admin.post('/v1/resume');
+    assert.equal(h.store.policy.get().paused, false);
+  });
+
   it('refuses a policy change from a submitter, naming the admin role', async () => {
     await expectApiError(h.client(h.tokens.submitter).put('/v1/policy', DEMO_POLICY), 403, /allowed roles: admin$/);
   });

@@ -88,7 +88,7 @@ describe('api agent protocol', () => {
       await expectApiError(
         h.client(credential).post('/v1/agents/register', registration({ instanceId: 'i-1' })),
         409,
-        /^registering: instance i-1 is already registered$/,
+        /^registering: instance i-1 is already registered or being terminated$/,
       );
       const second = await register(credential, registration({ instanceId: 'i-2' }));
       assert.notEqual(second.agentId, first.agentId);
@@ -110,7 +110,7 @@ describe('api agent protocol', () => {
       assert.equal(h.store.agents.byInstance(PROVIDER_ID, 'i-b')?.state, 'provisioning');
     });
 
-    it('refuses a bootstrap credential older than maxProvisionMs with 401', async () => {
+    it('refuses a bootstrap credential used over maxProvisionMs after its launch was confirmed with 401', async () => {
       const { maxProvisionMs } = h.store.policy.get();
       const stale = h.launch(['i-old'], h.clock.now() - maxProvisionMs - 1);
       await expectApiError(

@@ -50,6 +50,7 @@ export function matrixRoutes(h: ApiHarness): MatrixRoute[] {
   const task = { command: ['true'], resources: { cpu: 1, memory: '1Gi' } };
   const registration = { protocolVersion: 1, name: 'n3', capacity: resources({ cpuMillis: 1000 }), labels: {} };
   const expectedArray = /expected array, received string/;
+  const budget = { scope: { kind: 'team', team: 't' }, period: 'day', capUsd: 10 };
   const unknown = /unknown field$/;
   routes.push(
     {
@@ -60,10 +61,17 @@ export function matrixRoutes(h: ApiHarness): MatrixRoute[] {
       body: { tasks: [task] },
       fields: [
         ['wrong type', { tasks: [{ ...task, command: 'true' }] }, 'tasks.0.command', expectedArray],
-        ['missing field', { tasks: [{ command: [] }] }, 'tasks.0.resources', /expected object, received undefined/],
+        ['missing field', { tasks: [{ command: ['true'] }] }, 'tasks.0.resources', /expected object, received undefined/],
+        ['empty command', { tasks: [{ ...task, command: [] }] }, 'tasks.0.command', /required: at least the program to run/],
+        [
+          'zero CPU',
+          { tasks: [{ ...task, resources: { cpu: 0, memory: '1Gi' } }] },
+          'tasks.0.resources.cpu',
+          /must be more than 0/,
+        ],
         [
           'missing quantity',
-          { tasks: [{ command: [], resources: { cpu: 1 } }] },
+          { tasks: [{ command: ['true'], resources: { cpu: 1 } }] },
           'tasks.0.resources.memory',
           /required: a number of MiB or a memory quantity/,
         ],
@@ -233,6 +241,54 @@ export function matrixRoutes(h: ApiHarness): MatrixRoute[] {
         ['wrong type', 'limit=-1', 'query.limit', /expected a whole number/],
         ['out of range', 'limit=1001', 'query.limit', /Too big/],
         ['unknown parameter', 'action=policy.set', 'query.action', unknown],
+      ],
+    },
+    {
+      method: 'PUT',
+      path: '/v1/budgets/matrix-budget',
+      token: tokens.finance,
+      wrongToken: tokens.submitter,
+      body: budget,
+      fields: [
+        ['wrong type', { ...budget, capUsd: '10' }, 'capUsd', /expected number, received string/],
+        ['missing field', { scope: budget.scope, capUsd: 1 }, 'period', /expected one of "hour"\|"day"\|"month"\|"burn"/],
+        ['nested field', { ...budget, scope: { kind: 'team' } }, 'scope.team', /expected string, received undefined/],
+        ['unknown scope', { ...budget, scope: { kind: 'org', org: 'x' } }, 'scope.kind', /Expected 'global' \| 'team' \| 'project'/],
+        ['fraction of a micro-dollar', { ...budget, capUsd: 0.0000001 }, 'capUsd', /expected at most 6 decimals/],
+        ['negative cap', { ...budget, capUsd: -1 }, 'capUsd', /Too small/],
+        ['bad on-cap', { ...budget, onCap: 'warn' }, 'onCap', /expected one of "preempt"\|"finish"/],
+        ['unknown field', { ...budget, currency: 'EUR' }, 'currency', unknown],
+      ],
+    },
+    {
+      method: 'GET',
+      path: '/v1/budgets',
+      token: tokens.finance,
+      wrongToken: tokens.submitter,
+      fields: [['unknown parameter', 'team=ml', 'query.team', unknown]],
+    },
+    {
+      method: 'GET',
+      path: '/v1/budgets/alerts',
+      token: tokens.admin,
+      wrongToken: tokens.submitter,
+      fields: [
+        ['out of range', 'limit=0', 'query.limit', /Too small/],
+        ['unknown parameter', 'budget=x', 'query.budget', unknown],
+      ],
+    },
+    {
+      method: 'GET',
+      path: '/v1/reports/chargeback',
+      token: tokens.finance,
+      wrongToken: tokens.submitter,
+      fields: [
+        ['bad grouping', 'by=org', 'query.by', /expected one of "team"\|"project"\|"job"/],
+        ['bad time', 'from=yesterday', 'query.from', /expected an ISO 8601 date or time with its offset/],
+        ['local time', 'to=2026-01-01T12:00:00', 'query.to', /with its offset/],
+        ['impossible date', 'from=2026-02-31T00:00:00Z', 'query.from', /expected a real date/],
+        ['repeated', 'by=team&by=job', 'query.by', /given more than once/],
+        ['unknown parameter', 'format=csv', 'query.format', unknown],
       ],
     },
     {

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'mocha';
-import { Controller } from '../../src/autoscaler/controller.ts';
+import { Controller, type ControllerOptions } from '../../src/autoscaler/controller.ts';
 import { ManualClock } from '../../src/core/clock.ts';
 import { CapacityError } from '../../src/core/errors.ts';
 import { resetFailpoints } from '../../src/core/failpoints.ts';
@@ -15,6 +15,7 @@ import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { NewTask, Store } from '../../src/store/store.ts';
 import { offering, policy } from '../fakes/builders.ts';
 import { FakeProvider } from '../fakes/fake-provider.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const CLUSTER = 'test-cluster';
 const small = offering({ providerId: 'fake:test', provider: 'fake', instanceType: 'f.small', pricePerHourMicros: 100_000 });
@@ -44,10 +45,11 @@ describe('controller', () => {
   let clock: ManualClock;
   let provider: FakeProvider;
 
-  function controller(holderId = 'c1'): Controller {
+  function controller(holderId = 'c1', lostAfterMs = 3_600_000, rateLimit?: ControllerOptions['rateLimit']): Controller {
     return new Controller({
+      rateLimit,
       store,
-      pool: new BuiltinPool({ store, logger: silentLogger(), lostAfterMs: 3_600_000 }),
+      pool: new BuiltinPool({ store, logger: silentLogger(), lostAfterMs }),
       providers: [provider],
       clock,
       logger: silentLogger(),
@@ -310,5 +312,43 @@ describe('controller', () => {
     assert.equal(provider.instances.size, 0);
     assert.equal(store.agents.get(agent!.id)!.state, 'terminated');
     assert.equal(store.tasks.list({ states: ['pending'] }).length, 2, 'its tasks wait again');
+  });
+
+  it('does not blame agents for its own downtime: silence counts from when it took the lease', async () => {
+    addPrivateAgents(1);
+    const [agent] = store.agents.list();
+    clock.advance(60_000); // the controller was down for a minute; the agent's last heartbeat is a minute old
+    const c = controller('c1', 10_000);
+    await c.runPass();
+    assert.equal(store.agents.get(agent!.id)!.state, 'registered');
+    clock.advance(10_001);
+    await c.runPass();
+    assert.equal(store.agents.get(agent!.id)!.state, 'lost', 'a silence of lostAfterMs while it watches is lost');
+  });
+
+  it('holds a launch already queued when bursting is paused before its call, and a call after the lease is lost', async () => {
+    store.tasks.insert([newTask(), newTask({ resources: resources({ cpuMillis: 2000, memoryMiB: 6000 }) })], clock.now());
+    clock.advance(5_000);
+    // One call now, the next only 1,000 s later: the second launch waits in the queue.
+    const c = controller('c1', 3_600_000, () => ({ capacity: 1, refillPerSecond: 0.001 }));
+    const pass = await c.runPass();
+    assert.equal(pass.launches.length, 2);
+    await waitFor('the first launch call', () => provider.launchCalls().length === 1, { intervalMs: 1 });
+    store.policy.set({ ...store.policy.get(), paused: true }, 'test', clock.now());
+    clock.advance(1_000_000);
+    await c.settle();
+    assert.equal(provider.launchCalls().length, 1, `the queued launch was held: ${JSON.stringify(store.intents.launches(0).map((i) => [i.state, i.error]))}`);
+    assert.equal(store.intents.open().length, 1, 'and stays open');
+
+    store.policy.set({ ...store.policy.get(), paused: false }, 'test', clock.now());
+    // Another controller takes the lease while this one's next call waits in the queue: the call is held.
+    const again = await c.runPass();
+    assert.equal(again.leader, true);
+    store.lease.release('controller', 'c1');
+    assert.ok(store.lease.acquire('controller', 'someone-else', clock.now(), 60_000_000));
+    clock.advance(1_000_000);
+    await c.settle();
+    assert.equal(provider.launchCalls().length, 1, 'no call without the lease');
+    assert.equal(store.intents.open().length, 1);
   });
 });

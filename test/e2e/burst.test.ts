@@ -86,9 +86,22 @@ describe('end to end: bursting a private pool into the local cloud', function ()
       },
       { timeoutMs: 30_000 },
     );
-    const cloudAgents = query<{ state: string }>(c, `SELECT state FROM agents WHERE location LIKE '%"cloud"%'`);
+    const cloudAgents = query<{ id: string; state: string; instance_id: string }>(
+      c,
+      `SELECT id, state, instance_id FROM agents WHERE location LIKE '%"cloud"%'`,
+    );
     assert.ok(cloudAgents.length > 0);
     assert.ok(cloudAgents.every((a) => a.state === 'terminated'));
+    // Each was terminated only after idleTtlMs without work.
+    for (const agent of cloudAgents) {
+      const [lastWork] = query<{ at: number | null }>(c, `SELECT MAX(finished_at_ms) AS at FROM tasks WHERE agent_id = ?`, agent.id);
+      const [terminate] = query<{ at: number }>(
+        c,
+        `SELECT MIN(created_at_ms) AS at FROM intents WHERE kind = 'terminate' AND instance_ids LIKE ?`,
+        `%${agent.instance_id}%`,
+      );
+      if (lastWork?.at) assert.ok(terminate!.at - lastWork.at >= 3_000, `agent ${agent.id} idled ${terminate!.at - lastWork.at} ms`);
+    }
     await waitFor('local cloud instances to exit', () => clusterPids(c).filter((pid) => pid !== serve!.child.pid).length <= 2);
   });
 

@@ -10,6 +10,7 @@ import { LocalProvider } from '../../src/providers/local/local-provider.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
+import { pidsByEnv } from '../helpers/processes.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { adminClient, cleanup, makeCluster, query, ServeProcess, startAgent, waitHealthy, type Cluster } from './harness.ts';
 
@@ -17,6 +18,7 @@ import { adminClient, cleanup, makeCluster, query, ServeProcess, startAgent, wai
 function localCloud(cluster: Cluster): LocalProvider {
   const config = parseConfig(parse(readFileSync(cluster.configPath, 'utf8')));
   const provider = config.providers[0]!;
+  if (provider.kind !== 'local') throw new Error('the crash test cluster runs a local provider');
   return new LocalProvider({
     config: provider,
     stateDir: join(cluster.home, 'local-cloud', provider.name),
@@ -88,6 +90,12 @@ describe('end to end: the controller killed mid-burst', function () {
       for (const instance of live) assert.ok(known.has(instance.id), `instance ${instance.id} is known to the store`);
       const perInstance = query<{ n: number }>(c, `SELECT COUNT(*) AS n FROM agents WHERE instance_id IS NOT NULL GROUP BY instance_id HAVING n > 1`);
       assert.deepEqual(perInstance, []);
+      // And no instance booted twice: at most one agent process carries each instance id.
+      const agentsPerInstance = pidsByEnv('SPILLWAY_INSTANCE_ID', `--url ${c.url}`);
+      for (const [instanceId, pids] of agentsPerInstance) {
+        assert.ok(pids.length <= 1, `instance ${instanceId} runs ${pids.length} agent processes`);
+        assert.ok(known.has(instanceId), `an agent process of instance ${instanceId} that the store does not know`);
+      }
 
       // Scale-down still releases every cloud instance.
       await waitFor('every cloud instance to be released', async () => (await localCloud(c).list('e2e')).length === 0, {

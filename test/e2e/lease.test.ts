@@ -50,6 +50,10 @@ describe('end to end: two controllers on one store', function () {
     await first.stop('SIGKILL');
     await waitFor('the second to take over', async () => (await secondClient.get<Health>('/healthz')).leader, { timeoutMs: 15_000 });
     assert.match(second.log(), /took the lease/);
+    // And it acts: the first's instance reports to a dead controller, is lost, and the second replaces it.
+    await waitFor('a decision by the second controller', () => /decided (launch|terminate)/.test(second.log()), {
+      timeoutMs: 30_000,
+    });
     admin.close();
     firstClient.close();
     secondClient.close();

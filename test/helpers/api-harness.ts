@@ -116,7 +116,7 @@ export async function startApiHarness(opts: ApiHarnessOptions = {}): Promise<Api
           updatedAtMs: createdAtMs,
         });
         store.intents.insert(intent);
-        store.intents.completeLaunch(intent.id, instanceIds, clock.now());
+        store.intents.completeLaunch(intent.id, instanceIds, createdAtMs);
         const credential = bootstrapCredential(store.meta.serverSecret(), intent.id);
         secrets.push(credential);
         return { intentId: intent.id, credential };

@@ -39,3 +39,20 @@ export function killAll(pids: readonly number[]): void {
     }
   }
 }
+
+/** For live processes whose command line contains `needle`: the value of env `name` -> their pids. */
+export function pidsByEnv(name: string, needle: string): Map<string, number[]> {
+  const byValue = new Map<string, number[]>();
+  for (const pid of pidsMatching(needle)) {
+    try {
+      const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+      const entry = environ.find((e) => e.startsWith(`${name}=`));
+      if (!entry) continue;
+      const value = entry.slice(name.length + 1);
+      byValue.set(value, [...(byValue.get(value) ?? []), pid]);
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return byValue;
+}

@@ -209,4 +209,36 @@ describe('agent registry', () => {
     });
     assert.throws(() => registry.report(agentId, 't-nope', { kind: 'output', outputTail: '' }), NotFoundError);
   });
+
+  it('returns to pending a task the agent never acknowledges running, after two heartbeat intervals', () => {
+    const { agentId } = registry.register(viaToken(), REQUEST);
+    const [task] = store.tasks.insert(
+      [{ owner: { team: 't', project: 'p', job: 'j' }, resources: resources({ cpuMillis: 500, memoryMiB: 256 }), priority: 0, revocable: false, constraints: {}, command: ['true'] }],
+      clock.now(),
+    );
+    store.tasks.place(task!.id, agentId, clock.now());
+    assert.equal(registry.pull(agentId).length, 1, 'the pull hands it over (its answer is then lost)');
+    clock.advance(1_000);
+    registry.heartbeat(agentId, { runningTaskIds: [] });
+    assert.equal(store.tasks.get(task!.id)!.state, 'running', 'a heartbeat sent before the answer arrived is not proof');
+    clock.advance(1_001);
+    registry.heartbeat(agentId, { runningTaskIds: [] });
+    const after = store.tasks.get(task!.id)!;
+    assert.equal(after.state, 'pending');
+    assert.equal(after.attempts, 1);
+    assert.match(after.reason, /does not run it/);
+  });
+
+  it('keeps a task running while the agent reports it', () => {
+    const { agentId } = registry.register(viaToken(), REQUEST);
+    const [task] = store.tasks.insert(
+      [{ owner: { team: 't', project: 'p', job: 'j' }, resources: resources({ cpuMillis: 500, memoryMiB: 256 }), priority: 0, revocable: false, constraints: {}, command: ['true'] }],
+      clock.now(),
+    );
+    store.tasks.place(task!.id, agentId, clock.now());
+    registry.pull(agentId);
+    clock.advance(60_000);
+    assert.deepEqual(registry.heartbeat(agentId, { runningTaskIds: [task!.id] }).stopTaskIds, []);
+    assert.equal(store.tasks.get(task!.id)!.state, 'running');
+  });
 });

@@ -16,13 +16,15 @@ export function policyAndPauseRoutes({ store }: RouteDeps): Route[] {
     defineRoute({
       method: 'PUT',
       path: '/v1/policy',
-      summary: 'Replace the whole policy (audited).',
+      summary:
+        'Replace the whole policy (audited). The kill switch is kept as it is: `paused` in the body is ignored, and ' +
+        'changes only through /v1/pause and /v1/resume, so applying a policy file never lifts a pause.',
       access: { kind: 'roles', roles: ['admin'] },
-      body: policySchema,
+      body: policySchema.partial({ paused: true }),
       response: { status: 200, description: 'The policy now in force.', schema: 'Policy' },
       handle: ({ body, caller, nowMs }) => ({
         body: store.transaction(() => {
-          store.policy.set(body, actorOf(caller), nowMs);
+          store.policy.set({ ...body, paused: store.policy.get().paused }, actorOf(caller), nowMs);
           return store.policy.get();
         }),
       }),

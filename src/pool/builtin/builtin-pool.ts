@@ -47,10 +47,10 @@ export class BuiltinPool implements Pool {
     return placed;
   }
 
-  expireAgents(nowMs: number): string[] {
+  expireAgents(nowMs: number, watchingSinceMs = 0): string[] {
     const silent = this.#store.agents
       .list({ states: ['registered', 'draining'] })
-      .filter((a) => nowMs - a.lastHeartbeatMs > this.#lostAfterMs);
+      .filter((a) => nowMs - Math.max(a.lastHeartbeatMs, watchingSinceMs) > this.#lostAfterMs);
     for (const agent of silent) {
       this.markLost(agent.id, `no heartbeat for ${Math.round((nowMs - agent.lastHeartbeatMs) / 1000)} s`, nowMs);
     }

@@ -1,4 +1,5 @@
 import type { Agent } from '../../core/agent.ts';
+import { gpuModelMatches } from '../../core/gpu-model.ts';
 import type { Offering } from '../../core/offering.ts';
 import type { Task } from '../../core/task.ts';
 
@@ -35,7 +36,8 @@ export function offeringHost(offering: Offering): Host {
 
 /**
  * Whether a task may run on a host, resources aside: private-only tasks never leave the private cluster, only
- * revocable tasks run on spot, and provider, GPU model and label constraints hold.
+ * revocable tasks run on spot, and provider, GPU model and label constraints hold. GPU models match by the rule in
+ * `core/gpu-model.ts` (`A100` matches `A100-40GB`).
  */
 export function eligible(task: Task, host: Host): boolean {
   const c = task.constraints;
@@ -46,7 +48,7 @@ export function eligible(task: Task, host: Host): boolean {
   if (host.lifecycle === 'spot' && !task.revocable) return false;
   if (c.gpuModels?.length) {
     const model = host.labels['gpu.model'];
-    if (!model || !c.gpuModels.some((m) => m.toLowerCase() === model.toLowerCase())) return false;
+    if (!model || !c.gpuModels.some((m) => gpuModelMatches(m, model))) return false;
   }
   if (c.labels) {
     for (const [key, value] of Object.entries(c.labels)) if (host.labels[key] !== value) return false;

@@ -4,8 +4,9 @@ import { hashToken, newApiToken, verifyBootstrapCredential } from '../../core/cr
 import { AccessError, ConflictError, NotFoundError, ValidationError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
 import type { LaunchIntent } from '../../core/intent.ts';
+import { INTERRUPTION_REASON } from '../../core/interruption.ts';
 import { formatLocation } from '../../core/location.ts';
-import type { TaskState } from '../../core/task.ts';
+import type { Task, TaskState } from '../../core/task.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { Store, TokenRecord } from '../../store/store.ts';
 import {
@@ -32,7 +33,6 @@ export interface AgentRegistryOptions {
   readonly logger: Logger;
 }
 
-const INTERRUPTION_REASON = 'spot interruption notice';
 
 /**
  * The agent-facing side of the builtin pool: registration, heartbeats, work pulls, task reports and clean leaves.
@@ -59,9 +59,10 @@ export class AgentRegistry {
    * Registers an agent and issues its own token (role `agent`, bound to the agent id; only its hash is stored).
    * - With an unbound agent token: inserts a registered private agent at `req.site` (default `default`).
    * - With a bootstrap credential: the credential names a launch intent (bad MAC or no such intent: AccessError
-   *   401), valid until the policy's `maxProvisionMs` after the intent was written (AccessError 401 after);
-   *   `req.instanceId` is required (ValidationError) and must be an instance that intent launched and that has not
-   *   registered yet (ConflictError otherwise: reconcile may not have adopted it yet, so the agent retries).
+   *   401); `req.instanceId` is required (ValidationError) and must be an instance that intent launched and that has
+   *   not registered yet (ConflictError otherwise: reconcile may not have adopted it yet, so the agent retries),
+   *   within the policy's `maxProvisionMs` of the launch's confirmation (AccessError 401 after: the same deadline
+   *   after which scale-down terminates the instance).
    * A protocol version other than ours is a ValidationError on `protocolVersion`. Nothing changes on failure.
    */
   register(caller: RegistrationCaller, req: RegisterRequest): RegisterResponse {
@@ -131,7 +132,11 @@ export class AgentRegistry {
       throw new ConflictError(`registering: instance ${instanceId} was not launched by intent ${intent.id}`);
     }
     if (agent.state !== 'provisioning')
-      throw new ConflictError(`registering: instance ${instanceId} is already registered`);
+      throw new ConflictError(`registering: instance ${instanceId} is already registered or being terminated`);
+    // The same start as scale-down's maxProvisionMs: when the launch was confirmed.
+    if (nowMs - agent.registeredAtMs > this.#store.policy.get().maxProvisionMs) {
+      throw new AccessError(401, 'registering: the bootstrap credential expired');
+    }
     return this.#store.agents.register(agent.id, { capacity: req.capacity, labels: req.labels }, nowMs);
   }
 
@@ -141,9 +146,6 @@ export class AgentRegistry {
     const intent = this.#store.intents.get(intentId);
     if (intent?.kind !== 'launch')
       throw new AccessError(401, 'registering: the bootstrap credential names no launch intent');
-    if (nowMs - intent.createdAtMs > this.#store.policy.get().maxProvisionMs) {
-      throw new AccessError(401, 'registering: the bootstrap credential expired');
-    }
     return intent;
   }
 
@@ -164,9 +166,26 @@ export class AgentRegistry {
         const requeued = this.#store.tasks.requeueAgent(agentId, INTERRUPTION_REASON, nowMs);
         this.#log.warn('draining agent on interruption notice', { agentId, requeuedTasks: requeued });
       }
-      const running = new Set(this.#store.tasks.list({ agentId, states: ['running'] }).map((task) => task.id));
+      const runningHere = this.#store.tasks.list({ agentId, states: ['running'] });
+      this.#requeueUnacknowledged(agentId, runningHere, req.runningTaskIds, nowMs);
+      const running = new Set(runningHere.map((task) => task.id));
       return { state: agent.state, stopTaskIds: req.runningTaskIds.filter((id) => !running.has(id)) };
     });
+  }
+
+  /**
+   * A task the store has running on this agent that the agent does not report, well after it was handed over, never
+   * reached the agent (the pull's answer was lost) or was lost by it: it goes back to pending rather than stay
+   * running forever. Two heartbeat intervals cover a heartbeat sent before the pull's answer arrived.
+   */
+  #requeueUnacknowledged(agentId: string, runningHere: readonly Task[], reported: readonly string[], nowMs: number): void {
+    const reportedIds = new Set(reported);
+    const cutoff = nowMs - 2 * this.#heartbeatIntervalMs;
+    for (const task of runningHere) {
+      if (reportedIds.has(task.id) || (task.startedAtMs ?? nowMs) > cutoff) continue;
+      this.#store.tasks.requeue(task.id, agentId, `returned to pending: agent ${agentId} does not run it`, nowMs);
+      this.#log.warn('requeued task the agent does not run', { agentId, taskId: task.id });
+    }
   }
 
   /** Hands the agent its placed tasks (placed -> running). */

@@ -6,6 +6,7 @@ import { ZERO, type Resources } from '../../core/resources.ts';
 import type { AgentFilter, AgentRepo, NewAgent } from '../store.ts';
 import { int, intOrNull, json, jsonList, resourcesOf, text, textOrNull } from './rows.ts';
 import { isConstraintError, type Row, type SqliteDb } from './sqlite-db.ts';
+import type { SqliteLedgerRepo } from './ledger-repo.ts';
 import type { SqliteTaskRepo } from './task-repo.ts';
 import type { SqliteTokenRepo } from './token-repo.ts';
 
@@ -33,15 +34,20 @@ export class SqliteAgentRepo implements AgentRepo {
   readonly #db: SqliteDb;
   readonly #tasks: SqliteTaskRepo;
   readonly #tokens: SqliteTokenRepo;
+  readonly #ledger: SqliteLedgerRepo;
 
-  constructor(db: SqliteDb, tasks: SqliteTaskRepo, tokens: SqliteTokenRepo) {
+  constructor(db: SqliteDb, tasks: SqliteTaskRepo, tokens: SqliteTokenRepo, ledger: SqliteLedgerRepo) {
     this.#db = db;
     this.#tasks = tasks;
     this.#tokens = tokens;
+    this.#ledger = ledger;
   }
 
-  /** New id, registeredAtMs, lastHeartbeatMs and idleSinceMs are `nowMs`. */
-  insert(agent: NewAgent, nowMs: number): Agent {
+  /**
+   * New id, registeredAtMs, lastHeartbeatMs and idleSinceMs are `nowMs`. Opens the agent's ledger interval from
+   * `costSinceMs` (default `nowMs`; an adopted instance has cost since its launch was decided).
+   */
+  insert(agent: NewAgent, nowMs: number, costSinceMs = nowMs): Agent {
     return this.#db.transaction(() => {
       const doing =
         agent.instanceId === null ? `adding agent ${agent.name}` : `adding agent for instance ${agent.instanceId}`;
@@ -80,7 +86,9 @@ export class SqliteAgentRepo implements AgentRepo {
         if (!isConstraintError(err)) throw err;
         throw new ConflictError(`${doing}: the store refused it (${(err as Error).message})`, { cause: err });
       }
-      return this.#mustGet(id, doing);
+      const inserted = this.#mustGet(id, doing);
+      this.#ledger.openForAgent(inserted, Math.min(costSinceMs, nowMs));
+      return inserted;
     });
   }
 
@@ -140,6 +148,7 @@ export class SqliteAgentRepo implements AgentRepo {
         nowMs,
         id,
       );
+      this.#ledger.recordCapacity(id, update.capacity);
       return this.#mustGet(id, doing);
     });
   }
@@ -161,6 +170,8 @@ export class SqliteAgentRepo implements AgentRepo {
   /**
    * `terminated` is final; `lost` may only become `terminated`. Moving to either also revokes the agent's tokens and
    * returns its placed and running tasks to pending, so no task is left on an agent that will never run it.
+   * Terminated closes the agent's ledger interval; so does lost for a private agent (a lost cloud agent's instance
+   * may still be running, and billing, until it is terminated).
    */
   setState(id: string, state: AgentState, reason: string, nowMs: number): Agent {
     return this.#db.transaction(() => {
@@ -176,6 +187,9 @@ export class SqliteAgentRepo implements AgentRepo {
       if (FINAL_STATES.has(state)) {
         this.#tokens.revokeForAgent(id, nowMs);
         this.#tasks.requeueAgent(id, `returned to pending: agent ${id} ${state} (${reason})`, nowMs);
+      }
+      if (state === AgentState.terminated || (state === AgentState.lost && agent.location.kind === 'private')) {
+        this.#ledger.closeAgentInterval(id, nowMs);
       }
       return this.#mustGet(id, doing);
     });

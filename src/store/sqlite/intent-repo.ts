@@ -88,14 +88,18 @@ export class SqliteIntentRepo implements IntentRepo {
   /** Idempotent: completing again with the same or fewer instance ids changes nothing but the update time. */
   completeLaunch(id: string, instanceIds: readonly string[], nowMs: number): void {
     this.#db.transaction(() => {
-      this.#addInstances(id, instanceIds, nowMs, `completing launch intent ${id}`);
+      this.#addInstances(id, instanceIds, nowMs, `completing launch intent ${id}`, 'confirmed');
       this.#db.run(`UPDATE intents SET state = 'done', updated_at_ms = ? WHERE id = ?`, nowMs, id);
     });
   }
 
+  /**
+   * An adopted instance's ledger interval starts when its intent was written: its launch's answer was lost, so it
+   * may have been billing since then (a budget must not miss that).
+   */
   adoptInstances(id: string, instanceIds: readonly string[], nowMs: number): void {
     this.#db.transaction(() => {
-      this.#addInstances(id, instanceIds, nowMs, `adopting instances into launch intent ${id}`);
+      this.#addInstances(id, instanceIds, nowMs, `adopting instances into launch intent ${id}`, 'adopted');
       this.#db.run('UPDATE intents SET updated_at_ms = ? WHERE id = ?', nowMs, id);
     });
   }
@@ -130,8 +134,17 @@ export class SqliteIntentRepo implements IntentRepo {
     });
   }
 
-  /** Merges instance ids into a launch intent (order kept, no duplicates) and adds a provisioning agent for each new one. */
-  #addInstances(id: string, instanceIds: readonly string[], nowMs: number, doing: string): void {
+  /**
+   * Merges instance ids into a launch intent (order kept, no duplicates) and adds a provisioning agent for each new one,
+   * whose cost runs from now for a confirmed launch, from the intent's writing for an adopted instance.
+   */
+  #addInstances(
+    id: string,
+    instanceIds: readonly string[],
+    nowMs: number,
+    doing: string,
+    how: 'confirmed' | 'adopted',
+  ): void {
     const intent = this.#mustGet(id, doing);
     if (intent.kind !== 'launch') throw new ConflictError(`${doing}: it is a ${intent.kind} intent`);
     const merged = [...new Set([...intent.instanceIds, ...instanceIds])];
@@ -153,6 +166,7 @@ export class SqliteIntentRepo implements IntentRepo {
           intentId: intent.id,
         },
         nowMs,
+        how === 'adopted' ? intent.createdAtMs : nowMs,
       );
     }
   }

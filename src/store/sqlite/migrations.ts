@@ -1,6 +1,7 @@
 import type { DatabaseSync } from 'node:sqlite';
 import { SpillwayError, errorMessage } from '../../core/errors.ts';
 import { SCHEMA_V1 } from './schema-v1.ts';
+import { SCHEMA_V2 } from './schema-v2.ts';
 
 /**
  * One step of the schema. `version` is the `PRAGMA user_version` the database has after `up` ran; the versions of a
@@ -15,6 +16,7 @@ export interface Migration {
 /** The schema this Spillway writes. Append new steps; never edit one that has shipped. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: 'create the tables', up: (db) => db.exec(SCHEMA_V1) },
+  { version: 2, description: 'add the ledger, budgets and budget alerts', up: (db) => db.exec(SCHEMA_V2) },
 ];
 
 /**

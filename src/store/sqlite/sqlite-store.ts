@@ -5,8 +5,10 @@ import { SpillwayError, errorMessage } from '../../core/errors.ts';
 import type { Store } from '../store.ts';
 import { SqliteAgentRepo } from './agent-repo.ts';
 import { SqliteAuditRepo } from './audit-repo.ts';
+import { SqliteBudgetRepo } from './budget-repo.ts';
 import { SqliteIntentRepo } from './intent-repo.ts';
 import { SqliteLeaseRepo } from './lease-repo.ts';
+import { SqliteLedgerRepo } from './ledger-repo.ts';
 import { SqliteMetaRepo } from './meta-repo.ts';
 import { MIGRATIONS, migrate, type Migration } from './migrations.ts';
 import { SqlitePolicyRepo } from './policy-repo.ts';
@@ -59,17 +61,21 @@ class SqliteStore implements Store {
   readonly policy: SqlitePolicyRepo;
   readonly audit: SqliteAuditRepo;
   readonly lease: SqliteLeaseRepo;
+  readonly ledger: SqliteLedgerRepo;
+  readonly budgets: SqliteBudgetRepo;
 
   constructor(db: SqliteDb) {
     this.#db = db;
     this.meta = new SqliteMetaRepo(db);
-    this.tasks = new SqliteTaskRepo(db);
+    this.ledger = new SqliteLedgerRepo(db);
+    this.tasks = new SqliteTaskRepo(db, this.ledger);
     this.tokens = new SqliteTokenRepo(db);
-    this.agents = new SqliteAgentRepo(db, this.tasks, this.tokens);
+    this.agents = new SqliteAgentRepo(db, this.tasks, this.tokens, this.ledger);
     this.intents = new SqliteIntentRepo(db, this.agents);
     this.audit = new SqliteAuditRepo(db);
     this.policy = new SqlitePolicyRepo(db, this.audit);
     this.lease = new SqliteLeaseRepo(db);
+    this.budgets = new SqliteBudgetRepo(db, this.audit);
   }
 
   transaction<T>(fn: () => T): T {

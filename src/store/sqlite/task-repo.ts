@@ -2,6 +2,7 @@ import { ConflictError, NotFoundError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
 import { TERMINAL_TASK_STATES, TaskState, type Task, type TaskConstraints } from '../../core/task.ts';
 import type { NewTask, TaskFilter, TaskRepo } from '../store.ts';
+import type { SqliteLedgerRepo } from './ledger-repo.ts';
 import { bool, int, intOrNull, json, resourcesOf, text, textOrNull } from './rows.ts';
 import type { Row, SqliteDb } from './sqlite-db.ts';
 
@@ -13,12 +14,16 @@ const ACTIVE = `state IN ('placed', 'running')`;
  *
  * The agent's idle mark follows its tasks here: placing clears it; finishing, cancelling or requeueing the agent's
  * last placed or running task sets it (keeping an earlier mark when there was one).
+ *
+ * So does the cost ledger: claiming opens a task's usage interval; finishing, cancelling and requeueing close it.
  */
 export class SqliteTaskRepo implements TaskRepo {
   readonly #db: SqliteDb;
+  readonly #ledger: SqliteLedgerRepo;
 
-  constructor(db: SqliteDb) {
+  constructor(db: SqliteDb, ledger: SqliteLedgerRepo) {
     this.#db = db;
+    this.#ledger = ledger;
   }
 
   insert(tasks: readonly NewTask[], nowMs: number): Task[] {
@@ -147,8 +152,8 @@ export class SqliteTaskRepo implements TaskRepo {
   }
 
   claim(agentId: string, nowMs: number): Task[] {
-    return this.#db.transaction(() =>
-      this.#db
+    return this.#db.transaction(() => {
+      const claimed = this.#db
         .all(
           `UPDATE tasks SET state = 'running', started_at_ms = ?, reason = ?
            WHERE agent_id = ? AND state = 'placed'
@@ -158,8 +163,27 @@ export class SqliteTaskRepo implements TaskRepo {
           agentId,
         )
         .map(toTask)
-        .sort((a, b) => b.priority - a.priority || a.pendingSinceMs - b.pendingSinceMs),
-    );
+        .sort((a, b) => b.priority - a.priority || a.pendingSinceMs - b.pendingSinceMs);
+      this.#ledger.openForClaims(agentId, claimed, nowMs);
+      return claimed;
+    });
+  }
+
+  noteWaiting(reasons: readonly { readonly taskId: string; readonly reason: string }[]): string[] {
+    if (reasons.length === 0) return [];
+    return this.#db.transaction(() => {
+      const changed: string[] = [];
+      for (const { taskId, reason } of reasons) {
+        const changes = this.#db.run(
+          `UPDATE tasks SET reason = ? WHERE id = ? AND state = 'pending' AND reason <> ?`,
+          reason,
+          taskId,
+          reason,
+        );
+        if (changes > 0) changed.push(taskId);
+      }
+      return changed;
+    });
   }
 
   /** NotFoundError for an unknown task; a task not running on this agent keeps its output as it is. */
@@ -189,6 +213,7 @@ export class SqliteTaskRepo implements TaskRepo {
         `exited with code ${result.exitCode} on agent ${agentId}`,
         taskId,
       );
+      this.#ledger.closeUsageInterval(taskId, nowMs);
       this.markIdleIfFree(agentId, nowMs);
       return this.#mustGet(taskId, doing);
     });
@@ -205,6 +230,7 @@ export class SqliteTaskRepo implements TaskRepo {
         reason,
         taskId,
       );
+      this.#ledger.closeUsageInterval(taskId, nowMs);
       if (task.agentId !== null) this.markIdleIfFree(task.agentId, nowMs);
       return this.#mustGet(taskId, doing);
     });
@@ -220,6 +246,7 @@ export class SqliteTaskRepo implements TaskRepo {
         throw new ConflictError(`${doing}: the task is ${task.state} ${where}`);
       }
       this.#db.run(`${REQUEUE} WHERE id = ?`, nowMs, reason, taskId);
+      this.#ledger.closeUsageInterval(taskId, nowMs);
       this.markIdleIfFree(agentId, nowMs);
       return this.#mustGet(taskId, doing);
     });
@@ -228,6 +255,7 @@ export class SqliteTaskRepo implements TaskRepo {
   requeueAgent(agentId: string, reason: string, nowMs: number): number {
     return this.#db.transaction(() => {
       const changed = this.#db.run(`${REQUEUE} WHERE agent_id = ? AND ${ACTIVE}`, nowMs, reason, agentId);
+      this.#ledger.closeUsageOnAgent(agentId, nowMs);
       this.markIdleIfFree(agentId, nowMs);
       return changed;
     });

@@ -1,0 +1,30 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { plan } from '../src/autoscaler/planner.ts';
+import { PRODUCTION_POLICY } from '../src/core/policy.ts';
+import { fluidLowerBound } from '../src/cost-model/lower-bound.ts';
+import { benchOfferings } from '../bench/lib/catalog-offerings.ts';
+import { drawWorkloads } from '../bench/lib/workloads.ts';
+import { quantile } from '../bench/lib/bench.ts';
+const POLICY = { ...PRODUCTION_POLICY, pendingGraceMs: 0, limits: { maxInstances: 1e6, maxVcpus: 1e8, maxGpus: 1e6 } };
+const seed = Number(process.argv[2] ?? 20260101);
+const n = Number(process.argv[3] ?? 240);
+const offerings = benchOfferings();
+const ws = drawWorkloads(n, seed, { minTasks: 20, maxTasks: 300 });
+const cacheFile = `.scratch/lb-${seed}-${n}.json`;
+const cache: Record<string, number> = existsSync(cacheFile) ? JSON.parse(readFileSync(cacheFile, 'utf8')) : {};
+const ratios: number[] = []; const byKind: Record<string, number[]> = {};
+let ms = 0;
+for (const w of ws) {
+  const t0 = performance.now();
+  const r = plan({ nowMs: 0, policy: POLICY, pending: w.tasks, agents: [], openLaunches: [], offerings, unavailable: new Set() });
+  ms += performance.now() - t0;
+  const cost = r.launches.reduce((s, l) => s + l.count * l.offering.pricePerHourMicros, 0);
+  if (r.launches.reduce((s, l) => s + l.taskIds.length, 0) !== w.tasks.length) throw new Error('uncovered');
+  cache[w.name] ??= (await fluidLowerBound(w.tasks, offerings, POLICY)).costPerHourMicros;
+  const ratio = cost / cache[w.name]!;
+  ratios.push(ratio); (byKind[w.kind] ??= []).push(ratio);
+  if (process.env['SHOW']) console.log(w.name, ratio.toFixed(4));
+}
+writeFileSync(cacheFile, JSON.stringify(cache));
+console.log(`median ${quantile(ratios, 0.5).toFixed(4)} p95 ${quantile(ratios, 0.95).toFixed(4)} max ${Math.max(...ratios).toFixed(4)} mean ${(ratios.reduce((a,b)=>a+b)/ratios.length).toFixed(4)} planMs total ${ms.toFixed(0)}`);
+for (const [k, v] of Object.entries(byKind)) console.log(`  ${k}: median ${quantile(v, 0.5).toFixed(4)} p95 ${quantile(v, 0.95).toFixed(4)}`);

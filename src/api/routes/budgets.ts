@@ -1,0 +1,117 @@
+import { budgetNameSchema, toBudgetSpec } from '../../config/budget-schema.ts';
+import { parseWith } from '../../config/validate.ts';
+import { NotFoundError } from '../../core/errors.ts';
+import { microsToUsd } from '../../core/money.ts';
+import type { BudgetAlert } from '../../cost-model/budget-alerts.ts';
+import { budgetLedgerFromMs, type Budget } from '../../cost-model/budget.ts';
+import { budgetSpend } from '../../cost-model/budget-spend.ts';
+import type { Store } from '../../store/store.ts';
+import { actorOf, defineRoute, type Access, type Route, type RouteDeps } from '../route.ts';
+import { budgetAlertsQuerySchema, budgetBodySchema } from '../schemas.ts';
+import type { BudgetAlertView, BudgetView } from '../types.ts';
+
+/** Alerts a listing returns when the query sets no limit. */
+export const DEFAULT_ALERT_LIMIT = 100;
+
+const FINANCE: Access = { kind: 'roles', roles: ['finance', 'admin'] };
+
+/**
+ * GET /v1/budgets, GET, PUT and DELETE /v1/budgets/{id} (a budget's id or name), GET /v1/budgets/alerts. Changes are
+ * audited with the caller as actor. Every budget comes with its spend in its current window.
+ */
+export function budgetRoutes({ store }: RouteDeps): Route[] {
+  return [
+    defineRoute({
+      method: 'GET',
+      path: '/v1/budgets',
+      summary: 'List budgets by name, each with its spend in its current period.',
+      access: FINANCE,
+      response: { status: 200, description: 'The budgets.', schema: 'BudgetList' },
+      handle: ({ nowMs }) => ({ body: { budgets: viewsOf(store, store.budgets.list(), nowMs) } }),
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/v1/budgets/alerts',
+      summary: 'The 50, 80 and 100 percent alerts budgets raised, newest first (once per budget, period and level).',
+      access: FINANCE,
+      query: budgetAlertsQuerySchema,
+      response: { status: 200, description: 'The alerts.', schema: 'BudgetAlertList' },
+      handle: ({ query }) => ({
+        body: { alerts: store.budgets.alerts(query.limit ?? DEFAULT_ALERT_LIMIT).map(alertView) },
+      }),
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/v1/budgets/{id}',
+      summary: 'One budget, by id or name, with its spend in its current period.',
+      access: FINANCE,
+      response: { status: 200, description: 'The budget.', schema: 'Budget' },
+      handle: ({ params, nowMs }) => ({ body: viewsOf(store, [mustGet(store, params.id ?? '', 'reading')], nowMs)[0] }),
+    }),
+    defineRoute({
+      method: 'PUT',
+      path: '/v1/budgets/{id}',
+      summary:
+        'Create the budget of this name, or replace the budget of this id or name (audited). `period` `burn` caps ' +
+        'USD per hour over any trailing hour; `onCap` `preempt` (default) is a hard cap, `finish` a soft one.',
+      access: FINANCE,
+      body: budgetBodySchema,
+      response: { status: 200, description: 'The budget now in force (201 when created).', schema: 'Budget' },
+      handle: ({ params, body, caller, nowMs }) => {
+        const ref = params.id ?? '';
+        return store.transaction(() => {
+          const name = store.budgets.get(ref)?.name ?? parseWith(budgetNameSchema, ref, 'path.id');
+          const { budget, created } = store.budgets.set(toBudgetSpec(name, body), actorOf(caller), nowMs);
+          return { status: created ? 201 : 200, body: viewsOf(store, [budget], nowMs)[0] };
+        });
+      },
+    }),
+    defineRoute({
+      method: 'DELETE',
+      path: '/v1/budgets/{id}',
+      summary: 'Delete a budget by id or name (audited); its alerts are kept.',
+      access: FINANCE,
+      response: { status: 200, description: 'The deleted budget, with its spend at deletion.', schema: 'Budget' },
+      handle: ({ params, caller, nowMs }) =>
+        store.transaction(() => {
+          const budget = mustGet(store, params.id ?? '', 'deleting');
+          store.budgets.delete(budget.id, actorOf(caller), nowMs);
+          return { body: viewsOf(store, [budget], nowMs)[0] };
+        }),
+    }),
+  ];
+}
+
+function mustGet(store: Store, ref: string, doing: string): Budget {
+  const budget = store.budgets.get(ref);
+  if (budget === undefined) throw new NotFoundError(`${doing} budget ${ref}: there is no such budget`);
+  return budget;
+}
+
+/** Budgets with their spend now, read from one ledger slice that covers all their windows. */
+function viewsOf(store: Store, budgets: readonly Budget[], nowMs: number): BudgetView[] {
+  if (budgets.length === 0) return [];
+  const ledger = store.ledger.overlapping(budgetLedgerFromMs(budgets, nowMs), nowMs + 1);
+  return budgetSpend(budgets, ledger, nowMs).map(({ budget, window, spentMicros, percent, overrunMicros }) => ({
+    id: budget.id,
+    name: budget.name,
+    scope: budget.scope,
+    period: budget.period,
+    capUsd: microsToUsd(budget.capMicros),
+    onCap: budget.onCap,
+    createdAtMs: budget.createdAtMs,
+    updatedAtMs: budget.updatedAtMs,
+    status: {
+      fromMs: window.fromMs,
+      toMs: window.toMs,
+      spentUsd: microsToUsd(spentMicros),
+      percent: Math.round(percent * 100) / 100,
+      overrunUsd: microsToUsd(overrunMicros),
+    },
+  }));
+}
+
+function alertView(alert: BudgetAlert): BudgetAlertView {
+  const { spentMicros, capMicros, ...rest } = alert;
+  return { ...rest, spentUsd: microsToUsd(spentMicros), capUsd: microsToUsd(capMicros) };
+}

@@ -1,0 +1,63 @@
+import { ValidationError } from '../../core/errors.ts';
+import { microsToUsd } from '../../core/money.ts';
+import { periodWindow } from '../../cost-model/budget.ts';
+import { chargeback, type CostBreakdown } from '../../cost-model/chargeback.ts';
+import type { PrivateRate } from '../../cost-model/ledger.ts';
+import { defineRoute, type Route, type RouteDeps } from '../route.ts';
+import { chargebackQuerySchema, MAX_REPORT_DAYS } from '../schemas.ts';
+import type { ChargebackResponse, CostBreakdownUsd } from '../types.ts';
+
+export interface ReportRouteOptions {
+  /** The amortized rate of private agents (from config's `privateRates`). */
+  readonly privateRate: PrivateRate;
+}
+
+/** GET /v1/reports/chargeback. */
+export function reportRoutes({ store }: RouteDeps, opts: ReportRouteOptions): Route[] {
+  return [
+    defineRoute({
+      method: 'GET',
+      path: '/v1/reports/chargeback',
+      summary:
+        'Cost by team, project or job over [from, to) (default: this UTC month until now): private and cloud side by ' +
+        'side, on-demand, spot and idle separated. The totals equal the ledger’s billed total to the micro-dollar.',
+      access: { kind: 'roles', roles: ['finance', 'admin'] },
+      query: chargebackQuerySchema,
+      response: { status: 200, description: 'The report, costliest first.', schema: 'ChargebackReport' },
+      handle: ({ query, nowMs }) => {
+        const fromMs = query.from ?? periodWindow('month', nowMs).fromMs;
+        const toMs = query.to ?? nowMs;
+        if (toMs <= fromMs) throw new ValidationError('query.to', 'must be after from');
+        if (toMs - fromMs > MAX_REPORT_DAYS * 86_400_000) {
+          throw new ValidationError('query.to', `must be at most ${MAX_REPORT_DAYS} days after from`);
+        }
+        const report = chargeback({
+          ledger: store.ledger.overlapping(fromMs, toMs),
+          window: { fromMs, toMs },
+          nowMs,
+          by: query.by,
+          privateRate: opts.privateRate,
+        });
+        const body: ChargebackResponse = {
+          by: report.by,
+          fromMs,
+          toMs,
+          rows: report.rows.map((row) => ({ team: row.team, project: row.project, job: row.job, ...inUsd(row) })),
+          totals: inUsd(report.totals),
+        };
+        return { body };
+      },
+    }),
+  ];
+}
+
+function inUsd(micros: CostBreakdown): CostBreakdownUsd {
+  return {
+    privateUsd: microsToUsd(micros.privateMicros),
+    onDemandUsd: microsToUsd(micros.onDemandMicros),
+    spotUsd: microsToUsd(micros.spotMicros),
+    idleUsd: microsToUsd(micros.idleMicros),
+    cloudUsd: microsToUsd(micros.cloudMicros),
+    totalUsd: microsToUsd(micros.totalMicros),
+  };
+}

@@ -1,0 +1,492 @@
+import type { Offering } from '../core/offering.ts';
+import { packingSize, toVector, type TaskGroup } from './planner-groups.ts';
+
+/** What to pack: groups of identical tasks, and the offerings allowed, cheapest first. */
+export interface PackingInput {
+  readonly groups: readonly TaskGroup[];
+  /** How many tasks of each group to pack (at most its task count). */
+  readonly counts: ArrayLike<number>;
+  readonly offerings: readonly Offering[];
+  /** `eligibility[c * offerings.length + o]` is 1 when class `c` may run on offering `o`. */
+  readonly eligibility: Uint8Array;
+  readonly classCount: number;
+}
+
+/** One instance's contents, launched `times` times. */
+export interface Pattern {
+  /** Index into PackingInput.offerings. */
+  readonly offering: number;
+  /** How many tasks of each group one instance holds, by group index ascending. */
+  readonly items: readonly PatternItem[];
+  readonly times: number;
+}
+
+export interface PatternItem {
+  readonly group: number;
+  readonly count: number;
+}
+
+export interface Packing {
+  /** In planning order: the first pattern serves the first (highest priority, largest) group. */
+  readonly patterns: readonly Pattern[];
+  /** Groups (with a count above zero) that no offering fits or may run. */
+  readonly unfit: readonly number[];
+  readonly costPerHourMicros: number;
+}
+
+const D = 4;
+/** Candidate offerings scored in full for each new instance: the best by each quick estimate, and the cheapest. */
+const SHORTLIST_EACH = 16;
+const SHORTLIST_ALL = 48;
+/** Bins filled below this share of their price in task value are re-packed together at the end. */
+const TAIL_EFFICIENCY = 0.97;
+
+type Score = 'value' | 'count';
+
+/**
+ * The order groups are taken in, within each priority: `size` is the planning order (GPUs weigh most, then CPUs,
+ * memory, bandwidth); `gpu` puts GPU tasks first and then the most CPU; `memory` the most memory first.
+ */
+type Order = 'size' | 'gpu' | 'memory';
+
+/**
+ * One run of the greedy: the group order, how instances are scored, and how dear a home a filler task may get
+ * compared with its value (Infinity: any).
+ */
+interface Variant {
+  readonly order: Order;
+  readonly score: Score;
+  readonly mixLimit: number;
+}
+
+/** The variants tried, most often best first (measured on the plan-quality benchmark's workloads). */
+const VARIANTS: readonly Variant[] = [
+  { order: 'gpu', score: 'value', mixLimit: Infinity },
+  { order: 'size', score: 'value', mixLimit: Infinity },
+  { order: 'gpu', score: 'value', mixLimit: 2 },
+  { order: 'size', score: 'value', mixLimit: 2 },
+  { order: 'size', score: 'count', mixLimit: Infinity },
+  { order: 'memory', score: 'value', mixLimit: 2 },
+  { order: 'memory', score: 'value', mixLimit: Infinity },
+];
+
+/**
+ * How much work (groups looked at while filling candidates) the packer spends before it stops trying further
+ * variants: enough for every variant on hundreds of distinct task shapes, and a bound on the time of huge plans.
+ */
+const WORK_BUDGET = 40_000_000;
+
+/**
+ * Packs groups of tasks into instances at the least cost this heuristic finds (pure, deterministic).
+ *
+ * Each task is given a value: the cheapest price of its dominant share of any offering it may run on. Packing is
+ * first-fit-decreasing over groups, biggest first: for the first group with tasks left, each candidate offering that
+ * fits it is filled with as many of its tasks as fit, then with the following groups' tasks, and the candidate with
+ * the lowest price per packed value (or, in a second run, per packed task) wins; the same contents are repeated while
+ * enough tasks are left. Then each distinct instance is shrunk to the cheapest offering that still holds its tasks,
+ * and the under-filled instances are re-packed together when that costs less. The cheaper of the two runs is kept.
+ * Work is over groups, not tasks, and offerings that another is at least as big, as cheap and as eligible as are
+ * dropped first, so thousands of identical tasks cost little more than one.
+ */
+export function pack(input: PackingInput): Packing {
+  const model = new PackingModel(input);
+  const counts = Int32Array.from(input.counts);
+  const unfit: number[] = [];
+  for (let g = 0; g < model.G; g++) {
+    if (counts[g]! > 0 && model.fitKept[g]!.length === 0) {
+      unfit.push(g);
+      counts[g] = 0;
+    }
+  }
+  let best: Pattern[] = [];
+  let bestCost = Infinity;
+  for (const [i, variant] of VARIANTS.entries()) {
+    if (i > 0 && model.work >= WORK_BUDGET) break;
+    const patterns = improve(model, greedy(model, counts, variant), variant);
+    const cost = model.cost(patterns);
+    if (cost < bestCost) [best, bestCost] = [patterns, cost];
+  }
+  return { patterns: best, unfit, costPerHourMicros: bestCost === Infinity ? 0 : bestCost };
+}
+
+/** Flat typed arrays over groups and offerings, and what is derived from them once. */
+class PackingModel {
+  readonly G: number;
+  readonly O: number;
+  readonly size: Float64Array;
+  readonly cap: Float64Array;
+  readonly price: Float64Array;
+  /** 1 when a task of group g may run on offering o and fits it alone. */
+  readonly fit: Uint8Array;
+  /** Per group: the undominated offerings it fits, cheapest first. */
+  readonly fitKept: Int32Array[];
+  readonly weight: Float64Array;
+  readonly groupClass: Int32Array;
+  readonly classCount: number;
+  readonly eligibility: Uint8Array;
+  /** Groups looked at while filling candidate instances, over every run: bounds how many variants run. */
+  work = 0;
+  readonly #groups: readonly TaskGroup[];
+  readonly #orders = new Map<Order, number[]>();
+  readonly #fitLists = new Map<Order, Map<number, Int32Array>>();
+  readonly #homeRatios = new Map<Order, Map<number, Float64Array>>();
+
+  constructor(input: PackingInput) {
+    this.#groups = input.groups;
+    const G = (this.G = input.groups.length);
+    const O = (this.O = input.offerings.length);
+    this.classCount = input.classCount;
+    this.eligibility = input.eligibility;
+    this.size = new Float64Array(G * D);
+    this.cap = new Float64Array(O * D);
+    this.price = new Float64Array(O);
+    this.groupClass = new Int32Array(G);
+    input.groups.forEach((g, i) => {
+      this.size.set(toVector(g.size), i * D);
+      this.groupClass[i] = g.classIndex;
+    });
+    input.offerings.forEach((o, i) => {
+      this.cap.set(toVector(o.capacity), i * D);
+      this.price[i] = o.pricePerHourMicros;
+    });
+    this.fit = new Uint8Array(G * O);
+    for (let g = 0; g < G; g++) {
+      const row = this.groupClass[g]! * O;
+      for (let o = 0; o < O; o++) {
+        if (input.eligibility[row + o] && this.#fitsAlone(g, o)) this.fit[g * O + o] = 1;
+      }
+    }
+    const kept = this.#undominated(input.counts);
+    this.fitKept = [];
+    this.weight = new Float64Array(G);
+    let minPrice = Infinity;
+    for (let o = 0; o < O; o++) minPrice = Math.min(minPrice, this.price[o]!);
+    for (let g = 0; g < G; g++) {
+      this.fitKept.push(Int32Array.from(kept.filter((o) => this.fit[g * O + o])));
+      let w = Infinity;
+      for (const o of this.fitKept[g]!) w = Math.min(w, this.price[o]! * this.dominantShare(g, o));
+      // A task that takes nothing still counts a little, so bins of only such tasks have a finite score.
+      this.weight[g] = Math.max(w === Infinity ? 0 : w, minPrice * 1e-9);
+    }
+  }
+
+  /** How many tasks of group g fit in the free capacity `f` (Infinity for a task that takes nothing). */
+  copies(g: number, f: Float64Array | readonly number[], fo = 0): number {
+    let n = Infinity;
+    for (let d = 0; d < D; d++) {
+      const s = this.size[g * D + d]!;
+      if (s > 0) n = Math.min(n, Math.floor(f[fo + d]! / s));
+    }
+    return n;
+  }
+
+  /** The groups that fit offering `o`, in the given order. */
+  fitList(order: Order, o: number): Int32Array {
+    const lists = this.#fitLists.get(order) ?? new Map<number, Int32Array>();
+    this.#fitLists.set(order, lists);
+    let list = lists.get(o);
+    if (!list) lists.set(o, (list = Int32Array.from(this.order(order).filter((g) => this.fit[g * this.O + o]))));
+    return list;
+  }
+
+  /** Parallel to fitList: each group's cost on `o` (price times dominant share) over its value. */
+  homeRatio(order: Order, o: number): Float64Array {
+    const ratios = this.#homeRatios.get(order) ?? new Map<number, Float64Array>();
+    this.#homeRatios.set(order, ratios);
+    let ratio = ratios.get(o);
+    if (!ratio) {
+      const list = this.fitList(order, o);
+      ratio = new Float64Array(list.length);
+      list.forEach((g, k) => (ratio![k] = (this.price[o]! * this.dominantShare(g, o)) / this.weight[g]!));
+      ratios.set(o, ratio);
+    }
+    return ratio;
+  }
+
+  /** Group indexes in the given order, priority first. */
+  order(order: Order): readonly number[] {
+    let result = this.#orders.get(order);
+    if (!result) {
+      const gs = this.#groups;
+      const key = (g: TaskGroup): number[] =>
+        order === 'gpu'
+          ? [g.size.gpus, g.size.cpuMillis, g.size.memoryMiB]
+          : order === 'memory'
+            ? [g.size.memoryMiB, g.size.cpuMillis, g.size.gpus]
+            : [packingSize(g.size), 0, 0];
+      const keys = gs.map(key);
+      // Ties go to the group with fewer offerings to choose from: others can fill around it more easily than it can.
+      const choices = gs.map((_, g) => this.fitKept[g]!.length);
+      result = gs.map((_, i) => i);
+      result.sort((a, b) => {
+        const ka = keys[a]!;
+        const kb = keys[b]!;
+        return (
+          gs[b]!.priority - gs[a]!.priority ||
+          kb[0]! - ka[0]! ||
+          kb[1]! - ka[1]! ||
+          kb[2]! - ka[2]! ||
+          choices[a]! - choices[b]! ||
+          a - b
+        );
+      });
+      this.#orders.set(order, result);
+    }
+    return result;
+  }
+
+  cost(patterns: readonly Pattern[]): number {
+    let total = 0;
+    for (const p of patterns) total += this.price[p.offering]! * p.times;
+    return total;
+  }
+
+  value(p: Pattern): number {
+    let v = 0;
+    for (const item of p.items) v += this.weight[item.group]! * item.count;
+    return v;
+  }
+
+  #fitsAlone(g: number, o: number): boolean {
+    for (let d = 0; d < D; d++) if (this.size[g * D + d]! > this.cap[o * D + d]!) return false;
+    return true;
+  }
+
+  dominantShare(g: number, o: number): number {
+    let share = 0;
+    for (let d = 0; d < D; d++) {
+      const s = this.size[g * D + d]!;
+      if (s > 0) share = Math.max(share, s / this.cap[o * D + d]!);
+    }
+    return share;
+  }
+
+  /**
+   * Offerings no other is at least as good as: as cheap, at least as big in every dimension some task needs, and
+   * eligible for every class the other is. Any instance of a dropped offering could be one of its dominator instead,
+   * for no more. Offerings come cheapest first, so a dominator is always seen before what it dominates, except at
+   * equal prices, where an earlier one may survive a bigger later one (harmless: it is only not pruned).
+   */
+  #undominated(counts: ArrayLike<number>): number[] {
+    const live: number[] = [];
+    for (let g = 0; g < this.G; g++) if (counts[g]! > 0) live.push(g);
+    const demanded = [0, 1, 2, 3].filter((d) => live.some((g) => this.size[g * D + d]! > 0));
+    const classes = [...new Set(live.map((g) => this.groupClass[g]!))];
+    const kept: number[] = [];
+    for (let b = 0; b < this.O; b++) {
+      if (!live.some((g) => this.fit[g * this.O + b] === 1)) continue;
+      const dominated = kept.some((a) => {
+        if (this.price[a]! > this.price[b]!) return false;
+        for (const d of demanded) if (this.cap[a * D + d]! < this.cap[b * D + d]!) return false;
+        for (const c of classes) if (this.eligibility[c * this.O + b] && !this.eligibility[c * this.O + a]) return false;
+        return true;
+      });
+      if (!dominated) kept.push(b);
+    }
+    return kept;
+  }
+}
+
+/** First-fit-decreasing over groups with a choice of offering per new instance (see `pack`). */
+function greedy(m: PackingModel, counts: Int32Array, variant: Variant): Pattern[] {
+  const rem = Int32Array.from(counts);
+  const patterns: Pattern[] = [];
+  let alive = m.order(variant.order).filter((g) => rem[g]! > 0);
+  const classDemand = new Float64Array(m.classCount * (D + 1));
+  for (const g of alive) addDemand(m, classDemand, g, rem[g]!);
+  const start = new Int32Array(m.O);
+  let smallest = smallestSizes(m, alive);
+
+  while (alive.length > 0) {
+    const h = alive[0]!;
+    let best = -1;
+    let bestScore = Infinity;
+    for (const o of shortlist(m, h, rem, classDemand)) {
+      const s = fill(m, o, variant, rem, start, smallest, null);
+      if (s < bestScore || (s === bestScore && (m.price[o]! < m.price[best]! || (m.price[o] === m.price[best] && o < best)))) {
+        best = o;
+        bestScore = s;
+      }
+    }
+    const items: PatternItem[] = [];
+    fill(m, best, variant, rem, start, smallest, items);
+    let times = Infinity;
+    for (const item of items) times = Math.min(times, Math.floor(rem[item.group]! / item.count));
+    let exhausted = false;
+    for (const item of items) {
+      rem[item.group]! -= item.count * times;
+      addDemand(m, classDemand, item.group, -item.count * times);
+      if (rem[item.group] === 0) exhausted = true;
+    }
+    patterns.push({ offering: best, items: items.sort((a, b) => a.group - b.group), times });
+    if (exhausted) {
+      alive = alive.filter((g) => rem[g]! > 0);
+      smallest = smallestSizes(m, alive);
+    }
+  }
+  return patterns;
+}
+
+/**
+ * Fills one instance of offering `o` with the head group's tasks (the first group left that fits it), then the
+ * following groups' (first fit decreasing), and returns its price per packed value or task. Writes the contents to
+ * `items` when given. `start[o]` remembers where the groups left begin in `o`'s list.
+ */
+function fill(
+  m: PackingModel,
+  o: number,
+  variant: Variant,
+  rem: Int32Array,
+  start: Int32Array,
+  smallest: Float64Array,
+  items: PatternItem[] | null,
+): number {
+  const list = m.fitList(variant.order, o);
+  const home = variant.mixLimit === Infinity ? null : m.homeRatio(variant.order, o);
+  const { size, weight } = m;
+  const cap = m.cap;
+  let f0 = cap[o * D]!;
+  let f1 = cap[o * D + 1]!;
+  let f2 = cap[o * D + 2]!;
+  let f3 = cap[o * D + 3]!;
+  const m0 = smallest[0]!;
+  const m1 = smallest[1]!;
+  const m2 = smallest[2]!;
+  const m3 = smallest[3]!;
+  let k = start[o]!;
+  while (k < list.length && rem[list[k]!] === 0) k++;
+  start[o] = k;
+  const from = k;
+  let value = 0;
+  let tasks = 0;
+  for (; k < list.length; k++) {
+    const g = list[k]!;
+    const left = rem[g]!;
+    if (left === 0) continue;
+    if (home !== null && k > from && home[k]! > variant.mixLimit) continue;
+    const s0 = size[g * D]!;
+    const s1 = size[g * D + 1]!;
+    const s2 = size[g * D + 2]!;
+    const s3 = size[g * D + 3]!;
+    let n = left;
+    if (s0 > 0) n = Math.min(n, Math.floor(f0 / s0));
+    if (s1 > 0) n = Math.min(n, Math.floor(f1 / s1));
+    if (s2 > 0) n = Math.min(n, Math.floor(f2 / s2));
+    if (s3 > 0) n = Math.min(n, Math.floor(f3 / s3));
+    if (n <= 0) continue;
+    f0 -= n * s0;
+    f1 -= n * s1;
+    f2 -= n * s2;
+    f3 -= n * s3;
+    value += n * weight[g]!;
+    tasks += n;
+    items?.push({ group: g, count: n });
+    if (f0 < m0 || f1 < m1 || f2 < m2 || f3 < m3) break;
+  }
+  m.work += k - from;
+  return m.price[o]! / (variant.score === 'value' ? value : tasks);
+}
+
+/** The smallest size in each dimension among `alive`: with less free than that in any dimension, nothing fits. */
+function smallestSizes(m: PackingModel, alive: readonly number[]): Float64Array {
+  const result = new Float64Array(D).fill(Infinity);
+  for (const g of alive) for (let d = 0; d < D; d++) result[d] = Math.min(result[d]!, m.size[g * D + d]!);
+  return result;
+}
+
+/**
+ * The offerings worth filling in full for a new instance headed by group `h`: the cheapest few, the best by price per
+ * head task, and the best by price per value if the remaining demand were fluid (the share of it one instance holds).
+ */
+function shortlist(m: PackingModel, h: number, rem: Int32Array, classDemand: Float64Array): ArrayLike<number> & Iterable<number> {
+  const all = m.fitKept[h]!;
+  if (all.length <= SHORTLIST_ALL) return all;
+  const wh = m.weight[h]!;
+  const headOnly = new Float64Array(all.length);
+  const fluid = new Float64Array(all.length);
+  for (let k = 0; k < all.length; k++) {
+    const o = all[k]!;
+    const price = m.price[o]!;
+    headOnly[k] = price / (Math.min(rem[h]!, m.copies(h, m.cap, o * D)) * wh);
+    let d0 = 0;
+    let d1 = 0;
+    let d2 = 0;
+    let d3 = 0;
+    let dv = 0;
+    for (let c = 0; c < m.classCount; c++) {
+      if (!m.eligibility[c * m.O + o]) continue;
+      const base = c * (D + 1);
+      d0 += classDemand[base]!;
+      d1 += classDemand[base + 1]!;
+      d2 += classDemand[base + 2]!;
+      d3 += classDemand[base + 3]!;
+      dv += classDemand[base + 4]!;
+    }
+    let share = 1;
+    if (d0 > 0) share = Math.min(share, m.cap[o * D]! / d0);
+    if (d1 > 0) share = Math.min(share, m.cap[o * D + 1]! / d1);
+    if (d2 > 0) share = Math.min(share, m.cap[o * D + 2]! / d2);
+    if (d3 > 0) share = Math.min(share, m.cap[o * D + 3]! / d3);
+    fluid[k] = price / (share * dv);
+  }
+  const picked = new Set<number>();
+  for (let k = 0; k < SHORTLIST_EACH / 2; k++) picked.add(all[k]!);
+  for (const k of smallestK(headOnly, SHORTLIST_EACH)) picked.add(all[k]!);
+  for (const k of smallestK(fluid, SHORTLIST_EACH)) picked.add(all[k]!);
+  return [...picked].sort((a, b) => a - b);
+}
+
+/** Indexes of the k smallest scores (ties to the lower index), in no particular order. */
+function smallestK(scores: Float64Array, k: number): number[] {
+  const top: number[] = [];
+  for (let i = 0; i < scores.length; i++) {
+    if (top.length === k && !(scores[i]! < scores[top[k - 1]!]!)) continue;
+    let j = top.length < k ? top.length : k - 1;
+    while (j > 0 && scores[top[j - 1]!]! > scores[i]!) {
+      if (j < k) top[j] = top[j - 1]!;
+      j--;
+    }
+    top[j] = i;
+  }
+  return top;
+}
+
+function addDemand(m: PackingModel, classDemand: Float64Array, g: number, n: number): void {
+  const base = m.groupClass[g]! * (D + 1);
+  for (let d = 0; d < D; d++) classDemand[base + d]! += n * m.size[g * D + d]!;
+  classDemand[base + D]! += n * m.weight[g]!;
+}
+
+/** Shrinks each pattern to its cheapest holder, then re-packs the under-filled single instances together. */
+function improve(m: PackingModel, patterns: readonly Pattern[], variant: Variant): Pattern[] {
+  const shrunk = patterns.map((p) => shrink(m, p));
+  const tail = shrunk.filter((p) => p.times === 1 && m.value(p) < TAIL_EFFICIENCY * m.price[p.offering]!);
+  if (tail.length < 2) return shrunk;
+  const counts = new Int32Array(m.G);
+  for (const p of tail) for (const item of p.items) counts[item.group]! += item.count;
+  const repacked = greedy(m, counts, variant).map((p) => shrink(m, p));
+  if (m.cost(repacked) >= m.cost(tail)) return shrunk;
+  // The re-packed tail takes the place of its first instance, so planning order stays roughly by priority.
+  const tailSet = new Set(tail);
+  const result: Pattern[] = [];
+  for (const p of shrunk) {
+    if (p === tail[0]) result.push(...repacked);
+    else if (!tailSet.has(p)) result.push(p);
+  }
+  return result;
+}
+
+/** The same contents on the cheapest offering that holds them all and may run every one of them. */
+function shrink(m: PackingModel, p: Pattern): Pattern {
+  const total = new Float64Array(D);
+  for (const item of p.items) for (let d = 0; d < D; d++) total[d]! += item.count * m.size[item.group * D + d]!;
+  const first = p.items[0]!.group;
+  for (const o of m.fitKept[first]!) {
+    if (m.price[o]! >= m.price[p.offering]!) break;
+    let ok = true;
+    for (let d = 0; d < D && ok; d++) ok = total[d]! <= m.cap[o * D + d]!;
+    for (const item of p.items) if (ok) ok = m.fit[item.group * m.O + o] === 1;
+    if (ok) return { ...p, offering: o };
+  }
+  return p;
+}

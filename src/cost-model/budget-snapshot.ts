@@ -1,0 +1,44 @@
+import type { LaunchIntent, TerminateIntent } from '../core/intent.ts';
+import type { Store } from '../store/store.ts';
+import { budgetAlerts, type NewBudgetAlert } from './budget-alerts.ts';
+import { budgetLedgerFromMs } from './budget.ts';
+import type { BudgetSpend } from './budget-spend.ts';
+import type { BudgetInput } from './budgets.ts';
+import type { BudgetTiming } from './budget-exposure.ts';
+
+/**
+ * The two places budgets touch the store, for the controller's observe and act steps; everything between is pure.
+ */
+
+/**
+ * Reads what a pass's BudgetBook decides from, as one consistent snapshot: the budgets, the ledger over their
+ * windows, open launch and terminate intents and tasks placed but not yet running. With no budget set it reads nothing more.
+ */
+export function readBudgetInput(store: Store, nowMs: number, timing: BudgetTiming): BudgetInput {
+  return store.transaction(() => {
+    const budgets = store.budgets.list();
+    if (budgets.length === 0) {
+      return { nowMs, budgets, ledger: { agents: [], usage: [] }, openLaunches: [], placedTasks: [], timing };
+    }
+    const open = store.intents.open();
+    return {
+      nowMs,
+      budgets,
+      ledger: store.ledger.overlapping(budgetLedgerFromMs(budgets, nowMs), nowMs + 1),
+      openLaunches: open.filter((i): i is LaunchIntent => i.kind === 'launch'),
+      openTerminations: open.filter((i): i is TerminateIntent => i.kind === 'terminate'),
+      placedTasks: store.tasks.list({ states: ['placed'] }),
+      timing,
+    };
+  });
+}
+
+/**
+ * Records the 50, 80 and 100 percent levels the budgets' spend has reached in their current periods, and returns
+ * the ones not recorded before: log each, and count it in a metric, once.
+ */
+export function recordBudgetAlerts(store: Store, spends: readonly BudgetSpend[], nowMs: number): NewBudgetAlert[] {
+  const alerts = budgetAlerts(spends, nowMs);
+  if (alerts.length === 0) return [];
+  return store.transaction(() => alerts.filter((alert) => store.budgets.recordAlert(alert)));
+}

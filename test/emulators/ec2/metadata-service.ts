@@ -1,0 +1,93 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Clock } from '../../../src/core/clock.ts';
+import type { EmulatedInstance } from './emulated-instance.ts';
+
+/** Where an instance's metadata service lives on the emulator: `<emulator url>/_imds/<instance id>`. */
+export const METADATA_PREFIX = '/_imds/';
+
+const TOKEN_TTL_HEADER = 'x-aws-ec2-metadata-token-ttl-seconds';
+const TOKEN_HEADER = 'x-aws-ec2-metadata-token';
+const MAX_TTL_SECONDS = 21_600;
+
+/**
+ * An IMDSv2-style metadata service per instance: `PUT /latest/api/token` with a TTL header returns a session token,
+ * and every `GET /latest/meta-data/...` must carry it (401 otherwise). `spot/instance-action` is 404 until a spot
+ * interruption is scheduled, then `{"action":"terminate","time":"..."}`. A terminated instance has no service.
+ */
+export class MetadataService {
+  readonly #clock: Clock;
+  readonly #lookup: (instanceId: string) => EmulatedInstance | undefined;
+  readonly #tokens = new Map<string, { readonly instanceId: string; readonly expiresAtMs: number }>();
+  /** Requests served, by path, for tests. */
+  readonly requests: Array<{ instanceId: string; method: string; path: string; status: number }> = [];
+
+  constructor(clock: Clock, lookup: (instanceId: string) => EmulatedInstance | undefined) {
+    this.#clock = clock;
+    this.#lookup = lookup;
+  }
+
+  handles(url: string): boolean {
+    return url.startsWith(METADATA_PREFIX);
+  }
+
+  serve(req: IncomingMessage, res: ServerResponse): void {
+    const rest = (req.url ?? '').slice(METADATA_PREFIX.length);
+    const slash = rest.indexOf('/');
+    const instanceId = slash < 0 ? rest : rest.slice(0, slash);
+    const path = slash < 0 ? '/' : rest.slice(slash).split('?')[0]!;
+    const answer = (status: number, body: string, type = 'text/plain'): void => {
+      this.requests.push({ instanceId, method: req.method ?? '', path, status });
+      res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    };
+    const instance = this.#lookup(instanceId);
+    if (!instance || instance.state === 'terminated' || instance.state === 'shutting-down')
+      return answer(404, 'Not Found');
+
+    if (path === '/latest/api/token') {
+      if (req.method !== 'PUT') return answer(405, 'Method Not Allowed');
+      const ttl = Number(req.headers[TOKEN_TTL_HEADER]);
+      if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TTL_SECONDS) return answer(400, 'Bad Request');
+      const token = randomBytes(32).toString('base64');
+      this.#tokens.set(token, { instanceId, expiresAtMs: this.#clock.now() + ttl * 1000 });
+      return answer(200, token);
+    }
+    if (!path.startsWith('/latest/meta-data/')) return answer(404, 'Not Found');
+    if (req.method !== 'GET') return answer(405, 'Method Not Allowed');
+    const token = this.#tokens.get(String(req.headers[TOKEN_HEADER] ?? ''));
+    if (!token || token.instanceId !== instanceId || token.expiresAtMs <= this.#clock.now())
+      return answer(401, 'Unauthorized');
+
+    const item = path.slice('/latest/meta-data/'.length);
+    const value = metadataItem(instance, item);
+    if (value === undefined) return answer(404, 'Not Found');
+    return answer(200, value, item === 'spot/instance-action' ? 'application/json' : 'text/plain');
+  }
+}
+
+function metadataItem(instance: EmulatedInstance, item: string): string | undefined {
+  switch (item) {
+    case 'instance-id':
+      return instance.id;
+    case 'instance-type':
+      return instance.instanceType;
+    case 'ami-id':
+      return instance.imageId;
+    case 'local-ipv4':
+      return instance.privateIp;
+    case 'placement/availability-zone':
+      return instance.zone;
+    case 'instance-life-cycle':
+      return instance.lifecycle;
+    case 'spot/instance-action':
+      return instance.interruption
+        ? JSON.stringify({
+            action: instance.interruption.action,
+            time: new Date(instance.interruption.timeMs).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+          })
+        : undefined;
+    default:
+      return undefined;
+  }
+}

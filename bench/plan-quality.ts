@@ -29,11 +29,26 @@ export const benchmark: Benchmark = {
     const offerings = benchOfferings();
     const workloads = drawWorkloads(count, ctx.seed, { minTasks: 20, maxTasks: 300 });
     ctx.log(`plan-quality: ${workloads.length} workloads over ${offerings.length} offerings`);
-    const rows: { workload: string; tasks: number; spillway: number; baseline: number; baselineType: string; planMs: number }[] = [];
+    const rows: {
+      workload: string;
+      tasks: number;
+      spillway: number;
+      baseline: number;
+      baselineType: string;
+      planMs: number;
+    }[] = [];
     let uncovered = 0;
     for (const [i, w] of workloads.entries()) {
       const started = performance.now();
-      const result = plan({ nowMs: 0, policy: POLICY, pending: w.tasks, agents: [], openLaunches: [], offerings, unavailable: new Set() });
+      const result = plan({
+        nowMs: 0,
+        policy: POLICY,
+        pending: w.tasks,
+        agents: [],
+        openLaunches: [],
+        offerings,
+        unavailable: new Set(),
+      });
       const planMs = performance.now() - started;
       const planCost = result.launches.reduce((sum, l) => sum + l.count * l.offering.pricePerHourMicros, 0);
       const launched = new Set(result.launches.flatMap((l) => l.taskIds));
@@ -41,7 +56,8 @@ export const benchmark: Benchmark = {
       uncovered += w.tasks.length - covered.length;
       const bound = await boundOf(covered, offerings);
       const naive = naivePlan(w.tasks, offerings, POLICY);
-      const naiveBound = naive.coveredTasks.length === covered.length ? bound : await boundOf(naive.coveredTasks, offerings);
+      const naiveBound =
+        naive.coveredTasks.length === covered.length ? bound : await boundOf(naive.coveredTasks, offerings);
       rows.push({
         workload: w.name,
         tasks: w.tasks.length,
@@ -52,7 +68,9 @@ export const benchmark: Benchmark = {
       });
       if ((i + 1) % 20 === 0 || i + 1 === workloads.length) {
         const ratios = rows.map((r) => r.spillway);
-        ctx.log(`  ${i + 1}/${workloads.length} workloads: median ${quantile(ratios, 0.5).toFixed(4)}, p95 ${quantile(ratios, 0.95).toFixed(4)}`);
+        ctx.log(
+          `  ${i + 1}/${workloads.length} workloads: median ${quantile(ratios, 0.5).toFixed(4)}, p95 ${quantile(ratios, 0.95).toFixed(4)}`,
+        );
       }
     }
     const spillway = rows.map((r) => r.spillway);
@@ -66,7 +84,13 @@ export const benchmark: Benchmark = {
         'spillway.max': round(Math.max(...spillway)),
         'baseline.median': round(quantile(baseline, 0.5)),
         'baseline.p95': round(quantile(baseline, 0.95)),
-        'planMs.median': round(quantile(rows.map((r) => r.planMs), 0.5), 2),
+        'planMs.median': round(
+          quantile(
+            rows.map((r) => r.planMs),
+            0.5,
+          ),
+          2,
+        ),
         uncoveredTasks: uncovered,
       },
       targets: [

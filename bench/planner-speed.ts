@@ -36,7 +36,15 @@ export const benchmark: Benchmark = {
       let launched = 0;
       for (let run = 0; run < 3; run++) {
         const started = performance.now();
-        const result = plan({ nowMs: 0, policy: POLICY, pending, agents: [], openLaunches: [], offerings, unavailable: new Set() });
+        const result = plan({
+          nowMs: 0,
+          policy: POLICY,
+          pending,
+          agents: [],
+          openLaunches: [],
+          offerings,
+          unavailable: new Set(),
+        });
         times.push(performance.now() - started);
         launched = result.launches.reduce((s, l) => s + l.count, 0);
       }

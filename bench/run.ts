@@ -36,7 +36,9 @@ if (benchmarks.length === 0) {
   process.exit(2);
 }
 
-const previous = existsSync(resultsPath) ? (JSON.parse(readFileSync(resultsPath, 'utf8')) as { benchmarks?: Record<string, unknown> }) : {};
+const previous = existsSync(resultsPath)
+  ? (JSON.parse(readFileSync(resultsPath, 'utf8')) as { benchmarks?: Record<string, unknown> })
+  : {};
 const results: Record<string, unknown> = { ...previous.benchmarks };
 const table: string[][] = [['benchmark', 'metric', 'value', 'target']];
 let missed = 0;
@@ -61,14 +63,21 @@ console.log(`\nwrote ${resultsPath}${missed ? `; ${missed} target(s) missed` : '
 function describe(target: BenchTarget, value: number | string): string {
   const v = Number(value);
   const ok = (target.max === undefined || v <= target.max) && (target.min === undefined || v >= target.min);
-  const bound = [target.max !== undefined ? `<= ${target.max}` : '', target.min !== undefined ? `>= ${target.min}` : ''].filter(Boolean).join(', ');
+  const bound = [target.max !== undefined ? `<= ${target.max}` : '', target.min !== undefined ? `>= ${target.min}` : '']
+    .filter(Boolean)
+    .join(', ');
   return `${ok ? 'met' : 'MISSED'} (${bound})`;
 }
 
 function printTable(rows: string[][]): void {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   for (const [i, row] of rows.entries()) {
-    console.log(row.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd());
+    console.log(
+      row
+        .map((cell, c) => cell.padEnd(widths[c]!))
+        .join('  ')
+        .trimEnd(),
+    );
     if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   }
 }

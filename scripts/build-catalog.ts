@@ -31,5 +31,7 @@ if (process.argv.includes('--check')) {
 } else {
   writeFileSync(target, json);
   const count = (provider: string): number => catalog.entries.filter((e) => e.provider === provider).length;
-  console.log(`wrote ${target}: ${catalog.entries.length} entries (aws-ec2 ${count('aws-ec2')}, gcp-compute ${count('gcp-compute')})`);
+  console.log(
+    `wrote ${target}: ${catalog.entries.length} entries (aws-ec2 ${count('aws-ec2')}, gcp-compute ${count('gcp-compute')})`,
+  );
 }

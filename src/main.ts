@@ -12,6 +12,8 @@ import { hashToken, newApiToken } from './core/credentials.ts';
 import { microsToUsd } from './core/money.ts';
 import { homePath, storePath } from './config/load.ts';
 import { effectivePolicy, type Config } from './config/schema.ts';
+import { toBudgetSpec } from './config/budget-schema.ts';
+import { amortizedPrivateRate } from './cost-model/ledger.ts';
 import type { Logger } from './log/logger.ts';
 import { ApiMetrics } from './api/metrics.ts';
 import { startApiServer } from './api/server.ts';
@@ -55,6 +57,11 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
   const store = openSqliteStore(storePath(config));
   store.meta.bindClusterId(config.clusterId);
   if (store.policy.seed(effectivePolicy(config), clock.now())) logger.info('seeded policy from config');
+  const seededBudgets = store.budgets.seed(
+    config.budgets.map((b) => toBudgetSpec(b.name, b)),
+    clock.now(),
+  );
+  if (seededBudgets > 0) logger.info('seeded budgets from config', { count: seededBudgets });
 
   const tls = config.api.tls
     ? { cert: readFileSync(config.api.tls.certFile, 'utf8'), key: readFileSync(config.api.tls.keyFile, 'utf8') }
@@ -80,6 +87,7 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
     metrics,
     listen: { host: config.api.host, port: config.api.port, tls, maxBodyBytes: config.api.maxBodyBytes },
     health: { isLeader: () => isLeader(), version: VERSION },
+    privateRate: amortizedPrivateRate(config.privateRates),
   });
   const controllerUrl = config.api.publicUrl ?? api.url;
 
@@ -112,6 +120,7 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
         metrics.decisions.inc({ kind: 'launch' }, report.launches.length);
         metrics.decisions.inc({ kind: 'terminate' }, report.terminates.length);
       },
+      onBudgetAlert: (alert) => metrics.budgetAlerts.inc({ budget: alert.budgetName, percent: String(alert.percent) }),
       onCall: (intent, outcome) => {
         if (intent.kind === 'launch') metrics.launches.inc({ provider: intent.providerId, outcome });
         else if (outcome === 'done') metrics.terminations.inc({ provider: intent.providerId }, intent.instanceIds.length);

@@ -48,7 +48,9 @@ export interface AlibabaPod {
 }
 
 export function readAlibabaPods(path: string): AlibabaPod[] {
-  const [header, ...rows] = readFileSync(path, 'utf8').split(/\r?\n/).filter((l) => l.trim() !== '');
+  const [header, ...rows] = readFileSync(path, 'utf8')
+    .split(/\r?\n/)
+    .filter((l) => l.trim() !== '');
   const columns = header!.split(',');
   const at = (name: string): number => columns.indexOf(name);
   return rows.map((row) => {

@@ -66,7 +66,10 @@ export function drawWorkloads(count: number, seed: number, opts: { minTasks: num
     else if (kind === 'alibaba') tasks = podTasks(window(pods, n, random), prefix);
     else {
       const half = Math.floor(n / 2);
-      tasks = [...kthTasks(window(kth, half, random), random, `${prefix}k`), ...podTasks(window(pods, n - half, random), `${prefix}a`)];
+      tasks = [
+        ...kthTasks(window(kth, half, random), random, `${prefix}k`),
+        ...podTasks(window(pods, n - half, random), `${prefix}a`),
+      ];
     }
     workloads.push({ name: `${prefix}-${kind}-${tasks.length}`, kind, tasks });
   }
@@ -81,10 +84,14 @@ function window<T>(items: readonly T[], n: number, random: () => number): T[] {
 function kthTasks(jobs: readonly SwfJob[], random: () => number, prefix: string): Task[] {
   return jobs.map((job, i) => {
     const memPerProc = KTH_MEMORY_PER_PROCESSOR_MIB[randomInt(random, 0, KTH_MEMORY_PER_PROCESSOR_MIB.length - 1)]!;
-    return benchTask(`${prefix}-kth-${job.id}-${i}`, { cpuMillis: job.processors * 1000, memoryMiB: job.processors * memPerProc }, {
-      revocable: random() < 0.5,
-      team: `user-${job.id % 7}`,
-    });
+    return benchTask(
+      `${prefix}-kth-${job.id}-${i}`,
+      { cpuMillis: job.processors * 1000, memoryMiB: job.processors * memPerProc },
+      {
+        revocable: random() < 0.5,
+        team: `user-${job.id % 7}`,
+      },
+    );
   });
 }
 

@@ -23,6 +23,8 @@ export class ApiMetrics {
   readonly terminations: Counter<'provider'>;
   /** Decisions the controller made, by kind (`launch`, `terminate`, `place`, `drain`, ...). */
   readonly decisions: Counter<'kind'>;
+  /** Budget alerts (50, 80, 100 percent of a cap in its period), by budget name and percent. */
+  readonly budgetAlerts: Counter<'budget' | 'percent'>;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     this.registry = new Registry();
@@ -69,6 +71,12 @@ export class ApiMetrics {
       name: 'spillway_decisions_total',
       help: 'Controller decisions by kind.',
       labelNames: ['kind'],
+      registers,
+    });
+    this.budgetAlerts = new Counter({
+      name: 'spillway_budget_alerts_total',
+      help: 'Budget alerts: a budget reached 50, 80 or 100 percent of its cap in its period.',
+      labelNames: ['budget', 'percent'],
       registers,
     });
   }

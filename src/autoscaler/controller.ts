@@ -1,5 +1,5 @@
 import type { Clock } from '../core/clock.ts';
-import { errorMessage } from '../core/errors.ts';
+import { ConflictError, errorMessage } from '../core/errors.ts';
 import type { Intent, LaunchIntent } from '../core/intent.ts';
 import type { Offering } from '../core/offering.ts';
 import type { Logger } from '../log/logger.ts';
@@ -8,6 +8,9 @@ import type { CloudProvider } from '../providers/provider.ts';
 import type { Store } from '../store/store.ts';
 import type { LaunchCommand, TerminateCommand, Waiting } from './commands.ts';
 import { dueAfterInterruption, interruptedOfferings } from './interruptions.ts';
+import { launchOwnerShares, openBudgetBook, type BudgetBook } from '../cost-model/budgets.ts';
+import { readBudgetInput, recordBudgetAlerts } from '../cost-model/budget-snapshot.ts';
+import type { NewBudgetAlert } from '../cost-model/budget-alerts.ts';
 import { plan } from './planner.ts';
 import { Provisioner, type CallOutcome, type LaunchContext } from './provisioner.ts';
 import { reconcile } from './reconcile.ts';
@@ -23,6 +26,10 @@ export interface ControllerSettings {
   readonly unavailableForMs: number;
   /** Refresh offerings every N passes; default 60. */
   readonly offeringsEveryPasses?: number;
+  /** How long a stop takes to end billing, at most (budgets count that much more); default 60 s. */
+  readonly terminationAllowanceMs?: number;
+  /** How long a launch may take from its intent to the cloud's answer, queue and retries included; default 120 s. */
+  readonly launchAllowanceMs?: number;
 }
 
 /** Hooks for metrics; every one optional. */
@@ -30,6 +37,8 @@ export interface ControllerObserver {
   onPass?(report: PassReport): void;
   /** A cloud call ended. */
   onCall?(intent: Intent, outcome: CallOutcome): void;
+  /** A budget's spend crossed 50, 80 or 100 percent of its cap in its period. */
+  onBudgetAlert?(alert: NewBudgetAlert): void;
 }
 
 export interface ControllerOptions {
@@ -164,10 +173,10 @@ export class Controller {
         logger.warn('could not list instances to release', { providerId: provider.id, error: errorMessage(err) });
       }
     }
-    let count = 0;
-    for (const [key, command] of targets) {
-      if (!terminating.has(key) && this.#provisioner.terminate(command, { force: true })) count++;
-    }
+    const release = [...targets].filter(([key]) => !terminating.has(key)).map(([, command]) => command);
+    const count = this.#provisioner
+      .terminateAll(release, { force: true })
+      .reduce((n, intent) => n + intent.instanceIds.length, 0);
     for (const intent of store.intents.open()) if (intent.kind === 'terminate') this.#provisioner.execute(intent);
     await this.#provisioner.settle();
     logger.info('released cloud instances', { count, reason });
@@ -234,7 +243,8 @@ export class Controller {
       await this.#refreshOfferings();
     }
 
-    const placed = pool.place(clock.now()).length;
+    const book = this.#budgets(clock.now());
+    const placed = pool.place(clock.now(), (task, agent) => book.admitPlacement(task, agent) === undefined).length;
     const now = clock.now();
     const snapshot = pool.observe(now);
     const policy = store.policy.get();
@@ -248,6 +258,7 @@ export class Controller {
       openLaunches,
       offerings: this.#offerings,
       unavailable: new Set([...this.#unavailable(now), ...interruptedOfferings(snapshot.agents)]),
+      admitLaunch: (offering, tasks) => book.admitLaunch(offering, launchOwnerShares(tasks, offering)),
     });
     const terminating = terminatingInstances(open);
     const lost = store.agents.list({ states: ['lost'] });
@@ -262,13 +273,54 @@ export class Controller {
       this.#provisioner.execute(intent);
     }
     for (const command of result.launches) this.#provisioner.launch(command);
-    for (const command of terminates) this.#provisioner.terminate(command);
+    this.#provisioner.terminateAll(terminates);
 
     this.#noteWaiting(result.launches, result.waiting);
 
     const report: PassReport = { leader: true, placed, launches: result.launches, terminates, waiting: result.waiting };
     this.#o.observer?.onPass?.(report);
     return report;
+  }
+
+  /**
+   * Opens this pass's budget book and carries out what hard caps require first: tasks stopped and agents terminated
+   * early enough that no `preempt` budget is ever passed. Records and reports new 50/80/100 percent alerts.
+   */
+  #budgets(nowMs: number): BudgetBook {
+    const { store, logger, settings } = this.#o;
+    const book = openBudgetBook(
+      readBudgetInput(store, nowMs, {
+        passIntervalMs: settings.passIntervalMs,
+        terminationAllowanceMs: settings.terminationAllowanceMs ?? 60_000,
+        launchAllowanceMs: settings.launchAllowanceMs ?? 120_000,
+      }),
+    );
+    for (const command of book.preemptions()) {
+      logger.warn('preempting for a budget', { ...command });
+      if (command.kind === 'stop-task') {
+        try {
+          store.tasks.requeue(command.taskId, command.agentId, command.reason, nowMs);
+        } catch (err) {
+          if (!(err instanceof ConflictError)) throw err; // it finished or moved since the snapshot
+        }
+      } else if (command.providerId && command.instanceId) {
+        this.#provisioner.terminate(
+          {
+            kind: 'terminate',
+            agentId: command.agentId,
+            providerId: command.providerId,
+            instanceId: command.instanceId,
+            reason: command.reason,
+          },
+          { force: true },
+        );
+      }
+    }
+    for (const alert of recordBudgetAlerts(store, book.statuses(), nowMs)) {
+      logger.warn('budget alert', { ...alert });
+      this.#o.observer?.onBudgetAlert?.(alert);
+    }
+    return book;
   }
 
   /** Shows people why each task waits (stored on the task; logged once per change). */

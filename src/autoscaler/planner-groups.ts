@@ -36,7 +36,12 @@ export function packingSize(r: Resources): number {
 export function classKey(task: Task): string {
   const c = task.constraints;
   // Most tasks have no constraints: a short key without building JSON.
-  if (!c.privateOnly && !c.providers?.length && !c.gpuModels?.length && (!c.labels || Object.keys(c.labels).length === 0)) {
+  if (
+    !c.privateOnly &&
+    !c.providers?.length &&
+    !c.gpuModels?.length &&
+    (!c.labels || Object.keys(c.labels).length === 0)
+  ) {
     return task.revocable ? 'revocable' : 'steady';
   }
   const sorted = (xs: readonly string[] | undefined): string[] => [...(xs ?? [])].sort();
@@ -57,7 +62,10 @@ export function groupTasks(tasks: readonly Task[], opts: { byPriority?: boolean 
   const byPriority = opts.byPriority ?? true;
   const classIndex = new Map<string, number>();
   const classes: TaskClass[] = [];
-  const groups = new Map<string, { key: string; classIndex: number; priority: number; size: Resources; tasks: Task[] }>();
+  const groups = new Map<
+    string,
+    { key: string; classIndex: number; priority: number; size: Resources; tasks: Task[] }
+  >();
   for (const task of tasks) {
     const ck = classKey(task);
     let ci = classIndex.get(ck);

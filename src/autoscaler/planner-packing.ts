@@ -1,5 +1,6 @@
 import type { Offering } from '../core/offering.ts';
-import { packingSize, toVector, type TaskGroup } from './planner-groups.ts';
+import type { TaskGroup } from './planner-groups.ts';
+import { D, PackingModel, type Order } from './planner-packing-model.ts';
 
 /** What to pack: groups of identical tasks, and the offerings allowed, cheapest first. */
 export interface PackingInput {
@@ -34,20 +35,15 @@ export interface Packing {
   readonly costPerHourMicros: number;
 }
 
-const D = 4;
 /** Candidate offerings scored in full for each new instance: the best by each quick estimate, and the cheapest. */
 const SHORTLIST_EACH = 16;
 const SHORTLIST_ALL = 48;
+/** Below this much work so far, a tail is re-packed with every variant. */
+const SMALL_PLAN_WORK = 2_000_000;
 /** Bins filled below this share of their price in task value are re-packed together at the end. */
 const TAIL_EFFICIENCY = 0.97;
 
 type Score = 'value' | 'count';
-
-/**
- * The order groups are taken in, within each priority: `size` is the planning order (GPUs weigh most, then CPUs,
- * memory, bandwidth); `gpu` puts GPU tasks first and then the most CPU; `memory` the most memory first.
- */
-type Order = 'size' | 'gpu' | 'memory';
 
 /**
  * One run of the greedy: the group order, how instances are scored, and how dear a home a filler task may get
@@ -74,19 +70,21 @@ const VARIANTS: readonly Variant[] = [
  * How much work (groups looked at while filling candidates) the packer spends before it stops trying further
  * variants: enough for every variant on hundreds of distinct task shapes, and a bound on the time of huge plans.
  */
-const WORK_BUDGET = 40_000_000;
+const WORK_BUDGET = 6_000_000;
 
 /**
  * Packs groups of tasks into instances at the least cost this heuristic finds (pure, deterministic).
  *
- * Each task is given a value: the cheapest price of its dominant share of any offering it may run on. Packing is
- * first-fit-decreasing over groups, biggest first: for the first group with tasks left, each candidate offering that
- * fits it is filled with as many of its tasks as fit, then with the following groups' tasks, and the candidate with
- * the lowest price per packed value (or, in a second run, per packed task) wins; the same contents are repeated while
- * enough tasks are left. Then each distinct instance is shrunk to the cheapest offering that still holds its tasks,
- * and the under-filled instances are re-packed together when that costs less. The cheaper of the two runs is kept.
- * Work is over groups, not tasks, and offerings that another is at least as big, as cheap and as eligible as are
- * dropped first, so thousands of identical tasks cost little more than one.
+ * Each task has a value: the cheapest price of its dominant share of any offering it may run on. One run of the
+ * greedy is first-fit-decreasing over groups: for the first group with tasks left (the head), each candidate offering
+ * that fits it is filled with as many head tasks as fit, then with the following groups' tasks, and the candidate
+ * with the lowest price per packed value (or per packed task) wins; the same contents repeat while enough tasks are
+ * left. Then each distinct instance shrinks to the cheapest offering that still holds its tasks, and the under-filled
+ * single instances are re-packed together when that costs less. Several runs (VARIANTS: group orders, scores, how
+ * dear a home a filler may get) are tried, within WORK_BUDGET, and the cheapest plan is kept.
+ *
+ * Work is over groups of identical tasks, not tasks, and over offerings no other is at least as big, cheap and
+ * eligible as, so a plan for thousands of identical tasks costs about as much as for one.
  */
 export function pack(input: PackingInput): Packing {
   const model = new PackingModel(input);
@@ -109,184 +107,6 @@ export function pack(input: PackingInput): Packing {
   return { patterns: best, unfit, costPerHourMicros: bestCost === Infinity ? 0 : bestCost };
 }
 
-/** Flat typed arrays over groups and offerings, and what is derived from them once. */
-class PackingModel {
-  readonly G: number;
-  readonly O: number;
-  readonly size: Float64Array;
-  readonly cap: Float64Array;
-  readonly price: Float64Array;
-  /** 1 when a task of group g may run on offering o and fits it alone. */
-  readonly fit: Uint8Array;
-  /** Per group: the undominated offerings it fits, cheapest first. */
-  readonly fitKept: Int32Array[];
-  readonly weight: Float64Array;
-  readonly groupClass: Int32Array;
-  readonly classCount: number;
-  readonly eligibility: Uint8Array;
-  /** Groups looked at while filling candidate instances, over every run: bounds how many variants run. */
-  work = 0;
-  readonly #groups: readonly TaskGroup[];
-  readonly #orders = new Map<Order, number[]>();
-  readonly #fitLists = new Map<Order, Map<number, Int32Array>>();
-  readonly #homeRatios = new Map<Order, Map<number, Float64Array>>();
-
-  constructor(input: PackingInput) {
-    this.#groups = input.groups;
-    const G = (this.G = input.groups.length);
-    const O = (this.O = input.offerings.length);
-    this.classCount = input.classCount;
-    this.eligibility = input.eligibility;
-    this.size = new Float64Array(G * D);
-    this.cap = new Float64Array(O * D);
-    this.price = new Float64Array(O);
-    this.groupClass = new Int32Array(G);
-    input.groups.forEach((g, i) => {
-      this.size.set(toVector(g.size), i * D);
-      this.groupClass[i] = g.classIndex;
-    });
-    input.offerings.forEach((o, i) => {
-      this.cap.set(toVector(o.capacity), i * D);
-      this.price[i] = o.pricePerHourMicros;
-    });
-    this.fit = new Uint8Array(G * O);
-    for (let g = 0; g < G; g++) {
-      const row = this.groupClass[g]! * O;
-      for (let o = 0; o < O; o++) {
-        if (input.eligibility[row + o] && this.#fitsAlone(g, o)) this.fit[g * O + o] = 1;
-      }
-    }
-    const kept = this.#undominated(input.counts);
-    this.fitKept = [];
-    this.weight = new Float64Array(G);
-    let minPrice = Infinity;
-    for (let o = 0; o < O; o++) minPrice = Math.min(minPrice, this.price[o]!);
-    for (let g = 0; g < G; g++) {
-      this.fitKept.push(Int32Array.from(kept.filter((o) => this.fit[g * O + o])));
-      let w = Infinity;
-      for (const o of this.fitKept[g]!) w = Math.min(w, this.price[o]! * this.dominantShare(g, o));
-      // A task that takes nothing still counts a little, so bins of only such tasks have a finite score.
-      this.weight[g] = Math.max(w === Infinity ? 0 : w, minPrice * 1e-9);
-    }
-  }
-
-  /** How many tasks of group g fit in the free capacity `f` (Infinity for a task that takes nothing). */
-  copies(g: number, f: Float64Array | readonly number[], fo = 0): number {
-    let n = Infinity;
-    for (let d = 0; d < D; d++) {
-      const s = this.size[g * D + d]!;
-      if (s > 0) n = Math.min(n, Math.floor(f[fo + d]! / s));
-    }
-    return n;
-  }
-
-  /** The groups that fit offering `o`, in the given order. */
-  fitList(order: Order, o: number): Int32Array {
-    const lists = this.#fitLists.get(order) ?? new Map<number, Int32Array>();
-    this.#fitLists.set(order, lists);
-    let list = lists.get(o);
-    if (!list) lists.set(o, (list = Int32Array.from(this.order(order).filter((g) => this.fit[g * this.O + o]))));
-    return list;
-  }
-
-  /** Parallel to fitList: each group's cost on `o` (price times dominant share) over its value. */
-  homeRatio(order: Order, o: number): Float64Array {
-    const ratios = this.#homeRatios.get(order) ?? new Map<number, Float64Array>();
-    this.#homeRatios.set(order, ratios);
-    let ratio = ratios.get(o);
-    if (!ratio) {
-      const list = this.fitList(order, o);
-      ratio = new Float64Array(list.length);
-      list.forEach((g, k) => (ratio![k] = (this.price[o]! * this.dominantShare(g, o)) / this.weight[g]!));
-      ratios.set(o, ratio);
-    }
-    return ratio;
-  }
-
-  /** Group indexes in the given order, priority first. */
-  order(order: Order): readonly number[] {
-    let result = this.#orders.get(order);
-    if (!result) {
-      const gs = this.#groups;
-      const key = (g: TaskGroup): number[] =>
-        order === 'gpu'
-          ? [g.size.gpus, g.size.cpuMillis, g.size.memoryMiB]
-          : order === 'memory'
-            ? [g.size.memoryMiB, g.size.cpuMillis, g.size.gpus]
-            : [packingSize(g.size), 0, 0];
-      const keys = gs.map(key);
-      // Ties go to the group with fewer offerings to choose from: others can fill around it more easily than it can.
-      const choices = gs.map((_, g) => this.fitKept[g]!.length);
-      result = gs.map((_, i) => i);
-      result.sort((a, b) => {
-        const ka = keys[a]!;
-        const kb = keys[b]!;
-        return (
-          gs[b]!.priority - gs[a]!.priority ||
-          kb[0]! - ka[0]! ||
-          kb[1]! - ka[1]! ||
-          kb[2]! - ka[2]! ||
-          choices[a]! - choices[b]! ||
-          a - b
-        );
-      });
-      this.#orders.set(order, result);
-    }
-    return result;
-  }
-
-  cost(patterns: readonly Pattern[]): number {
-    let total = 0;
-    for (const p of patterns) total += this.price[p.offering]! * p.times;
-    return total;
-  }
-
-  value(p: Pattern): number {
-    let v = 0;
-    for (const item of p.items) v += this.weight[item.group]! * item.count;
-    return v;
-  }
-
-  #fitsAlone(g: number, o: number): boolean {
-    for (let d = 0; d < D; d++) if (this.size[g * D + d]! > this.cap[o * D + d]!) return false;
-    return true;
-  }
-
-  dominantShare(g: number, o: number): number {
-    let share = 0;
-    for (let d = 0; d < D; d++) {
-      const s = this.size[g * D + d]!;
-      if (s > 0) share = Math.max(share, s / this.cap[o * D + d]!);
-    }
-    return share;
-  }
-
-  /**
-   * Offerings no other is at least as good as: as cheap, at least as big in every dimension some task needs, and
-   * eligible for every class the other is. Any instance of a dropped offering could be one of its dominator instead,
-   * for no more. Offerings come cheapest first, so a dominator is always seen before what it dominates, except at
-   * equal prices, where an earlier one may survive a bigger later one (harmless: it is only not pruned).
-   */
-  #undominated(counts: ArrayLike<number>): number[] {
-    const live: number[] = [];
-    for (let g = 0; g < this.G; g++) if (counts[g]! > 0) live.push(g);
-    const demanded = [0, 1, 2, 3].filter((d) => live.some((g) => this.size[g * D + d]! > 0));
-    const classes = [...new Set(live.map((g) => this.groupClass[g]!))];
-    const kept: number[] = [];
-    for (let b = 0; b < this.O; b++) {
-      if (!live.some((g) => this.fit[g * this.O + b] === 1)) continue;
-      const dominated = kept.some((a) => {
-        if (this.price[a]! > this.price[b]!) return false;
-        for (const d of demanded) if (this.cap[a * D + d]! < this.cap[b * D + d]!) return false;
-        for (const c of classes) if (this.eligibility[c * this.O + b] && !this.eligibility[c * this.O + a]) return false;
-        return true;
-      });
-      if (!dominated) kept.push(b);
-    }
-    return kept;
-  }
-}
-
 /** First-fit-decreasing over groups with a choice of offering per new instance (see `pack`). */
 function greedy(m: PackingModel, counts: Int32Array, variant: Variant): Pattern[] {
   const rem = Int32Array.from(counts);
@@ -303,7 +123,10 @@ function greedy(m: PackingModel, counts: Int32Array, variant: Variant): Pattern[
     let bestScore = Infinity;
     for (const o of shortlist(m, h, rem, classDemand)) {
       const s = fill(m, o, variant, rem, start, smallest, null);
-      if (s < bestScore || (s === bestScore && (m.price[o]! < m.price[best]! || (m.price[o] === m.price[best] && o < best)))) {
+      if (
+        s < bestScore ||
+        (s === bestScore && (m.price[o]! < m.price[best]! || (m.price[o] === m.price[best] && o < best)))
+      ) {
         best = o;
         bestScore = s;
       }
@@ -398,12 +221,17 @@ function smallestSizes(m: PackingModel, alive: readonly number[]): Float64Array 
  * The offerings worth filling in full for a new instance headed by group `h`: the cheapest few, the best by price per
  * head task, and the best by price per value if the remaining demand were fluid (the share of it one instance holds).
  */
-function shortlist(m: PackingModel, h: number, rem: Int32Array, classDemand: Float64Array): ArrayLike<number> & Iterable<number> {
+function shortlist(
+  m: PackingModel,
+  h: number,
+  rem: Int32Array,
+  classDemand: Float64Array,
+): ArrayLike<number> & Iterable<number> {
   const all = m.fitKept[h]!;
   if (all.length <= SHORTLIST_ALL) return all;
   const wh = m.weight[h]!;
-  const headOnly = new Float64Array(all.length);
-  const fluid = new Float64Array(all.length);
+  const headOnly = m.scratch(0, all.length);
+  const fluid = m.scratch(1, all.length);
   for (let k = 0; k < all.length; k++) {
     const o = all[k]!;
     const price = m.price[o]!;
@@ -464,8 +292,13 @@ function improve(m: PackingModel, patterns: readonly Pattern[], variant: Variant
   if (tail.length < 2) return shrunk;
   const counts = new Int32Array(m.G);
   for (const p of tail) for (const item of p.items) counts[item.group]! += item.count;
-  const repacked = greedy(m, counts, variant).map((p) => shrink(m, p));
-  if (m.cost(repacked) >= m.cost(tail)) return shrunk;
+  // While work is cheap (small plans), the tail is worth every variant; otherwise only the current one.
+  let repacked: Pattern[] = tail;
+  for (const v of m.work < SMALL_PLAN_WORK ? [variant, ...VARIANTS.filter((x) => x !== variant)] : [variant]) {
+    const candidate = greedy(m, counts, v).map((p) => shrink(m, p));
+    if (m.cost(candidate) < m.cost(repacked)) repacked = candidate;
+  }
+  if (repacked === tail) return shrunk;
   // The re-packed tail takes the place of its first instance, so planning order stays roughly by priority.
   const tailSet = new Set(tail);
   const result: Pattern[] = [];

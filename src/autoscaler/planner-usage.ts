@@ -58,7 +58,11 @@ export class Usage {
   }
 
   #count(providerId: string, provider: string, capacity: Resources, n: number): void {
-    for (const tally of [this.#total, this.#tally(providerId), ...(provider === providerId ? [] : [this.#tally(provider)])]) {
+    for (const tally of [
+      this.#total,
+      this.#tally(providerId),
+      ...(provider === providerId ? [] : [this.#tally(provider)]),
+    ]) {
       tally.instances += n;
       tally.vcpus += vcpus(capacity) * n;
       tally.gpus += capacity.gpus * n;

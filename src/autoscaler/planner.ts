@@ -10,7 +10,7 @@ import { allowedOfferings } from '../cost-model/price-book-filter.ts';
 import { agentHost, eligible, offeringHost, type Host } from '../pool/builtin/eligibility.ts';
 import type { LaunchCommand, Waiting } from './commands.ts';
 import { classEligibility, groupTasks, type TaskClass, type TaskGroup } from './planner-groups.ts';
-import { pack, type Pattern } from './planner-packing.ts';
+import { pack, type PatternItem } from './planner-packing.ts';
 import { Usage } from './planner-usage.ts';
 
 /** Everything the planner decides from. It reads nothing else: no clock, no I/O. */
@@ -68,7 +68,10 @@ export function plan(input: PlanInput): PlanResult {
  * The plan instance by instance, before launches of the same offering are merged into one command: what `plan`
  * decides, for tests and tools that check each instance's contents.
  */
-export function planInstances(input: PlanInput): { readonly instances: readonly PlannedInstance[]; readonly waiting: readonly Waiting[] } {
+export function planInstances(input: PlanInput): {
+  readonly instances: readonly PlannedInstance[];
+  readonly waiting: readonly Waiting[];
+} {
   const { policy, nowMs } = input;
   const waiting: Waiting[] = [];
   const due: Task[] = [];
@@ -139,9 +142,15 @@ interface Round {
  * admitted instance took, and the groups nothing fits.
  */
 function packAndAdmit(round: Round): { refused: Task[][]; unfit: [number, readonly Task[]][] } {
-  const { input, classes, groups, todo, offerings, usage, bins, reasons } = round;
+  const { classes, groups, todo, offerings } = round;
   const eligibility = classEligibility(classes, offerings);
-  const packing = pack({ groups, counts: todo.map((t) => t.length), offerings, eligibility, classCount: classes.length });
+  const packing = pack({
+    groups,
+    counts: todo.map((t) => t.length),
+    offerings,
+    eligibility,
+    classCount: classes.length,
+  });
   const next = groups.map(() => 0);
   const refused: Task[][] = groups.map(() => []);
   for (const pattern of packing.patterns) {
@@ -152,38 +161,86 @@ function packAndAdmit(round: Round): { refused: Task[][]; unfit: [number, readon
         next[item.group] = start + item.count;
         return todo[item.group]!.slice(start, start + item.count);
       });
-      const tasks = taken.flat();
-      let refusal: string | undefined;
-      const admit = (o: Offering): boolean => {
-        if (!usage.admits(o)) return false;
-        refusal = input.admitLaunch?.(o, tasks);
-        return refusal === undefined;
-      };
       const own = offerings[pattern.offering]!;
-      let chosen: Offering | undefined = admit(own) ? own : undefined;
-      if (!chosen) {
-        alternatives ??= holders(pattern, round, eligibility).filter((o) => o !== own).slice(0, ALTERNATIVES);
-        chosen = alternatives.find(admit);
+      const others = (): readonly Offering[] =>
+        (alternatives ??= holders(pattern.items, round, eligibility)
+          .filter((o) => o !== own)
+          .slice(0, ALTERNATIVES));
+      const outcome = launchOne(round, [own], taken.flat(), others);
+      if (outcome.launched) continue;
+      if (outcome.refusal !== undefined && owners(taken.flat()).length > 1) {
+        // admitLaunch refused the mix (a budget of one owner, say): try each owner's tasks on their own.
+        for (const owner of owners(taken.flat())) {
+          const items = pattern.items.map((item, i) => ({
+            group: item.group,
+            tasks: taken[i]!.filter((t) => scopeKey(t) === owner),
+          }));
+          const mine = items.filter((item) => item.tasks.length > 0);
+          const candidates = holders(
+            mine.map((item) => ({ group: item.group, count: item.tasks.length })),
+            round,
+            eligibility,
+          ).slice(0, ALTERNATIVES + 1);
+          const tasks = mine.flatMap((item) => item.tasks);
+          if (!launchOne(round, candidates, tasks).launched) {
+            for (const item of mine) refused[item.group]!.push(...item.tasks);
+          }
+        }
+        continue;
       }
-      if (chosen) {
-        usage.add(chosen);
-        bins.push({ offering: chosen, tasks });
-      } else {
-        pattern.items.forEach((item, i) => refused[item.group]!.push(...taken[i]!));
-        const limit = usage.limitHit(own);
-        const why = refusal ?? (limit === undefined ? undefined : `burst limit reached (${limit})`);
-        if (why !== undefined) for (const t of tasks) reasons.set(t, why);
-      }
+      pattern.items.forEach((item, i) => refused[item.group]!.push(...taken[i]!));
     }
   }
   return { refused, unfit: packing.unfit.map((g) => [g, todo[g]!] as [number, readonly Task[]]) };
 }
 
-/** Offerings, cheapest first, that may run every task of a pattern and hold them all. */
-function holders(pattern: Pattern, round: Round, eligibility: Uint8Array): Offering[] {
+/**
+ * Launches one instance for `tasks` on the first of `candidates`, then of `more()` (asked only when needed), that the
+ * limits and `admitLaunch` allow, and records it; otherwise records why the tasks wait (the last refusal, or the limit
+ * the first candidate passes).
+ */
+function launchOne(
+  round: Round,
+  candidates: readonly Offering[],
+  tasks: readonly Task[],
+  more: () => readonly Offering[] = () => [],
+): { launched: boolean; refusal?: string } {
+  const { input, usage, bins, reasons } = round;
+  let refusal: string | undefined;
+  const admitted = (o: Offering): boolean => {
+    if (!usage.admits(o)) return false;
+    const why = input.admitLaunch?.(o, tasks);
+    if (why === undefined) return true;
+    refusal = why;
+    return false;
+  };
+  const chosen = candidates.find(admitted) ?? more().find(admitted);
+  if (chosen) {
+    usage.add(chosen);
+    bins.push({ offering: chosen, tasks });
+    return { launched: true };
+  }
+  const limit = candidates[0] ? usage.limitHit(candidates[0]) : undefined;
+  const why = refusal ?? (limit === undefined ? undefined : `burst limit reached (${limit})`);
+  if (why !== undefined) for (const t of tasks) reasons.set(t, why);
+  return refusal === undefined ? { launched: false } : { launched: false, refusal };
+}
+
+/** The budget scopes below global a task falls in, as one key: its team and project. */
+function scopeKey(task: Task): string {
+  return `${task.owner.team}/${task.owner.project}`;
+}
+
+/** The distinct scope keys of `tasks`, in order of first appearance. */
+function owners(tasks: readonly Task[]): string[] {
+  return [...new Set(tasks.map(scopeKey))];
+}
+
+/** Offerings, cheapest first, that may run every task of these items and hold them all. */
+function holders(items: readonly PatternItem[], round: Round, eligibility: Uint8Array): Offering[] {
   const { groups, offerings } = round;
   let total: Resources = { cpuMillis: 0, memoryMiB: 0, gpus: 0, netMbps: 0 };
-  for (const item of pattern.items) {
+  for (const item of items) {
     const s = groups[item.group]!.size;
     total = {
       cpuMillis: total.cpuMillis + s.cpuMillis * item.count,
@@ -195,7 +252,7 @@ function holders(pattern: Pattern, round: Round, eligibility: Uint8Array): Offer
   return offerings.filter(
     (o, i) =>
       fits(total, o.capacity) &&
-      pattern.items.every((item) => eligibility[groups[item.group]!.classIndex * offerings.length + i] === 1),
+      items.every((item) => eligibility[groups[item.group]!.classIndex * offerings.length + i] === 1),
   );
 }
 

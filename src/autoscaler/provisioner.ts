@@ -48,6 +48,9 @@ export interface ProvisionerOptions {
 /** How a cloud call ended: done, or the class of its failure (`retry`: it will be tried again). */
 export type CallOutcome = 'done' | 'capacity' | 'quota' | 'failed' | 'retry';
 
+/** Instances one terminate intent covers at most (EC2 takes up to 1,000 ids a call). */
+const TERMINATE_BATCH = 1_000;
+
 /** After this many failed attempts a retryable intent is given up (reconcile still adopts what it launched). */
 const MAX_ATTEMPTS = 8;
 const MAX_BACKOFF_MS = 30_000;
@@ -114,47 +117,70 @@ export class Provisioner {
 
   /**
    * Drains the agent (if still registered and idle) and records a terminate intent in one transaction, then queues
-   * the call. Returns undefined when the agent took work since the plan, unless `force` (a shutdown that releases
-   * everything: the agent's tasks return to pending when its instance is gone).
+   * the call. Returns undefined when the agent took work since the plan, unless `force` (a shutdown or a budget that
+   * releases it anyway: the agent's tasks return to pending when its instance is gone).
    */
   terminate(command: TerminateCommand, opts: { force?: boolean } = {}): TerminateIntent | undefined {
+    return this.terminateAll([command], opts)[0];
+  }
+
+  /**
+   * The same for many instances, as one intent per provider and up to TERMINATE_BATCH instances, so a large
+   * scale-down costs few cloud calls. Instances whose agent took work since the plan are left out (unless `force`).
+   */
+  terminateAll(commands: readonly TerminateCommand[], opts: { force?: boolean } = {}): TerminateIntent[] {
     const { store, clock } = this.#opts;
     const now = clock.now();
-    const intent = store.transaction((): TerminateIntent | undefined => {
-      if (command.agentId) {
-        const agent = store.agents.get(command.agentId);
-        if (!agent) return undefined;
-        if (agent.state === 'registered' && !isZero(agent.allocated) && !opts.force) return undefined;
-        // Draining takes it out of placement, and a provisioning instance can no longer register.
-        if (agent.state === 'registered' || agent.state === 'provisioning') {
-          store.agents.setState(agent.id, 'draining', command.reason, now);
+    const intents = store.transaction((): TerminateIntent[] => {
+      const byProvider = new Map<string, TerminateCommand[]>();
+      for (const command of commands) {
+        if (command.agentId) {
+          const agent = store.agents.get(command.agentId);
+          if (!agent) continue;
+          if (agent.state === 'registered' && !isZero(agent.allocated) && !opts.force) continue;
+          // Draining takes it out of placement, and a provisioning instance can no longer register.
+          if (agent.state === 'registered' || agent.state === 'provisioning') {
+            store.agents.setState(agent.id, 'draining', command.reason, now);
+          }
+        }
+        byProvider.set(command.providerId, [...(byProvider.get(command.providerId) ?? []), command]);
+      }
+      const records: TerminateIntent[] = [];
+      for (const [providerId, group] of byProvider) {
+        for (let i = 0; i < group.length; i += TERMINATE_BATCH) {
+          const batch = group.slice(i, i + TERMINATE_BATCH);
+          const reasons = [...new Set(batch.map((c) => c.reason))];
+          const record: TerminateIntent = {
+            id: newIntentId(),
+            kind: 'terminate',
+            providerId,
+            instanceIds: batch.map((c) => c.instanceId),
+            reason: reasons.length === 1 ? reasons[0]! : reasons.join('; '),
+            state: 'pending',
+            createdAtMs: now,
+            updatedAtMs: now,
+            attempts: 0,
+            error: '',
+          };
+          store.intents.insert(record);
+          records.push(record);
         }
       }
-      const record: TerminateIntent = {
-        id: newIntentId(),
-        kind: 'terminate',
-        providerId: command.providerId,
-        instanceIds: [command.instanceId],
-        reason: command.reason,
-        state: 'pending',
-        createdAtMs: now,
-        updatedAtMs: now,
-        attempts: 0,
-        error: '',
-      };
-      store.intents.insert(record);
-      return record;
+      return records;
     });
-    if (!intent) return undefined;
-    this.#opts.logger.info('decided terminate', {
-      intentId: intent.id,
-      agentId: command.agentId,
-      instanceId: command.instanceId,
-      reason: command.reason,
-    });
-    failpoint('terminate.written');
-    this.execute(intent);
-    return intent;
+    for (const intent of intents) {
+      for (const command of commands.filter((c) => c.providerId === intent.providerId && intent.instanceIds.includes(c.instanceId))) {
+        this.#opts.logger.info('decided terminate', {
+          intentId: intent.id,
+          agentId: command.agentId,
+          instanceId: command.instanceId,
+          reason: command.reason,
+        });
+      }
+    }
+    if (intents.length > 0) failpoint('terminate.written');
+    for (const intent of intents) this.execute(intent);
+    return intents;
   }
 
   /** Queues an open intent's cloud call unless it is in flight or backing off. Safe to call every pass. */

@@ -15,7 +15,10 @@
  * GiB (`a100` with 40960 MiB -> `A100-40GB`), and GCE GPUs by the accelerator name Google uses (`A100-40GB`, `L4`).
  */
 export function normalizeGpuModel(name: string): string {
-  return name.trim().toUpperCase().replace(/[\s_]+/g, '-');
+  return name
+    .trim()
+    .toUpperCase()
+    .replace(/[\s_]+/g, '-');
 }
 
 /** Whether an offering whose GPUs are `offered` satisfies a task that asks for `requested` (see the rule above). */

@@ -79,6 +79,8 @@ export class AgentExposure {
   readonly idle: readonly { owner: Owner; share: number }[];
   /** Running and placed tasks. */
   readonly tasks: TaskOnAgent[];
+  /** Owners of every run on it the ledger slice holds, finished ones included. */
+  readonly #ranFor: readonly Owner[];
   /** Tasks of this agent a preemption stops this pass (their cost ends within the termination allowance). */
   readonly stoppedTaskIds = new Set<string>();
   /** A preemption terminates it this pass. */
@@ -88,13 +90,14 @@ export class AgentExposure {
 
   constructor(
     agent: AgentInterval,
-    tasks: TaskOnAgent[],
+    runs: { readonly tasks: TaskOnAgent[]; readonly ranFor: readonly Owner[] },
     nowMs: number,
     timing: BudgetTiming,
     terminatingSinceMs: number | null = null,
   ) {
     this.agent = agent;
-    this.tasks = tasks;
+    this.tasks = runs.tasks;
+    this.#ranFor = runs.ranFor;
     this.idle = idleOwners(agent).map((o) => ({ owner: o.owner, share: o.share }));
     if (agent.endMs !== null || agent.lifecycle === 'private') {
       this.keepMicros = 0;
@@ -142,12 +145,19 @@ export class AgentExposure {
     return this.open && scopeFraction(scope, this.tasks, this.idle) > 0;
   }
 
-  /** The scope's rounding allowance on this agent: two parts (task category and idle) per owner it may pay for. */
+  /**
+   * The scope's rounding allowance on this agent, open or closed: two parts (task category and idle) per owner of the
+   * scope it charged or may charge; nothing when it charges none.
+   */
   roundingMicros(scope: BudgetScope): Micros {
     const owners = new Set<string>();
-    for (const t of this.tasks) if (scopeContains(scope, t.owner)) owners.add(JSON.stringify(t.owner));
-    for (const o of this.idle) if (scopeContains(scope, o.owner)) owners.add(JSON.stringify(o.owner));
-    return ROUNDING_MICROS_PER_PART * (2 * owners.size + 1);
+    const note = (owner: Owner): void => {
+      if (scopeContains(scope, owner)) owners.add(JSON.stringify([owner.team, owner.project, owner.job]));
+    };
+    for (const t of this.tasks) note(t.owner);
+    for (const owner of this.#ranFor) note(owner);
+    for (const o of this.idle) note(o.owner);
+    return owners.size === 0 ? 0 : ROUNDING_MICROS_PER_PART * (2 * owners.size + 1);
   }
 }
 

@@ -94,11 +94,13 @@ export class BudgetBook {
       }
     }
     for (const agent of cloud) {
-      const tasks: TaskOnAgent[] = (usage.get(agent.agentId) ?? [])
+      const runs = usage.get(agent.agentId) ?? [];
+      const tasks: TaskOnAgent[] = runs
         .filter((u) => u.endMs === null)
         .map((u) => ({ taskId: u.taskId, owner: u.owner, share: u.share }));
       const since = terminating.get(`${agent.providerId}/${agent.instanceId}`) ?? null;
-      this.#agents.set(agent.agentId, new AgentExposure(agent, tasks, nowMs, timing, since));
+      const ranFor = runs.map((u) => u.owner);
+      this.#agents.set(agent.agentId, new AgentExposure(agent, { tasks, ranFor }, nowMs, timing, since));
     }
     for (const task of input.placedTasks ?? []) {
       const exposure = task.agentId === null ? undefined : this.#agents.get(task.agentId);
@@ -239,8 +241,10 @@ export class BudgetBook {
     if (cached !== undefined) return cached;
     const { scope } = budget;
     let committed = 0;
+    const { fromMs } = this.#window(budget);
     for (const exposure of this.#agents.values()) {
-      if (exposure.touches(scope)) committed += exposure.exposure(scope) + exposure.roundingMicros(scope);
+      if (exposure.touches(scope)) committed += exposure.exposure(scope);
+      if ((exposure.agent.endMs ?? Infinity) > fromMs) committed += exposure.roundingMicros(scope);
     }
     for (const launch of this.#inFlight) {
       const share = launchShare(scope, launch.owners);

@@ -33,9 +33,14 @@ function splitRows(text: string): string[][] {
   for (let i = 0; i < text.length; i++) {
     const ch = text[i]!;
     if (quoted) {
-      if (ch !== '"') field += ch;
-      else if (text[i + 1] === '"') ((field += '"'), i++);
-      else quoted = false;
+      if (ch !== '"') {
+        field += ch;
+      } else if (text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else {
+        quoted = false;
+      }
     } else if (ch === '"') {
       quoted = true;
     } else if (ch === ',') {

@@ -21,8 +21,11 @@ export interface Placement {
  */
 export interface Pool {
   observe(nowMs: number): PoolSnapshot;
-  /** Places pending tasks on free room, private agents first; returns what it placed. */
-  place(nowMs: number): Placement[];
+  /**
+   * Places pending tasks on free room, private agents first; returns what it placed. `allowCloud` is asked before a
+   * task goes to a cloud agent (budgets); default allows all.
+   */
+  place(nowMs: number, allowCloud?: (task: Task, agent: Agent) => boolean): Placement[];
   /**
    * Marks agents whose heartbeats stopped as lost and returns their tasks to pending; returns their ids. Silence is
    * counted from `watchingSinceMs` at the earliest (when this controller started watching), so agents are not

@@ -351,4 +351,52 @@ describe('controller', () => {
     assert.equal(provider.launchCalls().length, 1, 'no call without the lease');
     assert.equal(store.intents.open().length, 1);
   });
+
+  describe('with budgets', () => {
+    it('launches nothing for a team at its cap, says why, and still bursts for other teams', async () => {
+      store.budgets.set(
+        { name: 'ml-hourly', scope: { kind: 'team', team: 'ml' }, period: 'hour', capMicros: 1_000, onCap: 'preempt' },
+        'test',
+        clock.now(),
+      );
+      const [capped] = store.tasks.insert([newTask()], clock.now());
+      const [other] = store.tasks.insert([newTask({ owner: { team: 'web', project: 'p', job: 'j' } })], clock.now());
+      clock.advance(5_000);
+      const pass = await controller().runPass();
+      assert.deepEqual(pass.launches.flatMap((l) => l.taskIds), [other!.id]);
+      const reason = store.tasks.get(capped!.id)!.reason;
+      assert.match(reason, /ml-hourly/, `the reason names the budget: ${reason}`);
+    });
+
+    it('stops the cloud work of a capped team before the cap is passed, and records alerts', async () => {
+      store.tasks.insert([newTask()], clock.now());
+      clock.advance(5_000);
+      const c = controller();
+      await c.runPass();
+      await c.settle();
+      const [agent] = store.agents.list({ states: ['provisioning'] });
+      store.agents.register(agent!.id, { capacity: agent!.capacity, labels: {} }, clock.now());
+      clock.advance(1_000);
+      await c.runPass();
+      const [task] = store.tasks.list({ states: ['placed'] });
+      store.tasks.claim(agent!.id, clock.now());
+      assert.equal(store.tasks.get(task!.id)!.state, 'running');
+      // A cap that what runs would pass before it could be stopped: f.small bills $0.10/h, about 1,700 micro-USD so far.
+      store.budgets.set(
+        { name: 'ml-tight', scope: { kind: 'team', team: 'ml' }, period: 'hour', capMicros: 2_500, onCap: 'preempt' },
+        'test',
+        clock.now(),
+      );
+      clock.advance(60_000);
+      await c.runPass();
+      await c.settle();
+      const after = store.tasks.get(task!.id)!;
+      const stoppedAgent = store.agents.get(agent!.id)!;
+      assert.ok(
+        after.state === 'pending' || stoppedAgent.state === 'terminated',
+        `its work was stopped (task ${after.state}, agent ${stoppedAgent.state})`,
+      );
+      assert.ok(store.budgets.alerts().length > 0, 'an alert was recorded');
+    });
+  });
 });

@@ -18,17 +18,33 @@ const REGIONS = [
 const catalog = loadCatalog();
 const book = new PriceBook(catalog);
 const offerings: Offering[] = REGIONS.flatMap((r) => book.offerings(r));
-const POLICY: Policy = { ...PRODUCTION_POLICY, pendingGraceMs: 0, limits: { maxInstances: 100, maxVcpus: 10_000, maxGpus: 64 } };
+const POLICY: Policy = {
+  ...PRODUCTION_POLICY,
+  pendingGraceMs: 0,
+  limits: { maxInstances: 100, maxVcpus: 10_000, maxGpus: 64 },
+};
 
 function input(overrides: Partial<PlanInput>): PlanInput {
-  return { nowMs: T0, policy: POLICY, pending: [], agents: [], openLaunches: [], offerings, unavailable: new Set(), ...overrides };
+  return {
+    nowMs: T0,
+    policy: POLICY,
+    pending: [],
+    agents: [],
+    openLaunches: [],
+    offerings,
+    unavailable: new Set(),
+    ...overrides,
+  };
 }
 
 /**
  * The cheapest catalog entry (straight from catalog.json, not through the price book or the planner) in the two
  * regions that holds `need`, at its on-demand or (when `spot`) its spot price.
  */
-function cheapestInCatalog(need: Resources, opts: { gpuModel?: string; spot: boolean }): { entry: CatalogEntry; microsPerHour: number } {
+function cheapestInCatalog(
+  need: Resources,
+  opts: { gpuModel?: string; spot: boolean },
+): { entry: CatalogEntry; microsPerHour: number } {
   let best: { entry: CatalogEntry; microsPerHour: number } | undefined;
   for (const entry of catalog.entries) {
     if (!REGIONS.some((r) => r.provider === entry.provider && r.region === entry.region)) continue;
@@ -49,7 +65,10 @@ describe('planner on the real catalog', () => {
     const result = plan(input({ pending: [task({ resources: a100Need, constraints: { gpuModels: ['A100'] } })] }));
     assert.equal(result.launches.length, 1);
     const [launch] = result.launches;
-    assert.equal(`${launch!.offering.provider}/${launch!.offering.instanceType}`, `${expected.entry.provider}/${expected.entry.instanceType}`);
+    assert.equal(
+      `${launch!.offering.provider}/${launch!.offering.instanceType}`,
+      `${expected.entry.provider}/${expected.entry.instanceType}`,
+    );
     assert.equal(launch!.offering.pricePerHourMicros, expected.microsPerHour);
     assert.equal(launch!.offering.lifecycle, 'on-demand');
     assert.match(launch!.offering.gpuModel!, /^A100/);
@@ -57,17 +76,22 @@ describe('planner on the real catalog', () => {
 
   it('gives several one-A100 tasks A100 capacity at no more than the cheapest single-A100 offering each', () => {
     const expected = cheapestInCatalog(a100Need, { gpuModel: 'A100', spot: false });
-    const pending = Array.from({ length: 3 }, () => task({ resources: a100Need, constraints: { gpuModels: ['A100'] } }));
+    const pending = Array.from({ length: 3 }, () =>
+      task({ resources: a100Need, constraints: { gpuModels: ['A100'] } }),
+    );
     const result = plan(input({ pending }));
     assert.equal(result.launches.flatMap((l) => l.taskIds).length, 3);
-    for (const l of result.launches) assert.ok(gpuModelMatches('A100', l.offering.gpuModel ?? ''), l.offering.instanceType);
+    for (const l of result.launches)
+      assert.ok(gpuModelMatches('A100', l.offering.gpuModel ?? ''), l.offering.instanceType);
     const cost = result.launches.reduce((c, l) => c + l.count * l.offering.pricePerHourMicros, 0);
     assert.ok(cost <= 3 * expected.microsPerHour, `${cost} <= 3 x ${expected.microsPerHour}`);
   });
 
   it('gives a revocable A100 task the cheapest A100 spot offering when spot is allowed', () => {
     const expected = cheapestInCatalog(a100Need, { gpuModel: 'A100', spot: true });
-    const [launch] = plan(input({ pending: [task({ revocable: true, resources: a100Need, constraints: { gpuModels: ['A100'] } })] })).launches;
+    const [launch] = plan(
+      input({ pending: [task({ revocable: true, resources: a100Need, constraints: { gpuModels: ['A100'] } })] }),
+    ).launches;
     assert.equal(launch!.offering.instanceType, expected.entry.instanceType);
     assert.equal(launch!.offering.pricePerHourMicros, expected.microsPerHour);
   });
@@ -75,7 +99,12 @@ describe('planner on the real catalog', () => {
   const cpuNeed = { cpuMillis: 2000, memoryMiB: 4096, gpus: 0, netMbps: 0 };
   const lifecycles = [
     { name: 'a revocable CPU task gets spot where allowed', revocable: true, spotAllowed: true, expected: 'spot' },
-    { name: 'a revocable CPU task gets on-demand where spot is not allowed', revocable: true, spotAllowed: false, expected: 'on-demand' },
+    {
+      name: 'a revocable CPU task gets on-demand where spot is not allowed',
+      revocable: true,
+      spotAllowed: false,
+      expected: 'on-demand',
+    },
     { name: 'a non-revocable CPU task never gets spot', revocable: false, spotAllowed: true, expected: 'on-demand' },
   ];
   for (const c of lifecycles) {
@@ -90,7 +119,10 @@ describe('planner on the real catalog', () => {
   }
 
   it('never bursts a private-only task, whatever it needs', () => {
-    const pending = [task({ constraints: { privateOnly: true } }), task({ resources: a100Need, constraints: { privateOnly: true, gpuModels: ['A100'] } })];
+    const pending = [
+      task({ constraints: { privateOnly: true } }),
+      task({ resources: a100Need, constraints: { privateOnly: true, gpuModels: ['A100'] } }),
+    ];
     const result = plan(input({ pending }));
     assert.deepEqual(result.launches, []);
     assert.equal(result.waiting.filter((w) => /private-only/.test(w.reason)).length, 2);

@@ -121,12 +121,18 @@ const limitsArb: fc.Arbitrary<Limits> = fc.oneof(
 
 const policyArb: fc.Arbitrary<Policy> = fc
   .record({
-    providers: sometimes(fc.subarray(['aws-ec2', 'gcp-compute:us-central1', 'aws-ec2:eu-west-1'], { minLength: 1 }), [] as string[], 6),
+    providers: sometimes(
+      fc.subarray(['aws-ec2', 'gcp-compute:us-central1', 'aws-ec2:eu-west-1'], { minLength: 1 }),
+      [] as string[],
+      6,
+    ),
     regions: sometimes(fc.subarray(['us-east-1', 'eu-west-1', 'us-central1'], { minLength: 1 }), [] as string[], 6),
     instanceFamilies: sometimes(fc.subarray([...FAMILIES], { minLength: 1 }), [] as string[], 6),
     spotAllowed: fc.boolean(),
     limits: limitsArb,
-    providerLimits: fc.option(fc.record({ scope: fc.constantFrom('aws-ec2', 'gcp-compute:us-central1'), limits: limitsArb })),
+    providerLimits: fc.option(
+      fc.record({ scope: fc.constantFrom('aws-ec2', 'gcp-compute:us-central1'), limits: limitsArb }),
+    ),
     paused: sometimes(fc.constant(true), false, 39),
   })
   .map((p) =>
@@ -153,7 +159,10 @@ const fleetArb = fc.record({
     }),
     { maxLength: 4 },
   ),
-  launches: fc.array(fc.record({ offering: fc.nat(), count: fc.integer({ min: 1, max: 3 }), adopted: fc.integer({ min: 0, max: 1 }) }), { maxLength: 3 }),
+  launches: fc.array(
+    fc.record({ offering: fc.nat(), count: fc.integer({ min: 1, max: 3 }), adopted: fc.integer({ min: 0, max: 1 }) }),
+    { maxLength: 3 },
+  ),
   unavailable: fc.array(fc.nat(), { maxLength: 3 }),
   budgetMicros: fc.option(fc.integer({ min: 0, max: 30_000_000 }), { freq: 2 }),
 });
@@ -203,7 +212,9 @@ const scenarioArb: fc.Arbitrary<Scenario> = fc
         }
       });
     }
-    const unavailable = new Set(offerings.length ? fleet.unavailable.map((i) => offeringKey(offerings[i % offerings.length]!)) : []);
+    const unavailable = new Set(
+      offerings.length ? fleet.unavailable.map((i) => offeringKey(offerings[i % offerings.length]!)) : [],
+    );
     return { offerings, tasks, policy: p, agents, openLaunches, unavailable, budgetMicros: fleet.budgetMicros };
   });
 
@@ -215,7 +226,8 @@ function inputOf(s: Scenario): { input: PlanInput; admitted: string[] } {
     s.budgetMicros === null
       ? undefined
       : (o: Offering, tasks: readonly Task[]): string | undefined => {
-          if (spent + o.pricePerHourMicros > s.budgetMicros!) return `budget: ${spent} + ${o.pricePerHourMicros} > ${s.budgetMicros}`;
+          if (spent + o.pricePerHourMicros > s.budgetMicros!)
+            return `budget: ${spent} + ${o.pricePerHourMicros} > ${s.budgetMicros}`;
           spent += o.pricePerHourMicros;
           admitted.push(instanceKey(o, tasks));
           return undefined;
@@ -236,7 +248,10 @@ function inputOf(s: Scenario): { input: PlanInput; admitted: string[] } {
 }
 
 function instanceKey(o: Offering, tasks: readonly Task[]): string {
-  return `${offeringKey(o)} ${tasks.map((t) => t.id).sort().join(',')}`;
+  return `${offeringKey(o)} ${tasks
+    .map((t) => t.id)
+    .sort()
+    .join(',')}`;
 }
 
 function sum(tasks: readonly Task[]): Resources {
@@ -246,7 +261,10 @@ function sum(tasks: readonly Task[]): Resources {
 }
 
 /** Instances, vCPUs and GPUs per limit scope: running and booting agents, un-adopted in-flight launches, and `extra`. */
-function tally(s: Scenario, extra: readonly Offering[]): Map<string, { instances: number; vcpus: number; gpus: number }> {
+function tally(
+  s: Scenario,
+  extra: readonly Offering[],
+): Map<string, { instances: number; vcpus: number; gpus: number }> {
   const scopes = new Map<string, { instances: number; vcpus: number; gpus: number }>();
   const count = (providerId: string, provider: string, r: Resources, n: number): void => {
     for (const scope of new Set(['total', providerId, provider])) {
@@ -289,30 +307,44 @@ describe('planner properties', function () {
           assert.ok(!s.policy.paused);
           assert.ok(tasks.length > 0);
           const total = sum(tasks);
-          for (const k of RESOURCE_KEYS) assert.ok(total[k] <= o.capacity[k], `${offeringKey(o)} holds its tasks in ${k}`);
+          for (const k of RESOURCE_KEYS)
+            assert.ok(total[k] <= o.capacity[k], `${offeringKey(o)} holds its tasks in ${k}`);
           for (const t of tasks) {
             assert.ok(!seen.has(t.id), `${t.id} is in one instance only`);
             seen.add(t.id);
             assert.ok(!waitingIds.has(t.id), `${t.id} is not also waiting`);
             assert.ok(NOW - t.pendingSinceMs >= GRACE_MS, `${t.id} waited past the grace period`);
             assert.ok(!t.constraints.privateOnly, `${t.id} is private-only and never bursts`);
-            assert.ok(o.lifecycle !== 'spot' || (t.revocable && s.policy.spot.allowed), `${t.id} on spot only when revocable and allowed`);
+            assert.ok(
+              o.lifecycle !== 'spot' || (t.revocable && s.policy.spot.allowed),
+              `${t.id} on spot only when revocable and allowed`,
+            );
             assert.ok(eligible(t, offeringHost(o)), `${t.id} may run on ${offeringKey(o)}`);
           }
         }
 
         const before = tally(s, []);
-        const after = tally(s, instances.map((i) => i.offering));
+        const after = tally(
+          s,
+          instances.map((i) => i.offering),
+        );
         const limits: [string, Limits][] = [['total', s.policy.limits], ...Object.entries(s.policy.providerLimits)];
         for (const [scope, l] of limits) {
           const t = after.get(scope);
           const added = (t?.instances ?? 0) - (before.get(scope)?.instances ?? 0);
           if (!t || added === 0) continue;
-          assert.ok(t.instances <= l.maxInstances && t.vcpus <= l.maxVcpus && t.gpus <= l.maxGpus, `${scope} within its limits`);
+          assert.ok(
+            t.instances <= l.maxInstances && t.vcpus <= l.maxVcpus && t.gpus <= l.maxGpus,
+            `${scope} within its limits`,
+          );
         }
 
         if (first.input.admitLaunch) {
-          assert.deepEqual([...first.admitted].sort(), instances.map((i) => instanceKey(i.offering, i.tasks)).sort(), 'every instance was admitted');
+          assert.deepEqual(
+            [...first.admitted].sort(),
+            instances.map((i) => instanceKey(i.offering, i.tasks)).sort(),
+            'every instance was admitted',
+          );
         }
 
         const launches = plan(inputOf(s).input).launches;

@@ -6,7 +6,13 @@ import { describe, it } from 'mocha';
 import { ValidationError } from '../../src/core/errors.ts';
 import { buildCatalog, CATALOG_SOURCES, type CatalogSourceTexts } from '../../src/cost-model/catalog-build.ts';
 import { parseCsv } from '../../src/cost-model/catalog-csv.ts';
-import { BUNDLED_CATALOG_PATH, loadCatalog, parseCatalog, serializeCatalog, type Catalog } from '../../src/cost-model/catalog.ts';
+import {
+  BUNDLED_CATALOG_PATH,
+  loadCatalog,
+  parseCatalog,
+  serializeCatalog,
+  type Catalog,
+} from '../../src/cost-model/catalog.ts';
 
 const dataDir = fileURLToPath(new URL('../../data/', import.meta.url));
 
@@ -31,17 +37,14 @@ describe('price catalog', () => {
     assert.equal(bundled.entries.length, rows(CATALOG_SOURCES.awsPrices) + rows(CATALOG_SOURCES.gcePrices));
     const keys = new Set(bundled.entries.map((e) => `${e.provider}/${e.region}/${e.instanceType}`));
     assert.equal(keys.size, bundled.entries.length);
-    assert.deepEqual(
-      [...new Set(bundled.entries.map((e) => `${e.provider}/${e.region}`))].sort(),
-      [
-        'aws-ec2/eu-west-1',
-        'aws-ec2/us-east-1',
-        'aws-ec2/us-west-2',
-        'gcp-compute/europe-west4',
-        'gcp-compute/us-central1',
-        'gcp-compute/us-east1',
-      ],
-    );
+    assert.deepEqual([...new Set(bundled.entries.map((e) => `${e.provider}/${e.region}`))].sort(), [
+      'aws-ec2/eu-west-1',
+      'aws-ec2/us-east-1',
+      'aws-ec2/us-west-2',
+      'gcp-compute/europe-west4',
+      'gcp-compute/us-central1',
+      'gcp-compute/us-east1',
+    ]);
   });
 
   it('serialises deterministically, whatever the order of the entries', () => {
@@ -56,7 +59,15 @@ describe('price catalog', () => {
     {
       name: 'an AWS GPU type takes GPU memory and bandwidth from the Karpenter specs',
       entry: () => find('aws-ec2', 'us-east-1', 'p4d.24xlarge'),
-      expected: { vcpus: 96, memoryMiB: 1_179_648, gpus: 8, gpuModel: 'A100-40GB', gpuMemoryMiB: 40_960, netMbps: 400_000, arch: 'amd64' },
+      expected: {
+        vcpus: 96,
+        memoryMiB: 1_179_648,
+        gpus: 8,
+        gpuModel: 'A100-40GB',
+        gpuMemoryMiB: 40_960,
+        netMbps: 400_000,
+        arch: 'amd64',
+      },
     },
     {
       name: 'an AWS Arm type keeps its architecture and its prices in micro-USD',
@@ -71,7 +82,7 @@ describe('price catalog', () => {
       expected: { vcpus: 0.25, memoryMiB: 1024, netMbps: 1000, arch: 'amd64' },
     },
     {
-      name: 'a GCE GPU type keeps Google\'s accelerator name and its memory',
+      name: "a GCE GPU type keeps Google's accelerator name and its memory",
       entry: () => find('gcp-compute', 'us-central1', 'a2-highgpu-1g'),
       expected: { vcpus: 12, gpus: 1, gpuModel: 'A100-40GB', gpuMemoryMiB: 40_960, netMbps: null },
       onDemandMicros: 3_673_385,
@@ -87,7 +98,8 @@ describe('price catalog', () => {
     it(`reads the data right: ${c.name}`, () => {
       const entry = c.entry();
       assert.ok(entry);
-      for (const [key, value] of Object.entries(c.expected)) assert.deepEqual(entry[key as keyof typeof entry], value, key);
+      for (const [key, value] of Object.entries(c.expected))
+        assert.deepEqual(entry[key as keyof typeof entry], value, key);
       if (c.onDemandMicros) assert.equal(entry.onDemand.microsPerHour, c.onDemandMicros);
       if (c.spotMicros) assert.equal(entry.spot?.microsPerHour, c.spotMicros);
     });
@@ -104,7 +116,11 @@ describe('price catalog', () => {
   it('rejects a catalog file with a bad field, naming it', () => {
     const bad = JSON.parse(serializeCatalog(built)) as { entries: { onDemand: { microsPerHour: number } }[] };
     bad.entries[3]!.onDemand.microsPerHour = -5;
-    assert.throws(() => parseCatalog(bad, 'x.json'), (err: unknown) => err instanceof ValidationError && /x\.json:entries\.3\.onDemand\.microsPerHour/.test(err.message));
+    assert.throws(
+      () => parseCatalog(bad, 'x.json'),
+      (err: unknown) =>
+        err instanceof ValidationError && /x\.json:entries\.3\.onDemand\.microsPerHour/.test(err.message),
+    );
   });
 
   it('rejects a price file row with a bad number, naming the file and line', () => {
@@ -116,8 +132,19 @@ describe('price catalog', () => {
 
 describe('csv', () => {
   const cases = [
-    { name: 'plain fields with CRLF', text: 'a,b\r\n1,2\r\n3,\r\n', expected: [{ a: '1', b: '2' }, { a: '3', b: '' }] },
-    { name: 'quoted fields with commas and quotes', text: 'a,b\n"x,y","say ""hi"""\n', expected: [{ a: 'x,y', b: 'say "hi"' }] },
+    {
+      name: 'plain fields with CRLF',
+      text: 'a,b\r\n1,2\r\n3,\r\n',
+      expected: [
+        { a: '1', b: '2' },
+        { a: '3', b: '' },
+      ],
+    },
+    {
+      name: 'quoted fields with commas and quotes',
+      text: 'a,b\n"x,y","say ""hi"""\n',
+      expected: [{ a: 'x,y', b: 'say "hi"' }],
+    },
     { name: 'no final newline and blank lines', text: 'a\n\n1\n2', expected: [{ a: '1' }, { a: '2' }] },
   ];
   for (const c of cases) it(`parses ${c.name}`, () => assert.deepEqual(parseCsv(c.text, 't.csv'), c.expected));

@@ -37,14 +37,26 @@ const gpuEntry = entry({
   onDemand: { microsPerHour: 21_957_642, source: 'test', date: '2026-01-01', quality: 'clean' },
   spot: null,
 });
-const gceEntry = entry({ provider: 'gcp-compute', region: 'us-central1', instanceType: 'e2-standard-2', family: 'e2', netMbps: null, arch: 'amd64' });
+const gceEntry = entry({
+  provider: 'gcp-compute',
+  region: 'us-central1',
+  instanceType: 'e2-standard-2',
+  family: 'e2',
+  netMbps: null,
+  arch: 'amd64',
+});
 const armEntry = entry({ instanceType: 'm7g.large', family: 'm7g', arch: 'arm64', spot: null });
 
 function book(): PriceBook {
   return new PriceBook({ format: 1, sources: [], entries: [entry(), gpuEntry, gceEntry, armEntry] });
 }
 
-const awsQuery = { providerId: 'aws-ec2:us-east-1', provider: 'aws-ec2', region: 'us-east-1', zones: ['us-east-1b', 'us-east-1a'] };
+const awsQuery = {
+  providerId: 'aws-ec2:us-east-1',
+  provider: 'aws-ec2',
+  region: 'us-east-1',
+  zones: ['us-east-1b', 'us-east-1a'],
+};
 const update = (overrides: Partial<PriceUpdate> = {}): PriceUpdate => ({
   provider: 'aws-ec2',
   region: 'us-east-1',
@@ -105,34 +117,52 @@ describe('price book', () => {
   for (const f of filters) {
     it(`offers only the ${f.name} asked for`, () => {
       const offerings = book().offerings({ ...awsQuery, zones: ['us-east-1a'], ...f.query });
-      assert.deepEqual(offerings.map((o) => `${o.instanceType} ${o.lifecycle}`), f.expected);
+      assert.deepEqual(
+        offerings.map((o) => `${o.instanceType} ${o.lifecycle}`),
+        f.expected,
+      );
     });
   }
 
   it('plans unknown network bandwidth as none, so a task asking for bandwidth never lands there', () => {
-    const [o] = book().offerings({ providerId: 'gcp-compute:us-central1', provider: 'gcp-compute', region: 'us-central1', zones: ['us-central1-a'], lifecycles: ['on-demand'] });
+    const [o] = book().offerings({
+      providerId: 'gcp-compute:us-central1',
+      provider: 'gcp-compute',
+      region: 'us-central1',
+      zones: ['us-central1-a'],
+      lifecycles: ['on-demand'],
+    });
     assert.equal(o!.capacity.netMbps, 0);
   });
 
   it('labels the architecture, so a task can ask for arm64', () => {
     const offerings = book().offerings({ ...awsQuery, zones: ['us-east-1a'], lifecycles: ['on-demand'] });
     const arm = task({ constraints: { labels: { [LABEL_ARCH]: 'arm64' } } });
-    assert.deepEqual(offerings.filter((o) => eligible(arm, offeringHost(o))).map((o) => o.instanceType), ['m7g.large']);
+    assert.deepEqual(
+      offerings.filter((o) => eligible(arm, offeringHost(o))).map((o) => o.instanceType),
+      ['m7g.large'],
+    );
   });
 
   it('lets a task asking for A100 run on an A100-40GB offering, and not one asking for another model', () => {
     const [gpu] = book().offerings({ ...awsQuery, zones: ['us-east-1a'], instanceTypes: ['p4d.24xlarge'] });
     const host = offeringHost(gpu!);
     assert.equal(eligible(task({ resources: { gpus: 1 }, constraints: { gpuModels: ['a100'] } }), host), true);
-    assert.equal(eligible(task({ resources: { gpus: 1 }, constraints: { gpuModels: ['A100-80GB', 'H100'] } }), host), false);
+    assert.equal(
+      eligible(task({ resources: { gpus: 1 }, constraints: { gpuModels: ['A100-80GB', 'H100'] } }), host),
+      false,
+    );
   });
 
-  it('applies a live spot price for a region, and a zone\'s own price over it', () => {
+  it("applies a live spot price for a region, and a zone's own price over it", () => {
     const b = book();
     const result = b.apply([update(), update({ zone: 'us-east-1b', pricePerHourMicros: 33_000 })]);
     assert.deepEqual(result, { applied: 2, rejected: [] });
     const spot = b.offerings({ ...awsQuery, lifecycles: ['spot'] });
-    assert.deepEqual(spot.map((o) => `${o.zone} ${o.pricePerHourMicros}`), ['us-east-1a 35000', 'us-east-1b 33000']);
+    assert.deepEqual(
+      spot.map((o) => `${o.zone} ${o.pricePerHourMicros}`),
+      ['us-east-1a 35000', 'us-east-1b 33000'],
+    );
     assert.equal(b.lookup('aws-ec2', 'us-east-1', 'm7i.large')?.spot?.microsPerHour, 35_000);
     assert.equal(b.lookup('aws-ec2', 'us-east-1', 'm7i.large', 'us-east-1b')?.spot?.microsPerHour, 33_000);
     assert.equal(b.lookup('aws-ec2', 'us-east-1', 'm7i.large')?.onDemand.microsPerHour, 100_800);
@@ -141,7 +171,12 @@ describe('price book', () => {
   it('offers spot for a type once a live spot price arrives for it', () => {
     const b = book();
     b.apply([update({ instanceType: 'p4d.24xlarge', pricePerHourMicros: 8_590_750 })]);
-    const spot = b.offerings({ ...awsQuery, zones: ['us-east-1a'], instanceTypes: ['p4d.24xlarge'], lifecycles: ['spot'] });
+    const spot = b.offerings({
+      ...awsQuery,
+      zones: ['us-east-1a'],
+      instanceTypes: ['p4d.24xlarge'],
+      lifecycles: ['spot'],
+    });
     assert.equal(spot[0]?.pricePerHourMicros, 8_590_750);
   });
 
@@ -149,7 +184,11 @@ describe('price book', () => {
     { name: 'an unknown instance type', update: update({ instanceType: 'm99.huge' }), reason: /no such instance type/ },
     { name: 'a negative price', update: update({ pricePerHourMicros: -1 }), reason: /positive integer/ },
     { name: 'a fractional price', update: update({ pricePerHourMicros: 1.5 }), reason: /positive integer/ },
-    { name: 'a price that is not a number', update: update({ pricePerHourMicros: Number.NaN }), reason: /positive integer/ },
+    {
+      name: 'a price that is not a number',
+      update: update({ pricePerHourMicros: Number.NaN }),
+      reason: /positive integer/,
+    },
     { name: 'a time that is not a time', update: update({ observedAtMs: Number.NaN }), reason: /not a time/ },
     { name: 'an unknown lifecycle', update: update({ lifecycle: 'reserved' as 'spot' }), reason: /unknown lifecycle/ },
   ];

@@ -22,7 +22,10 @@ describe('private rates', () => {
   it('takes its rates from config, with defaults', () => {
     const base = { clusterId: 'c1' };
     assert.deepEqual(configSchema.parse(base).privateRates, DEFAULT_PRIVATE_RATES);
-    assert.deepEqual(configSchema.parse({ ...base, privateRates: { usdPerGpuHour: 1.2 } }).privateRates, { ...DEFAULT_PRIVATE_RATES, usdPerGpuHour: 1.2 });
+    assert.deepEqual(configSchema.parse({ ...base, privateRates: { usdPerGpuHour: 1.2 } }).privateRates, {
+      ...DEFAULT_PRIVATE_RATES,
+      usdPerGpuHour: 1.2,
+    });
     assert.throws(() => configSchema.parse({ ...base, privateRates: { usdPerCpuHour: -1 } }));
     assert.throws(() => configSchema.parse({ ...base, privateRates: { usdPerTbHour: 1 } }));
     assert.equal(configSchema.parse({ ...base, priceCatalog: 'prices.json' }).priceCatalog, 'prices.json');

@@ -207,6 +207,9 @@ describe('end to end: bursting to EC2 (the emulator) with real agents', function
         },
         { timeoutMs: 90_000, intervalMs: 200 },
       );
+      console.log(
+        `        ${outcome === 'killed' ? 'killed at the failpoint' : 'finished without reaching it; killed after'}`,
+      );
       if (outcome === 'killed') {
         killedAt++;
         assert.match(crashing.log(), new RegExp(`failpoint ${point.replace('.', '\\.')}`));

@@ -1,4 +1,6 @@
+import type { Agent } from '../../core/agent.ts';
 import { ConflictError } from '../../core/errors.ts';
+import type { Task } from '../../core/task.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { Store } from '../../store/store.ts';
 import type { Placement, Pool, PoolSnapshot } from '../pool.ts';
@@ -27,10 +29,10 @@ export class BuiltinPool implements Pool {
     }));
   }
 
-  place(nowMs: number): Placement[] {
+  place(nowMs: number, allowCloud?: (task: Task, agent: Agent) => boolean): Placement[] {
     const { agents, pending } = this.observe();
     if (pending.length === 0) return [];
-    const planned = placeTasks(pending, agents, this.#placement);
+    const planned = placeTasks(pending, agents, allowCloud ? { ...this.#placement, allowCloud } : this.#placement);
     const placed: Placement[] = [];
     this.#store.transaction(() => {
       for (const p of planned) {

@@ -124,7 +124,7 @@ export class AgentRegistry {
   }
 
   #registerCloud(credential: string, req: RegisterRequest, nowMs: number): Agent {
-    const intent = this.#bootstrapIntent(credential, nowMs);
+    const intent = this.#bootstrapIntent(credential);
     const instanceId = req.instanceId;
     if (instanceId === undefined) throw new ValidationError('instanceId', 'required with a bootstrap credential');
     const agent = this.#store.agents.byInstance(intent.providerId, instanceId);
@@ -140,7 +140,7 @@ export class AgentRegistry {
     return this.#store.agents.register(agent.id, { capacity: req.capacity, labels: req.labels }, nowMs);
   }
 
-  #bootstrapIntent(credential: string, nowMs: number): LaunchIntent {
+  #bootstrapIntent(credential: string): LaunchIntent {
     const intentId = verifyBootstrapCredential(this.#store.meta.serverSecret(), credential);
     if (intentId === undefined) throw new AccessError(401, 'registering: the bootstrap credential is not valid');
     const intent = this.#store.intents.get(intentId);

@@ -12,7 +12,7 @@ import { instanceIdsIn, LIVE_STATE_NAMES, toInstance } from './ec2-instances.ts'
 import { ec2Offerings, subnetsByZone } from './ec2-offerings.ts';
 import { EC2_DOCUMENTED_BUCKETS, Ec2RateLimiter, type Ec2Buckets } from './ec2-rate-limits.ts';
 import { launchChunks, runInstancesInput, TAG_CLUSTER } from './launch-input.ts';
-import { fetchEc2PriceUpdates, type Ec2PriceUpdates } from './price-refresh.ts';
+import { fetchEc2PriceUpdates, PriceRefreshCallError, type Ec2PriceUpdates } from './price-refresh.ts';
 import { EC2_BOOT_TEMPLATE, renderUserData, type UserDataSettings } from './user-data.ts';
 
 export interface AwsEc2ProviderOptions {
@@ -117,9 +117,10 @@ export class AwsEc2Provider implements CloudProvider {
       });
     } catch (err) {
       this.#pricesDueAtMs = nowMs + Math.min(this.#config.priceRefreshMs, 60_000);
-      throw this.#translate(err, opts.signal, {
+      const failed = err instanceof PriceRefreshCallError ? err : undefined;
+      throw this.#translate(failed ? failed.cause : err, opts.signal, {
         doing: `refreshing prices in ${this.#config.region}`,
-        action: 'DescribeSpotPriceHistory',
+        action: failed?.action ?? 'DescribeSpotPriceHistory',
       });
     }
     this.#prices = updates;

@@ -43,13 +43,34 @@ export interface PriceRefreshOptions {
   readonly signal?: AbortSignal;
 }
 
+/** A failed call of a refresh, naming the EC2 action (for the permission an AuthError asks for). */
+export class PriceRefreshCallError extends Error {
+  override readonly name = 'PriceRefreshCallError';
+  readonly action: string;
+
+  constructor(action: string, cause: unknown) {
+    super(`${action} failed`, { cause });
+    this.action = action;
+  }
+}
+
+/** Runs one EC2 call of a refresh; its failure comes back as a PriceRefreshCallError with the SDK's error as cause. */
+async function call<T>(action: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw new PriceRefreshCallError(action, err);
+  }
+}
+
 /** DescribeInstanceTypes takes at most 100 names per call. */
 const TYPES_PER_CALL = 100;
 const SPOT_PAGE_SIZE = 1_000;
 
 /**
  * Reads the allowed types' specs and their current spot prices in `zones`, following every page. Each call waits
- * for the Describe bucket. Throws what the SDK throws (the adapter translates it); nothing is kept between calls.
+ * for the Describe bucket. Throws a PriceRefreshCallError whose cause is what the SDK threw (the adapter translates
+ * it); nothing is kept between calls.
  */
 export async function fetchEc2PriceUpdates(opts: PriceRefreshOptions): Promise<Ec2PriceUpdates> {
   const { api, limiter, signal } = opts;
@@ -59,9 +80,12 @@ export async function fetchEc2PriceUpdates(opts: PriceRefreshOptions): Promise<E
     let nextToken: string | undefined;
     do {
       await limiter.describe(signal);
-      const page = await api.describeInstanceTypes(
-        { InstanceTypes: names as _InstanceType[], ...(nextToken ? { NextToken: nextToken } : {}) },
-        { signal },
+      const token = nextToken;
+      const page = await call('DescribeInstanceTypes', () =>
+        api.describeInstanceTypes(
+          { InstanceTypes: names as _InstanceType[], ...(token ? { NextToken: token } : {}) },
+          { signal },
+        ),
       );
       for (const info of page.InstanceTypes ?? []) {
         const spec = toSpec(info);
@@ -78,17 +102,20 @@ export async function fetchEc2PriceUpdates(opts: PriceRefreshOptions): Promise<E
     let nextToken: string | undefined;
     do {
       await limiter.describe(signal);
-      const page = await api.describeSpotPriceHistory(
-        {
-          InstanceTypes: [...opts.instanceTypes] as _InstanceType[],
-          ProductDescriptions: ['Linux/UNIX'],
-          Filters: [{ Name: 'availability-zone', Values: [...opts.zones] }],
-          StartTime: now,
-          EndTime: now,
-          MaxResults: SPOT_PAGE_SIZE,
-          ...(nextToken ? { NextToken: nextToken } : {}),
-        },
-        { signal },
+      const token = nextToken;
+      const page = await call('DescribeSpotPriceHistory', () =>
+        api.describeSpotPriceHistory(
+          {
+            InstanceTypes: [...opts.instanceTypes] as _InstanceType[],
+            ProductDescriptions: ['Linux/UNIX'],
+            Filters: [{ Name: 'availability-zone', Values: [...opts.zones] }],
+            StartTime: now,
+            EndTime: now,
+            MaxResults: SPOT_PAGE_SIZE,
+            ...(token ? { NextToken: token } : {}),
+          },
+          { signal },
+        ),
       );
       for (const entry of page.SpotPriceHistory ?? []) {
         const price = toSpotPrice(entry);

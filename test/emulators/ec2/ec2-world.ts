@@ -5,20 +5,18 @@ import { Ec2Fault } from './ec2-fault.ts';
 import { instanceXml, isLive, stateChangeXml, type EmulatedInstance } from './emulated-instance.ts';
 import type { BucketName } from './emulator-buckets.ts';
 import { instanceFilter } from './instance-filters.ts';
+import {
+  checkQuotas,
+  launchTemplateOf,
+  subnetOf,
+  type EmulatedLaunchTemplate,
+  type EmulatedSubnet,
+} from './launch-checks.ts';
 import { page } from './paging.ts';
 import type { QueryParams } from './query.ts';
 import { el, itemSet, type Xml } from './xml.ts';
 
-export interface EmulatedSubnet {
-  readonly id: string;
-  readonly zone: string;
-}
-
-export interface EmulatedLaunchTemplate {
-  readonly id: string;
-  readonly name: string;
-  readonly imageId: string;
-}
+export type { EmulatedLaunchTemplate, EmulatedSubnet } from './launch-checks.ts';
 
 export interface WorldOptions {
   readonly clock: Clock;
@@ -120,11 +118,11 @@ export class Ec2World {
       return this.#reservationXml(this.#reservations.get(earlier.reservationId)!);
     }
 
-    const template = this.#template(q);
+    const template = launchTemplateOf(q, this.#o.launchTemplates);
     const instanceType = q.string('InstanceType') ?? '';
     const type = this.#o.instanceTypes.find((t) => t.instanceType === instanceType);
     if (!type) throw new Ec2Fault('InvalidParameterValue', `Invalid value '${instanceType}' for InstanceType.`);
-    const subnet = this.#subnet(q);
+    const subnet = subnetOf(q, this.#o.subnets);
     const spot = q.string('InstanceMarketOptions.MarketType') === 'spot';
     const lifecycle = spot ? 'spot' : 'on-demand';
     if (this.#unsupported.has(`${instanceType}/${subnet.zone}`)) {
@@ -133,7 +131,14 @@ export class Ec2World {
         `Your requested instance type (${instanceType}) is not supported in your requested Availability Zone (${subnet.zone}).`,
       );
     }
-    this.#checkQuotas(type, minCount, spot);
+    checkQuotas({
+      instances: this.#instances.values(),
+      types: this.#o.instanceTypes,
+      quotas: this.#o.quotas,
+      type,
+      count: minCount,
+      spot,
+    });
     const room = this.#room(pool(instanceType, subnet.zone, lifecycle));
     if (room < minCount) {
       const others = this.#o.subnets.map((s) => s.zone).filter((z) => z !== subnet.zone);
@@ -286,68 +291,6 @@ export class Ec2World {
   #reservationXml(r: Reservation): Xml[] {
     const instances = r.instanceIds.map((id) => this.#instances.get(id)).filter((i) => i !== undefined);
     return [el('reservationId', r.id), el('ownerId', OWNER_ID), itemSet('instancesSet', instances.map(instanceXml))];
-  }
-
-  #template(q: QueryParams): EmulatedLaunchTemplate | undefined {
-    const id = q.string('LaunchTemplate.LaunchTemplateId');
-    const name = q.string('LaunchTemplate.LaunchTemplateName');
-    if (id !== undefined) {
-      const found = this.#o.launchTemplates.find((t) => t.id === id);
-      if (!found) {
-        throw new Ec2Fault(
-          'InvalidLaunchTemplateId.NotFound',
-          `The specified launch template, with template ID ${id}, does not exist.`,
-        );
-      }
-      return found;
-    }
-    if (name !== undefined) {
-      const found = this.#o.launchTemplates.find((t) => t.name === name);
-      if (!found) {
-        throw new Ec2Fault(
-          'InvalidLaunchTemplateName.NotFoundException',
-          `The specified launch template, with template name ${name}, does not exist.`,
-        );
-      }
-      return found;
-    }
-    return undefined;
-  }
-
-  #subnet(q: QueryParams): EmulatedSubnet {
-    const id = q.string('SubnetId');
-    if (id === undefined) {
-      const zone = q.string('Placement.AvailabilityZone');
-      const subnet = this.#o.subnets.find((s) => zone === undefined || s.zone === zone);
-      if (!subnet) throw new Ec2Fault('InvalidParameterValue', `Invalid availability zone: [${zone}]`);
-      return subnet;
-    }
-    const subnet = this.#o.subnets.find((s) => s.id === id);
-    if (!subnet) throw new Ec2Fault('InvalidSubnetID.NotFound', `The subnet ID '${id}' does not exist`);
-    return subnet;
-  }
-
-  #checkQuotas(type: EmulatedInstanceType, count: number, spot: boolean): void {
-    const live = [...this.#instances.values()].filter(isLive);
-    const { maxInstances, maxOnDemandVcpus } = this.#o.quotas;
-    if (maxInstances !== undefined && live.length + count > maxInstances) {
-      throw new Ec2Fault(
-        'InstanceLimitExceeded',
-        `Your quota allows for ${Math.max(0, maxInstances - live.length)} more running instance(s). You requested at least ${count}`,
-      );
-    }
-    if (!spot && maxOnDemandVcpus !== undefined) {
-      const vcpus = (t: string): number => this.#o.instanceTypes.find((x) => x.instanceType === t)?.vcpus ?? 0;
-      const used = live.filter((i) => i.lifecycle === 'on-demand').reduce((sum, i) => sum + vcpus(i.instanceType), 0);
-      if (used + count * type.vcpus > maxOnDemandVcpus) {
-        throw new Ec2Fault(
-          'VcpuLimitExceeded',
-          `You have requested more vCPU capacity than your current vCPU limit of ${maxOnDemandVcpus} allows for the ` +
-            'instance bucket that the specified instance type belongs to. Please visit ' +
-            'http://aws.amazon.com/contact-us/ec2-request to request an adjustment to this limit.',
-        );
-      }
-    }
   }
 
   #room(key: string): number {

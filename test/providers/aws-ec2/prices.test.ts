@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'mocha';
 import { ManualClock } from '../../../src/core/clock.ts';
+import { AuthError } from '../../../src/core/errors.ts';
 import type { Catalog, CatalogEntry } from '../../../src/cost-model/catalog.ts';
 import { PriceBook } from '../../../src/cost-model/price-book.ts';
 import { toPriceBookUpdates } from '../../../src/providers/aws-ec2/price-book-feed.ts';
@@ -99,6 +100,16 @@ describe('aws-ec2 provider: price refresh', () => {
       (o) => o.instanceType === 'c7i.large' && o.zone === 'us-east-1a' && o.lifecycle === 'spot',
     );
     assert.equal(spot!.pricePerHourMicros, 21_000);
+  });
+
+  it('names the permission a refresh lacks', async () => {
+    fx = await startFixture();
+    fx.emulator.deny('DescribeInstanceTypes');
+    await assert.rejects(fx.provider.refreshPrices(), (err: unknown) => {
+      assert.ok(err instanceof AuthError);
+      assert.match(err.message, /may not call ec2:DescribeInstanceTypes/);
+      return true;
+    });
   });
 
   it('feeds the price book: zone spot prices apply, stale ones are refused', () => {

@@ -2,7 +2,11 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { describe, it } from 'mocha';
 import { ManualClock } from '../../../src/core/clock.ts';
-import { clientBucket, EC2_DOCUMENTED_BUCKETS, Ec2RateLimiter } from '../../../src/providers/aws-ec2/ec2-rate-limits.ts';
+import {
+  clientBucket,
+  EC2_DOCUMENTED_BUCKETS,
+  Ec2RateLimiter,
+} from '../../../src/providers/aws-ec2/ec2-rate-limits.ts';
 import { DiscreteBucket, EC2_BUCKETS } from '../../emulators/ec2/emulator-buckets.ts';
 
 const RUNS = Number(process.env['SPILLWAY_PROPERTY_RUNS'] ?? 100);

@@ -1,0 +1,198 @@
+import { packingSize, toVector, type TaskGroup } from './planner-groups.ts';
+import type { PackingInput, Pattern } from './planner-packing.ts';
+
+/** Dimensions of a resource vector: CPU, memory, GPUs, network, in RESOURCE_KEYS order. */
+export const D = 4;
+
+/**
+ * The order groups are taken in, within each priority: `size` is the planning order (GPUs weigh most, then CPUs,
+ * memory, bandwidth); `gpu` puts GPU tasks first and then the most CPU; `memory` the most memory first.
+ */
+export type Order = 'size' | 'gpu' | 'memory';
+
+/** Flat typed arrays over groups and offerings, and what is derived from them once. */
+export class PackingModel {
+  readonly G: number;
+  readonly O: number;
+  readonly size: Float64Array;
+  readonly cap: Float64Array;
+  readonly price: Float64Array;
+  /** 1 when a task of group g may run on offering o and fits it alone. */
+  readonly fit: Uint8Array;
+  /** Per group: the undominated offerings it fits, cheapest first. */
+  readonly fitKept: Int32Array[];
+  readonly weight: Float64Array;
+  readonly groupClass: Int32Array;
+  readonly classCount: number;
+  readonly eligibility: Uint8Array;
+  /** Groups looked at while filling candidate instances, over every run: bounds how many variants run. */
+  work = 0;
+  readonly #groups: readonly TaskGroup[];
+  readonly #orders = new Map<Order, number[]>();
+  readonly #fitLists = new Map<Order, Map<number, Int32Array>>();
+  readonly #scratch: [Float64Array, Float64Array] = [new Float64Array(0), new Float64Array(0)];
+  readonly #homeRatios = new Map<Order, Map<number, Float64Array>>();
+
+  constructor(input: PackingInput) {
+    this.#groups = input.groups;
+    const G = (this.G = input.groups.length);
+    const O = (this.O = input.offerings.length);
+    this.classCount = input.classCount;
+    this.eligibility = input.eligibility;
+    this.size = new Float64Array(G * D);
+    this.cap = new Float64Array(O * D);
+    this.price = new Float64Array(O);
+    this.groupClass = new Int32Array(G);
+    input.groups.forEach((g, i) => {
+      this.size.set(toVector(g.size), i * D);
+      this.groupClass[i] = g.classIndex;
+    });
+    input.offerings.forEach((o, i) => {
+      this.cap.set(toVector(o.capacity), i * D);
+      this.price[i] = o.pricePerHourMicros;
+    });
+    this.fit = new Uint8Array(G * O);
+    for (let g = 0; g < G; g++) {
+      const row = this.groupClass[g]! * O;
+      for (let o = 0; o < O; o++) {
+        if (input.eligibility[row + o] && this.#fitsAlone(g, o)) this.fit[g * O + o] = 1;
+      }
+    }
+    const kept = this.#undominated(input.counts);
+    this.fitKept = [];
+    this.weight = new Float64Array(G);
+    let minPrice = Infinity;
+    for (let o = 0; o < O; o++) minPrice = Math.min(minPrice, this.price[o]!);
+    for (let g = 0; g < G; g++) {
+      this.fitKept.push(Int32Array.from(kept.filter((o) => this.fit[g * O + o])));
+      let w = Infinity;
+      for (const o of this.fitKept[g]!) w = Math.min(w, this.price[o]! * this.dominantShare(g, o));
+      // A task that takes nothing still counts a little, so bins of only such tasks have a finite score.
+      this.weight[g] = Math.max(w === Infinity ? 0 : w, minPrice * 1e-9);
+    }
+  }
+
+  /** How many tasks of group g fit in the free capacity `f` (Infinity for a task that takes nothing). */
+  copies(g: number, f: Float64Array | readonly number[], fo = 0): number {
+    let n = Infinity;
+    for (let d = 0; d < D; d++) {
+      const s = this.size[g * D + d]!;
+      if (s > 0) n = Math.min(n, Math.floor(f[fo + d]! / s));
+    }
+    return n;
+  }
+
+  /** The groups that fit offering `o`, in the given order. */
+  fitList(order: Order, o: number): Int32Array {
+    const lists = this.#fitLists.get(order) ?? new Map<number, Int32Array>();
+    this.#fitLists.set(order, lists);
+    let list = lists.get(o);
+    if (!list) lists.set(o, (list = Int32Array.from(this.order(order).filter((g) => this.fit[g * this.O + o]))));
+    return list;
+  }
+
+  /** Parallel to fitList: each group's cost on `o` (price times dominant share) over its value. */
+  homeRatio(order: Order, o: number): Float64Array {
+    const ratios = this.#homeRatios.get(order) ?? new Map<number, Float64Array>();
+    this.#homeRatios.set(order, ratios);
+    let ratio = ratios.get(o);
+    if (!ratio) {
+      const list = this.fitList(order, o);
+      ratio = new Float64Array(list.length);
+      list.forEach((g, k) => (ratio![k] = (this.price[o]! * this.dominantShare(g, o)) / this.weight[g]!));
+      ratios.set(o, ratio);
+    }
+    return ratio;
+  }
+
+  /** A reusable buffer (`which` 0 or 1) of at least `length` numbers, for per-step scores. */
+  scratch(which: 0 | 1, length: number): Float64Array {
+    let buffer = this.#scratch[which];
+    if (buffer.length < length) this.#scratch[which] = buffer = new Float64Array(length);
+    return buffer.subarray(0, length);
+  }
+
+  /** Group indexes in the given order, priority first. */
+  order(order: Order): readonly number[] {
+    let result = this.#orders.get(order);
+    if (!result) {
+      const gs = this.#groups;
+      const key = (g: TaskGroup): number[] =>
+        order === 'gpu'
+          ? [g.size.gpus, g.size.cpuMillis, g.size.memoryMiB]
+          : order === 'memory'
+            ? [g.size.memoryMiB, g.size.cpuMillis, g.size.gpus]
+            : [packingSize(g.size), 0, 0];
+      const keys = gs.map(key);
+      // Ties go to the group with fewer offerings to choose from: others can fill around it more easily than it can.
+      const choices = gs.map((_, g) => this.fitKept[g]!.length);
+      result = gs.map((_, i) => i);
+      result.sort((a, b) => {
+        const ka = keys[a]!;
+        const kb = keys[b]!;
+        return (
+          gs[b]!.priority - gs[a]!.priority ||
+          kb[0]! - ka[0]! ||
+          kb[1]! - ka[1]! ||
+          kb[2]! - ka[2]! ||
+          choices[a]! - choices[b]! ||
+          a - b
+        );
+      });
+      this.#orders.set(order, result);
+    }
+    return result;
+  }
+
+  cost(patterns: readonly Pattern[]): number {
+    let total = 0;
+    for (const p of patterns) total += this.price[p.offering]! * p.times;
+    return total;
+  }
+
+  value(p: Pattern): number {
+    let v = 0;
+    for (const item of p.items) v += this.weight[item.group]! * item.count;
+    return v;
+  }
+
+  #fitsAlone(g: number, o: number): boolean {
+    for (let d = 0; d < D; d++) if (this.size[g * D + d]! > this.cap[o * D + d]!) return false;
+    return true;
+  }
+
+  dominantShare(g: number, o: number): number {
+    let share = 0;
+    for (let d = 0; d < D; d++) {
+      const s = this.size[g * D + d]!;
+      if (s > 0) share = Math.max(share, s / this.cap[o * D + d]!);
+    }
+    return share;
+  }
+
+  /**
+   * Offerings no other is at least as good as: as cheap, at least as big in every dimension some task needs, and
+   * eligible for every class the other is. Any instance of a dropped offering could be one of its dominator instead,
+   * for no more. Offerings come cheapest first, so a dominator is always seen before what it dominates, except at
+   * equal prices, where an earlier one may survive a bigger later one (harmless: it is only not pruned).
+   */
+  #undominated(counts: ArrayLike<number>): number[] {
+    const live: number[] = [];
+    for (let g = 0; g < this.G; g++) if (counts[g]! > 0) live.push(g);
+    const demanded = [0, 1, 2, 3].filter((d) => live.some((g) => this.size[g * D + d]! > 0));
+    const classes = [...new Set(live.map((g) => this.groupClass[g]!))];
+    const kept: number[] = [];
+    for (let b = 0; b < this.O; b++) {
+      if (!live.some((g) => this.fit[g * this.O + b] === 1)) continue;
+      const dominated = kept.some((a) => {
+        if (this.price[a]! > this.price[b]!) return false;
+        for (const d of demanded) if (this.cap[a * D + d]! < this.cap[b * D + d]!) return false;
+        for (const c of classes)
+          if (this.eligibility[c * this.O + b] && !this.eligibility[c * this.O + a]) return false;
+        return true;
+      });
+      if (!dominated) kept.push(b);
+    }
+    return kept;
+  }
+}

@@ -21,6 +21,9 @@ import { LocalAgents } from './agent/local-agents.ts';
 import { AgentRegistry } from './pool/builtin/registry.ts';
 import { BuiltinPool } from './pool/builtin/builtin-pool.ts';
 import { AwsEc2Provider } from './providers/aws-ec2/aws-ec2-provider.ts';
+import { toPriceBookUpdates } from './providers/aws-ec2/price-book-feed.ts';
+import { loadCatalog } from './cost-model/catalog.ts';
+import { PriceBook } from './cost-model/price-book.ts';
 import { LocalProvider } from './providers/local/local-provider.ts';
 import type { CloudProvider } from './providers/provider.ts';
 import { openSqliteStore } from './store/sqlite/sqlite-store.ts';
@@ -91,9 +94,25 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
   });
   const controllerUrl = config.api.publicUrl ?? api.url;
 
+  // The price book (the bundled catalog, or config's priceCatalog) takes the clouds' live prices as they refresh.
+  const priceBook = config.providers.some((p) => p.kind !== 'local')
+    ? new PriceBook(loadCatalog(config.priceCatalog))
+    : undefined;
   const providers: CloudProvider[] = config.providers.map((p) =>
     p.kind === 'aws-ec2'
-      ? new AwsEc2Provider({ config: p, clock, logger })
+      ? new AwsEc2Provider({
+          config: p,
+          clock,
+          logger,
+          onPriceUpdates: (updates) => {
+            const result = priceBook?.apply(toPriceBookUpdates(updates));
+            logger.debug('refreshed prices', {
+              providerId: `aws-ec2:${p.name ?? p.region}`,
+              applied: result?.applied ?? 0,
+              rejected: result?.rejected.length ?? 0,
+            });
+          },
+        })
       : new LocalProvider({
           config: p,
           stateDir: p.stateDir ?? join(home, 'local-cloud', p.name),

@@ -129,6 +129,9 @@ class Agent implements AgentHandle {
       handbackReason: () => truncate(`agent stopping: ${this.#stopReason}`),
     });
     this.#tasks = tasks;
+    // However this process ends (an uncaught error, process.exit), its tasks end with it.
+    const killTasksOnExit = (): void => tasks.killAllNow();
+    process.on('exit', killTasksOnExit);
     this.#log.info('registered agent', {
       agentId,
       name,
@@ -154,6 +157,7 @@ class Agent implements AgentHandle {
     } finally {
       this.#lifeAbort.abort(new Error('the agent stopped'));
       await Promise.all(background);
+      process.off('exit', killTasksOnExit);
     }
     this.#log.info('stopped agent', { agentId, reason: this.#stopReason });
   }

@@ -100,6 +100,21 @@ export class TaskSupervisor {
   }
 
   /**
+   * SIGKILLs every running task's process group at once, synchronously: for the agent process's own exit, so no task
+   * outlives its agent and runs again elsewhere after the controller requeues it.
+   */
+  killAllNow(): void {
+    for (const task of this.#tasks.values()) {
+      if (task.process.finished || task.process.pid === undefined) continue;
+      try {
+        process.kill(-task.process.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+
+  /**
    * Kills every task still running (SIGTERM to its group, SIGKILL after the grace) and waits until each exited.
    * `disposition` says what is reported for tasks not already being killed.
    */

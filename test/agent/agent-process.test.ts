@@ -54,6 +54,21 @@ describe('agent process', function () {
     return pid;
   }
 
+  it('takes its tasks with it when its process ends abruptly, so none runs on unowned', async () => {
+    const child = spawnAgent(30_000);
+    const exited = once(child, 'exit');
+    controller.assign({
+      id: 't-orphan',
+      command: [node, '-e', 'process.on("SIGTERM", () => {}); console.log(process.pid); setInterval(() => {}, 1000)'],
+      resources: { cpuMillis: 1, memoryMiB: 1, gpus: 0, netMbps: 0 },
+    });
+    const task = await taskPid('t-orphan');
+    child.kill('SIGUSR2');
+    const [code] = (await exited) as [number | null];
+    assert.equal(code, 3, stderr);
+    await waitFor('the task to be gone with its agent', () => !isAlive(task), { timeoutMs: 5_000 });
+  });
+
   it('on SIGTERM hands back its tasks, kills them (even one that ignores SIGTERM), leaves and exits 0', async () => {
     const child = spawnAgent(300);
     const exited = once(child, 'exit');

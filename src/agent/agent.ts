@@ -76,6 +76,7 @@ class Agent implements AgentHandle {
       this.#log.info('stopping agent', { reason, agentId: this.#agentId });
       this.#stopAbort.abort(new Error(`the agent is stopping: ${reason}`));
       this.#stopRequested.resolve();
+      this.#wakeHeartbeat?.();
     }
     return this.done.catch(() => undefined);
   }
@@ -191,7 +192,9 @@ class Agent implements AgentHandle {
     while (!signal.aborted) {
       const notice = this.#interruption === 'pending';
       try {
-        const body: HeartbeatRequest = { runningTaskIds: tasks.runningTaskIds(), ...(notice ? { notice: 'interruption' as const } : {}) };
+        // While it drains, every beat says so: the controller places nothing more here.
+        const kind = notice ? 'interruption' : this.#stopAbort.signal.aborted ? 'draining' : undefined;
+        const body: HeartbeatRequest = { runningTaskIds: tasks.runningTaskIds(), ...(kind ? { notice: kind } : {}) };
         const res = await this.#post<HeartbeatResponse>(agentId, 'heartbeat', body, signal);
         if (notice) {
           this.#interruption = 'delivered';

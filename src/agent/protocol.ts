@@ -29,8 +29,11 @@ export interface RegisterResponse {
 export interface HeartbeatRequest {
   /** Tasks the agent is running now. */
   readonly runningTaskIds: readonly string[];
-  /** Set when the cloud announced the instance's interruption (spot) or preemption. */
-  readonly notice?: 'interruption';
+  /**
+   * `interruption`: the cloud announced the instance's interruption (spot) or preemption; its tasks return to pending
+   * at once. `draining`: the agent is shutting down; it takes no new work and finishes or hands back what it runs.
+   */
+  readonly notice?: 'interruption' | 'draining';
 }
 
 export interface HeartbeatResponse {

@@ -154,7 +154,7 @@ export const registerSchema = z
 export const heartbeatSchema = z
   .object({
     runningTaskIds: z.array(name).max(10_000),
-    notice: z.literal('interruption').optional(),
+    notice: z.enum(['interruption', 'draining']).optional(),
   })
   .strict() satisfies z.ZodType<HeartbeatRequest, unknown>;
 

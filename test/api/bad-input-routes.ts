@@ -168,7 +168,7 @@ export function matrixRoutes(h: ApiHarness): MatrixRoute[] {
       body: { runningTaskIds: [] },
       fields: [
         ['wrong type', { runningTaskIds: 'x' }, 'runningTaskIds', expectedArray],
-        ['bad notice', { runningTaskIds: [], notice: 'reboot' }, 'notice', /expected "interruption"/],
+        ['bad notice', { runningTaskIds: [], notice: 'reboot' }, 'notice', /expected one of "interruption"\|"draining"/],
         ['missing field', {}, 'runningTaskIds', /expected array, received undefined/],
         ['unknown field', { runningTaskIds: [], load: 1 }, 'load', unknown],
       ],

@@ -241,4 +241,19 @@ describe('agent registry', () => {
     assert.deepEqual(registry.heartbeat(agentId, { runningTaskIds: [task!.id] }).stopTaskIds, []);
     assert.equal(store.tasks.get(task!.id)!.state, 'running');
   });
+
+  it('drains an agent on its shutdown notice: no new placements, placed-but-not-pulled tasks go back to pending', () => {
+    const { agentId } = registry.register(viaToken(), REQUEST);
+    const spec = { owner: { team: 't', project: 'p', job: 'j' }, resources: resources({ cpuMillis: 500, memoryMiB: 256 }), priority: 0, revocable: false, constraints: {}, command: ['true'] };
+    const [running, placed] = store.tasks.insert([spec, spec], clock.now());
+    store.tasks.place(running!.id, agentId, clock.now());
+    registry.pull(agentId);
+    store.tasks.place(placed!.id, agentId, clock.now());
+    const answer = registry.heartbeat(agentId, { runningTaskIds: [running!.id], notice: 'draining' });
+    assert.equal(answer.state, 'draining');
+    assert.deepEqual(answer.stopTaskIds, [], 'what runs may finish');
+    assert.equal(store.tasks.get(running!.id)!.state, 'running');
+    assert.equal(store.tasks.get(placed!.id)!.state, 'pending');
+    assert.equal(store.agents.get(agentId)!.state, 'draining');
+  });
 });

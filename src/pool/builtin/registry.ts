@@ -159,6 +159,14 @@ export class AgentRegistry {
     return this.#store.transaction(() => {
       this.#agent(agentId, 'recording a heartbeat');
       let agent = this.#store.agents.heartbeat(agentId, nowMs);
+      if (req.notice === 'draining' && agent.state === 'registered') {
+        // It takes no new work; what was placed but not pulled goes elsewhere now rather than at its leave.
+        agent = this.#store.agents.setState(agentId, 'draining', 'the agent is shutting down', nowMs);
+        for (const task of this.#store.tasks.list({ agentId, states: ['placed'] })) {
+          this.#store.tasks.requeue(task.id, agentId, `returned to pending: agent ${agentId} is shutting down`, nowMs);
+        }
+        this.#log.info('draining agent on its notice', { agentId });
+      }
       if (req.notice === 'interruption') {
         if (agent.state === 'registered' || agent.state === 'provisioning') {
           agent = this.#store.agents.setState(agentId, 'draining', INTERRUPTION_REASON, nowMs);

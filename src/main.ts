@@ -104,6 +104,7 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
           config: p,
           clock,
           logger,
+          ...(priceBook ? { priceBook } : {}),
           onPriceUpdates: (updates) => {
             const result = priceBook?.apply(toPriceBookUpdates(updates));
             logger.debug('refreshed prices', {

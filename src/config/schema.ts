@@ -70,6 +70,12 @@ const offeringSchema = z
   })
   .strict();
 
+/**
+ * An allowed EC2 instance type. Capacity and on-demand price may be left out: they then come from the price catalog
+ * for the provider's region (a type the catalog lacks must give them here).
+ */
+const ec2InstanceTypeSchema = offeringSchema.partial({ cpu: true, memory: true, pricePerHourUsd: true });
+
 export const localProviderSchema = z
   .object({
     kind: z.literal('local'),
@@ -110,7 +116,7 @@ export const awsEc2ProviderSchema = z
     /** Subnets to launch into, one zone each: the zones offered are theirs. */
     subnets: z.array(z.object({ id: nonEmpty, zone: nonEmpty }).strict()).min(1),
     /** The instance types allowed, with capacity and prices until a price refresh updates them. */
-    instanceTypes: z.array(offeringSchema).min(1),
+    instanceTypes: z.array(ec2InstanceTypeSchema).min(1),
     /** Expected time from launch to a registered agent. */
     bootMs: durationMs.default(90_000),
     /** The user data: a boot-script template (placeholders as in providers/boot-script.ts); default the built-in one. */

@@ -1,15 +1,16 @@
 import { readFileSync } from 'node:fs';
 import type { Clock } from '../../core/clock.ts';
-import { ProviderError, errorMessage } from '../../core/errors.ts';
+import { ProviderError, ValidationError, errorMessage } from '../../core/errors.ts';
 import type { Instance } from '../../core/instance.ts';
 import { offeringKey, type Offering } from '../../core/offering.ts';
 import type { AwsEc2ProviderConfig } from '../../config/schema.ts';
+import type { CatalogEntry } from '../../cost-model/catalog.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { CallOptions, CloudProvider, LaunchRequest } from '../provider.ts';
 import { sdkEc2Api, type Ec2Api, type StaticCredentials } from './ec2-api.ts';
 import { ec2ErrorFacts, ec2ErrorMeaning, translateEc2Error } from './ec2-errors.ts';
 import { instanceIdsIn, LIVE_STATE_NAMES, toInstance } from './ec2-instances.ts';
-import { ec2Offerings, subnetsByZone } from './ec2-offerings.ts';
+import { ec2Offerings, subnetsByZone, unresolvedInstanceType, type CatalogLookup } from './ec2-offerings.ts';
 import { EC2_DOCUMENTED_BUCKETS, Ec2RateLimiter, type Ec2Buckets } from './ec2-rate-limits.ts';
 import { launchChunks, runInstancesInput, TAG_CLUSTER } from './launch-input.ts';
 import { fetchEc2PriceUpdates, PriceRefreshCallError, type Ec2PriceUpdates } from './price-refresh.ts';
@@ -28,6 +29,11 @@ export interface AwsEc2ProviderOptions {
   readonly buckets?: Ec2Buckets;
   /** Receives every successful price refresh (a price book's `apply`). */
   readonly onPriceUpdates?: (updates: Ec2PriceUpdates) => void;
+  /**
+   * The price catalog (a PriceBook): capacity and prices of allowed types the config leaves out. Without it every
+   * type must give them.
+   */
+  readonly priceBook?: { lookup(provider: string, region: string, instanceType: string, zone?: string): CatalogEntry | undefined };
 }
 
 /** DescribeInstances returns at most 1,000 instances a page. */
@@ -46,6 +52,7 @@ export class AwsEc2Provider implements CloudProvider {
   readonly id: string;
   readonly kind = 'aws-ec2';
   readonly #config: AwsEc2ProviderConfig;
+  readonly #catalog: CatalogLookup;
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #api: Ec2Api;
@@ -60,6 +67,15 @@ export class AwsEc2Provider implements CloudProvider {
     const { config } = opts;
     this.id = `aws-ec2:${config.name ?? config.region}`;
     this.#config = config;
+    const book = opts.priceBook;
+    this.#catalog = (instanceType, zone) => book?.lookup('aws-ec2', config.region, instanceType, zone);
+    const unresolved = unresolvedInstanceType(config, this.#catalog);
+    if (unresolved) {
+      throw new ValidationError(
+        unresolved.field,
+        `${unresolved.instanceType} in ${config.region} is not in the price catalog; give its cpu, memory and pricePerHourUsd`,
+      );
+    }
     this.#clock = opts.clock;
     this.#log = opts.logger.child({ component: 'aws-ec2-provider', providerId: this.id });
     this.#api =
@@ -94,7 +110,7 @@ export class AwsEc2Provider implements CloudProvider {
         this.#log.warn('kept last prices', { error: errorMessage(err) });
       }
     }
-    return ec2Offerings(this.#config, this.id, this.#prices);
+    return ec2Offerings(this.#config, this.id, this.#prices, this.#catalog);
   }
 
   /**

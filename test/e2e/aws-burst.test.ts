@@ -84,7 +84,7 @@ describe('end to end: bursting to EC2 (the emulator) with real agents', function
     for (const s of serves) await s.stop('SIGKILL').catch(() => undefined);
     await emulator?.close();
     emulator = undefined;
-    cleanup(
+    await cleanup(
       cluster,
       serves.map((s) => s.child),
     );

@@ -31,7 +31,7 @@ describe('end to end: bursting a private pool into the local cloud', function ()
   after(async () => {
     client?.close();
     if (serve) await serve.stop().catch(() => undefined);
-    cleanup(cluster, [serve?.child]);
+    await cleanup(cluster, [serve?.child]);
   });
 
   it('bursts after the grace period, runs every task on private and cloud agents, and scales back down', async () => {

@@ -1,31 +1,12 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { afterEach, describe, it } from 'mocha';
 import type { ApiClient } from '../../src/api/client.ts';
 import type { CreateTokenResponse } from '../../src/api/types.ts';
 import type { Task } from '../../src/core/task.ts';
-import { silentLogger } from '../../src/log/logger.ts';
-import { LocalProvider } from '../../src/providers/local/local-provider.ts';
-import { parseConfig } from '../../src/config/load.ts';
-import { readFileSync } from 'node:fs';
-import { parse } from 'yaml';
 import { pidsByEnv } from '../helpers/processes.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { adminClient, cleanup, makeCluster, query, ServeProcess, startAgent, waitHealthy, type Cluster } from './harness.ts';
-
-/** The local cloud as the product sees it, read from the same state folder. */
-function localCloud(cluster: Cluster): LocalProvider {
-  const config = parseConfig(parse(readFileSync(cluster.configPath, 'utf8')));
-  const provider = config.providers[0]!;
-  if (provider.kind !== 'local') throw new Error('the crash test cluster runs a local provider');
-  return new LocalProvider({
-    config: provider,
-    stateDir: join(cluster.home, 'local-cloud', provider.name),
-    agentCommand: ['true'],
-    logger: silentLogger(),
-  });
-}
+import { adminClient, cleanup, localCloud, makeCluster, query, ServeProcess, startAgent, waitHealthy, type Cluster } from './harness.ts';
 
 describe('end to end: the controller killed mid-burst', function () {
   this.timeout(180_000);
@@ -37,7 +18,7 @@ describe('end to end: the controller killed mid-burst', function () {
   afterEach(async () => {
     client?.close();
     for (const s of serves) await s.stop('SIGKILL').catch(() => undefined);
-    cleanup(cluster, [agent, ...serves.map((s) => s.child)]);
+    await cleanup(cluster, [agent, ...serves.map((s) => s.child)]);
     serves = [];
   });
 
@@ -86,7 +67,7 @@ describe('end to end: the controller killed mid-burst', function () {
       assert.equal(JSON.parse(crashedIntent.instance_ids).length, crashedIntent.count, 'the crashed intent launched once');
       for (const l of launches) assert.ok(JSON.parse(l.instance_ids).length <= l.count);
       const known = new Set(query<{ instance_id: string }>(c, `SELECT instance_id FROM agents WHERE instance_id IS NOT NULL`).map((r) => r.instance_id));
-      const live = await localCloud(c).list('e2e');
+      const live = await localCloud(c)!.list('e2e');
       for (const instance of live) assert.ok(known.has(instance.id), `instance ${instance.id} is known to the store`);
       const perInstance = query<{ n: number }>(c, `SELECT COUNT(*) AS n FROM agents WHERE instance_id IS NOT NULL GROUP BY instance_id HAVING n > 1`);
       assert.deepEqual(perInstance, []);
@@ -98,7 +79,7 @@ describe('end to end: the controller killed mid-burst', function () {
       }
 
       // Scale-down still releases every cloud instance.
-      await waitFor('every cloud instance to be released', async () => (await localCloud(c).list('e2e')).length === 0, {
+      await waitFor('every cloud instance to be released', async () => (await localCloud(c)!.list('e2e')).length === 0, {
         timeoutMs: 30_000,
       });
     });

@@ -5,7 +5,10 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
+import { parseConfig } from '../../src/config/load.ts';
+import { silentLogger } from '../../src/log/logger.ts';
+import { LocalProvider } from '../../src/providers/local/local-provider.ts';
 import { ApiClient } from '../../src/api/client.ts';
 import { killAll, pidsMatching } from '../helpers/processes.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -140,9 +143,36 @@ export function clusterPids(cluster: Cluster): number[] {
   return [...new Set([...pidsMatching(cluster.dir), ...pidsMatching(`--url ${cluster.url}`), ...pidsMatching(`'${cluster.url}'`)])];
 }
 
-export function cleanup(cluster: Cluster | undefined, children: readonly (ChildProcess | undefined)[] = []): void {
+/** The cluster's local cloud as the product sees it, read from its state folder (for checks and cleanup). */
+export function localCloud(cluster: Cluster): LocalProvider | undefined {
+  const config = parseConfig(parse(readFileSync(cluster.configPath, 'utf8')));
+  const provider = config.providers.find((p) => p.kind === 'local');
+  if (provider?.kind !== 'local') return undefined;
+  return new LocalProvider({
+    config: provider,
+    stateDir: join(cluster.home, 'local-cloud', provider.name),
+    agentCommand: ['true'],
+    logger: silentLogger(),
+    terminateGraceMs: 1_000,
+  });
+}
+
+/**
+ * Stops everything a test left: its child processes, every instance of the cluster's local cloud (whatever URL its
+ * agent was given: a standby controller's launches point elsewhere), and any process naming the cluster.
+ */
+export async function cleanup(cluster: Cluster | undefined, children: readonly (ChildProcess | undefined)[] = []): Promise<void> {
   if (!cluster) return;
   killAll(children.flatMap((c) => (c?.pid ? [c.pid] : [])));
+  const cloud = localCloud(cluster);
+  if (cloud) {
+    const instances = await cloud.list(readClusterId(cluster)).catch(() => []);
+    await cloud.terminate(instances.map((i) => i.id)).catch(() => undefined);
+  }
   killAll(clusterPids(cluster));
   if (!process.env.SPILLWAY_KEEP_E2E) rmSync(cluster.dir, { recursive: true, force: true });
+}
+
+function readClusterId(cluster: Cluster): string {
+  return parseConfig(parse(readFileSync(cluster.configPath, 'utf8'))).clusterId;
 }

@@ -15,7 +15,7 @@ describe('end to end: two controllers on one store', function () {
 
   afterEach(async () => {
     for (const s of serves) await s.stop('SIGKILL').catch(() => undefined);
-    cleanup(cluster, serves.map((s) => s.child));
+    await cleanup(cluster, serves.map((s) => s.child));
     serves.length = 0;
   });
 

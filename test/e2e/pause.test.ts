@@ -22,7 +22,7 @@ describe('end to end: spillway pause and resume', function () {
   });
   after(async () => {
     if (serve) await serve.stop().catch(() => undefined);
-    cleanup(cluster, [serve?.child]);
+    await cleanup(cluster, [serve?.child]);
   });
 
   function spillway(...args: string[]): Promise<{ stdout: string }> {

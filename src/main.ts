@@ -71,29 +71,7 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
     : undefined;
   const caBundle = config.api.tls ? readFileSync(config.api.tls.caFile ?? config.api.tls.certFile, 'utf8') : '';
 
-  const holderId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-  const metrics = new ApiMetrics();
-  const registry = new AgentRegistry({
-    store,
-    clock,
-    heartbeatIntervalMs: config.pool.heartbeatIntervalMs,
-    pollIntervalMs: Math.min(1_000, config.pool.heartbeatIntervalMs),
-    logger,
-  });
-  // The API starts first (its URL goes into every launch); until the controller exists, this process leads nothing.
-  let isLeader = (): boolean => false;
-  const api = await startApiServer({
-    store,
-    registry,
-    logger,
-    clock,
-    metrics,
-    listen: { host: config.api.host, port: config.api.port, tls, maxBodyBytes: config.api.maxBodyBytes },
-    health: { isLeader: () => isLeader(), version: VERSION },
-    privateRate: amortizedPrivateRate(config.privateRates),
-  });
-  const controllerUrl = config.api.publicUrl ?? api.url;
-
+  // Providers before the API: a config they refuse stops the start before anything listens.
   // The price book (the bundled catalog, or config's priceCatalog) takes the clouds' live prices as they refresh.
   const priceBook = config.providers.some((p) => p.kind !== 'local')
     ? new PriceBook(loadCatalog(config.priceCatalog))
@@ -121,6 +99,29 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
           logger: logger.child({ providerId: `local:${p.name}` }),
         }),
   );
+  const holderId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const metrics = new ApiMetrics();
+  const registry = new AgentRegistry({
+    store,
+    clock,
+    heartbeatIntervalMs: config.pool.heartbeatIntervalMs,
+    pollIntervalMs: Math.min(1_000, config.pool.heartbeatIntervalMs),
+    logger,
+  });
+  // The API starts first (its URL goes into every launch); until the controller exists, this process leads nothing.
+  let isLeader = (): boolean => false;
+  const api = await startApiServer({
+    store,
+    registry,
+    logger,
+    clock,
+    metrics,
+    listen: { host: config.api.host, port: config.api.port, tls, maxBodyBytes: config.api.maxBodyBytes },
+    health: { isLeader: () => isLeader(), version: VERSION },
+    privateRate: amortizedPrivateRate(config.privateRates),
+  });
+  const controllerUrl = config.api.publicUrl ?? api.url;
+
   const pool = new BuiltinPool({ store, logger, lostAfterMs: config.pool.lostAfterMs });
   const controller = new Controller({
     store,

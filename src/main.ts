@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Controller } from './autoscaler/controller.ts';
+import { NOT_TERMINATED_AGENT_STATES } from './core/agent.ts';
 import { systemClock, type Clock } from './core/clock.ts';
 import { hashToken, newApiToken } from './core/credentials.ts';
 import { microsToUsd } from './core/money.ts';
@@ -206,7 +207,7 @@ function ensureTokenFile(store: Store, file: string, role: Role, name: string, c
 }
 
 function recordGauges(store: Store, metrics: ApiMetrics): void {
-  const agents = store.agents.list({ states: ['provisioning', 'registered', 'draining', 'lost'] });
+  const agents = store.agents.list({ states: NOT_TERMINATED_AGENT_STATES });
   metrics.agents.reset();
   let spendMicros = 0;
   for (const agent of agents) {

@@ -1,4 +1,4 @@
-import type { Agent, AgentState } from '../core/agent.ts';
+import { LIVE_AGENT_STATES, type Agent, type AgentState } from '../core/agent.ts';
 import { microsToUsd } from '../core/money.ts';
 import { ZERO, add, subtract, type Resources } from '../core/resources.ts';
 import type { Store } from '../store/store.ts';
@@ -8,7 +8,7 @@ import type { LocationSummary, Status } from './types.ts';
 export const LOST_AGENT_VISIBLE_MS = 3_600_000;
 
 /** Agents that hold (or are about to hold) a machine: they count towards capacity and cost. */
-const ALIVE: ReadonlySet<AgentState> = new Set(['provisioning', 'registered', 'draining']);
+const ALIVE: ReadonlySet<AgentState> = new Set(LIVE_AGENT_STATES);
 
 /**
  * The pool at a glance. Locations group the alive agents (provisioning, registered, draining) as `private:<site>` or

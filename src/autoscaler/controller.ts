@@ -1,3 +1,4 @@
+import { NOT_TERMINATED_AGENT_STATES } from '../core/agent.ts';
 import type { Clock } from '../core/clock.ts';
 import { ConflictError, errorMessage } from '../core/errors.ts';
 import type { Intent, LaunchIntent } from '../core/intent.ts';
@@ -151,7 +152,7 @@ export class Controller {
     }
     const terminating = terminatingInstances(store.intents.open());
     const targets = new Map<string, TerminateCommand>();
-    for (const agent of store.agents.list({ states: ['provisioning', 'registered', 'draining', 'lost'] })) {
+    for (const agent of store.agents.list({ states: NOT_TERMINATED_AGENT_STATES })) {
       if (agent.location.kind !== 'cloud' || !agent.providerId || !agent.instanceId) continue;
       targets.set(`${agent.providerId}/${agent.instanceId}`, {
         kind: 'terminate',

@@ -1,3 +1,4 @@
+import { NOT_TERMINATED_AGENT_STATES } from '../core/agent.ts';
 import type { Clock } from '../core/clock.ts';
 import { errorMessage } from '../core/errors.ts';
 import type { Policy } from '../core/policy.ts';
@@ -64,7 +65,7 @@ export async function reconcile(ctx: ReconcileContext): Promise<TerminateCommand
       }
     }
     const agents = ctx.store.agents
-      .list({ states: ['provisioning', 'registered', 'draining', 'lost'] })
+      .list({ states: NOT_TERMINATED_AGENT_STATES })
       .filter((a) => a.providerId === provider.id && a.instanceId !== null);
     for (const agent of agents) {
       // An agent recorded after the list began may be missing from it without being gone.

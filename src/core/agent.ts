@@ -10,6 +10,10 @@ export const AgentState = {
 } as const;
 export type AgentState = (typeof AgentState)[keyof typeof AgentState];
 
+/** States of an agent that is, or may still be, a machine: it counts in capacity (lost: it may still bill). */
+export const LIVE_AGENT_STATES: readonly AgentState[] = ['provisioning', 'registered', 'draining'];
+export const NOT_TERMINATED_AGENT_STATES: readonly AgentState[] = [...LIVE_AGENT_STATES, 'lost'];
+
 export const Lifecycle = { private: 'private', onDemand: 'on-demand', spot: 'spot' } as const;
 export type Lifecycle = (typeof Lifecycle)[keyof typeof Lifecycle];
 

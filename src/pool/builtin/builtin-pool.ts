@@ -1,4 +1,4 @@
-import type { Agent } from '../../core/agent.ts';
+import { LIVE_AGENT_STATES, type Agent } from '../../core/agent.ts';
 import { ConflictError } from '../../core/errors.ts';
 import type { Task } from '../../core/task.ts';
 import type { Logger } from '../../log/logger.ts';
@@ -6,7 +6,6 @@ import type { Store } from '../../store/store.ts';
 import type { Placement, Pool, PoolSnapshot } from '../pool.ts';
 import { placeTasks, type PlacementOptions } from './placement.ts';
 
-const LIVE_STATES = ['provisioning', 'registered', 'draining'] as const;
 
 /** The embedded pool: Spillway keeps the queue in its store and places tasks on its own agents. */
 export class BuiltinPool implements Pool {
@@ -24,7 +23,7 @@ export class BuiltinPool implements Pool {
 
   observe(): PoolSnapshot {
     return this.#store.transaction(() => ({
-      agents: this.#store.agents.list({ states: LIVE_STATES }),
+      agents: this.#store.agents.list({ states: LIVE_AGENT_STATES }),
       pending: this.#store.tasks.pending(),
     }));
   }

@@ -3,21 +3,11 @@
  * workloads.
  */
 import { join } from 'node:path';
+import { seededRandom } from '../../src/core/random.ts';
 import type { Resources } from '../../src/core/resources.ts';
 import type { Task, TaskConstraints } from '../../src/core/task.ts';
 import { readAlibabaPods, readSwf, TRACES_DIR, type AlibabaPod, type SwfJob } from './traces.ts';
 
-/** A small, fast, seeded PRNG (mulberry32): floats in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function randomInt(random: () => number, min: number, max: number): number {
   return min + Math.floor(random() * (max - min + 1));
@@ -55,7 +45,7 @@ function loadTraces(): { kth: SwfJob[]; pods: AlibabaPod[] } {
  */
 export function drawWorkloads(count: number, seed: number, opts: { minTasks: number; maxTasks: number }): Workload[] {
   const { kth, pods } = loadTraces();
-  const random = rng(seed);
+  const random = seededRandom(seed);
   const workloads: Workload[] = [];
   for (let i = 0; i < count; i++) {
     const kind = (['kth', 'alibaba', 'mixed'] as const)[i % 3]!;

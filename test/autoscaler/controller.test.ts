@@ -7,6 +7,7 @@ import { Controller, type ControllerOptions } from '../../src/autoscaler/control
 import { ManualClock } from '../../src/core/clock.ts';
 import { CapacityError } from '../../src/core/errors.ts';
 import { resetFailpoints } from '../../src/core/failpoints.ts';
+import type { Agent } from '../../src/core/agent.ts';
 import type { LaunchIntent } from '../../src/core/intent.ts';
 import { resources } from '../../src/core/resources.ts';
 import { silentLogger } from '../../src/log/logger.ts';
@@ -79,6 +80,20 @@ describe('controller', () => {
         clock.now(),
       );
     }
+  }
+
+  /** One task past its grace, its instance launched and registered, and the task placed on it by the next pass. */
+  async function burstOneTask(): Promise<{ c: Controller; agent: Agent }> {
+    store.tasks.insert([newTask()], clock.now());
+    clock.advance(5_000);
+    const c = controller();
+    await c.runPass();
+    await c.settle();
+    const [agent] = store.agents.list({ states: ['provisioning'] });
+    store.agents.register(agent!.id, { capacity: agent!.capacity, labels: {} }, clock.now());
+    clock.advance(1_000);
+    await c.runPass();
+    return { c, agent: agent! };
   }
 
   function launchIntents(): LaunchIntent[] {
@@ -237,25 +252,17 @@ describe('controller', () => {
   });
 
   it('marks an agent lost when its instance vanished and returns its tasks to pending', async () => {
-    store.tasks.insert([newTask()], clock.now());
-    clock.advance(5_000);
-    const c = controller();
-    await c.runPass();
-    await c.settle();
-    const [agent] = store.agents.list({ states: ['provisioning'] });
-    store.agents.register(agent!.id, { capacity: agent!.capacity, labels: {} }, clock.now());
-    clock.advance(1_000);
-    await c.runPass();
+    const { c, agent } = await burstOneTask();
     const [task] = store.tasks.list({ states: ['placed'] });
-    assert.equal(task!.agentId, agent!.id);
+    assert.equal(task!.agentId, agent.id);
     provider.instances.clear();
     for (let i = 0; i < 5; i++) {
       clock.advance(1_000);
       await c.runPass();
     }
-    assert.equal(store.agents.get(agent!.id)!.state, 'terminated');
+    assert.equal(store.agents.get(agent.id)!.state, 'terminated');
     const after = store.tasks.get(task!.id)!;
-    assert.notEqual(after.agentId, agent!.id);
+    assert.notEqual(after.agentId, agent.id);
     assert.equal(after.attempts, 1);
   });
 
@@ -369,17 +376,9 @@ describe('controller', () => {
     });
 
     it('stops the cloud work of a capped team before the cap is passed, and records alerts', async () => {
-      store.tasks.insert([newTask()], clock.now());
-      clock.advance(5_000);
-      const c = controller();
-      await c.runPass();
-      await c.settle();
-      const [agent] = store.agents.list({ states: ['provisioning'] });
-      store.agents.register(agent!.id, { capacity: agent!.capacity, labels: {} }, clock.now());
-      clock.advance(1_000);
-      await c.runPass();
+      const { c, agent } = await burstOneTask();
       const [task] = store.tasks.list({ states: ['placed'] });
-      store.tasks.claim(agent!.id, clock.now());
+      store.tasks.claim(agent.id, clock.now());
       assert.equal(store.tasks.get(task!.id)!.state, 'running');
       // A cap that what runs would pass before it could be stopped: f.small bills $0.10/h, about 1,700 micro-USD so far.
       store.budgets.set(
@@ -391,7 +390,7 @@ describe('controller', () => {
       await c.runPass();
       await c.settle();
       const after = store.tasks.get(task!.id)!;
-      const stoppedAgent = store.agents.get(agent!.id)!;
+      const stoppedAgent = store.agents.get(agent.id)!;
       assert.ok(
         after.state === 'pending' || stoppedAgent.state === 'terminated',
         `its work was stopped (task ${after.state}, agent ${stoppedAgent.state})`,

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { seededRandom } from '../../src/core/random.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,17 +50,6 @@ function awsProvider(emulator: Ec2Emulator): Record<string, unknown> {
   };
 }
 
-/** A deterministic PRNG (mulberry32), so a failing crash run can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 function tasksSpec(count: number, ms: number, opts: { revocable?: boolean } = {}): unknown {
   return {
@@ -178,7 +168,7 @@ describe('end to end: bursting to EC2 (the emulator) with real agents', function
   it('survives SIGKILL at seeded random failpoints: no duplicate, no unknown instance, every task completes', async () => {
     const seed = Number(process.env.SPILLWAY_E2E_SEED ?? Math.floor(Math.random() * 1_000_000));
     console.log(`      aws-burst crash seed: ${seed} (replay with SPILLWAY_E2E_SEED=${seed})`);
-    const random = prng(seed);
+    const random = seededRandom(seed);
     const points = ['intent.written', 'provider.returned', 'terminate.written', 'provider.terminated'];
     const c = await setUp();
     let submitted = 0;

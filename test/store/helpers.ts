@@ -1,3 +1,4 @@
+export { seededRandom } from '../../src/core/random.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -115,14 +116,3 @@ export function terminateIntent(overrides: Partial<TerminateIntent> = {}): Termi
   };
 }
 
-/** A small seeded PRNG (mulberry32), so a failing random run can be repeated from its printed seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}

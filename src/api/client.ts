@@ -71,7 +71,19 @@ export class ApiClient {
     return this.request<T>('DELETE', path, undefined, opts);
   }
 
+  /**
+   * Sends one request. A keep-alive socket the server closed while it sat in the pool (the server restarted, or its
+   * idle timeout fired as the request went out) fails with ECONNRESET or EPIPE before any answer: an idempotent request
+   * is then sent once more on a new socket. A POST is never resent, since the server may have acted on it.
+   */
   request<T>(method: string, path: string, body?: unknown, opts: { signal?: AbortSignal } = {}): Promise<T> {
+    return this.#send<T>(method, path, body, opts).catch((err: unknown) => {
+      if (err instanceof StaleSocketError && IDEMPOTENT.has(method)) return this.#send<T>(method, path, body, opts);
+      throw err instanceof StaleSocketError ? err.wrapped : err;
+    });
+  }
+
+  #send<T>(method: string, path: string, body: unknown, opts: { signal?: AbortSignal }): Promise<T> {
     const target = new URL(this.url + path);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const headers: Record<string, string> = { accept: 'application/json' };
@@ -110,13 +122,28 @@ export class ApiClient {
         },
       );
       req.on('timeout', () => req.destroy(new Error(`no answer within ${this.#timeoutMs} ms`)));
-      req.on('error', (err) => reject(networkError(method, path, err)));
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        const error = networkError(method, path, err);
+        const stale = req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE');
+        reject(stale ? new StaleSocketError(error) : error);
+      });
       req.end(payload);
     });
   }
 
   close(): void {
     this.#agent.destroy();
+  }
+}
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE']);
+
+/** A request that failed on a reused keep-alive socket before any answer; `wrapped` is the error to report. */
+class StaleSocketError extends Error {
+  readonly wrapped: SpillwayError;
+  constructor(wrapped: SpillwayError) {
+    super(wrapped.message);
+    this.wrapped = wrapped;
   }
 }
 

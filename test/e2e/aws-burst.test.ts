@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'mocha';
-import type { ApiClient } from '../../src/api/client.ts';
+import { ApiError, type ApiClient } from '../../src/api/client.ts';
+import { SpillwayError } from '../../src/core/errors.ts';
 import type { Task } from '../../src/core/task.ts';
 import { TAG_INTENT } from '../../src/providers/aws-ec2/launch-input.ts';
 import { DEFAULT_SPOT_PRICES_USD, ON_DEMAND_PRICES_USD } from '../emulators/ec2/catalog.ts';
@@ -49,7 +50,6 @@ function awsProvider(emulator: Ec2Emulator): Record<string, unknown> {
     priceRefreshMs: 0,
   };
 }
-
 
 function tasksSpec(count: number, ms: number, opts: { revocable?: boolean } = {}): unknown {
   return {
@@ -114,6 +114,35 @@ describe('end to end: bursting to EC2 (the emulator) with real agents', function
 
   async function allTasks(): Promise<Task[]> {
     return (await client!.get<{ tasks: Task[] }>('/v1/tasks?limit=1000')).tasks;
+  }
+
+  /**
+   * Submits `count` tasks to a controller that may die at a failpoint while it answers (a resumed terminate can reach
+   * `provider.terminated` at start). The insert is one transaction, so the store holds all of them or none: the store
+   * tells which. Returns false when the submission did not land and the server is gone: the caller sends it again
+   * once a controller listens.
+   */
+  async function submitThroughCrashes(
+    c: Cluster,
+    server: ServeProcess,
+    count: number,
+    before: number,
+  ): Promise<boolean> {
+    const stored = (): number => query<{ n: number }>(c, 'SELECT count(*) AS n FROM tasks')[0]!.n;
+    const dead = (): boolean => server.child.exitCode !== null || server.child.signalCode !== null;
+    return waitFor('the submission to land or its server to die', async () => {
+      if (stored() === before + count) return 'landed';
+      assert.equal(stored(), before, 'a submission is stored whole or not at all');
+      if (dead()) return 'lost';
+      try {
+        await client!.post('/v1/tasks', tasksSpec(count, 800));
+        return 'landed';
+      } catch (err) {
+        if (!(err instanceof SpillwayError) || !err.retryable || err instanceof ApiError) throw err;
+        console.log(`        the submission failed (${err.message}); the store decides whether it landed`);
+        return undefined;
+      }
+    }).then((outcome) => outcome === 'landed');
   }
 
   /** No instance launched twice and none the store does not know: checked against the emulator's whole history. */
@@ -181,7 +210,7 @@ describe('end to end: bursting to EC2 (the emulator) with real agents', function
       const crashing = serve(c, `crashing-${round}`, { SPILLWAY_FAILPOINTS: `${point}=kill@${hit}` });
       await waitHealthy(c.url, crashing);
       client ??= adminClient(c);
-      await client.post('/v1/tasks', tasksSpec(count, 800));
+      const landed = await submitThroughCrashes(c, crashing, count, submitted);
       submitted += count;
       // Either it dies at the failpoint, or (the point was not reached twice) the round finishes without a crash.
       const outcome = await waitFor(
@@ -209,6 +238,7 @@ describe('end to end: bursting to EC2 (the emulator) with real agents', function
 
       const restarted = serve(c, `restarted-${round}`);
       await waitHealthy(c.url, restarted);
+      if (!landed) await client.post('/v1/tasks', tasksSpec(count, 800));
       await waitFor(
         `round ${round + 1}: every task to succeed after the restart`,
         async () => {

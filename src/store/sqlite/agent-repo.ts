@@ -109,12 +109,15 @@ export class SqliteAgentRepo implements AgentRepo {
       for (const row of this.#db.all(`${ALLOCATED_BY_AGENT} GROUP BY agent_id`)) {
         allocated.set(text(row, 'agent_id'), resourcesOf(row));
       }
-      return this.#db
-        .all(
-          `SELECT * FROM agents WHERE (?1 IS NULL OR state IN (SELECT value FROM json_each(?1))) ORDER BY rowid`,
-          jsonList(filter.states),
-        )
-        .map((row) => toAgent(row, allocated.get(text(row, 'id')) ?? ZERO));
+      // With states, the state index skips the (ever growing) terminated agents; rows come back in record order.
+      const rows =
+        filter.states === undefined
+          ? this.#db.all('SELECT * FROM agents ORDER BY rowid')
+          : this.#db.all(
+              'SELECT * FROM agents INDEXED BY agents_by_state WHERE state IN (SELECT value FROM json_each(?)) ORDER BY rowid',
+              jsonList(filter.states),
+            );
+      return rows.map((row) => toAgent(row, allocated.get(text(row, 'id')) ?? ZERO));
     });
   }
 

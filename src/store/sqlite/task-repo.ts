@@ -155,8 +155,9 @@ export class SqliteTaskRepo implements TaskRepo {
     return this.#db.transaction(() => {
       const claimed = this.#db
         .all(
-          `UPDATE tasks SET state = 'running', started_at_ms = ?, reason = ?
-           WHERE agent_id = ? AND state = 'placed'
+          // The partial index of active tasks: an agent's finished tasks (thousands on a private one) are not read.
+          `UPDATE tasks INDEXED BY tasks_allocated SET state = 'running', started_at_ms = ?, reason = ?
+           WHERE ${ACTIVE} AND agent_id = ? AND state = 'placed'
            RETURNING *`,
           nowMs,
           `running on agent ${agentId}`,

@@ -1,0 +1,39 @@
+import type { Agent } from '../core/agent.ts';
+import type { Task } from '../core/task.ts';
+import type { Placement, Pool, PoolSnapshot } from '../pool/pool.ts';
+
+/**
+ * The real pool, watched: every call goes to it unchanged; the placements it makes are handed to `onPlaced`, so the
+ * simulated agents pull their new work right after the pass, as real agents do on their next poll.
+ */
+export class WatchedPool implements Pool {
+  readonly #pool: Pool;
+  readonly #onPlaced: (placements: readonly Placement[]) => void;
+
+  constructor(pool: Pool, onPlaced: (placements: readonly Placement[]) => void) {
+    this.#pool = pool;
+    this.#onPlaced = onPlaced;
+  }
+
+  observe(nowMs: number): PoolSnapshot {
+    return this.#pool.observe(nowMs);
+  }
+
+  place(nowMs: number, allowCloud?: (task: Task, agent: Agent) => boolean): Placement[] {
+    const placed = this.#pool.place(nowMs, allowCloud);
+    if (placed.length > 0) this.#onPlaced(placed);
+    return placed;
+  }
+
+  expireAgents(nowMs: number, watchingSinceMs?: number): string[] {
+    return this.#pool.expireAgents(nowMs, watchingSinceMs);
+  }
+
+  drain(agentId: string, reason: string, nowMs: number): void {
+    this.#pool.drain(agentId, reason, nowMs);
+  }
+
+  markLost(agentId: string, reason: string, nowMs: number): void {
+    this.#pool.markLost(agentId, reason, nowMs);
+  }
+}

@@ -1,0 +1,427 @@
+import { setImmediate as nextMacrotask } from 'node:timers/promises';
+import { Controller, type ControllerSettings, type PassReport } from '../autoscaler/controller.ts';
+import { ManualClock } from '../core/clock.ts';
+import { hashToken, newApiToken } from '../core/credentials.ts';
+import { ConflictError, AccessError } from '../core/errors.ts';
+import { newId } from '../core/ids.ts';
+import { offeringKey, type Offering } from '../core/offering.ts';
+import type { Policy } from '../core/policy.ts';
+import type { Resources } from '../core/resources.ts';
+import { seededRandom } from '../core/random.ts';
+import type { BudgetSpec } from '../cost-model/budget.ts';
+import { silentLogger, type Logger } from '../log/logger.ts';
+import { PROTOCOL_VERSION } from '../agent/protocol.ts';
+import { BuiltinPool } from '../pool/builtin/builtin-pool.ts';
+import { AgentRegistry } from '../pool/builtin/registry.ts';
+import type { Placement } from '../pool/pool.ts';
+import type { LaunchRequest } from '../providers/provider.ts';
+import { openSqliteStore } from '../store/sqlite/sqlite-store.ts';
+import type { NewTask, Store } from '../store/store.ts';
+import { EventQueue } from './event-queue.ts';
+import { WatchedPool } from './sim-pool.ts';
+import { INTERRUPTION_NOTICE_MS, SimProvider, type SimInstance } from './sim-provider.ts';
+import type { TraceTask } from './trace.ts';
+
+/** A machine of the private cluster. */
+export interface PrivateMachine {
+  readonly name: string;
+  readonly capacity: Resources;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/** One simulated cloud provider (one account and region) and what it offers. */
+export interface SimCloud {
+  readonly providerId: string;
+  readonly kind: string;
+  readonly offerings: readonly Offering[];
+  /** Live instances per offering; default unlimited. */
+  readonly capacityPerOffering?: number;
+}
+
+export interface SimulationOptions {
+  /** Tasks in submission order (a trace reader's stream). */
+  readonly trace: AsyncIterable<TraceTask>;
+  /** The epoch millisecond a trace's second 0 falls on. */
+  readonly startMs: number;
+  readonly privateMachines: readonly PrivateMachine[];
+  readonly clouds: readonly SimCloud[];
+  readonly policy: Policy;
+  readonly budgets?: readonly BudgetSpec[];
+  /** The controller's settings; default the production defaults of `controller:` in spillway.yaml. */
+  readonly settings?: Partial<ControllerSettings>;
+  /** Seeds spot interruptions; default 1. */
+  readonly seed?: number;
+  /** Mean interruptions per spot instance-hour; default 0.05 (about one in 20 hours). */
+  readonly spotInterruptionsPerHour?: number;
+  /** Keep every pass's decisions (launches, placements, terminations) in the result; default false. */
+  readonly decisionLog?: boolean;
+  /** The store; default `:memory:`. */
+  readonly storePath?: string;
+  readonly logger?: Logger;
+  /** Called now and then with how far the replay got. */
+  readonly onProgress?: (progress: { readonly submitted: number; readonly nowMs: number }) => void;
+}
+
+/** What one pass decided, with trace ids for tasks and agent names for agents, so two runs compare as text. */
+export interface Decision {
+  readonly atMs: number;
+  readonly launches: readonly { readonly offering: string; readonly count: number; readonly tasks: readonly string[] }[];
+  readonly placements: readonly { readonly task: string; readonly agent: string }[];
+  readonly terminates: readonly { readonly agent: string; readonly reason: string }[];
+}
+
+export interface SimulationRun {
+  /** The run's store, open: the report reads its ledger and tasks. The caller closes it. */
+  readonly store: Store;
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly submitted: number;
+  readonly finished: number;
+  /** Tasks that never started (nothing could ever hold them). */
+  readonly neverStarted: number;
+  /** Each started task's wait from submission to its first start, ms. */
+  readonly waitsMs: Float64Array;
+  readonly passes: number;
+  readonly decisions: readonly Decision[];
+  readonly spotInterruptions: number;
+}
+
+export const SIM_SETTINGS: ControllerSettings = {
+  passIntervalMs: 1_000,
+  reconcileEveryPasses: 10,
+  leaseTtlMs: 15_000,
+  unavailableForMs: 180_000,
+};
+
+const CLUSTER = 'simulation';
+/** Simulated agents do not heartbeat; nothing is lost for silence. */
+const NEVER_LOST_MS = Number.MAX_SAFE_INTEGER / 4;
+const PASS_RANK = 1;
+
+type SimEvent =
+  | { readonly kind: 'pass' }
+  | { readonly kind: 'boot'; readonly instance: SimInstance; readonly credential: string }
+  | { readonly kind: 'finish'; readonly taskId: string; readonly agentId: string; readonly startedAtMs: number }
+  | { readonly kind: 'notice'; readonly instance: SimInstance }
+  | { readonly kind: 'reclaim'; readonly instance: SimInstance }
+  | { readonly kind: 'grace'; readonly taskIds: readonly string[] };
+
+interface TaskMeta {
+  readonly traceId: string;
+  readonly runMs: number;
+  readonly submitMs: number;
+  started: boolean;
+}
+
+/**
+ * Replays a trace through the real controller on a simulated clock. Nothing of the product is modelled: the store
+ * (SQLite), pool, placement, planner, budgets, provisioner, ledger and scale-down are the ones `spillway serve` runs;
+ * the simulation supplies the clock, clouds (SimProvider) and agents, which register through the real registry
+ * with their launch's bootstrap credential, pull their tasks and report each one's exit after its trace run time.
+ *
+ * Event-driven: the clock jumps to the next event (an arrival, a boot, a task's end, an interruption, the end of a
+ * task's grace period, an agent's idle TTL) and the controller runs a pass at the first tick of its pass interval
+ * at or after each event that may change a decision, the way its batching loop would; passes where nothing can
+ * change are not run. A year of a cluster's trace replays in seconds.
+ */
+export class Simulation {
+  readonly #o: SimulationOptions;
+  readonly #clock: ManualClock;
+  readonly #store: Store;
+  readonly #registry: AgentRegistry;
+  readonly #controller: Controller;
+  readonly #providers = new Map<string, SimProvider>();
+  readonly #queue = new EventQueue<SimEvent>();
+  readonly #settings: ControllerSettings;
+  readonly #passTimes = new Set<number>();
+  readonly #meta = new Map<string, TaskMeta>();
+  readonly #agentNames = new Map<string, string>();
+  readonly #agentInstance = new Map<string, { provider: SimProvider; instanceId: string }>();
+  readonly #instanceAgent = new Map<string, string>();
+  readonly #decisions: Decision[] = [];
+  #placed: Placement[] = [];
+  #waits = new Float64Array(1024);
+  #started = 0;
+  #submitted = 0;
+  #finished = 0;
+  #passes = 0;
+  #interruptions = 0;
+
+  constructor(opts: SimulationOptions) {
+    this.#o = opts;
+    this.#settings = { ...SIM_SETTINGS, ...opts.settings };
+    this.#clock = new ManualClock(opts.startMs);
+    const logger = opts.logger ?? silentLogger();
+    this.#store = openSqliteStore(opts.storePath ?? ':memory:');
+    this.#store.meta.bindClusterId(CLUSTER);
+    this.#store.policy.seed(opts.policy, opts.startMs);
+    if (opts.budgets?.length) this.#store.budgets.seed(opts.budgets, opts.startMs);
+    const random = seededRandom(opts.seed ?? 1);
+    for (const cloud of opts.clouds) {
+      const provider = new SimProvider({
+        id: cloud.providerId,
+        kind: cloud.kind,
+        offerings: cloud.offerings,
+        clock: this.#clock,
+        random,
+        ...(cloud.capacityPerOffering === undefined ? {} : { capacityPerOffering: cloud.capacityPerOffering }),
+        spotInterruptionsPerHour: opts.spotInterruptionsPerHour ?? 0.05,
+      });
+      provider.listen({
+        launched: (instances, request) => this.#launched(provider, instances, request),
+        terminated: () => undefined,
+      });
+      this.#providers.set(provider.id, provider);
+    }
+    this.#registry = new AgentRegistry({
+      store: this.#store,
+      clock: this.#clock,
+      heartbeatIntervalMs: 1_000,
+      pollIntervalMs: 1_000,
+      logger,
+    });
+    const pool = new WatchedPool(new BuiltinPool({ store: this.#store, logger, lostAfterMs: NEVER_LOST_MS }), (p) =>
+      this.#placed.push(...p),
+    );
+    this.#controller = new Controller({
+      store: this.#store,
+      pool,
+      providers: [...this.#providers.values()],
+      clock: this.#clock,
+      logger,
+      settings: this.#settings,
+      identity: {
+        holderId: 'simulator',
+        launch: { clusterId: CLUSTER, controllerUrl: 'sim://controller', caBundle: '', serverSecret: this.#store.meta.serverSecret() },
+      },
+    });
+  }
+
+  /** Replays the whole trace, then lets the cloud empty out (idle agents released). Call once. */
+  async run(): Promise<SimulationRun> {
+    const iterator = this.#o.trace[Symbol.asyncIterator]();
+    let next = await iterator.next();
+    this.#registerPrivate();
+    this.#requestPass(this.#clock.now());
+    let lastProgress = 0;
+    for (;;) {
+      const arrival = next.done ? undefined : this.#arrivalMs(next.value);
+      const t = min(arrival, this.#queue.peekTime(), this.#clock.nextWakeAt());
+      if (t === undefined) break;
+      this.#clock.set(t);
+      await nextMacrotask(); // cloud calls the clock just woke go on
+      const batch: TraceTask[] = [];
+      while (!next.done && this.#arrivalMs(next.value) <= t) {
+        batch.push(next.value);
+        next = await iterator.next();
+      }
+      if (batch.length > 0) this.#submit(batch);
+      let pass = false;
+      while ((this.#queue.peekTime() ?? Infinity) <= t) {
+        const { event } = this.#queue.pop()!;
+        if (event.kind === 'pass') pass = true;
+        else this.#handle(event);
+      }
+      if (pass) await this.#pass();
+      if (this.#o.onProgress && this.#submitted - lastProgress >= 500) {
+        lastProgress = this.#submitted;
+        this.#o.onProgress({ submitted: this.#submitted, nowMs: t });
+      }
+    }
+    await this.#controller.settle();
+    this.#o.onProgress?.({ submitted: this.#submitted, nowMs: this.#clock.now() });
+    return {
+      store: this.#store,
+      startMs: this.#o.startMs,
+      endMs: this.#clock.now(),
+      submitted: this.#submitted,
+      finished: this.#finished,
+      neverStarted: [...this.#meta.values()].filter((m) => !m.started).length,
+      waitsMs: this.#waits.slice(0, this.#started),
+      passes: this.#passes,
+      decisions: this.#decisions,
+      spotInterruptions: this.#interruptions,
+    };
+  }
+
+  #arrivalMs(task: TraceTask): number {
+    return this.#o.startMs + Math.round(task.submitS * 1000);
+  }
+
+  /** Asks for a pass at the first tick of the pass interval at or after `atMs` (once per tick). */
+  #requestPass(atMs: number): void {
+    const interval = this.#settings.passIntervalMs;
+    const tick = this.#o.startMs + Math.ceil((atMs - this.#o.startMs) / interval) * interval;
+    if (this.#passTimes.has(tick)) return;
+    this.#passTimes.add(tick);
+    this.#queue.push(tick, { kind: 'pass' }, PASS_RANK);
+  }
+
+  #registerPrivate(): void {
+    if (this.#o.privateMachines.length === 0) return;
+    const now = this.#clock.now();
+    const token = this.#store.tokens.create(
+      { id: newId('tok'), role: 'agent', name: 'simulated private agents', agentId: null, createdAtMs: now },
+      hashToken(newApiToken()),
+    );
+    for (const machine of this.#o.privateMachines) {
+      const { agentId } = this.#registry.register(
+        { kind: 'token', token },
+        { protocolVersion: PROTOCOL_VERSION, name: machine.name, capacity: machine.capacity, labels: machine.labels, site: 'sim' },
+      );
+      this.#agentNames.set(agentId, machine.name);
+    }
+  }
+
+  #submit(batch: readonly TraceTask[]): void {
+    const now = this.#clock.now();
+    const tasks: NewTask[] = batch.map((t) => ({
+      owner: t.owner,
+      resources: t.resources,
+      priority: 0,
+      revocable: t.revocable,
+      constraints: t.constraints,
+      command: [],
+    }));
+    const inserted = this.#store.tasks.insert(tasks, now);
+    inserted.forEach((task, i) => {
+      const source = batch[i]!;
+      this.#meta.set(task.id, { traceId: source.id, runMs: Math.round(source.runS * 1000), submitMs: now, started: false });
+    });
+    this.#submitted += batch.length;
+    this.#requestPass(now);
+    // Past its grace, a task that still waits makes the planner launch for it.
+    const graceMs = this.#store.policy.get().pendingGraceMs;
+    this.#queue.push(now + graceMs, { kind: 'grace', taskIds: inserted.map((t) => t.id) });
+  }
+
+  #handle(event: Exclude<SimEvent, { kind: 'pass' }>): void {
+    const now = this.#clock.now();
+    switch (event.kind) {
+      case 'boot':
+        return this.#boot(event.instance, event.credential);
+      case 'grace':
+        if (event.taskIds.some((id) => this.#store.tasks.get(id)?.state === 'pending')) this.#requestPass(now);
+        return;
+      case 'finish': {
+        const task = this.#store.tasks.get(event.taskId);
+        if (task?.state !== 'running' || task.agentId !== event.agentId || task.startedAtMs !== event.startedAtMs) return;
+        const where = this.#agentInstance.get(event.agentId);
+        if (where && !where.provider.isLive(where.instanceId)) return; // its machine is gone; the controller requeues it
+        this.#registry.report(event.agentId, event.taskId, { kind: 'exit', exitCode: 0, outputTail: '' });
+        this.#meta.delete(event.taskId);
+        this.#finished++;
+        // Room is free: a pass places what waits (nothing waits: nothing to place).
+        if (this.#store.tasks.list({ states: ['pending'], limit: 1 }).length > 0) this.#requestPass(now);
+        if (where) this.#requestPass(now + this.#store.policy.get().idleTtlMs);
+        return;
+      }
+      case 'notice': {
+        const provider = this.#providers.get(event.instance.providerId)!;
+        if (!provider.isLive(event.instance.id)) return;
+        this.#interruptions++;
+        const agentId = this.#instanceAgent.get(event.instance.id);
+        if (agentId) {
+          const running = this.#store.tasks.list({ agentId, states: ['running'] }).map((t) => t.id);
+          this.#registry.heartbeat(agentId, { runningTaskIds: running, notice: 'interruption' });
+        }
+        this.#queue.push(now + INTERRUPTION_NOTICE_MS, { kind: 'reclaim', instance: event.instance });
+        this.#requestPass(now);
+        return;
+      }
+      case 'reclaim':
+        this.#providers.get(event.instance.providerId)!.reclaim(event.instance.id);
+        this.#requestPass(now);
+        return;
+    }
+  }
+
+  #launched(provider: SimProvider, instances: readonly SimInstance[], request: LaunchRequest): void {
+    for (const instance of instances) {
+      this.#queue.push(instance.bootAtMs, { kind: 'boot', instance, credential: request.bootstrap.credential });
+      if (instance.interruptAtMs !== null) this.#queue.push(instance.interruptAtMs, { kind: 'notice', instance });
+      void provider;
+    }
+  }
+
+  /** The instance is up: its agent registers with the launch's bootstrap credential, as the boot script's agent does. */
+  #boot(instance: SimInstance, credential: string): void {
+    const provider = this.#providers.get(instance.providerId)!;
+    if (!provider.isLive(instance.id)) return;
+    try {
+      const { agentId } = this.#registry.register(
+        { kind: 'bootstrap', credential },
+        {
+          protocolVersion: PROTOCOL_VERSION,
+          name: instance.id,
+          capacity: instance.offering.capacity,
+          labels: instance.offering.labels,
+          instanceId: instance.id,
+        },
+      );
+      this.#agentNames.set(agentId, instance.id);
+      this.#agentInstance.set(agentId, { provider, instanceId: instance.id });
+      this.#instanceAgent.set(instance.id, agentId);
+      this.#requestPass(this.#clock.now());
+    } catch (err) {
+      // Terminated while booting, or too late for its credential: the controller releases it.
+      if (!(err instanceof ConflictError || err instanceof AccessError)) throw err;
+    }
+  }
+
+  async #pass(): Promise<void> {
+    const now = this.#clock.now();
+    this.#passTimes.delete(now);
+    this.#placed = [];
+    const report = await this.#controller.runPass();
+    this.#passes++;
+    await nextMacrotask(); // the pass's cloud calls run (they resolve at once unless a rate limit waits on the clock)
+    const placed = this.#placed;
+    const agents = new Set(placed.map((p) => p.agentId));
+    for (const agentId of agents) {
+      for (const task of this.#registry.pull(agentId)) {
+        const meta = this.#meta.get(task.id);
+        if (!meta) continue;
+        if (!meta.started) {
+          meta.started = true;
+          this.#recordWait(now - meta.submitMs);
+        }
+        this.#queue.push(now + meta.runMs, { kind: 'finish', taskId: task.id, agentId, startedAtMs: now });
+      }
+    }
+    if (report.terminates.length > 0) this.#requestPass(now + 1); // freed limits: plan again at the next tick
+    if (report.waiting.length > 0 && this.#o.budgets?.length) this.#requestPass(nextHourMs(now)); // a new budget period
+    if (this.#o.decisionLog) this.#log(now, report, placed);
+  }
+
+  #recordWait(ms: number): void {
+    if (this.#started === this.#waits.length) {
+      const grown = new Float64Array(this.#waits.length * 2);
+      grown.set(this.#waits);
+      this.#waits = grown;
+    }
+    this.#waits[this.#started++] = ms;
+  }
+
+  #log(atMs: number, report: PassReport, placed: readonly Placement[]): void {
+    const trace = (id: string): string => this.#meta.get(id)?.traceId ?? this.#store.tasks.get(id)?.id ?? id;
+    const agent = (id: string | null): string => (id ? (this.#agentNames.get(id) ?? id) : '(unknown)');
+    if (report.launches.length + placed.length + report.terminates.length === 0) return;
+    this.#decisions.push({
+      atMs,
+      launches: report.launches.map((l) => ({ offering: offeringKey(l.offering), count: l.count, tasks: l.taskIds.map(trace) })),
+      placements: placed.map((p) => ({ task: trace(p.taskId), agent: agent(p.agentId) })),
+      terminates: report.terminates.map((t) => ({ agent: agent(t.agentId), reason: t.reason })),
+    });
+  }
+}
+
+function min(...values: (number | undefined)[]): number | undefined {
+  let best: number | undefined;
+  for (const v of values) if (v !== undefined && (best === undefined || v < best)) best = v;
+  return best;
+}
+
+function nextHourMs(nowMs: number): number {
+  return (Math.floor(nowMs / 3_600_000) + 1) * 3_600_000;
+}

@@ -41,12 +41,7 @@ export const GCE_API_CALLS: readonly ApiCall[] = [
   {
     call: 'compute.instances.list',
     permissions: ['compute.instances.list'],
-    why: "finds an intent's instances by its label in one zone before re-sending an old insert",
-  },
-  {
-    call: 'compute.instances.aggregatedList',
-    permissions: ['compute.instances.list'],
-    why: "lists every instance carrying the cluster's label in the region, for reconcile",
+    why: "lists the cluster's instances in each configured zone (reconcile) and an intent's before re-sending an old insert",
   },
   {
     call: 'compute.zoneOperations.wait',

@@ -24,10 +24,10 @@ function stateOf(args: pulumi.runtime.MockResourceArgs): Record<string, unknown>
     state.name = inputs.name ?? args.name;
   }
   if (pkg === 'gcp') {
-    state.selfLink = `https://www.googleapis.com/compute/v1/projects/mock/${args.name}`;
+    state.selfLink = `https://www.googleapis.com/compute/v1/projects/mock-project/${args.name}`;
     if (args.type === 'gcp:serviceaccount/account:Account') {
-      state.email = `${String(inputs.accountId)}@mock.iam.gserviceaccount.com`;
-      state.name = `projects/mock/serviceAccounts/${String(state.email)}`;
+      state.email = `${String(inputs.accountId)}@mock-project.iam.gserviceaccount.com`;
+      state.name = `projects/mock-project/serviceAccounts/${String(state.email)}`;
     }
     if (args.type === 'gcp:projects/iAMCustomRole:IAMCustomRole') {
       state.name = `projects/${String(inputs.project)}/roles/${String(inputs.roleId)}`;
@@ -101,13 +101,13 @@ export function settingsInput(overrides: Record<string, unknown> = {}): Record<s
       controllerRoleName: 'spillway-controller',
     },
     gcp: {
-      project: 'mock',
+      project: 'mock-project',
       region: 'us-central1',
       zones: ['us-central1-a', 'us-central1-b'],
       network: { subnetCidr: '10.30.0.0/20' },
       image: 'projects/debian-cloud/global/images/family/debian-12',
       machineTypes: ['n2-standard-4', 'n2-standard-8'],
-      controllerMember: 'serviceAccount:spillway-controller@mock.iam.gserviceaccount.com',
+      controllerMember: 'serviceAccount:spillway-controller@mock-project.iam.gserviceaccount.com',
     },
     ...overrides,
   };

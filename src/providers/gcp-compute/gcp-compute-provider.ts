@@ -1,0 +1,299 @@
+import { readFileSync } from 'node:fs';
+import type { Clock } from '../../core/clock.ts';
+import { ProviderError, ValidationError } from '../../core/errors.ts';
+import type { Instance } from '../../core/instance.ts';
+import { offeringKey, type Offering } from '../../core/offering.ts';
+import type { GcpComputeProviderConfig } from '../../config/schema.ts';
+import type { CatalogEntry } from '../../cost-model/catalog.ts';
+import type { Logger } from '../../log/logger.ts';
+import { catalogOfferings, unresolvedAllowedType, type CatalogLookup } from '../catalog-offerings.ts';
+import { bootTemplateOf } from '../launch-boot-script.ts';
+import type { CallOptions, CloudProvider, LaunchRequest } from '../provider.ts';
+import { GCE_API_CALLS } from './api-calls.ts';
+import { sdkGceApi, type GceApi, type GceOperation } from './gce-api.ts';
+import { GCE_BOOT_TEMPLATE, renderStartupScript, type StartupScriptSettings } from './gce-boot-script.ts';
+import { GceOperationFailed, gceErrorMeaning, translateGceError } from './gce-errors.ts';
+import { instanceId, instanceName, LABEL_CLUSTER, LABEL_INTENT, parseInstanceId, toInstance } from './gce-instances.ts';
+import { bulkInsertRequest, gceLaunchChunks, insertRequest, templateUrl, type GceLaunchTarget } from './gce-launch.ts';
+import { GceRateLimiter } from './gce-rate-limits.ts';
+
+export interface GcpComputeProviderOptions {
+  readonly config: GcpComputeProviderConfig;
+  /** Rate limits, operation deadlines and requestId trust run on this clock. */
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** The Compute calls; default the SDK client the config describes. */
+  readonly api?: GceApi;
+  /**
+   * A fixed access token for the default SDK client (tests, emulators). Without it, `config.accessTokenFile` when set,
+   * else Application Default Credentials, which production wants.
+   */
+  readonly accessToken?: string;
+  /** The price catalog (a PriceBook): capacity and prices of allowed types the config leaves out. */
+  readonly priceBook?: { lookup(provider: string, region: string, instanceType: string, zone?: string): CatalogEntry | undefined };
+  /** Items asked for per list page; default (and GCE's most) 500. */
+  readonly listPageSize?: number;
+}
+
+/** `instances.list` returns at most 500 items a page. */
+const MAX_LIST_PAGE_SIZE = 500;
+
+const permissionsOf = (call: string): readonly string[] => GCE_API_CALLS.find((c) => c.call === call)?.permissions ?? [];
+
+/**
+ * The Google Compute Engine adapter: one project and region. Launches create instances from the configured instance
+ * template (`instances.insert`, or `bulkInsert` for several), named and labelled after the intent, with the intent id
+ * as requestId, and wait on the zone operation, whose errors (stockouts among them) are translated like HTTP ones.
+ * GCE forgets request ids after a while, so an intent this controller did not send within `requestIdTrustMs` (any
+ * intent after a restart) is first looked up by its label: a launch that already happened returns its instances.
+ * Every call waits for the region's buckets on the injected clock and is made once: the provisioner retries.
+ * Errors (see gce-errors.ts): CapacityError (ZONE_RESOURCE_POOL_EXHAUSTED: fail over), QuotaError, ThrottledError
+ * (rateLimitExceeded, 429), AuthError (naming the permission to grant), ProviderError retryable for 5xx and network
+ * failures (the call may have taken effect), non-retryable for refused requests.
+ */
+export class GcpComputeProvider implements CloudProvider {
+  readonly id: string;
+  readonly kind = 'gcp-compute';
+  readonly #config: GcpComputeProviderConfig;
+  readonly #catalog: CatalogLookup;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #api: GceApi;
+  readonly #limiter: GceRateLimiter;
+  readonly #script: StartupScriptSettings;
+  readonly #template: string;
+  readonly #listPageSize: number;
+  /** When this process first sent each intent: within requestIdTrustMs a retry relies on requestId alone. */
+  readonly #sentAtMs = new Map<string, number>();
+
+  constructor(opts: GcpComputeProviderOptions) {
+    const { config } = opts;
+    this.id = `gcp-compute:${config.name ?? config.region}`;
+    this.#config = config;
+    const book = opts.priceBook;
+    this.#catalog = (instanceType, zone) => book?.lookup('gcp-compute', config.region, instanceType, zone);
+    const unresolved = unresolvedAllowedType(config.instanceTypes, config.zones[0] ?? '', this.#catalog);
+    if (unresolved) {
+      throw new ValidationError(
+        unresolved.field,
+        `${unresolved.instanceType} in ${config.region} is not in the price catalog; give its cpu, memory and pricePerHourUsd`,
+      );
+    }
+    this.#clock = opts.clock;
+    this.#log = opts.logger.child({ component: 'gcp-compute-provider', providerId: this.id });
+    this.#api =
+      opts.api ??
+      sdkGceApi({
+        endpoint: config.endpoint,
+        accessToken: opts.accessToken ?? tokenFileSource(config.accessTokenFile),
+        requestTimeoutMs: config.requestTimeoutMs,
+      });
+    this.#limiter = new GceRateLimiter(opts.clock, config.rateLimits);
+    this.#script = {
+      template: bootTemplateOf(config.bootScript, GCE_BOOT_TEMPLATE),
+      agentCommand: config.bootScript.agentCommand,
+      caFile: config.bootScript.caFile,
+    };
+    this.#template = templateUrl(config.project, config.instanceTemplate);
+    this.#listPageSize = Math.min(opts.listPageSize ?? MAX_LIST_PAGE_SIZE, MAX_LIST_PAGE_SIZE);
+  }
+
+  /** Each allowed machine type in each configured zone, on-demand and Spot, priced from config or the catalog. */
+  async offerings(opts: CallOptions = {}): Promise<Offering[]> {
+    opts.signal?.throwIfAborted();
+    return catalogOfferings({
+      provider: 'gcp-compute',
+      providerId: this.id,
+      region: this.#config.region,
+      zones: this.#config.zones,
+      types: this.#config.instanceTypes,
+      bootMs: this.#config.bootMs,
+      catalog: this.#catalog,
+    });
+  }
+
+  /**
+   * Launches `count` instances of the offering, all or none per call, in calls of at most `maxBulkInsert`. A retry
+   * with the same intent id returns the instances the first attempt created. When a later call of a split launch
+   * fails, the earlier calls' instances stay: the retry finds them by label, and reconcile adopts them.
+   */
+  async launch(request: LaunchRequest, opts: CallOptions = {}): Promise<Instance[]> {
+    const { offering, count, intentId } = request;
+    const doing = `launching ${count} x ${offering.instanceType} (${offering.lifecycle}) in ${offering.zone} for intent ${intentId}`;
+    opts.signal?.throwIfAborted();
+    this.#validate(request, doing);
+    const target: GceLaunchTarget = {
+      project: this.#config.project,
+      instanceTemplate: this.#template,
+      startupScript: renderStartupScript(request, this.#script),
+    };
+    const nowMs = this.#clock.now();
+    const sentAtMs = this.#sentAtMs.get(intentId);
+    if (sentAtMs === undefined || nowMs - sentAtMs > this.#config.requestIdTrustMs) {
+      const found = await this.#intentInstances(offering.zone, intentId, doing, opts.signal);
+      if (found.length >= count) {
+        this.#log.info('found launched instances', { intentId, instanceIds: found.map((i) => i.id) });
+        return found;
+      }
+    }
+    if (sentAtMs === undefined) this.#sentAtMs.set(intentId, nowMs);
+    const chunks = gceLaunchChunks(count, this.#config.maxBulkInsert);
+    const key = offeringKey(offering);
+    for (const chunk of chunks) {
+      const part = chunks.length > 1 ? ` (call ${chunk.index + 1} of ${chunks.length})` : '';
+      const call = count === 1 ? 'compute.instances.insert' : 'compute.instances.bulkInsert';
+      const ctx = { doing: doing + part, call, offeringKey: key };
+      try {
+        await this.#limiter.mutation(opts.signal);
+        const operation =
+          count === 1
+            ? await this.#api.insert(insertRequest(request, chunk, target), { signal: opts.signal })
+            : await this.#api.bulkInsert(bulkInsertRequest(request, chunk, target), { signal: opts.signal });
+        await this.#finished(operation, offering.zone, ctx.doing, opts.signal);
+      } catch (err) {
+        // A name of this intent exists: an earlier attempt created it after GCE forgot the requestId.
+        if (opts.signal?.aborted || gceErrorMeaning(err) !== 'alreadyExists') throw this.#translate(err, opts.signal, ctx);
+        this.#log.info('found instances of an earlier attempt', { intentId, zone: offering.zone });
+      }
+    }
+    const instances = Array.from({ length: count }, (_, i): Instance => ({
+      id: instanceId(offering.zone, instanceName(intentId, i)),
+      providerId: this.id,
+      instanceType: offering.instanceType,
+      zone: offering.zone,
+      lifecycle: offering.lifecycle,
+      state: 'pending',
+      intentId,
+      clusterId: request.clusterId,
+      launchedAtMs: nowMs,
+    }));
+    this.#log.info('launched instances', { intentId, offering: key, calls: chunks.length, instanceIds: instances.map((i) => i.id) });
+    return instances;
+  }
+
+  /**
+   * Deletes each instance (`zone/name`) and waits for the deletions. Instances GCE does not know (long gone, or never
+   * ours) and ids that are not `zone/name` count as gone.
+   */
+  async terminate(instanceIds: readonly string[], opts: CallOptions = {}): Promise<void> {
+    opts.signal?.throwIfAborted();
+    const started: Array<{ id: string; zone: string; operation: GceOperation }> = [];
+    for (const id of new Set(instanceIds)) {
+      const parsed = parseInstanceId(id);
+      if (!parsed) {
+        this.#log.info('skipped unknown instances', { instanceIds: [id], reason: 'not a zone/name id' });
+        continue;
+      }
+      const ctx = { doing: `terminating instance ${id}`, call: 'compute.instances.delete' };
+      try {
+        await this.#limiter.mutation(opts.signal);
+        const operation = await this.#api.delete(
+          { project: this.#config.project, zone: parsed.zone, instance: parsed.name },
+          { signal: opts.signal },
+        );
+        started.push({ id, zone: parsed.zone, operation });
+      } catch (err) {
+        if (opts.signal?.aborted || gceErrorMeaning(err) !== 'notFound') throw this.#translate(err, opts.signal, ctx);
+        this.#log.info('skipped unknown instances', { instanceIds: [id], reason: 'not found' });
+      }
+    }
+    for (const { id, zone, operation } of started) {
+      const ctx = { doing: `terminating instance ${id}`, call: 'compute.instances.delete' };
+      try {
+        await this.#finished(operation, zone, ctx.doing, opts.signal);
+      } catch (err) {
+        if (opts.signal?.aborted || gceErrorMeaning(err) !== 'notFound') throw this.#translate(err, opts.signal, ctx);
+      }
+    }
+    if (started.length > 0) this.#log.info('terminated instances', { instanceIds: started.map((s) => s.id) });
+  }
+
+  /** Every instance labelled with `clusterId` in the configured zones, whatever its status, following every page. */
+  async list(clusterId: string, opts: CallOptions = {}): Promise<Instance[]> {
+    opts.signal?.throwIfAborted();
+    const found: Instance[] = [];
+    for (const zone of this.#config.zones) {
+      found.push(
+        ...(await this.#listZone(zone, `labels.${LABEL_CLUSTER} = "${clusterId}"`, `listing cluster ${clusterId}'s instances in ${zone}`, opts.signal)),
+      );
+    }
+    return found.sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /** Closes the SDK clients' connections. */
+  async close(): Promise<void> {
+    await this.#api.close();
+  }
+
+  #intentInstances(zone: string, intentId: string, doing: string, signal: AbortSignal | undefined): Promise<Instance[]> {
+    return this.#listZone(zone, `labels.${LABEL_INTENT} = "${intentId}"`, `${doing}: looking up its instances`, signal);
+  }
+
+  async #listZone(zone: string, filter: string, doing: string, signal: AbortSignal | undefined): Promise<Instance[]> {
+    const found: Instance[] = [];
+    let pageToken: string | undefined;
+    do {
+      let page;
+      try {
+        await this.#limiter.list(signal);
+        page = await this.#api.list(
+          { project: this.#config.project, zone, filter, maxResults: this.#listPageSize, ...(pageToken ? { pageToken } : {}) },
+          { signal },
+        );
+      } catch (err) {
+        throw this.#translate(err, signal, { doing, call: 'compute.instances.list' });
+      }
+      for (const item of page.items) {
+        const instance = toInstance(item, this.id);
+        if (instance) found.push(instance);
+      }
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    return found;
+  }
+
+  /** Waits until the operation is DONE; throws GceOperationFailed when it finished with errors. */
+  async #finished(operation: GceOperation, zone: string, doing: string, signal: AbortSignal | undefined): Promise<GceOperation> {
+    const startMs = this.#clock.now();
+    let op = operation;
+    while (op.status !== 'DONE') {
+      if (this.#clock.now() - startMs > this.#config.operationTimeoutMs) {
+        throw new ProviderError(`${doing}: operation ${op.name} still ${op.status} after ${this.#config.operationTimeoutMs} ms`, {
+          retryable: true,
+        });
+      }
+      await this.#limiter.operationRead(signal);
+      op = await this.#api.waitZoneOperation({ project: this.#config.project, zone, operation: op.name ?? '' }, { signal });
+    }
+    if ((op.error?.errors ?? []).length > 0) throw new GceOperationFailed(op);
+    return op;
+  }
+
+  /** Checks what GCE would refuse for good, before any call. */
+  #validate(request: LaunchRequest, doing: string): void {
+    const { offering, count } = request;
+    if (offering.providerId !== this.id) throw new ProviderError(`${doing}: the offering belongs to ${offering.providerId}`);
+    if (!Number.isInteger(count) || count < 1) throw new ProviderError(`${doing}: count must be a positive integer, got ${count}`);
+    if (!this.#config.instanceTypes.some((t) => t.instanceType === offering.instanceType)) {
+      throw new ProviderError(`${doing}: ${offering.instanceType} is not among providers.${this.id}.instanceTypes`);
+    }
+    if (!this.#config.zones.includes(offering.zone)) throw new ProviderError(`${doing}: zone ${offering.zone} is not configured`);
+  }
+
+  #translate(err: unknown, signal: AbortSignal | undefined, ctx: { doing: string; call: string; offeringKey?: string }): Error {
+    if (signal?.aborted) return signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason));
+    if (err instanceof ProviderError) return err;
+    return translateGceError(err, {
+      ...ctx,
+      permissions: permissionsOf(ctx.call),
+      project: this.#config.project,
+      region: this.#config.region,
+    });
+  }
+}
+
+/** Reads the token file for each call (another process keeps it current); undefined without a file. */
+function tokenFileSource(file: string | undefined): (() => string) | undefined {
+  if (file === undefined) return undefined;
+  return () => readFileSync(file, 'utf8').trim();
+}

@@ -27,7 +27,7 @@ export const benchmark: Benchmark = {
   async run(ctx: BenchContext): Promise<BenchResult> {
     const count = ctx.quick ? 30 : 240;
     const offerings = benchOfferings();
-    const workloads = drawWorkloads(count, ctx.seed, { minTasks: 20, maxTasks: 300 });
+    const workloads = await drawWorkloads(count, ctx.seed, { minTasks: 20, maxTasks: 300 });
     ctx.log(`plan-quality: ${workloads.length} workloads over ${offerings.length} offerings`);
     const rows: {
       workload: string;

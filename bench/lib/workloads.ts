@@ -2,11 +2,18 @@
  * Random workloads drawn from the traces in data/traces/, for the benchmarks. Seeded: the same seed gives the same
  * workloads.
  */
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { seededRandom } from '../../src/core/random.ts';
 import type { Resources } from '../../src/core/resources.ts';
 import type { Task, TaskConstraints } from '../../src/core/task.ts';
-import { readAlibabaPods, readSwf, TRACES_DIR, type AlibabaPod, type SwfJob } from './traces.ts';
+import { readAlibabaPods } from '../../src/sim/alibaba-reader.ts';
+import { readSwf } from '../../src/sim/swf-reader.ts';
+import type { TraceTask } from '../../src/sim/trace.ts';
+
+export const TRACES_DIR = fileURLToPath(new URL('../../data/traces/', import.meta.url));
+export const KTH_TRACE = join(TRACES_DIR, 'KTH-SP2-1996-2.1-cln.swf.gz');
+export const ALIBABA_PODS = join(TRACES_DIR, 'alibaba-gpu-v2023/openb_pod_list_first4000.csv');
 
 
 export function randomInt(random: () => number, min: number, max: number): number {
@@ -27,13 +34,17 @@ export interface Workload {
  */
 export const KTH_MEMORY_PER_PROCESSOR_MIB = [1024, 2048, 4096, 8192] as const;
 
-let traces: { kth: SwfJob[]; pods: AlibabaPod[] } | undefined;
+let traces: { kth: TraceTask[]; pods: TraceTask[] } | undefined;
 
-function loadTraces(): { kth: SwfJob[]; pods: AlibabaPod[] } {
-  traces ??= {
-    kth: readSwf(join(TRACES_DIR, 'KTH-SP2-1996-2.1-cln.swf.gz')),
-    pods: readAlibabaPods(join(TRACES_DIR, 'alibaba-gpu-v2023/openb_pod_list_first4000.csv')),
-  };
+/** Both traces through the simulator's streaming readers (src/sim/), kept for drawing windows. */
+async function loadTraces(): Promise<{ kth: TraceTask[]; pods: TraceTask[] }> {
+  if (!traces) {
+    const kth: TraceTask[] = [];
+    for await (const job of readSwf(KTH_TRACE)) kth.push(job);
+    const pods: TraceTask[] = [];
+    for await (const pod of readAlibabaPods(ALIBABA_PODS)) pods.push(pod);
+    traces = { kth, pods };
+  }
   return traces;
 }
 
@@ -43,8 +54,12 @@ function loadTraces(): { kth: SwfJob[]; pods: AlibabaPod[] } {
  * (revocable with probability one half); Alibaba pods one task of their CPU, memory and whole GPUs (GPU-sharing pods
  * take a whole GPU: clouds rent no fractions), revocable when best-effort (QoS BE), restricted to their GPU models.
  */
-export function drawWorkloads(count: number, seed: number, opts: { minTasks: number; maxTasks: number }): Workload[] {
-  const { kth, pods } = loadTraces();
+export async function drawWorkloads(
+  count: number,
+  seed: number,
+  opts: { minTasks: number; maxTasks: number },
+): Promise<Workload[]> {
+  const { kth, pods } = await loadTraces();
   const random = seededRandom(seed);
   const workloads: Workload[] = [];
   for (let i = 0; i < count; i++) {
@@ -71,27 +86,28 @@ function window<T>(items: readonly T[], n: number, random: () => number): T[] {
   return items.slice(start, start + n);
 }
 
-function kthTasks(jobs: readonly SwfJob[], random: () => number, prefix: string): Task[] {
+function kthTasks(jobs: readonly TraceTask[], random: () => number, prefix: string): Task[] {
   return jobs.map((job, i) => {
     const memPerProc = KTH_MEMORY_PER_PROCESSOR_MIB[randomInt(random, 0, KTH_MEMORY_PER_PROCESSOR_MIB.length - 1)]!;
+    const processors = job.resources.cpuMillis / 1000;
     return benchTask(
       `${prefix}-kth-${job.id}-${i}`,
-      { cpuMillis: job.processors * 1000, memoryMiB: job.processors * memPerProc },
+      { cpuMillis: job.resources.cpuMillis, memoryMiB: processors * memPerProc },
       {
         revocable: random() < 0.5,
-        team: `user-${job.id % 7}`,
+        team: `user-${Number(job.id) % 7}`,
       },
     );
   });
 }
 
-function podTasks(pods: readonly AlibabaPod[], prefix: string): Task[] {
+function podTasks(pods: readonly TraceTask[], prefix: string): Task[] {
   return pods.map((pod, i) =>
-    benchTask(
-      `${prefix}-${pod.name}-${i}`,
-      { cpuMillis: pod.cpuMillis, memoryMiB: pod.memoryMiB, gpus: pod.gpus },
-      { revocable: pod.qos === 'BE', team: pod.qos, constraints: pod.gpuSpec.length ? { gpuModels: pod.gpuSpec } : {} },
-    ),
+    benchTask(`${prefix}-${pod.id}-${i}`, pod.resources, {
+      revocable: pod.revocable,
+      team: pod.owner.project,
+      constraints: pod.constraints,
+    }),
   );
 }
 

@@ -186,7 +186,10 @@ describe('end to end: bursting a real Slurm cluster into the local cloud', funct
 
   it('marks a cloud node whose slurmd died down, Slurm requeues its job elsewhere, and its instance is terminated', async () => {
     const s = slurm!;
-    const job = await s.sbatch('-C', 'cloud', '-c2', '--mem=500', '--wrap', 'sleep 8');
+    // Long on its first run (so Slurm finds the node dead before it ends), short once requeued.
+    const marker = join(s.dir, 'jobs', 'lost-test.first-run');
+    const script = `if [ -e ${marker} ]; then sleep 1; else touch ${marker}; sleep 120; fi`;
+    const job = await s.sbatch('-C', 'cloud', '-c2', '--mem=500', '--wrap', script);
     const node = await waitFor('the job running on a cloud node', async () => {
       const j = await s.job(job);
       return j.JobState === 'RUNNING' && j.NodeList?.startsWith('spw-') ? j.NodeList : undefined;

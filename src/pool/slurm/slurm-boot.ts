@@ -48,10 +48,18 @@ munged -F --force --socket="$SPW_MUNGE_SOCKET" --key-file="$SPW_WORK/munge.key" 
 if [ "$SPW_MUNGE_SOCKET" != /run/munge/munge.socket.2 ]; then ln -sf "$SPW_MUNGE_SOCKET" /run/munge/munge.socket.2; fi
 i=0
 while [ ! -S "$SPW_MUNGE_SOCKET" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+if [ "\${SPW_PRIVATE_RUN:-0}" = 1 ]; then
+  # A local instance ends as a machine would: everything in its network namespace goes (slurmstepd and jobs
+  # leave slurmd'"'"'s process group and environment).
+  trap '"'"'me=$(readlink /proc/self/ns/net); for p in /proc/[0-9]*; do
+    [ "$(readlink "$p/ns/net" 2>/dev/null)" = "$me" ] && [ "\${p#/proc/}" != $$ ] && kill -9 "\${p#/proc/}" 2>/dev/null
+  done; exit 143'"'"' TERM
+fi
+env -u SLURM_CONF slurmd -D -Z -N "$SPW_NODE" --conf-server "$SPW_CONF_SERVER" --conf "$SPW_CONF" &
 status=0
-env -u SLURM_CONF slurmd -D -Z -N "$SPW_NODE" --conf-server "$SPW_CONF_SERVER" --conf "$SPW_CONF" || status=$?
+wait $! || status=$?
 echo "boot: slurmd exited with status $status; the node stays up until it is terminated"
-wait
+while :; do sleep 3600 & wait $!; done
 '
 set -- {{netns}}
 if [ $# -eq 0 ]; then exec sh -c "$run_node"; fi

@@ -76,6 +76,11 @@ export class SlurmCommands {
     await this.#run('scontrol', ['delete', `nodename=${checkName(node)}`]);
   }
 
+  /** Lets a pending job start now: clears the begin-time delay Slurm puts on a job it requeued. */
+  async startNow(jobId: number): Promise<void> {
+    await this.#run('scontrol', ['update', `jobid=${jobId}`, 'StartTime=now']);
+  }
+
   /** Writes a pending job's comment, where `squeue -O comment` and `scontrol show job` show it to people. */
   async comment(jobId: number, text: string): Promise<void> {
     await this.#run('scontrol', ['update', `jobid=${jobId}`, `comment=${oneLine(text).slice(0, 250)}`]);

@@ -55,6 +55,9 @@ export class SlurmPool implements Pool {
   readonly #actions = new Map<string, { state: 'DRAIN' | 'DOWN'; reason: string }>();
   readonly #comments = new Map<number, string>();
   readonly #commentQueue = new Map<number, string>();
+  #jobs: readonly SlurmJob[] = [];
+  /** Jobs that ran on nodes set DOWN as lost: once Slurm has requeued them, they may start at once. */
+  readonly #requeued = new Set<number>();
 
   constructor(opts: SlurmPoolOptions) {
     this.#store = opts.store;
@@ -89,6 +92,8 @@ export class SlurmPool implements Pool {
     const [nodesJson, jobsJson] = await Promise.all([this.#slurm.nodes(), this.#slurm.jobs()]);
     this.#nodes = nodesOf(nodesJson);
     const jobs = jobsOf(jobsJson);
+    this.#jobs = jobs;
+    await this.#startRequeued(jobs);
     const cloud = this.#cloudAgents();
     await this.#deleteStale(cloud);
     const live = new Map([...cloud].filter(([node]) => this.#nodes.has(node)));
@@ -151,7 +156,7 @@ export class SlurmPool implements Pool {
       try {
         if (agent.state === 'lost') {
           await this.#runActions();
-          if (slurmNode.state.toLowerCase() !== 'down') await this.#slurm.down(node, `spillway: ${request.reason}`);
+          if (slurmNode.state.toLowerCase() !== 'down') await this.#down(node, `spillway: ${request.reason}`);
           now.push(request);
         } else if (agent.state === 'registered') {
           if (!isNodeIdle(slurmNode)) continue;
@@ -185,11 +190,39 @@ export class SlurmPool implements Pool {
     for (const [node, action] of [...this.#actions]) {
       this.#actions.delete(node);
       try {
-        if (action.state === 'DOWN') await this.#slurm.down(node, action.reason);
+        if (action.state === 'DOWN') await this.#down(node, action.reason);
         else await this.#slurm.drain(node, action.reason);
         this.#log.info(action.state === 'DOWN' ? 'set node down' : 'set node draining', { node, reason: action.reason });
       } catch (err) {
         this.#log.warn('could not update node', { node, state: action.state, error: errorMessage(err) });
+      }
+    }
+  }
+
+  /**
+   * Sets a node DOWN, so Slurm requeues its jobs. Slurm holds a requeued job back for a while (reason BeginTime);
+   * the jobs of a lost node are let start at once, on the capacity that replaces it.
+   */
+  async #down(node: string, reason: string): Promise<void> {
+    await this.#slurm.down(node, reason);
+    for (const job of this.#jobs) {
+      if (job.job_state === 'RUNNING' && (job.job_resources?.allocated_nodes ?? []).some((n) => n.nodename === node)) {
+        this.#requeued.add(job.job_id);
+      }
+    }
+  }
+
+  async #startRequeued(jobs: readonly SlurmJob[]): Promise<void> {
+    for (const jobId of [...this.#requeued]) {
+      const job = jobs.find((j) => j.job_id === jobId);
+      if (job?.job_state === 'RUNNING' || job?.job_state === 'COMPLETING') continue;
+      this.#requeued.delete(jobId);
+      if (job?.job_state !== 'PENDING' || job.state_reason !== 'BeginTime') continue;
+      try {
+        await this.#slurm.startNow(jobId);
+        this.#log.info('released requeued job', { jobId });
+      } catch (err) {
+        this.#log.warn('could not release requeued job', { jobId, error: errorMessage(err) });
       }
     }
   }

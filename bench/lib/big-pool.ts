@@ -9,6 +9,14 @@ export function fillPool(
   store: Store,
   opts: { agents: number; tasksPerAgent: number; cpusPerAgent: number; nowMs: number; log?: (line: string) => void },
 ): void {
+  // One transaction: one commit (and one sync) for the whole pool.
+  store.transaction(() => fill(store, opts));
+}
+
+function fill(
+  store: Store,
+  opts: { agents: number; tasksPerAgent: number; cpusPerAgent: number; nowMs: number; log?: (line: string) => void },
+): void {
   const { nowMs } = opts;
   const agentIds: string[] = [];
   store.transaction(() => {

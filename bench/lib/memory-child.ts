@@ -1,0 +1,94 @@
+/**
+ * Child processes of the controller-memory benchmark.
+ *
+ *   node bench/lib/memory-child.ts fill <db> <agents> <tasksPerAgent>
+ *     records `agents` agents each running `tasksPerAgent` tasks in a new SQLite store at <db>; prints its time.
+ *   node bench/lib/memory-child.ts measure <db> <passes>
+ *     opens that store as a controller does and runs `passes` passes of the real controller (observe, place, plan
+ *     with 1,000 pending tasks, act, scale down, reconcile every other pass); prints the process's peak and final
+ *     resident memory and each pass's wall time. The store is filled elsewhere, so the peak is the controller's.
+ */
+import { performance } from 'node:perf_hooks';
+import { resourceUsage } from 'node:process';
+import { Controller } from '../../src/autoscaler/controller.ts';
+import { ManualClock } from '../../src/core/clock.ts';
+import { PRODUCTION_POLICY } from '../../src/core/policy.ts';
+import { seededRandom } from '../../src/core/random.ts';
+import { silentLogger } from '../../src/log/logger.ts';
+import { BuiltinPool } from '../../src/pool/builtin/builtin-pool.ts';
+import { SimProvider } from '../../src/sim/sim-provider.ts';
+import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { fillPool } from './big-pool.ts';
+import { BENCH_REGIONS, benchOfferings } from './catalog-offerings.ts';
+
+const START_MS = Date.UTC(2026, 0, 1);
+const [mode, db, ...rest] = process.argv.slice(2);
+const store = openSqliteStore(db!);
+try {
+  if (mode === 'fill') {
+    const [agents, tasksPerAgent] = rest.map(Number) as [number, number];
+    const started = performance.now();
+    store.meta.bindClusterId('bench');
+    store.policy.seed({ ...PRODUCTION_POLICY, pendingGraceMs: 0 }, START_MS);
+    fillPool(store, { agents, tasksPerAgent, cpusPerAgent: tasksPerAgent, nowMs: START_MS });
+    process.stdout.write(`${JSON.stringify({ fillS: (performance.now() - started) / 1000 })}\n`);
+  } else {
+    const passes = Number(rest[0]);
+    const clock = new ManualClock(START_MS + 1_000);
+    const logger = silentLogger();
+    const offerings = benchOfferings();
+    const random = seededRandom(1);
+    const controller = new Controller({
+      store,
+      pool: new BuiltinPool({ store, logger, lostAfterMs: 3_600_000 }),
+      providers: BENCH_REGIONS.map(
+        (r) =>
+          new SimProvider({
+            id: r.providerId,
+            kind: r.provider,
+            offerings: offerings.filter((o) => o.providerId === r.providerId),
+            clock,
+            random,
+          }),
+      ),
+      clock,
+      logger,
+      settings: { passIntervalMs: 1_000, reconcileEveryPasses: 2, leaseTtlMs: 15_000, unavailableForMs: 180_000 },
+      identity: {
+        holderId: 'bench',
+        launch: { clusterId: 'bench', controllerUrl: 'http://127.0.0.1:1', caBundle: '', serverSecret: Buffer.alloc(32, 1) },
+      },
+    });
+    store.tasks.insert(
+      Array.from({ length: 1_000 }, (_, i) => ({
+        owner: { team: 'burst', project: `p${i % 5}`, job: 'burst' },
+        resources: { cpuMillis: 1000, memoryMiB: 1024, gpus: 0, netMbps: 0 },
+        priority: 0,
+        revocable: false,
+        constraints: {},
+        command: [],
+      })),
+      clock.now(),
+    );
+    const passMs: number[] = [];
+    for (let i = 0; i < passes; i++) {
+      clock.advance(1_000);
+      const started = performance.now();
+      await controller.runPass();
+      await controller.settle();
+      passMs.push(performance.now() - started);
+    }
+    const counts = store.tasks.countByState();
+    process.stdout.write(
+      `${JSON.stringify({
+        agents: store.agents.list({ states: ['registered'] }).length,
+        tasks: counts.running + counts.pending,
+        passMs,
+        rssMiB: process.memoryUsage().rss / 2 ** 20,
+        peakRssMiB: resourceUsage().maxRSS / 1024,
+      })}\n`,
+    );
+  }
+} finally {
+  store.close();
+}

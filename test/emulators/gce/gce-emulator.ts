@@ -1,4 +1,6 @@
 import { once } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -105,6 +107,8 @@ export class GceEmulator {
     this.#tokens = new Set(opts.accessTokens ?? [EMULATOR_ACCESS_TOKEN]);
     this.#quotas = opts.rateQuotas === false ? undefined : new RateQuotas(this.clock, opts.rateQuotas);
     this.#processes = opts.bootScripts ? new InstanceProcesses(opts.bootScripts) : undefined;
+    // Instance ids are `zone/name`: each instance's log goes to `<logDir>/<zone>/<name>.log`.
+    for (const zone of opts.zones ?? DEFAULT_ZONES) if (opts.bootScripts) mkdirSync(join(opts.bootScripts.logDir, zone), { recursive: true });
     this.#world = new GceWorld({
       clock: this.clock,
       zones: opts.zones ?? DEFAULT_ZONES,
@@ -143,6 +147,11 @@ export class GceEmulator {
   /** Instances not deleted (running, provisioning, stopping or stopped). */
   instances(): EmulatedGceInstance[] {
     return this.#world.instances();
+  }
+
+  /** Every instance ever created, deleted ones too. */
+  history(): EmulatedGceInstance[] {
+    return this.#world.history();
   }
 
   /** Instances neither deleted nor stopping. */

@@ -53,6 +53,7 @@ let nextId = 1_000_000_000_000_000;
 export class GceWorld {
   readonly #o: GceWorldOptions;
   readonly #instances = new Map<string, EmulatedGceInstance>();
+  readonly #history: EmulatedGceInstance[] = [];
   readonly #operations = new Map<string, EmulatedOperation>();
   readonly #requestIds = new Map<string, { readonly operation: string; readonly atMs: number }>();
   readonly #capacity = new Map<string, number>();
@@ -68,6 +69,11 @@ export class GceWorld {
 
   instances(): EmulatedGceInstance[] {
     return [...this.#instances.values()].filter((i) => !i.deleted);
+  }
+
+  /** Every instance ever created, deleted ones too (what tests check for duplicates). */
+  history(): EmulatedGceInstance[] {
+    return [...this.#history];
   }
 
   instance(zone: string, name: string): EmulatedGceInstance | undefined {
@@ -118,6 +124,7 @@ export class GceWorld {
           deleted: false,
         };
         this.#instances.set(`${zone}/${w.name}`, instance);
+        this.#history.push(instance);
         this.#o.clock.sleep(this.#o.bootMs, { signal: this.#o.signal }).then(
           () => this.#boot(instance),
           () => undefined,

@@ -91,6 +91,8 @@ export function planInstances(input: PlanInput): {
 
   const { classes, groups } = groupTasks(due);
   const todo = coverWithInFlight(groups, classes, inFlightBins(input));
+  // Everything due is covered by capacity on its way (passes while instances boot): nothing to pack.
+  if (todo.every((tasks) => tasks.length === 0)) return { instances: [], waiting };
   const offerings = allowedOfferings(policy, input.offerings, input.unavailable);
   const usage = new Usage(policy, input.agents, input.openLaunches);
   const reasons = new Map<Task, string>();

@@ -389,7 +389,7 @@ export class Simulation {
         this.#queue.push(now + meta.runMs, { kind: 'finish', taskId: task.id, agentId, startedAtMs: now });
       }
     }
-    if (report.terminates.length > 0) this.#requestPass(now + 1); // freed limits: plan again at the next tick
+    if (report.terminates.length > 0 && report.waiting.length > 0) this.#requestPass(now + 1); // freed limits: plan again
     if (report.waiting.length > 0 && this.#o.budgets?.length) this.#requestPass(nextHourMs(now)); // a new budget period
     if (this.#o.decisionLog) this.#log(now, report, placed);
   }

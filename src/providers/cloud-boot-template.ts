@@ -126,7 +126,10 @@ fetch() {
   else
     curl -fsSL --retry 5 -o "$2" "$1"
   fi
-  printf '%s  %s\\n' "$3" "$2" | sha256sum -c - >/dev/null
+  if ! printf '%s  %s\\n' "$3" "$2" | sha256sum -c - >/dev/null 2>&1; then
+    echo "spillway boot: $1 does not match its pinned SHA-256; stopping" >&2
+    exit 1
+  fi
 }
 if [ ! -x "$install_dir/bin/spillway" ]; then
   work=$(mktemp -d)
@@ -135,7 +138,7 @@ if [ ! -x "$install_dir/bin/spillway" ]; then
   rm -rf "$install_dir/node" "$install_dir/spillway"
   mkdir -p "$install_dir/node" "$install_dir/spillway" "$install_dir/bin"
   tar -xf "$work/node.tar" -C "$install_dir/node" --strip-components=1
-  tar -xzf "$work/spillway.tgz" -C "$install_dir/spillway" --strip-components=1
+  tar -xf "$work/spillway.tgz" -C "$install_dir/spillway" --strip-components=1
   ln -sf "$install_dir/spillway/bin/spillway.js" "$install_dir/bin/spillway"
   rm -rf "$work"
 fi

@@ -82,7 +82,15 @@ describe('end to end: bursting a real Slurm cluster into the local cloud', funct
         unknownInstanceGraceMs: 60_000,
         limits: { maxInstances: 4, maxVcpus: 8, maxGpus: 0 },
       },
-      budgets: [{ name: 'physics-cap', scope: { kind: 'team', team: 'physics-team' }, period: 'day', capUsd: 0, onCap: 'finish' }],
+      budgets: [
+        {
+          name: 'physics-cap',
+          scope: { kind: 'team', team: 'physics-team' },
+          period: 'day',
+          capUsd: 0,
+          onCap: 'finish',
+        },
+      ],
     });
     serve = new ServeProcess(cluster);
     await waitHealthy(cluster.url, serve);
@@ -95,12 +103,18 @@ describe('end to end: bursting a real Slurm cluster into the local cloud', funct
   });
 
   const cloudAgents = (): AgentRow[] =>
-    query<AgentRow>(cluster!, `SELECT id, state, instance_id, reason, labels FROM agents WHERE location LIKE '%"cloud"%'`);
+    query<AgentRow>(
+      cluster!,
+      `SELECT id, state, instance_id, reason, labels FROM agents WHERE location LIKE '%"cloud"%'`,
+    );
   const launches = (): { offering: string }[] => query(cluster!, `SELECT offering FROM intents WHERE kind = 'launch'`);
-  const launchedTypes = (): string[] => launches().map((l) => (JSON.parse(l.offering) as { instanceType: string }).instanceType);
+  const launchedTypes = (): string[] =>
+    launches().map((l) => (JSON.parse(l.offering) as { instanceType: string }).instanceType);
   const allGone = async (): Promise<boolean> => {
     const states = await slurm!.nodeStates();
-    return cloudAgents().every((a) => a.state === 'terminated') && ![...states.keys()].some((n) => n.startsWith('spw-'));
+    return (
+      cloudAgents().every((a) => a.state === 'terminated') && ![...states.keys()].some((n) => n.startsWith('spw-'))
+    );
   };
 
   it('bursts for jobs three times the private capacity, runs them on private and cloud nodes, then drains, deletes and terminates', async () => {
@@ -115,12 +129,21 @@ describe('end to end: bursting a real Slurm cluster into the local cloud', funct
       },
       { timeoutMs: 90_000, intervalMs: 500 },
     );
-    assert.ok(nodes.some((n) => n.startsWith('priv-')), `some ran on private nodes: ${nodes.join(' ')}`);
-    assert.ok(nodes.some((n) => n.startsWith('spw-')), `some ran on cloud nodes: ${nodes.join(' ')}`);
+    assert.ok(
+      nodes.some((n) => n.startsWith('priv-')),
+      `some ran on private nodes: ${nodes.join(' ')}`,
+    );
+    assert.ok(
+      nodes.some((n) => n.startsWith('spw-')),
+      `some ran on cloud nodes: ${nodes.join(' ')}`,
+    );
     assert.deepEqual([...new Set(launchedTypes())], ['local.small'], 'the cheapest shape, not the GPU one');
     const agents = cloudAgents();
     for (const n of nodes.filter((x) => x.startsWith('spw-'))) {
-      assert.ok(agents.some((a) => cloudNodeName('spw-', a.instance_id) === n), `node ${n} is a Spillway agent`);
+      assert.ok(
+        agents.some((a) => cloudNodeName('spw-', a.instance_id) === n),
+        `node ${n} is a Spillway agent`,
+      );
     }
 
     await waitFor('cloud nodes drained, deleted and terminated', allGone, { timeoutMs: 40_000, intervalMs: 500 });
@@ -129,17 +152,28 @@ describe('end to end: bursting a real Slurm cluster into the local cloud', funct
       const node = cloudNodeName('spw-', agent.instance_id);
       const drained = log.indexOf(`"node":"${node}"`, log.search(/"message":"draining node"/));
       assert.ok(drained >= 0, `node ${node} was drained`);
-      assert.match(log, new RegExp(`"message":"deleted node".*"node":"${node}"|"node":"${node}".*"message":"deleted node"`));
+      assert.match(
+        log,
+        new RegExp(`"message":"deleted node".*"node":"${node}"|"node":"${node}".*"message":"deleted node"`),
+      );
     }
     // The idle TTL held: every terminate came at least idleTtlMs after the last job ended.
-    const terminates = query<{ created_at_ms: number }>(cluster!, `SELECT created_at_ms FROM intents WHERE kind = 'terminate'`);
+    const terminates = query<{ created_at_ms: number }>(
+      cluster!,
+      `SELECT created_at_ms FROM intents WHERE kind = 'terminate'`,
+    );
     assert.ok(terminates.length > 0);
     // Chargeback by Slurm account: the cloud nodes' runs are in the ledger under the vision team.
     const usage = query<{ team: string; end_ms: number | null }>(cluster!, `SELECT team, end_ms FROM ledger_usage`);
     assert.ok(usage.length > 0, 'runs on cloud nodes were recorded');
-    assert.ok(usage.every((u) => u.team === 'vision-team' && u.end_ms !== null), JSON.stringify(usage));
+    assert.ok(
+      usage.every((u) => u.team === 'vision-team' && u.end_ms !== null),
+      JSON.stringify(usage),
+    );
     // The instances' processes are gone.
-    await waitFor('no slurmd of a cloud node left', () => pidsMatching('slurmd -D -Z').length === 0, { timeoutMs: 15_000 });
+    await waitFor('no slurmd of a cloud node left', () => pidsMatching('slurmd -D -Z').length === 0, {
+      timeoutMs: 15_000,
+    });
   });
 
   it('bursts only the shape with the feature a job needs, and never for a job limited to private nodes', async () => {
@@ -151,10 +185,14 @@ describe('end to end: bursting a real Slurm cluster into the local cloud', funct
     ];
     const privateJob = await s.sbatch('-p', 'private', '-c1', '--mem=100', '--wrap', 'true');
     const gpuJob = await s.sbatch('-C', 'a100', '-c1', '--mem=100', '--wrap', 'sleep 2');
-    const gpu = await waitFor('the a100 job to complete', async () => ((await s.job(gpuJob)).JobState === 'COMPLETED' ? s.job(gpuJob) : undefined), {
-      timeoutMs: 60_000,
-      intervalMs: 500,
-    });
+    const gpu = await waitFor(
+      'the a100 job to complete',
+      async () => ((await s.job(gpuJob)).JobState === 'COMPLETED' ? s.job(gpuJob) : undefined),
+      {
+        timeoutMs: 60_000,
+        intervalMs: 500,
+      },
+    );
     assert.match(gpu.NodeList!, /^spw-/);
     assert.deepEqual(launchedTypes().slice(before), ['local.gpu']);
     const waiting = await waitFor('the private job to show why it waits', async () => {
@@ -190,25 +228,44 @@ describe('end to end: bursting a real Slurm cluster into the local cloud', funct
     const marker = join(s.dir, 'jobs', 'lost-test.first-run');
     const script = `if [ -e ${marker} ]; then sleep 1; else touch ${marker}; sleep 120; fi`;
     const job = await s.sbatch('-C', 'cloud', '-c2', '--mem=500', '--wrap', script);
-    const node = await waitFor('the job running on a cloud node', async () => {
-      const j = await s.job(job);
-      return j.JobState === 'RUNNING' && j.NodeList?.startsWith('spw-') ? j.NodeList : undefined;
-    }, { timeoutMs: 60_000, intervalMs: 300 });
+    const node = await waitFor(
+      'the job running on a cloud node',
+      async () => {
+        const j = await s.job(job);
+        return j.JobState === 'RUNNING' && j.NodeList?.startsWith('spw-') ? j.NodeList : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 300 },
+    );
     const agent = cloudAgents().find((a) => cloudNodeName('spw-', a.instance_id) === node)!;
-    const slurmd = pidsMatching(`-N ${node}`).filter((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('slurmd'));
+    const slurmd = pidsMatching(`-N ${node}`).filter((pid) =>
+      readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('slurmd'),
+    );
     assert.equal(slurmd.length, 1);
     process.kill(slurmd[0]!, 'SIGKILL');
 
-    await waitFor('the agent lost and its instance terminated', () =>
-      query<AgentRow>(cluster!, 'SELECT id, state, reason FROM agents WHERE id = ?', agent.id)[0]?.state === 'terminated',
-    { timeoutMs: 60_000, intervalMs: 500 });
-    const done = await waitFor('the requeued job to complete elsewhere', async () => {
-      const j = await s.job(job);
-      return j.JobState === 'COMPLETED' ? j : undefined;
-    }, { timeoutMs: 90_000, intervalMs: 500 });
+    await waitFor(
+      'the agent lost and its instance terminated',
+      () =>
+        query<AgentRow>(cluster!, 'SELECT id, state, reason FROM agents WHERE id = ?', agent.id)[0]?.state ===
+        'terminated',
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+    const done = await waitFor(
+      'the requeued job to complete elsewhere',
+      async () => {
+        const j = await s.job(job);
+        return j.JobState === 'COMPLETED' ? j : undefined;
+      },
+      { timeoutMs: 90_000, intervalMs: 500 },
+    );
     assert.notEqual(done.NodeList, node);
     assert.ok(Number(done.Restarts) >= 1, `Slurm requeued it (Restarts=${done.Restarts})`);
-    assert.match(serve!.log(), new RegExp(`"message":"set node down".*"node":"${node}"|"node":"${node}".*"message":"set node down"`));
-    await waitFor('the lost node deleted from Slurm', async () => !(await s.nodeStates()).has(node), { timeoutMs: 30_000 });
+    assert.match(
+      serve!.log(),
+      new RegExp(`"message":"set node down".*"node":"${node}"|"node":"${node}".*"message":"set node down"`),
+    );
+    await waitFor('the lost node deleted from Slurm', async () => !(await s.nodeStates()).has(node), {
+      timeoutMs: 30_000,
+    });
   });
 });

@@ -67,7 +67,8 @@ export class SlurmCluster {
   }
 
   async start(): Promise<void> {
-    for (const sub of ['etc', 'state/ctld', 'log', 'jobs', 'munge']) mkdirSync(join(this.dir, sub), { recursive: true });
+    for (const sub of ['etc', 'state/ctld', 'log', 'jobs', 'munge'])
+      mkdirSync(join(this.dir, sub), { recursive: true });
     chmodSync(join(this.dir, 'munge'), 0o700);
     mkdirSync(this.#runDir, { recursive: true, mode: 0o755 });
     spawnSync('mungekey', ['--create', `--keyfile=${this.mungeKeyFile}`], { stdio: 'ignore' });
@@ -98,7 +99,12 @@ export class SlurmCluster {
       'private nodes idle',
       async () => {
         const out = await this.command('sinfo', ['-h', '-N', '-o', '%N %T']);
-        const idle = new Set(out.split('\n').filter((l) => / idle$/.test(l)).map((l) => l.split(' ')[0]));
+        const idle = new Set(
+          out
+            .split('\n')
+            .filter((l) => / idle$/.test(l))
+            .map((l) => l.split(' ')[0]),
+        );
         return this.#opts.privateNodes.every((n) => idle.has(n.name));
       },
       { timeoutMs: 30_000, intervalMs: 100 },
@@ -131,7 +137,12 @@ export class SlurmCluster {
   /** Node name -> state (`idle`, `mixed`, `drained`, `down*`...), every node sinfo shows. */
   async nodeStates(): Promise<Map<string, string>> {
     const out = await this.command('sinfo', ['-h', '-N', '-o', '%N %T']);
-    return new Map(out.split('\n').filter(Boolean).map((l) => l.split(' ') as [string, string]));
+    return new Map(
+      out
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split(' ') as [string, string]),
+    );
   }
 
   /** Cancels every job, waits for them to end, then stops every daemon it started and removes the network. */
@@ -245,7 +256,8 @@ export class SlurmCluster {
           `RealMemory=${n.memoryMiB} Feature=private State=UNKNOWN`,
       ),
       ...o.placeholders.map(
-        (p) => `NodeName=${p.name} State=FUTURE CPUs=${p.cpus} RealMemory=${p.memoryMiB} Feature=${p.features.join(',')}`,
+        (p) =>
+          `NodeName=${p.name} State=FUTURE CPUs=${p.cpus} RealMemory=${p.memoryMiB} Feature=${p.features.join(',')}`,
       ),
       ...o.partitions,
     ];

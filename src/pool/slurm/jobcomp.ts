@@ -27,7 +27,8 @@ export function parseJobCompLine(line: string): JobCompRecord | undefined {
     account: fields.get('Account') ?? '',
     user: (fields.get('UserId') ?? '').replace(/\(\d+\)$/, ''),
     nodeList: fields.get('NodeList') ?? '',
-    cpusPerNode: Math.max(1, Math.ceil(Number(fields.get('ProcCnt') ?? 1) / Math.max(1, Number(fields.get('NodeCnt') ?? 1)))) || 1,
+    cpusPerNode:
+      Math.max(1, Math.ceil(Number(fields.get('ProcCnt') ?? 1) / Math.max(1, Number(fields.get('NodeCnt') ?? 1)))) || 1,
     startMs,
     endMs,
   };

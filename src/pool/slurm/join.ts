@@ -72,7 +72,8 @@ export async function joinMain(argv: readonly string[], env: NodeJS.ProcessEnv):
   } finally {
     bootstrap.close();
   }
-  if (registered.protocolVersion !== PROTOCOL_VERSION) throw new ValidationError('protocolVersion', 'protocol mismatch');
+  if (registered.protocolVersion !== PROTOCOL_VERSION)
+    throw new ValidationError('protocolVersion', 'protocol mismatch');
   const agent = new ApiClient({ url, token: registered.token, ...(ca ? { ca } : {}) });
   try {
     const { key } = await agent.get<MungeKeyResponse>(`/v1/agents/${registered.agentId}/slurm/munge-key`);

@@ -87,7 +87,9 @@ export function renderSlurmBootScript(
 ): string {
   const shape = shapeOf(config.shapes, request.offering);
   if (!shape) {
-    throw new ProviderError(`rendering the Slurm boot script: no shape in pool.shapes covers ${request.offering.instanceType}`);
+    throw new ProviderError(
+      `rendering the Slurm boot script: no shape in pool.shapes covers ${request.offering.instanceType}`,
+    );
   }
   return renderBootScript(SLURM_BOOT_TEMPLATE, {
     ...base,

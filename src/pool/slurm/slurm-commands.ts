@@ -14,14 +14,19 @@ export function childProcessRunner(opts: { slurmConf: string; binDir?: string; t
   return (command, args) =>
     new Promise((resolve, reject) => {
       const file = opts.binDir ? join(opts.binDir, command) : command;
-      execFile(file, [...args], { env, timeout: opts.timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-        if (err) {
-          const detail = String(stderr).trim() || err.message;
-          reject(new ProviderError(`running ${command} ${args.join(' ')}: ${detail}`, { retryable: true }));
-        } else {
-          resolve(String(stdout));
-        }
-      });
+      execFile(
+        file,
+        [...args],
+        { env, timeout: opts.timeoutMs, maxBuffer: 64 * 1024 * 1024 },
+        (err, stdout, stderr) => {
+          if (err) {
+            const detail = String(stderr).trim() || err.message;
+            reject(new ProviderError(`running ${command} ${args.join(' ')}: ${detail}`, { retryable: true }));
+          } else {
+            resolve(String(stdout));
+          }
+        },
+      );
     });
 }
 

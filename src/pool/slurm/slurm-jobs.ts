@@ -54,7 +54,9 @@ export function jobOwner(job: SlurmJob, accounts: Readonly<Record<string, string
 
 /** True for a job that counts as demand: PENDING for a reason that more nodes could cure. */
 export function isDemand(job: SlurmJob, reasons: ReadonlySet<string>): boolean {
-  return job.job_state === 'PENDING' && job.state_reason !== 'BadConstraints' && reasons.has(job.state_reason ?? 'None');
+  return (
+    job.job_state === 'PENDING' && job.state_reason !== 'BadConstraints' && reasons.has(job.state_reason ?? 'None')
+  );
 }
 
 /**
@@ -89,7 +91,8 @@ export function demandTasks(jobs: readonly SlurmJob[], ctx: DemandContext): Task
       outputTail: '',
       reason: `slurm job ${job.job_id} pending (${job.state_reason ?? 'None'})`,
     };
-    for (let k = 0; k < nodes; k++) tasks.push({ ...base, id: k === 0 ? `slurm-${job.job_id}` : `slurm-${job.job_id}.${k}` });
+    for (let k = 0; k < nodes; k++)
+      tasks.push({ ...base, id: k === 0 ? `slurm-${job.job_id}` : `slurm-${job.job_id}.${k}` });
   }
   return tasks.sort((a, b) => b.priority - a.priority || a.pendingSinceMs - b.pendingSinceMs);
 }

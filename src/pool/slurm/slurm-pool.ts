@@ -99,7 +99,10 @@ export class SlurmPool implements Pool {
     const live = new Map([...cloud].filter(([node]) => this.#nodes.has(node)));
     this.#usage.recordQueue(jobs, live, nowMs);
     if (this.#jobcomp) this.#usage.recordCompletions(await this.#jobcomp.read(), this.#allCloudAgents());
-    this.#snapshot = { agents: [...this.#privateAgents(nowMs), ...this.#cloudSnapshot(cloud, nowMs)], pending: this.#demand(jobs) };
+    this.#snapshot = {
+      agents: [...this.#privateAgents(nowMs), ...this.#cloudSnapshot(cloud, nowMs)],
+      pending: this.#demand(jobs),
+    };
     await this.#writeComments(jobs);
   }
 
@@ -118,7 +121,11 @@ export class SlurmPool implements Pool {
     for (const [node, agent] of this.#cloudAgents()) {
       const slurmNode = this.#nodes.get(node);
       if (!slurmNode || !isNodeDown(slurmNode) || !['registered', 'draining'].includes(agent.state)) continue;
-      this.markLost(agent.id, `slurm reports node ${node} ${slurmNode.state} ${(slurmNode.state_flags ?? []).join(',')}`.trim(), nowMs);
+      this.markLost(
+        agent.id,
+        `slurm reports node ${node} ${slurmNode.state} ${(slurmNode.state_flags ?? []).join(',')}`.trim(),
+        nowMs,
+      );
       lost.push(agent.id);
     }
     return lost;
@@ -192,7 +199,10 @@ export class SlurmPool implements Pool {
       try {
         if (action.state === 'DOWN') await this.#down(node, action.reason);
         else await this.#slurm.drain(node, action.reason);
-        this.#log.info(action.state === 'DOWN' ? 'set node down' : 'set node draining', { node, reason: action.reason });
+        this.#log.info(action.state === 'DOWN' ? 'set node down' : 'set node draining', {
+          node,
+          reason: action.reason,
+        });
       } catch (err) {
         this.#log.warn('could not update node', { node, state: action.state, error: errorMessage(err) });
       }
@@ -262,7 +272,8 @@ export class SlurmPool implements Pool {
   #demand(jobs: readonly SlurmJob[]) {
     const cloudFeatures = new Set<string>();
     for (const shape of this.#config.shapes) {
-      for (const f of nodeFeatures(shape, { provider: '', instanceType: shape.instanceType })) if (f) cloudFeatures.add(f);
+      for (const f of nodeFeatures(shape, { provider: '', instanceType: shape.instanceType }))
+        if (f) cloudFeatures.add(f);
     }
     // Provider kinds are features too: every configured shape's offerings carry theirs (see SlurmShapedProvider).
     for (const agent of this.#store.agents.list({ states: NOT_TERMINATED_AGENT_STATES })) {
@@ -309,7 +320,12 @@ export class SlurmPool implements Pool {
         location: { kind: 'private', site: 'slurm' },
         capacity,
         allocated,
-        labels: Object.fromEntries((node.features ?? '').split(',').filter(Boolean).map((f) => [`slurm.io/feature.${f}`, '1'])),
+        labels: Object.fromEntries(
+          (node.features ?? '')
+            .split(',')
+            .filter(Boolean)
+            .map((f) => [`slurm.io/feature.${f}`, '1']),
+        ),
         lifecycle: 'private',
         pricePerHourMicros: 0,
         state: isNodeDraining(node) ? 'draining' : 'registered',
@@ -338,7 +354,11 @@ export class SlurmPool implements Pool {
       if (!node) {
         this.#idleSince.delete(name);
         this.#firstSeen.delete(name);
-        agents.push(agent.state === 'registered' ? { ...agent, state: 'provisioning', allocated: ZERO } : { ...agent, allocated: ZERO });
+        agents.push(
+          agent.state === 'registered'
+            ? { ...agent, state: 'provisioning', allocated: ZERO }
+            : { ...agent, allocated: ZERO },
+        );
         continue;
       }
       const firstSeen = this.#firstSeen.get(name) ?? nowMs;

@@ -8,7 +8,10 @@ export const FEATURE_LABEL = 'slurm.io/feature.';
 export const PARTITION_LABEL = 'slurm.io/partition.';
 
 /** The shape configured for an offering: same instance type, and the shape's provider (id or kind) if it names one. */
-export function shapeOf(shapes: readonly SlurmShape[], offering: Pick<Offering, 'instanceType' | 'providerId' | 'provider'>): SlurmShape | undefined {
+export function shapeOf(
+  shapes: readonly SlurmShape[],
+  offering: Pick<Offering, 'instanceType' | 'providerId' | 'provider'>,
+): SlurmShape | undefined {
   return shapes.find(
     (s) =>
       s.instanceType === offering.instanceType &&
@@ -51,7 +54,10 @@ export function expandHostList(list: string): string[] {
 }
 
 /** Partition -> the placeholders (shapes) it holds. */
-export function shapesByPartition(partitions: ReadonlyMap<string, string>, shapes: readonly SlurmShape[]): Map<string, Set<string>> {
+export function shapesByPartition(
+  partitions: ReadonlyMap<string, string>,
+  shapes: readonly SlurmShape[],
+): Map<string, Set<string>> {
   const placeholders = new Set(shapes.map((s) => s.placeholder));
   const result = new Map<string, Set<string>>();
   for (const [name, nodes] of partitions) {
@@ -73,7 +79,11 @@ export class SlurmShapedProvider implements CloudProvider {
   readonly #shapes: readonly SlurmShape[];
   readonly #partitions: () => ReadonlyMap<string, ReadonlySet<string>>;
 
-  constructor(inner: CloudProvider, shapes: readonly SlurmShape[], partitions: () => ReadonlyMap<string, ReadonlySet<string>>) {
+  constructor(
+    inner: CloudProvider,
+    shapes: readonly SlurmShape[],
+    partitions: () => ReadonlyMap<string, ReadonlySet<string>>,
+  ) {
     this.id = inner.id;
     this.kind = inner.kind;
     this.#inner = inner;
@@ -88,7 +98,8 @@ export class SlurmShapedProvider implements CloudProvider {
       if (!shape) continue;
       const labels: Record<string, string> = { ...offering.labels };
       for (const f of nodeFeatures(shape, offering)) labels[`${FEATURE_LABEL}${f}`] = '1';
-      for (const [partition, held] of this.#partitions()) if (held.has(shape.placeholder)) labels[`${PARTITION_LABEL}${partition}`] = '1';
+      for (const [partition, held] of this.#partitions())
+        if (held.has(shape.placeholder)) labels[`${PARTITION_LABEL}${partition}`] = '1';
       offerings.push({ ...offering, labels });
     }
     return offerings;

@@ -77,7 +77,10 @@ export class SlurmUsage {
             store.ledger.openUsageInterval({
               taskId: id,
               agentId: agent.id,
-              owner: jobOwner({ job_id: record.jobId, job_state: record.state, account: record.account, user_name: record.user }, this.#accounts),
+              owner: jobOwner(
+                { job_id: record.jobId, job_state: record.state, account: record.account, user_name: record.user },
+                this.#accounts,
+              ),
               share: shareOf(resources({ cpuMillis: record.cpusPerNode * 1000 }), agent.capacity),
               startMs: record.startMs,
             });

@@ -7,9 +7,19 @@ import type { ApiClient } from '../../src/api/client.ts';
 import type { Task } from '../../src/core/task.ts';
 import { TAG_INTENT } from '../../src/providers/aws-ec2/launch-input.ts';
 import { ON_DEMAND_PRICES_USD } from '../emulators/ec2/catalog.ts';
-import { DEFAULT_LAUNCH_TEMPLATE, DEFAULT_SUBNETS, EMULATOR_CREDENTIALS, Ec2Emulator } from '../emulators/ec2/ec2-emulator.ts';
+import {
+  DEFAULT_LAUNCH_TEMPLATE,
+  DEFAULT_SUBNETS,
+  EMULATOR_CREDENTIALS,
+  Ec2Emulator,
+} from '../emulators/ec2/ec2-emulator.ts';
 import { GceEmulator } from '../emulators/gce/gce-emulator.ts';
-import { assertGceNoDuplicateNoUnknown, gceProviderEntry, gceServeEnv, storeView } from '../emulators/gce/spillway-config.ts';
+import {
+  assertGceNoDuplicateNoUnknown,
+  gceProviderEntry,
+  gceServeEnv,
+  storeView,
+} from '../emulators/gce/spillway-config.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { adminClient, cleanup, CLI, makeCluster, query, ServeProcess, waitHealthy, type Cluster } from './harness.ts';
 
@@ -63,19 +73,33 @@ describe('end to end: one pool of private, AWS (EC2 emulator) and GCE (GCE emula
     const perIntent = new Map<string, number>();
     for (const instance of ec2!.instances()) {
       const intentId = instance.tags.get(TAG_INTENT) ?? '';
-      assert.ok(launches.has(intentId), `EC2 instance ${instance.id} carries intent ${intentId}, which the store knows`);
+      assert.ok(
+        launches.has(intentId),
+        `EC2 instance ${instance.id} carries intent ${intentId}, which the store knows`,
+      );
       assert.ok(knownInstanceIds.has(instance.id), `EC2 instance ${instance.id} is known to the store`);
       perIntent.set(intentId, (perIntent.get(intentId) ?? 0) + 1);
     }
-    for (const [intentId, n] of perIntent) assert.ok(n <= launches.get(intentId)!, `intent ${intentId}: ${n} EC2 instances`);
+    for (const [intentId, n] of perIntent)
+      assert.ok(n <= launches.get(intentId)!, `intent ${intentId}: ${n} EC2 instances`);
   }
 
   it('runs tasks on all three without naming a location, and survives SIGKILL mid-burst with no duplicate or unknown instance', async () => {
     logDir = mkdtempSync(join(tmpdir(), 'spillway-e2e-xc-'));
-    ec2 = await Ec2Emulator.start({ bootMs: 300, bootScripts: { logDir: join(logDir, 'ec2'), shutdownGraceMs: 2_000 } });
-    gce = await GceEmulator.start({ bootMs: 300, bootScripts: { logDir: join(logDir, 'gce'), shutdownGraceMs: 2_000 } });
+    ec2 = await Ec2Emulator.start({
+      bootMs: 300,
+      bootScripts: { logDir: join(logDir, 'ec2'), shutdownGraceMs: 2_000 },
+    });
+    gce = await GceEmulator.start({
+      bootMs: 300,
+      bootScripts: { logDir: join(logDir, 'gce'), shutdownGraceMs: 2_000 },
+    });
     const c = (cluster = await makeCluster({
-      pool: { heartbeatIntervalMs: 300, lostAfterMs: 5_000, privateAgents: { count: 1, cpu: 1, memory: '1Gi', site: 'lab' } },
+      pool: {
+        heartbeatIntervalMs: 300,
+        lostAfterMs: 5_000,
+        privateAgents: { count: 1, cpu: 1, memory: '1Gi', site: 'lab' },
+      },
       providers: [
         {
           kind: 'aws-ec2',
@@ -83,7 +107,9 @@ describe('end to end: one pool of private, AWS (EC2 emulator) and GCE (GCE emula
           endpoint: ec2.url,
           launchTemplate: { id: DEFAULT_LAUNCH_TEMPLATE.id },
           subnets: DEFAULT_SUBNETS.map((s) => ({ id: s.id, zone: s.zone })),
-          instanceTypes: [{ instanceType: 'c7i.large', cpu: 2, memory: '4Gi', pricePerHourUsd: ON_DEMAND_PRICES_USD['c7i.large'] }],
+          instanceTypes: [
+            { instanceType: 'c7i.large', cpu: 2, memory: '4Gi', pricePerHourUsd: ON_DEMAND_PRICES_USD['c7i.large'] },
+          ],
           bootMs: 2_000,
           bootScript: { agentCommand: AGENT },
           requestTimeoutMs: 5_000,
@@ -107,7 +133,11 @@ describe('end to end: one pool of private, AWS (EC2 emulator) and GCE (GCE emula
     const crashing = serve(c, 'crashing', { SPILLWAY_FAILPOINTS: 'provider.returned=kill@1' });
     await waitHealthy(c.url, crashing);
     client = adminClient(c);
-    await waitFor('the private agent', () => query(c, `SELECT id FROM agents WHERE state = 'registered'`).length === 1, { timeoutMs: 30_000 });
+    await waitFor(
+      'the private agent',
+      () => query(c, `SELECT id FROM agents WHERE state = 'registered'`).length === 1,
+      { timeoutMs: 30_000 },
+    );
     const spec = {
       tasks: Array.from({ length: 7 }, () => ({
         command: [process.execPath, '-e', 'setTimeout(() => {}, 5000)'],
@@ -115,7 +145,9 @@ describe('end to end: one pool of private, AWS (EC2 emulator) and GCE (GCE emula
       })),
     };
     await client.post('/v1/tasks', spec);
-    await waitFor('the controller to die at provider.returned', () => crashing.child.signalCode === 'SIGKILL', { timeoutMs: 60_000 });
+    await waitFor('the controller to die at provider.returned', () => crashing.child.signalCode === 'SIGKILL', {
+      timeoutMs: 60_000,
+    });
     assert.match(crashing.log(), /failpoint provider\.returned/);
 
     const restarted = serve(c, 'restarted');
@@ -130,19 +162,35 @@ describe('end to end: one pool of private, AWS (EC2 emulator) and GCE (GCE emula
     );
 
     const locations = new Map(
-      query<{ id: string; location: string }>(c, 'SELECT id, location FROM agents').map((a) => [a.id, JSON.parse(a.location) as { kind: string; provider?: string }]),
+      query<{ id: string; location: string }>(c, 'SELECT id, location FROM agents').map((a) => [
+        a.id,
+        JSON.parse(a.location) as { kind: string; provider?: string },
+      ]),
     );
-    const where = new Set(tasks.map((t) => {
-      const l = locations.get(t.agentId!)!;
-      return l.kind === 'private' ? 'private' : l.provider!;
-    }));
-    assert.deepEqual([...where].sort(), ['aws-ec2', 'gcp-compute', 'private'], 'tasks ran on private, AWS and GCE agents');
+    const where = new Set(
+      tasks.map((t) => {
+        const l = locations.get(t.agentId!)!;
+        return l.kind === 'private' ? 'private' : l.provider!;
+      }),
+    );
+    assert.deepEqual(
+      [...where].sort(),
+      ['aws-ec2', 'gcp-compute', 'private'],
+      'tasks ran on private, AWS and GCE agents',
+    );
 
-    await waitFor('both clouds to scale back to zero', () => ec2!.liveInstances().length === 0 && gce!.instances().length === 0, {
-      timeoutMs: 60_000,
-    });
+    await waitFor(
+      'both clouds to scale back to zero',
+      () => ec2!.liveInstances().length === 0 && gce!.instances().length === 0,
+      {
+        timeoutMs: 60_000,
+      },
+    );
     assertEc2NoDuplicateNoUnknown(c);
-    assertGceNoDuplicateNoUnknown(gce, storeView((sql) => query(c, sql)));
+    assertGceNoDuplicateNoUnknown(
+      gce,
+      storeView((sql) => query(c, sql)),
+    );
     assert.ok(gce.history().length >= 1 && ec2.instances().length >= 1, 'both clouds were used');
   });
 });

@@ -7,7 +7,12 @@ import type { ApiClient } from '../../src/api/client.ts';
 import { seededRandom } from '../../src/core/random.ts';
 import type { Task } from '../../src/core/task.ts';
 import { GceEmulator } from '../emulators/gce/gce-emulator.ts';
-import { assertGceNoDuplicateNoUnknown, gceProviderEntry, gceServeEnv, storeView } from '../emulators/gce/spillway-config.ts';
+import {
+  assertGceNoDuplicateNoUnknown,
+  gceProviderEntry,
+  gceServeEnv,
+  storeView,
+} from '../emulators/gce/spillway-config.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { adminClient, cleanup, CLI, makeCluster, query, ServeProcess, waitHealthy, type Cluster } from './harness.ts';
 
@@ -88,8 +93,13 @@ describe('end to end: bursting to GCE (the emulator) with real agents', function
     assert.equal(tasks.length, 5);
     const used = query<{ location: string }>(c, `SELECT location FROM agents WHERE instance_id IS NOT NULL`);
     assert.ok(used.length >= 1 && used.every((a) => JSON.parse(a.location).provider === 'gcp-compute'));
-    await waitFor('every instance to be deleted after the idle TTL', () => emulator!.instances().length === 0, { timeoutMs: 60_000 });
-    assertGceNoDuplicateNoUnknown(emulator!, storeView((sql) => query(c, sql)));
+    await waitFor('every instance to be deleted after the idle TTL', () => emulator!.instances().length === 0, {
+      timeoutMs: 60_000,
+    });
+    assertGceNoDuplicateNoUnknown(
+      emulator!,
+      storeView((sql) => query(c, sql)),
+    );
     assert.deepEqual(
       emulator!.calls.filter((call) => call.reason === 'rateLimitExceeded'),
       [],
@@ -117,13 +127,17 @@ describe('end to end: bursting to GCE (the emulator) with real agents', function
         async () => {
           if (crashing.child.signalCode === 'SIGKILL') return 'killed';
           const list = await allTasks().catch(() => []);
-          return list.length === submitted && list.every((t) => t.state === 'succeeded') && emulator!.instances().length === 0
+          return list.length === submitted &&
+            list.every((t) => t.state === 'succeeded') &&
+            emulator!.instances().length === 0
             ? 'finished'
             : undefined;
         },
         { timeoutMs: 90_000, intervalMs: 200 },
       );
-      console.log(`        ${outcome === 'killed' ? 'killed at the failpoint' : 'finished without reaching it; killed after'}`);
+      console.log(
+        `        ${outcome === 'killed' ? 'killed at the failpoint' : 'finished without reaching it; killed after'}`,
+      );
       if (outcome !== 'killed') await crashing.stop('SIGKILL');
       const restarted = serve(c, `restarted-${round}`);
       await waitHealthy(c.url, restarted);
@@ -135,8 +149,13 @@ describe('end to end: bursting to GCE (the emulator) with real agents', function
         },
         { timeoutMs: 90_000, intervalMs: 250 },
       );
-      await waitFor(`round ${round + 1}: GCE to scale back to zero`, () => emulator!.instances().length === 0, { timeoutMs: 60_000 });
-      assertGceNoDuplicateNoUnknown(emulator!, storeView((sql) => query(c, sql)));
+      await waitFor(`round ${round + 1}: GCE to scale back to zero`, () => emulator!.instances().length === 0, {
+        timeoutMs: 60_000,
+      });
+      assertGceNoDuplicateNoUnknown(
+        emulator!,
+        storeView((sql) => query(c, sql)),
+      );
       await restarted.stop('SIGKILL');
     }
   });
@@ -146,7 +165,8 @@ describe('end to end: bursting to GCE (the emulator) with real agents', function
     const s = serve(c, 'serve');
     await waitHealthy(c.url, s);
     client = adminClient(c);
-    const [submitted] = (await client.post<{ tasks: Task[] }>('/v1/tasks', tasksSpec(1, 10_000, { revocable: true }))).tasks;
+    const [submitted] = (await client.post<{ tasks: Task[] }>('/v1/tasks', tasksSpec(1, 10_000, { revocable: true })))
+      .tasks;
     const taskId = submitted!.id;
     const running = await waitFor(
       'the task to run on a Spot VM',
@@ -156,7 +176,11 @@ describe('end to end: bursting to GCE (the emulator) with real agents', function
       },
       { timeoutMs: 60_000, intervalMs: 250 },
     );
-    const [agent] = query<{ instance_id: string; lifecycle: string }>(c, `SELECT instance_id, lifecycle FROM agents WHERE id = ?`, running.agentId!);
+    const [agent] = query<{ instance_id: string; lifecycle: string }>(
+      c,
+      `SELECT instance_id, lifecycle FROM agents WHERE id = ?`,
+      running.agentId!,
+    );
     assert.equal(agent!.lifecycle, 'spot');
     // From now on a task waits a minute before it causes a launch: only the preemption path can replace it sooner.
     const policy = await client.get<Record<string, unknown>>('/v1/policy');
@@ -179,7 +203,9 @@ describe('end to end: bursting to GCE (the emulator) with real agents', function
     assert.notEqual(done.agentId, running.agentId);
     assert.ok(done.attempts >= 1, 'it was requeued once');
     assert.ok(
-      emulator!.metadata.requests.some((r) => r.instance === agent!.instance_id && r.path.endsWith('/instance/preempted') && r.waited),
+      emulator!.metadata.requests.some(
+        (r) => r.instance === agent!.instance_id && r.path.endsWith('/instance/preempted') && r.waited,
+      ),
       "the agent watched the metadata server's instance/preempted",
     );
   });

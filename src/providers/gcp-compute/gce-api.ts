@@ -70,7 +70,12 @@ function staticTokenAuthClient(source: string | (() => string)): object {
     async fetch(url: string | URL, init: RequestInit) {
       const h = new Headers(init.headers);
       h.set('authorization', `Bearer ${token()}`);
-      return fetch(url, { method: init.method ?? 'GET', headers: h, body: init.body ?? null, signal: init.signal ?? null });
+      return fetch(url, {
+        method: init.method ?? 'GET',
+        headers: h,
+        body: init.body ?? null,
+        signal: init.signal ?? null,
+      });
     },
   };
 }
@@ -93,12 +98,15 @@ export function sdkGceApi(opts: SdkGceApiOptions): GceApi {
   const instances = new InstancesClient(clientOptions as ConstructorParameters<typeof InstancesClient>[0]);
   const operations = new ZoneOperationsClient(clientOptions as ConstructorParameters<typeof ZoneOperationsClient>[0]);
   const callOptions = { retry: null, timeout: opts.requestTimeoutMs, autoPaginate: false };
-  const bounded = <T>(work: Promise<T>, o: GceCallOptions): Promise<T> => withDeadline(work, o.signal, opts.requestTimeoutMs);
+  const bounded = <T>(work: Promise<T>, o: GceCallOptions): Promise<T> =>
+    withDeadline(work, o.signal, opts.requestTimeoutMs);
   return {
-    insert: async (request, o = {}) => (await bounded(instances.insert(request, callOptions), o))[0].latestResponse as GceOperation,
+    insert: async (request, o = {}) =>
+      (await bounded(instances.insert(request, callOptions), o))[0].latestResponse as GceOperation,
     bulkInsert: async (request, o = {}) =>
       (await bounded(instances.bulkInsert(request, callOptions), o))[0].latestResponse as GceOperation,
-    delete: async (request, o = {}) => (await bounded(instances.delete(request, callOptions), o))[0].latestResponse as GceOperation,
+    delete: async (request, o = {}) =>
+      (await bounded(instances.delete(request, callOptions), o))[0].latestResponse as GceOperation,
     list: async (request, o = {}) => {
       const [items, next] = await bounded(instances.list(request, callOptions), o);
       return { items, nextPageToken: next?.pageToken || undefined };

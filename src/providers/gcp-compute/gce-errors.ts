@@ -163,7 +163,11 @@ export function translateGceError(err: unknown, ctx: GceTranslateContext): Spill
   const opts = { cause: err };
   switch (meaning) {
     case 'capacity':
-      return new CapacityError(`${ctx.doing}: Compute Engine has no capacity for it now (${said})`, ctx.offeringKey ?? '', opts);
+      return new CapacityError(
+        `${ctx.doing}: Compute Engine has no capacity for it now (${said})`,
+        ctx.offeringKey ?? '',
+        opts,
+      );
     case 'quota':
       return new QuotaError(
         `${ctx.doing}: a quota of project ${ctx.project} in ${ctx.region} is reached (${said}); raise it on the ` +
@@ -190,11 +194,15 @@ export function translateGceError(err: unknown, ctx: GceTranslateContext): Spill
 
 /** What the operator should fix. */
 function authAdvice(facts: GceErrorFacts, ctx: GceTranslateContext): string {
-  if (facts.grpcCode === GRPC.UNAUTHENTICATED || facts.code?.startsWith('ACCESS_TOKEN') || facts.code === 'CREDENTIALS_MISSING') {
+  if (
+    facts.grpcCode === GRPC.UNAUTHENTICATED ||
+    facts.code?.startsWith('ACCESS_TOKEN') ||
+    facts.code === 'CREDENTIALS_MISSING'
+  ) {
     return (
-      'Google did not accept the controller\'s credentials: give it Application Default Credentials ' +
+      "Google did not accept the controller's credentials: give it Application Default Credentials " +
       '(GOOGLE_APPLICATION_CREDENTIALS naming a key file, `gcloud auth application-default login`, or an attached ' +
-      'service account or workload identity) and check that this machine\'s clock is right'
+      "service account or workload identity) and check that this machine's clock is right"
     );
   }
   if (facts.code === 'SERVICE_DISABLED') {

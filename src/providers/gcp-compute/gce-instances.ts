@@ -86,7 +86,8 @@ export function toInstance(instance: GceInstance, providerId: string): Instance 
     providerId,
     instanceType: lastSegment(instance.machineType),
     zone,
-    lifecycle: instance.scheduling?.provisioningModel === 'SPOT' || instance.scheduling?.preemptible ? 'spot' : 'on-demand',
+    lifecycle:
+      instance.scheduling?.provisioningModel === 'SPOT' || instance.scheduling?.preemptible ? 'spot' : 'on-demand',
     state: stateOf(instance.status),
     intentId: labels[LABEL_INTENT] ?? null,
     clusterId: labels[LABEL_CLUSTER] ?? null,

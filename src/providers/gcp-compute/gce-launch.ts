@@ -71,7 +71,11 @@ function properties(request: LaunchRequest, target: GceLaunchTarget) {
 }
 
 /** One `instances.insert` from the template: one instance named after the intent. */
-export function insertRequest(request: LaunchRequest, chunk: GceLaunchChunk, target: GceLaunchTarget): GceInsertRequest {
+export function insertRequest(
+  request: LaunchRequest,
+  chunk: GceLaunchChunk,
+  target: GceLaunchTarget,
+): GceInsertRequest {
   const { zone, instanceType } = request.offering;
   return {
     project: target.project,

@@ -30,7 +30,9 @@ export interface GcpComputeProviderOptions {
    */
   readonly accessToken?: string;
   /** The price catalog (a PriceBook): capacity and prices of allowed types the config leaves out. */
-  readonly priceBook?: { lookup(provider: string, region: string, instanceType: string, zone?: string): CatalogEntry | undefined };
+  readonly priceBook?: {
+    lookup(provider: string, region: string, instanceType: string, zone?: string): CatalogEntry | undefined;
+  };
   /** Items asked for per list page; default (and GCE's most) 500. */
   readonly listPageSize?: number;
 }
@@ -38,7 +40,8 @@ export interface GcpComputeProviderOptions {
 /** `instances.list` returns at most 500 items a page. */
 const MAX_LIST_PAGE_SIZE = 500;
 
-const permissionsOf = (call: string): readonly string[] => GCE_API_CALLS.find((c) => c.call === call)?.permissions ?? [];
+const permissionsOf = (call: string): readonly string[] =>
+  GCE_API_CALLS.find((c) => c.call === call)?.permissions ?? [];
 
 /**
  * The Google Compute Engine adapter: one project and region. Launches create instances from the configured instance
@@ -152,7 +155,8 @@ export class GcpComputeProvider implements CloudProvider {
         await this.#finished(operation, offering.zone, ctx.doing, opts.signal);
       } catch (err) {
         // A name of this intent exists: an earlier attempt created it after GCE forgot the requestId.
-        if (opts.signal?.aborted || gceErrorMeaning(err) !== 'alreadyExists') throw this.#translate(err, opts.signal, ctx);
+        if (opts.signal?.aborted || gceErrorMeaning(err) !== 'alreadyExists')
+          throw this.#translate(err, opts.signal, ctx);
         this.#log.info('found instances of an earlier attempt', { intentId, zone: offering.zone });
       }
     }
@@ -167,7 +171,12 @@ export class GcpComputeProvider implements CloudProvider {
       clusterId: request.clusterId,
       launchedAtMs: nowMs,
     }));
-    this.#log.info('launched instances', { intentId, offering: key, calls: chunks.length, instanceIds: instances.map((i) => i.id) });
+    this.#log.info('launched instances', {
+      intentId,
+      offering: key,
+      calls: chunks.length,
+      instanceIds: instances.map((i) => i.id),
+    });
     return instances;
   }
 
@@ -214,7 +223,12 @@ export class GcpComputeProvider implements CloudProvider {
     const found: Instance[] = [];
     for (const zone of this.#config.zones) {
       found.push(
-        ...(await this.#listZone(zone, `labels.${LABEL_CLUSTER} = "${clusterId}"`, `listing cluster ${clusterId}'s instances in ${zone}`, opts.signal)),
+        ...(await this.#listZone(
+          zone,
+          `labels.${LABEL_CLUSTER} = "${clusterId}"`,
+          `listing cluster ${clusterId}'s instances in ${zone}`,
+          opts.signal,
+        )),
       );
     }
     return found.sort((a, b) => a.id.localeCompare(b.id));
@@ -225,7 +239,12 @@ export class GcpComputeProvider implements CloudProvider {
     await this.#api.close();
   }
 
-  #intentInstances(zone: string, intentId: string, doing: string, signal: AbortSignal | undefined): Promise<Instance[]> {
+  #intentInstances(
+    zone: string,
+    intentId: string,
+    doing: string,
+    signal: AbortSignal | undefined,
+  ): Promise<Instance[]> {
     return this.#listZone(zone, `labels.${LABEL_INTENT} = "${intentId}"`, `${doing}: looking up its instances`, signal);
   }
 
@@ -237,7 +256,13 @@ export class GcpComputeProvider implements CloudProvider {
       try {
         await this.#limiter.list(signal);
         page = await this.#api.list(
-          { project: this.#config.project, zone, filter, maxResults: this.#listPageSize, ...(pageToken ? { pageToken } : {}) },
+          {
+            project: this.#config.project,
+            zone,
+            filter,
+            maxResults: this.#listPageSize,
+            ...(pageToken ? { pageToken } : {}),
+          },
           { signal },
         );
       } catch (err) {
@@ -253,17 +278,28 @@ export class GcpComputeProvider implements CloudProvider {
   }
 
   /** Waits until the operation is DONE; throws GceOperationFailed when it finished with errors. */
-  async #finished(operation: GceOperation, zone: string, doing: string, signal: AbortSignal | undefined): Promise<GceOperation> {
+  async #finished(
+    operation: GceOperation,
+    zone: string,
+    doing: string,
+    signal: AbortSignal | undefined,
+  ): Promise<GceOperation> {
     const startMs = this.#clock.now();
     let op = operation;
     while (op.status !== 'DONE') {
       if (this.#clock.now() - startMs > this.#config.operationTimeoutMs) {
-        throw new ProviderError(`${doing}: operation ${op.name} still ${op.status} after ${this.#config.operationTimeoutMs} ms`, {
-          retryable: true,
-        });
+        throw new ProviderError(
+          `${doing}: operation ${op.name} still ${op.status} after ${this.#config.operationTimeoutMs} ms`,
+          {
+            retryable: true,
+          },
+        );
       }
       await this.#limiter.operationRead(signal);
-      op = await this.#api.waitZoneOperation({ project: this.#config.project, zone, operation: op.name ?? '' }, { signal });
+      op = await this.#api.waitZoneOperation(
+        { project: this.#config.project, zone, operation: op.name ?? '' },
+        { signal },
+      );
     }
     if ((op.error?.errors ?? []).length > 0) throw new GceOperationFailed(op);
     return op;
@@ -272,15 +308,22 @@ export class GcpComputeProvider implements CloudProvider {
   /** Checks what GCE would refuse for good, before any call. */
   #validate(request: LaunchRequest, doing: string): void {
     const { offering, count } = request;
-    if (offering.providerId !== this.id) throw new ProviderError(`${doing}: the offering belongs to ${offering.providerId}`);
-    if (!Number.isInteger(count) || count < 1) throw new ProviderError(`${doing}: count must be a positive integer, got ${count}`);
+    if (offering.providerId !== this.id)
+      throw new ProviderError(`${doing}: the offering belongs to ${offering.providerId}`);
+    if (!Number.isInteger(count) || count < 1)
+      throw new ProviderError(`${doing}: count must be a positive integer, got ${count}`);
     if (!this.#config.instanceTypes.some((t) => t.instanceType === offering.instanceType)) {
       throw new ProviderError(`${doing}: ${offering.instanceType} is not among providers.${this.id}.instanceTypes`);
     }
-    if (!this.#config.zones.includes(offering.zone)) throw new ProviderError(`${doing}: zone ${offering.zone} is not configured`);
+    if (!this.#config.zones.includes(offering.zone))
+      throw new ProviderError(`${doing}: zone ${offering.zone} is not configured`);
   }
 
-  #translate(err: unknown, signal: AbortSignal | undefined, ctx: { doing: string; call: string; offeringKey?: string }): Error {
+  #translate(
+    err: unknown,
+    signal: AbortSignal | undefined,
+    ctx: { doing: string; call: string; offeringKey?: string },
+  ): Error {
     if (signal?.aborted) return signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason));
     if (err instanceof ProviderError) return err;
     return translateGceError(err, {

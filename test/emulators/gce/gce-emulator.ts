@@ -8,7 +8,12 @@ import { systemClock, type Clock } from '../../../src/core/clock.ts';
 import { FaultQueue, type Fault } from '../ec2/faults.ts';
 import { InstanceProcesses, type BootScriptOptions } from '../ec2/instance-processes.ts';
 import { GceFault, invalid } from './gce-fault.ts';
-import { DEFAULT_MACHINE_TYPES, instanceJson, type EmulatedGceInstance, type EmulatedMachineType } from './gce-instance.ts';
+import {
+  DEFAULT_MACHINE_TYPES,
+  instanceJson,
+  type EmulatedGceInstance,
+  type EmulatedMachineType,
+} from './gce-instance.ts';
 import { GCE_METADATA_PREFIX, GceMetadataServer } from './gce-metadata.ts';
 import { operationJson } from './gce-operations.ts';
 import { RateQuotas, type RateQuotaGroup } from './gce-rate-quotas.ts';
@@ -108,16 +113,20 @@ export class GceEmulator {
     this.#quotas = opts.rateQuotas === false ? undefined : new RateQuotas(this.clock, opts.rateQuotas);
     this.#processes = opts.bootScripts ? new InstanceProcesses(opts.bootScripts) : undefined;
     // Instance ids are `zone/name`: each instance's log goes to `<logDir>/<zone>/<name>.log`.
-    for (const zone of opts.zones ?? DEFAULT_ZONES) if (opts.bootScripts) mkdirSync(join(opts.bootScripts.logDir, zone), { recursive: true });
+    for (const zone of opts.zones ?? DEFAULT_ZONES)
+      if (opts.bootScripts) mkdirSync(join(opts.bootScripts.logDir, zone), { recursive: true });
     this.#world = new GceWorld({
       clock: this.clock,
       zones: opts.zones ?? DEFAULT_ZONES,
       machineTypes: opts.machineTypes ?? DEFAULT_MACHINE_TYPES,
-      templates: (opts.templates ?? [DEFAULT_TEMPLATE]).map((t) => `projects/${this.project}/global/instanceTemplates/${t}`),
+      templates: (opts.templates ?? [DEFAULT_TEMPLATE]).map(
+        (t) => `projects/${this.project}/global/instanceTemplates/${t}`,
+      ),
       bootMs: opts.bootMs ?? 200,
       requestIdTtlMs: opts.requestIdTtlMs ?? 3_600_000,
       quotas: opts.quotas ?? {},
-      onRunning: (i) => this.#processes?.start(this.instanceId(i), i.metadata.get('startup-script') ?? '', this.metadataUrl(i)),
+      onRunning: (i) =>
+        this.#processes?.start(this.instanceId(i), i.metadata.get('startup-script') ?? '', this.metadataUrl(i)),
       onStopping: async (i) => this.#processes?.stop(this.instanceId(i)),
       signal: this.#life.signal,
     });
@@ -236,26 +245,44 @@ export class GceEmulator {
       const fault = this.#faults.take(action);
       if (fault?.kind === 'latency') await delay(fault.latencyMs ?? 1_000);
       if (fault?.kind === 'drop') return record(0, undefined, () => req.socket.destroy());
-      if (fault?.kind === 'error') throw new GceFault(fault.status ?? 503, fault.code ?? 'backendError', fault.message ?? 'Internal error. Please try again.');
+      if (fault?.kind === 'error')
+        throw new GceFault(
+          fault.status ?? 503,
+          fault.code ?? 'backendError',
+          fault.message ?? 'Internal error. Please try again.',
+        );
       if (!route) throw new GceFault(404, 'notFound', `No such method: ${req.method} ${url.pathname}`);
       this.#authorize(req, action);
-      if (route.project !== this.project) throw new GceFault(404, 'notFound', `The resource 'projects/${route.project}' was not found`);
+      if (route.project !== this.project)
+        throw new GceFault(404, 'notFound', `The resource 'projects/${route.project}' was not found`);
       if (this.#quotas && !this.#quotas.tryTake(GROUP[action]!)) {
-        throw new GceFault(403, 'rateLimitExceeded', `Quota exceeded for quota metric '${GROUP[action]}' and limit '${GROUP[action]} per minute' of service 'compute.googleapis.com' for consumer 'project_number:123456789012'.`, { quota_metric: `compute.googleapis.com/${GROUP[action]}` });
+        throw new GceFault(
+          403,
+          'rateLimitExceeded',
+          `Quota exceeded for quota metric '${GROUP[action]}' and limit '${GROUP[action]} per minute' of service 'compute.googleapis.com' for consumer 'project_number:123456789012'.`,
+          { quota_metric: `compute.googleapis.com/${GROUP[action]}` },
+        );
       }
       const answer = this.#act(route, url, body);
       effective = true;
       if (fault?.kind === 'lose-response') return record(0, undefined, () => req.socket.destroy());
       const json = JSON.stringify(answer);
       record(200, undefined, () => {
-        res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(json) });
+        res.writeHead(200, {
+          'content-type': 'application/json; charset=UTF-8',
+          'content-length': Buffer.byteLength(json),
+        });
         res.end(json);
       });
     } catch (err) {
-      const fault = err instanceof GceFault ? err : new GceFault(500, 'backendError', `Internal error (${String(err)})`);
+      const fault =
+        err instanceof GceFault ? err : new GceFault(500, 'backendError', `Internal error (${String(err)})`);
       const json = fault.body();
       record(fault.status, fault.reason, () => {
-        res.writeHead(fault.status, { 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(json) });
+        res.writeHead(fault.status, {
+          'content-type': 'application/json; charset=UTF-8',
+          'content-length': Buffer.byteLength(json),
+        });
         res.end(json);
       });
     } finally {
@@ -268,7 +295,11 @@ export class GceEmulator {
     const requestId = url.searchParams.get('requestId');
     const op = (o: ReturnType<GceWorld['create']>): Record<string, unknown> => {
       // The answer shows the operation as it started; it is DONE right after, so clients must wait on it.
-      const started = operationJson({ ...o, status: 'RUNNING', error: undefined, endTimeMs: undefined }, this.project, this.url);
+      const started = operationJson(
+        { ...o, status: 'RUNNING', error: undefined, endTimeMs: undefined },
+        this.project,
+        this.url,
+      );
       if (o.status !== 'DONE') {
         o.status = 'DONE';
         o.endTimeMs = this.clock.now();
@@ -282,7 +313,9 @@ export class GceEmulator {
       }
       case 'bulkInsert': {
         const template = String(body.sourceInstanceTemplate ?? '');
-        return op(this.#world.create(zone, requestId, template, newInstancesOf(body, template, 'bulkInsert'), 'bulkInsert'));
+        return op(
+          this.#world.create(zone, requestId, template, newInstancesOf(body, template, 'bulkInsert'), 'bulkInsert'),
+        );
       }
       case 'delete':
         return op(this.#world.delete(zone, route.name!, requestId));
@@ -305,8 +338,18 @@ export class GceEmulator {
 
   #authorize(req: IncomingMessage, action: string): void {
     const match = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ''));
-    if (!match) throw new GceFault(401, 'required', 'Request is missing required authentication credential. Expected OAuth 2 access token.');
-    if (!this.#tokens.has(match[1]!)) throw new GceFault(401, 'authError', 'Request had invalid authentication credentials. Expected OAuth 2 access token.');
+    if (!match)
+      throw new GceFault(
+        401,
+        'required',
+        'Request is missing required authentication credential. Expected OAuth 2 access token.',
+      );
+    if (!this.#tokens.has(match[1]!))
+      throw new GceFault(
+        401,
+        'authError',
+        'Request had invalid authentication credentials. Expected OAuth 2 access token.',
+      );
     const permission = PERMISSION[action];
     if (permission && this.#denied.has(permission)) {
       throw new GceFault(403, 'forbidden', `Required '${permission}' permission for 'projects/${this.project}'`, {
@@ -325,7 +368,8 @@ interface Route {
 }
 
 function routeOf(method: string, path: string): Route | undefined {
-  const m = /^\/compute\/v1\/projects\/([^/]+)\/zones\/([^/]+)\/(instances|operations)(?:\/([^/]+))?(?:\/(wait))?$/.exec(path);
+  const m =
+    /^\/compute\/v1\/projects\/([^/]+)\/zones\/([^/]+)\/(instances|operations)(?:\/([^/]+))?(?:\/(wait))?$/.exec(path);
   if (!m) return undefined;
   const [, project = '', zone = '', kind, name, wait] = m;
   if (kind === 'instances') {

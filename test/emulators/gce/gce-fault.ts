@@ -26,10 +26,18 @@ const ERROR_INFO: Readonly<Record<string, (detail: Readonly<Record<string, strin
   rateLimitExceeded: (d) => ({
     reason: 'RATE_LIMIT_EXCEEDED',
     domain: 'googleapis.com',
-    metadata: { service: 'compute.googleapis.com', quota_metric: d.quota_metric ?? 'compute.googleapis.com/default', ...d },
+    metadata: {
+      service: 'compute.googleapis.com',
+      quota_metric: d.quota_metric ?? 'compute.googleapis.com/default',
+      ...d,
+    },
   }),
   forbidden: (d) => ({ reason: 'IAM_PERMISSION_DENIED', domain: 'iam.googleapis.com', metadata: d }),
-  authError: () => ({ reason: 'ACCESS_TOKEN_TYPE_UNSUPPORTED', domain: 'googleapis.com', metadata: { service: 'compute.googleapis.com' } }),
+  authError: () => ({
+    reason: 'ACCESS_TOKEN_TYPE_UNSUPPORTED',
+    domain: 'googleapis.com',
+    metadata: { service: 'compute.googleapis.com' },
+  }),
   quotaExceeded: (d) => ({ reason: 'QUOTA_EXCEEDED', domain: 'compute.googleapis.com', metadata: d }),
 };
 
@@ -54,7 +62,13 @@ export class GceFault extends Error {
       error: {
         code: this.status,
         message: this.message,
-        errors: [{ message: this.message, domain: this.reason === 'rateLimitExceeded' ? 'usageLimits' : 'global', reason: this.reason }],
+        errors: [
+          {
+            message: this.message,
+            domain: this.reason === 'rateLimitExceeded' ? 'usageLimits' : 'global',
+            reason: this.reason,
+          },
+        ],
         status: STATUS_NAMES[this.status] ?? (this.status >= 500 ? 'INTERNAL' : 'INVALID_ARGUMENT'),
         ...(info ? { details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', ...info }] } : {}),
       },
@@ -62,5 +76,6 @@ export class GceFault extends Error {
   }
 }
 
-export const notFound = (what: string): GceFault => new GceFault(404, 'notFound', `The resource '${what}' was not found`);
+export const notFound = (what: string): GceFault =>
+  new GceFault(404, 'notFound', `The resource '${what}' was not found`);
 export const invalid = (message: string): GceFault => new GceFault(400, 'invalid', message);

@@ -14,14 +14,23 @@ export interface Filterable {
  */
 export function parseFilter(filter: string | null): (item: Filterable) => boolean {
   if (filter === null || filter.trim() === '') return () => true;
-  const terms = filter.split(/\s+AND\s+/).map((t) => t.trim().replace(/^\((.*)\)$/, '$1').trim());
+  const terms = filter.split(/\s+AND\s+/).map((t) =>
+    t
+      .trim()
+      .replace(/^\((.*)\)$/, '$1')
+      .trim(),
+  );
   const tests = terms.map((term) => {
     const match = /^(labels\.[a-z][a-z0-9_-]*|name|status)\s*(=|!=)\s*(?:"([^"]*)"|(\S+))$/.exec(term);
     if (!match) throw invalid(`Invalid value for field 'filter': '${filter}'. Invalid list filter expression.`);
     const [, field, op, quoted, bare] = match;
     const value = quoted ?? bare ?? '';
     const read = (item: Filterable): string | undefined =>
-      field!.startsWith('labels.') ? item.labels[field!.slice('labels.'.length)] : field === 'name' ? item.name : item.status;
+      field!.startsWith('labels.')
+        ? item.labels[field!.slice('labels.'.length)]
+        : field === 'name'
+          ? item.name
+          : item.status;
     return (item: Filterable): boolean => (op === '=' ? read(item) === value : read(item) !== value);
   });
   return (item) => tests.every((t) => t(item));
@@ -44,10 +53,14 @@ export function pageOf<T>(
     } catch {
       // refused below
     }
-    if (decoded.f !== opts.filter || typeof decoded.o !== 'number') throw invalid("Invalid value for field 'pageToken'");
+    if (decoded.f !== opts.filter || typeof decoded.o !== 'number')
+      throw invalid("Invalid value for field 'pageToken'");
     offset = decoded.o;
   }
   const size = max === 0 ? 500 : max;
-  const next = offset + size < items.length ? Buffer.from(JSON.stringify({ f: opts.filter, o: offset + size })).toString('base64url') : undefined;
+  const next =
+    offset + size < items.length
+      ? Buffer.from(JSON.stringify({ f: opts.filter, o: offset + size })).toString('base64url')
+      : undefined;
   return { items: items.slice(offset, offset + size), nextPageToken: next };
 }

@@ -52,7 +52,13 @@ export function instanceJson(i: EmulatedGceInstance, project: string, baseUrl: s
     labelFingerprint: 'emulated',
     metadata: { kind: 'compute#metadata', items: [...i.metadata].map(([key, value]) => ({ key, value })) },
     scheduling: i.spot
-      ? { provisioningModel: 'SPOT', instanceTerminationAction: i.terminationAction, automaticRestart: false, preemptible: true, onHostMaintenance: 'TERMINATE' }
+      ? {
+          provisioningModel: 'SPOT',
+          instanceTerminationAction: i.terminationAction,
+          automaticRestart: false,
+          preemptible: true,
+          onHostMaintenance: 'TERMINATE',
+        }
       : { provisioningModel: 'STANDARD', automaticRestart: true, preemptible: false, onHostMaintenance: 'MIGRATE' },
     selfLink: `${zoneUrl}/instances/${i.name}`,
   };

@@ -53,7 +53,8 @@ export class GceMetadataServer {
       });
       res.end(body);
     };
-    if (String(req.headers['metadata-flavor'] ?? '') !== 'Google') return answer(403, 'Missing Metadata-Flavor:Google header.');
+    if (String(req.headers['metadata-flavor'] ?? '') !== 'Google')
+      return answer(403, 'Missing Metadata-Flavor:Google header.');
     const prefix = '/computeMetadata/v1/instance/';
     if (!path.startsWith(prefix)) return answer(404, 'Not Found');
     const item = path.slice(prefix.length);

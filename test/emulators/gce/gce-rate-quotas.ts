@@ -3,7 +3,11 @@ import type { Clock } from '../../../src/core/clock.ts';
 export type RateQuotaGroup = 'mutations' | 'lists' | 'operationReads';
 
 /** Compute Engine's documented default: 1,500 requests per minute per project in each group. */
-export const DEFAULT_RATE_QUOTAS: Readonly<Record<RateQuotaGroup, number>> = { mutations: 1_500, lists: 1_500, operationReads: 1_500 };
+export const DEFAULT_RATE_QUOTAS: Readonly<Record<RateQuotaGroup, number>> = {
+  mutations: 1_500,
+  lists: 1_500,
+  operationReads: 1_500,
+};
 
 /**
  * GCE's rate quotas as documented: each group allows so many requests per synchronized minute of the clock (a quota

@@ -19,7 +19,9 @@ function properties(p: Props, template: string): Omit<NewInstance, 'name'> {
   const labels: Record<string, string> = {};
   for (const [key, value] of Object.entries((p.labels ?? {}) as Record<string, unknown>)) {
     if (!/^[a-z][a-z0-9_-]{0,62}$/.test(key) || typeof value !== 'string' || !/^[a-z0-9_-]{0,63}$/.test(value)) {
-      throw invalid(`Invalid value for field 'resource.labels': '${key}=${String(value)}'. Label keys and values must conform to regex.`);
+      throw invalid(
+        `Invalid value for field 'resource.labels': '${key}=${String(value)}'. Label keys and values must conform to regex.`,
+      );
     }
     labels[key] = value;
   }
@@ -37,17 +39,24 @@ function properties(p: Props, template: string): Omit<NewInstance, 'name'> {
 }
 
 /** The instances an insert (an Instance body) or a bulkInsert (a BulkInsertInstanceResource body) asks for. */
-export function newInstancesOf(body: Record<string, unknown>, template: string, action: 'insert' | 'bulkInsert'): NewInstance[] {
+export function newInstancesOf(
+  body: Record<string, unknown>,
+  template: string,
+  action: 'insert' | 'bulkInsert',
+): NewInstance[] {
   if (action === 'insert') return [{ name: String(body.name ?? ''), ...properties(body as Props, template) }];
   const count = Number(body.count ?? 0);
   const minCount = Number(body.minCount ?? count);
   if (!Number.isInteger(count) || count < 1 || count > 1_000) {
     throw invalid(`Invalid value for field 'resource.count': '${String(body.count)}'. Must be between 1 and 1000.`);
   }
-  if (minCount !== count) throw invalid("Invalid value for field 'resource.minCount': the emulator creates all or none");
+  if (minCount !== count)
+    throw invalid("Invalid value for field 'resource.minCount': the emulator creates all or none");
   const names = Object.keys((body.perInstanceProperties ?? {}) as Record<string, unknown>);
   if (names.length !== count) {
-    throw invalid(`Invalid value for field 'resource.perInstanceProperties': ${names.length} names for count ${count}.`);
+    throw invalid(
+      `Invalid value for field 'resource.perInstanceProperties': ${names.length} names for count ${count}.`,
+    );
   }
   const props = properties((body.instanceProperties ?? {}) as Props, template);
   return names.map((name) => ({ name, ...props }));

@@ -91,23 +91,42 @@ export class GceWorld {
    * Creates `wanted` instances in `zone` from `template`, all or none, answering the operation. A requestId seen
    * within its time returns the first call's operation and does nothing more.
    */
-  create(zone: string, requestId: string | null, template: string, wanted: readonly NewInstance[], type: string): EmulatedOperation {
+  create(
+    zone: string,
+    requestId: string | null,
+    template: string,
+    wanted: readonly NewInstance[],
+    type: string,
+  ): EmulatedOperation {
     this.#zone(zone);
     const earlier = this.#remembered(requestId);
     if (earlier) return earlier;
     if (!this.#o.templates.includes(template)) throw notFound(template);
     const names = new Set<string>();
     for (const w of wanted) {
-      if (!NAME.test(w.name)) throw invalid(`Invalid value for field 'resource.name': '${w.name}'. Must be a match of regex '(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)'`);
+      if (!NAME.test(w.name))
+        throw invalid(
+          `Invalid value for field 'resource.name': '${w.name}'. Must be a match of regex '(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)'`,
+        );
       if (names.has(w.name) || this.instance(zone, w.name)) {
-        throw new GceFault(409, 'alreadyExists', `The resource 'projects/emulated/zones/${zone}/instances/${w.name}' already exists`);
+        throw new GceFault(
+          409,
+          'alreadyExists',
+          `The resource 'projects/emulated/zones/${zone}/instances/${w.name}' already exists`,
+        );
       }
       names.add(w.name);
       this.#machineType(w.machineType);
     }
     const now = this.#o.clock.now();
     const first = wanted[0]!;
-    const op = newOperation({ zone, operationType: type, targetLink: `zones/${zone}/instances/${first.name}`, targetId: String(nextId + 1), nowMs: now });
+    const op = newOperation({
+      zone,
+      operationType: type,
+      targetLink: `zones/${zone}/instances/${first.name}`,
+      targetId: String(nextId + 1),
+      nowMs: now,
+    });
     this.#operations.set(op.name, op);
     if (requestId !== null) this.#requestIds.set(requestId, { operation: op.name, atMs: now });
     op.error = this.#refusal(zone, wanted);
@@ -141,7 +160,13 @@ export class GceWorld {
     if (earlier) return earlier;
     const instance = this.instance(zone, name);
     if (!instance) throw notFound(`projects/emulated/zones/${zone}/instances/${name}`);
-    const op = newOperation({ zone, operationType: 'delete', targetLink: `zones/${zone}/instances/${name}`, targetId: instance.id, nowMs: this.#o.clock.now() });
+    const op = newOperation({
+      zone,
+      operationType: 'delete',
+      targetLink: `zones/${zone}/instances/${name}`,
+      targetId: instance.id,
+      nowMs: this.#o.clock.now(),
+    });
     this.#operations.set(op.name, op);
     if (requestId !== null) this.#requestIds.set(requestId, { operation: op.name, atMs: this.#o.clock.now() });
     this.stop(instance, true);
@@ -197,7 +222,10 @@ export class GceWorld {
 
   #machineType(name: string): EmulatedMachineType {
     const type = this.#o.machineTypes.find((t) => t.name === name);
-    if (!type) throw invalid(`Invalid value for field 'resource.machineType': '${name}'. Machine type with name '${name}' does not exist in zone.`);
+    if (!type)
+      throw invalid(
+        `Invalid value for field 'resource.machineType': '${name}'. Machine type with name '${name}' does not exist in zone.`,
+      );
     return type;
   }
 
@@ -205,22 +233,34 @@ export class GceWorld {
   #refusal(zone: string, wanted: readonly NewInstance[]): EmulatedOperation['error'] {
     const region = zone.replace(/-[a-z]$/, '');
     const live = this.instances();
-    const vcpus = (list: readonly { machineType: string }[]): number => list.reduce((n, i) => n + this.#machineType(i.machineType).vcpus, 0);
+    const vcpus = (list: readonly { machineType: string }[]): number =>
+      list.reduce((n, i) => n + this.#machineType(i.machineType).vcpus, 0);
     const checks: Array<[string, number | undefined, number]> = [
       ['INSTANCES', this.#o.quotas.instances, live.length + wanted.length],
       ['CPUS', this.#o.quotas.cpus, vcpus(live.filter((i) => !i.spot)) + vcpus(wanted.filter((w) => !w.spot))],
-      ['PREEMPTIBLE_CPUS', this.#o.quotas.preemptibleCpus, vcpus(live.filter((i) => i.spot)) + vcpus(wanted.filter((w) => w.spot))],
+      [
+        'PREEMPTIBLE_CPUS',
+        this.#o.quotas.preemptibleCpus,
+        vcpus(live.filter((i) => i.spot)) + vcpus(wanted.filter((w) => w.spot)),
+      ],
     ];
     for (const [metric, limit, need] of checks) {
       if (limit !== undefined && need > limit) {
-        return { httpStatus: 403, errors: [{ code: 'QUOTA_EXCEEDED', message: `Quota '${metric}' exceeded.  Limit: ${limit}.0 in region ${region}.` }] };
+        return {
+          httpStatus: 403,
+          errors: [
+            { code: 'QUOTA_EXCEEDED', message: `Quota '${metric}' exceeded.  Limit: ${limit}.0 in region ${region}.` },
+          ],
+        };
       }
     }
     const first = wanted[0]!;
     const lifecycle = first.spot ? 'spot' : 'on-demand';
     const capacity = this.#capacity.get(`${first.machineType}/${zone}/${lifecycle}`);
     if (capacity !== undefined) {
-      const used = live.filter((i) => i.zone === zone && i.machineType === first.machineType && i.spot === first.spot).length;
+      const used = live.filter(
+        (i) => i.zone === zone && i.machineType === first.machineType && i.spot === first.spot,
+      ).length;
       if (used + wanted.length > capacity) {
         return {
           httpStatus: 503,

@@ -22,7 +22,12 @@ export function gceServeEnv(dir: string): Record<string, string> {
  */
 export function gceProviderEntry(
   emulator: GceEmulator,
-  opts: { readonly dir: string; readonly agentCommand: readonly string[]; readonly zones?: readonly string[]; readonly instanceTypes?: readonly string[] },
+  opts: {
+    readonly dir: string;
+    readonly agentCommand: readonly string[];
+    readonly zones?: readonly string[];
+    readonly instanceTypes?: readonly string[];
+  },
 ): Record<string, unknown> {
   const tokenFile = join(opts.dir, 'gce-access-token');
   writeFileSync(tokenFile, `${EMULATOR_ACCESS_TOKEN}\n`, { mode: 0o600 });
@@ -59,7 +64,10 @@ export function assertGceNoDuplicateNoUnknown(
     perIntent.set(intentId, (perIntent.get(intentId) ?? 0) + 1);
   }
   for (const [intentId, n] of perIntent) {
-    assert.ok(n <= store.launches.get(intentId)!, `intent ${intentId} launched ${n} instances for a count of ${store.launches.get(intentId)}`);
+    assert.ok(
+      n <= store.launches.get(intentId)!,
+      `intent ${intentId} launched ${n} instances for a count of ${store.launches.get(intentId)}`,
+    );
   }
 }
 

@@ -25,7 +25,11 @@ function issuePaths(input: unknown): string[] {
 describe('gcp-compute provider config', () => {
   it('fills in the documented rate limits, bulk size and timeouts, and takes partial overrides', () => {
     const config = gcpComputeProviderSchema.parse({ ...base, rateLimits: { mutationsPerMinute: 60 } });
-    assert.deepEqual(config.rateLimits, { mutationsPerMinute: 60, listsPerMinute: 1_500, operationReadsPerMinute: 1_500 });
+    assert.deepEqual(config.rateLimits, {
+      mutationsPerMinute: 60,
+      listsPerMinute: 1_500,
+      operationReadsPerMinute: 1_500,
+    });
     assert.equal(config.maxBulkInsert, 1_000);
     assert.equal(config.requestIdTrustMs, 600_000);
     assert.equal(config.endpoint, undefined, "Google's endpoint unless overridden");
@@ -53,7 +57,13 @@ describe('gcp-compute provider config', () => {
       ...base,
       instanceTypes: [{ instanceType: 'x9-imaginary-2', cpu: 2, memory: '4Gi', pricePerHourUsd: 0.05 }],
     });
-    const provider = new GcpComputeProvider({ config: described, clock: systemClock, logger: silentLogger(), priceBook: await catalogBook(), accessToken: 't' });
+    const provider = new GcpComputeProvider({
+      config: described,
+      clock: systemClock,
+      logger: silentLogger(),
+      priceBook: await catalogBook(),
+      accessToken: 't',
+    });
     assert.deepEqual(
       (await provider.offerings()).map((o) => [o.instanceType, o.lifecycle, o.pricePerHourMicros]),
       [['x9-imaginary-2', 'on-demand', 50_000]],
@@ -63,7 +73,13 @@ describe('gcp-compute provider config', () => {
 
   it('offers each allowed type in each zone, on-demand and Spot at the catalog prices', async () => {
     const config = gcpComputeProviderSchema.parse({ ...base, zones: ['us-central1-a', 'us-central1-f'] });
-    const provider = new GcpComputeProvider({ config, clock: systemClock, logger: silentLogger(), priceBook: await catalogBook(), accessToken: 't' });
+    const provider = new GcpComputeProvider({
+      config,
+      clock: systemClock,
+      logger: silentLogger(),
+      priceBook: await catalogBook(),
+      accessToken: 't',
+    });
     const offerings = await provider.offerings();
     assert.deepEqual(
       offerings.map((o) => [o.zone, o.lifecycle, o.pricePerHourMicros, o.capacity.cpuMillis, o.capacity.memoryMiB]),

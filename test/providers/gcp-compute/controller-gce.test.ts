@@ -25,7 +25,10 @@ describe('controller with AWS (EC2 emulator) and GCE (GCE emulator) both configu
   });
 
   /** Both emulators and both adapters on the fixture's one manual clock. */
-  async function start(gceConfig: Record<string, unknown>, opts: Parameters<typeof startControllerFixture>[0] = {}): Promise<void> {
+  async function start(
+    gceConfig: Record<string, unknown>,
+    opts: Parameters<typeof startControllerFixture>[0] = {},
+  ): Promise<void> {
     let clockRef: ManualClock | undefined;
     const shared: Clock = { now: () => clockRef!.now(), sleep: (ms, o) => clockRef!.sleep(ms, o) };
     gce = await GceEmulator.start({ clock: shared, rateQuotas: false });
@@ -52,19 +55,28 @@ describe('controller with AWS (EC2 emulator) and GCE (GCE emulator) both configu
 
   it('fails over from a GCE stockout (reported by the operation) to AWS, the next cheapest, within one pass', async () => {
     // e2-standard-2 at $0.0670/h is cheaper than c7i.large at $0.0893/h.
-    await start({ zones: ['us-central1-a'], instanceTypes: [{ instanceType: 'e2-standard-2' }] }, { config: ONE_SUBNET });
+    await start(
+      { zones: ['us-central1-a'], instanceTypes: [{ instanceType: 'e2-standard-2' }] },
+      { config: ONE_SUBNET },
+    );
     gce!.setCapacity('e2-standard-2', 'us-central1-a', 'on-demand', 0);
     fx!.submit(1);
 
     await fx!.pass();
     const [first] = launches();
-    assert.deepEqual([first!.providerId, first!.offering.instanceType, first!.state], ['gcp-compute:us-central1', 'e2-standard-2', 'failed']);
+    assert.deepEqual(
+      [first!.providerId, first!.offering.instanceType, first!.state],
+      ['gcp-compute:us-central1', 'e2-standard-2', 'failed'],
+    );
     const failedAtMs = fx!.clock.now();
 
     fx!.clock.advance(PASS_MS);
     await fx!.pass();
     const second = launches()[1]!;
-    assert.deepEqual([second.providerId, second.offering.instanceType, second.state], ['aws-ec2:us-east-1', 'c7i.large', 'done']);
+    assert.deepEqual(
+      [second.providerId, second.offering.instanceType, second.state],
+      ['aws-ec2:us-east-1', 'c7i.large', 'done'],
+    );
     assert.ok(second.createdAtMs - failedAtMs <= PASS_MS, 'within one pass');
     assert.equal(fx!.emulator.liveInstances().length, 1);
     assert.equal(gce!.instances().length, 0);
@@ -72,7 +84,10 @@ describe('controller with AWS (EC2 emulator) and GCE (GCE emulator) both configu
 
   it('fails over from an AWS capacity error to GCE, the next cheapest, within one pass', async () => {
     // c7i.large ($0.0893/h) < n2-standard-2 ($0.0971/h) < m7i.large ($0.1008/h).
-    await start({ zones: ['us-central1-b'], instanceTypes: [{ instanceType: 'n2-standard-2' }] }, { config: ONE_SUBNET });
+    await start(
+      { zones: ['us-central1-b'], instanceTypes: [{ instanceType: 'n2-standard-2' }] },
+      { config: ONE_SUBNET },
+    );
     fx!.emulator.setCapacity('c7i.large', 'us-east-1a', 'on-demand', 0);
     fx!.submit(1);
 
@@ -92,15 +107,32 @@ describe('controller with AWS (EC2 emulator) and GCE (GCE emulator) both configu
   });
 
   it('on a GCE preemption drains the agent, requeues its task and plans a replacement in the next pass, elsewhere', async () => {
-    await start({ zones: ['us-central1-a'], instanceTypes: [{ instanceType: 'e2-standard-2' }] }, { policy: { pendingGraceMs: 60_000 }, config: ONE_SUBNET });
-    const registry = new AgentRegistry({ store: fx!.store, clock: fx!.clock, heartbeatIntervalMs: 1_000, pollIntervalMs: 500, logger: silentLogger() });
+    await start(
+      { zones: ['us-central1-a'], instanceTypes: [{ instanceType: 'e2-standard-2' }] },
+      { policy: { pendingGraceMs: 60_000 }, config: ONE_SUBNET },
+    );
+    const registry = new AgentRegistry({
+      store: fx!.store,
+      clock: fx!.clock,
+      heartbeatIntervalMs: 1_000,
+      pollIntervalMs: 500,
+      logger: silentLogger(),
+    });
     const [taskId] = fx!.submit(1, { revocable: true });
     fx!.clock.advance(60_000);
     await fx!.pass();
     const [first] = launches();
-    assert.deepEqual([first!.providerId, first!.offering.lifecycle], ['gcp-compute:us-central1', 'spot'], 'GCE Spot is the cheapest');
+    assert.deepEqual(
+      [first!.providerId, first!.offering.lifecycle],
+      ['gcp-compute:us-central1', 'spot'],
+      'GCE Spot is the cheapest',
+    );
     const [provisioning] = fx!.store.agents.list({ states: ['provisioning'] });
-    fx!.store.agents.register(provisioning!.id, { capacity: provisioning!.capacity, labels: provisioning!.labels }, fx!.clock.now());
+    fx!.store.agents.register(
+      provisioning!.id,
+      { capacity: provisioning!.capacity, labels: provisioning!.labels },
+      fx!.clock.now(),
+    );
     fx!.clock.advance(PASS_MS);
     await fx!.pass();
     assert.equal(fx!.store.tasks.get(taskId!)!.agentId, provisioning!.id);

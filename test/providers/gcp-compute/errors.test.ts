@@ -1,12 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'mocha';
-import {
-  AuthError,
-  CapacityError,
-  ProviderError,
-  QuotaError,
-  ThrottledError,
-} from '../../../src/core/errors.ts';
+import { AuthError, CapacityError, ProviderError, QuotaError, ThrottledError } from '../../../src/core/errors.ts';
 import { offeringKey } from '../../../src/core/offering.ts';
 import { gceLaunchRequest, startGceFixture, type GceFixture } from './fixture.ts';
 
@@ -52,16 +46,34 @@ describe('gcp-compute error translation (HTTP status, ErrorInfo reason and opera
 
   it('reports a rate quota (403 rateLimitExceeded) as a ThrottledError, not an auth error', async () => {
     fx = await startGceFixture();
-    fx.emulator.injectFault({ kind: 'error', action: 'insert', status: 403, code: 'rateLimitExceeded', message: 'Rate Limit Exceeded' });
+    fx.emulator.injectFault({
+      kind: 'error',
+      action: 'insert',
+      status: 403,
+      code: 'rateLimitExceeded',
+      message: 'Rate Limit Exceeded',
+    });
     const err = await launchError();
     assert.ok(err instanceof ThrottledError, String(err));
   });
 
   it('reports 429 as a ThrottledError', async () => {
     fx = await startGceFixture();
-    fx.emulator.injectFault({ kind: 'error', action: 'insert', status: 429, code: 'rateLimitExceeded', message: 'Too Many Requests' });
+    fx.emulator.injectFault({
+      kind: 'error',
+      action: 'insert',
+      status: 429,
+      code: 'rateLimitExceeded',
+      message: 'Too Many Requests',
+    });
     assert.ok((await launchError()) instanceof ThrottledError);
-    fx.emulator.injectFault({ kind: 'error', action: 'list', status: 429, code: 'tooManyRequests', message: 'Too Many Requests' });
+    fx.emulator.injectFault({
+      kind: 'error',
+      action: 'list',
+      status: 429,
+      code: 'tooManyRequests',
+      message: 'Too Many Requests',
+    });
     assert.ok((await fx.provider.list('c').catch((e: unknown) => e)) instanceof ThrottledError, 'by status alone');
   });
 
@@ -71,7 +83,10 @@ describe('gcp-compute error translation (HTTP status, ErrorInfo reason and opera
     const err = await launchError();
     assert.ok(err instanceof AuthError, String(err));
     assert.equal(err.retryable, false);
-    assert.match(err.message, /may not call compute\.instances\.insert in project spillway-emulated: grant it the permission compute\.instances\.create/);
+    assert.match(
+      err.message,
+      /may not call compute\.instances\.insert in project spillway-emulated: grant it the permission compute\.instances\.create/,
+    );
   });
 
   it('reports a rejected access token as an AuthError about credentials', async () => {
@@ -83,14 +98,26 @@ describe('gcp-compute error translation (HTTP status, ErrorInfo reason and opera
 
   it('reports 5xx answers and lost connections as retryable ProviderErrors', async () => {
     fx = await startGceFixture();
-    fx.emulator.injectFault({ kind: 'error', action: 'insert', status: 503, code: 'backendError', message: 'Backend Error' });
+    fx.emulator.injectFault({
+      kind: 'error',
+      action: 'insert',
+      status: 503,
+      code: 'backendError',
+      message: 'Backend Error',
+    });
     const failed = await launchError();
     assert.ok(failed instanceof ProviderError && failed.retryable, String(failed));
     fx.emulator.injectFault({ kind: 'drop', action: 'insert' });
     const dropped = await launchError();
     assert.ok(dropped instanceof ProviderError && dropped.retryable, String(dropped));
     assert.match(dropped.message, /no answer from Compute Engine/);
-    fx.emulator.injectFault({ kind: 'error', action: 'wait', status: 500, code: 'backendError', message: 'Internal Error' });
+    fx.emulator.injectFault({
+      kind: 'error',
+      action: 'wait',
+      status: 500,
+      code: 'backendError',
+      message: 'Internal Error',
+    });
     const waitFailed = await launchError();
     assert.ok(waitFailed instanceof ProviderError && waitFailed.retryable, String(waitFailed));
   });

@@ -24,13 +24,24 @@ export const CLUSTER = 'test-cluster';
 export const SERVER_SECRET = Buffer.alloc(32, 7);
 
 /** The machine types the test provider allows; capacity and us-central1 prices come from the bundled catalog. */
-export const TEST_TYPES = [{ instanceType: 'e2-standard-2' }, { instanceType: 'n2-standard-2' }, { instanceType: 'e2-standard-4' }];
+export const TEST_TYPES = [
+  { instanceType: 'e2-standard-2' },
+  { instanceType: 'n2-standard-2' },
+  { instanceType: 'e2-standard-4' },
+];
 
 /** Rate limits so large the adapter never waits: for tests about something else. */
-export const UNTHROTTLED = { mutationsPerMinute: 10_000_000, listsPerMinute: 10_000_000, operationReadsPerMinute: 10_000_000 };
+export const UNTHROTTLED = {
+  mutationsPerMinute: 10_000_000,
+  listsPerMinute: 10_000_000,
+  operationReadsPerMinute: 10_000_000,
+};
 
 /** A validated gcp-compute provider config pointing at the emulator. */
-export function gceProviderConfig(emulator: GceEmulator, overrides: Record<string, unknown> = {}): GcpComputeProviderConfig {
+export function gceProviderConfig(
+  emulator: GceEmulator,
+  overrides: Record<string, unknown> = {},
+): GcpComputeProviderConfig {
   return gcpComputeProviderSchema.parse({
     kind: 'gcp-compute',
     project: emulator.project,

@@ -5,7 +5,14 @@ import { ProviderError } from '../../../src/core/errors.ts';
 import { silentLogger } from '../../../src/log/logger.ts';
 import { GcpComputeProvider } from '../../../src/providers/gcp-compute/gcp-compute-provider.ts';
 import { EMULATOR_ACCESS_TOKEN } from '../../emulators/gce/gce-emulator.ts';
-import { catalogBook, gceLaunchRequest, gceProviderConfig, startGceFixture, UNTHROTTLED, type GceFixture } from './fixture.ts';
+import {
+  catalogBook,
+  gceLaunchRequest,
+  gceProviderConfig,
+  startGceFixture,
+  UNTHROTTLED,
+  type GceFixture,
+} from './fixture.ts';
 
 describe('gcp-compute idempotency: one instance per intent, whatever is lost or forgotten', () => {
   let fx: GceFixture | undefined;
@@ -81,7 +88,11 @@ describe('gcp-compute idempotency: one instance per intent, whatever is lost or 
 
   it('when the requestId is forgotten while still trusted, the instance name (409 alreadyExists) stops a duplicate', async () => {
     const clock = new ManualClock();
-    fx = await startGceFixture({ clock, emulator: { requestIdTtlMs: 10_000 }, config: { requestIdTrustMs: 3_600_000 } });
+    fx = await startGceFixture({
+      clock,
+      emulator: { requestIdTtlMs: 10_000 },
+      config: { requestIdTrustMs: 3_600_000 },
+    });
     const request = await lostFirstInsert(fx);
     clock.advance(20_000);
     const [again] = await fx.provider.launch(request);

@@ -32,13 +32,20 @@ describe('gcp-compute adapter against the GCE emulator (real @google-cloud/compu
     assert.equal(instance.labels[LABEL_TEAM], 'vision', 'folded to what GCE labels accept');
     const script = instance.metadata.get('startup-script')!;
     assert.match(script, /^#!\/bin\/sh/);
-    assert.ok(script.includes(`SPILLWAY_TOKEN='${request.bootstrap.credential}'`), 'the bootstrap credential, in the environment');
+    assert.ok(
+      script.includes(`SPILLWAY_TOKEN='${request.bootstrap.credential}'`),
+      'the bootstrap credential, in the environment',
+    );
     assert.ok(script.includes("--cpu '2000m' --memory '8192Mi'"), 'the catalog capacity of e2-standard-2');
   });
 
   it('bulk-inserts several identical instances in one call, all or none', async () => {
     fx = await startGceFixture();
-    const request = await gceLaunchRequest(fx.provider, { instanceType: 'n2-standard-2', zone: 'us-central1-b' }, { count: 3 });
+    const request = await gceLaunchRequest(
+      fx.provider,
+      { instanceType: 'n2-standard-2', zone: 'us-central1-b' },
+      { count: 3 },
+    );
     const launched = await fx.provider.launch(request);
     assert.deepEqual(
       launched.map((i) => i.id),

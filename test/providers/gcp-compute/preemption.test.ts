@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'mocha';
-import { interruptionWatcherFor, watchGcePreemption, watchSpotInterruption, type SpotNotice } from '../../../src/agent/spot-watcher.ts';
+import {
+  interruptionWatcherFor,
+  watchGcePreemption,
+  watchSpotInterruption,
+  type SpotNotice,
+} from '../../../src/agent/spot-watcher.ts';
 import { silentLogger } from '../../../src/log/logger.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { gceLaunchRequest, startGceFixture, type GceFixture } from './fixture.ts';
@@ -27,7 +32,9 @@ describe("GCE preemption: the agent's watch on the emulator's metadata server", 
       onNotice: (n) => notices.push(n),
     });
     await waitFor('the watch to hang on wait_for_change', () =>
-      fx!.emulator.metadata.requests.some((r) => r.path === '/computeMetadata/v1/instance/preempted' && r.status === 200),
+      fx!.emulator.metadata.requests.some(
+        (r) => r.path === '/computeMetadata/v1/instance/preempted' && r.status === 200,
+      ),
     );
     assert.equal(notices.length, 0, 'not preempted yet');
     fx.emulator.preempt(launched!.id);
@@ -35,7 +42,10 @@ describe("GCE preemption: the agent's watch on the emulator's metadata server", 
     assert.equal(notices.length, 1);
     assert.equal(notices[0]!.action, 'preempt');
     const reads = fx.emulator.metadata.requests.filter((r) => r.path === '/computeMetadata/v1/instance/preempted');
-    assert.ok(reads.some((r) => r.waited && r.status === 200), 'the TRUE came to a hanging wait_for_change');
+    assert.ok(
+      reads.some((r) => r.waited && r.status === 200),
+      'the TRUE came to a hanging wait_for_change',
+    );
     stop.abort();
   });
 

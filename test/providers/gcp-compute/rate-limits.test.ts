@@ -16,31 +16,43 @@ describe('gcp-compute client-side rate limits', () => {
   });
 
   it('defaults to the documented 1,500 requests per minute, holding a fifth as burst', () => {
-    assert.deepEqual(GCE_DEFAULT_RATE_LIMITS, { mutationsPerMinute: 1_500, listsPerMinute: 1_500, operationReadsPerMinute: 1_500 });
+    assert.deepEqual(GCE_DEFAULT_RATE_LIMITS, {
+      mutationsPerMinute: 1_500,
+      listsPerMinute: 1_500,
+      operationReadsPerMinute: 1_500,
+    });
     assert.deepEqual(clientBucketPerMinute(1_500), { capacity: 300, refillPerSecond: 20 });
   });
 
   it('never takes more than GCE allows in a minute, whatever the phase of its minutes (property)', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 1, max: 120 }), fc.integer({ min: 0, max: 59_999 }), async (perMinute, phaseMs) => {
-        const clock = new ManualClock(60_000_000 + phaseMs);
-        const limiter = new GceRateLimiter(clock, { mutationsPerMinute: perMinute, listsPerMinute: perMinute, operationReadsPerMinute: perMinute });
-        const server = new RateQuotas(clock, { mutations: perMinute, lists: perMinute, operationReads: perMinute });
-        let refused = 0;
-        for (let i = 0; i < perMinute * 3; i++) {
-          const turn = limiter.mutation();
-          let done = false;
-          void turn.then(() => (done = true));
-          while (!done) {
-            await new Promise((resolve) => setImmediate(resolve));
-            if (done) break;
-            const next = clock.nextWakeAt();
-            if (next !== undefined) clock.set(next);
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 120 }),
+        fc.integer({ min: 0, max: 59_999 }),
+        async (perMinute, phaseMs) => {
+          const clock = new ManualClock(60_000_000 + phaseMs);
+          const limiter = new GceRateLimiter(clock, {
+            mutationsPerMinute: perMinute,
+            listsPerMinute: perMinute,
+            operationReadsPerMinute: perMinute,
+          });
+          const server = new RateQuotas(clock, { mutations: perMinute, lists: perMinute, operationReads: perMinute });
+          let refused = 0;
+          for (let i = 0; i < perMinute * 3; i++) {
+            const turn = limiter.mutation();
+            let done = false;
+            void turn.then(() => (done = true));
+            while (!done) {
+              await new Promise((resolve) => setImmediate(resolve));
+              if (done) break;
+              const next = clock.nextWakeAt();
+              if (next !== undefined) clock.set(next);
+            }
+            if (!server.tryTake('mutations')) refused++;
           }
-          if (!server.tryTake('mutations')) refused++;
-        }
-        assert.equal(refused, 0);
-      }),
+          assert.equal(refused, 0);
+        },
+      ),
       { numRuns: Number(process.env.FC_RUNS ?? 50) },
     );
   });

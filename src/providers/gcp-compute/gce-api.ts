@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { InstancesClient, ZoneOperationsClient, type protos } from '@google-cloud/compute';
 
 export type GceOperation = protos.google.cloud.compute.v1.IOperation;
@@ -137,4 +138,9 @@ function withDeadline<T>(work: Promise<T>, signal: AbortSignal | undefined, time
       },
     );
   });
+}
+/** Reads the token file for each call (another process keeps it current); undefined without a file. */
+export function tokenFileSource(file: string | undefined): (() => string) | undefined {
+  if (file === undefined) return undefined;
+  return () => readFileSync(file, 'utf8').trim();
 }

@@ -94,3 +94,19 @@ export function toInstance(instance: GceInstance, providerId: string): Instance 
     launchedAtMs: Number.isNaN(created) ? 0 : created,
   };
 }
+
+/** The instances a successful launch created: named after the intent, pending until GCE boots them. */
+export function launchedInstances(request: LaunchRequest, providerId: string, nowMs: number): Instance[] {
+  const { offering, intentId } = request;
+  return Array.from({ length: request.count }, (_, i) => ({
+    id: instanceId(offering.zone, instanceName(intentId, i)),
+    providerId,
+    instanceType: offering.instanceType,
+    zone: offering.zone,
+    lifecycle: offering.lifecycle,
+    state: 'pending',
+    intentId,
+    clusterId: request.clusterId,
+    launchedAtMs: nowMs,
+  }));
+}

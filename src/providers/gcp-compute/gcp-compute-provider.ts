@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import type { Clock } from '../../core/clock.ts';
 import { ProviderError, ValidationError } from '../../core/errors.ts';
 import type { Instance } from '../../core/instance.ts';
@@ -10,10 +9,11 @@ import { catalogOfferings, unresolvedAllowedType, type CatalogLookup } from '../
 import { bootTemplateOf } from '../launch-boot-script.ts';
 import type { CallOptions, CloudProvider, LaunchRequest } from '../provider.ts';
 import { GCE_API_CALLS } from './api-calls.ts';
-import { sdkGceApi, type GceApi, type GceOperation } from './gce-api.ts';
+import { sdkGceApi, tokenFileSource, type GceApi, type GceOperation } from './gce-api.ts';
+import { waitForOperation } from './gce-operations.ts';
 import { GCE_BOOT_TEMPLATE, renderStartupScript, type StartupScriptSettings } from './gce-boot-script.ts';
-import { GceOperationFailed, gceErrorMeaning, translateGceError } from './gce-errors.ts';
-import { instanceId, instanceName, LABEL_CLUSTER, LABEL_INTENT, parseInstanceId, toInstance } from './gce-instances.ts';
+import { gceErrorMeaning, translateGceError } from './gce-errors.ts';
+import { launchedInstances, LABEL_CLUSTER, LABEL_INTENT, parseInstanceId, toInstance } from './gce-instances.ts';
 import { bulkInsertRequest, gceLaunchChunks, insertRequest, templateUrl, type GceLaunchTarget } from './gce-launch.ts';
 import { GceRateLimiter } from './gce-rate-limits.ts';
 
@@ -160,17 +160,7 @@ export class GcpComputeProvider implements CloudProvider {
         this.#log.info('found instances of an earlier attempt', { intentId, zone: offering.zone });
       }
     }
-    const instances = Array.from({ length: count }, (_, i): Instance => ({
-      id: instanceId(offering.zone, instanceName(intentId, i)),
-      providerId: this.id,
-      instanceType: offering.instanceType,
-      zone: offering.zone,
-      lifecycle: offering.lifecycle,
-      state: 'pending',
-      intentId,
-      clusterId: request.clusterId,
-      launchedAtMs: nowMs,
-    }));
+    const instances = launchedInstances(request, this.id, nowMs);
     this.#log.info('launched instances', {
       intentId,
       offering: key,
@@ -277,32 +267,23 @@ export class GcpComputeProvider implements CloudProvider {
     return found;
   }
 
-  /** Waits until the operation is DONE; throws GceOperationFailed when it finished with errors. */
-  async #finished(
+  /** Waits until the operation is DONE (see gce-operations.ts). */
+  #finished(
     operation: GceOperation,
     zone: string,
     doing: string,
     signal: AbortSignal | undefined,
   ): Promise<GceOperation> {
-    const startMs = this.#clock.now();
-    let op = operation;
-    while (op.status !== 'DONE') {
-      if (this.#clock.now() - startMs > this.#config.operationTimeoutMs) {
-        throw new ProviderError(
-          `${doing}: operation ${op.name} still ${op.status} after ${this.#config.operationTimeoutMs} ms`,
-          {
-            retryable: true,
-          },
-        );
-      }
-      await this.#limiter.operationRead(signal);
-      op = await this.#api.waitZoneOperation(
-        { project: this.#config.project, zone, operation: op.name ?? '' },
-        { signal },
-      );
-    }
-    if ((op.error?.errors ?? []).length > 0) throw new GceOperationFailed(op);
-    return op;
+    return waitForOperation(operation, {
+      api: this.#api,
+      limiter: this.#limiter,
+      clock: this.#clock,
+      project: this.#config.project,
+      zone,
+      timeoutMs: this.#config.operationTimeoutMs,
+      doing,
+      signal,
+    });
   }
 
   /** Checks what GCE would refuse for good, before any call. */
@@ -333,10 +314,4 @@ export class GcpComputeProvider implements CloudProvider {
       region: this.#config.region,
     });
   }
-}
-
-/** Reads the token file for each call (another process keeps it current); undefined without a file. */
-function tokenFileSource(file: string | undefined): (() => string) | undefined {
-  if (file === undefined) return undefined;
-  return () => readFileSync(file, 'utf8').trim();
 }

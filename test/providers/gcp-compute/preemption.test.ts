@@ -7,6 +7,8 @@ import {
   type SpotNotice,
 } from '../../../src/agent/spot-watcher.ts';
 import { silentLogger } from '../../../src/log/logger.ts';
+import { agentOptionsFromFlags } from '../../../src/cli/agent-options.ts';
+import { ValidationError } from '../../../src/core/errors.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { gceLaunchRequest, startGceFixture, type GceFixture } from './fixture.ts';
 
@@ -63,5 +65,17 @@ describe("GCE preemption: the agent's watch on the emulator's metadata server", 
     assert.equal(interruptionWatcherFor('gcp-compute:us-central1'), watchGcePreemption);
     assert.equal(interruptionWatcherFor('aws-ec2:us-east-1'), watchSpotInterruption);
     assert.equal(interruptionWatcherFor(undefined), watchSpotInterruption);
+  });
+
+  it('takes the metadata address from --metadata-url, naming the flag when it is not a URL', () => {
+    const machine = { cpus: 2, totalMemoryBytes: 4 * 1024 ** 3 };
+    const ctx = { env: { SPILLWAY_TOKEN: 'swb_x' }, cwd: process.cwd() };
+    const flags = { url: 'http://c:1', metadataUrl: 'http://127.0.0.1:9/_gce_md/us-central1-a/x' };
+    assert.equal(agentOptionsFromFlags(flags, ctx, machine).metadataUrl, flags.metadataUrl);
+    assert.equal(agentOptionsFromFlags({ url: 'http://c:1' }, ctx, machine).metadataUrl, undefined);
+    assert.throws(
+      () => agentOptionsFromFlags({ ...flags, metadataUrl: 'metadata.google.internal' }, ctx, machine),
+      (err: unknown) => err instanceof ValidationError && err.field === '--metadata-url',
+    );
   });
 });

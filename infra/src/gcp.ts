@@ -4,12 +4,13 @@ import { Provider } from '@pulumi/gcp/provider.js';
 import * as serviceaccount from '@pulumi/gcp/serviceaccount/index.js';
 import * as pulumi from '@pulumi/pulumi';
 import { GCE_API_CALLS } from '../../src/providers/gcp-compute/api-calls.ts';
+import { LABEL_CLUSTER } from '../../src/providers/gcp-compute/gce-instances.ts';
 import { cloudBootTemplate } from '../../src/providers/cloud-boot-template.ts';
 import { gceControllerGrants } from './controller-permissions.ts';
 import type { GcpSettings, InfraSettings } from './settings.ts';
 
-/** The label every Spillway resource in Google Cloud carries (label keys allow no dots or slashes). */
-export const GCE_CLUSTER_LABEL = 'spillway-cluster';
+/** The label every Spillway resource in Google Cloud carries: the one the adapter lists instances by. */
+export const GCE_CLUSTER_LABEL = LABEL_CLUSTER;
 /** The network tag the firewall rules target. */
 export const GCE_AGENT_TAG = 'spillway-agent';
 

@@ -61,7 +61,10 @@ export function validateCloudBootSettings(settings: CloudBootSettings, prefix = 
   }
 }
 
-/** How an instance learns its id when the environment does not name it: EC2 through IMDSv2, GCE its metadata server. */
+/**
+ * How an instance learns its id (as its adapter reports it) when the environment does not name it: EC2's instance id
+ * through IMDSv2, GCE's `zone/name` from its metadata server.
+ */
 const INSTANCE_ID: Record<BootCloud, string> = {
   'aws-ec2': `SPILLWAY_METADATA_URL=\${SPILLWAY_METADATA_URL:-http://169.254.169.254}
 export SPILLWAY_METADATA_URL
@@ -73,7 +76,9 @@ fi`,
   'gcp-compute': `SPILLWAY_METADATA_URL=\${SPILLWAY_METADATA_URL:-http://metadata.google.internal}
 export SPILLWAY_METADATA_URL
 if [ -z "\${SPILLWAY_INSTANCE_ID:-}" ]; then
-  SPILLWAY_INSTANCE_ID=$(curl -fsS --retry 5 -H 'Metadata-Flavor: Google' "$SPILLWAY_METADATA_URL/computeMetadata/v1/instance/name")
+  zone=$(curl -fsS --retry 5 -H 'Metadata-Flavor: Google' "$SPILLWAY_METADATA_URL/computeMetadata/v1/instance/zone")
+  name=$(curl -fsS --retry 5 -H 'Metadata-Flavor: Google' "$SPILLWAY_METADATA_URL/computeMetadata/v1/instance/name")
+  SPILLWAY_INSTANCE_ID="\${zone##*/}/$name"
 fi`,
 };
 

@@ -7,7 +7,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { after, before, describe, it } from 'mocha';
+import { after, afterEach, before, describe, it } from 'mocha';
 import { packAgent } from '../../infra/agent-package.ts';
 import { ApiClient } from '../../src/api/client.ts';
 import type { Agent } from '../../src/core/agent.ts';
@@ -20,6 +20,8 @@ import {
   EMULATOR_CREDENTIALS,
   Ec2Emulator,
 } from '../emulators/ec2/ec2-emulator.ts';
+import { GceEmulator } from '../emulators/gce/gce-emulator.ts';
+import { gceProviderEntry, gceServeEnv } from '../emulators/gce/spillway-config.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { cleanup, freePort, makeCluster, ServeProcess, type Cluster } from '../e2e/harness.ts';
 
@@ -85,8 +87,8 @@ async function fileServer(
 }
 
 /**
- * The cloud boot script (infra's template, rendered by the EC2 adapter for a real launch) run here: the EC2 emulator
- * runs the user data as an instance's first boot would. It installs "Node.js 24" and the package `npm run pack:agent`
+ * The cloud boot scripts (infra's templates, rendered by the adapters for real launches) run here: the EC2 and GCE
+ * emulators run the user data or startup script as an instance's first boot would. It installs "Node.js 24" and the package `npm run pack:agent`
  * makes, both fetched over TLS from a server with the controller's certificate and checked against their SHA-256, and
  * starts `spillway agent`, which must register with the launch's bootstrap credential.
  */
@@ -96,9 +98,8 @@ describe('cloud boot script, run here', function () {
   let tls: ReturnType<typeof certificate>;
   let server: Awaited<ReturnType<typeof fileServer>> | undefined;
   let settings: CloudBootSettings;
-  let emulator: Ec2Emulator | undefined;
-  let cluster: Cluster | undefined;
-  let serve: ServeProcess | undefined;
+  let emulators: { close(): Promise<void> }[] = [];
+  let clusters: { cluster: Cluster; serve: ServeProcess }[] = [];
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'spillway-boot-run-'));
@@ -110,42 +111,35 @@ describe('cloud boot script, run here', function () {
       cloud: 'aws-ec2',
       node: { url: `${server.url}/${basename(node)}`, sha256: sha256Of(node) },
       agentPackage: { url: `${server.url}/${basename(agentPackage.file)}`, sha256: agentPackage.sha256 },
-      installDir: join(dir, 'instance-root', 'opt', 'spillway'),
+      installDir: join(dir, 'aws-root', 'opt', 'spillway'),
     };
   });
 
+  afterEach(async () => {
+    for (const { serve } of clusters) await serve.stop('SIGKILL').catch(() => undefined);
+    for (const emulator of emulators) await emulator.close();
+    for (const { cluster, serve } of clusters) await cleanup(cluster, [serve.child]);
+    emulators = [];
+    clusters = [];
+  });
+
   after(async () => {
-    await serve?.stop('SIGKILL').catch(() => undefined);
-    await emulator?.close();
-    await cleanup(cluster, serve ? [serve.child] : []);
     await server?.close();
     if (dir && !process.env.SPILLWAY_KEEP_E2E) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('installs Node.js and Spillway, then starts an agent that registers with its bootstrap credential', async () => {
-    const logDir = join(dir, 'instances');
-    emulator = await Ec2Emulator.start({ bootMs: 200, bootScripts: { logDir, shutdownGraceMs: 2_000 } });
+  /**
+   * Runs a TLS controller whose only provider is `provider` (an emulator running instances' boot scripts), submits one
+   * task, and returns the agent that registered and the instance ids the emulator launched, once the task succeeded.
+   */
+  async function burstOnce(
+    provider: Record<string, unknown>,
+    opts: { env: Record<string, string>; instanceIds: () => string[]; instanceLog: () => string },
+  ): Promise<Agent> {
     const port = await freePort();
-    cluster = await makeCluster({
+    const cluster = await makeCluster({
       api: { host: '127.0.0.1', port, tls: { certFile: tls.certFile, keyFile: tls.keyFile } },
-      providers: [
-        {
-          kind: 'aws-ec2',
-          region: emulator.region,
-          endpoint: emulator.url,
-          launchTemplate: { id: DEFAULT_LAUNCH_TEMPLATE.id },
-          subnets: DEFAULT_SUBNETS.map((s) => ({ id: s.id, zone: s.zone })),
-          instanceTypes: [{ instanceType: 'c7i.large', cpu: 2, memory: '4Gi', pricePerHourUsd: 0.0893 }],
-          bootMs: 5_000,
-          // What `spillway config from-pulumi` puts here from the stack's awsBootScriptTemplate output.
-          bootScript: {
-            template: cloudBootTemplate(settings),
-            caFile: join(dir, 'instance-root', 'etc', 'spillway', 'ca.pem'),
-          },
-          requestTimeoutMs: 5_000,
-          priceRefreshMs: 0,
-        },
-      ],
+      providers: [provider],
       policy: {
         pendingGraceMs: 500,
         idleTtlMs: 60_000,
@@ -154,50 +148,25 @@ describe('cloud boot script, run here', function () {
         limits: { maxInstances: 1, maxVcpus: 2, maxGpus: 0 },
       },
     });
-    const url = `https://127.0.0.1:${port}`;
-    serve = new ServeProcess(cluster, {
-      env: {
-        AWS_ACCESS_KEY_ID: EMULATOR_CREDENTIALS.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: EMULATOR_CREDENTIALS.secretAccessKey,
-        AWS_EC2_METADATA_DISABLED: 'true',
-        AWS_CONFIG_FILE: join(dir, 'no-aws-config'),
-        AWS_SHARED_CREDENTIALS_FILE: join(dir, 'no-aws-credentials'),
-      },
-    });
+    const serve = new ServeProcess(cluster, { env: opts.env });
+    clusters.push({ cluster, serve });
     const token = await waitFor(
       'the admin token',
       () => {
-        if (serve!.child.exitCode !== null) throw new Error(`serve exited:\n${serve!.log().slice(-3000)}`);
-        const file = join(cluster!.home, 'admin.token');
+        if (serve.child.exitCode !== null) throw new Error(`serve exited:\n${serve.log().slice(-3000)}`);
+        const file = join(cluster.home, 'admin.token');
         return existsSync(file) ? readFileSync(file, 'utf8').trim() || undefined : undefined;
       },
       { timeoutMs: 30_000 },
     );
-    const client = new ApiClient({ url, token, ca: tls.cert });
+    const client = new ApiClient({ url: `https://127.0.0.1:${port}`, token, ca: tls.cert });
     try {
-      await waitFor(
-        'the controller over TLS',
-        async () => (await client.get<{ ok: boolean }>('/healthz').catch(() => undefined))?.ok,
-        {
-          timeoutMs: 30_000,
-        },
-      );
-      await client.post('/v1/tasks', {
-        tasks: [
-          {
-            command: [process.execPath, '-e', 'console.log("ran on the cloud agent")'],
-            resources: { cpu: 1, memory: '256Mi' },
-          },
-        ],
+      await waitFor('the controller over TLS', async () => (await client.get<{ ok: boolean }>('/healthz'))?.ok, {
+        timeoutMs: 30_000,
       });
-
-      const instanceLog = (): string =>
-        emulator!
-          .instances()
-          .map((i) =>
-            existsSync(join(logDir, `${i.id}.log`)) ? readFileSync(join(logDir, `${i.id}.log`), 'utf8') : '',
-          )
-          .join('\n');
+      await client.post('/v1/tasks', {
+        tasks: [{ command: [process.execPath, '-e', 'console.log("ran")'], resources: { cpu: 1, memory: '256Mi' } }],
+      });
       const agent = await waitFor(
         'the instance’s agent to register',
         async () => {
@@ -207,32 +176,14 @@ describe('cloud boot script, run here', function () {
         },
         { timeoutMs: 150_000, intervalMs: 250 },
       ).catch((err: Error) => {
-        throw new Error(`${err.message}\ninstance output:\n${instanceLog()}\nserve log:\n${serve!.log().slice(-4000)}`);
+        throw new Error(
+          `${err.message}\ninstance output:\n${opts.instanceLog()}\nserve log:\n${serve.log().slice(-4000)}`,
+        );
       });
-
-      const [instance] = emulator.instances();
-      assert.ok(instance, 'the controller launched an instance');
-      assert.equal(emulator.instances().length, 1);
-      assert.equal(agent.instanceId, instance.id, 'the agent registered as the instance the launch reported');
-      assert.equal(agent.providerId, `aws-ec2:${emulator.region}`);
+      assert.deepEqual(opts.instanceIds(), [agent.instanceId], 'the agent registered as the one instance launched');
       assert.ok(agent.intentId, 'the agent is bound to its launch intent: it used the bootstrap credential');
-      assert.equal(agent.capacity.cpuMillis, 2_000);
       assert.ok(agent.registeredAtMs > 0);
-
-      // The agent runs the package the script installed, on the Node.js it installed.
-      const installed = settings.installDir;
-      assert.ok(existsSync(join(installed, 'bin', 'spillway')));
-      assert.ok(existsSync(join(installed, 'spillway', 'dist', 'cli', 'main.js')));
-      assert.ok(
-        existsSync(join(installed, 'spillway', 'node_modules', 'commander')),
-        'dependencies come in the package',
-      );
-      assert.equal(
-        readFileSync(join(dir, 'instance-root', 'etc', 'spillway', 'ca.pem'), 'utf8').trim(),
-        tls.cert.trim(),
-      );
-      assert.doesNotMatch(instanceLog(), /spw_boot_|Bearer/, 'the credential is never printed');
-
+      assert.doesNotMatch(opts.instanceLog(), /spw_boot_|Bearer/, 'the credential is never printed');
       const tasks = await waitFor(
         'the task to succeed on the cloud agent',
         async () => {
@@ -242,9 +193,84 @@ describe('cloud boot script, run here', function () {
         { timeoutMs: 60_000, intervalMs: 250 },
       );
       assert.equal(tasks.length, 1);
+      return agent;
     } finally {
       client.close();
     }
+  }
+
+  /** The agent runs the package the script installed, on the Node.js it installed, trusting the CA it wrote. */
+  function assertInstalled(root: string): void {
+    const installed = join(root, 'opt', 'spillway');
+    assert.ok(existsSync(join(installed, 'bin', 'spillway')));
+    assert.ok(existsSync(join(installed, 'node', 'bin', 'node')));
+    assert.ok(existsSync(join(installed, 'spillway', 'dist', 'cli', 'main.js')));
+    assert.ok(existsSync(join(installed, 'spillway', 'node_modules', 'commander')), 'dependencies come in the package');
+    assert.equal(readFileSync(join(root, 'etc', 'spillway', 'ca.pem'), 'utf8').trim(), tls.cert.trim());
+  }
+
+  function logsUnder(logDir: string, ids: readonly string[]): string {
+    return ids
+      .map((id) => join(logDir, `${id}.log`))
+      .map((file) => (existsSync(file) ? readFileSync(file, 'utf8') : ''))
+      .join('\n');
+  }
+
+  it('EC2: installs Node.js and Spillway, then starts an agent that registers with its bootstrap credential', async () => {
+    const logDir = join(dir, 'ec2-instances');
+    const emulator = await Ec2Emulator.start({ bootMs: 200, bootScripts: { logDir, shutdownGraceMs: 2_000 } });
+    emulators.push(emulator);
+    const root = join(dir, 'aws-root');
+    const ids = (): string[] => emulator.instances().map((i) => i.id);
+    const agent = await burstOnce(
+      {
+        kind: 'aws-ec2',
+        region: emulator.region,
+        endpoint: emulator.url,
+        launchTemplate: { id: DEFAULT_LAUNCH_TEMPLATE.id },
+        subnets: DEFAULT_SUBNETS.map((s) => ({ id: s.id, zone: s.zone })),
+        instanceTypes: [{ instanceType: 'c7i.large', cpu: 2, memory: '4Gi', pricePerHourUsd: 0.0893 }],
+        bootMs: 5_000,
+        // What `spillway config from-pulumi` puts here from the stack's awsBootScriptTemplate output.
+        bootScript: { template: cloudBootTemplate(settings), caFile: join(root, 'etc', 'spillway', 'ca.pem') },
+        requestTimeoutMs: 5_000,
+        priceRefreshMs: 0,
+      },
+      {
+        env: {
+          AWS_ACCESS_KEY_ID: EMULATOR_CREDENTIALS.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: EMULATOR_CREDENTIALS.secretAccessKey,
+          AWS_EC2_METADATA_DISABLED: 'true',
+          AWS_CONFIG_FILE: join(dir, 'no-aws-config'),
+          AWS_SHARED_CREDENTIALS_FILE: join(dir, 'no-aws-credentials'),
+        },
+        instanceIds: ids,
+        instanceLog: () => logsUnder(logDir, ids()),
+      },
+    );
+    assert.equal(agent.providerId, `aws-ec2:${emulator.region}`);
+    assert.equal(agent.capacity.cpuMillis, 2_000);
+    assertInstalled(root);
+  });
+
+  it('GCE: the same, from the gcp-compute template (instance id zone/name)', async () => {
+    const logDir = join(dir, 'gce-instances');
+    const emulator = await GceEmulator.start({ bootScripts: { logDir, shutdownGraceMs: 2_000 } });
+    emulators.push(emulator);
+    const root = join(dir, 'gcp-root');
+    const ids = (): string[] => emulator.instances().map((i) => emulator.instanceId(i));
+    const entry = gceProviderEntry(emulator, { dir, agentCommand: ['spillway', 'agent'] });
+    const template = cloudBootTemplate({
+      ...settings,
+      cloud: 'gcp-compute',
+      installDir: join(root, 'opt', 'spillway'),
+    });
+    const agent = await burstOnce(
+      { ...entry, bootScript: { template, caFile: join(root, 'etc', 'spillway', 'ca.pem') } },
+      { env: gceServeEnv(dir), instanceIds: ids, instanceLog: () => logsUnder(logDir, ids()) },
+    );
+    assert.match(agent.providerId ?? '', /^gcp-compute:/);
+    assertInstalled(root);
   });
 
   it('stops before starting anything when a download does not match its pinned SHA-256', async () => {

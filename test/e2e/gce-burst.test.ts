@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'mocha';
-import type { ApiClient } from '../../src/api/client.ts';
+import { ApiError, type ApiClient } from '../../src/api/client.ts';
+import { SpillwayError } from '../../src/core/errors.ts';
 import { seededRandom } from '../../src/core/random.ts';
 import type { Task } from '../../src/core/task.ts';
 import { GceEmulator } from '../emulators/gce/gce-emulator.ts';
@@ -76,6 +77,28 @@ describe('end to end: bursting to GCE (the emulator) with real agents', function
     return (await client!.get<{ tasks: Task[] }>('/v1/tasks?limit=1000')).tasks;
   }
 
+  /**
+   * Submits to a controller that may die at its failpoint while it answers (a terminate resumed at start reaches
+   * `provider.terminated` early). The insert is one transaction: the store says whether it landed. False when it did
+   * not and the server is gone; the caller submits again once a controller listens.
+   */
+  async function submitThroughCrash(c: Cluster, server: ServeProcess, count: number, before: number): Promise<boolean> {
+    const stored = (): number => Number(query<{ n: number }>(c, 'SELECT count(*) AS n FROM tasks')[0]!.n);
+    const outcome = await waitFor('the submission to land or its server to die', async () => {
+      if (stored() === before + count) return 'landed';
+      assert.equal(stored(), before, 'a submission is stored whole or not at all');
+      if (server.child.exitCode !== null || server.child.signalCode !== null) return 'lost';
+      try {
+        await client!.post('/v1/tasks', tasksSpec(count, 800));
+        return 'landed';
+      } catch (err) {
+        if (!(err instanceof SpillwayError) || !err.retryable || err instanceof ApiError) throw err;
+        return undefined;
+      }
+    });
+    return outcome === 'landed';
+  }
+
   it('bursts, runs the work on agents the instances started, and scales back to zero', async () => {
     const c = await setUp();
     const s = serve(c, 'serve');
@@ -120,7 +143,7 @@ describe('end to end: bursting to GCE (the emulator) with real agents', function
       const crashing = serve(c, `crashing-${round}`, { SPILLWAY_FAILPOINTS: `${point}=kill@1` });
       await waitHealthy(c.url, crashing);
       client ??= adminClient(c);
-      await client.post('/v1/tasks', tasksSpec(count, 800));
+      const landed = await submitThroughCrash(c, crashing, count, submitted);
       submitted += count;
       const outcome = await waitFor(
         `round ${round + 1} to crash or finish`,
@@ -141,6 +164,7 @@ describe('end to end: bursting to GCE (the emulator) with real agents', function
       if (outcome !== 'killed') await crashing.stop('SIGKILL');
       const restarted = serve(c, `restarted-${round}`);
       await waitHealthy(c.url, restarted);
+      if (!landed) await client.post('/v1/tasks', tasksSpec(count, 800));
       await waitFor(
         `round ${round + 1}: every task to succeed after the restart`,
         async () => {

@@ -10,6 +10,8 @@ export interface SimInstanceListener {
   launched(instances: readonly SimInstance[], request: LaunchRequest): void;
   /** Instances a terminate call ended (already gone ones are left out). */
   terminated(instances: readonly SimInstance[]): void;
+  /** A launch refused for want of capacity: the controller fails over in its next pass. */
+  refused(request: LaunchRequest): void;
 }
 
 /** A simulated instance and when its life's events fall. */
@@ -84,6 +86,7 @@ export class SimProvider implements CloudProvider {
     if (!this.#offeringKeys.has(key)) throw new ProviderError(`${what}: ${this.id} does not offer it`);
     const live = this.#liveByOffering.get(key) ?? 0;
     if (live + request.count > (this.#o.capacityPerOffering ?? Infinity)) {
+      this.#listener?.refused(request);
       throw new CapacityError(`${what}: no capacity (${live} of ${this.#o.capacityPerOffering} in use)`, key);
     }
     const now = this.#o.clock.now();

@@ -97,6 +97,8 @@ const CLUSTER = 'simulation';
 /** Simulated agents do not heartbeat; nothing is lost for silence. */
 const NEVER_LOST_MS = Number.MAX_SAFE_INTEGER / 4;
 const PASS_RANK = 1;
+/** After the trace's last task, a replay ends when no task has started or finished for this long. */
+const STALL_MS = 7 * 86_400_000;
 
 type SimEvent =
   | { readonly kind: 'pass' }
@@ -146,6 +148,7 @@ export class Simulation {
   #finished = 0;
   #passes = 0;
   #interruptions = 0;
+  #progressAtMs = 0;
 
   constructor(opts: SimulationOptions) {
     this.#o = opts;
@@ -170,6 +173,11 @@ export class Simulation {
       provider.listen({
         launched: (instances, request) => this.#launched(provider, instances, request),
         terminated: () => undefined,
+        // The controller fails over in its next pass, and tries the offering again once it is available.
+        refused: () => {
+          this.#requestPass(this.#clock.now() + 1);
+          this.#requestPass(this.#clock.now() + this.#settings.unavailableForMs);
+        },
       });
       this.#providers.set(provider.id, provider);
     }
@@ -208,6 +216,8 @@ export class Simulation {
       const arrival = next.done ? undefined : this.#arrivalMs(next.value);
       const t = min(arrival, this.#queue.peekTime(), this.#clock.nextWakeAt());
       if (t === undefined) break;
+      // Past the trace's end, work nothing can ever run (a launch no cloud can serve) must not loop forever.
+      if (next.done && t - this.#progressAtMs > STALL_MS) break;
       this.#clock.set(t);
       await nextMacrotask(); // cloud calls the clock just woke go on
       const batch: TraceTask[] = [];
@@ -289,6 +299,7 @@ export class Simulation {
       this.#meta.set(task.id, { traceId: source.id, runMs: Math.round(source.runS * 1000), submitMs: now, started: false });
     });
     this.#submitted += batch.length;
+    this.#progressAtMs = now;
     this.#requestPass(now);
     // Past its grace, a task that still waits makes the planner launch for it.
     const graceMs = this.#store.policy.get().pendingGraceMs;
@@ -311,6 +322,7 @@ export class Simulation {
         this.#registry.report(event.agentId, event.taskId, { kind: 'exit', exitCode: 0, outputTail: '' });
         this.#meta.delete(event.taskId);
         this.#finished++;
+        this.#progressAtMs = now;
         // Room is free: a pass places what waits (nothing waits: nothing to place).
         if (this.#store.tasks.list({ states: ['pending'], limit: 1 }).length > 0) this.#requestPass(now);
         if (where) this.#requestPass(now + this.#store.policy.get().idleTtlMs);
@@ -382,6 +394,7 @@ export class Simulation {
       for (const task of this.#registry.pull(agentId)) {
         const meta = this.#meta.get(task.id);
         if (!meta) continue;
+        this.#progressAtMs = now;
         if (!meta.started) {
           meta.started = true;
           this.#recordWait(now - meta.submitMs);

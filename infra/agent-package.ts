@@ -1,5 +1,5 @@
 // Makes the package the boot script installs: `npm run pack:agent` (or `node infra/agent-package.ts [OUT_DIR]`).
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -61,15 +61,16 @@ export function packAgent(opts: AgentPackageOptions): AgentPackage {
 
 /** The top-level node_modules folders of the production dependency tree (nested ones come with their parents). */
 function productionDependencyDirs(repo: string): string[] {
-  const listing = execFileSync(
+  // npm ls exits 1 on tree problems it only warns about (an extraneous package): the listing is still whole.
+  const ls = spawnSync(
     'npm',
     ['ls', '--omit=dev', '--all', '--parseable', '--workspaces=false', '--include-workspace-root'],
-    {
-      cwd: repo,
-      encoding: 'utf8',
-      maxBuffer: 64 * 1024 * 1024,
-    },
+    { cwd: repo, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
   );
+  const listing = ls.stdout ?? '';
+  if (!listing.includes(`${sep}node_modules${sep}`)) {
+    throw new Error(`listing the production dependencies with npm ls failed: ${ls.stderr || String(ls.error)}`);
+  }
   const dirs = new Set<string>();
   for (const line of listing.split('\n')) {
     const rel = relative(repo, line.trim());

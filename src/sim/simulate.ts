@@ -10,6 +10,8 @@ export interface VariantReport extends RunFigures {
   readonly name: Variant['name'];
   readonly description: string;
   readonly wallS: number;
+  /** CPU time of this process during the run (on a shared machine, wall time counts other processes' turns too). */
+  readonly cpuS: number;
 }
 
 /** What `spillway simulate` prints. */
@@ -53,6 +55,7 @@ export async function simulateTrace(
   for (const variant of variants(sim, largest)) {
     if (opts.only && !opts.only.includes(variant.name)) continue;
     const started = performance.now();
+    const cpuBefore = process.cpuUsage();
     const simulation = new Simulation({
       trace: trace.tasks(),
       startMs: trace.startMs,
@@ -66,9 +69,17 @@ export async function simulateTrace(
       onProgress: (p) => opts.onProgress?.(variant.name, p.submitted, p.nowMs),
     });
     const run = await simulation.run();
+    const cpu = process.cpuUsage(cpuBefore);
+    const wallS = (performance.now() - started) / 1000;
     try {
       const figures = runFigures(run, variant.policy, sim.privateRates);
-      runs.push({ name: variant.name, description: variant.description, ...figures, wallS: (performance.now() - started) / 1000 });
+      runs.push({
+        name: variant.name,
+        description: variant.description,
+        ...figures,
+        wallS,
+        cpuS: (cpu.user + cpu.system) / 1e6,
+      });
       if (variant.name === 'spillway') {
         opts.decisionLog?.(run.decisions);
         lowerBound = await cloudWorkBound(

@@ -311,9 +311,12 @@ export class Simulation {
     switch (event.kind) {
       case 'boot':
         return this.#boot(event.instance, event.credential);
-      case 'grace':
+      case 'grace': {
+        // A grace period's end matters only where the planner may launch: not while paused, not without clouds.
+        if (this.#o.clouds.length === 0 || this.#store.policy.get().paused) return;
         if (event.taskIds.some((id) => this.#store.tasks.get(id)?.state === 'pending')) this.#requestPass(now);
         return;
+      }
       case 'finish': {
         const task = this.#store.tasks.get(event.taskId);
         if (task?.state !== 'running' || task.agentId !== event.agentId || task.startedAtMs !== event.startedAtMs) return;

@@ -106,6 +106,7 @@ export function renderSimulationReport(report: SimulationReport): string {
     ['budget alerts', (r) => String(r.budgetAlerts.length)],
     ['spot interruptions', (r) => String(r.spotInterruptions)],
     ['replay wall time', (r) => `${r.wallS.toFixed(1)} s`],
+    ['replay CPU time', (r) => `${r.cpuS.toFixed(1)} s`],
   ];
   const compare = renderTable({
     columns: [{ header: '' }, ...report.runs.map((r) => ({ header: r.name.toUpperCase(), align: 'right' as const }))],

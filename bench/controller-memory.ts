@@ -45,8 +45,20 @@ export const benchmark: Benchmark = {
         metrics: {
           agents: results[0]!.agents,
           tasks: results[0]!.tasks,
-          'peakRssMiB.median': round(quantile(results.map((r) => r.peakRssMiB), 0.5), 0),
-          'passMs.median': round(quantile(results.flatMap((r) => r.passMs.slice(1)), 0.5), 0),
+          'peakRssMiB.median': round(
+            quantile(
+              results.map((r) => r.peakRssMiB),
+              0.5,
+            ),
+            0,
+          ),
+          'passMs.median': round(
+            quantile(
+              results.flatMap((r) => r.passMs.slice(1)),
+              0.5,
+            ),
+            0,
+          ),
         },
         targets: [{ metric: 'peakRssMiB.median', max: 1_024 }],
       };

@@ -85,7 +85,12 @@ export const benchmark: Benchmark = {
       settings: { passIntervalMs: 1_000, reconcileEveryPasses: 10, leaseTtlMs: 15_000, unavailableForMs: 180_000 },
       identity: {
         holderId: 'bench',
-        launch: { clusterId: 'bench', controllerUrl: 'http://127.0.0.1:1', caBundle: '', serverSecret: Buffer.alloc(32, 1) },
+        launch: {
+          clusterId: 'bench',
+          controllerUrl: 'http://127.0.0.1:1',
+          caBundle: '',
+          serverSecret: Buffer.alloc(32, 1),
+        },
       },
     });
     const passMs: number[] = [];
@@ -122,7 +127,8 @@ export const benchmark: Benchmark = {
           submittedAtMs,
         );
         const deadline = Date.now() + 30_000;
-        while (providers.reduce((n, p) => n + p.launchesAtMs.length, 0) === before && Date.now() < deadline) await sleep(2);
+        while (providers.reduce((n, p) => n + p.launchesAtMs.length, 0) === before && Date.now() < deadline)
+          await sleep(2);
         const firstOfTrial = Math.min(...providers.flatMap((p) => p.launchesAtMs.filter((t) => t >= submittedAtMs)));
         const latency = firstOfTrial - (submittedAtMs + GRACE_MS);
         latencies.push(latency);

@@ -22,7 +22,8 @@ interface ChildResult {
 
 export const benchmark: Benchmark = {
   name: 'planner-throughput',
-  description: 'median wall time and peak memory of one plan for 1k-100k pending trace tasks over two regions of offerings',
+  description:
+    'median wall time and peak memory of one plan for 1k-100k pending trace tasks over two regions of offerings',
   async run(ctx: BenchContext): Promise<BenchResult> {
     const sizes = ctx.quick ? [1_000, 20_000] : [1_000, 5_000, 20_000, 100_000];
     const metrics: Record<string, number> = {};

@@ -11,7 +11,8 @@ import { KTH_TRACE } from './lib/workloads.ts';
 
 export const benchmark: Benchmark = {
   name: 'trace-replay',
-  description: 'the KTH SP2 year through the simulator: wall time, cost and waits vs private-only, a node group, the bound',
+  description:
+    'the KTH SP2 year through the simulator: wall time, cost and waits vs private-only, a node group, the bound',
   async run(ctx: BenchContext): Promise<BenchResult> {
     const limit = ctx.quick ? 3_000 : undefined;
     const trace = await openTrace(KTH_TRACE, limit === undefined ? {} : { limit });

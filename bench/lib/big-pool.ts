@@ -25,7 +25,12 @@ function fill(
         {
           name: `node-${i}`,
           location: { kind: 'private', site: `rack-${i % 40}` },
-          capacity: { cpuMillis: opts.cpusPerAgent * 1000, memoryMiB: opts.cpusPerAgent * 4096, gpus: 0, netMbps: 10_000 },
+          capacity: {
+            cpuMillis: opts.cpusPerAgent * 1000,
+            memoryMiB: opts.cpusPerAgent * 4096,
+            gpus: 0,
+            netMbps: 10_000,
+          },
           labels: { rack: `rack-${i % 40}` },
           lifecycle: 'private',
           pricePerHourMicros: 0,
@@ -59,7 +64,8 @@ function fill(
         nowMs,
       );
       group.forEach((agentId, g) => {
-        for (let k = 0; k < opts.tasksPerAgent; k++) store.tasks.place(tasks[g * opts.tasksPerAgent + k]!.id, agentId, nowMs);
+        for (let k = 0; k < opts.tasksPerAgent; k++)
+          store.tasks.place(tasks[g * opts.tasksPerAgent + k]!.id, agentId, nowMs);
         store.tasks.claim(agentId, nowMs);
       });
     });

@@ -5,7 +5,11 @@ import { fileURLToPath } from 'node:url';
  * Runs a bench/lib script in a child Node process (the same Node as this one) and parses the JSON line it prints
  * last. Memory figures come from children so each measurement has a process of its own.
  */
-export function runChild<T>(script: string, args: readonly (string | number)[], opts: { timeoutMs?: number } = {}): Promise<T> {
+export function runChild<T>(
+  script: string,
+  args: readonly (string | number)[],
+  opts: { timeoutMs?: number } = {},
+): Promise<T> {
   const path = fileURLToPath(new URL(script, import.meta.url));
   return new Promise((resolve, reject) => {
     execFile(

@@ -56,7 +56,12 @@ try {
       settings: { passIntervalMs: 1_000, reconcileEveryPasses: 2, leaseTtlMs: 15_000, unavailableForMs: 180_000 },
       identity: {
         holderId: 'bench',
-        launch: { clusterId: 'bench', controllerUrl: 'http://127.0.0.1:1', caBundle: '', serverSecret: Buffer.alloc(32, 1) },
+        launch: {
+          clusterId: 'bench',
+          controllerUrl: 'http://127.0.0.1:1',
+          caBundle: '',
+          serverSecret: Buffer.alloc(32, 1),
+        },
       },
     });
     store.tasks.insert(

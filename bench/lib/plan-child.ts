@@ -22,7 +22,8 @@ const POLICY: Policy = {
 /** `n` tasks: whole trace windows (KTH, Alibaba, mixed) concatenated until there are enough. */
 async function manyTasks(n: number, seed: number): Promise<Task[]> {
   const tasks: Task[] = [];
-  for (const w of await drawWorkloads(Math.ceil(n / 500) + 3, seed, { minTasks: 400, maxTasks: 600 })) tasks.push(...w.tasks);
+  for (const w of await drawWorkloads(Math.ceil(n / 500) + 3, seed, { minTasks: 400, maxTasks: 600 }))
+    tasks.push(...w.tasks);
   return tasks.slice(0, n);
 }
 
@@ -34,7 +35,15 @@ const times: number[] = [];
 let instances = 0;
 for (let run = 0; run < runs; run++) {
   const started = performance.now();
-  const result = plan({ nowMs: 0, policy: POLICY, pending, agents: [], openLaunches: [], offerings, unavailable: new Set() });
+  const result = plan({
+    nowMs: 0,
+    policy: POLICY,
+    pending,
+    agents: [],
+    openLaunches: [],
+    offerings,
+    unavailable: new Set(),
+  });
   times.push(performance.now() - started);
   instances = result.launches.reduce((s, l) => s + l.count, 0);
 }

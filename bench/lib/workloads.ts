@@ -15,7 +15,6 @@ export const TRACES_DIR = fileURLToPath(new URL('../../data/traces/', import.met
 export const KTH_TRACE = join(TRACES_DIR, 'KTH-SP2-1996-2.1-cln.swf.gz');
 export const ALIBABA_PODS = join(TRACES_DIR, 'alibaba-gpu-v2023/openb_pod_list_first4000.csv');
 
-
 export function randomInt(random: () => number, min: number, max: number): number {
   return min + Math.floor(random() * (max - min + 1));
 }

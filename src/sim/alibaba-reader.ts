@@ -16,7 +16,18 @@ import { malformed, TraceLineError, type TraceReadOptions, type TraceTask } from
  * - owner: team `alibaba`, project the QoS class, job the pod name; revocable when the QoS is `BE` (best effort).
  * Nodes (`openb_node_list_*.csv`): `sn, cpu_milli, memory_mib, gpu, model`: the private cluster's machines.
  */
-const POD_COLUMNS = ['name', 'cpu_milli', 'memory_mib', 'num_gpu', 'gpu_milli', 'gpu_spec', 'qos', 'creation_time', 'deletion_time', 'scheduled_time'] as const;
+const POD_COLUMNS = [
+  'name',
+  'cpu_milli',
+  'memory_mib',
+  'num_gpu',
+  'gpu_milli',
+  'gpu_spec',
+  'qos',
+  'creation_time',
+  'deletion_time',
+  'scheduled_time',
+] as const;
 const NODE_COLUMNS = ['sn', 'cpu_milli', 'memory_mib', 'gpu', 'model'] as const;
 
 /** One machine of the Alibaba cluster. */

@@ -40,7 +40,10 @@ export function runFigures(run: SimulationRun, policy: Policy, rates: PrivateRat
   const ledger = run.store.ledger.overlapping(window.fromMs, window.toMs);
   const rate = amortizedPrivateRate(rates);
   let privateMicros: Micros = 0;
-  const lines = new Map<string, { providerId: string; lifecycle: 'on-demand' | 'spot'; micros: number; ms: number; n: number }>();
+  const lines = new Map<
+    string,
+    { providerId: string; lifecycle: 'on-demand' | 'spot'; micros: number; ms: number; n: number }
+  >();
   for (const agent of ledger.agents) {
     const micros = billedInWindow(agent, effectivePricePerHour(agent, rate), window, run.endMs);
     if (agent.lifecycle === 'private') {
@@ -49,7 +52,11 @@ export function runFigures(run: SimulationRun, policy: Policy, rates: PrivateRat
     }
     const key = `${agent.providerId}/${agent.lifecycle}`;
     let line = lines.get(key);
-    if (!line) lines.set(key, (line = { providerId: agent.providerId ?? '', lifecycle: agent.lifecycle, micros: 0, ms: 0, n: 0 }));
+    if (!line)
+      lines.set(
+        key,
+        (line = { providerId: agent.providerId ?? '', lifecycle: agent.lifecycle, micros: 0, ms: 0, n: 0 }),
+      );
     line.micros += micros;
     line.ms += Math.max(0, Math.min(agent.endMs ?? run.endMs, run.endMs) - agent.startMs);
     line.n++;
@@ -65,7 +72,8 @@ export function runFigures(run: SimulationRun, policy: Policy, rates: PrivateRat
     }));
   const cloudMicros = [...lines.values()].reduce((s, l) => s + l.micros, 0);
   const waits = Float64Array.from(run.waitsMs).sort();
-  const at = (q: number): number => (waits.length === 0 ? 0 : waits[Math.min(waits.length - 1, Math.ceil(q * waits.length) - 1)]! / 1000);
+  const at = (q: number): number =>
+    waits.length === 0 ? 0 : waits[Math.min(waits.length - 1, Math.ceil(q * waits.length) - 1)]! / 1000;
   let past = 0;
   let sum = 0;
   for (const w of waits) {

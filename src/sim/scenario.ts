@@ -69,7 +69,8 @@ export async function openTrace(path: string, opts: TraceOpenOptions = {}): Prom
       kind: 'alibaba',
       tasks: limited(() => readAlibabaPods(path, opts)),
       startMs: DEFAULT_START_MS,
-      privateMachines: opts.privateCpus !== undefined ? [machine(opts.privateCpus, opts.memoryPerProcessorMiB)] : machines,
+      privateMachines:
+        opts.privateCpus !== undefined ? [machine(opts.privateCpus, opts.memoryPerProcessorMiB)] : machines,
       expectedTasks: undefined,
     };
   }
@@ -88,7 +89,12 @@ function machine(cpus: number, memoryPerProcessorMiB = 1_024): PrivateMachine {
   if (!(cpus > 0)) throw new ValidationError('--private-cpus', `expected a positive number of CPUs, got ${cpus}`);
   return {
     name: 'private-0',
-    capacity: { cpuMillis: Math.round(cpus * 1000), memoryMiB: Math.ceil(cpus * memoryPerProcessorMiB), gpus: 0, netMbps: 0 },
+    capacity: {
+      cpuMillis: Math.round(cpus * 1000),
+      memoryMiB: Math.ceil(cpus * memoryPerProcessorMiB),
+      gpus: 0,
+      netMbps: 0,
+    },
     labels: {},
   };
 }
@@ -136,14 +142,21 @@ export function simConfigFrom(config: Config): SimConfig {
     switch (p.kind) {
       case 'local': {
         const providerId = `local:${p.name}`;
-        return { providerId, kind: 'local', offerings: localOfferings(p, providerId), capacityPerOffering: p.capacityPerZone };
+        return {
+          providerId,
+          kind: 'local',
+          offerings: localOfferings(p, providerId),
+          capacityPerOffering: p.capacityPerZone,
+        };
       }
       case 'aws-ec2': {
         const providerId = `aws-ec2:${p.name ?? p.region}`;
         return {
           providerId,
           kind: 'aws-ec2',
-          offerings: ec2Offerings(p, providerId, undefined, (type, zone) => book.lookup('aws-ec2', p.region, type, zone)),
+          offerings: ec2Offerings(p, providerId, undefined, (type, zone) =>
+            book.lookup('aws-ec2', p.region, type, zone),
+          ),
         };
       }
       default: {

@@ -65,7 +65,11 @@ export interface SimulationOptions {
 /** What one pass decided, with trace ids for tasks and agent names for agents, so two runs compare as text. */
 export interface Decision {
   readonly atMs: number;
-  readonly launches: readonly { readonly offering: string; readonly count: number; readonly tasks: readonly string[] }[];
+  readonly launches: readonly {
+    readonly offering: string;
+    readonly count: number;
+    readonly tasks: readonly string[];
+  }[];
   readonly placements: readonly { readonly task: string; readonly agent: string }[];
   readonly terminates: readonly { readonly agent: string; readonly reason: string }[];
 }
@@ -200,7 +204,12 @@ export class Simulation {
       settings: this.#settings,
       identity: {
         holderId: 'simulator',
-        launch: { clusterId: CLUSTER, controllerUrl: 'sim://controller', caBundle: '', serverSecret: this.#store.meta.serverSecret() },
+        launch: {
+          clusterId: CLUSTER,
+          controllerUrl: 'sim://controller',
+          caBundle: '',
+          serverSecret: this.#store.meta.serverSecret(),
+        },
       },
     });
   }
@@ -277,7 +286,13 @@ export class Simulation {
     for (const machine of this.#o.privateMachines) {
       const { agentId } = this.#registry.register(
         { kind: 'token', token },
-        { protocolVersion: PROTOCOL_VERSION, name: machine.name, capacity: machine.capacity, labels: machine.labels, site: 'sim' },
+        {
+          protocolVersion: PROTOCOL_VERSION,
+          name: machine.name,
+          capacity: machine.capacity,
+          labels: machine.labels,
+          site: 'sim',
+        },
       );
       this.#agentNames.set(agentId, machine.name);
     }
@@ -296,7 +311,12 @@ export class Simulation {
     const inserted = this.#store.tasks.insert(tasks, now);
     inserted.forEach((task, i) => {
       const source = batch[i]!;
-      this.#meta.set(task.id, { traceId: source.id, runMs: Math.round(source.runS * 1000), submitMs: now, started: false });
+      this.#meta.set(task.id, {
+        traceId: source.id,
+        runMs: Math.round(source.runS * 1000),
+        submitMs: now,
+        started: false,
+      });
     });
     this.#submitted += batch.length;
     this.#progressAtMs = now;
@@ -319,7 +339,8 @@ export class Simulation {
       }
       case 'finish': {
         const task = this.#store.tasks.get(event.taskId);
-        if (task?.state !== 'running' || task.agentId !== event.agentId || task.startedAtMs !== event.startedAtMs) return;
+        if (task?.state !== 'running' || task.agentId !== event.agentId || task.startedAtMs !== event.startedAtMs)
+          return;
         const where = this.#agentInstance.get(event.agentId);
         if (where && !where.provider.isLive(where.instanceId)) return; // its machine is gone; the controller requeues it
         this.#registry.report(event.agentId, event.taskId, { kind: 'exit', exitCode: 0, outputTail: '' });
@@ -425,7 +446,11 @@ export class Simulation {
     if (report.launches.length + placed.length + report.terminates.length === 0) return;
     this.#decisions.push({
       atMs,
-      launches: report.launches.map((l) => ({ offering: offeringKey(l.offering), count: l.count, tasks: l.taskIds.map(trace) })),
+      launches: report.launches.map((l) => ({
+        offering: offeringKey(l.offering),
+        count: l.count,
+        tasks: l.taskIds.map(trace),
+      })),
       placements: placed.map((p) => ({ task: trace(p.taskId), agent: agent(p.agentId) })),
       terminates: report.terminates.map((t) => ({ agent: agent(t.agentId), reason: t.reason })),
     });

@@ -40,9 +40,24 @@ export const DEFAULT_MEMORY_PER_PROCESSOR_MIB = 1_024;
 
 const FIELDS = 18;
 const NAMES = [
-  'job id', 'submit time', 'wait time', 'run time', 'allocated processors', 'average CPU time', 'used memory',
-  'requested processors', 'requested time', 'requested memory', 'status', 'user id', 'group id', 'executable',
-  'queue', 'partition', 'preceding job', 'think time',
+  'job id',
+  'submit time',
+  'wait time',
+  'run time',
+  'allocated processors',
+  'average CPU time',
+  'used memory',
+  'requested processors',
+  'requested time',
+  'requested memory',
+  'status',
+  'user id',
+  'group id',
+  'executable',
+  'queue',
+  'partition',
+  'preceding job',
+  'think time',
 ] as const;
 
 /** Reads the header lines (those before the first job) and stops: the rest of the file is not read. */
@@ -59,7 +74,12 @@ export async function readSwfHeader(path: string): Promise<SwfHeader> {
     const value = Number(fields[key]);
     return key in fields && Number.isFinite(value) && value > 0 ? value : null;
   };
-  return { fields, maxProcs: num('MaxProcs') ?? num('MaxNodes'), unixStartTime: num('UnixStartTime'), maxJobs: num('MaxJobs') };
+  return {
+    fields,
+    maxProcs: num('MaxProcs') ?? num('MaxNodes'),
+    unixStartTime: num('UnixStartTime'),
+    maxJobs: num('MaxJobs'),
+  };
 }
 
 /** Streams the jobs of an SWF log as tasks, in file order. Malformed lines fail or are skipped as `onMalformed` says. */
@@ -74,7 +94,12 @@ export async function* readSwf(path: string, opts: SwfReadOptions = {}): AsyncGe
 }
 
 /** One job line as a task, or the error that names what is wrong with it. Pure. */
-export function parseSwfLine(text: string, line: number, path: string, opts: SwfReadOptions = {}): TraceTask | TraceLineError {
+export function parseSwfLine(
+  text: string,
+  line: number,
+  path: string,
+  opts: SwfReadOptions = {},
+): TraceTask | TraceLineError {
   const parts = text.trim().split(/\s+/);
   if (parts.length !== FIELDS) {
     return new TraceLineError(path, line, `expected ${FIELDS} fields, got ${parts.length}`);
@@ -88,11 +113,27 @@ export function parseSwfLine(text: string, line: number, path: string, opts: Swf
     f.push(value);
   }
   const [id, submitS, , runS, allocated, , usedKb, requested, , requestedKb, , user, group] = f as [
-    number, number, number, number, number, number, number, number, number, number, number, number, number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
   ];
   const processors = requested > 0 ? requested : allocated;
   if (!(processors > 0)) {
-    return new TraceLineError(path, line, 'field 8 (requested processors) and field 5 (allocated processors) are both unknown');
+    return new TraceLineError(
+      path,
+      line,
+      'field 8 (requested processors) and field 5 (allocated processors) are both unknown',
+    );
   }
   if (runS < 0) return new TraceLineError(path, line, 'field 4 (run time) is unknown');
   if (submitS < 0) return new TraceLineError(path, line, 'field 2 (submit time) is unknown');

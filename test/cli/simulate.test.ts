@@ -78,7 +78,16 @@ describe('spillway simulate', function () {
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /^private cluster +16 CPUs$/m);
     assert.match(result.stdout, /^ +SPILLWAY +PRIVATE-ONLY +FIXED-NODE-GROUP$/m);
-    for (const label of ['total cost', 'cloud instance-hours', 'wait p50', 'wait p95', 'wait p99', 'waited past grace', 'budget alerts', 'cloud lower bound']) {
+    for (const label of [
+      'total cost',
+      'cloud instance-hours',
+      'wait p50',
+      'wait p95',
+      'wait p99',
+      'waited past grace',
+      'budget alerts',
+      'cloud lower bound',
+    ]) {
       assert.match(result.stdout, new RegExp(`^ *${label} `, 'm'));
     }
     assert.match(result.stdout, /^RUN +PROVIDER +LIFECYCLE +INSTANCES +INSTANCE-HOURS +COST$/m);

@@ -106,7 +106,12 @@ async function referenceRun(dir: string): Promise<{ decisions: Decision[]; store
     settings: SIM_SETTINGS,
     identity: {
       holderId: 'reference',
-      launch: { clusterId: CLUSTER, controllerUrl: 'http://127.0.0.1:1', caBundle: '', serverSecret: store.meta.serverSecret() },
+      launch: {
+        clusterId: CLUSTER,
+        controllerUrl: 'http://127.0.0.1:1',
+        caBundle: '',
+        serverSecret: store.meta.serverSecret(),
+      },
     },
   });
   const token = store.tokens.create(
@@ -123,7 +128,14 @@ async function referenceRun(dir: string): Promise<{ decisions: Decision[]; store
     const arriving = SCENARIO.filter((t) => t.submitS === s);
     if (arriving.length > 0) {
       const inserted = store.tasks.insert(
-        arriving.map((t) => ({ owner: t.owner, resources: t.resources, priority: 0, revocable: t.revocable, constraints: {}, command: [] })),
+        arriving.map((t) => ({
+          owner: t.owner,
+          resources: t.resources,
+          priority: 0,
+          revocable: t.revocable,
+          constraints: {},
+          command: [],
+        })),
         now,
       );
       inserted.forEach((task, i) => traceOf.set(task.id, arriving[i]!));
@@ -200,7 +212,14 @@ describe('simulator against the real controller', function () {
       trace: stream(SCENARIO),
       startMs: START_MS,
       privateMachines: [PRIVATE],
-      clouds: [{ providerId: PROVIDER_ID, kind: 'local', offerings: localOfferings(CONFIG, PROVIDER_ID), capacityPerOffering: 8 }],
+      clouds: [
+        {
+          providerId: PROVIDER_ID,
+          kind: 'local',
+          offerings: localOfferings(CONFIG, PROVIDER_ID),
+          capacityPerOffering: 8,
+        },
+      ],
       policy: POLICY,
       spotInterruptionsPerHour: 0,
       decisionLog: true,
@@ -218,7 +237,10 @@ describe('simulator against the real controller', function () {
     // Not vacuous: the scenario bursts on-demand and spot, places on private and cloud agents, and scales down.
     const launches = sim.decisions.flatMap((d) => d.launches);
     assert.ok(launches.length >= 3, `launches: ${JSON.stringify(launches)}`);
-    assert.ok(launches.some((l) => l.offering.endsWith('/spot')), 'a spot launch for the revocable task');
+    assert.ok(
+      launches.some((l) => l.offering.endsWith('/spot')),
+      'a spot launch for the revocable task',
+    );
     const placements = sim.decisions.flatMap((d) => d.placements);
     assert.equal(new Set(placements.map((p) => p.task)).size, SCENARIO.length);
     assert.ok(placements.some((p) => p.agent === 'private-0'));

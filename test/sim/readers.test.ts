@@ -145,7 +145,10 @@ describe('trace readers', () => {
       });
       assert.equal(pods[2]!.resources.memoryMiB, 24_576);
       assert.equal(pods[2]!.submitS, 1_558_381);
-      assert.equal(pods.reduce((s, p) => s + p.resources.cpuMillis, 0), 39_986_582);
+      assert.equal(
+        pods.reduce((s, p) => s + p.resources.cpuMillis, 0),
+        39_986_582,
+      );
       assert.equal(pods.filter((p) => p.revocable).length, 1_071 + 175 + 686, 'best-effort pods are revocable');
     });
 
@@ -172,7 +175,10 @@ describe('trace readers', () => {
           'p3,1000,1024,0,0,,LS,Running,30,40,',
         ].join('\r\n'),
       );
-      await assert.rejects(collect(readAlibabaPods(path)), /pods\.csv line 3: deletion_time is not a non-negative number/);
+      await assert.rejects(
+        collect(readAlibabaPods(path)),
+        /pods\.csv line 3: deletion_time is not a non-negative number/,
+      );
       const skipped: number[] = [];
       const pods = await collect(readAlibabaPods(path, { onMalformed: 'skip', onSkip: (e) => skipped.push(e.line) }));
       assert.deepEqual(skipped, [3, 4]);

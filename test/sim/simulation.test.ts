@@ -58,16 +58,37 @@ async function* stream(tasks: readonly TraceTask[]): AsyncGenerator<TraceTask> {
 describe('SimProvider', () => {
   it('launches idempotently by intent id, refuses past its capacity and forgets terminated instances', async () => {
     const clock = new ManualClock(START_MS);
-    const provider = new SimProvider({ id: 'local:sim', kind: 'local', offerings: OFFERINGS, clock, random: seededRandom(1), capacityPerOffering: 2 });
+    const provider = new SimProvider({
+      id: 'local:sim',
+      kind: 'local',
+      offerings: OFFERINGS,
+      clock,
+      random: seededRandom(1),
+      capacityPerOffering: 2,
+    });
     const first = await provider.launch(request('i-1', 'on-demand', 2));
-    assert.deepEqual(first.map((i) => i.id), ['small-1', 'small-2']);
+    assert.deepEqual(
+      first.map((i) => i.id),
+      ['small-1', 'small-2'],
+    );
     assert.equal(first[0]!.launchedAtMs, START_MS);
-    assert.deepEqual(await provider.launch(request('i-1', 'on-demand', 2)), first, 'a retry returns the same instances');
+    assert.deepEqual(
+      await provider.launch(request('i-1', 'on-demand', 2)),
+      first,
+      'a retry returns the same instances',
+    );
     await assert.rejects(provider.launch(request('i-2', 'on-demand')), CapacityError);
     assert.deepEqual((await provider.list('other')).length, 0);
     await provider.terminate(['small-1', 'no-such']);
-    assert.deepEqual((await provider.list('c1')).map((i) => i.id), ['small-2']);
-    assert.equal((await provider.launch(request('i-3', 'on-demand')))[0]!.id, 'small-3', 'room again after a terminate');
+    assert.deepEqual(
+      (await provider.list('c1')).map((i) => i.id),
+      ['small-2'],
+    );
+    assert.equal(
+      (await provider.launch(request('i-3', 'on-demand')))[0]!.id,
+      'small-3',
+      'room again after a terminate',
+    );
   });
 
   it('interrupts spot instances only, at seeded times', async () => {
@@ -81,7 +102,9 @@ describe('SimProvider', () => {
         spotInterruptionsPerHour: 1,
       });
       const spot = (await provider.launch(request('s', 'spot', 3))) as unknown as { interruptAtMs: number | null }[];
-      const onDemand = (await provider.launch(request('o', 'on-demand'))) as unknown as { interruptAtMs: number | null }[];
+      const onDemand = (await provider.launch(request('o', 'on-demand'))) as unknown as {
+        interruptAtMs: number | null;
+      }[];
       return [...spot, ...onDemand].map((i) => i.interruptAtMs);
     };
     const a = await times(7);
@@ -113,14 +136,20 @@ describe('simulation', function () {
       const requeued = run.store.tasks.list().filter((t) => t.attempts > 0);
       assert.ok(requeued.length > 0, 'its tasks went back to pending and ran again');
       assert.ok(requeued.every((t) => t.state === 'succeeded'));
-      assert.equal(run.store.agents.list({ states: ['provisioning', 'registered', 'draining'] }).length, 0, 'the cloud emptied out');
+      assert.equal(
+        run.store.agents.list({ states: ['provisioning', 'registered', 'draining'] }).length,
+        0,
+        'the cloud emptied out',
+      );
     } finally {
       run.store.close();
     }
   });
 
   it('fails over to the next cheapest offering when one runs out of capacity', async () => {
-    const clouds: SimCloud[] = [{ providerId: 'local:sim', kind: 'local', offerings: OFFERINGS, capacityPerOffering: 1 }];
+    const clouds: SimCloud[] = [
+      { providerId: 'local:sim', kind: 'local', offerings: OFFERINGS, capacityPerOffering: 1 },
+    ];
     const sim = new Simulation({
       trace: stream([job('a', 0, 2, 600), job('b', 20, 2, 600), job('c', 40, 2, 600)]),
       startMs: START_MS,
@@ -155,7 +184,10 @@ describe('simulation', function () {
     const run = await sim.run();
     run.store.close();
     assert.equal(run.neverStarted, 2);
-    assert.ok(run.endMs - START_MS > 6.9 * 86_400_000, `it retried for a week of simulated time, not ${run.endMs - START_MS} ms (${run.passes} passes)`);
+    assert.ok(
+      run.endMs - START_MS > 6.9 * 86_400_000,
+      `it retried for a week of simulated time, not ${run.endMs - START_MS} ms (${run.passes} passes)`,
+    );
   });
 
   it('runs tasks for their trace run time and waits them as the pool allows', async () => {

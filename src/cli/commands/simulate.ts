@@ -31,8 +31,14 @@ export function simulateCommand(parent: Command, app: CliApp): void {
     'what-if: replay a trace (SWF, Alibaba CSV) through the real planner on a simulated clock; cost and waits vs baselines',
   )
     .requiredOption('--trace <file>', 'the trace: an SWF log (.swf, .swf.gz) or an Alibaba GPU pod list (.csv)')
-    .option('--config <file>', 'spillway.yaml whose policy, budgets, providers and private rates to simulate (default: AWS us-east-1 and GCE us-central1 from the bundled catalog, the production policy)')
-    .option('--private-cpus <n>', "the private cluster's CPUs (default: the trace's MaxProcs, or the Alibaba node list)")
+    .option(
+      '--config <file>',
+      'spillway.yaml whose policy, budgets, providers and private rates to simulate (default: AWS us-east-1 and GCE us-central1 from the bundled catalog, the production policy)',
+    )
+    .option(
+      '--private-cpus <n>',
+      "the private cluster's CPUs (default: the trace's MaxProcs, or the Alibaba node list)",
+    )
     .option('--limit <n>', 'replay only the first N tasks of the trace')
     .option('--seed <n>', 'seed of spot interruptions', '1')
     .addOption(
@@ -49,11 +55,13 @@ export function simulateCommand(parent: Command, app: CliApp): void {
   cmd.action(async (_options: unknown, self: Command) => {
     const flags = self.opts<SimulateFlags>();
     const { ctx } = app;
-    const privateCpus = flags.privateCpus === undefined ? undefined : parseIntFlag('--private-cpus', flags.privateCpus, { min: 1 });
+    const privateCpus =
+      flags.privateCpus === undefined ? undefined : parseIntFlag('--private-cpus', flags.privateCpus, { min: 1 });
     const limit = flags.limit === undefined ? undefined : parseIntFlag('--limit', flags.limit, { min: 1 });
     const seed = parseIntFlag('--seed', flags.seed, { min: 0 });
     const path = resolve(ctx.cwd, flags.trace);
-    const sim = flags.config === undefined ? defaultSimConfig() : simConfigFrom(loadConfig(resolve(ctx.cwd, flags.config)));
+    const sim =
+      flags.config === undefined ? defaultSimConfig() : simConfigFrom(loadConfig(resolve(ctx.cwd, flags.config)));
     let skipped = 0;
     const trace = await openTrace(path, {
       onMalformed: flags.onMalformed,
@@ -63,11 +71,15 @@ export function simulateCommand(parent: Command, app: CliApp): void {
       ...(privateCpus === undefined ? {} : { privateCpus }),
       ...(limit === undefined ? {} : { limit }),
     }).catch((err: unknown) => {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ValidationError('--trace', `no such file: ${path}`);
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+        throw new ValidationError('--trace', `no such file: ${path}`);
       throw err;
     });
     if (!trace.privateMachines) {
-      throw new ValidationError('--private-cpus', 'the trace does not say how large its cluster was; give --private-cpus');
+      throw new ValidationError(
+        '--private-cpus',
+        'the trace does not say how large its cluster was; give --private-cpus',
+      );
     }
     const bar = new ProgressBar(ctx.stderr, trace.expectedTasks);
     const report = await simulateTrace(flags.trace, trace, sim, {
@@ -129,7 +141,9 @@ export function renderSimulationReport(report: SimulationReport): string {
     ),
   });
   const alerts = report.runs.flatMap((r) =>
-    r.budgetAlerts.map((a) => `  ${r.name}: budget ${a.budget} reached ${a.percent}% at ${new Date(a.atMs).toISOString()}`),
+    r.budgetAlerts.map(
+      (a) => `  ${r.name}: budget ${a.budget} reached ${a.percent}% at ${new Date(a.atMs).toISOString()}`,
+    ),
   );
   const notes = [
     ...report.runs.map((r) => `${r.name}: ${r.description}`),

@@ -19,6 +19,7 @@ import { LocalProvider } from '../../src/providers/local/local-provider.ts';
 import { localOfferings } from '../../src/providers/local/offerings.ts';
 import { Simulation, SIM_SETTINGS, type Decision, type PrivateMachine } from '../../src/sim/simulation.ts';
 import type { TraceTask } from '../../src/sim/trace.ts';
+import { job, stream } from './helpers.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { Store } from '../../src/store/store.ts';
 
@@ -47,19 +48,6 @@ const PRIVATE: PrivateMachine = {
   labels: {},
 };
 
-function job(id: string, submitS: number, cpus: number, runS: number, revocable = false): TraceTask {
-  return {
-    id,
-    line: 0,
-    submitS,
-    runS,
-    owner: { team: 't', project: 'p', job: id },
-    resources: { cpuMillis: cpus * 1000, memoryMiB: cpus * 1024, gpus: 0, netMbps: 0 },
-    revocable,
-    constraints: {},
-  };
-}
-
 /** Private room for two, then bursts: a medium for three tasks, a spot small for a revocable one, more later. */
 const SCENARIO: readonly TraceTask[] = [
   job('a', 0, 1, 30),
@@ -72,10 +60,6 @@ const SCENARIO: readonly TraceTask[] = [
   job('h', 45, 2, 12),
 ];
 const END_S = 150;
-
-async function* stream(tasks: readonly TraceTask[]): AsyncGenerator<TraceTask> {
-  yield* tasks;
-}
 
 /**
  * The reference: the real controller with the local provider (real instance processes) on a manual clock, stepped

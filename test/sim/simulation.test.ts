@@ -10,7 +10,7 @@ import { localOfferings } from '../../src/providers/local/offerings.ts';
 import type { LaunchRequest } from '../../src/providers/provider.ts';
 import { Simulation, type SimCloud } from '../../src/sim/simulation.ts';
 import { SimProvider } from '../../src/sim/sim-provider.ts';
-import type { TraceTask } from '../../src/sim/trace.ts';
+import { job, stream } from './helpers.ts';
 
 const START_MS = Date.UTC(2026, 0, 1);
 const CONFIG = localProviderSchema.parse({
@@ -36,23 +36,6 @@ function request(intentId: string, lifecycle: 'on-demand' | 'spot', count = 1): 
     owner: DEFAULT_OWNER,
     bootstrap: { controllerUrl: 'sim://', caBundle: '', credential: 'x' },
   };
-}
-
-function job(id: string, submitS: number, cpus: number, runS: number, revocable = false): TraceTask {
-  return {
-    id,
-    line: 0,
-    submitS,
-    runS,
-    owner: { team: 't', project: 'p', job: id },
-    resources: { cpuMillis: cpus * 1000, memoryMiB: cpus * 1024, gpus: 0, netMbps: 0 },
-    revocable,
-    constraints: {},
-  };
-}
-
-async function* stream(tasks: readonly TraceTask[]): AsyncGenerator<TraceTask> {
-  yield* tasks;
 }
 
 describe('SimProvider', () => {

@@ -6,7 +6,19 @@ import { cloudNodeName } from '../../src/pool/slurm/join.ts';
 import { pidsMatching } from '../helpers/processes.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { SlurmCluster } from '../slurm/slurm-cluster.ts';
-import { cleanup, makeCluster, query, ServeProcess, waitHealthy, type Cluster } from './harness.ts';
+import { adminClient, cleanup, makeCluster, query, ServeProcess, waitHealthy, type Cluster } from './harness.ts';
+
+/** The serve log's JSON lines that name a node: message, node, time. */
+function logEvents(log: string): { message: string; node: string; timeMs: number }[] {
+  const events: { message: string; node: string; timeMs: number }[] = [];
+  for (const line of log.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const e = JSON.parse(line) as { message?: string; node?: string; timestamp?: string };
+    if (e.node && e.message && e.timestamp)
+      events.push({ message: e.message, node: e.node, timeMs: Date.parse(e.timestamp) });
+  }
+  return events;
+}
 
 interface AgentRow {
   id: string;
@@ -147,29 +159,45 @@ describe('end to end: bursting a real Slurm cluster into the local cloud', funct
     }
 
     await waitFor('cloud nodes drained, deleted and terminated', allGone, { timeoutMs: 40_000, intervalMs: 500 });
-    const log = serve!.log();
+    const events = logEvents(serve!.log());
+    const at = (message: string, node: string): number | undefined =>
+      events.find((e) => e.message === message && e.node === node)?.timeMs;
     for (const agent of cloudAgents()) {
       const node = cloudNodeName('spw-', agent.instance_id);
-      const drained = log.indexOf(`"node":"${node}"`, log.search(/"message":"draining node"/));
-      assert.ok(drained >= 0, `node ${node} was drained`);
-      assert.match(
-        log,
-        new RegExp(`"message":"deleted node".*"node":"${node}"|"node":"${node}".*"message":"deleted node"`),
+      const drained = at('draining node', node);
+      const deleted = at('deleted node', node);
+      const [terminate] = query<{ created_at_ms: number }>(
+        cluster!,
+        `SELECT MIN(created_at_ms) AS created_at_ms FROM intents WHERE kind = 'terminate' AND instance_ids LIKE ?`,
+        `%${agent.instance_id}%`,
       );
+      assert.ok(drained !== undefined && deleted !== undefined, `node ${node} was drained and deleted`);
+      assert.ok(drained < deleted && deleted <= terminate!.created_at_ms, `${node}: drain, delete, then terminate`);
+      // Drained only after idleTtlMs without a job: its last run ended at least that long before.
+      const [last] = query<{ end_ms: number }>(
+        cluster!,
+        'SELECT MAX(end_ms) AS end_ms FROM ledger_usage WHERE agent_id = ?',
+        agent.id,
+      );
+      if (last?.end_ms) assert.ok(drained - last.end_ms >= 4_000 - 1_000, `${node} idled ${drained - last.end_ms} ms`);
     }
-    // The idle TTL held: every terminate came at least idleTtlMs after the last job ended.
-    const terminates = query<{ created_at_ms: number }>(
-      cluster!,
-      `SELECT created_at_ms FROM intents WHERE kind = 'terminate'`,
-    );
-    assert.ok(terminates.length > 0);
-    // Chargeback by Slurm account: the cloud nodes' runs are in the ledger under the vision team.
+    // Chargeback by Slurm account: the cloud nodes' runs are in the ledger and the report under the vision team.
     const usage = query<{ team: string; end_ms: number | null }>(cluster!, `SELECT team, end_ms FROM ledger_usage`);
     assert.ok(usage.length > 0, 'runs on cloud nodes were recorded');
     assert.ok(
       usage.every((u) => u.team === 'vision-team' && u.end_ms !== null),
       JSON.stringify(usage),
     );
+    const api = adminClient(cluster!);
+    try {
+      const report = await api.get<{ rows: { team: string; onDemandUsd: number; cloudUsd: number }[] }>(
+        '/v1/reports/chargeback?by=team',
+      );
+      const vision = report.rows.find((r) => r.team === 'vision-team');
+      assert.ok(vision && vision.onDemandUsd > 0 && vision.cloudUsd > 0, JSON.stringify(report.rows));
+    } finally {
+      api.close();
+    }
     // The instances' processes are gone.
     await waitFor('no slurmd of a cloud node left', () => pidsMatching('slurmd -D -Z').length === 0, {
       timeoutMs: 15_000,
@@ -260,10 +288,17 @@ describe('end to end: bursting a real Slurm cluster into the local cloud', funct
     );
     assert.notEqual(done.NodeList, node);
     assert.ok(Number(done.Restarts) >= 1, `Slurm requeued it (Restarts=${done.Restarts})`);
-    assert.match(
-      serve!.log(),
-      new RegExp(`"message":"set node down".*"node":"${node}"|"node":"${node}".*"message":"set node down"`),
+    const events = logEvents(serve!.log());
+    const down = events.find((e) => e.message === 'set node down' && e.node === node);
+    assert.ok(down, `node ${node} was set DOWN`);
+    const [terminate] = query<{ created_at_ms: number; state: string }>(
+      cluster!,
+      `SELECT created_at_ms, state FROM intents WHERE kind = 'terminate' AND instance_ids LIKE ?`,
+      `%${agent.instance_id}%`,
     );
+    assert.ok(terminate && terminate.state === 'done', 'its instance was terminated by Spillway');
+    assert.ok(down.timeMs <= terminate.created_at_ms, 'DOWN before the instance is terminated');
+    assert.equal(pidsMatching(`-N ${node}`).length, 0, 'nothing of the node runs any more');
     await waitFor('the lost node deleted from Slurm', async () => !(await s.nodeStates()).has(node), {
       timeoutMs: 30_000,
     });

@@ -51,9 +51,9 @@ while [ ! -S "$SPW_MUNGE_SOCKET" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1))
 if [ "\${SPW_PRIVATE_RUN:-0}" = 1 ]; then
   # A local instance ends as a machine would: everything in its network namespace goes (slurmstepd and jobs
   # leave slurmd'"'"'s process group and environment).
-  trap '"'"'me=$(readlink /proc/self/ns/net); for p in /proc/[0-9]*; do
-    [ "$(readlink "$p/ns/net" 2>/dev/null)" = "$me" ] && [ "\${p#/proc/}" != $$ ] && kill -9 "\${p#/proc/}" 2>/dev/null
-  done; exit 143'"'"' TERM
+  trap '"'"'me=$(readlink /proc/self/ns/net); pids=""; for p in /proc/[0-9]*; do
+    [ "$(readlink "$p/ns/net" 2>/dev/null)" = "$me" ] && [ "\${p#/proc/}" != $$ ] && pids="$pids \${p#/proc/}"
+  done; kill -9 $pids 2>/dev/null; exit 143'"'"' TERM
 fi
 env -u SLURM_CONF slurmd -D -Z -N "$SPW_NODE" --conf-server "$SPW_CONF_SERVER" --conf "$SPW_CONF" &
 status=0

@@ -22,6 +22,8 @@ export interface SlurmPoolOptions {
   readonly providerKinds: readonly string[];
 }
 
+/** How many syncs a lost node's job is watched for its requeue. */
+const REQUEUE_WATCH_SYNCS = 120;
 /** Re-read partitions (rarely changed) every this many syncs. */
 const PARTITIONS_EVERY = 30;
 
@@ -57,7 +59,7 @@ export class SlurmPool implements Pool {
   readonly #commentQueue = new Map<number, string>();
   #jobs: readonly SlurmJob[] = [];
   /** Jobs that ran on nodes set DOWN as lost: once Slurm has requeued them, they may start at once. */
-  readonly #requeued = new Set<number>();
+  readonly #requeued = new Map<number, { node: string; left: number }>();
 
   constructor(opts: SlurmPoolOptions) {
     this.#store = opts.store;
@@ -93,8 +95,8 @@ export class SlurmPool implements Pool {
     this.#nodes = nodesOf(nodesJson);
     const jobs = jobsOf(jobsJson);
     this.#jobs = jobs;
-    await this.#startRequeued(jobs);
     const cloud = this.#cloudAgents();
+    await this.#startRequeued(jobs, cloud);
     await this.#deleteStale(cloud);
     const live = new Map([...cloud].filter(([node]) => this.#nodes.has(node)));
     this.#usage.recordQueue(jobs, live, nowMs);
@@ -217,17 +219,26 @@ export class SlurmPool implements Pool {
     await this.#slurm.down(node, reason);
     for (const job of this.#jobs) {
       if (job.job_state === 'RUNNING' && (job.job_resources?.allocated_nodes ?? []).some((n) => n.nodename === node)) {
-        this.#requeued.add(job.job_id);
+        this.#requeued.set(job.job_id, { node, left: REQUEUE_WATCH_SYNCS });
       }
     }
   }
 
-  async #startRequeued(jobs: readonly SlurmJob[]): Promise<void> {
-    for (const jobId of [...this.#requeued]) {
+  async #startRequeued(jobs: readonly SlurmJob[], cloud: ReadonlyMap<string, Agent>): Promise<void> {
+    for (const [jobId, { node, left }] of [...this.#requeued]) {
       const job = jobs.find((j) => j.job_id === jobId);
-      if (job?.job_state === 'RUNNING' || job?.job_state === 'COMPLETING') continue;
+      // Slurm may take a few passes to requeue: watch until the job waits on its begin time, ends, or the watch ends.
+      if (!job || left <= 1 || !['RUNNING', 'COMPLETING', 'REQUEUED', 'PENDING'].includes(job.job_state)) {
+        this.#requeued.delete(jobId);
+        continue;
+      }
+      // Not before the lost node's instance is gone: its orphaned job steps would report the job done and end the
+      // job's new run (Slurm's own delay guards against that).
+      if (job.job_state !== 'PENDING' || job.state_reason !== 'BeginTime' || cloud.has(node)) {
+        this.#requeued.set(jobId, { node, left: left - 1 });
+        continue;
+      }
       this.#requeued.delete(jobId);
-      if (job?.job_state !== 'PENDING' || job.state_reason !== 'BeginTime') continue;
       try {
         await this.#slurm.startNow(jobId);
         this.#log.info('released requeued job', { jobId });

@@ -18,11 +18,10 @@ import { seededRandom } from '../src/core/random.ts';
 import { silentLogger } from '../src/log/logger.ts';
 import { BuiltinPool } from '../src/pool/builtin/builtin-pool.ts';
 import type { CallOptions, CloudProvider, LaunchRequest } from '../src/providers/provider.ts';
-import { SimProvider } from '../src/sim/sim-provider.ts';
+import type { SimProvider } from '../src/sim/sim-provider.ts';
 import { openSqliteStore } from '../src/store/sqlite/sqlite-store.ts';
 import { quantile, round, type Benchmark, type BenchContext, type BenchResult } from './lib/bench.ts';
-import { fillPool } from './lib/big-pool.ts';
-import { BENCH_REGIONS, benchOfferings } from './lib/catalog-offerings.ts';
+import { BENCH_IDENTITY, benchSimProviders, burstTasks, fillPool } from './lib/big-pool.ts';
 
 const GRACE_MS = 500;
 const BURST = 200;
@@ -63,19 +62,7 @@ export const benchmark: Benchmark = {
     const store = openSqliteStore(join(dir, 'spillway.db'));
     const logger = silentLogger();
     const random = seededRandom(ctx.seed);
-    const offerings = benchOfferings();
-    const providers = BENCH_REGIONS.map(
-      (r) =>
-        new TimedProvider(
-          new SimProvider({
-            id: r.providerId,
-            kind: r.provider,
-            offerings: offerings.filter((o) => o.providerId === r.providerId),
-            clock: systemClock,
-            random,
-          }),
-        ),
-    );
+    const providers = benchSimProviders(systemClock, random).map((p) => new TimedProvider(p));
     const controller = new Controller({
       store,
       pool: new BuiltinPool({ store, logger, lostAfterMs: 3_600_000 }),
@@ -83,15 +70,7 @@ export const benchmark: Benchmark = {
       clock: systemClock,
       logger,
       settings: { passIntervalMs: 1_000, reconcileEveryPasses: 10, leaseTtlMs: 15_000, unavailableForMs: 180_000 },
-      identity: {
-        holderId: 'bench',
-        launch: {
-          clusterId: 'bench',
-          controllerUrl: 'http://127.0.0.1:1',
-          caBundle: '',
-          serverSecret: Buffer.alloc(32, 1),
-        },
-      },
+      identity: BENCH_IDENTITY,
     });
     const passMs: number[] = [];
     try {
@@ -115,17 +94,7 @@ export const benchmark: Benchmark = {
         await sleep(Math.floor(random() * 1_000));
         const before = providers.reduce((n, p) => n + p.launchesAtMs.length, 0);
         const submittedAtMs = Date.now();
-        const burst = store.tasks.insert(
-          Array.from({ length: BURST }, (_, i) => ({
-            owner: { team: 'burst', project: `p${i % 5}`, job: `trial-${trial}` },
-            resources: { cpuMillis: 1000, memoryMiB: 1024, gpus: 0, netMbps: 0 },
-            priority: 0,
-            revocable: false,
-            constraints: {},
-            command: [],
-          })),
-          submittedAtMs,
-        );
+        const burst = store.tasks.insert(burstTasks(BURST, `trial-${trial}`), submittedAtMs);
         const deadline = Date.now() + 30_000;
         while (providers.reduce((n, p) => n + p.launchesAtMs.length, 0) === before && Date.now() < deadline)
           await sleep(2);

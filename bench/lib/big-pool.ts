@@ -1,4 +1,7 @@
-import type { Store } from '../../src/store/store.ts';
+import type { Clock } from '../../src/core/clock.ts';
+import { SimProvider } from '../../src/sim/sim-provider.ts';
+import type { NewTask, Store } from '../../src/store/store.ts';
+import { BENCH_REGIONS, benchOfferings } from './catalog-offerings.ts';
 
 /**
  * Fills a store with a large running pool: `agents` registered private agents of `cpusPerAgent` CPUs (4 GiB each),
@@ -71,4 +74,37 @@ function fill(
     });
   }
   opts.log?.(`  ${agentIds.length * opts.tasksPerAgent} tasks running`);
+}
+
+/** Who the benchmarks' controllers are: cluster `bench`, a fixed secret, an unreachable URL (nothing boots). */
+export const BENCH_IDENTITY = {
+  holderId: 'bench',
+  launch: { clusterId: 'bench', controllerUrl: 'http://127.0.0.1:1', caBundle: '', serverSecret: Buffer.alloc(32, 1) },
+} as const;
+
+/** `count` pending one-CPU, 1 GiB tasks of five projects of team `burst`: demand the full pool cannot hold. */
+export function burstTasks(count: number, job: string): NewTask[] {
+  return Array.from({ length: count }, (_, i) => ({
+    owner: { team: 'burst', project: `p${i % 5}`, job },
+    resources: { cpuMillis: 1000, memoryMiB: 1024, gpus: 0, netMbps: 0 },
+    priority: 0,
+    revocable: false,
+    constraints: {},
+    command: [],
+  }));
+}
+
+/** Simulated clouds for BENCH_REGIONS, offering the bundled catalog's types there. */
+export function benchSimProviders(clock: Clock, random: () => number): SimProvider[] {
+  const offerings = benchOfferings();
+  return BENCH_REGIONS.map(
+    (r) =>
+      new SimProvider({
+        id: r.providerId,
+        kind: r.provider,
+        offerings: offerings.filter((o) => o.providerId === r.providerId),
+        clock,
+        random,
+      }),
+  );
 }

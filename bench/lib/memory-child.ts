@@ -16,10 +16,8 @@ import { PRODUCTION_POLICY } from '../../src/core/policy.ts';
 import { seededRandom } from '../../src/core/random.ts';
 import { silentLogger } from '../../src/log/logger.ts';
 import { BuiltinPool } from '../../src/pool/builtin/builtin-pool.ts';
-import { SimProvider } from '../../src/sim/sim-provider.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
-import { fillPool } from './big-pool.ts';
-import { BENCH_REGIONS, benchOfferings } from './catalog-offerings.ts';
+import { BENCH_IDENTITY, benchSimProviders, burstTasks, fillPool } from './big-pool.ts';
 
 const START_MS = Date.UTC(2026, 0, 1);
 const [mode, db, ...rest] = process.argv.slice(2);
@@ -36,45 +34,17 @@ try {
     const passes = Number(rest[0]);
     const clock = new ManualClock(START_MS + 1_000);
     const logger = silentLogger();
-    const offerings = benchOfferings();
     const random = seededRandom(1);
     const controller = new Controller({
       store,
       pool: new BuiltinPool({ store, logger, lostAfterMs: 3_600_000 }),
-      providers: BENCH_REGIONS.map(
-        (r) =>
-          new SimProvider({
-            id: r.providerId,
-            kind: r.provider,
-            offerings: offerings.filter((o) => o.providerId === r.providerId),
-            clock,
-            random,
-          }),
-      ),
+      providers: benchSimProviders(clock, random),
       clock,
       logger,
       settings: { passIntervalMs: 1_000, reconcileEveryPasses: 2, leaseTtlMs: 15_000, unavailableForMs: 180_000 },
-      identity: {
-        holderId: 'bench',
-        launch: {
-          clusterId: 'bench',
-          controllerUrl: 'http://127.0.0.1:1',
-          caBundle: '',
-          serverSecret: Buffer.alloc(32, 1),
-        },
-      },
+      identity: BENCH_IDENTITY,
     });
-    store.tasks.insert(
-      Array.from({ length: 1_000 }, (_, i) => ({
-        owner: { team: 'burst', project: `p${i % 5}`, job: 'burst' },
-        resources: { cpuMillis: 1000, memoryMiB: 1024, gpus: 0, netMbps: 0 },
-        priority: 0,
-        revocable: false,
-        constraints: {},
-        command: [],
-      })),
-      clock.now(),
-    );
+    store.tasks.insert(burstTasks(1_000, 'burst'), clock.now());
     const passMs: number[] = [];
     for (let i = 0; i < passes; i++) {
       clock.advance(1_000);

@@ -63,13 +63,20 @@ while :; do sleep 3600 & wait $!; done
 '
 set -- {{netns}}
 if [ $# -eq 0 ]; then exec sh -c "$run_node"; fi
-exec 9>>{{netnsLock}}
+lock={{netnsLock}}
+exec 9>>"$lock"
 flock 9
+# The free namespace used least recently: slurmctld may still map a just-deleted node's address to its old name.
 slot=''
+best=''
 for ns in "$@"; do
-  if [ -z "$(ip netns pids "$ns" 2>/dev/null)" ]; then slot=$ns; break; fi
+  if [ -z "$(ip netns pids "$ns" 2>/dev/null)" ]; then
+    used=$(cat "$lock.$ns" 2>/dev/null || echo 0)
+    if [ -z "$slot" ] || [ "$used" -lt "$best" ]; then slot=$ns; best=$used; fi
+  fi
 done
 if [ -z "$slot" ]; then echo "boot: no free network namespace among $*" >&2; exit 1; fi
+date +%s%N > "$lock.$slot"
 echo "boot: network namespace $slot"
 SPW_PRIVATE_RUN=1 exec nsenter --net="/run/netns/$slot" unshare -m --propagation private sh -c "$run_node"
 `;

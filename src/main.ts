@@ -21,8 +21,10 @@ import { startApiServer } from './api/server.ts';
 import { LocalAgents } from './agent/local-agents.ts';
 import { AgentRegistry } from './pool/builtin/registry.ts';
 import { BuiltinPool } from './pool/builtin/builtin-pool.ts';
+import { createSlurmPool, slurmBootRenderer } from './pool/slurm/slurm-setup.ts';
 import { AwsEc2Provider } from './providers/aws-ec2/aws-ec2-provider.ts';
 import { toPriceBookUpdates } from './providers/aws-ec2/price-book-feed.ts';
+import { GcpComputeProvider } from './providers/gcp-compute/gcp-compute-provider.ts';
 import { loadCatalog } from './cost-model/catalog.ts';
 import { PriceBook } from './cost-model/price-book.ts';
 import { LocalProvider } from './providers/local/local-provider.ts';
@@ -93,11 +95,14 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
             });
           },
         })
-      : new LocalProvider({
+      : p.kind === 'gcp-compute'
+        ? new GcpComputeProvider({ config: p, clock, logger, ...(priceBook ? { priceBook } : {}) })
+        : new LocalProvider({
           config: p,
           stateDir: p.stateDir ?? join(home, 'local-cloud', p.name),
           agentCommand: agentCommand(),
           logger: logger.child({ providerId: `local:${p.name}` }),
+          ...(config.pool.kind === 'slurm' ? { renderBootScript: slurmBootRenderer(config.pool) } : {}),
         }),
   );
   const holderId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
@@ -120,14 +125,18 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
     listen: { host: config.api.host, port: config.api.port, tls, maxBodyBytes: config.api.maxBodyBytes },
     health: { isLeader: () => isLeader(), version: VERSION },
     privateRate: amortizedPrivateRate(config.privateRates),
+    ...(config.pool.kind === 'slurm' ? { slurmMungeKeyFile: config.pool.mungeKeyFile } : {}),
   });
   const controllerUrl = config.api.publicUrl ?? api.url;
 
-  const pool = new BuiltinPool({ store, logger, lostAfterMs: config.pool.lostAfterMs });
+  // Slurm mode: Slurm is the pool, and the planner sees only the offerings its cloud shapes cover.
+  const slurm =
+    config.pool.kind === 'slurm' ? createSlurmPool({ config: config.pool, store, logger, providers }) : undefined;
+  const pool = slurm?.pool ?? new BuiltinPool({ store, logger, lostAfterMs: config.pool.lostAfterMs });
   const controller = new Controller({
     store,
     pool,
-    providers,
+    providers: slurm?.providers ?? providers,
     clock,
     logger,
     settings: config.controller,

@@ -5,8 +5,8 @@ import type { Logger } from '../log/logger.ts';
 import { resolveAgentOptions, type AgentOptions, type ResolvedAgentOptions } from './agent-options.ts';
 import type { HeartbeatRequest, HeartbeatResponse, LeaveRequest, PullResponse } from './protocol.ts';
 import { register } from './registration.ts';
-import { watchSpotInterruption } from './spot-watcher.ts';
-import { LABEL_LIFECYCLE } from '../providers/local/offerings.ts';
+import { interruptionWatcherFor } from './spot-watcher.ts';
+import { LABEL_LIFECYCLE, LABEL_PROVIDER } from '../providers/local/offerings.ts';
 import { TaskReporter } from './reporter.ts';
 import { isTransient, retry, statusOf } from './retry.ts';
 import { TaskSupervisor } from './task-supervisor.ts';
@@ -218,13 +218,14 @@ class Agent implements AgentHandle {
   }
 
   /**
-   * On a spot instance whose metadata service is known, watches for EC2's interruption notice; the next heartbeat,
-   * sent at once, carries it, and the controller drains this agent and requeues its tasks.
+   * On a spot instance whose metadata service is known, watches for EC2's interruption notice (GCE's preemption on a
+   * `gcp-compute` instance); the next heartbeat, sent at once, carries it, and the controller drains this agent and
+   * requeues its tasks.
    */
   async #watchSpot(): Promise<void> {
     const { metadataUrl, labels, spotPollIntervalMs } = this.#opts;
     if (metadataUrl === undefined || labels[LABEL_LIFECYCLE] !== 'spot') return;
-    await watchSpotInterruption({
+    await interruptionWatcherFor(labels[LABEL_PROVIDER])({
       metadataUrl,
       logger: this.#log,
       signal: this.#lifeAbort.signal,

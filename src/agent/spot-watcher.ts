@@ -102,3 +102,63 @@ function parseNotice(body: string): SpotNotice {
     return { action: 'terminate', timeMs: Date.now() };
   }
 }
+
+/** What GCE's metadata server announces: a Spot VM's `instance/preempted` turns TRUE about 30 s before it stops. */
+const GCE_PREEMPTION_NOTICE_MS = 30_000;
+/** How long one `wait_for_change` request may hang at the metadata server before it is asked again. */
+const GCE_WAIT_TIMEOUT_SEC = 60;
+
+/**
+ * Watches GCE's metadata server until the Spot VM is preempted (then calls `onNotice` once, action `preempt`, time 30 s
+ * ahead, and resolves) or the signal aborts (then resolves). Reads `instance/preempted` with `Metadata-Flavor: Google`,
+ * then hangs on `?wait_for_change=true&last_etag=...`, so the notice arrives the moment GCE sets it. Failures are
+ * logged and retried after `pollIntervalMs`; the watch never throws. `metadataUrl` is the server's base URL
+ * (`http://metadata.google.internal`, or the emulator's).
+ */
+export async function watchGcePreemption(opts: SpotWatcherOptions): Promise<void> {
+  const base = opts.metadataUrl.replace(/\/+$/, '');
+  const retryMs = opts.pollIntervalMs ?? 5_000;
+  const timeoutMs = opts.requestTimeoutMs ?? 2_000;
+  let etag: string | undefined;
+  let failures = 0;
+  opts.logger.info('watching for preemption', { metadataUrl: base });
+  while (!opts.signal.aborted) {
+    try {
+      const query =
+        etag === undefined
+          ? ''
+          : `?wait_for_change=true&last_etag=${encodeURIComponent(etag)}&timeout_sec=${GCE_WAIT_TIMEOUT_SEC}`;
+      const res = await fetch(`${base}/computeMetadata/v1/instance/preempted${query}`, {
+        headers: { 'Metadata-Flavor': 'Google' },
+        signal: AbortSignal.any([
+          opts.signal,
+          AbortSignal.timeout(etag === undefined ? timeoutMs : GCE_WAIT_TIMEOUT_SEC * 1000 + timeoutMs),
+        ]),
+      });
+      const body = (await res.text()).trim();
+      if (res.status !== 200) throw new Error(`the metadata server answered ${res.status} for instance/preempted`);
+      if (body === 'TRUE') {
+        const notice = { action: 'preempt', timeMs: Date.now() + GCE_PREEMPTION_NOTICE_MS };
+        opts.logger.warn('received preemption notice', { at: new Date(notice.timeMs).toISOString() });
+        opts.onNotice(notice);
+        return;
+      }
+      etag = res.headers.get('etag') ?? '';
+      failures = 0;
+      continue;
+    } catch (err) {
+      if (opts.signal.aborted) return;
+      failures++;
+      etag = undefined;
+      if (failures === 1 || failures % 10 === 0) {
+        opts.logger.warn('failed to read instance/preempted', { failures, error: errorMessage(err) });
+      }
+    }
+    await systemClock.sleep(retryMs, { signal: opts.signal }).catch(() => undefined);
+  }
+}
+
+/** The watch for a cloud agent's provider (`gcp-compute:...` watches GCE's metadata server, anything else EC2's). */
+export function interruptionWatcherFor(providerId: string | undefined): (opts: SpotWatcherOptions) => Promise<void> {
+  return providerId?.startsWith('gcp-compute') ? watchGcePreemption : watchSpotInterruption;
+}

@@ -218,6 +218,7 @@ export const responseSchemas = {
   }) satisfies z.ZodType<PullResponse>,
   TaskStateAnswer: z.object({ state: taskState }),
   AgentStateAnswer: z.object({ state: agentState }),
+  MungeKey: z.object({ key: z.string() }),
   Error: errorBody,
 } as const;
 

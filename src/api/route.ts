@@ -89,4 +89,6 @@ export interface RouteDeps {
   readonly metrics: ApiMetrics;
   readonly isLeader: () => boolean;
   readonly version: string;
+  /** The Slurm pool's munge key file, when Slurm is the pool (cloud nodes fetch it). */
+  readonly slurmMungeKeyFile?: string;
 }

@@ -16,6 +16,7 @@ import { buildOpenApiDocument } from './openapi.ts';
 import type { Route, RouteDeps, RouteResult } from './route.ts';
 import { Router } from './router.ts';
 import { agentProtocolRoutes } from './routes/agent-protocol.ts';
+import { slurmRoutes } from './routes/slurm.ts';
 import { agentsAndStatusRoutes } from './routes/agents-and-status.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { budgetRoutes } from './routes/budgets.ts';
@@ -49,6 +50,8 @@ export interface ApiDeps {
   readonly health: { readonly isLeader: () => boolean; readonly version: string };
   /** The amortized rate of private agents in chargeback reports; default the default `privateRates`. */
   readonly privateRate?: PrivateRate;
+  /** The Slurm pool's munge key file, when Slurm is the pool (GET /v1/agents/{id}/slurm/munge-key). */
+  readonly slurmMungeKeyFile?: string;
 }
 
 export interface ApiServer {
@@ -72,6 +75,7 @@ export async function startApiServer(deps: ApiDeps): Promise<ApiServer> {
     metrics: deps.metrics,
     isLeader: deps.health.isLeader,
     version: deps.health.version,
+    ...(deps.slurmMungeKeyFile ? { slurmMungeKeyFile: deps.slurmMungeKeyFile } : {}),
   };
   let document: unknown;
   const routes: Route[] = [
@@ -84,6 +88,7 @@ export async function startApiServer(deps: ApiDeps): Promise<ApiServer> {
     ...budgetRoutes(routeDeps),
     ...reportRoutes(routeDeps, { privateRate: deps.privateRate ?? amortizedPrivateRate() }),
     ...agentProtocolRoutes(routeDeps),
+    ...slurmRoutes(routeDeps),
   ];
   const router = new Router(routes);
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {

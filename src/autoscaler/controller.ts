@@ -237,6 +237,15 @@ export class Controller {
     const first = this.#passes === 0;
     this.#passes++;
 
+    if (pool.sync) {
+      try {
+        await pool.sync(clock.now());
+      } catch (err) {
+        // Nothing is concluded from a pool that could not be read: this pass acts on nothing new.
+        logger.warn('could not read the pool', { error: errorMessage(err) });
+        return { ...idle, leader: true };
+      }
+    }
     pool.expireAgents(clock.now(), this.#leaderSinceMs);
     const reconciled =
       first || this.#passes % settings.reconcileEveryPasses === 0 ? await this.#reconcile() : [];
@@ -263,10 +272,9 @@ export class Controller {
     });
     const terminating = terminatingInstances(open);
     const lost = store.agents.list({ states: ['lost'] });
-    const terminates = [
-      ...reconciled,
-      ...scaleDown({ nowMs: now, policy, agents: [...snapshot.agents, ...lost], terminating }),
-    ];
+    const chosen = scaleDown({ nowMs: now, policy, agents: [...snapshot.agents, ...lost], terminating });
+    // A pool with its own scheduler takes its nodes out of it before their instances go.
+    const terminates = [...reconciled, ...(pool.release ? await pool.release(chosen, now) : chosen)];
 
     // Act: first what crashes or retries left open, then this pass's decisions.
     for (const intent of open) {
@@ -332,6 +340,7 @@ export class Controller {
         l.taskIds.map((taskId) => ({ taskId, reason: `waits for ${l.offering.instanceType} being launched` })),
       ),
     ];
+    this.#o.pool.noteWaiting?.(reasons);
     const changed = new Set(this.#o.store.tasks.noteWaiting(reasons));
     for (const w of waiting) if (changed.has(w.taskId)) this.#o.logger.info('task waits', w);
   }

@@ -17,6 +17,7 @@ export interface AgentFlags {
   readonly tokenFile?: string;
   readonly caFile?: string;
   readonly drainTimeoutMs?: string;
+  readonly metadataUrl?: string;
   /** Present only to refuse it with a reason (see agentOptionsFromFlags). */
   readonly token?: string;
 }
@@ -43,6 +44,8 @@ export interface AgentSettings {
   readonly site?: string;
   readonly ca?: string;
   readonly drainTimeoutMs?: number;
+  /** The cloud metadata service whose spot or preemption notice the agent watches. */
+  readonly metadataUrl?: string;
 }
 
 /**
@@ -114,6 +117,12 @@ export function agentOptionsFromFlags(
   if (ca !== undefined) settings.ca = ca;
   if (flags.drainTimeoutMs !== undefined) {
     settings.drainTimeoutMs = parseIntFlag('--drain-timeout-ms', flags.drainTimeoutMs, { min: 0 });
+  }
+  if (flags.metadataUrl !== undefined) {
+    if (!/^https?:\/\/[^\s/]+/.test(flags.metadataUrl)) {
+      throw new ValidationError('--metadata-url', `expected an http:// URL, got ${JSON.stringify(flags.metadataUrl)}`);
+    }
+    settings.metadataUrl = flags.metadataUrl;
   }
   return settings;
 }

@@ -3,12 +3,14 @@ import { readFileSync } from 'node:fs';
 import { agentCommand } from './commands/agent.ts';
 import { agentsCommand } from './commands/agents.ts';
 import { budgetCommand } from './commands/budget.ts';
+import { configCommand } from './commands/config.ts';
 import { pauseCommand } from './commands/pause.ts';
 import { policyCommand } from './commands/policy.ts';
 import { reportCommand } from './commands/report.ts';
 import { resumeCommand } from './commands/resume.ts';
 import { runCommand } from './commands/run.ts';
 import { serveCommand } from './commands/serve.ts';
+import { simulateCommand } from './commands/simulate.ts';
 import { statusCommand } from './commands/status.ts';
 import { submitCommand } from './commands/submit.ts';
 import { tasksCommand } from './commands/tasks.ts';
@@ -70,6 +72,8 @@ export function buildProgram(app: CliApp): Command {
   tokenCommand(program, app);
   budgetCommand(program, app);
   reportCommand(program, app);
+  configCommand(program, app);
+  simulateCommand(program, app);
   return program;
 }
 

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { PRODUCTION_POLICY, type Policy } from '../core/policy.ts';
 import { parseCpuMillis, parseMemoryMiB } from '../core/resources.ts';
 import { budgetSeedSchema } from './budget-schema.ts';
+import { gcpComputeProviderSchemaWith } from './gcp-compute-schema.ts';
+import { slurmPoolSchema } from '../pool/slurm/slurm-config.ts';
 import { DEFAULT_PRIVATE_RATES, type PrivateRates } from '../cost-model/private-rates.ts';
 
 /** `2`, `0.5`, `"500m"` -> millicores. */
@@ -102,6 +104,20 @@ const awsEc2LaunchTemplateSchema = z
   .strict()
   .refine((t) => (t.id === undefined) !== (t.name === undefined), 'give exactly one of id and name');
 
+/** A cloud provider's boot script (EC2 user data, GCE startup-script): a template and what the image provides. */
+const cloudBootScriptSchema = z
+  .object({
+    template: nonEmpty.optional(),
+    templateFile: nonEmpty.optional(),
+    /** The argv prefix that starts `spillway agent` on the instance. */
+    agentCommand: z.array(nonEmpty).min(1).default(['spillway', 'agent']),
+    /** Where the CA bundle is written on the instance. */
+    caFile: nonEmpty.default('/etc/spillway/ca.pem'),
+  })
+  .strict()
+  .refine((b) => b.template === undefined || b.templateFile === undefined, 'give template or templateFile, not both')
+  .default({ agentCommand: ['spillway', 'agent'], caFile: '/etc/spillway/ca.pem' });
+
 /** An AWS EC2 account and region to burst to (src/providers/aws-ec2/). Credentials come from the SDK's default chain. */
 export const awsEc2ProviderSchema = z
   .object({
@@ -120,18 +136,7 @@ export const awsEc2ProviderSchema = z
     /** Expected time from launch to a registered agent. */
     bootMs: durationMs.default(90_000),
     /** The user data: a boot-script template (placeholders as in providers/boot-script.ts); default the built-in one. */
-    bootScript: z
-      .object({
-        template: nonEmpty.optional(),
-        templateFile: nonEmpty.optional(),
-        /** The argv prefix that starts `spillway agent` on the instance. */
-        agentCommand: z.array(nonEmpty).min(1).default(['spillway', 'agent']),
-        /** Where the CA bundle is written on the instance. */
-        caFile: nonEmpty.default('/etc/spillway/ca.pem'),
-      })
-      .strict()
-      .refine((b) => b.template === undefined || b.templateFile === undefined, 'give template or templateFile, not both')
-      .default({ agentCommand: ['spillway', 'agent'], caFile: '/etc/spillway/ca.pem' }),
+    bootScript: cloudBootScriptSchema,
     /** How long one EC2 call may take before it fails as a network error. */
     requestTimeoutMs: durationMs.min(100).default(30_000),
     /** How often spot prices and instance specs are refreshed from EC2; 0 never. */
@@ -139,7 +144,10 @@ export const awsEc2ProviderSchema = z
   })
   .strict();
 
-const providerSchema = z.discriminatedUnion('kind', [localProviderSchema, awsEc2ProviderSchema]);
+/** A Google Compute Engine project and region to burst to (src/providers/gcp-compute/); see gcp-compute-schema.ts. */
+export const gcpComputeProviderSchema = gcpComputeProviderSchemaWith(ec2InstanceTypeSchema, cloudBootScriptSchema);
+
+const providerSchema = z.discriminatedUnion('kind', [localProviderSchema, awsEc2ProviderSchema, gcpComputeProviderSchema]);
 
 const privateAgentsSchema = z
   .object({
@@ -177,14 +185,19 @@ export const configSchema = z
       .strict()
       .default({ host: '127.0.0.1', port: 7070, maxBodyBytes: 1_048_576 }),
     pool: z
-      .object({
-        kind: z.literal('builtin').default('builtin'),
-        heartbeatIntervalMs: durationMs.min(100).default(1_000),
-        lostAfterMs: durationMs.min(500).default(10_000),
-        /** Private agents that `serve` starts itself as local processes (the demo's private cluster). */
-        privateAgents: privateAgentsSchema.optional(),
-      })
-      .strict()
+      .union([
+        z
+          .object({
+            kind: z.literal('builtin').default('builtin'),
+            heartbeatIntervalMs: durationMs.min(100).default(1_000),
+            lostAfterMs: durationMs.min(500).default(10_000),
+            /** Private agents that `serve` starts itself as local processes (the demo's private cluster). */
+            privateAgents: privateAgentsSchema.optional(),
+          })
+          .strict(),
+        /** Slurm is the pool (src/pool/slurm/). */
+        slurmPoolSchema,
+      ])
       .default({ kind: 'builtin', heartbeatIntervalMs: 1_000, lostAfterMs: 10_000 }),
     controller: z
       .object({
@@ -229,6 +242,7 @@ export const configSchema = z
 export type Config = z.output<typeof configSchema>;
 export type LocalProviderConfig = z.output<typeof localProviderSchema>;
 export type AwsEc2ProviderConfig = z.output<typeof awsEc2ProviderSchema>;
+export type GcpComputeProviderConfig = z.output<typeof gcpComputeProviderSchema>;
 export type ProviderConfig = z.output<typeof providerSchema>;
 
 /** The policy a config seeds the store with: its keys over the production defaults. */

@@ -36,4 +36,23 @@ export interface Pool {
   drain(agentId: string, reason: string, nowMs: number): void;
   /** Marks an agent lost (its instance vanished) and returns its tasks to pending. */
   markLost(agentId: string, reason: string, nowMs: number): void;
+  /**
+   * For a pool that keeps its state elsewhere (Slurm): reads it and carries out what earlier calls decided, before a
+   * pass observes. Absent for the builtin pool, whose state is the store.
+   */
+  sync?(nowMs: number): Promise<void>;
+  /**
+   * For a pool with its own scheduler: of the cloud agents scale-down chose to terminate, those whose instances may
+   * go now. The pool first takes the others out of its scheduler (drain, then delete); they come back in a later
+   * pass. Absent: every one may go.
+   */
+  release?<T extends ReleaseRequest>(requests: readonly T[], nowMs: number): Promise<T[]>;
+  /** Tells the pool why tasks wait (budgets, limits, launches on their way), for its own users to see. */
+  noteWaiting?(waiting: readonly { readonly taskId: string; readonly reason: string }[]): void;
+}
+
+/** What `release` is asked about: an agent scale-down chose (null for an instance no agent knows), and why. */
+export interface ReleaseRequest {
+  readonly agentId: string | null;
+  readonly reason: string;
 }

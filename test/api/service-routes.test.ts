@@ -14,6 +14,7 @@ const ROUTES = [
   'GET /v1/tasks/{id}',
   'POST /v1/tasks/{id}/cancel',
   'GET /v1/agents',
+  'GET /v1/agents/{id}/slurm/munge-key',
   'GET /v1/status',
   'GET /v1/policy',
   'PUT /v1/policy',

@@ -18,6 +18,10 @@ export function agentCommand(parent: Command, app: CliApp): void {
     .option('--token-file <file>', 'read the agent credential from this file (else $SPILLWAY_TOKEN)')
     .option('--ca-file <file>', 'PEM CA bundle to verify an https controller (default: $SPILLWAY_CA_FILE)')
     .option('--drain-timeout-ms <n>', 'on shutdown, how long running tasks may finish before they are handed back')
+    .option(
+      '--metadata-url <url>',
+      "the cloud metadata service whose spot interruption (EC2) or preemption (GCE) notice a spot agent watches (default: $SPILLWAY_METADATA_URL)",
+    )
     // Accepted only to refuse it with the reason; hidden from --help.
     .addOption(new Option('--token <token>').hideHelp());
   cmd.addHelpText(

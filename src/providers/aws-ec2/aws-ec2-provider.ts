@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import type { Clock } from '../../core/clock.ts';
 import { ProviderError, ValidationError, errorMessage } from '../../core/errors.ts';
+import { bootTemplateOf } from '../launch-boot-script.ts';
 import type { Instance } from '../../core/instance.ts';
 import { offeringKey, type Offering } from '../../core/offering.ts';
 import type { AwsEc2ProviderConfig } from '../../config/schema.ts';
@@ -298,12 +298,5 @@ export class AwsEc2Provider implements CloudProvider {
 
 /** The configured template (inline or file), else the built-in one. Throws a non-retryable ProviderError on a bad file. */
 function bootTemplate(config: AwsEc2ProviderConfig): string {
-  const { template, templateFile } = config.bootScript;
-  if (template !== undefined) return template;
-  if (templateFile === undefined) return EC2_BOOT_TEMPLATE;
-  try {
-    return readFileSync(templateFile, 'utf8');
-  } catch (err) {
-    throw new ProviderError(`reading bootScript.templateFile ${templateFile}: ${errorMessage(err)}`);
-  }
+  return bootTemplateOf(config.bootScript, EC2_BOOT_TEMPLATE);
 }

@@ -1,5 +1,6 @@
 import type { Clock } from '../../core/clock.ts';
-import { TokenBucket, type TokenBucketOptions } from '../../autoscaler/token-bucket.ts';
+import type { TokenBucketOptions } from '../../autoscaler/token-bucket.ts';
+import { CallRateLimiter, lane as bucketLane, type Lane, type Needs } from '../call-rate-limiter.ts';
 
 /** One of EC2's token buckets: `capacity` tokens, `refillPerSecond` added back each second. */
 export interface Ec2Bucket {
@@ -38,19 +39,8 @@ export function clientBucket(server: Ec2Bucket): TokenBucketOptions {
   return { capacity: Math.max(1, server.capacity - server.refillPerSecond), refillPerSecond: server.refillPerSecond };
 }
 
-interface Lane {
-  readonly bucket: TokenBucket;
-  readonly refillPerMs: number;
-  readonly capacity: number;
-}
-
 function lane(clock: Clock, server: Ec2Bucket): Lane {
-  const options = clientBucket(server);
-  return {
-    bucket: new TokenBucket(clock, options),
-    refillPerMs: options.refillPerSecond / 1000,
-    capacity: options.capacity,
-  };
+  return bucketLane(clock, clientBucket(server));
 }
 
 /**
@@ -63,17 +53,15 @@ export class Ec2RateLimiter {
   readonly maxInstancesPerRun: number;
   /** Most instance ids one TerminateInstances call carries (EC2 takes up to 1,000). */
   readonly maxInstancesPerTerminate: number;
-  readonly #clock: Clock;
+  readonly #calls: CallRateLimiter;
   readonly #run: Lane;
   readonly #runInstances: Lane;
   readonly #terminate: Lane;
   readonly #terminateInstances: Lane;
   readonly #describe: Lane;
-  /** One queue per kind of call: a RunInstances waiting for instance tokens must not hold up a Describe. */
-  readonly #tails = new Map<string, Promise<void>>();
 
   constructor(clock: Clock, buckets: Ec2Buckets = EC2_DOCUMENTED_BUCKETS) {
-    this.#clock = clock;
+    this.#calls = new CallRateLimiter(clock);
     this.#run = lane(clock, buckets.runInstancesRequests);
     const runInstances = lane(clock, buckets.runInstancesInstances);
     this.#runInstances = runInstances;
@@ -114,35 +102,7 @@ export class Ec2RateLimiter {
     return this.#acquire('describe', [[this.#describe, 1]], signal);
   }
 
-  #acquire(queue: string, needs: readonly (readonly [Lane, number])[], signal: AbortSignal | undefined): Promise<void> {
-    for (const [l, count] of needs) {
-      if (count > l.capacity) {
-        return Promise.reject(
-          new RangeError(`one call may take at most ${l.capacity} tokens of a bucket, asked ${count}`),
-        );
-      }
-    }
-    const turn = (this.#tails.get(queue) ?? Promise.resolve()).then(() => this.#waitAndTake(needs, signal));
-    this.#tails.set(
-      queue,
-      turn.catch(() => undefined),
-    );
-    return turn;
-  }
-
-  async #waitAndTake(needs: readonly (readonly [Lane, number])[], signal: AbortSignal | undefined): Promise<void> {
-    for (;;) {
-      signal?.throwIfAborted();
-      let waitMs = 0;
-      for (const [l, count] of needs) {
-        const missing = count - l.bucket.available();
-        if (missing > 0) waitMs = Math.max(waitMs, Math.ceil(missing / l.refillPerMs));
-      }
-      if (waitMs === 0) {
-        for (const [l, count] of needs) l.bucket.tryTake(count);
-        return;
-      }
-      await this.#clock.sleep(waitMs, signal ? { signal } : {});
-    }
+  #acquire(queue: string, needs: Needs, signal: AbortSignal | undefined): Promise<void> {
+    return this.#calls.acquire(queue, needs, signal);
   }
 }

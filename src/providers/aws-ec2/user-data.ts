@@ -1,5 +1,5 @@
 import { ProviderError } from '../../core/errors.ts';
-import { formatLabelsFlag, renderAgentBootScript } from '../boot-script.ts';
+import { renderLaunchBootScript, type LaunchBootScriptSettings } from '../launch-boot-script.ts';
 import type { LaunchRequest } from '../provider.ts';
 
 /**
@@ -38,11 +38,7 @@ exec {{agentCommand}} --url {{controllerUrl}} --cpu {{cpu}} --memory {{memory}} 
 /** EC2 refuses user data above 16 KB before base64 encoding. */
 export const MAX_USER_DATA_BYTES = 16 * 1024;
 
-export interface UserDataSettings {
-  readonly template: string;
-  readonly agentCommand: readonly string[];
-  readonly caFile: string;
-}
+export type UserDataSettings = LaunchBootScriptSettings;
 
 /**
  * The base64 user data of one launch. A pure function of the request and the settings, so a retry renders the same
@@ -50,23 +46,7 @@ export interface UserDataSettings {
  * too large.
  */
 export function renderUserData(request: LaunchRequest, settings: UserDataSettings): string {
-  const { capacity, labels } = request.offering;
-  const script = renderAgentBootScript(
-    {
-      bootDelaySeconds: 0,
-      caBundle: request.bootstrap.caBundle,
-      caFile: settings.caFile,
-      credential: request.bootstrap.credential,
-      agentCommand: settings.agentCommand,
-      controllerUrl: request.bootstrap.controllerUrl,
-      cpu: `${capacity.cpuMillis}m`,
-      memory: `${capacity.memoryMiB}Mi`,
-      netMbps: capacity.netMbps,
-      gpuFlags: capacity.gpus > 0 ? ['--gpus', String(capacity.gpus)] : [],
-      labels: formatLabelsFlag(labels),
-    },
-    settings.template,
-  );
+  const script = renderLaunchBootScript(request, settings);
   const bytes = Buffer.byteLength(script, 'utf8');
   if (bytes > MAX_USER_DATA_BYTES) {
     throw new ProviderError(

@@ -6,7 +6,7 @@ import type { Instance } from '../../core/instance.ts';
 import { offeringKey, type Offering } from '../../core/offering.ts';
 import type { LocalProviderConfig } from '../../config/schema.ts';
 import type { Logger } from '../../log/logger.ts';
-import { formatLabelsFlag, renderAgentBootScript } from '../boot-script.ts';
+import { formatLabelsFlag, renderAgentBootScript, type AgentBootParams } from '../boot-script.ts';
 import type { CallOptions, CloudProvider, LaunchRequest } from '../provider.ts';
 import { findBootProcess, instanceProcesses, spawnInstanceProcess } from './instance-process.ts';
 import { localOfferings } from './offerings.ts';
@@ -24,6 +24,11 @@ export interface LocalProviderOptions {
   readonly now?: () => number;
   /** How long terminate waits after SIGTERM before SIGKILL; default 5 s. */
   readonly terminateGraceMs?: number;
+  /**
+   * Renders an instance's boot script from the agent boot values instead of LOCAL_BOOT_TEMPLATE (a Slurm pool's
+   * node script, say); default the agent's.
+   */
+  readonly renderBootScript?: (instanceId: string, request: LaunchRequest, base: AgentBootParams) => string;
 }
 
 /** How often terminate looks whether an instance's processes are gone. */
@@ -48,6 +53,7 @@ export class LocalProvider implements CloudProvider {
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #terminateGraceMs: number;
+  readonly #renderBootScript: LocalProviderOptions['renderBootScript'];
   /** Launches and record updates run one at a time: the capacity check and the spawn must not interleave. */
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -60,6 +66,7 @@ export class LocalProvider implements CloudProvider {
     this.#log = opts.logger.child({ component: 'local-provider', providerId: this.id });
     this.#now = opts.now ?? Date.now;
     this.#terminateGraceMs = opts.terminateGraceMs ?? 5_000;
+    this.#renderBootScript = opts.renderBootScript;
   }
 
   async offerings(opts: CallOptions = {}): Promise<Offering[]> {
@@ -202,7 +209,7 @@ export class LocalProvider implements CloudProvider {
 
   #bootScript(instanceId: string, request: LaunchRequest): string {
     const { capacity, labels } = request.offering;
-    return renderAgentBootScript({
+    const base: AgentBootParams = {
       bootDelaySeconds: this.#config.bootDelayMs / 1000,
       caBundle: request.bootstrap.caBundle,
       caFile: this.#state.caFilePath(instanceId),
@@ -214,7 +221,8 @@ export class LocalProvider implements CloudProvider {
       netMbps: capacity.netMbps,
       gpuFlags: capacity.gpus > 0 ? ['--gpus', String(capacity.gpus)] : [],
       labels: formatLabelsFlag(labels),
-    });
+    };
+    return this.#renderBootScript ? this.#renderBootScript(instanceId, request, base) : renderAgentBootScript(base);
   }
 
   /** Re-reads whether a record's process lives; marks the record terminated when it is gone. */

@@ -35,6 +35,16 @@ function arnParts(arn: string): { partition: string; accountId: string } {
  */
 export function defineAws(settings: InfraSettings, aws: AwsSettings): AwsOutputs {
   const clusterId = settings.clusterId;
+  // Every permission needs a scoping rule: checked before any resource is declared, so a gap stops the program at once.
+  ec2ControllerStatements(EC2_API_CALLS, {
+    partition: 'aws',
+    region: aws.region,
+    accountId: '000000000000',
+    clusterId,
+    vpcArn: 'arn:aws:ec2:::vpc/check',
+    launchTemplateArn: 'arn:aws:ec2:::launch-template/check',
+    agentRoleArn: 'arn:aws:iam:::role/check',
+  });
   const name = (suffix: string): string => `spillway-${clusterId}-${suffix}`;
   const tags = { Name: `spillway-${clusterId}`, [TAG_CLUSTER]: clusterId };
   const provider = new Provider('aws', { region: aws.region, defaultTags: { tags: { [TAG_CLUSTER]: clusterId } } });

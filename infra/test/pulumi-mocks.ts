@@ -36,10 +36,14 @@ function stateOf(args: pulumi.runtime.MockResourceArgs): Record<string, unknown>
   return state;
 }
 
-/** Resolves an output (or a plain value) to its value; mocks run with preview off, so every value is known. */
+/**
+ * Resolves an output (or a plain value) to its value; mocks run with preview off, so every value is known. Uses the
+ * Output's `promise()` (internal to the SDK, not in its typings) so that a failure inside the program's `apply`
+ * rejects at once instead of leaving the test to time out.
+ */
 export function valueOf<T>(output: pulumi.Input<T> | undefined): Promise<T | undefined> {
   if (output === undefined) return Promise.resolve(undefined);
-  return new Promise((resolve) => pulumi.output(output).apply((v) => resolve(v as T)));
+  return (pulumi.output(output) as unknown as { promise(): Promise<T> }).promise();
 }
 
 /**

@@ -101,6 +101,11 @@ export function gceErrorFacts(err: unknown): GceErrorFacts {
       message: err.message,
     };
   }
+  // An abort or a request deadline (a DOMException) means no answer came: its numeric `code` is a legacy DOM code
+  // (TimeoutError is 23, AbortError 20), not a gRPC status, so it must not be read as one.
+  if (err instanceof DOMException) {
+    return { code: undefined, grpcCode: undefined, httpStatus: undefined, permission: undefined, message: err.message };
+  }
   const e = (err ?? {}) as { code?: unknown; reason?: unknown; errorInfoMetadata?: Record<string, string> | null };
   return {
     code: typeof e.reason === 'string' && e.reason !== '' ? e.reason : undefined,

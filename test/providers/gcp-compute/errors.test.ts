@@ -122,6 +122,17 @@ describe('gcp-compute error translation (HTTP status, ErrorInfo reason and opera
     assert.ok(waitFailed instanceof ProviderError && waitFailed.retryable, String(waitFailed));
   });
 
+  it('reports a call that outlives requestTimeoutMs as a retryable ProviderError: no answer came', async () => {
+    fx = await startGceFixture({ config: { requestTimeoutMs: 200 } });
+    fx.emulator.injectFault({ kind: 'latency', action: 'insert', latencyMs: 1_000 });
+    const timedOut = await launchError();
+    assert.ok(timedOut instanceof ProviderError && timedOut.retryable, String(timedOut));
+    assert.match(timedOut.message, /no answer from Compute Engine/);
+    fx.emulator.injectFault({ kind: 'latency', action: 'list', latencyMs: 1_000 });
+    const listTimedOut = await fx.provider.list('c').catch((e: unknown) => e);
+    assert.ok(listTimedOut instanceof ProviderError && listTimedOut.retryable, String(listTimedOut));
+  });
+
   it('reports a refused request (unknown template) as a non-retryable ProviderError', async () => {
     fx = await startGceFixture({ config: { instanceTemplate: 'no-such-template' } });
     const err = await launchError();

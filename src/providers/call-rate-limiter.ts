@@ -44,10 +44,13 @@ export class CallRateLimiter {
         );
       }
     }
-    const turn = (this.#tails.get(queue) ?? Promise.resolve()).then(() => this.#waitAndTake(needs, signal));
+    const before = this.#tails.get(queue) ?? Promise.resolve();
+    const turn = untilAborted(before, signal).then(() => this.#waitAndTake(needs, signal));
+    // The next call's turn comes once this one is over and so is every call before it: an aborted call leaves the
+    // queue at once without letting the calls behind it overtake the ones ahead of it.
     this.#tails.set(
       queue,
-      turn.catch(() => undefined),
+      Promise.allSettled([before, turn]).then(() => undefined),
     );
     return turn;
   }
@@ -67,4 +70,15 @@ export class CallRateLimiter {
       await this.#clock.sleep(waitMs, signal ? { signal } : {});
     }
   }
+}
+
+/** `work`, or a rejection with the signal's reason as soon as `signal` aborts. */
+function untilAborted(work: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return work;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    void work.finally(() => signal.removeEventListener('abort', onAbort)).then(resolve, reject);
+  });
 }

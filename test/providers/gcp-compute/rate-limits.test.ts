@@ -57,6 +57,34 @@ describe('gcp-compute client-side rate limits', () => {
     );
   });
 
+  it('rejects a call queued behind another as soon as its signal aborts, and keeps the queue in order', async () => {
+    const clock = new ManualClock();
+    const limiter = new GceRateLimiter(clock, {
+      mutationsPerMinute: 5,
+      listsPerMinute: 5,
+      operationReadsPerMinute: 5,
+    });
+    await limiter.mutation(); // the one burst token
+    const settled: string[] = [];
+    const second = limiter.mutation().then(() => settled.push('second'));
+    const abort = new AbortController();
+    const third = limiter.mutation(abort.signal).then(
+      () => settled.push('third'),
+      (err: unknown) => settled.push(`third aborted: ${(err as Error).name}`),
+    );
+    const fourth = limiter.mutation().then(() => settled.push('fourth'));
+    await new Promise((resolve) => setImmediate(resolve));
+    abort.abort();
+    await third;
+    assert.deepEqual(settled, ['third aborted: AbortError'], 'no clock step was needed');
+    clock.advance(15_000);
+    await second;
+    assert.deepEqual(settled, ['third aborted: AbortError', 'second'], 'the fourth still waits for its own token');
+    clock.advance(15_000);
+    await fourth;
+    assert.deepEqual(settled, ['third aborted: AbortError', 'second', 'fourth']);
+  });
+
   it('keeps a burst of launches within the emulator-enforced mutation quota, on the clock', async () => {
     const clock = new ManualClock();
     fx = await startGceFixture({

@@ -13,8 +13,23 @@ import { sdkGceApi, tokenFileSource, type GceApi, type GceOperation } from './gc
 import { waitForOperation } from './gce-operations.ts';
 import { GCE_BOOT_TEMPLATE, renderStartupScript, type StartupScriptSettings } from './gce-boot-script.ts';
 import { gceErrorMeaning, translateGceError } from './gce-errors.ts';
-import { launchedInstances, LABEL_CLUSTER, LABEL_INTENT, parseInstanceId, toInstance } from './gce-instances.ts';
-import { bulkInsertRequest, gceLaunchChunks, insertRequest, templateUrl, type GceLaunchTarget } from './gce-launch.ts';
+import {
+  instanceId,
+  instanceName,
+  launchedInstances,
+  LABEL_CLUSTER,
+  LABEL_INTENT,
+  parseInstanceId,
+  toInstance,
+} from './gce-instances.ts';
+import {
+  bulkInsertRequest,
+  gceLaunchChunks,
+  insertRequest,
+  templateUrl,
+  type GceLaunchChunk,
+  type GceLaunchTarget,
+} from './gce-launch.ts';
 import { GceRateLimiter } from './gce-rate-limits.ts';
 
 export interface GcpComputeProviderOptions {
@@ -142,6 +157,8 @@ export class GcpComputeProvider implements CloudProvider {
     if (sentAtMs === undefined) this.#sentAtMs.set(intentId, nowMs);
     const chunks = gceLaunchChunks(count, this.#config.maxBulkInsert);
     const key = offeringKey(offering);
+    /** Calls answered "already exists": their instances are looked up before the launch is reported. */
+    const existing: typeof chunks = [];
     for (const chunk of chunks) {
       const part = chunks.length > 1 ? ` (call ${chunk.index + 1} of ${chunks.length})` : '';
       const call = count === 1 ? 'compute.instances.insert' : 'compute.instances.bulkInsert';
@@ -157,9 +174,10 @@ export class GcpComputeProvider implements CloudProvider {
         // A name of this intent exists: an earlier attempt created it after GCE forgot the requestId.
         if (opts.signal?.aborted || gceErrorMeaning(err) !== 'alreadyExists')
           throw this.#translate(err, opts.signal, ctx);
-        this.#log.info('found instances of an earlier attempt', { intentId, zone: offering.zone });
+        existing.push(chunk);
       }
     }
+    if (existing.length > 0) await this.#confirmExisting(request, existing, doing, opts.signal);
     const instances = launchedInstances(request, this.id, nowMs);
     this.#log.info('launched instances', {
       intentId,
@@ -265,6 +283,34 @@ export class GcpComputeProvider implements CloudProvider {
       pageToken = page.nextPageToken;
     } while (pageToken);
     return found;
+  }
+
+  /**
+   * A call answered 409 created nothing: its names should be instances of an earlier attempt (GCE forgot the
+   * requestId), but a 409 alone does not say which resource conflicted. Looks the intent's instances up and throws a
+   * retryable ProviderError when one of those names is not there, so the launch never reports an instance that does
+   * not exist.
+   */
+  async #confirmExisting(
+    request: LaunchRequest,
+    chunks: readonly GceLaunchChunk[],
+    doing: string,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    const { intentId, offering } = request;
+    const found = new Set((await this.#intentInstances(offering.zone, intentId, doing, signal)).map((i) => i.id));
+    const wanted = chunks.flatMap((c) =>
+      Array.from({ length: c.count }, (_, i) => instanceId(offering.zone, instanceName(intentId, c.first + i))),
+    );
+    const missing = wanted.filter((id) => !found.has(id));
+    if (missing.length > 0) {
+      throw new ProviderError(
+        `${doing}: Compute Engine answered that the instances already exist, but ${missing.join(', ')} ` +
+          `${missing.length === 1 ? 'is' : 'are'} not there; the launch is to be retried`,
+        { retryable: true },
+      );
+    }
+    this.#log.info('found instances of an earlier attempt', { intentId, instanceIds: wanted });
   }
 
   /** Waits until the operation is DONE (see gce-operations.ts). */

@@ -106,4 +106,15 @@ describe('gcp-compute idempotency: one instance per intent, whatever is lost or 
     );
     assert.equal(fx.emulator.instances().length, 1);
   });
+
+  it('does not report instances a 409 did not show to exist: it looks them up, and a retry creates them', async () => {
+    fx = await startGceFixture();
+    const request = await gceLaunchRequest(fx.provider);
+    fx.emulator.injectFault({ kind: 'error', action: 'insert', status: 409, code: 'conflict', message: 'Conflict' });
+    const err = await fx.provider.launch(request).catch((e: unknown) => e);
+    assert.ok(err instanceof ProviderError && err.retryable, `no instance of the intent exists: ${String(err)}`);
+    assert.equal(fx.emulator.instances().length, 0);
+    const [again] = await fx.provider.launch(request);
+    assert.equal(again!.id, fx.emulator.instanceId(fx.emulator.instances()[0]!));
+  });
 });

@@ -58,6 +58,9 @@ export interface SdkGceApiOptions {
   readonly requestTimeoutMs: number;
 }
 
+/** How long Compute Engine may hold a `zoneOperations.wait` before answering with the operation as it stands. */
+const OPERATION_WAIT_HOLD_MS = 120_000;
+
 /**
  * The auth client the SDK's REST transport uses for a token given (or read afresh for each call, from a file another
  * process keeps current): it adds `Authorization: Bearer` and fetches. No refresh of its own, no metadata server probe.
@@ -99,8 +102,13 @@ export function sdkGceApi(opts: SdkGceApiOptions): GceApi {
   const instances = new InstancesClient(clientOptions as ConstructorParameters<typeof InstancesClient>[0]);
   const operations = new ZoneOperationsClient(clientOptions as ConstructorParameters<typeof ZoneOperationsClient>[0]);
   const callOptions = { retry: null, timeout: opts.requestTimeoutMs, autoPaginate: false };
-  const bounded = <T>(work: Promise<T>, o: GceCallOptions): Promise<T> =>
-    withDeadline(work, o.signal, opts.requestTimeoutMs);
+  const bounded = <T>(work: Promise<T>, o: GceCallOptions, timeoutMs = opts.requestTimeoutMs): Promise<T> =>
+    withDeadline(work, o.signal, timeoutMs);
+  // zoneOperations.wait is answered when the operation is done or after about two minutes: its own deadline is that
+  // long plus the usual one, or every operation slower than requestTimeoutMs (a delete with its guest's shutdown)
+  // would fail as if no answer came.
+  const waitTimeoutMs = OPERATION_WAIT_HOLD_MS + opts.requestTimeoutMs;
+  const waitCallOptions = { ...callOptions, timeout: waitTimeoutMs };
   return {
     insert: async (request, o = {}) =>
       (await bounded(instances.insert(request, callOptions), o))[0].latestResponse as GceOperation,
@@ -112,7 +120,8 @@ export function sdkGceApi(opts: SdkGceApiOptions): GceApi {
       const [items, next] = await bounded(instances.list(request, callOptions), o);
       return { items, nextPageToken: next?.pageToken || undefined };
     },
-    waitZoneOperation: async (request, o = {}) => (await bounded(operations.wait(request, callOptions), o))[0],
+    waitZoneOperation: async (request, o = {}) =>
+      (await bounded(operations.wait(request, waitCallOptions), o, waitTimeoutMs))[0],
     close: async () => {
       await Promise.all([instances.close(), operations.close()]);
     },

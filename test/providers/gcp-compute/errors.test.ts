@@ -133,6 +133,15 @@ describe('gcp-compute error translation (HTTP status, ErrorInfo reason and opera
     assert.ok(listTimedOut instanceof ProviderError && listTimedOut.retryable, String(listTimedOut));
   });
 
+  it('lets zoneOperations.wait hang beyond requestTimeoutMs, as GCE holds it until done (up to two minutes)', async () => {
+    fx = await startGceFixture({ config: { requestTimeoutMs: 200 } });
+    fx.emulator.injectFault({ kind: 'latency', action: 'wait', latencyMs: 1_000 });
+    const request = await gceLaunchRequest(fx.provider);
+    const [launched] = await fx.provider.launch(request);
+    assert.equal(launched!.intentId, request.intentId);
+    assert.equal(fx.emulator.callsOf('wait').length, 1);
+  });
+
   it('reports a refused request (unknown template) as a non-retryable ProviderError', async () => {
     fx = await startGceFixture({ config: { instanceTemplate: 'no-such-template' } });
     const err = await launchError();

@@ -79,6 +79,8 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
   const priceBook = config.providers.some((p) => p.kind !== 'local')
     ? new PriceBook(loadCatalog(config.priceCatalog))
     : undefined;
+  // Slurm mode: every provider's instances boot the Slurm node join script.
+  const bootRenderer = config.pool.kind === 'slurm' ? { renderBootScript: slurmBootRenderer(config.pool) } : {};
   const providers: CloudProvider[] = config.providers.map((p) =>
     p.kind === 'aws-ec2'
       ? new AwsEc2Provider({
@@ -86,6 +88,7 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
           clock,
           logger,
           ...(priceBook ? { priceBook } : {}),
+          ...bootRenderer,
           onPriceUpdates: (updates) => {
             const result = priceBook?.apply(toPriceBookUpdates(updates));
             logger.debug('refreshed prices', {
@@ -96,14 +99,14 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
           },
         })
       : p.kind === 'gcp-compute'
-        ? new GcpComputeProvider({ config: p, clock, logger, ...(priceBook ? { priceBook } : {}) })
+        ? new GcpComputeProvider({ config: p, clock, logger, ...(priceBook ? { priceBook } : {}), ...bootRenderer })
         : new LocalProvider({
-          config: p,
-          stateDir: p.stateDir ?? join(home, 'local-cloud', p.name),
-          agentCommand: agentCommand(),
-          logger: logger.child({ providerId: `local:${p.name}` }),
-          ...(config.pool.kind === 'slurm' ? { renderBootScript: slurmBootRenderer(config.pool) } : {}),
-        }),
+            config: p,
+            stateDir: p.stateDir ?? join(home, 'local-cloud', p.name),
+            agentCommand: agentCommand(),
+            logger: logger.child({ providerId: `local:${p.name}` }),
+            ...bootRenderer,
+          }),
   );
   const holderId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const metrics = new ApiMetrics();

@@ -1,6 +1,6 @@
 import type { Clock } from '../../core/clock.ts';
 import { ProviderError, ValidationError, errorMessage } from '../../core/errors.ts';
-import { bootTemplateOf } from '../launch-boot-script.ts';
+import { bootTemplateOf, type BootScriptRenderer } from '../launch-boot-script.ts';
 import type { Instance } from '../../core/instance.ts';
 import { offeringKey, type Offering } from '../../core/offering.ts';
 import type { AwsEc2ProviderConfig } from '../../config/schema.ts';
@@ -34,6 +34,8 @@ export interface AwsEc2ProviderOptions {
    * type must give them.
    */
   readonly priceBook?: { lookup(provider: string, region: string, instanceType: string, zone?: string): CatalogEntry | undefined };
+  /** Renders each launch's boot script instead of the configured template (Slurm mode's node join script). */
+  readonly renderBootScript?: BootScriptRenderer;
 }
 
 /** DescribeInstances returns at most 1,000 instances a page. */
@@ -92,6 +94,7 @@ export class AwsEc2Provider implements CloudProvider {
       template: bootTemplate(config),
       agentCommand: config.bootScript.agentCommand,
       caFile: config.bootScript.caFile,
+      render: opts.renderBootScript,
     };
     this.#onPriceUpdates = opts.onPriceUpdates;
   }

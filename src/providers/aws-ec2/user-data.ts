@@ -3,6 +3,20 @@ import { renderLaunchBootScript, type LaunchBootScriptSettings } from '../launch
 import type { LaunchRequest } from '../provider.ts';
 
 /**
+ * The sh lines that set and export SPILLWAY_METADATA_URL and SPILLWAY_INSTANCE_ID: the instance id through IMDSv2,
+ * unless the environment already names it.
+ */
+export const EC2_INSTANCE_ID_SCRIPT = `SPILLWAY_METADATA_URL=\${SPILLWAY_METADATA_URL:-http://169.254.169.254}
+export SPILLWAY_METADATA_URL
+if [ -z "\${SPILLWAY_INSTANCE_ID:-}" ]; then
+  imds_token=$(curl -fsS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' "$SPILLWAY_METADATA_URL/latest/api/token")
+  SPILLWAY_INSTANCE_ID=$(curl -fsS -H "X-aws-ec2-metadata-token: $imds_token" "$SPILLWAY_METADATA_URL/latest/meta-data/instance-id")
+  unset imds_token
+fi
+export SPILLWAY_INSTANCE_ID
+`;
+
+/**
  * The default EC2 user data: a POSIX sh script cloud-init runs once at first boot. It finds the instance id through
  * IMDSv2 (unless the environment already names it), writes the CA bundle, and starts the agent with the intent's
  * bootstrap credential in its environment, never on a command line. Every instance of a launch gets the same script,
@@ -13,15 +27,7 @@ import type { LaunchRequest } from '../provider.ts';
 export const EC2_BOOT_TEMPLATE = `#!/bin/sh
 # Spillway EC2 user data, rendered once per launch intent. Values are shell-quoted.
 set -eu
-SPILLWAY_METADATA_URL=\${SPILLWAY_METADATA_URL:-http://169.254.169.254}
-export SPILLWAY_METADATA_URL
-if [ -z "\${SPILLWAY_INSTANCE_ID:-}" ]; then
-  imds_token=$(curl -fsS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' "$SPILLWAY_METADATA_URL/latest/api/token")
-  SPILLWAY_INSTANCE_ID=$(curl -fsS -H "X-aws-ec2-metadata-token: $imds_token" "$SPILLWAY_METADATA_URL/latest/meta-data/instance-id")
-  unset imds_token
-fi
-export SPILLWAY_INSTANCE_ID
-ca_bundle={{caBundle}}
+${EC2_INSTANCE_ID_SCRIPT}ca_bundle={{caBundle}}
 if [ -n "$ca_bundle" ]; then
   ca_file={{caFile}}
   mkdir -p "$(dirname "$ca_file")"
@@ -41,12 +47,12 @@ export const MAX_USER_DATA_BYTES = 16 * 1024;
 export type UserDataSettings = LaunchBootScriptSettings;
 
 /**
- * The base64 user data of one launch. A pure function of the request and the settings, so a retry renders the same
- * bytes. Throws a non-retryable ProviderError when the template has a placeholder without a value or the script is
+ * The base64 user data of one launch: the template, or the settings' renderer (Slurm mode's join script) after
+ * EC2_INSTANCE_ID_SCRIPT. A pure function of the request and the settings, so a retry renders the same bytes. Throws a non-retryable ProviderError when the template has a placeholder without a value or the script is
  * too large.
  */
 export function renderUserData(request: LaunchRequest, settings: UserDataSettings): string {
-  const script = renderLaunchBootScript(request, settings);
+  const script = renderLaunchBootScript(request, settings, EC2_INSTANCE_ID_SCRIPT);
   const bytes = Buffer.byteLength(script, 'utf8');
   if (bytes > MAX_USER_DATA_BYTES) {
     throw new ProviderError(

@@ -6,6 +6,20 @@ import type { LaunchRequest } from '../provider.ts';
 export const STARTUP_SCRIPT_KEY = 'startup-script';
 
 /**
+ * The sh lines that set and export SPILLWAY_METADATA_URL and SPILLWAY_INSTANCE_ID: the instance's `zone/name` through
+ * the metadata server, unless the environment already names it.
+ */
+export const GCE_INSTANCE_ID_SCRIPT = `SPILLWAY_METADATA_URL=\${SPILLWAY_METADATA_URL:-http://metadata.google.internal}
+export SPILLWAY_METADATA_URL
+if [ -z "\${SPILLWAY_INSTANCE_ID:-}" ]; then
+  zone=$(curl -fsS -H 'Metadata-Flavor: Google' "$SPILLWAY_METADATA_URL/computeMetadata/v1/instance/zone")
+  name=$(curl -fsS -H 'Metadata-Flavor: Google' "$SPILLWAY_METADATA_URL/computeMetadata/v1/instance/name")
+  SPILLWAY_INSTANCE_ID="\${zone##*/}/$name"
+fi
+export SPILLWAY_INSTANCE_ID
+`;
+
+/**
  * The default `startup-script`: POSIX sh. It finds the instance's `zone/name` through the metadata server (unless the
  * environment already names it), writes the CA bundle, and starts the agent with the intent's bootstrap credential in
  * its environment, never on a command line. Every instance of a launch gets the same script, so a retried insert sends
@@ -15,15 +29,7 @@ export const STARTUP_SCRIPT_KEY = 'startup-script';
 export const GCE_BOOT_TEMPLATE = `#!/bin/sh
 # Spillway GCE startup script, rendered once per launch intent. Values are shell-quoted.
 set -eu
-SPILLWAY_METADATA_URL=\${SPILLWAY_METADATA_URL:-http://metadata.google.internal}
-export SPILLWAY_METADATA_URL
-if [ -z "\${SPILLWAY_INSTANCE_ID:-}" ]; then
-  zone=$(curl -fsS -H 'Metadata-Flavor: Google' "$SPILLWAY_METADATA_URL/computeMetadata/v1/instance/zone")
-  name=$(curl -fsS -H 'Metadata-Flavor: Google' "$SPILLWAY_METADATA_URL/computeMetadata/v1/instance/name")
-  SPILLWAY_INSTANCE_ID="\${zone##*/}/$name"
-fi
-export SPILLWAY_INSTANCE_ID
-ca_bundle={{caBundle}}
+${GCE_INSTANCE_ID_SCRIPT}ca_bundle={{caBundle}}
 if [ -n "$ca_bundle" ]; then
   ca_file={{caFile}}
   mkdir -p "$(dirname "$ca_file")"
@@ -43,12 +49,12 @@ export const MAX_METADATA_VALUE_BYTES = 256 * 1024;
 export type StartupScriptSettings = LaunchBootScriptSettings;
 
 /**
- * The startup script of one launch. A pure function of the request and the settings, so a retry renders the same
- * bytes. Throws a non-retryable ProviderError when the template has a placeholder without a value or the script is
+ * The startup script of one launch: the template, or the settings' renderer (Slurm mode's join script) after
+ * GCE_INSTANCE_ID_SCRIPT. A pure function of the request and the settings, so a retry renders the same bytes. Throws a non-retryable ProviderError when the template has a placeholder without a value or the script is
  * too large.
  */
 export function renderStartupScript(request: LaunchRequest, settings: StartupScriptSettings): string {
-  const script = renderLaunchBootScript(request, settings);
+  const script = renderLaunchBootScript(request, settings, GCE_INSTANCE_ID_SCRIPT);
   const bytes = Buffer.byteLength(script, 'utf8');
   if (bytes > MAX_METADATA_VALUE_BYTES) {
     throw new ProviderError(

@@ -6,7 +6,7 @@ import type { GcpComputeProviderConfig } from '../../config/schema.ts';
 import type { CatalogEntry } from '../../cost-model/catalog.ts';
 import type { Logger } from '../../log/logger.ts';
 import { catalogOfferings, unresolvedAllowedType, type CatalogLookup } from '../catalog-offerings.ts';
-import { bootTemplateOf } from '../launch-boot-script.ts';
+import { bootTemplateOf, type BootScriptRenderer } from '../launch-boot-script.ts';
 import type { CallOptions, CloudProvider, LaunchRequest } from '../provider.ts';
 import { GCE_API_CALLS } from './api-calls.ts';
 import { sdkGceApi, tokenFileSource, type GceApi, type GceOperation } from './gce-api.ts';
@@ -50,6 +50,8 @@ export interface GcpComputeProviderOptions {
   };
   /** Items asked for per list page; default (and GCE's most) 500. */
   readonly listPageSize?: number;
+  /** Renders each launch's boot script instead of the configured template (Slurm mode's node join script). */
+  readonly renderBootScript?: BootScriptRenderer;
 }
 
 /** `instances.list` returns at most 500 items a page. */
@@ -111,6 +113,7 @@ export class GcpComputeProvider implements CloudProvider {
       template: bootTemplateOf(config.bootScript, GCE_BOOT_TEMPLATE),
       agentCommand: config.bootScript.agentCommand,
       caFile: config.bootScript.caFile,
+      render: opts.renderBootScript,
     };
     this.#template = templateUrl(config.project, config.instanceTemplate);
     this.#listPageSize = Math.min(opts.listPageSize ?? MAX_LIST_PAGE_SIZE, MAX_LIST_PAGE_SIZE);

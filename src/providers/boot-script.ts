@@ -61,16 +61,14 @@ export interface AgentBootParams {
 }
 
 /**
- * The boot script of a local instance: what cloud user data does, in POSIX sh. The credential is exported, never
- * put on a command line, so it does not show in `ps`.
+ * The lines every agent boot script ends with (local, EC2 user data, GCE startup-script): write the CA bundle, put
+ * the intent's bootstrap credential in the environment (never on a command line, so it does not show in `ps`), and
+ * start the agent. Placeholders as in AgentBootParams.
  */
-export const LOCAL_BOOT_TEMPLATE = `#!/bin/sh
-# Spillway boot script, rendered once per launch intent and instance. Values are shell-quoted.
-set -eu
-sleep {{bootDelaySeconds}}
-ca_bundle={{caBundle}}
+export const AGENT_START_SCRIPT = `ca_bundle={{caBundle}}
 if [ -n "$ca_bundle" ]; then
   ca_file={{caFile}}
+  mkdir -p "$(dirname "$ca_file")"
   (umask 022 && printf '%s\\n' "$ca_bundle" > "$ca_file")
   SPILLWAY_CA_FILE=$ca_file
   export SPILLWAY_CA_FILE
@@ -80,6 +78,16 @@ SPILLWAY_TOKEN={{credential}}
 export SPILLWAY_TOKEN
 exec {{agentCommand}} --url {{controllerUrl}} --cpu {{cpu}} --memory {{memory}} --net-mbps {{netMbps}} {{gpuFlags}} --labels {{labels}}
 `;
+
+/**
+ * The boot script of a local instance: what cloud user data does, in POSIX sh. The credential is exported, never
+ * put on a command line, so it does not show in `ps`.
+ */
+export const LOCAL_BOOT_TEMPLATE = `#!/bin/sh
+# Spillway boot script, rendered once per launch intent and instance. Values are shell-quoted.
+set -eu
+sleep {{bootDelaySeconds}}
+${AGENT_START_SCRIPT}`;
 
 /** Renders LOCAL_BOOT_TEMPLATE (or a cloud template with the same placeholders) for one instance. */
 export function renderAgentBootScript(params: AgentBootParams, template: string = LOCAL_BOOT_TEMPLATE): string {

@@ -1,4 +1,5 @@
 import { ProviderError } from '../../core/errors.ts';
+import { AGENT_START_SCRIPT } from '../boot-script.ts';
 import { renderLaunchBootScript, type LaunchBootScriptSettings } from '../launch-boot-script.ts';
 import type { LaunchRequest } from '../provider.ts';
 
@@ -29,19 +30,7 @@ export SPILLWAY_INSTANCE_ID
 export const GCE_BOOT_TEMPLATE = `#!/bin/sh
 # Spillway GCE startup script, rendered once per launch intent. Values are shell-quoted.
 set -eu
-${GCE_INSTANCE_ID_SCRIPT}ca_bundle={{caBundle}}
-if [ -n "$ca_bundle" ]; then
-  ca_file={{caFile}}
-  mkdir -p "$(dirname "$ca_file")"
-  (umask 022 && printf '%s\\n' "$ca_bundle" > "$ca_file")
-  SPILLWAY_CA_FILE=$ca_file
-  export SPILLWAY_CA_FILE
-fi
-unset ca_bundle
-SPILLWAY_TOKEN={{credential}}
-export SPILLWAY_TOKEN
-exec {{agentCommand}} --url {{controllerUrl}} --cpu {{cpu}} --memory {{memory}} --net-mbps {{netMbps}} {{gpuFlags}} --labels {{labels}}
-`;
+${GCE_INSTANCE_ID_SCRIPT}${AGENT_START_SCRIPT}`;
 
 /** GCE refuses a single metadata value above 256 KB. */
 export const MAX_METADATA_VALUE_BYTES = 256 * 1024;

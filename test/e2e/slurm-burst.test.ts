@@ -235,16 +235,22 @@ describe('end to end: bursting a real Slurm cluster into the local cloud', funct
 
   it("launches nothing for a team whose budget is at its cap, and says so in the job's comment", async () => {
     const s = slurm!;
+    // An idle cloud node (left by an earlier test) would run the job at once, and no reason would ever be written.
+    await waitFor('no cloud node left', allGone, { timeoutMs: 40_000, intervalMs: 500 });
     const before = launches().length;
     const fillers = [
       await s.sbatch('-p', 'private', '-c1', '--mem=100', '--wrap', 'sleep 20'),
       await s.sbatch('-p', 'private', '-c1', '--mem=100', '--wrap', 'sleep 20'),
     ];
     const job = await s.sbatch('-A', 'physics', '-c1', '--mem=100', '--wrap', 'true');
-    const text = await waitFor('the budget reason on the job', async () => {
-      const shown = await s.scontrol('show', 'job', job);
-      return /Comment=spillway: .*budget/i.test(shown) ? shown : undefined;
-    });
+    const text = await waitFor(
+      'the budget reason on the job',
+      async () => {
+        const shown = await s.scontrol('show', 'job', job);
+        return /Comment=spillway: .*budget/i.test(shown) ? shown : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
     assert.match(text, /physics-cap/);
     assert.equal(launches().length, before, 'no launch for the capped team');
     await s.command('scancel', [...fillers, job]);

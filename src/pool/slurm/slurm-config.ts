@@ -55,7 +55,11 @@ export const slurmPoolSchema = z
     /** Pending reasons that count as demand; held jobs, dependencies and association limits do not. */
     pendingReasons: z.array(nonEmpty).default(['Resources', 'Priority', 'ReqNodeNotAvail', 'None']),
     shapes: z.array(slurmShapeSchema).min(1),
-    /** A new cloud node counts as capacity on its way until Slurm has had this long to schedule on it. */
+    /**
+     * A new cloud node counts as capacity on its way (all of it) until Slurm has had this long to schedule on it;
+     * after that, as long as it is live, its free room covers the pending jobs that fit it (no second launch for a
+     * job Slurm is slow to start).
+     */
     settleMs: durationMs.default(5_000),
     /** How long one Slurm command may take. */
     commandTimeoutMs: durationMs.min(100).default(15_000),

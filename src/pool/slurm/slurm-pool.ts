@@ -1,11 +1,13 @@
 import { NOT_TERMINATED_AGENT_STATES, type Agent } from '../../core/agent.ts';
 import { errorMessage } from '../../core/errors.ts';
-import { resources, ZERO } from '../../core/resources.ts';
+import { resources, subtract, ZERO } from '../../core/resources.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { Store } from '../../store/store.ts';
 import type { Placement, Pool, PoolSnapshot, ReleaseRequest } from '../pool.ts';
+import { agentHost } from '../builtin/eligibility.ts';
 import { JobCompReader } from './jobcomp.ts';
 import { cloudNodeName } from './join.ts';
+import { uncoveredByRoom, type CloudRoom } from './slurm-cover.ts';
 import type { SlurmCommands } from './slurm-commands.ts';
 import type { SlurmPoolConfig } from './slurm-config.ts';
 import { demandTasks, jobIdOf, jobsOf, type SlurmJob } from './slurm-jobs.ts';
@@ -101,9 +103,17 @@ export class SlurmPool implements Pool {
     const live = new Map([...cloud].filter(([node]) => this.#nodes.has(node)));
     this.#usage.recordQueue(jobs, live, nowMs);
     if (this.#jobcomp) this.#usage.recordCompletions(await this.#jobcomp.read(), this.#allCloudAgents());
+    // Slurm starts pending jobs on a joined cloud node in its own time: meanwhile its free room covers those that
+    // fit it (no second launch for them), and it is not idle (no scale-down of the node they wait for).
+    const cloudAgents = this.#cloudSnapshot(cloud, nowMs);
+    const { left, covering } = uncoveredByRoom(this.#demand(jobs), this.#cloudRooms(cloudAgents));
+    for (const node of covering) this.#idleSince.delete(node);
     this.#snapshot = {
-      agents: [...this.#privateAgents(nowMs), ...this.#cloudSnapshot(cloud, nowMs)],
-      pending: this.#demand(jobs),
+      agents: [
+        ...this.#privateAgents(nowMs),
+        ...cloudAgents.map((a) => (covering.has(this.nodeName(a) ?? '') ? { ...a, idleSinceMs: null } : a)),
+      ],
+      pending: left,
     };
     await this.#writeComments(jobs);
   }
@@ -317,6 +327,23 @@ export class SlurmPool implements Pool {
       if (node) byNode.set(node, agent);
     }
     return byNode;
+  }
+
+  /**
+   * The free room of the cloud nodes Slurm may place jobs on now: registered (a settling node is reported as
+   * provisioning, capacity the planner counts itself), neither draining nor down, no drain or down on its way. Its
+   * labels are the agent's: the offering's, Slurm features and partitions included, as the node registered them.
+   */
+  #cloudRooms(cloudAgents: readonly Agent[]): CloudRoom[] {
+    const rooms: CloudRoom[] = [];
+    for (const agent of cloudAgents) {
+      const name = this.nodeName(agent);
+      const node = name ? this.#nodes.get(name) : undefined;
+      if (!name || !node || agent.state !== 'registered' || this.#actions.has(name)) continue;
+      if (isNodeDown(node) || isNodeDraining(node)) continue;
+      rooms.push({ node: name, host: agentHost(agent), free: subtract(agent.capacity, agent.allocated) });
+    }
+    return rooms;
   }
 
   #privateAgents(nowMs: number): Agent[] {

@@ -12,6 +12,9 @@ import type { LaunchRequest } from '../../src/providers/provider.ts';
 
 const run = promisify(execFile);
 
+/** The boot settings the cloud provider configs of the Slurm-mode tests carry. */
+export const SLURM_BOOT = { agentCommand: ['/opt/spillway/bin/spillway', 'agent'], caFile: '/etc/spillway/ca.pem' };
+
 /**
  * A Slurm pool config (what `serve` would parse) in a temp dir holding a munge key, whose join step records what it
  * was started with (its instance id, its token, its arguments) in `joinOut` and exits 3, so a boot script run on this
@@ -105,4 +108,56 @@ export async function runUntilJoin(
   assert.equal(err?.code, 3, `the script stops at the join step: ${err?.stderr ?? 'it exited 0'}`);
   const [instanceId, token, args] = readFileSync(fx.joinOut, 'utf8').split('\n');
   return { instanceId: instanceId ?? '', token: token ?? '', args: args ?? '' };
+}
+
+/**
+ * What a launch's Slurm script must hold for `request`: a configless join to the fixture's conf server, the node's
+ * files under a folder of its intent, no agent started, and the secrets only as `assertSecretsOf` allows.
+ */
+export function assertSlurmScript(fx: SlurmBootFixture, script: string, request: LaunchRequest): void {
+  assert.ok(script.includes(`--conf-server "$SPW_CONF_SERVER"`), 'it joins Slurm configless');
+  assert.ok(script.includes(`SPW_CONF_SERVER='10.0.0.1:6817'`), 'at the configured conf server');
+  assert.ok(script.includes(`work='${join(fx.config.nodeWorkDir, request.intentId)}'`), 'its files are per intent');
+  assert.ok(!script.includes("exec '/opt/spillway/bin/spillway' 'agent'"), 'no agent: the node joins Slurm');
+  assertSecretsOf(fx, script, request);
+}
+
+/**
+ * What the join step must have been started with (from `runUntilJoin`): the instance's id, the credential in its
+ * environment and never on its command line, the controller URL, the offering's CPU and `memoryMiB`, and the
+ * intent's munge key file.
+ */
+export function assertJoined(
+  fx: SlurmBootFixture,
+  joined: { instanceId: string; token: string; args: string },
+  request: LaunchRequest,
+  expected: { readonly instanceId: string; readonly memoryMiB: number },
+): void {
+  assert.equal(joined.instanceId, expected.instanceId, "the instance's own id, from the metadata service");
+  assert.equal(joined.token, request.bootstrap.credential);
+  assert.match(
+    joined.args,
+    new RegExp(
+      `^--url http://127\\.0\\.0\\.1:7070 --cpu 2000m --memory ${expected.memoryMiB}Mi --labels \\S+ --node-prefix spw- --munge-key `,
+    ),
+  );
+  assert.ok(joined.args.endsWith(join(fx.config.nodeWorkDir, request.intentId, 'munge.key')));
+  assert.ok(!joined.args.includes(request.bootstrap.credential), 'never on the command line');
+}
+
+/**
+ * Every one of a launch's `instances` (as many as `request.count`) carries the same script, `scriptOf` it: the
+ * expected Slurm script for `request` after the cloud's `instanceIdScript`, holding what `assertSlurmScript` asks.
+ */
+export function assertSlurmLaunch(
+  fx: SlurmBootFixture,
+  request: LaunchRequest,
+  instances: readonly { readonly id: string }[],
+  scriptOf: (instanceId: string) => string,
+  instanceIdScript: string,
+): void {
+  assert.equal(instances.length, request.count);
+  const expected = expectedSlurmScript(fx, request, SLURM_BOOT, instanceIdScript);
+  for (const instance of instances) assert.equal(scriptOf(instance.id), expected);
+  assertSlurmScript(fx, scriptOf(instances[0]!.id), request);
 }

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { afterEach, describe, it } from 'mocha';
 import { silentLogger } from '../../../src/log/logger.ts';
 import { slurmBootRenderer } from '../../../src/pool/slurm/slurm-setup.ts';
@@ -7,15 +6,15 @@ import { AwsEc2Provider } from '../../../src/providers/aws-ec2/aws-ec2-provider.
 import { EC2_INSTANCE_ID_SCRIPT } from '../../../src/providers/aws-ec2/user-data.ts';
 import { EMULATOR_CREDENTIALS } from '../../emulators/ec2/ec2-emulator.ts';
 import {
-  assertSecretsOf,
+  assertJoined,
+  assertSlurmLaunch,
   expectedSlurmScript,
   runUntilJoin,
+  SLURM_BOOT as BOOT,
   slurmBootFixture,
   type SlurmBootFixture,
 } from '../slurm-boot-fixture.ts';
 import { launchRequest, providerConfig, startFixture, type Fixture } from './fixture.ts';
-
-const BOOT = { agentCommand: ['/opt/spillway/bin/spillway', 'agent'], caFile: '/etc/spillway/ca.pem' };
 
 describe('aws-ec2 provider in Slurm mode: user data is the Slurm node join script', () => {
   let fx: Fixture | undefined;
@@ -44,15 +43,7 @@ describe('aws-ec2 provider in Slurm mode: user data is the Slurm node join scrip
     const { fx: f, slurm: s } = await start();
     const request = await launchRequest(f.provider, {}, { count: 2 });
     const instances = await f.provider.launch(request);
-    assert.equal(instances.length, 2);
-    const expected = expectedSlurmScript(s, request, BOOT, EC2_INSTANCE_ID_SCRIPT);
-    for (const instance of instances) assert.equal(userDataOf(f, instance.id), expected);
-    const script = userDataOf(f, instances[0]!.id);
-    assert.ok(script.includes(`--conf-server "$SPW_CONF_SERVER"`), 'it joins Slurm configless');
-    assert.ok(script.includes(`SPW_CONF_SERVER='10.0.0.1:6817'`));
-    assert.ok(script.includes(`work='${join(s.config.nodeWorkDir, request.intentId)}'`), 'its files are per intent');
-    assert.ok(!script.includes("exec '/opt/spillway/bin/spillway' 'agent'"), 'no agent: the node joins Slurm');
-    assertSecretsOf(s, script, request);
+    assertSlurmLaunch(s, request, instances, (id) => userDataOf(f, id), EC2_INSTANCE_ID_SCRIPT);
   });
 
   it('sends identical user data on a retry after a lost answer, and from a restarted controller', async () => {
@@ -113,13 +104,6 @@ describe('aws-ec2 provider in Slurm mode: user data is the Slurm node join scrip
     const request = await launchRequest(f.provider);
     const [instance] = await f.provider.launch(request);
     const joined = await runUntilJoin(s, userDataOf(f, instance!.id), f.emulator.metadataUrl(instance!.id));
-    assert.equal(joined.instanceId, instance!.id);
-    assert.equal(joined.token, request.bootstrap.credential);
-    assert.match(
-      joined.args,
-      /^--url http:\/\/127\.0\.0\.1:7070 --cpu 2000m --memory 4096Mi --labels \S+ --node-prefix spw- --munge-key /,
-    );
-    assert.ok(joined.args.endsWith(join(s.config.nodeWorkDir, request.intentId, 'munge.key')));
-    assert.ok(!joined.args.includes(request.bootstrap.credential), 'never on the command line');
+    assertJoined(s, joined, request, { instanceId: instance!.id, memoryMiB: 4096 });
   });
 });

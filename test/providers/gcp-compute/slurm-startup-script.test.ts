@@ -1,19 +1,18 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { afterEach, describe, it } from 'mocha';
 import { ProviderError } from '../../../src/core/errors.ts';
 import { slurmBootRenderer } from '../../../src/pool/slurm/slurm-setup.ts';
 import { GCE_INSTANCE_ID_SCRIPT, STARTUP_SCRIPT_KEY } from '../../../src/providers/gcp-compute/gce-boot-script.ts';
 import {
-  assertSecretsOf,
+  assertJoined,
+  assertSlurmLaunch,
   expectedSlurmScript,
   runUntilJoin,
+  SLURM_BOOT as BOOT,
   slurmBootFixture,
   type SlurmBootFixture,
 } from '../slurm-boot-fixture.ts';
 import { gceLaunchRequest, startGceFixture, type GceFixture } from './fixture.ts';
-
-const BOOT = { agentCommand: ['/opt/spillway/bin/spillway', 'agent'], caFile: '/etc/spillway/ca.pem' };
 
 describe('gcp-compute provider in Slurm mode: the startup script is the Slurm node join script', () => {
   const fixtures: GceFixture[] = [];
@@ -43,14 +42,7 @@ describe('gcp-compute provider in Slurm mode: the startup script is the Slurm no
     const f = await start(s);
     const request = await gceLaunchRequest(f.provider, {}, { count: 2 });
     const instances = await f.provider.launch(request);
-    assert.equal(instances.length, 2);
-    const expected = expectedSlurmScript(s, request, BOOT, GCE_INSTANCE_ID_SCRIPT);
-    for (const instance of instances) assert.equal(scriptOf(f, instance.id), expected);
-    const script = scriptOf(f, instances[0]!.id);
-    assert.ok(script.includes(`SPW_CONF_SERVER='10.0.0.1:6817'`), 'it joins Slurm configless');
-    assert.ok(script.includes(`work='${join(s.config.nodeWorkDir, request.intentId)}'`), 'its files are per intent');
-    assert.ok(!script.includes("exec '/opt/spillway/bin/spillway' 'agent'"), 'no agent: the node joins Slurm');
-    assertSecretsOf(s, script, request);
+    assertSlurmLaunch(s, request, instances, (id) => scriptOf(f, id), GCE_INSTANCE_ID_SCRIPT);
   });
 
   it('a retry after a lost answer creates one instance, and a restarted controller sends identical bytes', async () => {
@@ -82,14 +74,8 @@ describe('gcp-compute provider in Slurm mode: the startup script is the Slurm no
     const [launched] = await f.provider.launch(request);
     const instance = f.emulator.instance(launched!.id)!;
     const joined = await runUntilJoin(s, scriptOf(f, launched!.id), f.emulator.metadataUrl(instance));
-    assert.equal(joined.instanceId, launched!.id, 'zone/name, read from instance/zone and instance/name');
-    assert.equal(joined.token, request.bootstrap.credential);
-    assert.match(
-      joined.args,
-      /^--url http:\/\/127\.0\.0\.1:7070 --cpu 2000m --memory 8192Mi --labels \S+ --node-prefix spw- --munge-key /,
-    );
-    assert.ok(joined.args.endsWith(join(s.config.nodeWorkDir, request.intentId, 'munge.key')));
-    assert.ok(!joined.args.includes(request.bootstrap.credential), 'never on the command line');
+    // zone/name, read from instance/zone and instance/name
+    assertJoined(s, joined, request, { instanceId: launched!.id, memoryMiB: 8192 });
   });
 
   it('refuses, not retryably, an offering no Slurm shape covers, before any call', async () => {

@@ -1,18 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'mocha';
 import type { ApiClient } from '../../src/api/client.ts';
 import type { Task } from '../../src/core/task.ts';
-import { TAG_INTENT } from '../../src/providers/aws-ec2/launch-input.ts';
 import { ON_DEMAND_PRICES_USD } from '../emulators/ec2/catalog.ts';
-import {
-  DEFAULT_LAUNCH_TEMPLATE,
-  DEFAULT_SUBNETS,
-  EMULATOR_CREDENTIALS,
-  Ec2Emulator,
-} from '../emulators/ec2/ec2-emulator.ts';
+import { Ec2Emulator } from '../emulators/ec2/ec2-emulator.ts';
 import { GceEmulator } from '../emulators/gce/gce-emulator.ts';
 import {
   assertGceNoDuplicateNoUnknown,
@@ -21,7 +15,9 @@ import {
   storeView,
 } from '../emulators/gce/spillway-config.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { adminClient, cleanup, CLI, makeCluster, query, ServeProcess, waitHealthy, type Cluster } from './harness.ts';
+import { tasksSpec } from './crash-rounds.ts';
+import { assertEc2NoDuplicateNoUnknown, awsServeEnv, ec2ProviderEntry } from './ec2-cloud.ts';
+import { adminClient, CLI, makeCloudCluster, query, Serves, tearDown, type Cluster } from './harness.ts';
 
 const AGENT = [process.execPath, CLI, 'agent'];
 
@@ -30,59 +26,14 @@ describe('end to end: one pool of private, AWS (EC2 emulator) and GCE (GCE emula
   let cluster: Cluster | undefined;
   let ec2: Ec2Emulator | undefined;
   let gce: GceEmulator | undefined;
-  let serves: ServeProcess[] = [];
   let client: ApiClient | undefined;
   let logDir: string | undefined;
+  const serves = new Serves((c) => ({ ...gceServeEnv(c.dir), ...awsServeEnv(c.dir) }));
 
   afterEach(async () => {
-    client?.close();
-    client = undefined;
-    for (const s of serves) await s.stop('SIGKILL').catch(() => undefined);
-    await ec2?.close();
-    await gce?.close();
-    ec2 = gce = undefined;
-    await cleanup(
-      cluster,
-      serves.map((s) => s.child),
-    );
-    serves = [];
-    if (logDir && !process.env.SPILLWAY_KEEP_E2E) rmSync(logDir, { recursive: true, force: true });
-    logDir = undefined;
+    await tearDown({ client, serves, emulators: [ec2, gce], cluster, dirs: [logDir] });
+    client = ec2 = gce = logDir = undefined;
   });
-
-  function serve(c: Cluster, name: string, env: Record<string, string> = {}): ServeProcess {
-    const s = new ServeProcess(c, {
-      name,
-      env: {
-        ...gceServeEnv(c.dir),
-        AWS_ACCESS_KEY_ID: EMULATOR_CREDENTIALS.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: EMULATOR_CREDENTIALS.secretAccessKey,
-        AWS_EC2_METADATA_DISABLED: 'true',
-        AWS_CONFIG_FILE: join(c.dir, 'no-aws-config'),
-        AWS_SHARED_CREDENTIALS_FILE: join(c.dir, 'no-aws-credentials'),
-        ...env,
-      },
-    });
-    serves.push(s);
-    return s;
-  }
-
-  /** No EC2 instance launched twice or unknown to the store, over the emulator's history. */
-  function assertEc2NoDuplicateNoUnknown(c: Cluster): void {
-    const { launches, knownInstanceIds } = storeView((sql) => query(c, sql));
-    const perIntent = new Map<string, number>();
-    for (const instance of ec2!.instances()) {
-      const intentId = instance.tags.get(TAG_INTENT) ?? '';
-      assert.ok(
-        launches.has(intentId),
-        `EC2 instance ${instance.id} carries intent ${intentId}, which the store knows`,
-      );
-      assert.ok(knownInstanceIds.has(instance.id), `EC2 instance ${instance.id} is known to the store`);
-      perIntent.set(intentId, (perIntent.get(intentId) ?? 0) + 1);
-    }
-    for (const [intentId, n] of perIntent)
-      assert.ok(n <= launches.get(intentId)!, `intent ${intentId}: ${n} EC2 instances`);
-  }
 
   it('runs tasks on all three without naming a location, and survives SIGKILL mid-burst with no duplicate or unknown instance', async () => {
     logDir = mkdtempSync(join(tmpdir(), 'spillway-e2e-xc-'));
@@ -94,64 +45,45 @@ describe('end to end: one pool of private, AWS (EC2 emulator) and GCE (GCE emula
       bootMs: 300,
       bootScripts: { logDir: join(logDir, 'gce'), shutdownGraceMs: 2_000 },
     });
-    const c = (cluster = await makeCluster({
-      pool: {
-        heartbeatIntervalMs: 300,
-        lostAfterMs: 5_000,
-        privateAgents: { count: 1, cpu: 1, memory: '1Gi', site: 'lab' },
-      },
-      providers: [
-        {
-          kind: 'aws-ec2',
-          region: ec2.region,
-          endpoint: ec2.url,
-          launchTemplate: { id: DEFAULT_LAUNCH_TEMPLATE.id },
-          subnets: DEFAULT_SUBNETS.map((s) => ({ id: s.id, zone: s.zone })),
+    const c = (cluster = await makeCloudCluster(
+      [
+        ec2ProviderEntry(ec2, {
+          agentCommand: AGENT,
           instanceTypes: [
             { instanceType: 'c7i.large', cpu: 2, memory: '4Gi', pricePerHourUsd: ON_DEMAND_PRICES_USD['c7i.large'] },
           ],
-          bootMs: 2_000,
-          bootScript: { agentCommand: AGENT },
-          requestTimeoutMs: 5_000,
-          priceRefreshMs: 0,
-        },
+        }),
         gceProviderEntry(gce, { dir: logDir, agentCommand: AGENT, zones: ['us-central1-a'] }),
       ],
-      policy: {
-        pendingGraceMs: 1_000,
-        idleTtlMs: 2_000,
-        maxProvisionMs: 30_000,
-        unknownInstanceGraceMs: 30_000,
+      {
         spot: { allowed: false },
-        limits: { maxInstances: 6, maxVcpus: 24, maxGpus: 0 },
         // GCE is the cheaper cloud: one instance there, the rest of the burst goes to AWS.
         providerLimits: { 'gcp-compute:us-central1': { maxInstances: 1, maxVcpus: 2, maxGpus: 0 } },
       },
-    }));
+      {
+        pool: {
+          heartbeatIntervalMs: 300,
+          lostAfterMs: 5_000,
+          privateAgents: { count: 1, cpu: 1, memory: '1Gi', site: 'lab' },
+        },
+      },
+    ));
 
     // The controller dies right after its first cloud launch returns, before it records the result.
-    const crashing = serve(c, 'crashing', { SPILLWAY_FAILPOINTS: 'provider.returned=kill@1' });
-    await waitHealthy(c.url, crashing);
+    const crashing = await serves.startHealthy(c, 'crashing', { SPILLWAY_FAILPOINTS: 'provider.returned=kill@1' });
     client = adminClient(c);
     await waitFor(
       'the private agent',
       () => query(c, `SELECT id FROM agents WHERE state = 'registered'`).length === 1,
       { timeoutMs: 30_000 },
     );
-    const spec = {
-      tasks: Array.from({ length: 7 }, () => ({
-        command: [process.execPath, '-e', 'setTimeout(() => {}, 5000)'],
-        resources: { cpu: 1, memory: '256Mi' },
-      })),
-    };
-    await client.post('/v1/tasks', spec);
+    await client.post('/v1/tasks', tasksSpec(7, 5000));
     await waitFor('the controller to die at provider.returned', () => crashing.child.signalCode === 'SIGKILL', {
       timeoutMs: 60_000,
     });
     assert.match(crashing.log(), /failpoint provider\.returned/);
 
-    const restarted = serve(c, 'restarted');
-    await waitHealthy(c.url, restarted);
+    await serves.startHealthy(c, 'restarted');
     const tasks = await waitFor(
       'every task to succeed',
       async () => {
@@ -186,7 +118,7 @@ describe('end to end: one pool of private, AWS (EC2 emulator) and GCE (GCE emula
         timeoutMs: 60_000,
       },
     );
-    assertEc2NoDuplicateNoUnknown(c);
+    assertEc2NoDuplicateNoUnknown(ec2, c);
     assertGceNoDuplicateNoUnknown(
       gce,
       storeView((sql) => query(c, sql)),

@@ -176,3 +176,79 @@ export async function cleanup(cluster: Cluster | undefined, children: readonly (
 function readClusterId(cluster: Cluster): string {
   return parseConfig(parse(readFileSync(cluster.configPath, 'utf8'))).clusterId;
 }
+
+/**
+ * The `spillway serve` processes of one test, each started with `env(cluster)` (a cloud's credentials, no metadata
+ * probes) under its own overrides, so the test's teardown can kill every one of them.
+ */
+export class Serves {
+  readonly #env: (cluster: Cluster) => Record<string, string>;
+  #started: ServeProcess[] = [];
+
+  constructor(env: (cluster: Cluster) => Record<string, string> = () => ({})) {
+    this.#env = env;
+  }
+
+  /** Starts a serve named `name` (its log file's prefix); `env` goes over the cloud's environment. */
+  start(cluster: Cluster, name: string, env: Record<string, string> = {}): ServeProcess {
+    const serve = new ServeProcess(cluster, { env: { ...this.#env(cluster), ...env }, name });
+    this.#started.push(serve);
+    return serve;
+  }
+
+  /** Starts a serve as `start` does and resolves once its API answers /healthz (rejects if it exits first). */
+  async startHealthy(cluster: Cluster, name: string, env: Record<string, string> = {}): Promise<ServeProcess> {
+    const serve = this.start(cluster, name, env);
+    await waitHealthy(cluster.url, serve);
+    return serve;
+  }
+
+  /** SIGKILLs every serve started so far, forgets them and returns their child processes. */
+  async stopAll(): Promise<ChildProcess[]> {
+    const started = this.#started.splice(0);
+    for (const s of started) await s.stop('SIGKILL').catch(() => undefined);
+    return started.map((s) => s.child);
+  }
+}
+
+/**
+ * A test's teardown over emulated clouds: closes the client, kills every serve, closes the emulators, then cleans
+ * the cluster up (`cleanup`) and removes `dirs` unless SPILLWAY_KEEP_E2E is set.
+ */
+export async function tearDown(parts: {
+  readonly client?: ApiClient | undefined;
+  readonly serves: Serves;
+  readonly emulators: readonly ({ close(): Promise<void> } | undefined)[];
+  readonly cluster: Cluster | undefined;
+  readonly dirs?: readonly (string | undefined)[];
+}): Promise<void> {
+  parts.client?.close();
+  const children = await parts.serves.stopAll();
+  for (const emulator of parts.emulators) await emulator?.close();
+  await cleanup(parts.cluster, children);
+  if (process.env.SPILLWAY_KEEP_E2E) return;
+  for (const dir of parts.dirs ?? []) if (dir) rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * A cluster bursting to `providers` only, with the cloud tests' policy (a second's grace, a two-second idle TTL,
+ * at most six instances) under `policy`, and `overrides` over the rest of the config.
+ */
+export function makeCloudCluster(
+  providers: readonly Record<string, unknown>[],
+  policy: Record<string, unknown> = {},
+  overrides: Record<string, unknown> = {},
+): Promise<Cluster> {
+  return makeCluster({
+    ...overrides,
+    providers: [...providers],
+    policy: {
+      pendingGraceMs: 1_000,
+      idleTtlMs: 2_000,
+      maxProvisionMs: 30_000,
+      unknownInstanceGraceMs: 30_000,
+      limits: { maxInstances: 6, maxVcpus: 24, maxGpus: 0 },
+      ...policy,
+    },
+  });
+}

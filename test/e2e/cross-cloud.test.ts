@@ -77,7 +77,9 @@ describe('end to end: one pool of private, AWS (EC2 emulator) and GCE (GCE emula
       () => query(c, `SELECT id FROM agents WHERE state = 'registered'`).length === 1,
       { timeoutMs: 30_000 },
     );
-    await client.post('/v1/tasks', tasksSpec(7, 5000));
+    // Tasks long enough that the burst needs every slot at once (1 private + 2 on GCE + 4 on AWS): a task cannot
+    // finish and free an AWS slot before the GCE agent registers, so all three locations run work.
+    await client.post('/v1/tasks', tasksSpec(7, 20_000));
     await waitFor('the controller to die at provider.returned', () => crashing.child.signalCode === 'SIGKILL', {
       timeoutMs: 60_000,
     });

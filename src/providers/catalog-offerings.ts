@@ -1,3 +1,4 @@
+import { ValidationError } from '../core/errors.ts';
 import { usdToMicros } from '../core/money.ts';
 import type { Offering } from '../core/offering.ts';
 import type { Resources } from '../core/resources.ts';
@@ -49,6 +50,34 @@ export function unresolvedAllowedType(
     }
   }
   return undefined;
+}
+
+/** The part of a price book a provider reads: a type's catalog entry in a region. */
+export interface PriceBookReader {
+  lookup(provider: string, region: string, instanceType: string, zone?: string): CatalogEntry | undefined;
+}
+
+/**
+ * The catalog lookup of one provider's region, checked at construction: throws a ValidationError naming the config
+ * field (`instanceTypes.2.cpu`) when an allowed type's capacity or on-demand price is neither configured nor in the
+ * catalog, so `serve` stops before anything listens.
+ */
+export function regionCatalog(
+  book: PriceBookReader | undefined,
+  provider: string,
+  region: string,
+  types: readonly AllowedInstanceType[],
+  zone: string,
+): CatalogLookup {
+  const catalog: CatalogLookup = (instanceType, z) => book?.lookup(provider, region, instanceType, z);
+  const unresolved = unresolvedAllowedType(types, zone, catalog);
+  if (unresolved) {
+    throw new ValidationError(
+      unresolved.field,
+      `${unresolved.instanceType} in ${region} is not in the price catalog; give its cpu, memory and pricePerHourUsd`,
+    );
+  }
+  return catalog;
 }
 
 export interface CatalogOfferingsInput {

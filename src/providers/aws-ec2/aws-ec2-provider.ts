@@ -1,16 +1,16 @@
 import type { Clock } from '../../core/clock.ts';
-import { ProviderError, ValidationError, errorMessage } from '../../core/errors.ts';
+import { ProviderError, errorMessage } from '../../core/errors.ts';
 import { bootTemplateOf, type BootScriptRenderer } from '../launch-boot-script.ts';
 import type { Instance } from '../../core/instance.ts';
 import { offeringKey, type Offering } from '../../core/offering.ts';
 import type { AwsEc2ProviderConfig } from '../../config/schema.ts';
-import type { CatalogEntry } from '../../cost-model/catalog.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { CallOptions, CloudProvider, LaunchRequest } from '../provider.ts';
 import { sdkEc2Api, type Ec2Api, type StaticCredentials } from './ec2-api.ts';
 import { ec2ErrorFacts, ec2ErrorMeaning, translateEc2Error } from './ec2-errors.ts';
 import { instanceIdsIn, LIVE_STATE_NAMES, toInstance } from './ec2-instances.ts';
-import { ec2Offerings, subnetsByZone, unresolvedInstanceType, type CatalogLookup } from './ec2-offerings.ts';
+import { ec2Offerings, subnetsByZone, type CatalogLookup } from './ec2-offerings.ts';
+import { regionCatalog, type PriceBookReader } from '../catalog-offerings.ts';
 import { EC2_DOCUMENTED_BUCKETS, Ec2RateLimiter, type Ec2Buckets } from './ec2-rate-limits.ts';
 import { launchChunks, runInstancesInput, TAG_CLUSTER } from './launch-input.ts';
 import { fetchEc2PriceUpdates, PriceRefreshCallError, type Ec2PriceUpdates } from './price-refresh.ts';
@@ -33,7 +33,7 @@ export interface AwsEc2ProviderOptions {
    * The price catalog (a PriceBook): capacity and prices of allowed types the config leaves out. Without it every
    * type must give them.
    */
-  readonly priceBook?: { lookup(provider: string, region: string, instanceType: string, zone?: string): CatalogEntry | undefined };
+  readonly priceBook?: PriceBookReader;
   /** Renders each launch's boot script instead of the configured template (Slurm mode's node join script). */
   readonly renderBootScript?: BootScriptRenderer;
 }
@@ -69,15 +69,8 @@ export class AwsEc2Provider implements CloudProvider {
     const { config } = opts;
     this.id = `aws-ec2:${config.name ?? config.region}`;
     this.#config = config;
-    const book = opts.priceBook;
-    this.#catalog = (instanceType, zone) => book?.lookup('aws-ec2', config.region, instanceType, zone);
-    const unresolved = unresolvedInstanceType(config, this.#catalog);
-    if (unresolved) {
-      throw new ValidationError(
-        unresolved.field,
-        `${unresolved.instanceType} in ${config.region} is not in the price catalog; give its cpu, memory and pricePerHourUsd`,
-      );
-    }
+    const firstZone = subnetsByZone(config).keys().next().value ?? '';
+    this.#catalog = regionCatalog(opts.priceBook, 'aws-ec2', config.region, config.instanceTypes, firstZone);
     this.#clock = opts.clock;
     this.#log = opts.logger.child({ component: 'aws-ec2-provider', providerId: this.id });
     this.#api =

@@ -1,6 +1,6 @@
 import type { Offering } from '../../core/offering.ts';
 import type { AwsEc2ProviderConfig } from '../../config/schema.ts';
-import { catalogOfferings, unresolvedAllowedType, type CatalogLookup } from '../catalog-offerings.ts';
+import { catalogOfferings, type CatalogLookup } from '../catalog-offerings.ts';
 import type { Ec2PriceUpdates } from './price-refresh.ts';
 
 export type { CatalogLookup } from '../catalog-offerings.ts';
@@ -10,18 +10,6 @@ export function subnetsByZone(config: Pick<AwsEc2ProviderConfig, 'subnets'>): Ma
   const byZone = new Map<string, string>();
   for (const subnet of config.subnets) if (!byZone.has(subnet.zone)) byZone.set(subnet.zone, subnet.id);
   return byZone;
-}
-
-/**
- * Where an allowed type's capacity or on-demand price is neither configured nor in the catalog: the config field to
- * fix, or undefined when every type resolves.
- */
-export function unresolvedInstanceType(
-  config: AwsEc2ProviderConfig,
-  catalog: CatalogLookup = () => undefined,
-): { field: string; instanceType: string } | undefined {
-  const zone = subnetsByZone(config).keys().next().value ?? '';
-  return unresolvedAllowedType(config.instanceTypes, zone, catalog);
 }
 
 /**

@@ -1,11 +1,10 @@
 import type { Clock } from '../../core/clock.ts';
-import { ProviderError, ValidationError } from '../../core/errors.ts';
+import { ProviderError } from '../../core/errors.ts';
 import type { Instance } from '../../core/instance.ts';
 import { offeringKey, type Offering } from '../../core/offering.ts';
 import type { GcpComputeProviderConfig } from '../../config/schema.ts';
-import type { CatalogEntry } from '../../cost-model/catalog.ts';
 import type { Logger } from '../../log/logger.ts';
-import { catalogOfferings, unresolvedAllowedType, type CatalogLookup } from '../catalog-offerings.ts';
+import { catalogOfferings, regionCatalog, type CatalogLookup, type PriceBookReader } from '../catalog-offerings.ts';
 import { bootTemplateOf, type BootScriptRenderer } from '../launch-boot-script.ts';
 import type { CallOptions, CloudProvider, LaunchRequest } from '../provider.ts';
 import { GCE_API_CALLS } from './api-calls.ts';
@@ -45,9 +44,7 @@ export interface GcpComputeProviderOptions {
    */
   readonly accessToken?: string;
   /** The price catalog (a PriceBook): capacity and prices of allowed types the config leaves out. */
-  readonly priceBook?: {
-    lookup(provider: string, region: string, instanceType: string, zone?: string): CatalogEntry | undefined;
-  };
+  readonly priceBook?: PriceBookReader;
   /** Items asked for per list page; default (and GCE's most) 500. */
   readonly listPageSize?: number;
   /** Renders each launch's boot script instead of the configured template (Slurm mode's node join script). */
@@ -90,15 +87,13 @@ export class GcpComputeProvider implements CloudProvider {
     const { config } = opts;
     this.id = `gcp-compute:${config.name ?? config.region}`;
     this.#config = config;
-    const book = opts.priceBook;
-    this.#catalog = (instanceType, zone) => book?.lookup('gcp-compute', config.region, instanceType, zone);
-    const unresolved = unresolvedAllowedType(config.instanceTypes, config.zones[0] ?? '', this.#catalog);
-    if (unresolved) {
-      throw new ValidationError(
-        unresolved.field,
-        `${unresolved.instanceType} in ${config.region} is not in the price catalog; give its cpu, memory and pricePerHourUsd`,
-      );
-    }
+    this.#catalog = regionCatalog(
+      opts.priceBook,
+      'gcp-compute',
+      config.region,
+      config.instanceTypes,
+      config.zones[0] ?? '',
+    );
     this.#clock = opts.clock;
     this.#log = opts.logger.child({ component: 'gcp-compute-provider', providerId: this.id });
     this.#api =

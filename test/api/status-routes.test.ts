@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'mocha';
+import { afterEach, beforeEach, describe, it } from 'mocha';
 import type { Status } from '../../src/api/types.ts';
 import { responseSchemas } from '../../src/api/response-schemas.ts';
 import type { Agent } from '../../src/core/agent.ts';
@@ -17,7 +17,8 @@ describe('api agents and status routes', () => {
     draining: '',
   };
 
-  before(async () => {
+  // Each test gets its own store and clock with these agents: one advances the clock an hour.
+  beforeEach(async () => {
     h = await startApiHarness();
     const register = (
       name: string,
@@ -63,7 +64,7 @@ describe('api agents and status routes', () => {
     );
     h.store.tasks.place(task?.id ?? '', ids.lab1, h.clock.now());
   });
-  after(async () => {
+  afterEach(async () => {
     await h.close();
   });
 

@@ -7,6 +7,7 @@ import { hashToken } from '../../src/core/credentials.ts';
 import { DEMO_POLICY } from '../../src/core/policy.ts';
 import { resources } from '../../src/core/resources.ts';
 import type { Task } from '../../src/core/task.ts';
+import type { NewTask } from '../../src/store/store.ts';
 import { startApiHarness, type ApiHarness } from '../helpers/api-harness.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { killRunningClis, runCliProcess, tempDir, type CliResult } from './helpers/cli-process.ts';
@@ -38,6 +39,18 @@ describe('cli against the API server (child processes)', function () {
     const result = await cli(args, token);
     assert.equal(result.code, 0, `spillway ${args.join(' ')}: ${result.stderr}`);
     return result.stdout;
+  }
+
+  /** A pending task's fields as the API would store them; each test makes its own. */
+  function newTask(opts: { team: string; command: readonly string[] }): NewTask {
+    return {
+      owner: { team: opts.team, project: 'default', job: 'default' },
+      resources: resources({ cpuMillis: 1000, memoryMiB: 1024 }),
+      priority: 0,
+      revocable: false,
+      constraints: {},
+      command: opts.command,
+    };
   }
 
   function tasksWithCommand(command: readonly string[]): Task[] {
@@ -111,26 +124,39 @@ describe('cli against the API server (child processes)', function () {
     });
 
     it('lists tasks filtered by state and team, as JSON and CSV', async () => {
-      const listed = JSON.parse(await ok(['tasks', '--state', 'pending', '--team', 'ml', '--format', 'json'])) as {
+      // Its own tasks: three pending and one cancelled of a team no other test uses, and one of another team.
+      const team = 'listing-team';
+      const mine = api.store.tasks.insert(
+        [1, 2, 3, 4].map((n) => newTask({ team, command: ['echo', `listing-${n}`] })),
+        api.clock.now(),
+      );
+      api.store.tasks.insert([newTask({ team: 'other-team', command: ['echo', 'other'] })], api.clock.now());
+      const cancelled = mine[3];
+      assert.ok(cancelled);
+      api.store.tasks.cancel(cancelled.id, 'cancelled by the test', api.clock.now());
+      const listed = JSON.parse(await ok(['tasks', '--state', 'pending', '--team', team, '--format', 'json'])) as {
         tasks: Task[];
       };
-      const expected = api.store.tasks
-        .list({ states: ['pending'], team: 'ml' })
-        .map((t) => t.id)
-        .sort();
-      assert.deepEqual(listed.tasks.map((t) => t.id).sort(), expected);
-      assert.equal(expected.length, 3);
-      const csv = await ok(['tasks', '--limit', '2', '--format', 'csv']);
+      assert.deepEqual(
+        listed.tasks.map((t) => t.id).sort(),
+        mine
+          .slice(0, 3)
+          .map((t) => t.id)
+          .sort(),
+      );
+      const csv = await ok(['tasks', '--team', team, '--limit', '2', '--format', 'csv']);
       const records = csv.split('\r\n').filter(Boolean);
       assert.ok(records[0]?.startsWith('id,state,team,'));
       assert.equal(records.length, 3);
+      for (const record of records.slice(1)) assert.match(record, new RegExp(`^t-[^,]+,(pending|cancelled),${team},`));
     });
 
     it('shows one task and cancels it', async () => {
-      const [task] = tasksWithCommand(['true']);
+      const [task] = api.store.tasks.insert([newTask({ team: 'show-team', command: ['true'] })], api.clock.now());
       assert.ok(task);
       const shown = JSON.parse(await ok(['tasks', 'show', task.id, '--format', 'json'])) as Task;
       assert.deepEqual(shown, api.store.tasks.get(task.id));
+      assert.equal(shown.state, 'pending');
       assert.match(await ok(['tasks', 'show', task.id]), new RegExp(`^id\\s+${task.id}$`, 'm'));
       assert.equal(await ok(['tasks', 'cancel', task.id]), `${task.id} cancelled\n`);
       assert.equal(api.store.tasks.get(task.id)?.state, 'cancelled');

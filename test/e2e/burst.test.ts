@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'mocha';
+import { afterEach, describe, it } from 'mocha';
 import type { ApiClient } from '../../src/api/client.ts';
 import type { Status } from '../../src/api/types.ts';
 import type { Agent } from '../../src/core/agent.ts';
@@ -15,32 +15,38 @@ import { adminClient, cleanup, clusterPids, makeCluster, query, ServeProcess, wa
  */
 describe('end to end: bursting a private pool into the local cloud', function () {
   this.timeout(120_000);
-  let cluster: Cluster | undefined;
-  let serve: ServeProcess | undefined;
-  let client: ApiClient | undefined;
+  /** What a test started, stopped after it whatever happened. */
+  let started: { cluster: Cluster; serve: ServeProcess; client?: ApiClient }[] = [];
 
-  before(async () => {
-    cluster = await makeCluster({
+  /** Each test's own cluster: `spillway serve` with two private agents of 2 CPUs, both registered. */
+  async function startCluster(): Promise<{ cluster: Cluster; serve: ServeProcess; client: ApiClient }> {
+    const cluster = await makeCluster({
       pool: { heartbeatIntervalMs: 300, lostAfterMs: 5_000, privateAgents: { count: 2, cpu: 2, memory: '4Gi' } },
     });
-    serve = new ServeProcess(cluster);
+    const serve = new ServeProcess(cluster);
+    const entry: { cluster: Cluster; serve: ServeProcess; client?: ApiClient } = { cluster, serve };
+    started.push(entry);
     await waitHealthy(cluster.url, serve);
-    client = adminClient(cluster);
-  });
-
-  after(async () => {
-    client?.close();
-    if (serve) await serve.stop().catch(() => undefined);
-    await cleanup(cluster, [serve?.child]);
-  });
-
-  it('bursts after the grace period, runs every task on private and cloud agents, and scales back down', async () => {
-    const c = cluster!;
-    const api = client!;
+    const api = adminClient(cluster);
+    entry.client = api;
     await waitFor('two private agents', async () => {
       const { agents } = await api.get<{ agents: Agent[] }>('/v1/agents?state=registered');
       return agents.filter((a) => a.location.kind === 'private').length === 2;
     });
+    return { cluster, serve, client: api };
+  }
+
+  afterEach(async () => {
+    for (const { cluster, serve, client } of started) {
+      client?.close();
+      await serve.stop().catch(() => undefined);
+      await cleanup(cluster, [serve.child]);
+    }
+    started = [];
+  });
+
+  it('bursts after the grace period, runs every task on private and cloud agents, and scales back down', async () => {
+    const { cluster: c, serve, client: api } = await startCluster();
 
     const specs = Array.from({ length: 12 }, (_, i) => ({
       command: [process.execPath, '-e', `setTimeout(() => console.log('task ${i} done on', process.env.SPILLWAY_TASK_ID), 2500)`],
@@ -102,18 +108,28 @@ describe('end to end: bursting a private pool into the local cloud', function ()
       );
       if (lastWork?.at) assert.ok(terminate!.at - lastWork.at >= 3_000, `agent ${agent.id} idled ${terminate!.at - lastWork.at} ms`);
     }
-    await waitFor('local cloud instances to exit', () => clusterPids(c).filter((pid) => pid !== serve!.child.pid).length <= 2);
+    await waitFor('local cloud instances to exit', () => clusterPids(c).filter((pid) => pid !== serve.child.pid).length <= 2);
   });
 
   it('leaves no agent process behind when it stops', async () => {
-    const c = cluster!;
-    await serve!.stop('SIGTERM');
+    const { cluster: c, serve } = await startCluster();
+    // The two private agents run as processes of their own beside serve.
+    await waitFor('the agent processes', () => clusterPids(c).filter((pid) => pid !== serve.child.pid).length >= 2);
+    await serve.stop('SIGTERM');
     await waitFor('every agent process to exit', () => clusterPids(c).length === 0, { timeoutMs: 20_000 });
   });
 
-  it('never wrote a token or credential into its log', () => {
-    const log = serve!.log();
-    const secrets = ['admin.token', 'agent.token'].map((f) => readFileSync(join(cluster!.home, f), 'utf8').trim());
+  it('never wrote a token or credential into its log', async () => {
+    const { cluster: c, serve, client: api } = await startCluster();
+    // Tokens at work: agents registered with the agent token, a task submitted with the admin token and run.
+    const { tasks } = await api.post<{ tasks: Task[] }>('/v1/tasks', {
+      tasks: [{ command: ['true'], resources: { cpu: 1, memory: '64Mi' } }],
+    });
+    const id = tasks[0]?.id ?? '';
+    await waitFor('the task to succeed', async () => (await api.get<Task>(`/v1/tasks/${id}`)).state === 'succeeded');
+    await serve.stop('SIGTERM');
+    const log = serve.log();
+    const secrets = ['admin.token', 'agent.token'].map((f) => readFileSync(join(c.home, f), 'utf8').trim());
     for (const secret of secrets) assert.ok(!log.includes(secret), 'a token from a token file appears in the log');
     assert.doesNotMatch(log, /sw[tb]_(?!\[redacted\])[A-Za-z0-9]/, 'something shaped like a token appears in the log');
     assert.match(log, /registered agent/, 'the log is this run log');

@@ -7,6 +7,9 @@ import { clientBucketPerMinute, GceRateLimiter } from '../../../src/providers/gc
 import { RateQuotas } from '../../emulators/gce/gce-rate-quotas.ts';
 import { drive, gceLaunchRequest, startGceFixture, type GceFixture } from './fixture.ts';
 
+/** Runs of the property: SPILLWAY_PROPERTY_RUNS (CI sets 1000), default 50. */
+const PROPERTY_RUNS = Number(process.env.SPILLWAY_PROPERTY_RUNS ?? 50);
+
 describe('gcp-compute client-side rate limits', () => {
   let fx: GceFixture | undefined;
 
@@ -53,7 +56,7 @@ describe('gcp-compute client-side rate limits', () => {
           assert.equal(refused, 0);
         },
       ),
-      { numRuns: Number(process.env.FC_RUNS ?? 50) },
+      { numRuns: PROPERTY_RUNS },
     );
   });
 

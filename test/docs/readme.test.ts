@@ -247,25 +247,39 @@ describe('README', () => {
     assert.equal(demoBlocks, 1, 'the README shows the embedded demo configuration once, marked `demo config`');
   });
 
-  it('names only repository paths that exist', () => {
-    const doc = readme();
+  /** Problems with the repository paths `file` names (paths relative to the repository's root). */
+  function pathProblems(file: string): { problems: string[]; checked: number } {
     const problems: string[] = [];
     let checked = 0;
-    doc.lines.forEach((text, i) => {
-      for (const match of text.matchAll(PATH)) {
-        // `> ../outputs.json` writes a file the command makes; it names nothing in the repository.
-        if (/>\s*$/.test(text.slice(0, match.index))) continue;
-        const named = match[0].replace(/[.,:;]+$/, '');
-        const target = resolve(ROOT, named);
-        checked += 1;
-        if (relative(ROOT, target).startsWith('..')) {
-          problems.push(`${README}:${i + 1}: ${named} is outside the repository (a clone does not have it)`);
-        } else if (named.includes('*') ? globSync(named, { cwd: ROOT }).length === 0 : !existsSync(target)) {
-          problems.push(`${README}:${i + 1}: ${named} does not exist`);
+    readFileSync(resolve(ROOT, file), 'utf8')
+      .split('\n')
+      .forEach((text, i) => {
+        for (const match of text.matchAll(PATH)) {
+          // `> ../outputs.json` writes a file the command makes; it names nothing in the repository.
+          if (/>\s*$/.test(text.slice(0, match.index))) continue;
+          const named = match[0].replace(/[.,:;]+$/, '');
+          const target = resolve(ROOT, named);
+          checked += 1;
+          if (relative(ROOT, target).startsWith('..')) {
+            problems.push(`${file}:${i + 1}: ${named} is outside the repository (a clone does not have it)`);
+          } else if (named.includes('*') ? globSync(named, { cwd: ROOT }).length === 0 : !existsSync(target)) {
+            problems.push(`${file}:${i + 1}: ${named} does not exist`);
+          }
         }
-      }
-    });
+      });
+    return { problems, checked };
+  }
+
+  it('names only repository paths that exist', () => {
+    const { problems, checked } = pathProblems(README);
     assert.ok(checked >= 40, `expected the README's paths, found ${checked}`);
+    assert.deepEqual(problems, []);
+  });
+
+  it('points to docs/architecture.md, which names only repository paths that exist', () => {
+    assert.match(readFileSync(resolve(ROOT, README), 'utf8'), /`docs\/architecture\.md`/);
+    const { problems, checked } = pathProblems('docs/architecture.md');
+    assert.ok(checked >= 20, `expected the architecture's paths, found ${checked}`);
     assert.deepEqual(problems, []);
   });
 

@@ -148,6 +148,10 @@ export const registerSchema = z
     labels,
     instanceId: name.optional(),
     site: name.optional(),
+    identity: z
+      .object({ document: z.string().min(1).max(16_384), signature: z.string().min(1).max(4_096).optional() })
+      .strict()
+      .optional(),
   })
   .strict() satisfies z.ZodType<RegisterRequest, unknown>;
 

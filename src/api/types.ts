@@ -55,6 +55,7 @@ export interface ErrorBody {
       | 'payload_too_large'
       | 'unsupported_media_type'
       | 'unavailable'
+      | 'rate_limited'
       | 'internal';
     readonly message: string;
     /** The dotted path of the bad field, for invalid_request. */

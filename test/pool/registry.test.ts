@@ -117,17 +117,17 @@ describe('agent registry', () => {
   it('refuses a credential of a terminate intent with 401', () => {
     const credential = launch(['i-1'], 'terminate');
     assert.throws(
-      () => registry.register({ kind: 'bootstrap', credential }, { ...REQUEST, instanceId: 'i-1' }),
+      () => registry.register({ kind: 'bootstrap', credential }, { ...REQUEST, instanceId: 'i-1' }, { instanceId: 'i-1' }),
       (err) => err instanceof AccessError && err.status === 401 && /names no launch intent/.test(err.message),
     );
   });
 
   it('changes nothing when a registration fails', () => {
     const credential = launch(['i-1']);
-    registry.register({ kind: 'bootstrap', credential }, { ...REQUEST, instanceId: 'i-1' });
+    registry.register({ kind: 'bootstrap', credential }, { ...REQUEST, instanceId: 'i-1' }, { instanceId: 'i-1' });
     const before = dumpSqlite(dbPath);
     assert.throws(
-      () => registry.register({ kind: 'bootstrap', credential }, { ...REQUEST, instanceId: 'i-1' }),
+      () => registry.register({ kind: 'bootstrap', credential }, { ...REQUEST, instanceId: 'i-1' }, { instanceId: 'i-1' }),
       ConflictError,
     );
     assert.deepEqual(dumpSqlite(dbPath), before);
@@ -137,7 +137,7 @@ describe('agent registry', () => {
     const credential = launch(['i-1']);
     const issued = [
       registry.register(viaToken(), REQUEST).token,
-      registry.register({ kind: 'bootstrap', credential }, { ...REQUEST, instanceId: 'i-1' }).token,
+      registry.register({ kind: 'bootstrap', credential }, { ...REQUEST, instanceId: 'i-1' }, { instanceId: 'i-1' }).token,
     ];
     assert.ok(logs.lines().some((l) => l.message === 'registered agent'));
     for (const secret of [...issued, credential]) assert.ok(!logs.text().includes(secret));
@@ -145,7 +145,7 @@ describe('agent registry', () => {
 
   it('sets a leaving cloud agent draining so the controller terminates its instance', () => {
     const credential = launch(['i-1']);
-    const { agentId } = registry.register({ kind: 'bootstrap', credential }, { ...REQUEST, instanceId: 'i-1' });
+    const { agentId } = registry.register({ kind: 'bootstrap', credential }, { ...REQUEST, instanceId: 'i-1' }, { instanceId: 'i-1' });
     const [taskId] = placeTasks(agentId, 1);
     assert.deepEqual(registry.leave(agentId, 'shutting down'), { state: 'draining' });
     assert.equal(store.tasks.get(taskId ?? '')?.state, 'pending');
@@ -166,7 +166,7 @@ describe('agent registry', () => {
 
   it('keeps an agent draining through repeated interruption notices', () => {
     const credential = launch(['i-1']);
-    const { agentId } = registry.register({ kind: 'bootstrap', credential }, { ...REQUEST, instanceId: 'i-1' });
+    const { agentId } = registry.register({ kind: 'bootstrap', credential }, { ...REQUEST, instanceId: 'i-1' }, { instanceId: 'i-1' });
     const tasks = placeTasks(agentId, 2);
     registry.pull(agentId);
     assert.deepEqual(registry.heartbeat(agentId, { runningTaskIds: tasks, notice: 'interruption' }), {

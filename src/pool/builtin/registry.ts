@@ -256,14 +256,16 @@ export class AgentRegistry {
       throw new IdentityError('intent', `instance ${instanceId} was not launched by intent ${intent.id}`);
     }
     if (!agent) throw new ConflictError(`registering: instance ${instanceId} was not launched by intent ${intent.id}`);
+    // Before the state check, so a replayed token is named as such; a refused registration rolls back its use.
+    const { singleUse } = attested;
+    if (singleUse && !this.#store.registrations.useOnce(singleUse.key, singleUse.expiresAtMs, nowMs)) {
+      throw new IdentityError('replayed', `the identity token of instance ${instanceId} was used before`);
+    }
     if (agent.state !== 'provisioning')
       throw new ConflictError(`registering: instance ${instanceId} is already registered or being terminated`);
     // The same start as scale-down's maxProvisionMs: when the launch was confirmed.
     if (nowMs - agent.registeredAtMs > this.#store.policy.get().maxProvisionMs) {
       throw new AccessError(401, 'registering: the bootstrap credential expired');
-    }
-    if (attested.singleUse && !this.#store.registrations.useOnce(attested.singleUse.key, attested.singleUse.expiresAtMs, nowMs)) {
-      throw new IdentityError('replayed', `the identity token of instance ${instanceId} was used before`);
     }
     const capacity = smaller(intent.offering.capacity, req.capacity);
     if (!sameResources(capacity, req.capacity)) {

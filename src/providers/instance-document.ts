@@ -47,7 +47,11 @@ export class InstanceDocumentVerifier implements IdentityVerifier {
   }
 
   verify(proof: IdentityProof, ctx: VerifyContext): Promise<AttestedInstance> {
-    return Promise.resolve(this.#verify(proof, ctx));
+    try {
+      return Promise.resolve(this.#verify(proof, ctx));
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
   }
 
   #verify(proof: IdentityProof, ctx: VerifyContext): AttestedInstance {

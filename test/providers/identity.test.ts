@@ -11,6 +11,9 @@ import { ec2IdentityVerifier } from '../../src/providers/aws-ec2/ec2-identity.ts
 import { GceIdentityVerifier } from '../../src/providers/gcp-compute/gce-identity.ts';
 import { IdentityError, type IdentityProof, type VerifyContext } from '../../src/providers/identity.ts';
 import { LocalIdentity } from '../../src/providers/local/local-identity.ts';
+import { identityVerifiers } from '../../src/providers/identity-verifiers.ts';
+import type { CloudProvider } from '../../src/providers/provider.ts';
+import { parseConfig } from '../../src/config/load.ts';
 import { EC2_TEST_KEY, GCE_TEST_KEY } from '../emulators/identity/test-keys.ts';
 
 const NOW_MS = Date.UTC(2026, 5, 1, 12, 0, 0);
@@ -297,6 +300,39 @@ describe('identity verifiers', () => {
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
+    });
+  });
+
+  describe('building the verifiers from the config', () => {
+    const ec2Entry = {
+      kind: 'aws-ec2',
+      region: 'us-east-1',
+      launchTemplate: { id: 'lt-1' },
+      subnets: [{ id: 'subnet-1', zone: 'us-east-1a' }],
+      instanceTypes: [{ instanceType: 'c7i.large', cpu: 2, memory: '4Gi', pricePerHourUsd: 0.1 }],
+    };
+    const provider = (id: string): CloudProvider => ({ id }) as CloudProvider;
+
+    it('refuses a cloud provider without identity settings, naming the field', () => {
+      const config = parseConfig({ clusterId: 'c', providers: [ec2Entry] });
+      assert.throws(
+        () => identityVerifiers(config.providers, [provider('aws-ec2:us-east-1')]),
+        (err) => err instanceof ValidationError && err.field === 'providers.0.identity',
+      );
+    });
+
+    it('gives each cloud provider the verifier of its identity settings, by provider id', async () => {
+      const config = parseConfig({
+        clusterId: 'c',
+        providers: [
+          { ...ec2Entry, identity: { certificateFile: EC2_TEST_KEY.certificateFile, accountId: '123456789012' } },
+        ],
+      });
+      const verifiers = identityVerifiers(config.providers, [provider('aws-ec2:us-east-1')]);
+      assert.deepEqual([...verifiers.keys()], ['aws-ec2:us-east-1']);
+      assert.deepEqual(await verifiers.get('aws-ec2:us-east-1')?.verify(signed(ec2Doc()), CTX), {
+        instanceId: 'i-0abc',
+      });
     });
   });
 });

@@ -154,6 +154,7 @@ describe('identity verifiers', () => {
       exp: NOW_MS / 1000 + 3590,
       google: {
         compute_engine: {
+          instance_creation_timestamp: NOW_MS / 1000 - 120,
           instance_id: '4217093210000000001',
           instance_name: 'spw-abc-0',
           project_id: 'burst-project',
@@ -212,6 +213,11 @@ describe('identity verifiers', () => {
         name: "a zone not the provider's",
         token: () => GCE_TEST_KEY.jwt(claims({}, { zone: 'europe-west1-b' })),
         reason: 'region',
+      },
+      {
+        name: 'a token of an instance created over maxAgeMs ago (a reused name)',
+        token: () => GCE_TEST_KEY.jwt(claims({}, { instance_creation_timestamp: NOW_MS / 1000 - 601 })),
+        reason: 'expired',
       },
       {
         name: 'a standard-format token',

@@ -120,6 +120,18 @@ export class GceIdentityVerifier implements IdentityVerifier {
     if (!this.#zones.has(zone)) {
       throw new IdentityError('region', `the GCE identity token names zone ${zone}, not one of this provider's`);
     }
+    // Names are reused (spw-<intent>-<n>): a token of an older instance of the same name is not this one's.
+    const createdS = ce?.instance_creation_timestamp;
+    if (typeof createdS !== 'number') {
+      throw new IdentityError('malformed', 'the GCE identity token has no instance_creation_timestamp');
+    }
+    if (ctx.nowMs - createdS * 1000 > ctx.maxAgeMs) {
+      throw new IdentityError(
+        'expired',
+        `the GCE identity token is of an instance ${zone}/${name} created ${new Date(createdS * 1000).toISOString()}, ` +
+          `over ${ctx.maxAgeMs} ms ago`,
+      );
+    }
     return {
       instanceId: `${zone}/${name}`,
       singleUse: {

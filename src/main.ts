@@ -28,6 +28,7 @@ import { GcpComputeProvider } from './providers/gcp-compute/gcp-compute-provider
 import { loadCatalog } from './cost-model/catalog.ts';
 import { PriceBook } from './cost-model/price-book.ts';
 import { LocalProvider } from './providers/local/local-provider.ts';
+import { identityVerifiers } from './providers/identity-verifiers.ts';
 import type { CloudProvider } from './providers/provider.ts';
 import { openSqliteStore } from './store/sqlite/sqlite-store.ts';
 import type { Role, Store } from './store/store.ts';
@@ -110,7 +111,12 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
   );
   const holderId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const metrics = new ApiMetrics();
+  const verifiers = identityVerifiers(config.providers, providers);
+  // The controller's URL is the audience of GCE identity tokens; it is known once the API listens.
+  let audience = config.api.publicUrl ?? '';
   const registry = new AgentRegistry({
+    identityVerifiers: verifiers,
+    audience: () => audience,
     store,
     clock,
     heartbeatIntervalMs: config.pool.heartbeatIntervalMs,
@@ -131,6 +137,7 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
     ...(config.pool.kind === 'slurm' ? { slurmMungeKeyFile: config.pool.mungeKeyFile } : {}),
   });
   const controllerUrl = config.api.publicUrl ?? api.url;
+  audience = controllerUrl;
 
   // Slurm mode: Slurm is the pool, and the planner sees only the offerings its cloud shapes cover.
   const slurm =

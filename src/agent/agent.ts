@@ -4,6 +4,8 @@ import { errorMessage, SpillwayError } from '../core/errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { resolveAgentOptions, type AgentOptions, type ResolvedAgentOptions } from './agent-options.ts';
 import type { HeartbeatRequest, HeartbeatResponse, LeaveRequest, PullResponse } from './protocol.ts';
+import { isBootstrapCredential } from '../core/credentials.ts';
+import { fetchInstanceIdentity } from './identity.ts';
 import { register } from './registration.ts';
 import { interruptionWatcherFor } from './spot-watcher.ts';
 import { LABEL_LIFECYCLE, LABEL_PROVIDER } from '../providers/local/offerings.ts';
@@ -99,6 +101,18 @@ class Agent implements AgentHandle {
           ...(this.#opts.instanceId === undefined ? {} : { instanceId: this.#opts.instanceId }),
           ...(this.#opts.site === undefined ? {} : { site: this.#opts.site }),
         },
+        ...(isBootstrapCredential(this.#opts.token)
+          ? {
+              identity: () =>
+                fetchInstanceIdentity({
+                  providerId: this.#opts.labels[LABEL_PROVIDER],
+                  metadataUrl: this.#opts.metadataUrl,
+                  audience: this.#opts.url,
+                  env: process.env,
+                  signal: this.#stopAbort.signal,
+                }),
+            }
+          : {}),
         backoff: this.#opts.backoff,
         deadlineMs: registerDeadlineMs,
         logger: this.#log,

@@ -14,6 +14,12 @@ export interface RegisterRequest {
   readonly instanceId?: string;
   /** `private` site name for private agents (default `default`). */
   readonly site?: string;
+  /**
+   * A cloud agent's proof of which instance it is, as its cloud signed it; required with a bootstrap credential.
+   * EC2 (and the local cloud): the instance identity document and its base64 RSA SHA-256 signature. GCE: the
+   * instance identity token (a JWT, `format=full`, audience the controller's URL) as `document`, no signature.
+   */
+  readonly identity?: { readonly document: string; readonly signature?: string };
 }
 
 export interface RegisterResponse {

@@ -2,6 +2,7 @@ import type { ApiClient } from '../api/client.ts';
 import { isBootstrapCredential } from '../core/credentials.ts';
 import { errorMessage, SpillwayError } from '../core/errors.ts';
 import type { Logger } from '../log/logger.ts';
+import type { InstanceIdentity } from './identity.ts';
 import { PROTOCOL_VERSION, type RegisterRequest, type RegisterResponse } from './protocol.ts';
 import { isTransient, retry, statusOf, type Backoff } from './retry.ts';
 
@@ -9,7 +10,12 @@ export interface RegisterOptions {
   readonly client: ApiClient;
   /** The token the client holds: decides whether 401/403/409 are worth retrying. */
   readonly token: string;
-  readonly request: Omit<RegisterRequest, 'protocolVersion'>;
+  readonly request: Omit<RegisterRequest, 'protocolVersion' | 'identity'>;
+  /**
+   * The instance's signed identity, fetched for each attempt (a GCE token is accepted once); a cloud agent's
+   * registration carries it. Absent for private agents.
+   */
+  readonly identity?: () => Promise<InstanceIdentity | undefined>;
   readonly backoff: Backoff;
   readonly deadlineMs: number;
   readonly logger: Logger;
@@ -35,9 +41,11 @@ export async function register(opts: RegisterOptions): Promise<RegisterResponse>
   let response: RegisterResponse;
   try {
     response = await retry(
-      (attempt) => {
+      async (attempt) => {
         attempts = attempt + 1;
-        return opts.client.post<RegisterResponse>('/v1/agents/register', body, { signal: opts.signal });
+        const identity = opts.identity ? await opts.identity() : undefined;
+        const request: RegisterRequest = identity ? { ...body, identity } : body;
+        return opts.client.post<RegisterResponse>('/v1/agents/register', request, { signal: opts.signal });
       },
       {
         backoff: opts.backoff,

@@ -27,7 +27,12 @@ export const SPAWN_FAILED_EXIT_CODE = 127;
 const PIPE_CLOSE_WAIT_MS = 2_000;
 
 /** Variables a task must not inherit from the agent: the agent's own credentials. */
-const SECRET_ENV_KEYS = ['SPILLWAY_TOKEN', 'SPILLWAY_BOOT_SCRIPT'] as const;
+const SECRET_ENV_KEYS = [
+  'SPILLWAY_TOKEN',
+  'SPILLWAY_BOOT_SCRIPT',
+  'SPILLWAY_IDENTITY_DOCUMENT',
+  'SPILLWAY_IDENTITY_SIGNATURE',
+] as const;
 
 /**
  * One task's process. It runs in its own process group (and session), so `kill` reaches everything it started

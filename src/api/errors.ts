@@ -1,4 +1,5 @@
 import { AccessError, ConflictError, NotFoundError, SpillwayError, ValidationError } from '../core/errors.ts';
+import { TooManyFailuresError } from '../pool/builtin/registration-limits.ts';
 import type { ErrorBody } from './types.ts';
 
 export type ErrorCode = ErrorBody['error']['code'];
@@ -49,6 +50,9 @@ export function toErrorResponse(err: unknown): ErrorResponse {
   if (err instanceof AccessError)
     return answer(err.status, err.status === 401 ? 'unauthorized' : 'forbidden', err.message);
   if (err instanceof NotFoundError) return answer(404, 'not_found', err.message);
+  if (err instanceof TooManyFailuresError) {
+    return answer(429, 'rate_limited', err.message, { 'retry-after': String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))) });
+  }
   if (err instanceof ConflictError) return answer(409, 'conflict', err.message);
   // A busy store or a passing fault: the same request may succeed in a moment.
   if (err instanceof SpillwayError && err.retryable) {

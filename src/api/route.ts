@@ -33,6 +33,8 @@ export interface RouteContext<B, Q> {
   readonly caller: Caller;
   /** The request's time from the injected clock. */
   readonly nowMs: number;
+  /** The peer's IP address (rate limits and the audit log of refused registrations). */
+  readonly remoteAddress?: string;
 }
 
 /** A handler's answer: JSON unless `contentType` says otherwise (then `body` is sent as a string). */

@@ -135,7 +135,14 @@ export const emptyBodySchema = z.object({}).strict().optional();
 export const noQuerySchema = z.object({}).strict();
 
 export const createTokenSchema = z
-  .object({ role: z.enum(Object.values(Role) as [Role, ...Role[]]), name })
+  .object({
+    role: z.enum(Object.values(Role) as [Role, ...Role[]]),
+    name,
+    // Bounds of an agent registration token (role agent only).
+    maxAgents: z.number().int().min(1).max(1_000_000).optional(),
+    site: name.optional(),
+    expiresInMs: z.number().int().min(1_000).max(366 * 86_400_000).optional(),
+  })
   .strict() satisfies z.ZodType<unknown, CreateTokenRequest>;
 
 const resourcesSchema = z.object({ cpuMillis: count, memoryMiB: count, gpus: count, netMbps: count }).strict();
@@ -148,6 +155,10 @@ export const registerSchema = z
     labels,
     instanceId: name.optional(),
     site: name.optional(),
+    identity: z
+      .object({ document: z.string().min(1).max(16_384), signature: z.string().min(1).max(4_096).optional() })
+      .strict()
+      .optional(),
   })
   .strict() satisfies z.ZodType<RegisterRequest, unknown>;
 

@@ -136,7 +136,8 @@ async function handle(
     const body: unknown = route.body
       ? parseWith(route.body, await readJsonBody(req, deps.listen.maxBodyBytes))
       : undefined;
-    const result = await route.handle({ params, query, body, caller, nowMs: deps.clock.now() });
+    const remoteAddress = req.socket.remoteAddress ?? '';
+    const result = await route.handle({ params, query, body, caller, nowMs: deps.clock.now(), remoteAddress });
     status = result.status ?? 200;
     send(res, status, result, {});
   } catch (err) {

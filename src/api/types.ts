@@ -55,6 +55,7 @@ export interface ErrorBody {
       | 'payload_too_large'
       | 'unsupported_media_type'
       | 'unavailable'
+      | 'rate_limited'
       | 'internal';
     readonly message: string;
     /** The dotted path of the bad field, for invalid_request. */
@@ -126,6 +127,12 @@ export type PolicyBody = Policy;
 export interface CreateTokenRequest {
   readonly role: Role;
   readonly name: string;
+  /** Role `agent` only: how many agents this registration token may register in all. */
+  readonly maxAgents?: number;
+  /** Role `agent` only: the one site its agents may register at. */
+  readonly site?: string;
+  /** Role `agent` only: it registers no agent after this long (agents it registered keep their own tokens). */
+  readonly expiresInMs?: number;
 }
 
 export interface CreateTokenResponse {
@@ -134,6 +141,10 @@ export interface CreateTokenResponse {
   readonly name: string;
   /** Shown once; only its hash is stored. */
   readonly token: string;
+  /** A bounded registration token's bounds, as given. */
+  readonly maxAgents?: number;
+  readonly site?: string;
+  readonly expiresAtMs?: number;
 }
 
 /** `PUT /v1/budgets/{name}`. */

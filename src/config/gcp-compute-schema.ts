@@ -58,6 +58,18 @@ export function gcpComputeProviderSchemaWith<T extends z.ZodType, B extends z.Zo
       bootMs: durationMs.default(90_000),
       /** The `startup-script` metadata: a boot-script template (placeholders as in providers/boot-script.ts). */
       bootScript: bootScriptSchema,
+      /**
+       * Google's certificates that verify the instances' identity tokens (required for their agents to register):
+       * a JSON file of key id to PEM, or a URL serving it (https://www.googleapis.com/oauth2/v1/certs), cached.
+       */
+      identity: z
+        .object({ certificatesFile: nonEmpty.optional(), certificatesUrl: z.url().optional() })
+        .strict()
+        .refine(
+          (i) => (i.certificatesFile === undefined) !== (i.certificatesUrl === undefined),
+          'give exactly one of certificatesFile and certificatesUrl',
+        )
+        .optional(),
       /** How long one Compute call may take before it fails as a network error. */
       requestTimeoutMs: durationMs.min(100).default(30_000),
       /** How long an operation is waited for before the launch is left to a later pass (same requestId). */

@@ -141,6 +141,14 @@ export const awsEc2ProviderSchema = z
     requestTimeoutMs: durationMs.min(100).default(30_000),
     /** How often spot prices and instance specs are refreshed from EC2; 0 never. */
     priceRefreshMs: durationMs.default(600_000),
+    /**
+     * How the controller verifies the instances' identity documents (required for their agents to register): the
+     * AWS "RSA" public certificate of the region (PEM file) and the account the instances run in.
+     */
+    identity: z
+      .object({ certificateFile: nonEmpty, accountId: nonEmpty.regex(/^\d{12}$/, 'expected a 12-digit AWS account id') })
+      .strict()
+      .optional(),
   })
   .strict();
 

@@ -394,6 +394,8 @@ export class Simulation {
           labels: instance.offering.labels,
           instanceId: instance.id,
         },
+        // The simulated cloud is its own attestor: it knows which instance boots.
+        { instanceId: instance.id },
       );
       this.#agentNames.set(agentId, instance.id);
       this.#agentInstance.set(agentId, { provider, instanceId: instance.id });

@@ -26,6 +26,7 @@ export interface Store {
   readonly lease: LeaseRepo;
   readonly ledger: LedgerRepo;
   readonly budgets: BudgetRepo;
+  readonly registrations: RegistrationRepo;
   close(): void;
 }
 
@@ -164,6 +165,33 @@ export interface TokenRepo {
   revoke(id: string, nowMs: number): TokenRecord;
   /** Revokes every token of an agent (it was terminated or lost). */
   revokeForAgent(agentId: string, nowMs: number): void;
+}
+
+/** Limits of a private-agent registration token; null: no limit of that kind. */
+export interface RegistrationBounds {
+  /** How many agents the token may register in all. */
+  readonly maxAgents: number | null;
+  /** The only site its agents may register at. */
+  readonly site: string | null;
+  /** After this, the token registers no agent (agents it registered keep their own tokens). */
+  readonly expiresAtMs: number | null;
+}
+
+/** What attested and bounded registration remembers (DESIGN section 8). */
+export interface RegistrationRepo {
+  /** Sets (or replaces) a registration token's bounds. */
+  setBounds(tokenId: string, bounds: RegistrationBounds): void;
+  /** Undefined for an unbounded token. */
+  bounds(tokenId: string): RegistrationBounds | undefined;
+  /** Records that a registration token registered an agent. */
+  record(registrationTokenId: string, agentId: string, nowMs: number): void;
+  /** How many agents a registration token has registered. */
+  count(registrationTokenId: string): number;
+  /**
+   * Marks a single-use identity token (by its SHA-256) used until it expires. Returns false, changing nothing, when
+   * it was used before. Forgets tokens that expired before `nowMs`.
+   */
+  useOnce(tokenHash: string, expiresAtMs: number, nowMs: number): boolean;
 }
 
 export interface PolicyRepo {

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -196,6 +198,62 @@ describe('agent', function () {
     for (const attempt of attempts) assert.equal(attempt.authorization, `Bearer ${credential}`);
     assert.equal(controller.registrations[0]?.instanceId, 'li-1');
     assert.equal(controller.registrations[0]?.name, 'li-1', 'an instance agent is named after its instance');
+  });
+
+  /** A GCE-style metadata server answering identity requests with a new token each time. */
+  async function identityServer(): Promise<{ url: string; audiences: string[]; close(): Promise<void> }> {
+    const audiences: string[] = [];
+    const server = http.createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://metadata');
+      const ok =
+        url.pathname === '/computeMetadata/v1/instance/service-accounts/default/identity' &&
+        req.headers['metadata-flavor'] === 'Google' &&
+        url.searchParams.get('format') === 'full';
+      if (ok) audiences.push(url.searchParams.get('audience') ?? '');
+      res.writeHead(ok ? 200 : 404, { 'metadata-flavor': 'Google' });
+      res.end(ok ? `header.token-${audiences.length}.signature` : 'Not Found');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      audiences,
+      close: () => {
+        server.closeAllConnections();
+        return new Promise((resolve) => server.close(() => resolve()));
+      },
+    };
+  }
+
+  it("sends its instance's signed identity with a bootstrap credential: a fresh GCE token for each attempt", async () => {
+    const metadata = await identityServer();
+    try {
+      const credential = bootstrapCredential(Buffer.from('secret'), '7f1c9a52-0000-4000-8000-000000000002');
+      controller.registrationToken = credential;
+      controller.registerFailures = [409, 409];
+      const agent = start({
+        token: credential,
+        instanceId: 'us-central1-a/spw-1',
+        labels: { 'spillway.io/provider': 'gcp-compute:us-central1' },
+        metadataUrl: metadata.url,
+      });
+      await waitFor('registration', () => agent.agentId());
+      assert.deepEqual(metadata.audiences, [controller.url, controller.url, controller.url], 'one token per attempt');
+      assert.deepEqual(controller.registrations[0]?.identity, { document: 'header.token-3.signature' });
+    } finally {
+      await metadata.close();
+    }
+  });
+
+  it('sends no identity with a registration token, even on a cloud metadata server', async () => {
+    const metadata = await identityServer();
+    try {
+      const agent = start({ labels: { 'spillway.io/provider': 'gcp-compute:us-central1' }, metadataUrl: metadata.url });
+      await waitFor('registration', () => agent.agentId());
+      assert.equal(controller.registrations[0]?.identity, undefined);
+      assert.deepEqual(metadata.audiences, []);
+    } finally {
+      await metadata.close();
+    }
   });
 
   it('gives up at once when the controller refuses a registration token', async () => {

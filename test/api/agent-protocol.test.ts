@@ -76,34 +76,62 @@ describe('api agent protocol', () => {
       assert.deepEqual(h.store.agents.get(answer.agentId)?.location, { kind: 'private', site: 'default' });
     });
 
-    it('registers a launched instance with its bootstrap credential once, and each instance of the intent once', async () => {
+    it('registers a launched instance with its bootstrap credential and signed identity once, each instance once', async () => {
       const { credential, intentId } = h.launch(['i-1', 'i-2']);
-      const first = await register(credential, registration({ instanceId: 'i-1', labels: { zone: 'a' } }));
+      const first = await register(credential, registration({ identity: h.identity('i-1'), labels: { zone: 'a' } }));
       const agent = h.store.agents.get(first.agentId);
       assert.equal(agent?.state, 'registered');
       assert.equal(agent?.instanceId, 'i-1');
       assert.equal(agent?.intentId, intentId);
-      assert.deepEqual(agent?.capacity, CAPACITY);
       assert.equal(h.store.tokens.byHash(hashToken(first.token))?.agentId, first.agentId);
       await expectApiError(
-        h.client(credential).post('/v1/agents/register', registration({ instanceId: 'i-1' })),
+        h.client(credential).post('/v1/agents/register', registration({ identity: h.identity('i-1') })),
         409,
         /^registering: instance i-1 is already registered or being terminated$/,
       );
-      const second = await register(credential, registration({ instanceId: 'i-2' }));
+      const second = await register(credential, registration({ instanceId: 'i-2', identity: h.identity('i-2') }));
       assert.notEqual(second.agentId, first.agentId);
     });
 
-    it('refuses an instance another intent launched, or one no intent reported, with 409 so the agent retries', async () => {
+    it("records a cloud agent with its offering's capacity and labels, or less where it reports less", async () => {
+      // The harness's offering: 2 CPUs, 4096 MiB, 1000 Mbps, no GPU, labelled with its type and lifecycle.
+      const { credential } = h.launch(['i-big', 'i-small']);
+      const greedy = await register(
+        credential,
+        registration({
+          identity: h.identity('i-big'),
+          capacity: resources({ cpuMillis: 512_000, memoryMiB: 1_048_576, gpus: 8, netMbps: 100_000 }),
+          labels: { 'spillway.io/instance-type': 'p5.48xlarge', gpu: 'h100' },
+        }),
+      );
+      const recorded = h.store.agents.get(greedy.agentId);
+      assert.deepEqual(recorded?.capacity, { cpuMillis: 2000, memoryMiB: 4096, gpus: 0, netMbps: 1000 });
+      assert.deepEqual(recorded?.labels, { 'spillway.io/instance-type': 'local.small', 'spillway.io/lifecycle': 'on-demand' });
+      const modest = await register(
+        credential,
+        registration({
+          identity: h.identity('i-small'),
+          capacity: resources({ cpuMillis: 1900, memoryMiB: 3800, gpus: 0, netMbps: 1000 }),
+        }),
+      );
+      assert.deepEqual(h.store.agents.get(modest.agentId)?.capacity, {
+        cpuMillis: 1900,
+        memoryMiB: 3800,
+        gpus: 0,
+        netMbps: 1000,
+      });
+    });
+
+    it("refuses another intent's instance with 401, an instance no intent reported yet with 409 so the agent retries", async () => {
       const a = h.launch(['i-a']);
       h.launch(['i-b']);
       await expectApiError(
-        h.client(a.credential).post('/v1/agents/register', registration({ instanceId: 'i-b' })),
-        409,
-        new RegExp(`^registering: instance i-b was not launched by intent ${a.intentId}$`),
+        h.client(a.credential).post('/v1/agents/register', registration({ identity: h.identity('i-b') })),
+        401,
+        new RegExp(`^registering: instance i-b was not launched by intent ${a.intentId} \\(intent\\)$`),
       );
       await expectApiError(
-        h.client(a.credential).post('/v1/agents/register', registration({ instanceId: 'i-unknown' })),
+        h.client(a.credential).post('/v1/agents/register', registration({ identity: h.identity('i-unknown') })),
         409,
         /instance i-unknown was not launched by intent/,
       );
@@ -114,33 +142,33 @@ describe('api agent protocol', () => {
       const { maxProvisionMs } = h.store.policy.get();
       const stale = h.launch(['i-old'], h.clock.now() - maxProvisionMs - 1);
       await expectApiError(
-        h.client(stale.credential).post('/v1/agents/register', registration({ instanceId: 'i-old' })),
+        h.client(stale.credential).post('/v1/agents/register', registration({ identity: h.identity('i-old') })),
         401,
         /^registering: the bootstrap credential expired$/,
       );
       const fresh = h.launch(['i-new'], h.clock.now() - maxProvisionMs);
-      await register(fresh.credential, registration({ instanceId: 'i-new' }));
+      await register(fresh.credential, registration({ identity: h.identity('i-new') }));
     });
 
     it('refuses a bootstrap credential with a bad MAC with 401', async () => {
       const { credential } = h.launch(['i-1']);
       const forged = credential.slice(0, -2) + (credential.endsWith('AA') ? 'BB' : 'AA');
       await expectApiError(
-        h.client(forged).post('/v1/agents/register', registration({ instanceId: 'i-1' })),
+        h.client(forged).post('/v1/agents/register', registration({ identity: h.identity('i-1') })),
         401,
         /^registering: the bootstrap credential is not valid$/,
       );
       assert.equal(h.store.agents.byInstance(PROVIDER_ID, 'i-1')?.state, 'provisioning');
     });
 
-    it('requires an instance id with a bootstrap credential', async () => {
+    it("requires the instance's signed identity with a bootstrap credential", async () => {
       const { credential } = h.launch(['i-1']);
       await expectApiError(
-        h.client(credential).post('/v1/agents/register', registration()),
-        400,
-        /^instanceId: required with a bootstrap credential$/,
-        'instanceId',
+        h.client(credential).post('/v1/agents/register', registration({ instanceId: 'i-1' })),
+        401,
+        /^registering: a bootstrap credential registers only with the instance's signed identity \(missing\)$/,
       );
+      assert.equal(h.store.agents.byInstance(PROVIDER_ID, 'i-1')?.state, 'provisioning');
     });
 
     it('refuses another protocol version, naming both', async () => {
@@ -238,7 +266,7 @@ describe('api agent protocol', () => {
 
     it('drains a cloud agent on an interruption notice and returns its tasks to pending', async () => {
       const { credential } = h.launch(['i-spot']);
-      const cloud = await register(credential, registration({ instanceId: 'i-spot' }));
+      const cloud = await register(credential, registration({ instanceId: 'i-spot', identity: h.identity('i-spot') }));
       const cloudClient = h.client(cloud.token);
       const tasks = submitAndPlace(cloud.agentId, 2);
       await cloudClient.post(`/v1/agents/${cloud.agentId}/pull`);

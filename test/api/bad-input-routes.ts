@@ -305,7 +305,7 @@ export function matrixRoutes(h: ApiHarness): MatrixRoute[] {
     path: '/v1/agents/register',
     token: credential,
     wrongToken: tokens.finance,
-    body: { ...registration, instanceId: 'i-1' },
+    body: { ...registration, instanceId: 'i-1', identity: h.identity('i-1') },
     fields: [
       ['wrong type (bootstrap)', { ...registration, instanceId: 7 }, 'instanceId', /expected string, received number/],
     ],

@@ -34,7 +34,9 @@ describe('api slurm munge-key route', () => {
   });
 
   async function register(credential: string, req: RegisterRequest): Promise<RegisterResponse> {
-    const answer = await h.client(credential).post<RegisterResponse>('/v1/agents/register', req);
+    // A cloud agent sends its instance's signed identity, as src/agent does.
+    const body = req.instanceId === undefined ? req : { ...req, identity: h.identity(req.instanceId) };
+    const answer = await h.client(credential).post<RegisterResponse>('/v1/agents/register', body);
     h.secrets.push(answer.token);
     return answer;
   }

@@ -35,7 +35,7 @@ describe('api agents and status routes', () => {
         labels: {},
         ...(extra.site && { site: extra.site }),
         ...(extra.instanceId && { instanceId: extra.instanceId }),
-      });
+      }, extra.instanceId === undefined ? undefined : { instanceId: extra.instanceId });
       h.secrets.push(answer.token);
       return answer.agentId;
     };
@@ -95,13 +95,14 @@ describe('api agents and status routes', () => {
         pricePerHourUsd: 0,
       },
       {
-        // i-1 registered, i-2 still provisioning (offering capacity 2000/4096), i-3 draining: all cost money.
+        // i-1 registered, i-2 still provisioning, i-3 draining: all cost money. The offering is 2000m/4096 MiB, so
+        // the agents that reported 8192 MiB are recorded with 4096.
         location: 'local:test:local-a',
         kind: 'cloud',
         agents: 3,
-        capacity: resources({ cpuMillis: 6000, memoryMiB: 8192 * 2 + 4096, netMbps: 3000 }),
+        capacity: resources({ cpuMillis: 6000, memoryMiB: 4096 * 3, netMbps: 3000 }),
         allocated: resources(),
-        free: resources({ cpuMillis: 2000, memoryMiB: 8192, netMbps: 1000 }),
+        free: resources({ cpuMillis: 2000, memoryMiB: 4096, netMbps: 1000 }),
         pricePerHourUsd: 0.75,
       },
     ]);

@@ -337,6 +337,35 @@ describe('cli against the API server (child processes)', function () {
       assert.equal(refused.code, 1);
       assert.match(refused.stderr, /401 unauthorized/);
     });
+
+    it('creates a bounded registration token (--max-agents, --site, --expires) whose bounds the store keeps', async () => {
+      const created = await cli([
+        'token',
+        'create',
+        '--role',
+        'agent',
+        '--name',
+        'rack-3',
+        '--max-agents',
+        '8',
+        '--site',
+        'rack-3',
+        '--expires',
+        '24h',
+      ]);
+      assert.equal(created.code, 0, created.stderr);
+      const record = api.store.tokens.byHash(hashToken(created.stdout.trim()));
+      assert.ok(record);
+      assert.deepEqual(api.store.registrations.bounds(record.id), {
+        maxAgents: 8,
+        site: 'rack-3',
+        expiresAtMs: api.clock.now() + 24 * 3_600_000,
+      });
+      assert.match(created.stderr, /registers at most 8 agents, site rack-3 only, until /);
+      const bad = await cli(['token', 'create', '--role', 'agent', '--name', 'x', '--expires', '1 day']);
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /--expires: expected a duration such as 90s, 30m, 24h or 7d, got "1 day"/);
+    });
   });
 
   describe('local defaults', () => {

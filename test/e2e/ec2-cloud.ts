@@ -8,7 +8,9 @@ import {
   EMULATOR_CREDENTIALS,
   type Ec2Emulator,
 } from '../emulators/ec2/ec2-emulator.ts';
+import { EMULATOR_ACCOUNT_ID } from '../emulators/ec2/metadata-service.ts';
 import { storeView } from '../emulators/gce/spillway-config.ts';
+import { EC2_TEST_KEY } from '../emulators/identity/test-keys.ts';
 import { query, type Cluster } from './harness.ts';
 
 /** The environment of a `spillway serve` talking to the EC2 emulator: explicit credentials, no metadata probes, no shared AWS files. */
@@ -47,6 +49,8 @@ export function ec2ProviderEntry(
     bootScript: { agentCommand: [...opts.agentCommand] },
     requestTimeoutMs: 5_000,
     priceRefreshMs: 0,
+    // As production configures AWS's RSA certificate of the region: the emulator signs with its test key.
+    identity: { certificateFile: EC2_TEST_KEY.certificateFile, accountId: EMULATOR_ACCOUNT_ID },
   };
 }
 

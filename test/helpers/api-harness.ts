@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient, ApiError } from '../../src/api/client.ts';
@@ -11,6 +12,7 @@ import { bootstrapCredential, hashToken, newApiToken } from '../../src/core/cred
 import { newId, newIntentId } from '../../src/core/ids.ts';
 import { DEMO_POLICY } from '../../src/core/policy.ts';
 import { AgentRegistry } from '../../src/pool/builtin/registry.ts';
+import { LocalIdentity } from '../../src/providers/local/local-identity.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { Role, Store } from '../../src/store/store.ts';
 import { launchIntent, offering } from '../fakes/builders.ts';
@@ -43,9 +45,20 @@ export interface ApiHarness {
   client(token?: string): ApiClient;
   /** Creates a token straight in the store. */
   createToken(role: Role, name: string, agentId?: string | null): string;
+  /**
+   * The signed identity document of an instance of the harness's local cloud (PROVIDER_ID), as its instance's agent
+   * gets it; `pendingAtMs` defaults to now.
+   */
+  identity(instanceId: string, pendingAtMs?: number): { document: string; signature: string };
   /** Records a launch intent completed with `instanceIds` (provisioning agents) and returns its bootstrap credential. */
   launch(instanceIds: readonly string[], createdAtMs?: number): { intentId: string; credential: string };
   close(): Promise<void>;
+}
+
+let harnessKey: string | undefined;
+
+function newIdentityKeyPem(): string {
+  return generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
 }
 
 export async function startApiHarness(opts: ApiHarnessOptions = {}): Promise<ApiHarness> {
@@ -77,7 +90,15 @@ export async function startApiHarness(opts: ApiHarnessOptions = {}): Promise<Api
     };
     const revokedRecord = store.tokens.byHash(hashToken(tokens.revoked));
     if (revokedRecord) store.tokens.revoke(revokedRecord.id, clock.now());
+    // The local cloud's attestor: the registry verifies its documents as serve does the local provider's.
+    // One key per test process: an RSA key takes a while to make.
+    mkdirSync(join(dir, 'local-cloud'));
+    writeFileSync(join(dir, 'local-cloud', 'identity-key.pem'), (harnessKey ??= newIdentityKeyPem()), { mode: 0o600 });
+    const attestor = new LocalIdentity(join(dir, 'local-cloud'), 'local');
+    let serverUrl = '';
     const registry = new AgentRegistry({
+      identityVerifiers: new Map([[PROVIDER_ID, attestor.verifier()]]),
+      audience: () => serverUrl,
       store,
       clock,
       heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS,
@@ -94,6 +115,7 @@ export async function startApiHarness(opts: ApiHarnessOptions = {}): Promise<Api
       health: { isLeader: () => true, version: '9.9.9-test' },
       ...(opts.slurmMungeKeyFile === undefined ? {} : { slurmMungeKeyFile: opts.slurmMungeKeyFile }),
     });
+    serverUrl = server.url;
     return {
       dbPath,
       store,
@@ -109,6 +131,9 @@ export async function startApiHarness(opts: ApiHarnessOptions = {}): Promise<Api
         const client = new ApiClient({ url: server.url, token, ca: opts.tls?.cert });
         clients.push(client);
         return client;
+      },
+      identity(instanceId, pendingAtMs = clock.now()) {
+        return attestor.sign({ instanceId, zone: 'local-a', instanceType: 'local.small', launchedAtMs: pendingAtMs });
       },
       launch(instanceIds, createdAtMs = clock.now()) {
         const o = offering({ providerId: PROVIDER_ID, pricePerHourMicros: 250_000 });

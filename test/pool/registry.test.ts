@@ -11,6 +11,7 @@ import { DEMO_POLICY } from '../../src/core/policy.ts';
 import { resources } from '../../src/core/resources.ts';
 import type { RegisterRequest } from '../../src/agent/protocol.ts';
 import { AgentRegistry, type RegistrationCaller } from '../../src/pool/builtin/registry.ts';
+import { TooManyFailuresError } from '../../src/pool/builtin/registration-limits.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { Store, TokenRecord } from '../../src/store/store.ts';
 import { launchIntent, offering } from '../fakes/builders.ts';
@@ -114,20 +115,50 @@ describe('agent registry', () => {
     );
   });
 
+  it('limits failed registrations per credential and per address, on the injected clock, and audits each refusal', async () => {
+    const limited = new AgentRegistry({
+      store,
+      clock,
+      heartbeatIntervalMs: 1_000,
+      pollIntervalMs: 250,
+      logger: logs.logger,
+      failureLimit: { burst: 2, refillPerSecond: 0.5 },
+    });
+    const forged = { kind: 'bootstrap', credential: launch(['i-1']).slice(0, -2) + 'xx' } as const;
+    const request = { ...REQUEST, instanceId: 'i-1' };
+    const from = (address: string) => ({ address });
+    for (let i = 0; i < 2; i++) {
+      await assert.rejects(limited.registerAttested(forged, request, from('10.0.0.1')), /credential is not valid/);
+    }
+    await assert.rejects(limited.registerAttested(forged, request, from('10.0.0.1')), TooManyFailuresError);
+    // The credential is spent from any address; the address is spent for any credential.
+    await assert.rejects(limited.registerAttested(forged, request, from('10.0.0.2')), /from this credential/);
+    await assert.rejects(limited.registerAttested(viaToken(), REQUEST, from('10.0.0.1')), /from this address/);
+    const other = await limited.registerAttested(viaToken(), REQUEST, from('10.0.0.3'));
+    assert.equal(store.agents.get(other.agentId)?.state, 'registered');
+    clock.advance(2_000);
+    await assert.rejects(limited.registerAttested(forged, request, from('10.0.0.2')), /credential is not valid/);
+    const refused = store.audit.list(100).filter((e) => e.action === 'agent.register.refused');
+    assert.deepEqual(
+      refused.map((e) => (e.detail as { address: string; reason: string }).address).sort(),
+      ['10.0.0.1', '10.0.0.1', '10.0.0.2'],
+    );
+  });
+
   it('refuses a credential of a terminate intent with 401', () => {
     const credential = launch(['i-1'], 'terminate');
     assert.throws(
-      () => registry.register({ kind: 'bootstrap', credential }, { ...REQUEST, instanceId: 'i-1' }),
+      () => registry.register({ kind: 'bootstrap', credential }, { ...REQUEST, instanceId: 'i-1' }, { instanceId: 'i-1' }),
       (err) => err instanceof AccessError && err.status === 401 && /names no launch intent/.test(err.message),
     );
   });
 
   it('changes nothing when a registration fails', () => {
     const credential = launch(['i-1']);
-    registry.register({ kind: 'bootstrap', credential }, { ...REQUEST, instanceId: 'i-1' });
+    registry.register({ kind: 'bootstrap', credential }, { ...REQUEST, instanceId: 'i-1' }, { instanceId: 'i-1' });
     const before = dumpSqlite(dbPath);
     assert.throws(
-      () => registry.register({ kind: 'bootstrap', credential }, { ...REQUEST, instanceId: 'i-1' }),
+      () => registry.register({ kind: 'bootstrap', credential }, { ...REQUEST, instanceId: 'i-1' }, { instanceId: 'i-1' }),
       ConflictError,
     );
     assert.deepEqual(dumpSqlite(dbPath), before);
@@ -137,7 +168,7 @@ describe('agent registry', () => {
     const credential = launch(['i-1']);
     const issued = [
       registry.register(viaToken(), REQUEST).token,
-      registry.register({ kind: 'bootstrap', credential }, { ...REQUEST, instanceId: 'i-1' }).token,
+      registry.register({ kind: 'bootstrap', credential }, { ...REQUEST, instanceId: 'i-1' }, { instanceId: 'i-1' }).token,
     ];
     assert.ok(logs.lines().some((l) => l.message === 'registered agent'));
     for (const secret of [...issued, credential]) assert.ok(!logs.text().includes(secret));
@@ -145,7 +176,7 @@ describe('agent registry', () => {
 
   it('sets a leaving cloud agent draining so the controller terminates its instance', () => {
     const credential = launch(['i-1']);
-    const { agentId } = registry.register({ kind: 'bootstrap', credential }, { ...REQUEST, instanceId: 'i-1' });
+    const { agentId } = registry.register({ kind: 'bootstrap', credential }, { ...REQUEST, instanceId: 'i-1' }, { instanceId: 'i-1' });
     const [taskId] = placeTasks(agentId, 1);
     assert.deepEqual(registry.leave(agentId, 'shutting down'), { state: 'draining' });
     assert.equal(store.tasks.get(taskId ?? '')?.state, 'pending');
@@ -166,7 +197,7 @@ describe('agent registry', () => {
 
   it('keeps an agent draining through repeated interruption notices', () => {
     const credential = launch(['i-1']);
-    const { agentId } = registry.register({ kind: 'bootstrap', credential }, { ...REQUEST, instanceId: 'i-1' });
+    const { agentId } = registry.register({ kind: 'bootstrap', credential }, { ...REQUEST, instanceId: 'i-1' }, { instanceId: 'i-1' });
     const tasks = placeTasks(agentId, 2);
     registry.pull(agentId);
     assert.deepEqual(registry.heartbeat(agentId, { runningTaskIds: tasks, notice: 'interruption' }), {

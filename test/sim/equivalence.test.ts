@@ -138,6 +138,8 @@ async function referenceRun(dir: string): Promise<{ decisions: Decision[]; store
             labels: intent.offering.labels,
             instanceId,
           },
+          // This reference run plays the cloud, so it attests its own instances as the simulator does.
+          { instanceId },
         );
       }
     }

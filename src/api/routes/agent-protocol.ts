@@ -20,7 +20,10 @@ export function agentProtocolRoutes({ registry }: RouteDeps): Route[] {
         description: "The agent's id and its own token, shown once.",
         schema: 'RegisterResponse',
       },
-      handle: ({ body, caller }) => ({ status: 201, body: registry.register(registrationCaller(caller), body) }),
+      handle: async ({ body, caller, remoteAddress }) => ({
+        status: 201,
+        body: await registry.registerAttested(registrationCaller(caller), body, { address: remoteAddress ?? '' }),
+      }),
     }),
     defineRoute({
       method: 'POST',

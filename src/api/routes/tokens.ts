@@ -1,9 +1,10 @@
 import { hashToken, newApiToken } from '../../core/credentials.ts';
-import { NotFoundError } from '../../core/errors.ts';
+import { NotFoundError, ValidationError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
 import { actorOf, defineRoute, type Route, type RouteDeps } from '../route.ts';
 import { createTokenSchema } from '../schemas.ts';
-import type { CreateTokenResponse } from '../types.ts';
+import type { RegistrationBounds } from '../../store/store.ts';
+import type { CreateTokenRequest, CreateTokenResponse } from '../types.ts';
 
 /**
  * POST, GET /v1/tokens and DELETE /v1/tokens/{id}. A token is shown once, when created; only its hash is stored.
@@ -20,21 +21,31 @@ export function tokenRoutes({ store }: RouteDeps): Route[] {
       body: createTokenSchema,
       response: { status: 201, description: 'The new token.', schema: 'CreateTokenResponse' },
       handle: ({ body, caller, nowMs }) => {
+        const bounds = registrationBounds(body, nowMs);
         const token = newApiToken();
         const record = store.transaction(() => {
           const created = store.tokens.create(
             { id: newId('tok'), role: body.role, name: body.name, agentId: null, createdAtMs: nowMs },
             hashToken(token),
           );
+          if (bounds) store.registrations.setBounds(created.id, bounds);
           store.audit.append({
             atMs: nowMs,
             actor: actorOf(caller),
             action: 'token.create',
-            detail: { id: created.id, role: created.role, name: created.name },
+            detail: { id: created.id, role: created.role, name: created.name, ...(bounds ? { bounds } : {}) },
           });
           return created;
         });
-        const answer: CreateTokenResponse = { id: record.id, role: record.role, name: record.name, token };
+        const answer: CreateTokenResponse = {
+          id: record.id,
+          role: record.role,
+          name: record.name,
+          token,
+          ...(bounds?.maxAgents != null ? { maxAgents: bounds.maxAgents } : {}),
+          ...(bounds?.site != null ? { site: bounds.site } : {}),
+          ...(bounds?.expiresAtMs != null ? { expiresAtMs: bounds.expiresAtMs } : {}),
+        };
         return { status: 201, body: answer };
       },
     }),
@@ -70,4 +81,24 @@ export function tokenRoutes({ store }: RouteDeps): Route[] {
       },
     }),
   ];
+}
+
+/**
+ * A registration token's bounds from a create request, or undefined when it sets none. Bounds on any role but
+ * `agent` are a ValidationError naming the first one given: only registration tokens register agents.
+ */
+function registrationBounds(body: CreateTokenRequest, nowMs: number): RegistrationBounds | undefined {
+  const given = (['maxAgents', 'site', 'expiresInMs'] as const).filter((field) => body[field] !== undefined);
+  if (given.length === 0) return undefined;
+  if (body.role !== 'agent') {
+    throw new ValidationError(
+      given[0] ?? 'role',
+      `only an agent registration token (role agent) can be bounded, not role ${body.role}`,
+    );
+  }
+  return {
+    maxAgents: body.maxAgents ?? null,
+    site: body.site ?? null,
+    expiresAtMs: body.expiresInMs === undefined ? null : nowMs + body.expiresInMs,
+  };
 }

@@ -3,7 +3,8 @@ import type { CreateTokenRequest, CreateTokenResponse } from '../../api/types.ts
 import { Role, type TokenRecord } from '../../store/store.ts';
 import { addConnectionOptions, addExamples, addFormatOption, defineCommand, type CliApp } from '../common-options.ts';
 import { withClient, type ConnectionFlags } from '../connection.ts';
-import { parseIdArgument, parseNameFlag } from '../flags.ts';
+import { parseDurationFlag } from '../duration.ts';
+import { parseIdArgument, parseIntFlag, parseNameFlag } from '../flags.ts';
 import { formatTime, render, renderJson, type OutputFormat, type Table } from '../format.ts';
 
 interface TokenOptions extends ConnectionFlags {
@@ -45,16 +46,36 @@ export function tokenCommand(parent: Command, app: CliApp): void {
     'create a token and print it; it is shown this once, only its hash is kept',
   )
     .addOption(new Option('--role <role>', 'what the token may do').choices(Object.values(Role)).makeOptionMandatory())
-    .requiredOption('--name <name>', 'who or what holds it, for `token list` and the audit log');
+    .requiredOption('--name <name>', 'who or what holds it, for `token list` and the audit log')
+    .option('--max-agents <n>', 'role agent: register at most this many agents in all')
+    .option('--site <site>', 'role agent: register agents at this private site only')
+    .option('--expires <duration>', 'role agent: register no agent after this long (90s, 30m, 24h, 7d)');
   addConnectionOptions(create);
   addFormatOption(create, ['table', 'json']);
   addExamples(create, [
     'spillway token create --role submitter --name alice > alice.token',
     'spillway token create --role agent --name rack-3 --format json',
+    'spillway token create --role agent --name rack-3 --max-agents 8 --site rack-3 --expires 24h > rack-3.token',
   ]);
   create.action(async (_options: unknown, self: Command) => {
-    const flags = self.opts<TokenOptions & { readonly role: Role; readonly name: string }>();
-    const body: CreateTokenRequest = { role: flags.role, name: parseNameFlag('--name', flags.name) };
+    const flags = self.opts<
+      TokenOptions & {
+        readonly role: Role;
+        readonly name: string;
+        readonly maxAgents?: string;
+        readonly site?: string;
+        readonly expires?: string;
+      }
+    >();
+    const body: CreateTokenRequest = {
+      role: flags.role,
+      name: parseNameFlag('--name', flags.name),
+      ...(flags.maxAgents === undefined
+        ? {}
+        : { maxAgents: parseIntFlag('--max-agents', flags.maxAgents, { min: 1, max: 1_000_000 }) }),
+      ...(flags.site === undefined ? {} : { site: parseNameFlag('--site', flags.site) }),
+      ...(flags.expires === undefined ? {} : { expiresInMs: parseDurationFlag('--expires', flags.expires) }),
+    };
     const created = await withClient(flags, app.ctx, (client) => client.post<CreateTokenResponse>('/v1/tokens', body));
     if (flags.format === 'json') {
       app.ctx.stdout.write(renderJson(created));
@@ -62,8 +83,14 @@ export function tokenCommand(parent: Command, app: CliApp): void {
     }
     // The secret alone on stdout, so it can be redirected to a file; the note on stderr.
     app.ctx.stdout.write(`${created.token}\n`);
+    const limits = [
+      created.maxAgents === undefined ? '' : `at most ${created.maxAgents} agents`,
+      created.site === undefined ? '' : `site ${created.site} only`,
+      created.expiresAtMs === undefined ? '' : `until ${formatTime(created.expiresAtMs)}`,
+    ].filter(Boolean);
     app.ctx.stderr.write(
-      `created token ${created.id} (role ${created.role}, name ${created.name}); it is shown only this once: store it now\n`,
+      `created token ${created.id} (role ${created.role}, name ${created.name}${limits.length ? `; registers ${limits.join(', ')}` : ''}); ` +
+        'it is shown only this once: store it now\n',
     );
   });
 

@@ -1,152 +1,58 @@
 import type { Agent, AgentState } from '../../core/agent.ts';
 import type { Clock } from '../../core/clock.ts';
-import { hashToken, newApiToken, verifyBootstrapCredential } from '../../core/credentials.ts';
-import { AccessError, ConflictError, NotFoundError, ValidationError } from '../../core/errors.ts';
-import { newId } from '../../core/ids.ts';
-import type { LaunchIntent } from '../../core/intent.ts';
+import { NotFoundError } from '../../core/errors.ts';
 import { INTERRUPTION_REASON } from '../../core/interruption.ts';
-import { formatLocation } from '../../core/location.ts';
 import type { Task, TaskState } from '../../core/task.ts';
+import type { AttestedInstance } from '../../providers/identity.ts';
 import type { Logger } from '../../log/logger.ts';
-import type { Store, TokenRecord } from '../../store/store.ts';
-import {
-  PROTOCOL_VERSION,
-  type AssignedTask,
-  type HeartbeatRequest,
-  type HeartbeatResponse,
-  type RegisterRequest,
-  type RegisterResponse,
-  type ReportRequest,
+import type { Store } from '../../store/store.ts';
+import type {
+  AssignedTask,
+  HeartbeatRequest,
+  HeartbeatResponse,
+  RegisterRequest,
+  RegisterResponse,
+  ReportRequest,
 } from '../../agent/protocol.ts';
+import { Registrar, type RegistrarOptions, type RegistrationCaller, type RegistrationOrigin } from './registrar.ts';
 
-/** Who is registering: an unbound `agent` token (a private agent) or a cloud instance's bootstrap credential. */
-export type RegistrationCaller =
-  { readonly kind: 'token'; readonly token: TokenRecord } | { readonly kind: 'bootstrap'; readonly credential: string };
+export type { RegistrationCaller, RegistrationOrigin } from './registrar.ts';
 
-export interface AgentRegistryOptions {
-  readonly store: Store;
-  readonly clock: Clock;
-  /** How often agents are told to heartbeat. */
-  readonly heartbeatIntervalMs: number;
-  /** How often agents are told to pull for work. */
-  readonly pollIntervalMs: number;
-  readonly logger: Logger;
-}
-
+export type AgentRegistryOptions = RegistrarOptions;
 
 /**
- * The agent-facing side of the builtin pool: registration, heartbeats, work pulls, task reports and clean leaves.
- * Every method is one store transaction and reads time from the injected clock. Callers (the API) have already
- * checked that an agent token acts for the agent it names; the registry checks what only it can (bootstrap
- * credentials, intents, instance state).
+ * The agent-facing side of the builtin pool: registration (by its Registrar), heartbeats, work pulls, task reports
+ * and clean leaves. Every method is one store transaction and reads time from the injected clock. Callers (the API)
+ * have already checked that an agent token acts for the agent it names; the registry checks what only it can
+ * (bootstrap credentials, identities, intents, instance state).
  */
 export class AgentRegistry {
   readonly #store: Store;
   readonly #clock: Clock;
   readonly #heartbeatIntervalMs: number;
-  readonly #pollIntervalMs: number;
   readonly #log: Logger;
+  readonly #registrar: Registrar;
 
   constructor(opts: AgentRegistryOptions) {
     this.#store = opts.store;
     this.#clock = opts.clock;
     this.#heartbeatIntervalMs = opts.heartbeatIntervalMs;
-    this.#pollIntervalMs = opts.pollIntervalMs;
     this.#log = opts.logger;
+    this.#registrar = new Registrar(opts);
   }
 
-  /**
-   * Registers an agent and issues its own token (role `agent`, bound to the agent id; only its hash is stored).
-   * - With an unbound agent token: inserts a registered private agent at `req.site` (default `default`).
-   * - With a bootstrap credential: the credential names a launch intent (bad MAC or no such intent: AccessError
-   *   401); `req.instanceId` is required (ValidationError) and must be an instance that intent launched and that has
-   *   not registered yet (ConflictError otherwise: reconcile may not have adopted it yet, so the agent retries),
-   *   within the policy's `maxProvisionMs` of the launch's confirmation (AccessError 401 after: the same deadline
-   *   after which scale-down terminates the instance).
-   * A protocol version other than ours is a ValidationError on `protocolVersion`. Nothing changes on failure.
-   */
-  register(caller: RegistrationCaller, req: RegisterRequest): RegisterResponse {
-    if (req.protocolVersion !== PROTOCOL_VERSION) {
-      throw new ValidationError(
-        'protocolVersion',
-        `expected protocol version ${PROTOCOL_VERSION} (this controller), got ${req.protocolVersion} (the agent)`,
-      );
-    }
-    const nowMs = this.#clock.now();
-    return this.#store.transaction(() => {
-      const agent =
-        caller.kind === 'token'
-          ? this.#registerPrivate(caller.token, req, nowMs)
-          : this.#registerCloud(caller.credential, req, nowMs);
-      const token = newApiToken();
-      this.#store.tokens.create(
-        { id: newId('tok'), role: 'agent', name: `agent:${agent.id}`, agentId: agent.id, createdAtMs: nowMs },
-        hashToken(token),
-      );
-      this.#log.info('registered agent', {
-        agentId: agent.id,
-        name: agent.name,
-        location: formatLocation(agent.location),
-        via: caller.kind,
-      });
-      return {
-        protocolVersion: PROTOCOL_VERSION,
-        agentId: agent.id,
-        token,
-        heartbeatIntervalMs: this.#heartbeatIntervalMs,
-        pollIntervalMs: this.#pollIntervalMs,
-      };
-    });
+  /** See Registrar.registerAttested: the API's registration, identity verified, refusals audited and limited. */
+  registerAttested(
+    caller: RegistrationCaller,
+    req: RegisterRequest,
+    origin: RegistrationOrigin,
+  ): Promise<RegisterResponse> {
+    return this.#registrar.registerAttested(caller, req, origin);
   }
 
-  #registerPrivate(token: TokenRecord, req: RegisterRequest, nowMs: number): Agent {
-    if (token.role !== 'agent' || token.agentId !== null) {
-      throw new AccessError(
-        403,
-        'registering: only an agent registration token or a bootstrap credential may register',
-      );
-    }
-    return this.#store.agents.insert(
-      {
-        name: req.name,
-        location: { kind: 'private', site: req.site ?? 'default' },
-        capacity: req.capacity,
-        labels: req.labels,
-        lifecycle: 'private',
-        pricePerHourMicros: 0,
-        state: 'registered',
-        instanceId: null,
-        providerId: null,
-        intentId: null,
-      },
-      nowMs,
-    );
-  }
-
-  #registerCloud(credential: string, req: RegisterRequest, nowMs: number): Agent {
-    const intent = this.#bootstrapIntent(credential);
-    const instanceId = req.instanceId;
-    if (instanceId === undefined) throw new ValidationError('instanceId', 'required with a bootstrap credential');
-    const agent = this.#store.agents.byInstance(intent.providerId, instanceId);
-    if (!agent || agent.intentId !== intent.id) {
-      throw new ConflictError(`registering: instance ${instanceId} was not launched by intent ${intent.id}`);
-    }
-    if (agent.state !== 'provisioning')
-      throw new ConflictError(`registering: instance ${instanceId} is already registered or being terminated`);
-    // The same start as scale-down's maxProvisionMs: when the launch was confirmed.
-    if (nowMs - agent.registeredAtMs > this.#store.policy.get().maxProvisionMs) {
-      throw new AccessError(401, 'registering: the bootstrap credential expired');
-    }
-    return this.#store.agents.register(agent.id, { capacity: req.capacity, labels: req.labels }, nowMs);
-  }
-
-  #bootstrapIntent(credential: string): LaunchIntent {
-    const intentId = verifyBootstrapCredential(this.#store.meta.serverSecret(), credential);
-    if (intentId === undefined) throw new AccessError(401, 'registering: the bootstrap credential is not valid');
-    const intent = this.#store.intents.get(intentId);
-    if (intent?.kind !== 'launch')
-      throw new AccessError(401, 'registering: the bootstrap credential names no launch intent');
-    return intent;
+  /** See Registrar.register: `attested` is what a provider's identity verifier vouched for. */
+  register(caller: RegistrationCaller, req: RegisterRequest, attested?: AttestedInstance): RegisterResponse {
+    return this.#registrar.register(caller, req, attested);
   }
 
   /**
@@ -186,7 +92,12 @@ export class AgentRegistry {
    * reached the agent (the pull's answer was lost) or was lost by it: it goes back to pending rather than stay
    * running forever. Two heartbeat intervals cover a heartbeat sent before the pull's answer arrived.
    */
-  #requeueUnacknowledged(agentId: string, runningHere: readonly Task[], reported: readonly string[], nowMs: number): void {
+  #requeueUnacknowledged(
+    agentId: string,
+    runningHere: readonly Task[],
+    reported: readonly string[],
+    nowMs: number,
+  ): void {
     const reportedIds = new Set(reported);
     const cutoff = nowMs - 2 * this.#heartbeatIntervalMs;
     for (const task of runningHere) {

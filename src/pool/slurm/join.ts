@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { PROTOCOL_VERSION } from '../../agent/protocol.ts';
+import { fetchInstanceIdentity } from '../../agent/identity.ts';
 import { register } from '../../agent/registration.ts';
+import { LABEL_PROVIDER } from '../../providers/local/offerings.ts';
 import { DEFAULT_BACKOFF } from '../../agent/retry.ts';
 import { ApiClient } from '../../api/client.ts';
 import { ValidationError } from '../../core/errors.ts';
@@ -64,6 +66,14 @@ export async function joinMain(argv: readonly string[], env: NodeJS.ProcessEnv):
         },
         labels: parseLabels('--labels', values.labels),
       },
+      identity: () =>
+        fetchInstanceIdentity({
+          providerId: parseLabels('--labels', values.labels)[LABEL_PROVIDER],
+          metadataUrl: env.SPILLWAY_METADATA_URL || undefined,
+          audience: url,
+          env,
+          signal: new AbortController().signal,
+        }),
       backoff: DEFAULT_BACKOFF,
       deadlineMs: Number(values['deadline-ms']),
       logger,

@@ -29,6 +29,8 @@ export async function spawnInstanceProcess(opts: {
   readonly instanceId: string;
   readonly script: string;
   readonly logPath: string;
+  /** The instance's signed identity document, for its agent (as a cloud's metadata service would serve it). */
+  readonly identity?: { readonly document: string; readonly signature: string };
 }): Promise<InstanceProcess> {
   const logFd = openSync(opts.logPath, 'a', 0o600);
   let pid: number | undefined;
@@ -40,6 +42,9 @@ export async function spawnInstanceProcess(opts: {
         PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
         [INSTANCE_ID_ENV]: opts.instanceId,
         [BOOT_SCRIPT_ENV]: opts.script,
+        ...(opts.identity
+          ? { SPILLWAY_IDENTITY_DOCUMENT: opts.identity.document, SPILLWAY_IDENTITY_SIGNATURE: opts.identity.signature }
+          : {}),
       },
     });
     child.on('error', () => undefined); // reported through the missing pid below

@@ -8,6 +8,8 @@ import type { LocalProviderConfig } from '../../config/schema.ts';
 import type { Logger } from '../../log/logger.ts';
 import { formatLabelsFlag, renderAgentBootScript, type AgentBootParams } from '../boot-script.ts';
 import type { CallOptions, CloudProvider, LaunchRequest } from '../provider.ts';
+import type { IdentityVerifier } from '../identity.ts';
+import { LocalIdentity } from './local-identity.ts';
 import { findBootProcess, instanceProcesses, spawnInstanceProcess } from './instance-process.ts';
 import { localOfferings } from './offerings.ts';
 import { isAlive, signalGroup, signalProcess } from './process-table.ts';
@@ -54,6 +56,7 @@ export class LocalProvider implements CloudProvider {
   readonly #now: () => number;
   readonly #terminateGraceMs: number;
   readonly #renderBootScript: LocalProviderOptions['renderBootScript'];
+  readonly #identity: LocalIdentity;
   /** Launches and record updates run one at a time: the capacity check and the spawn must not interleave. */
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -67,6 +70,12 @@ export class LocalProvider implements CloudProvider {
     this.#now = opts.now ?? Date.now;
     this.#terminateGraceMs = opts.terminateGraceMs ?? 5_000;
     this.#renderBootScript = opts.renderBootScript;
+    this.#identity = new LocalIdentity(opts.stateDir, opts.config.region);
+  }
+
+  /** Verifies the identity documents this provider's instances get (STYLE rule 15: beside the adapter). */
+  identityVerifier(): IdentityVerifier {
+    return this.#identity.verifier();
   }
 
   async offerings(opts: CallOptions = {}): Promise<Offering[]> {
@@ -199,6 +208,12 @@ export class LocalProvider implements CloudProvider {
           instanceId,
           script: this.#bootScript(instanceId, request),
           logPath: this.#state.instanceLogPath(instanceId),
+          identity: this.#identity.sign({
+            instanceId,
+            zone: record.zone,
+            instanceType: record.instanceType,
+            launchedAtMs: record.launchedAtMs,
+          }),
         });
     failpoint('local.instance.spawned');
     record = { ...record, pid: started.pid, startTime: started.startTime, state: 'running' };

@@ -15,6 +15,7 @@ import { SqlitePolicyRepo } from './policy-repo.ts';
 import { SqliteDb } from './sqlite-db.ts';
 import { SqliteTaskRepo } from './task-repo.ts';
 import { SqliteTokenRepo } from './token-repo.ts';
+import { SqliteRegistrationRepo } from './registration-repo.ts';
 
 export interface SqliteStoreOptions {
   /** The schema steps to apply; default MIGRATIONS. Tests inject their own. */
@@ -63,6 +64,7 @@ class SqliteStore implements Store {
   readonly lease: SqliteLeaseRepo;
   readonly ledger: SqliteLedgerRepo;
   readonly budgets: SqliteBudgetRepo;
+  readonly registrations: SqliteRegistrationRepo;
 
   constructor(db: SqliteDb) {
     this.#db = db;
@@ -76,6 +78,7 @@ class SqliteStore implements Store {
     this.policy = new SqlitePolicyRepo(db, this.audit);
     this.lease = new SqliteLeaseRepo(db);
     this.budgets = new SqliteBudgetRepo(db, this.audit);
+    this.registrations = new SqliteRegistrationRepo(db);
   }
 
   transaction<T>(fn: () => T): T {

@@ -118,7 +118,7 @@ export class Ec2Emulator {
     for (const [type, usd] of Object.entries(opts.spotPricesUsd ?? DEFAULT_SPOT_PRICES_USD)) {
       for (const s of subnets) this.#catalog.setSpotPrice(type, s.zone, usd);
     }
-    this.metadata = new MetadataService(this.clock, (id) => this.#world.instance(id));
+    this.metadata = new MetadataService(this.clock, (id) => this.#world.instance(id), this.region);
   }
 
   static async start(opts: Ec2EmulatorOptions = {}): Promise<Ec2Emulator> {

@@ -1,7 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Clock } from '../../../src/core/clock.ts';
+import { EC2_TEST_KEY } from '../identity/test-keys.ts';
 import type { EmulatedInstance } from './emulated-instance.ts';
+
+/** The account the emulator's instances run in: what their identity documents name. */
+export const EMULATOR_ACCOUNT_ID = '123456789012';
 
 /** Where an instance's metadata service lives on the emulator: `<emulator url>/_imds/<instance id>`. */
 export const METADATA_PREFIX = '/_imds/';
@@ -18,13 +22,40 @@ const MAX_TTL_SECONDS = 21_600;
 export class MetadataService {
   readonly #clock: Clock;
   readonly #lookup: (instanceId: string) => EmulatedInstance | undefined;
+  readonly #region: string;
   readonly #tokens = new Map<string, { readonly instanceId: string; readonly expiresAtMs: number }>();
   /** Requests served, by path, for tests. */
   readonly requests: Array<{ instanceId: string; method: string; path: string; status: number }> = [];
 
-  constructor(clock: Clock, lookup: (instanceId: string) => EmulatedInstance | undefined) {
+  constructor(clock: Clock, lookup: (instanceId: string) => EmulatedInstance | undefined, region = 'us-east-1') {
     this.#clock = clock;
     this.#lookup = lookup;
+    this.#region = region;
+  }
+
+  /**
+   * An instance's identity document, as IMDS serves `/latest/dynamic/instance-identity/document`: pretty-printed
+   * JSON, `pendingTime` the launch time to the second. Its signature is EC2_TEST_KEY's.
+   */
+  identityDocument(instance: EmulatedInstance): string {
+    const doc = {
+      accountId: EMULATOR_ACCOUNT_ID,
+      architecture: 'x86_64',
+      availabilityZone: instance.zone,
+      billingProducts: null,
+      devpayProductCodes: null,
+      marketplaceProductCodes: null,
+      imageId: instance.imageId,
+      instanceId: instance.id,
+      instanceType: instance.instanceType,
+      kernelId: null,
+      pendingTime: new Date(instance.launchTimeMs).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      privateIp: instance.privateIp,
+      ramdiskId: null,
+      region: this.#region,
+      version: '2017-09-30',
+    };
+    return JSON.stringify(doc, null, 2);
   }
 
   handles(url: string): boolean {
@@ -53,11 +84,23 @@ export class MetadataService {
       this.#tokens.set(token, { instanceId, expiresAtMs: this.#clock.now() + ttl * 1000 });
       return answer(200, token);
     }
-    if (!path.startsWith('/latest/meta-data/')) return answer(404, 'Not Found');
+    const identity = path.startsWith('/latest/dynamic/instance-identity/');
+    if (!path.startsWith('/latest/meta-data/') && !identity) return answer(404, 'Not Found');
     if (req.method !== 'GET') return answer(405, 'Method Not Allowed');
     const token = this.#tokens.get(String(req.headers[TOKEN_HEADER] ?? ''));
     if (!token || token.instanceId !== instanceId || token.expiresAtMs <= this.#clock.now())
       return answer(401, 'Unauthorized');
+    if (identity) {
+      const document = this.identityDocument(instance);
+      switch (path.slice('/latest/dynamic/instance-identity/'.length)) {
+        case 'document':
+          return answer(200, document);
+        case 'signature':
+          return answer(200, EC2_TEST_KEY.signBase64(document));
+        default:
+          return answer(404, 'Not Found');
+      }
+    }
 
     const item = path.slice('/latest/meta-data/'.length);
     const value = metadataItem(instance, item);

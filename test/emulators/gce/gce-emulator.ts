@@ -14,7 +14,7 @@ import {
   type EmulatedGceInstance,
   type EmulatedMachineType,
 } from './gce-instance.ts';
-import { GCE_METADATA_PREFIX, GceMetadataServer } from './gce-metadata.ts';
+import { GCE_CERTS_PATH, GCE_METADATA_PREFIX, GceMetadataServer } from './gce-metadata.ts';
 import { operationJson } from './gce-operations.ts';
 import { RateQuotas, type RateQuotaGroup } from './gce-rate-quotas.ts';
 import { GceWorld, type GceQuotas } from './gce-world.ts';
@@ -130,7 +130,7 @@ export class GceEmulator {
       onStopping: async (i) => this.#processes?.stop(this.instanceId(i)),
       signal: this.#life.signal,
     });
-    this.metadata = new GceMetadataServer((zone, name) => this.#world.instance(zone, name));
+    this.metadata = new GceMetadataServer((zone, name) => this.#world.instance(zone, name), this.clock, this.project);
   }
 
   static async start(opts: GceEmulatorOptions = {}): Promise<GceEmulator> {
@@ -141,6 +141,11 @@ export class GceEmulator {
     const emulator = new GceEmulator(server, port, opts);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => void emulator.handle(req, res));
     return emulator;
+  }
+
+  /** The URL of the emulator's token-signing certificates (a gcp-compute provider's `identity.certificatesUrl`). */
+  get certificatesUrl(): string {
+    return `${this.url}${GCE_CERTS_PATH}`;
   }
 
   /** Spillway's id of an instance: `zone/name`. */
@@ -230,6 +235,12 @@ export class GceEmulator {
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (this.metadata.handles(req.url ?? '')) return this.metadata.serve(req, res);
+    if (req.url === GCE_CERTS_PATH) {
+      const body = this.metadata.certificatesJson();
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+      return;
+    }
     this.#open++;
     const url = new URL(req.url ?? '/', this.url);
     const route = routeOf(req.method ?? 'GET', url.pathname);

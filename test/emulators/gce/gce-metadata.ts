@@ -1,10 +1,17 @@
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Clock } from '../../../src/core/clock.ts';
+import { GCE_TEST_KEY } from '../identity/test-keys.ts';
 import type { EmulatedGceInstance } from './gce-instance.ts';
 
 /** Where an instance's metadata server lives on the emulator: `<emulator url>/_gce_md/<zone>/<name>`. */
 export const GCE_METADATA_PREFIX = '/_gce_md/';
 
 const PROJECT_NUMBER = '123456789012';
+/** Where the emulator serves its token-signing certificates, shaped as https://www.googleapis.com/oauth2/v1/certs. */
+export const GCE_CERTS_PATH = '/_gce_certs';
+/** The instances' default service account (identity tokens need one). */
+const SERVICE_ACCOUNT_ID = '104170000000000000001';
 /** How long a `wait_for_change` request hangs at most without `timeout_sec` (real time). */
 const DEFAULT_HANG_MS = 30_000;
 
@@ -16,12 +23,58 @@ const DEFAULT_HANG_MS = 30_000;
  */
 export class GceMetadataServer {
   readonly #lookup: (zone: string, name: string) => EmulatedGceInstance | undefined;
+  readonly #clock: Clock;
+  readonly #project: string;
   readonly #waiters = new Set<() => void>();
   /** Requests served, for tests. */
   readonly requests: Array<{ instance: string; path: string; status: number; waited: boolean }> = [];
 
-  constructor(lookup: (zone: string, name: string) => EmulatedGceInstance | undefined) {
+  constructor(
+    lookup: (zone: string, name: string) => EmulatedGceInstance | undefined,
+    clock: Clock,
+    project: string,
+  ) {
     this.#lookup = lookup;
+    this.#clock = clock;
+    this.#project = project;
+  }
+
+  /** The certificates answer at GCE_CERTS_PATH: key id to PEM, as Google's. */
+  certificatesJson(): string {
+    return JSON.stringify({ [GCE_TEST_KEY.kid]: GCE_TEST_KEY.certificatePem });
+  }
+
+  /**
+   * An instance identity token, as `instance/service-accounts/default/identity?audience=...&format=full` serves it: a
+   * fresh RS256 JWT (GCE_TEST_KEY) on each call, valid an hour, with the `google.compute_engine` claims in `full`
+   * format only.
+   */
+  identityToken(instance: EmulatedGceInstance, audience: string, full: boolean): string {
+    const iat = Math.floor(this.#clock.now() / 1000);
+    return GCE_TEST_KEY.jwt({
+      iss: 'https://accounts.google.com',
+      aud: audience,
+      azp: SERVICE_ACCOUNT_ID,
+      sub: SERVICE_ACCOUNT_ID,
+      iat,
+      exp: iat + 3600,
+      ...(full
+        ? {
+            google: {
+              compute_engine: {
+                instance_creation_timestamp: Math.floor(instance.createdAtMs / 1000),
+                instance_id: instance.id,
+                instance_name: instance.name,
+                project_id: this.#project,
+                project_number: Number(PROJECT_NUMBER),
+                zone: instance.zone,
+              },
+            },
+          }
+        : {}),
+      // Each token differs, as Google's do (a new one per request).
+      jti: randomUUID(),
+    });
   }
 
   handles(url: string): boolean {
@@ -58,6 +111,13 @@ export class GceMetadataServer {
     const prefix = '/computeMetadata/v1/instance/';
     if (!path.startsWith(prefix)) return answer(404, 'Not Found');
     const item = path.slice(prefix.length);
+    if (item === 'service-accounts/default/identity') {
+      const instance = this.#lookup(zone, name);
+      if (!instance) return answer(404, 'Not Found');
+      const audience = url.searchParams.get('audience');
+      if (!audience) return answer(400, 'non-empty audience parameter required');
+      return answer(200, this.identityToken(instance, audience, url.searchParams.get('format') === 'full'));
+    }
     const read = (): { value: string; etag: string } | undefined => {
       const instance = this.#lookup(zone, name);
       if (!instance) return undefined;

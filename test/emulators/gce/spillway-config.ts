@@ -43,6 +43,8 @@ export function gceProviderEntry(
     bootMs: 2_000,
     bootScript: { agentCommand: [...opts.agentCommand] },
     requestTimeoutMs: 5_000,
+    // As production names Google's certificates URL: the emulator serves its test key's certificate.
+    identity: { certificatesUrl: emulator.certificatesUrl },
   };
 }
 

@@ -394,6 +394,29 @@ describe('local provider', function () {
     }
   });
 
+  it("gives each instance's agent an identity document of its own, signed with the provider's key", async () => {
+    const p = provider();
+    const ids = await launch(p, await request(p, { count: 2 }));
+    const maxAgeMs = 600_000;
+    const seen = new Set<string>();
+    for (const id of ids) {
+      const agent = await waitFor('the agent', () => agentProcess(id), { timeoutMs: 10_000 });
+      const env = (name: string): string =>
+        (agent.environ.find((v) => v.startsWith(`${name}=`)) ?? '').slice(name.length + 1);
+      const proof = { document: env('SPILLWAY_IDENTITY_DOCUMENT'), signature: env('SPILLWAY_IDENTITY_SIGNATURE') };
+      const doc = JSON.parse(proof.document) as Record<string, unknown>;
+      assert.deepEqual(
+        [doc.instanceId, doc.accountId, doc.region, doc.availabilityZone],
+        [id, 'local', 'local', 'local-a'],
+      );
+      // A restarted controller (a new provider on the same state dir) verifies it with the same key.
+      const verified = await provider().identityVerifier().verify(proof, { audience: '', nowMs: Date.now(), maxAgeMs });
+      assert.deepEqual(verified, { instanceId: id });
+      seen.add(proof.signature);
+    }
+    assert.equal(seen.size, 2, 'each instance has its own document');
+  });
+
   it('passes the capacity and labels of the offering to the agent', async () => {
     const p = provider();
     const [id] = await launch(p, await request(p, { count: 1, offering: await offering(p, 'gpu') }));

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'mocha';
-import { Controller } from '../../src/autoscaler/controller.ts';
+import { Controller, type ControllerSettings } from '../../src/autoscaler/controller.ts';
 import { LaunchBreakers } from '../../src/autoscaler/launch-breakers.ts';
 import { ManualClock } from '../../src/core/clock.ts';
 import { AuthError, RefusedError, type Refusal } from '../../src/core/errors.ts';
@@ -91,7 +91,7 @@ describe('controller with refusing providers', () => {
     store = undefined;
   });
 
-  function setup(providers: FakeProvider[], clock: ManualClock): Controller {
+  function setup(providers: FakeProvider[], clock: ManualClock, backoff: Partial<ControllerSettings> = {}): Controller {
     dir = mkdtempSync(join(tmpdir(), 'spillway-breakers-'));
     store = openSqliteStore(join(dir, 'spillway.db'));
     store.meta.bindClusterId('test-cluster');
@@ -103,7 +103,7 @@ describe('controller with refusing providers', () => {
       providers,
       clock,
       logger: silentLogger(),
-      settings: { passIntervalMs: 1_000, reconcileEveryPasses: 100, leaseTtlMs: 60_000, unavailableForMs: 60_000 },
+      settings: { passIntervalMs: 1_000, reconcileEveryPasses: 100, leaseTtlMs: 60_000, unavailableForMs: 60_000, ...backoff },
       identity: {
         holderId: 'c1',
         launch: { clusterId: 'test-cluster', controllerUrl: 'http://127.0.0.1:1', caBundle: '', serverSecret: s.meta.serverSecret() },
@@ -158,6 +158,26 @@ describe('controller with refusing providers', () => {
     assert.equal(fa.launchCalls().length, 1);
     assert.deepEqual(fb.launchCalls().map((r) => r.offering.instanceType), ['g.small']);
     assert.deepEqual(c.breakers().map((b) => [b.key, b.scope, b.code]), [['fake:a', 'provider', 'AuthFailure']]);
+    await c.stop();
+  });
+
+  it('backs off by the configured refusalBackoffMs, doubling up to refusalBackoffMaxMs', async () => {
+    const clock = new ManualClock();
+    const fake = new FakeProvider({ id: 'fake:a', offerings: [a1], now: () => clock.now() });
+    for (let i = 0; i < 50; i++) fake.failNext('launch', new RefusedError('no subnet', { scope: 'provider', code: 'X' }));
+    const c = setup([fake], clock, { refusalBackoffMs: 10_000, refusalBackoffMaxMs: 40_000 });
+    store!.tasks.insert([task()], clock.now());
+    const startMs = clock.now();
+    const callSeconds: number[] = [];
+    while (clock.now() < startMs + 120_000) {
+      const before = fake.launchCalls().length;
+      await c.runPass();
+      await c.settle();
+      if (fake.launchCalls().length > before) callSeconds.push((clock.now() - startMs) / 1_000);
+      clock.advance(1_000);
+    }
+    // Backoffs 10, 20, 40, 40 s.
+    assert.deepEqual(callSeconds, [0, 10, 30, 70, 110]);
     await c.stop();
   });
 });

@@ -23,8 +23,11 @@ export type LaunchVerdict =
   /** Throttled, 5xx, no answer: nothing learnt. */
   | { readonly kind: 'undecided' };
 
-/** What `gate` answers: go (the call is a trial of the breakers named), or wait with the reason. */
-export type Gate = { readonly go: true } | { readonly go: false; readonly reason: string };
+/** What `gate` answers: go (the call may be a breaker's trial), or wait with the reason and until when at least. */
+export type Gate = { readonly go: true } | { readonly go: false; readonly reason: string; readonly untilMs: number };
+
+/** How long a call held back by a running trial waits before it asks again. */
+const TRIAL_WAIT_MS = 1_000;
 
 /**
  * The launch breakers of every provider (breaker.ts's state machine, keyed by provider id for provider-wide refusals
@@ -52,7 +55,10 @@ export class LaunchBreakers {
     const keys = [target.providerId, target.offeringKey];
     for (const key of keys) {
       const breaker = this.#breakers.get(key);
-      if (breaker && holding(breaker, nowMs)) return { go: false, reason: breakerReason(breaker, nowMs) };
+      if (breaker && holding(breaker, nowMs)) {
+        const untilMs = breaker.state === 'trying' ? nowMs + TRIAL_WAIT_MS : breaker.retryAtMs;
+        return { go: false, reason: breakerReason(breaker, nowMs), untilMs };
+      }
     }
     for (const key of keys) {
       const prev = this.#breakers.get(key);

@@ -236,10 +236,16 @@ export class Provisioner {
     const target: BreakerTarget = { providerId: intent.providerId, offeringKey: offeringKey(intent.offering) };
     const gate = this.#opts.breakers?.gate(target) ?? { go: true };
     if (!gate.go) {
+      if (intent.attempts > 0) {
+        // An earlier attempt may have taken effect: keep the intent (and its idempotency key) for the breaker's time.
+        this.#notBefore.set(intent.id, gate.untilMs);
+        logger.debug('held launch at an open breaker', { intentId: intent.id, reason: gate.reason });
+        return;
+      }
       // No call: the next plan skips what the breaker holds, and the tasks say why.
       store.intents.fail(intent.id, gate.reason, clock.now());
       this.#notBefore.delete(intent.id);
-      logger.info('held launch at an open breaker', { intentId: intent.id, reason: gate.reason });
+      logger.info('gave up launch at an open breaker', { intentId: intent.id, reason: gate.reason });
       return;
     }
     try {

@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { afterEach, describe, it } from 'mocha';
 import { Controller, type ControllerSettings } from '../../src/autoscaler/controller.ts';
 import { LaunchBreakers } from '../../src/autoscaler/launch-breakers.ts';
+import { Provisioner } from '../../src/autoscaler/provisioner.ts';
 import { ManualClock } from '../../src/core/clock.ts';
-import { AuthError, RefusedError, type Refusal } from '../../src/core/errors.ts';
+import { AuthError, ProviderError, RefusedError, type Refusal } from '../../src/core/errors.ts';
 import type { LaunchIntent } from '../../src/core/intent.ts';
 import { offeringKey } from '../../src/core/offering.ts';
 import { PRODUCTION_POLICY } from '../../src/core/policy.ts';
@@ -36,12 +37,20 @@ describe('launch breakers', () => {
     // A second call that was in flight is refused too: still one breaker, opened once.
     breakers.record(target(a2), { kind: 'refused', refusal: WIDE });
     assert.equal(logs.lines().filter((l) => l.message === 'opened launch breaker').length, 1);
-    assert.deepEqual(breakers.gate(target(a2)), { go: false, reason: 'fake:a refuses launches: AuthFailure; next try 12:01' });
+    assert.deepEqual(breakers.gate(target(a2)), {
+      go: false,
+      reason: 'fake:a refuses launches: AuthFailure; next try 12:01',
+      untilMs: clock.now() + MIN,
+    });
     assert.deepEqual(breakers.gate(target(b1)), { go: true }, 'another provider is not held');
 
     clock.advance(MIN);
     assert.deepEqual(breakers.gate(target(a1)), { go: true });
-    assert.deepEqual(breakers.gate(target(a2)), { go: false, reason: 'fake:a refuses launches: AuthFailure; trying again now' });
+    assert.deepEqual(breakers.gate(target(a2)), {
+      go: false,
+      reason: 'fake:a refuses launches: AuthFailure; trying again now',
+      untilMs: clock.now() + 1_000,
+    });
     breakers.record(target(a1), { kind: 'refused', refusal: WIDE });
     assert.equal(breakers.list()[0]!.retryAtMs, clock.now() + 2 * MIN);
 
@@ -179,5 +188,53 @@ describe('controller with refusing providers', () => {
     // Backoffs 10, 20, 40, 40 s.
     assert.deepEqual(callSeconds, [0, 10, 30, 70, 110]);
     await c.stop();
+  });
+});
+
+describe('provisioner at an open breaker', () => {
+  it('keeps an intent an earlier attempt may have launched, and retries it as the trial when the breaker is due', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spillway-breakers-'));
+    const store = openSqliteStore(join(dir, 'spillway.db'));
+    try {
+      const clock = new ManualClock();
+      store.meta.bindClusterId('test-cluster');
+      store.policy.seed({ ...PRODUCTION_POLICY, maxProvisionMs: 3_600_000 }, clock.now());
+      const fake = new FakeProvider({ id: 'fake:a', offerings: [a1, a2], now: () => clock.now() });
+      const breakers = new LaunchBreakers({ clock, logger: silentLogger() });
+      const provisioner = new Provisioner({
+        store,
+        providers: [fake],
+        clock,
+        logger: silentLogger(),
+        breakers,
+        onUnavailable: () => undefined,
+        launchContext: { clusterId: 'test-cluster', controllerUrl: 'http://127.0.0.1:1', caBundle: '', serverSecret: store.meta.serverSecret() },
+      });
+      const command = (o: typeof a1) => ({ kind: 'launch' as const, offering: o, count: 1, owners: [], taskIds: [], reason: 'test' });
+      fake.failNext('launch', new ProviderError('no answer', { retryable: true }));
+      fake.failNext('launch', new AuthError('denied', { code: 'UnauthorizedOperation' }));
+      const lost = provisioner.launch(command(a1));
+      await provisioner.settle();
+      const refused = provisioner.launch(command(a2));
+      await provisioner.settle();
+      assert.equal(store.intents.get(refused.id)!.state, 'failed');
+      assert.equal(store.intents.get(lost.id)!.attempts, 1);
+
+      clock.advance(2_000);
+      provisioner.execute(store.intents.get(lost.id)!);
+      await provisioner.settle();
+      assert.equal(fake.launchCalls().length, 2, 'no call while the breaker holds');
+      assert.equal(store.intents.get(lost.id)!.state, 'pending', 'the intent and its idempotency key are kept');
+
+      clock.advance(MIN);
+      provisioner.execute(store.intents.get(lost.id)!);
+      await provisioner.settle();
+      assert.deepEqual(fake.launchCalls().map((r) => r.intentId), [lost.id, refused.id, lost.id]);
+      assert.equal(store.intents.get(lost.id)!.state, 'done');
+      assert.deepEqual(breakers.list(), [], 'the accepted trial closed the breaker');
+    } finally {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient, ApiError } from '../../src/api/client.ts';
 import { ApiMetrics } from '../../src/api/metrics.ts';
+import type { ProvidersPort } from '../../src/api/provider-status.ts';
+import { LaunchBreakers } from '../../src/autoscaler/launch-breakers.ts';
 import { startApiServer, type ApiServer } from '../../src/api/server.ts';
 import { ManualClock } from '../../src/core/clock.ts';
 import { bootstrapCredential, hashToken, newApiToken } from '../../src/core/credentials.ts';
@@ -36,6 +38,8 @@ export interface ApiHarness {
   readonly metrics: ApiMetrics;
   readonly registry: AgentRegistry;
   readonly server: ApiServer;
+  /** The launch breakers of provider PROVIDER_ID that status shows and POST /v1/providers/{name}/retry closes. */
+  readonly breakers: LaunchBreakers;
   /** One token of each role; `registration` is an unbound agent token; `revoked` was an admin token. */
   readonly tokens: Readonly<Record<'admin' | 'submitter' | 'finance' | 'registration' | 'revoked', string>>;
   /** Every secret the harness made or saw handed out: none may ever appear in the logs. */
@@ -84,7 +88,14 @@ export async function startApiHarness(opts: ApiHarnessOptions = {}): Promise<Api
       pollIntervalMs: POLL_INTERVAL_MS,
       logger: logs.logger,
     });
+    const breakers = new LaunchBreakers({ clock, logger: logs.logger });
+    const providers: ProvidersPort = {
+      ids: () => [PROVIDER_ID],
+      breakers: () => breakers.list().map((b) => ({ ...b, reason: breakers.reason(b) })),
+      retry: (_name, actor) => ({ providerId: PROVIDER_ID, closed: breakers.reset(PROVIDER_ID, `retried by ${actor}`) }),
+    };
     const server = await startApiServer({
+      providers,
       store,
       registry,
       logger: logs.logger,
@@ -102,6 +113,7 @@ export async function startApiHarness(opts: ApiHarnessOptions = {}): Promise<Api
       metrics,
       registry,
       server,
+      breakers,
       tokens,
       secrets,
       createToken,

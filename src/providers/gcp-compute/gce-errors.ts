@@ -168,6 +168,9 @@ const GRPC_NAMES: Readonly<Record<number, string>> = Object.fromEntries(
   Object.entries({ ...GRPC, INVALID_ARGUMENT: 3, FAILED_PRECONDITION: 9, UNIMPLEMENTED: 12 }).map(([k, v]) => [v, k]),
 );
 
+/** An unsupported call: like a missing resource, it refuses every launch of the provider. */
+const GRPC_UNIMPLEMENTED = 12;
+
 /** The code a refusal is shown with: its reason, else its HTTP or gRPC status. */
 function refusalCode(facts: GceErrorFacts): string | undefined {
   if (facts.code !== undefined) return facts.code;
@@ -214,7 +217,7 @@ export function translateGceError(err: unknown, ctx: GceTranslateContext): Spill
     case 'client': {
       // A launch names its machine type in the zone and, through the template, everything every launch shares
       // (template, network, subnetwork, image): a missing resource is one of those; any other refusal is the type's.
-      const wide = meaning === 'notFound' || facts.grpcCode === 12 || facts.httpStatus === 501;
+      const wide = meaning === 'notFound' || facts.grpcCode === GRPC_UNIMPLEMENTED || facts.httpStatus === 501;
       return new RefusedError(`${ctx.doing}: Compute Engine refused the request (${said})`, {
         ...opts,
         scope: wide ? 'provider' : 'offering',

@@ -77,4 +77,25 @@ describe('api provider routes', () => {
     assert.match(entry!.actor, /^alice \(tok-/);
     assert.deepEqual(entry!.detail, { providerId: PROVIDER_ID, closed: 1 });
   });
+
+  it('answers 409 on a process that does not lead, whose status shows the providers as unknown', async () => {
+    const standby = await startApiHarness({ isLeader: () => false });
+    try {
+      standby.breakers.record(
+        { providerId: PROVIDER_ID, offeringKey: OFFERING },
+        { kind: 'refused', refusal: { scope: 'provider', code: 'AuthFailure', message: 'bad credentials' } },
+      );
+      const status = await standby.client(standby.tokens.admin).get<Status>('/v1/status');
+      assert.deepEqual(status.providers, [{ id: PROVIDER_ID, health: 'unknown', breakers: [] }]);
+      await expectApiError(
+        standby.client(standby.tokens.admin).post(`/v1/providers/${PROVIDER_ID}/retry`, {}),
+        409,
+        /does not lead/,
+      );
+      assert.equal(standby.breakers.list().length, 1, 'nothing closed');
+      assert.deepEqual((await standby.client(standby.tokens.admin).get<{ entries: AuditEntry[] }>('/v1/audit')).entries, []);
+    } finally {
+      await standby.close();
+    }
+  });
 });

@@ -27,6 +27,8 @@ export interface ApiHarnessOptions {
   readonly tls?: { readonly cert: string; readonly key: string };
   /** Slurm mode's munge key file, for the munge-key route; unset, as when Slurm is not the pool. */
   readonly slurmMungeKeyFile?: string;
+  /** Whether this process holds the lease, as /healthz, status and the provider routes see it; default yes. */
+  readonly isLeader?: () => boolean;
 }
 
 /** A real SQLite file in a temp dir, a registry, and the API on 127.0.0.1 with a free port; all logs captured. */
@@ -102,7 +104,7 @@ export async function startApiHarness(opts: ApiHarnessOptions = {}): Promise<Api
       clock,
       metrics,
       listen: { host: '127.0.0.1', port: 0, maxBodyBytes: opts.maxBodyBytes ?? 64 * 1024, tls: opts.tls },
-      health: { isLeader: () => true, version: '9.9.9-test' },
+      health: { isLeader: opts.isLeader ?? (() => true), version: '9.9.9-test' },
       ...(opts.slurmMungeKeyFile === undefined ? {} : { slurmMungeKeyFile: opts.slurmMungeKeyFile }),
     });
     return {

@@ -10,6 +10,7 @@ import { Controller } from './autoscaler/controller.ts';
 import { NOT_TERMINATED_AGENT_STATES } from './core/agent.ts';
 import { systemClock, type Clock } from './core/clock.ts';
 import { hashToken, newApiToken } from './core/credentials.ts';
+import { ConflictError } from './core/errors.ts';
 import { microsToUsd } from './core/money.ts';
 import { homePath, storePath } from './config/load.ts';
 import { effectivePolicy, type Config } from './config/schema.ts';
@@ -17,6 +18,7 @@ import { toBudgetSpec } from './config/budget-schema.ts';
 import { amortizedPrivateRate } from './cost-model/ledger.ts';
 import type { Logger } from './log/logger.ts';
 import { ApiMetrics } from './api/metrics.ts';
+import { providerStatuses, type ProvidersPort } from './api/provider-status.ts';
 import { startApiServer } from './api/server.ts';
 import { LocalAgents } from './agent/local-agents.ts';
 import { AgentRegistry } from './pool/builtin/registry.ts';
@@ -125,6 +127,15 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
   });
   // The API starts first (its URL goes into every launch); until the controller exists, this process leads nothing.
   let isLeader = (): boolean => false;
+  const leading: { controller?: Controller } = {};
+  const providersPort: ProvidersPort = {
+    ids: () => providers.map((p) => p.id),
+    breakers: () => leading.controller?.breakers() ?? [],
+    retry: (name, actor) => {
+      if (!leading.controller) throw new ConflictError(`retrying provider ${name}: the controller is not running yet`);
+      return leading.controller.retryProvider(name, actor);
+    },
+  };
   const api = await startApiServer({
     store,
     registry,
@@ -134,6 +145,7 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
     listen: { host: config.api.host, port: config.api.port, tls, maxBodyBytes: config.api.maxBodyBytes },
     health: { isLeader: () => isLeader(), version: VERSION },
     privateRate: amortizedPrivateRate(config.privateRates),
+    providers: providersPort,
     ...(config.pool.kind === 'slurm' ? { slurmMungeKeyFile: config.pool.mungeKeyFile } : {}),
   });
   const controllerUrl = config.api.publicUrl ?? api.url;
@@ -157,6 +169,7 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
     observer: {
       onPass: (report) => {
         recordGauges(store, metrics);
+        metrics.recordProviders(providerStatuses(providersPort, report.leader));
         metrics.decisions.inc({ kind: 'place' }, report.placed);
         metrics.decisions.inc({ kind: 'launch' }, report.launches.length);
         metrics.decisions.inc({ kind: 'terminate' }, report.terminates.length);
@@ -169,6 +182,7 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
     },
   });
   isLeader = () => controller.isLeader();
+  leading.controller = controller;
   controller.start();
 
   const adminTokenFile = join(home, 'admin.token');

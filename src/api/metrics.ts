@@ -1,4 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ProviderStatus } from './types.ts';
+
+const PROVIDER_HEALTHS: readonly ProviderStatus['health'][] = ['ok', 'degraded', 'refusing', 'unknown'];
 
 /**
  * Spillway's Prometheus metrics, in a registry of their own (never prom-client's global one, so two servers in one
@@ -25,6 +28,10 @@ export class ApiMetrics {
   readonly decisions: Counter<'kind'>;
   /** Budget alerts (50, 80, 100 percent of a cap in its period), by budget name and percent. */
   readonly budgetAlerts: Counter<'budget' | 'percent'>;
+  /** 1 for each open launch breaker, by provider, breaker key, scope (`provider`, `offering`) and the cloud's code. */
+  readonly launchBreakers: Gauge<'provider' | 'breaker' | 'scope' | 'code'>;
+  /** Each provider's health: 1 on its current one (`ok`, `degraded`, `refusing`, `unknown`), 0 on the others. */
+  readonly providerHealth: Gauge<'provider' | 'health'>;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     this.registry = new Registry();
@@ -79,6 +86,33 @@ export class ApiMetrics {
       labelNames: ['budget', 'percent'],
       registers,
     });
+    this.launchBreakers = new Gauge({
+      name: 'spillway_launch_breaker_open',
+      help: 'Open launch breakers (a provider refused launches; they back off): 1 per breaker.',
+      labelNames: ['provider', 'breaker', 'scope', 'code'],
+      registers,
+    });
+    this.providerHealth = new Gauge({
+      name: 'spillway_provider_health',
+      help: "Each provider's health: 1 on its current one (ok, degraded, refusing, unknown).",
+      labelNames: ['provider', 'health'],
+      registers,
+    });
+  }
+
+  /**
+   * Sets the breaker and health gauges from each provider's status, replacing what they held: a closed breaker's
+   * series disappears.
+   */
+  recordProviders(providers: readonly ProviderStatus[]): void {
+    this.launchBreakers.reset();
+    this.providerHealth.reset();
+    for (const p of providers) {
+      for (const health of PROVIDER_HEALTHS) this.providerHealth.set({ provider: p.id, health }, p.health === health ? 1 : 0);
+      for (const b of p.breakers) {
+        this.launchBreakers.set({ provider: p.id, breaker: b.key, scope: b.scope, code: b.code ?? '' }, 1);
+      }
+    }
   }
 
   /** The registry's exposition text and its content type, for GET /metrics. */

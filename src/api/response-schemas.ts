@@ -14,6 +14,7 @@ import type {
   CreateTokenResponse,
   ErrorBody,
   Health,
+  ProviderRetry,
   Status,
 } from './types.ts';
 import { budgetScopeSchema } from '../config/budget-schema.ts';
@@ -109,6 +110,26 @@ const status = z.object({
     }),
   ),
   cloudSpendPerHourUsd: z.number(),
+  providers: z.array(
+    z.object({
+      id: z.string(),
+      health: z.enum(['ok', 'degraded', 'refusing', 'unknown']),
+      breakers: z.array(
+        z.object({
+          key: z.string(),
+          scope: z.enum(['provider', 'offering']),
+          state: z.enum(['open', 'trying']),
+          code: z.string().nullable(),
+          subject: z.string().nullable(),
+          refusals: z.number(),
+          openedAtMs: z.number(),
+          retryAtMs: z.number(),
+          reason: z.string(),
+          error: z.string(),
+        }),
+      ),
+    }),
+  ),
 }) satisfies z.ZodType<Status>;
 
 const budgetPeriod = z.enum(['hour', 'day', 'month', 'burn']);
@@ -186,6 +207,7 @@ export const responseSchemas = {
   Agent: agent,
   AgentList: z.object({ agents: z.array(agent) }),
   Status: status,
+  ProviderRetry: z.object({ providerId: z.string(), closed: z.number() }) satisfies z.ZodType<ProviderRetry>,
   Policy: policySchema,
   Paused: z.object({ paused: z.boolean() }),
   TokenRecord: tokenRecord,

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { AgentRegistry } from '../pool/builtin/registry.ts';
 import type { Role, Store, TokenRecord } from '../store/store.ts';
 import type { ApiMetrics } from './metrics.ts';
+import type { ProvidersPort } from './provider-status.ts';
 import type { ResponseSchemaName } from './response-schemas.ts';
 import type { Routable } from './router.ts';
 
@@ -93,4 +94,6 @@ export interface RouteDeps {
   readonly version: string;
   /** The Slurm pool's munge key file, when Slurm is the pool (cloud nodes fetch it). */
   readonly slurmMungeKeyFile?: string;
+  /** The controller's providers and launch breakers; absent, status lists no provider. */
+  readonly providers?: ProvidersPort;
 }

@@ -12,6 +12,7 @@ import { authenticate } from './auth.ts';
 import { readJsonBody } from './body.ts';
 import { HttpError, toErrorResponse } from './errors.ts';
 import type { ApiMetrics } from './metrics.ts';
+import type { ProvidersPort } from './provider-status.ts';
 import { buildOpenApiDocument } from './openapi.ts';
 import type { Route, RouteDeps, RouteResult } from './route.ts';
 import { Router } from './router.ts';
@@ -19,6 +20,7 @@ import { agentProtocolRoutes } from './routes/agent-protocol.ts';
 import { slurmRoutes } from './routes/slurm.ts';
 import { agentsAndStatusRoutes } from './routes/agents-and-status.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { providerRoutes } from './routes/providers.ts';
 import { budgetRoutes } from './routes/budgets.ts';
 import { reportRoutes } from './routes/reports.ts';
 import { policyAndPauseRoutes } from './routes/policy-and-pause.ts';
@@ -52,6 +54,8 @@ export interface ApiDeps {
   readonly privateRate?: PrivateRate;
   /** The Slurm pool's munge key file, when Slurm is the pool (GET /v1/agents/{id}/slurm/munge-key). */
   readonly slurmMungeKeyFile?: string;
+  /** The controller's providers and launch breakers (status, POST /v1/providers/{name}/retry). */
+  readonly providers?: ProvidersPort;
 }
 
 export interface ApiServer {
@@ -76,6 +80,7 @@ export async function startApiServer(deps: ApiDeps): Promise<ApiServer> {
     isLeader: deps.health.isLeader,
     version: deps.health.version,
     ...(deps.slurmMungeKeyFile ? { slurmMungeKeyFile: deps.slurmMungeKeyFile } : {}),
+    ...(deps.providers ? { providers: deps.providers } : {}),
   };
   let document: unknown;
   const routes: Route[] = [
@@ -85,6 +90,7 @@ export async function startApiServer(deps: ApiDeps): Promise<ApiServer> {
     ...policyAndPauseRoutes(routeDeps),
     ...tokenRoutes(routeDeps),
     ...auditRoutes(routeDeps),
+    ...providerRoutes(routeDeps),
     ...budgetRoutes(routeDeps),
     ...reportRoutes(routeDeps, { privateRate: deps.privateRate ?? amortizedPrivateRate() }),
     ...agentProtocolRoutes(routeDeps),

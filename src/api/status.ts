@@ -2,7 +2,7 @@ import { LIVE_AGENT_STATES, type Agent, type AgentState } from '../core/agent.ts
 import { microsToUsd } from '../core/money.ts';
 import { ZERO, add, subtract, type Resources } from '../core/resources.ts';
 import type { Store } from '../store/store.ts';
-import type { LocationSummary, Status } from './types.ts';
+import type { LocationSummary, ProviderStatus, Status } from './types.ts';
 
 /** How long a lost agent stays in the status after its last heartbeat. */
 export const LOST_AGENT_VISIBLE_MS = 3_600_000;
@@ -15,7 +15,12 @@ const ALIVE: ReadonlySet<AgentState> = new Set(LIVE_AGENT_STATES);
  * `<providerId>:<zone>`; `free` counts only registered agents, the only ones new work is placed on. Prices are summed
  * in micro-USD and turned into dollars once.
  */
-export function buildStatus(store: Store, nowMs: number, leader: boolean): Status {
+export function buildStatus(
+  store: Store,
+  nowMs: number,
+  leader: boolean,
+  providers: readonly ProviderStatus[] = [],
+): Status {
   return store.transaction(() => {
     const agents = store.agents
       .list()
@@ -34,6 +39,7 @@ export function buildStatus(store: Store, nowMs: number, leader: boolean): Statu
       tasks: store.tasks.countByState(),
       locations: summarizeLocations(alive),
       cloudSpendPerHourUsd: microsToUsd(cloudMicros),
+      providers,
     };
   });
 }

@@ -12,6 +12,7 @@
  *   POST   /v1/tasks/{id}/cancel             submitter, admin     -> Task
  *   GET    /v1/agents?state=a,b              admin, submitter, finance -> { agents: Agent[] }
  *   GET    /v1/status                        admin, submitter, finance -> Status
+ *   POST   /v1/providers/{name}/retry        admin       {} -> ProviderRetry (closes its launch breakers; audited)
  *   GET    /v1/policy                        admin, submitter, finance -> Policy
  *   PUT    /v1/policy                        admin       Policy (whole) -> Policy (audited)
  *   POST   /v1/pause | /v1/resume            admin       {} -> { paused }  (audited)
@@ -120,6 +121,44 @@ export interface Status {
   readonly locations: readonly LocationSummary[];
   /** What the cloud agents alive now cost per hour. */
   readonly cloudSpendPerHourUsd: number;
+  /** Each configured provider's health and open launch breakers. */
+  readonly providers: readonly ProviderStatus[];
+}
+
+/** An open launch breaker: the cloud refused launches for a reason no retry fixes, so they back off. */
+export interface BreakerStatus {
+  /** The provider id (a provider breaker) or the offering key (an offering breaker). */
+  readonly key: string;
+  readonly scope: 'provider' | 'offering';
+  /** `open`: waiting for `retryAtMs`; `trying`: one trial launch is in flight. */
+  readonly state: 'open' | 'trying';
+  readonly code: string | null;
+  /** What the cloud refused: a subnet, a template, an instance type, a permission. */
+  readonly subject: string | null;
+  /** Refusals in a row. */
+  readonly refusals: number;
+  readonly openedAtMs: number;
+  readonly retryAtMs: number;
+  /** What waiting tasks show: `aws-ec2:us-east-1 refuses launches: ...; next try 12:05`. */
+  readonly reason: string;
+  /** The last refusal's message, with what to fix. */
+  readonly error: string;
+}
+
+/**
+ * A provider's health: `ok` (no breaker open), `degraded` (some offerings refused), `refusing` (every launch
+ * refused), `unknown` (this process does not lead: the leader holds the breakers).
+ */
+export interface ProviderStatus {
+  readonly id: string;
+  readonly health: 'ok' | 'degraded' | 'refusing' | 'unknown';
+  readonly breakers: readonly BreakerStatus[];
+}
+
+export interface ProviderRetry {
+  readonly providerId: string;
+  /** Breakers the retry closed. */
+  readonly closed: number;
 }
 
 export type PolicyBody = Policy;

@@ -1,6 +1,6 @@
 import { NOT_TERMINATED_AGENT_STATES } from '../core/agent.ts';
 import type { Clock } from '../core/clock.ts';
-import { ConflictError, errorMessage } from '../core/errors.ts';
+import { ConflictError, NotFoundError, errorMessage } from '../core/errors.ts';
 import type { Intent, LaunchIntent } from '../core/intent.ts';
 import type { Offering } from '../core/offering.ts';
 import type { Logger } from '../log/logger.ts';
@@ -12,6 +12,8 @@ import { dueAfterInterruption, interruptedOfferings } from './interruptions.ts';
 import { launchOwnerShares, openBudgetBook, type BudgetBook } from '../cost-model/budgets.ts';
 import { readBudgetInput, recordBudgetAlerts } from '../cost-model/budget-snapshot.ts';
 import type { NewBudgetAlert } from '../cost-model/budget-alerts.ts';
+import type { Breaker } from './breaker.ts';
+import { LaunchBreakers } from './launch-breakers.ts';
 import { plan } from './planner.ts';
 import { Provisioner, type CallOutcome, type LaunchContext } from './provisioner.ts';
 import { reconcile } from './reconcile.ts';
@@ -31,6 +33,15 @@ export interface ControllerSettings {
   readonly terminationAllowanceMs?: number;
   /** How long a launch may take from its intent to the cloud's answer, queue and retries included; default 120 s. */
   readonly launchAllowanceMs?: number;
+  /** The first backoff of a launch breaker after a refusal; default 60 s. */
+  readonly refusalBackoffMs?: number;
+  /** A launch breaker's backoff doubles up to this; default 30 minutes. */
+  readonly refusalBackoffMaxMs?: number;
+}
+
+/** An open launch breaker and why its launches wait, as status shows it. */
+export interface BreakerView extends Breaker {
+  readonly reason: string;
 }
 
 /** Hooks for metrics; every one optional. */
@@ -73,6 +84,7 @@ const LEASE = 'controller';
 export class Controller {
   readonly #o: ControllerOptions;
   readonly #provisioner: Provisioner;
+  readonly #breakers: LaunchBreakers;
   readonly #unavailableUntil = new Map<string, number>();
   #offerings: Offering[] = [];
   #passes = 0;
@@ -86,7 +98,16 @@ export class Controller {
 
   constructor(opts: ControllerOptions) {
     this.#o = opts;
+    this.#breakers = new LaunchBreakers({
+      clock: opts.clock,
+      logger: opts.logger,
+      settings: {
+        ...(opts.settings.refusalBackoffMs === undefined ? {} : { initialMs: opts.settings.refusalBackoffMs }),
+        ...(opts.settings.refusalBackoffMaxMs === undefined ? {} : { maxMs: opts.settings.refusalBackoffMaxMs }),
+      },
+    });
     this.#provisioner = new Provisioner({
+      breakers: this.#breakers,
       store: opts.store,
       providers: opts.providers,
       clock: opts.clock,
@@ -184,6 +205,30 @@ export class Controller {
     return count;
   }
 
+  /** The open launch breakers, with the reason their launches wait (status, metrics). */
+  breakers(): BreakerView[] {
+    return this.#breakers.list().map((b) => ({ ...b, reason: this.#breakers.reason(b) }));
+  }
+
+  /**
+   * Closes every launch breaker of a provider, named by its id (`aws-ec2:us-east-1`) or by the part after the kind,
+   * after an operator fixed what it refused; the next pass may launch there again. Throws NotFoundError when no
+   * configured provider has that name. Returns the provider id and how many breakers were open.
+   */
+  retryProvider(name: string, actor: string): { providerId: string; closed: number } {
+    const provider =
+      this.#o.providers.find((p) => p.id === name) ?? this.#o.providers.find((p) => p.id.split(':').slice(1).join(':') === name);
+    if (!provider) {
+      throw new NotFoundError(
+        `retrying provider ${name}: no such provider (configured: ${this.#o.providers.map((p) => p.id).join(', ') || 'none'})`,
+      );
+    }
+    const closed = this.#breakers.reset(provider.id, `retried by ${actor}`);
+    this.#o.logger.info('retried provider', { providerId: provider.id, closed, actor });
+    this.wake();
+    return { providerId: provider.id, closed };
+  }
+
   /** Starts the next pass now (a capacity error, a test). */
   wake(): void {
     this.#wake?.();
@@ -268,6 +313,7 @@ export class Controller {
       openLaunches,
       offerings: this.#offerings,
       unavailable: new Set([...this.#unavailable(now), ...interruptedOfferings(snapshot.agents)]),
+      blocked: this.#breakers.blocked(this.#offerings),
       admitLaunch: (offering, tasks) => book.admitLaunch(offering, launchOwnerShares(tasks, offering)),
     });
     const terminating = terminatingInstances(open);

@@ -27,6 +27,11 @@ export interface PlanInput {
   /** Offering keys that recently failed with a capacity error. */
   readonly unavailable: ReadonlySet<string>;
   /**
+   * Offering keys an open launch breaker holds back, with why (`aws-ec2:us-east-1 refuses launches: ...`): skipped
+   * like unavailable ones, and the reason of tasks that nothing else fits. Default: none.
+   */
+  readonly blocked?: ReadonlyMap<string, string>;
+  /**
    * A further check on each new instance before it is planned (budgets): given the offering and the tasks packed into
    * it, returns why it may not launch, or undefined to allow it. Called in planning order, once per candidate until one is
    * admitted; it may keep a tally of what it admitted within this plan (budget reservations). Default: allow.
@@ -93,14 +98,15 @@ export function planInstances(input: PlanInput): {
   const todo = coverWithInFlight(groups, classes, inFlightBins(input));
   // Everything due is covered by capacity on its way (passes while instances boot): nothing to pack.
   if (todo.every((tasks) => tasks.length === 0)) return { instances: [], waiting };
-  const offerings = allowedOfferings(policy, input.offerings, input.unavailable);
+  const offerings = allowedOfferings(policy, input.offerings, skipped(input));
   const usage = new Usage(policy, input.agents, input.openLaunches);
   const reasons = new Map<Task, string>();
   const bins: NewBin[] = [];
 
   const first = packAndAdmit({ input, classes, groups, todo, offerings, usage, bins, reasons });
   for (const [g, tasks] of first.unfit) {
-    for (const t of tasks) reasons.set(t, `no allowed offering fits ${formatResources(groups[g]!.size)}`);
+    const why = blockedReason(input, classes, groups[g]!) ?? `no allowed offering fits ${formatResources(groups[g]!.size)}`;
+    for (const t of tasks) reasons.set(t, why);
   }
   let left = first.refused;
   if (left.some((tasks) => tasks.length > 0)) {
@@ -124,6 +130,26 @@ export function planInstances(input: PlanInput): {
     if (reason !== undefined && !launched.has(task)) waiting.push({ taskId: task.id, reason });
   }
   return { instances: bins, waiting };
+}
+
+/** Offerings the plan may not use now: marked unavailable, or held back by a breaker. */
+function skipped(input: PlanInput): ReadonlySet<string> {
+  if (!input.blocked || input.blocked.size === 0) return input.unavailable;
+  return new Set([...input.unavailable, ...input.blocked.keys()]);
+}
+
+/** The reason of the cheapest offering a breaker holds back that would fit the group, if any. */
+function blockedReason(input: PlanInput, classes: readonly TaskClass[], group: TaskGroup): string | undefined {
+  const { blocked } = input;
+  if (!blocked || blocked.size === 0) return undefined;
+  const held = allowedOfferings(
+    input.policy,
+    input.offerings.filter((o) => blocked.has(offeringKey(o))),
+    input.unavailable,
+  );
+  const eligibility = classEligibility([classes[group.classIndex]!], held);
+  const fitting = held.find((o, i) => eligibility[i] === 1 && fits(group.size, o.capacity));
+  return fitting ? blocked.get(offeringKey(fitting)) : undefined;
 }
 
 interface Round {

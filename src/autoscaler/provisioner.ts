@@ -1,7 +1,7 @@
 import PQueue from 'p-queue';
 import type { Clock } from '../core/clock.ts';
 import { bootstrapCredential } from '../core/credentials.ts';
-import { AuthError, CapacityError, QuotaError, SpillwayError, errorMessage } from '../core/errors.ts';
+import { CapacityError, QuotaError, SpillwayError, errorMessage, refusalOf } from '../core/errors.ts';
 import { failpoint } from '../core/failpoints.ts';
 import { newIntentId } from '../core/ids.ts';
 import type { Intent, LaunchIntent, TerminateIntent } from '../core/intent.ts';
@@ -12,6 +12,8 @@ import type { Logger } from '../log/logger.ts';
 import type { CloudProvider } from '../providers/provider.ts';
 import type { Store } from '../store/store.ts';
 import type { LaunchCommand, TerminateCommand } from './commands.ts';
+import type { BreakerTarget } from './breaker.ts';
+import type { LaunchBreakers, LaunchVerdict } from './launch-breakers.ts';
 import { TokenBucket, type TokenBucketOptions } from './token-bucket.ts';
 
 /** What every launch carries so the new instance can join the pool. */
@@ -43,10 +45,18 @@ export interface ProvisionerOptions {
   readonly signal?: AbortSignal;
   /** Told how each cloud call ended, for metrics. */
   readonly onOutcome?: (intent: Intent, outcome: CallOutcome) => void;
+  /**
+   * The launch breakers: a launch whose provider or offering a breaker holds back is given up without a call (its
+   * tasks wait with the breaker's reason), and every launch call's verdict is told to them. Default: none.
+   */
+  readonly breakers?: LaunchBreakers;
 }
 
-/** How a cloud call ended: done, or the class of its failure (`retry`: it will be tried again). */
-export type CallOutcome = 'done' | 'capacity' | 'quota' | 'failed' | 'retry';
+/**
+ * How a cloud call ended: done, or the class of its failure (`retry`: it will be tried again; `refused`: the cloud
+ * refused it for good and a breaker holds the next ones back).
+ */
+export type CallOutcome = 'done' | 'capacity' | 'quota' | 'refused' | 'failed' | 'retry';
 
 /** Instances one terminate intent covers at most (EC2 takes up to 1,000 ids a call). */
 const TERMINATE_BATCH = 1_000;
@@ -223,6 +233,21 @@ export class Provisioner {
     }
     await lane.bucket.take(1);
     if (this.#held(intent)) return;
+    const target: BreakerTarget = { providerId: intent.providerId, offeringKey: offeringKey(intent.offering) };
+    const gate = this.#opts.breakers?.gate(target) ?? { go: true };
+    if (!gate.go) {
+      if (intent.attempts > 0) {
+        // An earlier attempt may have taken effect: keep the intent (and its idempotency key) for the breaker's time.
+        this.#notBefore.set(intent.id, gate.untilMs);
+        logger.debug('held launch at an open breaker', { intentId: intent.id, reason: gate.reason });
+        return;
+      }
+      // No call: the next plan skips what the breaker holds, and the tasks say why.
+      store.intents.fail(intent.id, gate.reason, clock.now());
+      this.#notBefore.delete(intent.id);
+      logger.info('gave up launch at an open breaker', { intentId: intent.id, reason: gate.reason });
+      return;
+    }
     try {
       const instances = await lane.provider.launch({
         intentId: intent.id,
@@ -237,6 +262,7 @@ export class Provisioner {
         },
       }, this.#callOptions());
       failpoint('provider.returned');
+      this.#opts.breakers?.record(target, { kind: 'accepted' });
       store.intents.completeLaunch(
         intent.id,
         instances.map((i) => i.id),
@@ -250,6 +276,7 @@ export class Provisioner {
         instanceIds: instances.map((i) => i.id),
       });
     } catch (err) {
+      this.#opts.breakers?.record(target, launchVerdict(err));
       this.#onFailure(intent, err);
     }
   }
@@ -286,9 +313,18 @@ export class Provisioner {
       logger.warn('launch failed over', { intentId: intent.id, error: message, action: 'next cheapest offering' });
       return;
     }
+    const refusal = intent.kind === 'launch' ? refusalOf(err) : undefined;
+    if (intent.kind === 'launch' && refusal) {
+      // The breaker opened (or stays open) and logged it; the next plans skip what it holds.
+      store.intents.fail(intent.id, message, now);
+      this.#notBefore.delete(intent.id);
+      this.#opts.onOutcome?.(intent, 'refused');
+      logger.debug('launch refused', { intentId: intent.id, what, scope: refusal.scope, code: refusal.code, error: message });
+      return;
+    }
     const retryable = err instanceof SpillwayError ? err.retryable : true;
     const attempts = intent.attempts + 1;
-    if (err instanceof AuthError || !retryable || attempts >= MAX_ATTEMPTS) {
+    if (refusalOf(err) || !retryable || attempts >= MAX_ATTEMPTS) {
       store.intents.fail(intent.id, message, now);
       this.#opts.onOutcome?.(intent, 'failed');
       logger.error(`${intent.kind} failed`, { intentId: intent.id, what, error: message, attempts });
@@ -300,4 +336,11 @@ export class Provisioner {
     this.#notBefore.set(intent.id, now + backoffMs);
     logger.warn(`${intent.kind} will be retried`, { intentId: intent.id, what, error: message, attempts, backoffMs });
   }
+}
+
+/** What a failed launch call tells the breakers: a capacity or quota answer accepted the request as valid. */
+function launchVerdict(err: unknown): LaunchVerdict {
+  if (err instanceof CapacityError || err instanceof QuotaError) return { kind: 'accepted' };
+  const refusal = refusalOf(err);
+  return refusal ? { kind: 'refused', refusal } : { kind: 'undecided' };
 }

@@ -5,6 +5,7 @@ import { agentsCommand } from './commands/agents.ts';
 import { budgetCommand } from './commands/budget.ts';
 import { configCommand } from './commands/config.ts';
 import { pauseCommand } from './commands/pause.ts';
+import { providersCommand } from './commands/providers.ts';
 import { policyCommand } from './commands/policy.ts';
 import { reportCommand } from './commands/report.ts';
 import { resumeCommand } from './commands/resume.ts';
@@ -69,6 +70,7 @@ export function buildProgram(app: CliApp): Command {
   policyCommand(program, app);
   pauseCommand(program, app);
   resumeCommand(program, app);
+  providersCommand(program, app);
   tokenCommand(program, app);
   budgetCommand(program, app);
   reportCommand(program, app);

@@ -220,14 +220,24 @@ export const configSchema = z
          * controller restart and are reconciled); on in the local demo, whose cloud is this machine.
          */
         releaseOnShutdown: z.boolean().default(false),
+        /** A refused launch (bad subnet, template or type, credentials) backs off this long first, then doubling. */
+        refusalBackoffMs: durationMs.min(1_000).default(60_000),
+        /** The longest backoff of a refused launch; at least refusalBackoffMs. */
+        refusalBackoffMaxMs: durationMs.min(1_000).default(1_800_000),
       })
       .strict()
+      .refine((c) => c.refusalBackoffMaxMs >= c.refusalBackoffMs, {
+        path: ['refusalBackoffMaxMs'],
+        message: 'must be at least controller.refusalBackoffMs',
+      })
       .default({
         passIntervalMs: 1_000,
         reconcileEveryPasses: 10,
         leaseTtlMs: 15_000,
         unavailableForMs: 180_000,
         releaseOnShutdown: false,
+        refusalBackoffMs: 60_000,
+        refusalBackoffMaxMs: 1_800_000,
       }),
     providers: z.array(providerSchema).default([]),
     policy: policyOverridesSchema.default({}),

@@ -120,7 +120,7 @@ export function matrixRoutes(h: ApiHarness): MatrixRoute[] {
         ['unknown field', { ...DEMO_POLICY, burst: true }, 'burst', unknown],
       ],
     },
-    ...['/v1/pause', '/v1/resume'].map((path): MatrixRoute => ({
+    ...['/v1/pause', '/v1/resume', '/v1/providers/local:test/retry'].map((path): MatrixRoute => ({
       method: 'POST',
       path,
       token: tokens.admin,

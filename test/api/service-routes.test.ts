@@ -19,6 +19,7 @@ const ROUTES = [
   'GET /v1/policy',
   'PUT /v1/policy',
   'POST /v1/pause',
+  'POST /v1/providers/{name}/retry',
   'POST /v1/resume',
   'GET /v1/audit',
   'POST /v1/tokens',

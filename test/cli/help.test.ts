@@ -73,6 +73,8 @@ describe('cli --help (child process)', function () {
         'policy apply',
         'policy get',
         'policy set',
+        'providers',
+        'providers retry',
         'report',
         'report chargeback',
         'resume',

@@ -101,6 +101,7 @@ describe('cli views', () => {
       },
     ],
     cloudSpendPerHourUsd: 0.0832,
+    providers: [],
   });
 
   it('shows the pause switch, spend, task counts by state and one line per location', () => {

@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient, ApiError } from '../../src/api/client.ts';
 import { ApiMetrics } from '../../src/api/metrics.ts';
+import type { ProvidersPort } from '../../src/api/provider-status.ts';
+import { LaunchBreakers } from '../../src/autoscaler/launch-breakers.ts';
 import { startApiServer, type ApiServer } from '../../src/api/server.ts';
 import { ManualClock } from '../../src/core/clock.ts';
 import { bootstrapCredential, hashToken, newApiToken } from '../../src/core/credentials.ts';
@@ -27,6 +29,8 @@ export interface ApiHarnessOptions {
   readonly tls?: { readonly cert: string; readonly key: string };
   /** Slurm mode's munge key file, for the munge-key route; unset, as when Slurm is not the pool. */
   readonly slurmMungeKeyFile?: string;
+  /** Whether this process holds the lease, as /healthz, status and the provider routes see it; default yes. */
+  readonly isLeader?: () => boolean;
 }
 
 /** A real SQLite file in a temp dir, a registry, and the API on 127.0.0.1 with a free port; all logs captured. */
@@ -38,6 +42,8 @@ export interface ApiHarness {
   readonly metrics: ApiMetrics;
   readonly registry: AgentRegistry;
   readonly server: ApiServer;
+  /** The launch breakers of provider PROVIDER_ID that status shows and POST /v1/providers/{name}/retry closes. */
+  readonly breakers: LaunchBreakers;
   /** One token of each role; `registration` is an unbound agent token; `revoked` was an admin token. */
   readonly tokens: Readonly<Record<'admin' | 'submitter' | 'finance' | 'registration' | 'revoked', string>>;
   /** Every secret the harness made or saw handed out: none may ever appear in the logs. */
@@ -105,14 +111,21 @@ export async function startApiHarness(opts: ApiHarnessOptions = {}): Promise<Api
       pollIntervalMs: POLL_INTERVAL_MS,
       logger: logs.logger,
     });
+    const breakers = new LaunchBreakers({ clock, logger: logs.logger });
+    const providers: ProvidersPort = {
+      ids: () => [PROVIDER_ID],
+      breakers: () => breakers.list().map((b) => ({ ...b, reason: breakers.reason(b) })),
+      retry: (_name, actor) => ({ providerId: PROVIDER_ID, closed: breakers.reset(PROVIDER_ID, `retried by ${actor}`) }),
+    };
     const server = await startApiServer({
+      providers,
       store,
       registry,
       logger: logs.logger,
       clock,
       metrics,
       listen: { host: '127.0.0.1', port: 0, maxBodyBytes: opts.maxBodyBytes ?? 64 * 1024, tls: opts.tls },
-      health: { isLeader: () => true, version: '9.9.9-test' },
+      health: { isLeader: opts.isLeader ?? (() => true), version: '9.9.9-test' },
       ...(opts.slurmMungeKeyFile === undefined ? {} : { slurmMungeKeyFile: opts.slurmMungeKeyFile }),
     });
     serverUrl = server.url;
@@ -124,6 +137,7 @@ export async function startApiHarness(opts: ApiHarnessOptions = {}): Promise<Api
       metrics,
       registry,
       server,
+      breakers,
       tokens,
       secrets,
       createToken,

@@ -1,3 +1,4 @@
+import { providerStatuses } from '../provider-status.ts';
 import { buildStatus } from '../status.ts';
 import { defineRoute, type Route, type RouteDeps } from '../route.ts';
 import { agentsQuerySchema } from '../schemas.ts';
@@ -5,7 +6,7 @@ import { agentsQuerySchema } from '../schemas.ts';
 const READERS = ['admin', 'submitter', 'finance'] as const;
 
 /** GET /v1/agents, GET /v1/status. */
-export function agentsAndStatusRoutes({ store, isLeader }: RouteDeps): Route[] {
+export function agentsAndStatusRoutes({ store, isLeader, providers }: RouteDeps): Route[] {
   return [
     defineRoute({
       method: 'GET',
@@ -19,10 +20,14 @@ export function agentsAndStatusRoutes({ store, isLeader }: RouteDeps): Route[] {
     defineRoute({
       method: 'GET',
       path: '/v1/status',
-      summary: 'The pool by location, task counts, and what the cloud costs per hour now.',
+      summary:
+        "The pool by location, task counts, what the cloud costs per hour now, and each provider's health and open " +
+        'launch breakers.',
       access: { kind: 'roles', roles: READERS },
       response: { status: 200, description: 'The status.', schema: 'Status' },
-      handle: ({ nowMs }) => ({ body: buildStatus(store, nowMs, isLeader()) }),
+      handle: ({ nowMs }) => ({
+        body: buildStatus(store, nowMs, isLeader(), providerStatuses(providers, isLeader())),
+      }),
     }),
   ];
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { Status } from '../../api/types.ts';
+import type { ProviderStatus, Status } from '../../api/types.ts';
 import { TaskState } from '../../core/task.ts';
 import { addConnectionOptions, addExamples, addFormatOption, defineCommand, type CliApp } from '../common-options.ts';
 import { withClient, type ConnectionFlags } from '../connection.ts';
@@ -10,7 +10,10 @@ interface StatusOptions extends ConnectionFlags {
   readonly format: OutputFormat;
 }
 
-/** The pool at a glance: the kill switch, spend, task counts by state, then one line per location. */
+/**
+ * The pool at a glance: the kill switch, spend, task counts by state, one line per location, then each provider's
+ * health with the reason of every open launch breaker.
+ */
 export function renderStatus(status: Status): string {
   const counts = Object.values(TaskState)
     .map((state) => `${state} ${status.tasks[state] ?? 0}`)
@@ -23,7 +26,8 @@ export function renderStatus(status: Status): string {
     ['tasks', counts],
     ['pending', `${status.tasks.pending ?? 0} task(s) waiting for room`],
   ]);
-  if (status.locations.length === 0) return `${header}\nno agents yet\n`;
+  const providers = renderProviders(status.providers);
+  if (status.locations.length === 0) return `${header}\nno agents yet\n${providers}`;
   const locations = renderTable({
     columns: [
       { header: 'LOCATION' },
@@ -47,14 +51,26 @@ export function renderStatus(status: Status): string {
       ];
     }),
   });
-  return `${header}\n${locations}`;
+  return `${header}\n${locations}${providers}`;
+}
+
+/** One line per provider (health, open breakers), each open breaker's reason under it; nothing without providers. */
+export function renderProviders(providers: readonly ProviderStatus[]): string {
+  if (providers.length === 0) return '';
+  const table = renderTable({
+    columns: [{ header: 'PROVIDER' }, { header: 'HEALTH' }, { header: 'OPEN BREAKERS', align: 'right' }],
+    rows: providers.map((p) => [p.id, p.health, p.breakers.length]),
+  });
+  const reasons = providers.flatMap((p) => p.breakers.map((b) => `  ${b.reason}\n`));
+  const hint = reasons.length > 0 ? '  (fix the cause, then `spillway providers retry NAME` to try again now)\n' : '';
+  return `\n${table}${reasons.join('')}${hint}`;
 }
 
 export function statusCommand(parent: Command, app: CliApp): void {
   const cmd = defineCommand(
     parent,
     'status',
-    'show the pool by location, task counts, cloud spend and the pause switch',
+    "show the pool by location, task counts, cloud spend, the pause switch and each provider's health",
   );
   addConnectionOptions(cmd);
   addFormatOption(cmd, ['table', 'json']);

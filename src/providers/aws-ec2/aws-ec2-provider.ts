@@ -7,7 +7,7 @@ import type { AwsEc2ProviderConfig } from '../../config/schema.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { CallOptions, CloudProvider, LaunchRequest } from '../provider.ts';
 import { sdkEc2Api, type Ec2Api, type StaticCredentials } from './ec2-api.ts';
-import { ec2ErrorFacts, ec2ErrorMeaning, translateEc2Error } from './ec2-errors.ts';
+import { ec2ErrorFacts, ec2ErrorMeaning, translateEc2Error, type TranslateContext } from './ec2-errors.ts';
 import { instanceIdsIn, LIVE_STATE_NAMES, toInstance } from './ec2-instances.ts';
 import { ec2Offerings, subnetsByZone, type CatalogLookup } from './ec2-offerings.ts';
 import { regionCatalog, type PriceBookReader } from '../catalog-offerings.ts';
@@ -169,6 +169,7 @@ export class AwsEc2Provider implements CloudProvider {
           doing: doing + part,
           action: 'RunInstances',
           offeringKey: offeringKey(offering),
+          launch: { subnetId, template: templateName(this.#config.launchTemplate), instanceType: offering.instanceType },
         });
       }
       for (const sdkInstance of reservation.Instances ?? []) {
@@ -284,12 +285,17 @@ export class AwsEc2Provider implements CloudProvider {
   #translate(
     err: unknown,
     signal: AbortSignal | undefined,
-    ctx: { doing: string; action: string; offeringKey?: string },
+    ctx: { doing: string; action: string; offeringKey?: string; launch?: TranslateContext['launch'] },
   ): Error {
     if (signal?.aborted) return signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason));
     if (err instanceof ProviderError) return err;
     return translateEc2Error(err, { ...ctx, region: this.#config.region });
   }
+}
+
+/** How the config names the launch template, for messages: its id or name. */
+function templateName(template: AwsEc2ProviderConfig['launchTemplate']): string {
+  return template.id ?? template.name ?? 'the launch template';
 }
 
 /** The configured template (inline or file), else the built-in one. Throws a non-retryable ProviderError on a bad file. */

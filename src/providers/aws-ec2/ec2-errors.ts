@@ -3,6 +3,7 @@ import {
   CapacityError,
   ProviderError,
   QuotaError,
+  RefusedError,
   ThrottledError,
   errorMessage,
   type SpillwayError,
@@ -104,6 +105,34 @@ export interface TranslateContext {
   readonly region: string;
   /** The offering a capacity error makes unavailable. */
   readonly offeringKey?: string;
+  /** What a launch named, so a refusal can say which configured thing EC2 refused. */
+  readonly launch?: { readonly subnetId: string; readonly template: string; readonly instanceType: string };
+}
+
+/**
+ * Refusals of what every launch of the provider shares (the subnet, the launch template, its image, security groups
+ * or key pair, an unsupported call): they open the provider's breaker. Any other refusal of a launch is the
+ * offering's (its instance type, zone or market).
+ */
+const PROVIDER_WIDE_PREFIXES = [
+  'InvalidSubnet',
+  'InvalidLaunchTemplate',
+  'InvalidAMIID',
+  'InvalidGroup',
+  'InvalidSecurityGroup',
+  'InvalidKeyPair',
+  'InvalidVpcID',
+  'UnsupportedOperation',
+  'MissingParameter',
+] as const;
+
+/** The configured thing a refusal names: the subnet, the template, or the instance type. */
+function refusedSubject(code: string | undefined, ctx: TranslateContext): string | undefined {
+  if (!ctx.launch || code === undefined) return undefined;
+  if (code.startsWith('InvalidSubnet')) return ctx.launch.subnetId;
+  if (code.startsWith('InvalidLaunchTemplate') || code.startsWith('InvalidAMIID')) return ctx.launch.template;
+  if (PROVIDER_WIDE_PREFIXES.some((p) => code.startsWith(p))) return undefined;
+  return ctx.launch.instanceType;
 }
 
 /**
@@ -132,7 +161,11 @@ export function translateEc2Error(err: unknown, ctx: TranslateContext): Spillway
     case 'throttled':
       return new ThrottledError(`${ctx.doing}: EC2 throttled the call (${said})${where}`, opts);
     case 'auth':
-      return new AuthError(`${ctx.doing}: ${authAdvice(facts.code, ctx)} (${said})${where}`, opts);
+      return new AuthError(`${ctx.doing}: ${authAdvice(facts.code, ctx)} (${said})${where}`, {
+        ...opts,
+        code: facts.code,
+        subject: facts.code === 'UnauthorizedOperation' ? `ec2:${ctx.action}` : undefined,
+      });
     case 'mismatch':
       return new ProviderError(
         `${ctx.doing}: EC2 already ran this ClientToken with other parameters (${said}); the intent's launch ` +
@@ -147,8 +180,16 @@ export function translateEc2Error(err: unknown, ctx: TranslateContext): Spillway
         { retryable: true, cause: err },
       );
     case 'notFound':
-    case 'client':
-      return new ProviderError(`${ctx.doing}: EC2 refused the request (${said})${where}`, opts);
+    case 'client': {
+      const code = facts.code ?? `HTTP ${facts.status ?? '?'}`;
+      const wide = PROVIDER_WIDE_PREFIXES.some((p) => code.startsWith(p));
+      return new RefusedError(`${ctx.doing}: EC2 refused the request (${said})${where}`, {
+        ...opts,
+        scope: wide ? 'provider' : 'offering',
+        code,
+        subject: refusedSubject(facts.code, ctx),
+      });
+    }
   }
 }
 

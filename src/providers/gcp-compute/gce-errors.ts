@@ -3,6 +3,7 @@ import {
   CapacityError,
   ProviderError,
   QuotaError,
+  RefusedError,
   ThrottledError,
   errorMessage,
   type SpillwayError,
@@ -158,6 +159,23 @@ export interface GceTranslateContext {
   readonly project: string;
   readonly region: string;
   readonly offeringKey?: string;
+  /** What a launch named, so a refusal can say which configured thing Compute Engine refused. */
+  readonly launch?: { readonly template: string; readonly instanceType: string };
+}
+
+/** gRPC status names, for a refusal that carries no reason. */
+const GRPC_NAMES: Readonly<Record<number, string>> = Object.fromEntries(
+  Object.entries({ ...GRPC, INVALID_ARGUMENT: 3, FAILED_PRECONDITION: 9, UNIMPLEMENTED: 12 }).map(([k, v]) => [v, k]),
+);
+
+/** An unsupported call: like a missing resource, it refuses every launch of the provider. */
+const GRPC_UNIMPLEMENTED = 12;
+
+/** The code a refusal is shown with: its reason, else its HTTP or gRPC status. */
+function refusalCode(facts: GceErrorFacts): string | undefined {
+  if (facts.code !== undefined) return facts.code;
+  if (facts.httpStatus !== undefined) return `HTTP ${facts.httpStatus}`;
+  return facts.grpcCode === undefined ? undefined : (GRPC_NAMES[facts.grpcCode] ?? `gRPC ${facts.grpcCode}`);
 }
 
 /** Translates what the SDK threw (or a failed operation) into Spillway's errors; the original stays as `cause`. */
@@ -182,7 +200,11 @@ export function translateGceError(err: unknown, ctx: GceTranslateContext): Spill
     case 'throttled':
       return new ThrottledError(`${ctx.doing}: Compute Engine throttled the call (${said})`, opts);
     case 'auth':
-      return new AuthError(`${ctx.doing}: ${authAdvice(facts, ctx)} (${said})`, opts);
+      return new AuthError(`${ctx.doing}: ${authAdvice(facts, ctx)} (${said})`, {
+        ...opts,
+        code: refusalCode(facts),
+        subject: facts.permission ?? (facts.grpcCode === GRPC.UNAUTHENTICATED ? undefined : ctx.call),
+      });
     case 'transient':
       return new ProviderError(
         facts.grpcCode === undefined && facts.httpStatus === undefined && facts.code === undefined
@@ -192,8 +214,17 @@ export function translateGceError(err: unknown, ctx: GceTranslateContext): Spill
       );
     case 'notFound':
     case 'alreadyExists':
-    case 'client':
-      return new ProviderError(`${ctx.doing}: Compute Engine refused the request (${said})`, opts);
+    case 'client': {
+      // A launch names its machine type in the zone and, through the template, everything every launch shares
+      // (template, network, subnetwork, image): a missing resource is one of those; any other refusal is the type's.
+      const wide = meaning === 'notFound' || facts.grpcCode === GRPC_UNIMPLEMENTED || facts.httpStatus === 501;
+      return new RefusedError(`${ctx.doing}: Compute Engine refused the request (${said})`, {
+        ...opts,
+        scope: wide ? 'provider' : 'offering',
+        code: refusalCode(facts),
+        subject: ctx.launch === undefined ? undefined : wide ? ctx.launch.template : ctx.launch.instanceType,
+      });
+    }
   }
 }
 

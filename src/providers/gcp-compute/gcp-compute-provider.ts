@@ -160,7 +160,12 @@ export class GcpComputeProvider implements CloudProvider {
     for (const chunk of chunks) {
       const part = chunks.length > 1 ? ` (call ${chunk.index + 1} of ${chunks.length})` : '';
       const call = count === 1 ? 'compute.instances.insert' : 'compute.instances.bulkInsert';
-      const ctx = { doing: doing + part, call, offeringKey: key };
+      const ctx = {
+        doing: doing + part,
+        call,
+        offeringKey: key,
+        launch: { template: this.#template, instanceType: offering.instanceType },
+      };
       try {
         await this.#limiter.mutation(opts.signal);
         const operation =
@@ -347,7 +352,7 @@ export class GcpComputeProvider implements CloudProvider {
   #translate(
     err: unknown,
     signal: AbortSignal | undefined,
-    ctx: { doing: string; call: string; offeringKey?: string },
+    ctx: { doing: string; call: string; offeringKey?: string; launch?: { template: string; instanceType: string } },
   ): Error {
     if (signal?.aborted) return signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason));
     if (err instanceof ProviderError) return err;

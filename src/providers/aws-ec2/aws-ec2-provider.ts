@@ -6,6 +6,7 @@ import { offeringKey, type Offering } from '../../core/offering.ts';
 import type { AwsEc2ProviderConfig } from '../../config/schema.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { CallOptions, CloudProvider, LaunchRequest } from '../provider.ts';
+import { splitOwned, type ForeignInstancesListener } from '../ownership.ts';
 import { sdkEc2Api, type Ec2Api, type StaticCredentials } from './ec2-api.ts';
 import { ec2ErrorFacts, ec2ErrorMeaning, translateEc2Error } from './ec2-errors.ts';
 import { instanceIdsIn, LIVE_STATE_NAMES, toInstance } from './ec2-instances.ts';
@@ -36,6 +37,8 @@ export interface AwsEc2ProviderOptions {
   readonly priceBook?: PriceBookReader;
   /** Renders each launch's boot script instead of the configured template (Slurm mode's node join script). */
   readonly renderBootScript?: BootScriptRenderer;
+  /** Told about instances a list answered with that do not carry the cluster's tag (dropped; for metrics). */
+  readonly onForeignInstances?: ForeignInstancesListener;
 }
 
 /** DescribeInstances returns at most 1,000 instances a page. */
@@ -62,6 +65,7 @@ export class AwsEc2Provider implements CloudProvider {
   readonly #subnets: Map<string, string>;
   readonly #userData: UserDataSettings;
   readonly #onPriceUpdates: ((updates: Ec2PriceUpdates) => void) | undefined;
+  readonly #onForeign: ForeignInstancesListener | undefined;
   #prices: Ec2PriceUpdates | undefined;
   #pricesDueAtMs = 0;
 
@@ -90,6 +94,7 @@ export class AwsEc2Provider implements CloudProvider {
       render: opts.renderBootScript,
     };
     this.#onPriceUpdates = opts.onPriceUpdates;
+    this.#onForeign = opts.onForeignInstances;
   }
 
   /**
@@ -196,7 +201,11 @@ export class AwsEc2Provider implements CloudProvider {
     for (let i = 0; i < ids.length; i += max) await this.#terminateBatch(ids.slice(i, i + max), opts.signal);
   }
 
-  /** Every live instance tagged with `clusterId` (pending, running, stopping, stopped), following every page. */
+  /**
+   * Every live instance tagged with `clusterId` (pending, running, stopping, stopped), following every page. The tag
+   * is checked here again: whatever the answer holds without it (a filter ignored or mistyped) is dropped, logged and
+   * reported to `onForeignInstances`, never returned.
+   */
   async list(clusterId: string, opts: CallOptions = {}): Promise<Instance[]> {
     opts.signal?.throwIfAborted();
     const found: Instance[] = [];
@@ -230,7 +239,13 @@ export class AwsEc2Provider implements CloudProvider {
       }
       nextToken = page.NextToken || undefined;
     } while (nextToken);
-    return found.sort((a, b) => a.id.localeCompare(b.id));
+    const { owned, foreign } = splitOwned(found, { clusterId });
+    if (foreign.length > 0) {
+      const doing = `listing cluster ${clusterId}'s instances`;
+      this.#log.warn('dropped foreign instances', { doing, instanceIds: foreign.map((i) => i.id) });
+      this.#onForeign?.(this.id, foreign, doing);
+    }
+    return owned.sort((a, b) => a.id.localeCompare(b.id));
   }
 
   /** Closes the SDK client's connections. */

@@ -7,6 +7,7 @@ import type { Logger } from '../../log/logger.ts';
 import { catalogOfferings, regionCatalog, type CatalogLookup, type PriceBookReader } from '../catalog-offerings.ts';
 import { bootTemplateOf, type BootScriptRenderer } from '../launch-boot-script.ts';
 import type { CallOptions, CloudProvider, LaunchRequest } from '../provider.ts';
+import { splitOwned, type ForeignInstancesListener, type Ownership } from '../ownership.ts';
 import { GCE_API_CALLS } from './api-calls.ts';
 import { sdkGceApi, tokenFileSource, type GceApi, type GceOperation } from './gce-api.ts';
 import { waitForOperation } from './gce-operations.ts';
@@ -49,6 +50,8 @@ export interface GcpComputeProviderOptions {
   readonly listPageSize?: number;
   /** Renders each launch's boot script instead of the configured template (Slurm mode's node join script). */
   readonly renderBootScript?: BootScriptRenderer;
+  /** Told about instances a list or lookup answered with that are not ours (dropped; for metrics). */
+  readonly onForeignInstances?: ForeignInstancesListener;
 }
 
 /** `instances.list` returns at most 500 items a page. */
@@ -80,6 +83,7 @@ export class GcpComputeProvider implements CloudProvider {
   readonly #script: StartupScriptSettings;
   readonly #template: string;
   readonly #listPageSize: number;
+  readonly #onForeign: ForeignInstancesListener | undefined;
   /** When this process first sent each intent: within requestIdTrustMs a retry relies on requestId alone. */
   readonly #sentAtMs = new Map<string, number>();
 
@@ -112,6 +116,7 @@ export class GcpComputeProvider implements CloudProvider {
     };
     this.#template = templateUrl(config.project, config.instanceTemplate);
     this.#listPageSize = Math.min(opts.listPageSize ?? MAX_LIST_PAGE_SIZE, MAX_LIST_PAGE_SIZE);
+    this.#onForeign = opts.onForeignInstances;
   }
 
   /** Each allowed machine type in each configured zone, on-demand and Spot, priced from config or the catalog. */
@@ -146,7 +151,7 @@ export class GcpComputeProvider implements CloudProvider {
     const nowMs = this.#clock.now();
     const sentAtMs = this.#sentAtMs.get(intentId);
     if (sentAtMs === undefined || nowMs - sentAtMs > this.#config.requestIdTrustMs) {
-      const found = await this.#intentInstances(offering.zone, intentId, doing, opts.signal);
+      const found = await this.#intentInstances(request, doing, opts.signal);
       if (found.length >= count) {
         this.#log.info('found launched instances', { intentId, instanceIds: found.map((i) => i.id) });
         return found;
@@ -223,7 +228,10 @@ export class GcpComputeProvider implements CloudProvider {
     if (started.length > 0) this.#log.info('terminated instances', { instanceIds: started.map((s) => s.id) });
   }
 
-  /** Every instance labelled with `clusterId` in the configured zones, whatever its status, following every page. */
+  /**
+   * Every instance labelled with `clusterId` in the configured zones, whatever its status, following every page. The
+   * label is checked here again: what the answer holds without it is dropped, logged and reported, never returned.
+   */
   async list(clusterId: string, opts: CallOptions = {}): Promise<Instance[]> {
     opts.signal?.throwIfAborted();
     const found: Instance[] = [];
@@ -233,6 +241,7 @@ export class GcpComputeProvider implements CloudProvider {
           zone,
           `labels.${LABEL_CLUSTER} = "${clusterId}"`,
           `listing cluster ${clusterId}'s instances in ${zone}`,
+          { clusterId },
           opts.signal,
         )),
       );
@@ -245,16 +254,31 @@ export class GcpComputeProvider implements CloudProvider {
     await this.#api.close();
   }
 
-  #intentInstances(
-    zone: string,
-    intentId: string,
-    doing: string,
-    signal: AbortSignal | undefined,
-  ): Promise<Instance[]> {
-    return this.#listZone(zone, `labels.${LABEL_INTENT} = "${intentId}"`, `${doing}: looking up its instances`, signal);
+  /**
+   * The instances of a launch intent that exist: those in its zone carrying the cluster's and the intent's labels and
+   * one of the intent's names, at most `count`. Anyone else's instance in the zone is never taken for the intent's.
+   */
+  #intentInstances(request: LaunchRequest, doing: string, signal: AbortSignal | undefined): Promise<Instance[]> {
+    const { offering, intentId, clusterId, count } = request;
+    const expectedIds = new Set(
+      Array.from({ length: count }, (_, i) => instanceId(offering.zone, instanceName(intentId, i))),
+    );
+    return this.#listZone(
+      offering.zone,
+      `labels.${LABEL_INTENT} = "${intentId}"`,
+      `${doing}: looking up its instances`,
+      { clusterId, intentId, expectedIds, atMost: count },
+      signal,
+    );
   }
 
-  async #listZone(zone: string, filter: string, doing: string, signal: AbortSignal | undefined): Promise<Instance[]> {
+  async #listZone(
+    zone: string,
+    filter: string,
+    doing: string,
+    ownership: Ownership,
+    signal: AbortSignal | undefined,
+  ): Promise<Instance[]> {
     const found: Instance[] = [];
     let pageToken: string | undefined;
     do {
@@ -280,7 +304,12 @@ export class GcpComputeProvider implements CloudProvider {
       }
       pageToken = page.nextPageToken;
     } while (pageToken);
-    return found;
+    const { owned, foreign } = splitOwned(found, ownership);
+    if (foreign.length > 0) {
+      this.#log.warn('dropped foreign instances', { doing, instanceIds: foreign.map((i) => i.id) });
+      this.#onForeign?.(this.id, foreign, doing);
+    }
+    return owned;
   }
 
   /**
@@ -296,7 +325,7 @@ export class GcpComputeProvider implements CloudProvider {
     signal: AbortSignal | undefined,
   ): Promise<void> {
     const { intentId, offering } = request;
-    const found = new Set((await this.#intentInstances(offering.zone, intentId, doing, signal)).map((i) => i.id));
+    const found = new Set((await this.#intentInstances(request, doing, signal)).map((i) => i.id));
     const wanted = chunks.flatMap((c) =>
       Array.from({ length: c.count }, (_, i) => instanceId(offering.zone, instanceName(intentId, c.first + i))),
     );

@@ -7,7 +7,14 @@ import { systemClock, type Clock } from '../../../src/core/clock.ts';
 import { CatalogActions } from './catalog-actions.ts';
 import { DEFAULT_INSTANCE_TYPES, DEFAULT_SPOT_PRICES_USD, type EmulatedInstanceType } from './catalog.ts';
 import { Ec2Fault } from './ec2-fault.ts';
-import { Ec2World, type Admit, type EmulatedLaunchTemplate, type EmulatedSubnet } from './ec2-world.ts';
+import {
+  Ec2World,
+  type Admit,
+  type EmulatedLaunchTemplate,
+  type EmulatedSubnet,
+  type ForeignInstanceSpec,
+} from './ec2-world.ts';
+import { htmlErrorPage, type Realism } from '../realism.ts';
 import { AccountBuckets, EC2_BUCKETS, type BucketName, type BucketSpec } from './emulator-buckets.ts';
 import type { EmulatedInstance } from './emulated-instance.ts';
 import { FaultQueue, type Fault } from './faults.ts';
@@ -53,6 +60,8 @@ export interface Ec2EmulatorOptions {
   readonly quotas?: { readonly maxInstances?: number; readonly maxOnDemandVcpus?: number };
   /** Run each instance's user data as a local process when it starts running. Off unless given. */
   readonly bootScripts?: BootScriptOptions;
+  /** Adversarial modes (filters ignored, eventual consistency, tokens ignored, bare or HTML errors); default none. */
+  readonly realism?: Realism;
 }
 
 /** One API call as the emulator saw it. */
@@ -85,6 +94,7 @@ export class Ec2Emulator {
   readonly #faults = new FaultQueue();
   readonly #processes: InstanceProcesses | undefined;
   readonly #accessKeys: Set<string>;
+  readonly #realism: Realism;
   readonly #denied = new Set<string>();
   /** Aborted by close: ends every pending boot, shutdown and interruption. */
   readonly #life = new AbortController();
@@ -98,6 +108,7 @@ export class Ec2Emulator {
     const subnets = opts.subnets ?? DEFAULT_SUBNETS;
     const types = opts.instanceTypes ?? DEFAULT_INSTANCE_TYPES;
     this.#accessKeys = new Set(opts.accessKeyIds ?? [EMULATOR_CREDENTIALS.accessKeyId]);
+    this.#realism = opts.realism ?? {};
     this.#buckets = new AccountBuckets(this.clock, opts.buckets === false ? undefined : (opts.buckets ?? EC2_BUCKETS));
     this.#processes = opts.bootScripts ? new InstanceProcesses(opts.bootScripts) : undefined;
     this.#world = new Ec2World({
@@ -113,6 +124,7 @@ export class Ec2Emulator {
         this.#processes?.start(i.id, Buffer.from(i.userData, 'base64').toString('utf8'), this.metadataUrl(i.id)),
       onShuttingDown: async (i) => this.#processes?.stop(i.id),
       signal: this.#life.signal,
+      realism: this.#realism,
     });
     this.#catalog = new CatalogActions(this.clock, types, [...new Set(subnets.map((s) => s.zone))]);
     for (const [type, usd] of Object.entries(opts.spotPricesUsd ?? DEFAULT_SPOT_PRICES_USD)) {
@@ -147,6 +159,11 @@ export class Ec2Emulator {
   /** Instances not shutting down or terminated. */
   liveInstances(): EmulatedInstance[] {
     return this.instances().filter((i) => i.state !== 'shutting-down' && i.state !== 'terminated');
+  }
+
+  /** An instance of another workload in the account (another cluster's tags, or none); never launched by the adapter. */
+  addForeignInstance(spec: ForeignInstanceSpec): EmulatedInstance {
+    return this.#world.addForeign(spec);
   }
 
   setCapacity(instanceType: string, zone: string, lifecycle: 'on-demand' | 'spot', instances: number): void {
@@ -255,13 +272,15 @@ export class Ec2Emulator {
         err instanceof Ec2Fault
           ? err
           : new Ec2Fault('InternalError', `An internal error has occurred (${String(err)})`);
-      const xml = errorXml(fault.code, fault.message, requestId);
+      const html = fault.status >= 500 && this.#realism.htmlServerErrors;
+      const bare = !html && this.#realism.bareErrors;
+      const body = html ? htmlErrorPage(fault.status) : bare ? '' : errorXml(fault.code, fault.message, requestId);
       this.#record(action, fault.status, fault.code, effective, () => {
         res.writeHead(fault.status, {
-          'content-type': 'text/xml;charset=UTF-8',
-          'content-length': Buffer.byteLength(xml),
+          'content-type': html ? 'text/html; charset=UTF-8' : 'text/xml;charset=UTF-8',
+          'content-length': Buffer.byteLength(body),
         });
-        res.end(xml);
+        res.end(body);
       });
     } finally {
       this.#open--;

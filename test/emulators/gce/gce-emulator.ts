@@ -17,7 +17,8 @@ import {
 import { GCE_METADATA_PREFIX, GceMetadataServer } from './gce-metadata.ts';
 import { operationJson } from './gce-operations.ts';
 import { RateQuotas, type RateQuotaGroup } from './gce-rate-quotas.ts';
-import { GceWorld, type GceQuotas } from './gce-world.ts';
+import { GceWorld, type ForeignGceInstanceSpec, type GceQuotas } from './gce-world.ts';
+import { htmlErrorPage, type Realism } from '../realism.ts';
 import { newInstancesOf } from './gce-requests.ts';
 
 /** The access token the emulator accepts unless told otherwise; tests give the SDK exactly this one. */
@@ -44,6 +45,8 @@ export interface GceEmulatorOptions {
   readonly quotas?: GceQuotas;
   /** Run each instance's `startup-script` as a local process when it starts running. Off unless given. */
   readonly bootScripts?: BootScriptOptions;
+  /** Adversarial modes (filters ignored, eventual consistency, request ids ignored, bare or HTML errors). */
+  readonly realism?: Realism;
 }
 
 /** One API call as the emulator saw it. */
@@ -101,6 +104,7 @@ export class GceEmulator {
   readonly #tokens: Set<string>;
   readonly #denied = new Set<string>();
   readonly #life = new AbortController();
+  readonly #realism: Realism;
   #open = 0;
 
   private constructor(server: http.Server, port: number, opts: GceEmulatorOptions) {
@@ -110,6 +114,7 @@ export class GceEmulator {
     this.project = opts.project ?? DEFAULT_PROJECT;
     this.clock = opts.clock ?? systemClock;
     this.#tokens = new Set(opts.accessTokens ?? [EMULATOR_ACCESS_TOKEN]);
+    this.#realism = opts.realism ?? {};
     this.#quotas = opts.rateQuotas === false ? undefined : new RateQuotas(this.clock, opts.rateQuotas);
     this.#processes = opts.bootScripts ? new InstanceProcesses(opts.bootScripts) : undefined;
     // Instance ids are `zone/name`: each instance's log goes to `<logDir>/<zone>/<name>.log`.
@@ -129,6 +134,7 @@ export class GceEmulator {
         this.#processes?.start(this.instanceId(i), i.metadata.get('startup-script') ?? '', this.metadataUrl(i)),
       onStopping: async (i) => this.#processes?.stop(this.instanceId(i)),
       signal: this.#life.signal,
+      realism: this.#realism,
     });
     this.metadata = new GceMetadataServer((zone, name) => this.#world.instance(zone, name));
   }
@@ -171,6 +177,11 @@ export class GceEmulator {
   instance(id: string): EmulatedGceInstance | undefined {
     const [zone = '', name = ''] = id.split('/');
     return this.#world.instance(zone, name);
+  }
+
+  /** An instance of another workload in the project (another cluster's labels, or none); never the adapter's. */
+  addForeignInstance(spec: ForeignGceInstanceSpec): EmulatedGceInstance {
+    return this.#world.addForeign(spec);
   }
 
   setCapacity(machineType: string, zone: string, lifecycle: 'on-demand' | 'spot', instances: number): void {
@@ -277,13 +288,14 @@ export class GceEmulator {
     } catch (err) {
       const fault =
         err instanceof GceFault ? err : new GceFault(500, 'backendError', `Internal error (${String(err)})`);
-      const json = fault.body();
+      const html = fault.status >= 500 && this.#realism.htmlServerErrors;
+      const body = html ? htmlErrorPage(fault.status) : this.#realism.bareErrors ? fault.bareBody() : fault.body();
       record(fault.status, fault.reason, () => {
         res.writeHead(fault.status, {
-          'content-type': 'application/json; charset=UTF-8',
-          'content-length': Buffer.byteLength(json),
+          'content-type': html ? 'text/html; charset=UTF-8' : 'application/json; charset=UTF-8',
+          'content-length': Buffer.byteLength(body),
         });
-        res.end(json);
+        res.end(body);
       });
     } finally {
       this.#open--;

@@ -7,6 +7,7 @@ import type { LaunchRequest } from '../../../src/providers/provider.ts';
 import {
   CLUSTER,
   cloudFixture,
+  FAMILY_REALISM,
   cloudLaunchRequest,
   type CloudFixture,
   type CloudFixtureOptions,
@@ -73,7 +74,7 @@ export async function startFixture(
   opts: CloudFixtureOptions<Ec2EmulatorOptions, AwsEc2ProviderOptions> = {},
 ): Promise<Fixture> {
   const clock = opts.clock ?? systemClock;
-  const emulator = await Ec2Emulator.start({ clock, ...opts.emulator });
+  const emulator = await Ec2Emulator.start({ clock, ...opts.emulator, realism: { ...FAMILY_REALISM, ...opts.emulator?.realism } });
   const provider = new AwsEc2Provider({
     config: providerConfig(emulator, opts.config),
     clock,

@@ -25,6 +25,8 @@ export class ApiMetrics {
   readonly decisions: Counter<'kind'>;
   /** Budget alerts (50, 80, 100 percent of a cap in its period), by budget name and percent. */
   readonly budgetAlerts: Counter<'budget' | 'percent'>;
+  /** Instances a provider's list or lookup answered with that were not this cluster's (dropped), by provider id. */
+  readonly foreignInstances: Counter<'provider'>;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     this.registry = new Registry();
@@ -77,6 +79,12 @@ export class ApiMetrics {
       name: 'spillway_budget_alerts_total',
       help: 'Budget alerts: a budget reached 50, 80 or 100 percent of its cap in its period.',
       labelNames: ['budget', 'percent'],
+      registers,
+    });
+    this.foreignInstances = new Counter({
+      name: 'spillway_foreign_instances_total',
+      help: "Instances a provider's list or lookup answered with that were not this cluster's: dropped, never acted on.",
+      labelNames: ['provider'],
       registers,
     });
   }

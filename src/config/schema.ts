@@ -237,7 +237,21 @@ export const configSchema = z
       .strict()
       .default({ level: 'info' }),
   })
-  .strict();
+  .strict()
+  .superRefine((config, ctx) => {
+    // A cloud instance's boot script carries the controller's URL, and a retried launch must send the same bytes: a
+    // port picked anew at every start would change them.
+    const cloud = config.providers.find((p) => p.kind !== 'local');
+    if (config.api.port === 0 && config.api.publicUrl === undefined && cloud) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['api', 'port'],
+        message:
+          `api.port 0 picks a new port at every start, so the controller URL in ${cloud.kind} boot scripts would ` +
+          'change between a launch and its retry: set a fixed api.port, or api.publicUrl',
+      });
+    }
+  });
 
 export type Config = z.output<typeof configSchema>;
 export type LocalProviderConfig = z.output<typeof localProviderSchema>;

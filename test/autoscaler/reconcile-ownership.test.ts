@@ -14,7 +14,12 @@ import { offering, policy } from '../fakes/builders.ts';
 import { FakeProvider } from '../fakes/fake-provider.ts';
 
 const CLUSTER = 'test-cluster';
-const small = offering({ providerId: 'fake:test', provider: 'fake', instanceType: 'f.small', pricePerHourMicros: 100_000 });
+const small = offering({
+  providerId: 'fake:test',
+  provider: 'fake',
+  instanceType: 'f.small',
+  pricePerHourMicros: 100_000,
+});
 
 describe('reconcile checks ownership again and completes intents whose instances it finds', () => {
   let dir: string;
@@ -48,7 +53,12 @@ describe('reconcile checks ownership again and completes intents whose instances
       settings: { passIntervalMs: 1_000, reconcileEveryPasses: 1, leaseTtlMs: 10_000, unavailableForMs: 60_000 },
       identity: {
         holderId: 'c1',
-        launch: { clusterId: CLUSTER, controllerUrl: 'http://127.0.0.1:1', caBundle: '', serverSecret: store.meta.serverSecret() },
+        launch: {
+          clusterId: CLUSTER,
+          controllerUrl: 'http://127.0.0.1:1',
+          caBundle: '',
+          serverSecret: store.meta.serverSecret(),
+        },
       },
       observer: { onForeignInstances: (_providerId, count) => (foreignReported += count) },
     });
@@ -102,7 +112,9 @@ describe('reconcile checks ownership again and completes intents whose instances
     assert.ok(provider.instances.has('other-cluster'));
     assert.ok(provider.instances.has('spoofed-intent'));
     assert.equal(store.agents.byInstance(provider.id, 'spoofed-intent'), undefined, 'not adopted');
-    const terminated = provider.calls.filter((call) => call.method === 'terminate').flatMap((call) => call.arg as string[]);
+    const terminated = provider.calls
+      .filter((call) => call.method === 'terminate')
+      .flatMap((call) => call.arg as string[]);
     assert.deepEqual(terminated, []);
     assert.equal(foreignReported, 2 * 3, 'both counted at each of the three reconciles');
 

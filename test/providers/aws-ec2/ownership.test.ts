@@ -34,7 +34,9 @@ describe('aws-ec2 ownership: only instances carrying the cluster tag are ever ou
     const reported: Array<{ providerId: string; ids: string[] }> = [];
     fx = await startFixture({
       emulator: { realism: { ignoreFilters: true } },
-      provider: { onForeignInstances: (providerId, instances) => reported.push({ providerId, ids: instances.map((i) => i.id) }) },
+      provider: {
+        onForeignInstances: (providerId, instances) => reported.push({ providerId, ids: instances.map((i) => i.id) }),
+      },
     });
     const foreign = addForeign(fx.emulator);
     const [own] = await fx.provider.launch(await launchRequest(fx.provider));

@@ -10,6 +10,7 @@ import { DEFAULT_OWNER } from '../core/owner.ts';
 import { isZero } from '../core/resources.ts';
 import type { Logger } from '../log/logger.ts';
 import type { CloudProvider } from '../providers/provider.ts';
+import { PartialTerminateError } from '../providers/terminate-outcome.ts';
 import type { Store } from '../store/store.ts';
 import type { LaunchCommand, TerminateCommand } from './commands.ts';
 import { TokenBucket, type TokenBucketOptions } from './token-bucket.ts';
@@ -266,8 +267,31 @@ export class Provisioner {
       this.#opts.onOutcome?.(intent, 'done');
       logger.info('terminated instances', { intentId: intent.id, instanceIds: intent.instanceIds, reason: intent.reason });
     } catch (err) {
+      if (err instanceof PartialTerminateError) this.#recordEnded(intent, err);
       this.#onFailure(intent, err);
     }
+  }
+
+  /**
+   * A terminate ended some of its instances: their agents are closed now (tokens revoked, tasks back to pending), and
+   * the intent stays open for the rest, to be sent again after a backoff.
+   */
+  #recordEnded(intent: TerminateIntent, err: PartialTerminateError): void {
+    const { store, clock, logger } = this.#opts;
+    const now = clock.now();
+    store.transaction(() => {
+      for (const instanceId of err.terminated) {
+        const agent = store.agents.byInstance(intent.providerId, instanceId);
+        if (agent && agent.state !== 'terminated') {
+          store.agents.setState(agent.id, 'terminated', `terminated by intent ${intent.id}: ${intent.reason}`, now);
+        }
+      }
+    });
+    logger.warn('terminated some instances', {
+      intentId: intent.id,
+      terminated: err.terminated,
+      failed: err.failed.map((f) => ({ instanceId: f.instanceId, error: f.error })),
+    });
   }
 
   #callOptions(): { signal?: AbortSignal } {

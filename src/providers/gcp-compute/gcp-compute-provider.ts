@@ -1,5 +1,5 @@
 import type { Clock } from '../../core/clock.ts';
-import { ProviderError } from '../../core/errors.ts';
+import { ProviderError, SpillwayError } from '../../core/errors.ts';
 import type { Instance } from '../../core/instance.ts';
 import { offeringKey, type Offering } from '../../core/offering.ts';
 import type { GcpComputeProviderConfig } from '../../config/schema.ts';
@@ -7,6 +7,7 @@ import type { Logger } from '../../log/logger.ts';
 import { catalogOfferings, regionCatalog, type CatalogLookup, type PriceBookReader } from '../catalog-offerings.ts';
 import { bootTemplateOf, type BootScriptRenderer } from '../launch-boot-script.ts';
 import type { CallOptions, CloudProvider, LaunchRequest } from '../provider.ts';
+import { PartialTerminateError } from '../terminate-outcome.ts';
 import { splitOwned, type ForeignInstancesListener, type Ownership } from '../ownership.ts';
 import { GCE_API_CALLS } from './api-calls.ts';
 import { sdkGceApi, tokenFileSource, type GceApi, type GceOperation } from './gce-api.ts';
@@ -193,15 +194,21 @@ export class GcpComputeProvider implements CloudProvider {
 
   /**
    * Deletes each instance (`zone/name`) and waits for the deletions. Instances GCE does not know (long gone, or never
-   * ours) and ids that are not `zone/name` count as gone.
+   * ours) and ids that are not `zone/name` count as gone. Every delete of the batch is sent, whatever an earlier one
+   * answered: when some are refused (deletion protection, a 5xx), the others are still deleted, and a
+   * PartialTerminateError names each instance's outcome; when none ended, the first refusal is thrown as translated.
    */
   async terminate(instanceIds: readonly string[], opts: CallOptions = {}): Promise<void> {
     opts.signal?.throwIfAborted();
     const started: Array<{ id: string; zone: string; operation: GceOperation }> = [];
-    for (const id of new Set(instanceIds)) {
+    const failed: Array<{ id: string; error: Error }> = [];
+    const gone: string[] = [];
+    const ids = [...new Set(instanceIds)];
+    for (const id of ids) {
       const parsed = parseInstanceId(id);
       if (!parsed) {
         this.#log.info('skipped unknown instances', { instanceIds: [id], reason: 'not a zone/name id' });
+        gone.push(id);
         continue;
       }
       const ctx = { doing: `terminating instance ${id}`, call: 'compute.instances.delete' };
@@ -213,19 +220,43 @@ export class GcpComputeProvider implements CloudProvider {
         );
         started.push({ id, zone: parsed.zone, operation });
       } catch (err) {
-        if (opts.signal?.aborted || gceErrorMeaning(err) !== 'notFound') throw this.#translate(err, opts.signal, ctx);
-        this.#log.info('skipped unknown instances', { instanceIds: [id], reason: 'not found' });
+        if (opts.signal?.aborted) throw this.#translate(err, opts.signal, ctx);
+        if (gceErrorMeaning(err) === 'notFound') {
+          this.#log.info('skipped unknown instances', { instanceIds: [id], reason: 'not found' });
+          gone.push(id);
+        } else {
+          failed.push({ id, error: this.#translate(err, opts.signal, ctx) });
+        }
       }
     }
     for (const { id, zone, operation } of started) {
       const ctx = { doing: `terminating instance ${id}`, call: 'compute.instances.delete' };
       try {
         await this.#finished(operation, zone, ctx.doing, opts.signal);
+        gone.push(id);
       } catch (err) {
-        if (opts.signal?.aborted || gceErrorMeaning(err) !== 'notFound') throw this.#translate(err, opts.signal, ctx);
+        if (opts.signal?.aborted) throw this.#translate(err, opts.signal, ctx);
+        if (gceErrorMeaning(err) === 'notFound') gone.push(id);
+        else failed.push({ id, error: this.#translate(err, opts.signal, ctx) });
       }
     }
-    if (started.length > 0) this.#log.info('terminated instances', { instanceIds: started.map((s) => s.id) });
+    const terminated = started.map((s) => s.id).filter((id) => !failed.some((f) => f.id === id));
+    if (terminated.length > 0) this.#log.info('terminated instances', { instanceIds: terminated });
+    if (failed.length === 0) return;
+    this.#log.warn('could not terminate instances', {
+      instanceIds: failed.map((f) => f.id),
+      errors: failed.map((f) => f.error.message),
+    });
+    if (gone.length === 0) throw failed[0]!.error;
+    throw new PartialTerminateError(
+      `terminating ${ids.length} instance(s)`,
+      gone,
+      failed.map((f) => ({
+        instanceId: f.id,
+        error: f.error.message,
+        retryable: f.error instanceof SpillwayError ? f.error.retryable : true,
+      })),
+    );
   }
 
   /**

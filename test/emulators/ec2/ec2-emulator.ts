@@ -178,6 +178,13 @@ export class Ec2Emulator {
     this.#catalog.setSpotPrice(instanceType, zone, usd);
   }
 
+  /** Turns termination protection (`disableApiTermination`) on or off for an instance. */
+  protect(instanceId: string, on = true): void {
+    const instance = this.#world.instance(instanceId);
+    if (!instance) throw new Error(`protecting ${instanceId}: no such instance`);
+    instance.disableApiTermination = on;
+  }
+
   /** Calls of `action` answer UnauthorizedOperation until allowed again. */
   deny(action: string): void {
     this.#denied.add(action);

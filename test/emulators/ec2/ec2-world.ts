@@ -230,6 +230,26 @@ export class Ec2World {
       ])
     )
       throw throttled();
+    // EC2's documented rule: with a protected instance in the call, no instance of its zone is terminated; the
+    // others are, and the call fails naming the protected one.
+    const unique = [...new Set(ids)].map((id) => this.#instances.get(id)!);
+    const protectedOnes = unique.filter((i) => i.disableApiTermination && isLive(i));
+    const blockedZones = new Set(protectedOnes.map((i) => i.zone));
+    if (protectedOnes.length > 0) {
+      for (const instance of unique) {
+        if (!blockedZones.has(instance.zone) && isLive(instance)) {
+          this.shutDown(instance, {
+            code: 'Client.UserInitiatedShutdown',
+            message: 'Client.UserInitiatedShutdown: User initiated shutdown',
+          });
+        }
+      }
+      throw new Ec2Fault(
+        'OperationNotPermitted',
+        `The instance '${protectedOnes[0]!.id}' may not be terminated. Modify its 'disableApiTermination' instance ` +
+          'attribute and try again.',
+      );
+    }
     const items = [...new Set(ids)].map((id) => {
       const instance = this.#instances.get(id)!;
       const previous = instance.state;

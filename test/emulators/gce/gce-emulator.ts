@@ -188,6 +188,13 @@ export class GceEmulator {
     this.#world.setCapacity(machineType, zone, lifecycle, instances);
   }
 
+  /** Turns deletion protection on or off for an instance (`zone/name`). */
+  protect(id: string, on = true): void {
+    const instance = this.instance(id);
+    if (!instance) throw new Error(`protecting ${id}: no such instance`);
+    instance.deletionProtection = on;
+  }
+
   /** Calls needing `permission` answer 403 IAM_PERMISSION_DENIED until allowed again. */
   deny(permission: string): void {
     this.#denied.add(permission);

@@ -171,6 +171,13 @@ export class GceWorld {
     if (earlier) return earlier;
     const instance = this.instance(zone, name);
     if (!instance) throw notFound(`projects/emulated/zones/${zone}/instances/${name}`);
+    if (instance.deletionProtection) {
+      throw new GceFault(
+        400,
+        'invalidResourceUsage',
+        "Invalid resource usage: 'Resource cannot be deleted if it's protected against deletion.'",
+      );
+    }
     const op = newOperation({
       zone,
       operationType: 'delete',

@@ -73,10 +73,12 @@ const offeringSchema = z
   .strict();
 
 /**
- * An allowed EC2 instance type. Capacity and on-demand price may be left out: they then come from the price catalog
- * for the provider's region (a type the catalog lacks must give them here).
+ * An allowed EC2 instance type. Capacity (network included) and on-demand price may be left out: they then come from
+ * the price catalog for the provider's region (a type the catalog lacks must give them here).
  */
-const ec2InstanceTypeSchema = offeringSchema.partial({ cpu: true, memory: true, pricePerHourUsd: true });
+const ec2InstanceTypeSchema = offeringSchema
+  .extend({ netMbps: z.number().int().nonnegative().optional() })
+  .partial({ cpu: true, memory: true, pricePerHourUsd: true });
 
 export const localProviderSchema = z
   .object({

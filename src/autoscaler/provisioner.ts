@@ -9,7 +9,7 @@ import { offeringKey } from '../core/offering.ts';
 import { DEFAULT_OWNER } from '../core/owner.ts';
 import { isZero } from '../core/resources.ts';
 import type { Logger } from '../log/logger.ts';
-import type { CloudProvider } from '../providers/provider.ts';
+import type { CloudProvider, LaunchRequest } from '../providers/provider.ts';
 import { PartialTerminateError } from '../providers/terminate-outcome.ts';
 import type { Store } from '../store/store.ts';
 import type { LaunchCommand, TerminateCommand } from './commands.ts';
@@ -225,7 +225,7 @@ export class Provisioner {
     await lane.bucket.take(1);
     if (this.#held(intent)) return;
     try {
-      const instances = await lane.provider.launch({
+      const request: LaunchRequest = {
         intentId: intent.id,
         clusterId: ctx.clusterId,
         offering: intent.offering,
@@ -236,7 +236,12 @@ export class Provisioner {
           caBundle: ctx.caBundle,
           credential: bootstrapCredential(ctx.serverSecret, intent.id),
         },
-      }, this.#callOptions());
+      };
+      // Rendered once, kept before the first call: every retry, after a restart too, sends the same bytes.
+      const render = lane.provider.bootScriptFor?.bind(lane.provider);
+      const bootScript =
+        intent.bootScript ?? (render ? store.intents.fixBootScript(intent.id, render(request), clock.now()) : undefined);
+      const instances = await lane.provider.launch({ ...request, bootScript }, this.#callOptions());
       failpoint('provider.returned');
       store.intents.completeLaunch(
         intent.id,

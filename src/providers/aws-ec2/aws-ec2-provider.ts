@@ -178,7 +178,7 @@ export class AwsEc2Provider implements CloudProvider {
     const doing = `launching ${count} x ${offering.instanceType} (${offering.lifecycle}) in ${offering.zone} for intent ${intentId}`;
     opts.signal?.throwIfAborted();
     const subnetId = this.#validate(request, doing);
-    const userData = renderUserData(request, this.#userData);
+    const userData = request.bootScript ?? this.bootScriptFor(request);
     const target = { launchTemplate: this.#config.launchTemplate, subnetId, userData };
     const instances: Instance[] = [];
     const chunks = launchChunks(count, this.#limiter.maxInstancesPerRun);
@@ -209,6 +209,11 @@ export class AwsEc2Provider implements CloudProvider {
       instanceIds: instances.map((i) => i.id),
     });
     return instances;
+  }
+
+  /** The user data (base64) a launch of `request` sends; see CloudProvider.bootScriptFor. */
+  bootScriptFor(request: LaunchRequest): string {
+    return renderUserData(request, this.#userData);
   }
 
   /**

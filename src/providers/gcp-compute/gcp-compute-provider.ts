@@ -147,7 +147,7 @@ export class GcpComputeProvider implements CloudProvider {
     const target: GceLaunchTarget = {
       project: this.#config.project,
       instanceTemplate: this.#template,
-      startupScript: renderStartupScript(request, this.#script),
+      startupScript: request.bootScript ?? this.bootScriptFor(request),
     };
     const nowMs = this.#clock.now();
     const sentAtMs = this.#sentAtMs.get(intentId);
@@ -190,6 +190,11 @@ export class GcpComputeProvider implements CloudProvider {
       instanceIds: instances.map((i) => i.id),
     });
     return instances;
+  }
+
+  /** The startup script a launch of `request` sends; see CloudProvider.bootScriptFor. */
+  bootScriptFor(request: LaunchRequest): string {
+    return renderStartupScript(request, this.#script);
   }
 
   /**

@@ -72,6 +72,8 @@ export interface CallRecord {
   readonly atMs: number;
   /** False when a fault stopped the call before it took effect. */
   readonly effective: boolean;
+  /** RunInstances: the UserData parameter as sent (base64), to compare a retry's bytes with the first call's. */
+  readonly userData?: string | undefined;
 }
 
 /**
@@ -251,13 +253,16 @@ export class Ec2Emulator {
     const requestId = randomUUID();
     let action = '';
     let effective = false;
+    let userData: string | undefined;
     try {
       const body = await readBody(req);
       const q = new QueryParams(body);
       action = q.action;
+      if (action === 'RunInstances') userData = q.string('UserData');
       const fault = this.#faults.take(action);
       if (fault?.kind === 'latency') await delay(fault.latencyMs ?? 1_000);
-      if (fault?.kind === 'drop') return this.#record(action, 0, undefined, false, () => req.socket.destroy());
+      if (fault?.kind === 'drop')
+        return this.#record(action, 0, undefined, false, () => req.socket.destroy(), userData);
       if (fault?.kind === 'error') {
         throw new Ec2Fault(
           fault.code ?? 'InternalError',
@@ -268,12 +273,20 @@ export class Ec2Emulator {
       this.#authorize(req, action);
       const members = this.#act(q, (needs) => this.#buckets.tryTake(needs));
       effective = true;
-      if (fault?.kind === 'lose-response') return this.#record(action, 0, undefined, true, () => req.socket.destroy());
+      if (fault?.kind === 'lose-response')
+        return this.#record(action, 0, undefined, true, () => req.socket.destroy(), userData);
       const xml = responseXml(action, requestId, members);
-      this.#record(action, 200, undefined, true, () => {
-        res.writeHead(200, { 'content-type': 'text/xml;charset=UTF-8', 'content-length': Buffer.byteLength(xml) });
-        res.end(xml);
-      });
+      this.#record(
+        action,
+        200,
+        undefined,
+        true,
+        () => {
+          res.writeHead(200, { 'content-type': 'text/xml;charset=UTF-8', 'content-length': Buffer.byteLength(xml) });
+          res.end(xml);
+        },
+        userData,
+      );
     } catch (err) {
       const fault =
         err instanceof Ec2Fault
@@ -282,13 +295,20 @@ export class Ec2Emulator {
       const html = fault.status >= 500 && this.#realism.htmlServerErrors;
       const bare = !html && this.#realism.bareErrors;
       const body = html ? htmlErrorPage(fault.status) : bare ? '' : errorXml(fault.code, fault.message, requestId);
-      this.#record(action, fault.status, fault.code, effective, () => {
-        res.writeHead(fault.status, {
-          'content-type': html ? 'text/html; charset=UTF-8' : 'text/xml;charset=UTF-8',
-          'content-length': Buffer.byteLength(body),
-        });
-        res.end(body);
-      });
+      this.#record(
+        action,
+        fault.status,
+        fault.code,
+        effective,
+        () => {
+          res.writeHead(fault.status, {
+            'content-type': html ? 'text/html; charset=UTF-8' : 'text/xml;charset=UTF-8',
+            'content-length': Buffer.byteLength(body),
+          });
+          res.end(body);
+        },
+        userData,
+      );
     } finally {
       this.#open--;
     }
@@ -333,8 +353,22 @@ export class Ec2Emulator {
     }
   }
 
-  #record(action: string, status: number, code: string | undefined, effective: boolean, answer: () => void): void {
-    this.calls.push({ action, status, code, atMs: this.clock.now(), effective });
+  #record(
+    action: string,
+    status: number,
+    code: string | undefined,
+    effective: boolean,
+    answer: () => void,
+    userData?: string,
+  ): void {
+    this.calls.push({
+      action,
+      status,
+      code,
+      atMs: this.clock.now(),
+      effective,
+      ...(userData === undefined ? {} : { userData }),
+    });
     answer();
   }
 }

@@ -60,6 +60,8 @@ export interface GceCallRecord {
   /** False when a fault stopped the call before it took effect. */
   readonly effective: boolean;
   readonly requestId: string | null;
+  /** insert and bulkInsert: the request body as sent, to compare a retry's bytes with the first call's. */
+  readonly body?: string | undefined;
 }
 
 /** The permission each action needs; `deny` makes it answer 403 IAM_PERMISSION_DENIED naming it. */
@@ -254,12 +256,14 @@ export class GceEmulator {
     const action = route?.action ?? 'unknown';
     const requestId = url.searchParams.get('requestId');
     let effective = false;
+    let sent: string | undefined;
     const record = (status: number, reason: string | undefined, answer: () => void): void => {
-      this.calls.push({ action, status, reason, atMs: this.clock.now(), effective, requestId });
+      this.calls.push({ action, status, reason, atMs: this.clock.now(), effective, requestId, body: sent });
       answer();
     };
     try {
       const body = await readJson(req);
+      if (action === 'insert' || action === 'bulkInsert') sent = JSON.stringify(body);
       const fault = this.#faults.take(action);
       if (fault?.kind === 'latency') await delay(fault.latencyMs ?? 1_000);
       if (fault?.kind === 'drop') return record(0, undefined, () => req.socket.destroy());

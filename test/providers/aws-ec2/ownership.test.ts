@@ -35,7 +35,7 @@ describe('aws-ec2 ownership: only instances carrying the cluster tag are ever ou
     fx = await startFixture({
       emulator: { realism: { ignoreFilters: true } },
       provider: {
-        onForeignInstances: (providerId, instances) => reported.push({ providerId, ids: instances.map((i) => i.id) }),
+        onForeignInstances: (providerId, instances) => reported.push({ providerId, ids: instances.map((i) => i.id).sort() }),
       },
     });
     const foreign = addForeign(fx.emulator);

@@ -42,7 +42,7 @@ export const TEST_TYPES = [
 }));
 
 /** A validated aws-ec2 provider config pointing at the emulator. */
-export function providerConfig(emulator: Ec2Emulator, overrides: Record<string, unknown> = {}): AwsEc2ProviderConfig {
+export function providerConfig(emulator: Pick<Ec2Emulator, 'url' | 'region'>, overrides: Record<string, unknown> = {}): AwsEc2ProviderConfig {
   return awsEc2ProviderSchema.parse({
     kind: 'aws-ec2',
     region: emulator.region,

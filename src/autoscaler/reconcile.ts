@@ -81,8 +81,11 @@ export async function reconcile(ctx: ReconcileContext): Promise<TerminateCommand
       .list({ states: NOT_TERMINATED_AGENT_STATES })
       .filter((a) => a.providerId === provider.id && a.instanceId !== null);
     for (const agent of agents) {
-      // An agent recorded after the list began may be missing from it without being gone.
+      // An agent recorded after the list began may be missing from it without being gone, and so may a provisioning
+      // one within the grace: lists are eventually consistent, and a new instance may be missing from them a while.
+      // A registered agent's instance was there to register, so its absence counts at once.
       if (live.has(agent.instanceId!) || agent.registeredAtMs >= startedAtMs) continue;
+      if (agent.state === 'provisioning' && now - agent.registeredAtMs < ctx.policy.unknownInstanceGraceMs) continue;
       if (agent.state !== 'lost') ctx.pool.markLost(agent.id, 'its instance is gone at the provider', now);
       ctx.store.agents.setState(agent.id, 'terminated', 'instance gone at the provider', now);
       ctx.logger.warn('closed agent', { agentId: agent.id, instanceId: agent.instanceId, reason: 'instance gone' });

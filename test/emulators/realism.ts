@@ -4,6 +4,8 @@
  *
  * - `ignoreFilters`: list calls (EC2 DescribeInstances `Filter.N`, GCE `instances.list` `filter`) answer every
  *   instance, as a server that drops an unknown or mistyped filter would; paging still applies.
+ * - `foreignInstances`: at start, each zone already runs another cluster's instance (tagged or labelled with another
+ *   cluster id) and an untagged one, as an account with other workloads does.
  * - `eventualConsistency`: list calls are eventually consistent (the EC2 developer guide's "Eventual consistency in
  *   the Amazon EC2 API": a resource just created may not be visible to the next describe call). A new instance is missing from lists for
  *   `newHiddenMs` after its launch, and a deleted one is still listed, in its state before the delete, for
@@ -18,11 +20,15 @@
  */
 export interface Realism {
   readonly ignoreFilters?: boolean;
+  readonly foreignInstances?: boolean;
   readonly eventualConsistency?: { readonly newHiddenMs: number; readonly deletedListedMs: number };
   readonly idempotency?: 'honoured' | 'ignored' | { readonly expiresAfterMs: number };
   readonly bareErrors?: boolean;
   readonly htmlServerErrors?: boolean;
 }
+
+/** The cluster id the foreign instances of `foreignInstances` carry. */
+export const FOREIGN_CLUSTER = 'another-cluster';
 
 /** What a load balancer in front of an API answers a 5xx with. */
 export function htmlErrorPage(status: number): string {

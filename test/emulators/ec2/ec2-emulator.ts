@@ -14,7 +14,7 @@ import {
   type EmulatedSubnet,
   type ForeignInstanceSpec,
 } from './ec2-world.ts';
-import { htmlErrorPage, type Realism } from '../realism.ts';
+import { FOREIGN_CLUSTER, htmlErrorPage, type Realism } from '../realism.ts';
 import { AccountBuckets, EC2_BUCKETS, type BucketName, type BucketSpec } from './emulator-buckets.ts';
 import type { EmulatedInstance } from './emulated-instance.ts';
 import { FaultQueue, type Fault } from './faults.ts';
@@ -133,6 +133,13 @@ export class Ec2Emulator {
       for (const s of subnets) this.#catalog.setSpotPrice(type, s.zone, usd);
     }
     this.metadata = new MetadataService(this.clock, (id) => this.#world.instance(id));
+    if (this.#realism.foreignInstances) {
+      const instanceType = types[0]!.instanceType;
+      for (const zone of new Set(subnets.map((s) => s.zone))) {
+        this.#world.addForeign({ instanceType, zone, tags: { 'spillway.io/cluster': FOREIGN_CLUSTER, Name: 'web' } });
+        this.#world.addForeign({ instanceType, zone });
+      }
+    }
   }
 
   static async start(opts: Ec2EmulatorOptions = {}): Promise<Ec2Emulator> {

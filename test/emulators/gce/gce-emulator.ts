@@ -18,7 +18,7 @@ import { GCE_METADATA_PREFIX, GceMetadataServer } from './gce-metadata.ts';
 import { operationJson } from './gce-operations.ts';
 import { RateQuotas, type RateQuotaGroup } from './gce-rate-quotas.ts';
 import { GceWorld, type ForeignGceInstanceSpec, type GceQuotas } from './gce-world.ts';
-import { htmlErrorPage, type Realism } from '../realism.ts';
+import { FOREIGN_CLUSTER, htmlErrorPage, type Realism } from '../realism.ts';
 import { newInstancesOf } from './gce-requests.ts';
 
 /** The access token the emulator accepts unless told otherwise; tests give the SDK exactly this one. */
@@ -139,6 +139,14 @@ export class GceEmulator {
       realism: this.#realism,
     });
     this.metadata = new GceMetadataServer((zone, name) => this.#world.instance(zone, name));
+    if (this.#realism.foreignInstances) {
+      const machineType = (opts.machineTypes ?? DEFAULT_MACHINE_TYPES)[0]!.name;
+      for (const zone of opts.zones ?? DEFAULT_ZONES) {
+        const labels = { 'spillway-cluster': FOREIGN_CLUSTER };
+        this.#world.addForeign({ zone, name: `web-${zone.slice(-1)}`, machineType, labels });
+        this.#world.addForeign({ zone, name: `db-${zone.slice(-1)}`, machineType });
+      }
+    }
   }
 
   static async start(opts: GceEmulatorOptions = {}): Promise<GceEmulator> {

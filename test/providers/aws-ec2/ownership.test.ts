@@ -35,7 +35,8 @@ describe('aws-ec2 ownership: only instances carrying the cluster tag are ever ou
     fx = await startFixture({
       emulator: { realism: { ignoreFilters: true } },
       provider: {
-        onForeignInstances: (providerId, instances) => reported.push({ providerId, ids: instances.map((i) => i.id).sort() }),
+        onForeignInstances: (providerId, instances) =>
+          reported.push({ providerId, ids: instances.map((i) => i.id).sort() }),
       },
     });
     const foreign = addForeign(fx.emulator);
@@ -48,6 +49,25 @@ describe('aws-ec2 ownership: only instances carrying the cluster tag are ever ou
     );
     assert.equal(fx.emulator.instances().length, 3, 'the account holds all three');
     assert.deepEqual(reported, [{ providerId: fx.provider.id, ids: foreign.map((i) => i.id).sort() }]);
+  });
+
+  it('in an account with other workloads in every zone (realism foreignInstances), lists and terminates only its own', async () => {
+    fx = await startFixture({ emulator: { realism: { ignoreFilters: true, foreignInstances: true } } });
+    const foreign = fx.emulator.instances().map((i) => i.id);
+    assert.equal(foreign.length, 4, "another cluster's and an untagged instance in each of two zones");
+    const own = await fx.provider.launch(await launchRequest(fx.provider, {}, { count: 2 }));
+    assert.deepEqual(
+      (await fx.provider.list(CLUSTER)).map((i) => i.id),
+      own.map((i) => i.id).sort(),
+    );
+    await fx.provider.terminate(own.map((i) => i.id));
+    assert.deepEqual(
+      fx.emulator
+        .liveInstances()
+        .map((i) => i.id)
+        .sort(),
+      [...foreign].sort(),
+    );
   });
 
   it('reconcile, the shutdown release and a second burst leave other workloads alone and launch their own', async () => {

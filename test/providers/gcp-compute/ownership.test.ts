@@ -67,6 +67,26 @@ describe('gcp-compute ownership: only instances carrying the cluster label (and 
     assert.deepEqual(reported.sort(), [foreign[0]!, foreign[1]!].sort());
   });
 
+  it('in a project with other workloads in every zone (realism foreignInstances), launches, lists and deletes its own', async () => {
+    fx = await startGceFixture({ emulator: { realism: { ignoreFilters: true, foreignInstances: true } } });
+    const foreign = fx.emulator.instances().map((i) => `${i.zone}/${i.name}`);
+    assert.equal(foreign.length, 4);
+    const own = await fx.provider.launch(await gceLaunchRequest(fx.provider, {}, { count: 2 }));
+    assert.equal(fx.emulator.callsOf('bulkInsert').length, 1, 'the lookup found none of them to be the intent');
+    assert.deepEqual(
+      (await fx.provider.list(CLUSTER)).map((i) => i.id),
+      own.map((i) => i.id).sort(),
+    );
+    await fx.provider.terminate(own.map((i) => i.id));
+    assert.deepEqual(
+      fx.emulator
+        .instances()
+        .map((i) => `${i.zone}/${i.name}`)
+        .sort(),
+      [...foreign].sort(),
+    );
+  });
+
   it('the pre-launch lookup never takes another VM in the zone for the intent: it launches its own', async () => {
     fx = await startGceFixture({ emulator: { realism: { ignoreFilters: true } } });
     const request = await gceLaunchRequest(fx.provider);

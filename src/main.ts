@@ -84,6 +84,9 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
     : undefined;
   // Slurm mode: every provider's instances boot the Slurm node join script.
   const bootRenderer = config.pool.kind === 'slurm' ? { renderBootScript: slurmBootRenderer(config.pool) } : {};
+  const metrics = new ApiMetrics();
+  const onForeignInstances = (providerId: string, instances: readonly unknown[]): void =>
+    metrics.foreignInstances.inc({ provider: providerId }, instances.length);
   const providers: CloudProvider[] = config.providers.map((p) =>
     p.kind === 'aws-ec2'
       ? new AwsEc2Provider({
@@ -92,6 +95,7 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
           logger,
           ...(priceBook ? { priceBook } : {}),
           ...bootRenderer,
+          onForeignInstances,
           onPriceUpdates: (updates) => {
             const result = priceBook?.apply(toPriceBookUpdates(updates));
             logger.debug('refreshed prices', {
@@ -102,7 +106,14 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
           },
         })
       : p.kind === 'gcp-compute'
-        ? new GcpComputeProvider({ config: p, clock, logger, ...(priceBook ? { priceBook } : {}), ...bootRenderer })
+        ? new GcpComputeProvider({
+            config: p,
+            clock,
+            logger,
+            ...(priceBook ? { priceBook } : {}),
+            ...bootRenderer,
+            onForeignInstances,
+          })
         : new LocalProvider({
             config: p,
             stateDir: p.stateDir ?? join(home, 'local-cloud', p.name),
@@ -112,7 +123,6 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
           }),
   );
   const holderId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-  const metrics = new ApiMetrics();
   const verifiers = identityVerifiers(config.providers, providers);
   // The controller's URL is the audience of GCE identity tokens; it is known once the API listens.
   let audience = config.api.publicUrl ?? '';
@@ -175,6 +185,7 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
         metrics.decisions.inc({ kind: 'terminate' }, report.terminates.length);
       },
       onBudgetAlert: (alert) => metrics.budgetAlerts.inc({ budget: alert.budgetName, percent: String(alert.percent) }),
+      onForeignInstances: (providerId, count) => metrics.foreignInstances.inc({ provider: providerId }, count),
       onCall: (intent, outcome) => {
         if (intent.kind === 'launch') metrics.launches.inc({ provider: intent.providerId, outcome });
         else if (outcome === 'done') metrics.terminations.inc({ provider: intent.providerId }, intent.instanceIds.length);

@@ -32,6 +32,8 @@ export class ApiMetrics {
   readonly launchBreakers: Gauge<'provider' | 'breaker' | 'scope' | 'code'>;
   /** Each provider's health: 1 on its current one (`ok`, `degraded`, `refusing`, `unknown`), 0 on the others. */
   readonly providerHealth: Gauge<'provider' | 'health'>;
+  /** Instances a provider's list or lookup answered with that were not this cluster's (dropped), by provider id. */
+  readonly foreignInstances: Counter<'provider'>;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     this.registry = new Registry();
@@ -96,6 +98,12 @@ export class ApiMetrics {
       name: 'spillway_provider_health',
       help: "Each provider's health: 1 on its current one (ok, degraded, refusing, unknown).",
       labelNames: ['provider', 'health'],
+      registers,
+    });
+    this.foreignInstances = new Counter({
+      name: 'spillway_foreign_instances_total',
+      help: "Instances a provider's list or lookup answered with that were not this cluster's: dropped, never acted on.",
+      labelNames: ['provider'],
       registers,
     });
   }

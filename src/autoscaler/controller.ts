@@ -51,6 +51,8 @@ export interface ControllerObserver {
   onCall?(intent: Intent, outcome: CallOutcome): void;
   /** A budget's spend crossed 50, 80 or 100 percent of its cap in its period. */
   onBudgetAlert?(alert: NewBudgetAlert): void;
+  /** A provider listed instances without this cluster's tag; they were left alone. */
+  onForeignInstances?(providerId: string, count: number): void;
 }
 
 export interface ControllerOptions {
@@ -185,7 +187,14 @@ export class Controller {
     }
     for (const provider of providers) {
       try {
-        for (const instance of await provider.list(this.#o.identity.launch.clusterId)) {
+        const clusterId = this.#o.identity.launch.clusterId;
+        for (const instance of await provider.list(clusterId)) {
+          // Checked again where the harm would be done: only this cluster's instances are released.
+          if (instance.clusterId !== clusterId) {
+            logger.warn('ignored foreign instances', { providerId: provider.id, instanceIds: [instance.id] });
+            this.#o.observer?.onForeignInstances?.(provider.id, 1);
+            continue;
+          }
           const key = `${provider.id}/${instance.id}`;
           if (targets.has(key)) continue;
           const agent = store.agents.byInstance(provider.id, instance.id);
@@ -401,6 +410,7 @@ export class Controller {
       clock,
       logger,
       policy: store.policy.get(),
+      onForeign: (providerId, instanceIds) => this.#o.observer?.onForeignInstances?.(providerId, instanceIds.length),
     });
   }
 

@@ -9,7 +9,8 @@ import { offeringKey } from '../core/offering.ts';
 import { DEFAULT_OWNER } from '../core/owner.ts';
 import { isZero } from '../core/resources.ts';
 import type { Logger } from '../log/logger.ts';
-import type { CloudProvider } from '../providers/provider.ts';
+import type { CloudProvider, LaunchRequest } from '../providers/provider.ts';
+import { PartialTerminateError } from '../providers/terminate-outcome.ts';
 import type { Store } from '../store/store.ts';
 import type { LaunchCommand, TerminateCommand } from './commands.ts';
 import type { BreakerTarget } from './breaker.ts';
@@ -249,7 +250,7 @@ export class Provisioner {
       return;
     }
     try {
-      const instances = await lane.provider.launch({
+      const request: LaunchRequest = {
         intentId: intent.id,
         clusterId: ctx.clusterId,
         offering: intent.offering,
@@ -260,7 +261,12 @@ export class Provisioner {
           caBundle: ctx.caBundle,
           credential: bootstrapCredential(ctx.serverSecret, intent.id),
         },
-      }, this.#callOptions());
+      };
+      // Rendered once, kept before the first call: every retry, after a restart too, sends the same bytes.
+      const render = lane.provider.bootScriptFor?.bind(lane.provider);
+      const bootScript =
+        intent.bootScript ?? (render ? store.intents.fixBootScript(intent.id, render(request), clock.now()) : undefined);
+      const instances = await lane.provider.launch({ ...request, bootScript }, this.#callOptions());
       failpoint('provider.returned');
       this.#opts.breakers?.record(target, { kind: 'accepted' });
       store.intents.completeLaunch(
@@ -293,8 +299,31 @@ export class Provisioner {
       this.#opts.onOutcome?.(intent, 'done');
       logger.info('terminated instances', { intentId: intent.id, instanceIds: intent.instanceIds, reason: intent.reason });
     } catch (err) {
+      if (err instanceof PartialTerminateError) this.#recordEnded(intent, err);
       this.#onFailure(intent, err);
     }
+  }
+
+  /**
+   * A terminate ended some of its instances: their agents are closed now (tokens revoked, tasks back to pending), and
+   * the intent stays open for the rest, to be sent again after a backoff.
+   */
+  #recordEnded(intent: TerminateIntent, err: PartialTerminateError): void {
+    const { store, clock, logger } = this.#opts;
+    const now = clock.now();
+    store.transaction(() => {
+      for (const instanceId of err.terminated) {
+        const agent = store.agents.byInstance(intent.providerId, instanceId);
+        if (agent && agent.state !== 'terminated') {
+          store.agents.setState(agent.id, 'terminated', `terminated by intent ${intent.id}: ${intent.reason}`, now);
+        }
+      }
+    });
+    logger.warn('terminated some instances', {
+      intentId: intent.id,
+      terminated: err.terminated,
+      failed: err.failed.map((f) => ({ instanceId: f.instanceId, error: f.error })),
+    });
   }
 
   #callOptions(): { signal?: AbortSignal } {

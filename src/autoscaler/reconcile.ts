@@ -16,13 +16,18 @@ export interface ReconcileContext {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly policy: Policy;
+  /** Told about listed instances without the cluster's tag: never adopted or terminated (for metrics). */
+  readonly onForeign?: (providerId: string, instanceIds: readonly string[]) => void;
 }
 
 /**
  * Makes the store agree with what the clouds really run. Instances tagged with a known launch intent are adopted
  * (a crash may have hidden the launch's answer); instances no intent explains are terminated after a grace period;
  * agents whose instance is gone are marked lost, their tasks returned to pending, and closed. A provider whose list
- * fails is skipped this time: nothing is concluded from a failed call.
+ * fails is skipped this time: nothing is concluded from a failed call. Ownership is checked again here, where the harm
+ * would be done: an instance that does not carry this cluster's tag is never adopted or terminated, whatever the
+ * provider's list returned. A launch intent whose `count` instances are all found is complete: nothing launches it
+ * again.
  */
 export async function reconcile(ctx: ReconcileContext): Promise<TerminateCommand[]> {
   const commands: TerminateCommand[] = [];
@@ -36,8 +41,15 @@ export async function reconcile(ctx: ReconcileContext): Promise<TerminateCommand
       continue;
     }
     const now = ctx.clock.now();
-    const live = new Set(instances.map((i) => i.id));
-    for (const instance of instances) {
+    const foreign = instances.filter((i) => i.clusterId !== ctx.clusterId);
+    if (foreign.length > 0) {
+      const instanceIds = foreign.map((i) => i.id);
+      ctx.logger.warn('ignored foreign instances', { providerId: provider.id, instanceIds });
+      ctx.onForeign?.(provider.id, instanceIds);
+    }
+    const owned = instances.filter((i) => i.clusterId === ctx.clusterId);
+    const live = new Set(owned.map((i) => i.id));
+    for (const instance of owned) {
       const known = ctx.store.agents.byInstance(provider.id, instance.id);
       if (known?.state === 'terminated' && now - known.lastHeartbeatMs >= ctx.policy.unknownInstanceGraceMs) {
         // Its agent was closed, yet the instance still runs (a failed kill, a list that lags): end it again.
@@ -54,6 +66,7 @@ export async function reconcile(ctx: ReconcileContext): Promise<TerminateCommand
       if (intent?.kind === 'launch' && intent.providerId === provider.id) {
         ctx.store.intents.adoptInstances(intent.id, [instance.id], now);
         ctx.logger.info('adopted instance', { providerId: provider.id, instanceId: instance.id, intentId: intent.id });
+        completeIfFound(ctx, intent.id, now);
       } else if (now - instance.launchedAtMs >= ctx.policy.unknownInstanceGraceMs) {
         commands.push({
           kind: 'terminate',
@@ -68,12 +81,23 @@ export async function reconcile(ctx: ReconcileContext): Promise<TerminateCommand
       .list({ states: NOT_TERMINATED_AGENT_STATES })
       .filter((a) => a.providerId === provider.id && a.instanceId !== null);
     for (const agent of agents) {
-      // An agent recorded after the list began may be missing from it without being gone.
+      // An agent recorded after the list began may be missing from it without being gone, and so may a provisioning
+      // one within the grace: lists are eventually consistent, and a new instance may be missing from them a while.
+      // A registered agent's instance was there to register, so its absence counts at once.
       if (live.has(agent.instanceId!) || agent.registeredAtMs >= startedAtMs) continue;
+      if (agent.state === 'provisioning' && now - agent.registeredAtMs < ctx.policy.unknownInstanceGraceMs) continue;
       if (agent.state !== 'lost') ctx.pool.markLost(agent.id, 'its instance is gone at the provider', now);
       ctx.store.agents.setState(agent.id, 'terminated', 'instance gone at the provider', now);
       ctx.logger.warn('closed agent', { agentId: agent.id, instanceId: agent.instanceId, reason: 'instance gone' });
     }
   }
   return commands;
+}
+
+/** Completes a pending launch intent once all its `count` instances are known: it is not sent again. */
+function completeIfFound(ctx: ReconcileContext, intentId: string, nowMs: number): void {
+  const intent = ctx.store.intents.get(intentId);
+  if (intent?.kind !== 'launch' || intent.state !== 'pending' || intent.instanceIds.length < intent.count) return;
+  ctx.store.intents.completeLaunch(intent.id, [], nowMs);
+  ctx.logger.info('completed launch from found instances', { intentId, instanceIds: intent.instanceIds });
 }

@@ -73,10 +73,12 @@ const offeringSchema = z
   .strict();
 
 /**
- * An allowed EC2 instance type. Capacity and on-demand price may be left out: they then come from the price catalog
- * for the provider's region (a type the catalog lacks must give them here).
+ * An allowed EC2 instance type. Capacity (network included) and on-demand price may be left out: they then come from
+ * the price catalog for the provider's region (a type the catalog lacks must give them here).
  */
-const ec2InstanceTypeSchema = offeringSchema.partial({ cpu: true, memory: true, pricePerHourUsd: true });
+const ec2InstanceTypeSchema = offeringSchema
+  .extend({ netMbps: z.number().int().nonnegative().optional() })
+  .partial({ cpu: true, memory: true, pricePerHourUsd: true });
 
 export const localProviderSchema = z
   .object({
@@ -255,7 +257,21 @@ export const configSchema = z
       .strict()
       .default({ level: 'info' }),
   })
-  .strict();
+  .strict()
+  .superRefine((config, ctx) => {
+    // A cloud instance's boot script carries the controller's URL, and a retried launch must send the same bytes: a
+    // port picked anew at every start would change them.
+    const cloud = config.providers.find((p) => p.kind !== 'local');
+    if (config.api.port === 0 && config.api.publicUrl === undefined && cloud) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['api', 'port'],
+        message:
+          `api.port 0 picks a new port at every start, so the controller URL in ${cloud.kind} boot scripts would ` +
+          'change between a launch and its retry: set a fixed api.port, or api.publicUrl',
+      });
+    }
+  });
 
 export type Config = z.output<typeof configSchema>;
 export type LocalProviderConfig = z.output<typeof localProviderSchema>;

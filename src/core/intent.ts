@@ -27,6 +27,11 @@ export interface LaunchIntent {
   readonly updatedAtMs: number;
   readonly attempts: number;
   readonly error: string;
+  /**
+   * The boot script (user data, startup script) rendered when the intent was first sent; every retry sends exactly
+   * these bytes. Undefined until the first send.
+   */
+  readonly bootScript?: string | undefined;
 }
 
 /** A terminate decision, written before the cloud call. */

@@ -11,6 +11,9 @@ import {
   LABEL_ZONE,
 } from './local/offerings.ts';
 
+/** The network capacity of a type that neither the config nor the catalog gives (Mbit/s). */
+const DEFAULT_NET_MBPS = 1_000;
+
 /** An instance type a cloud provider's config allows; capacity and on-demand price may come from the catalog. */
 export interface AllowedInstanceType {
   readonly instanceType: string;
@@ -18,7 +21,7 @@ export interface AllowedInstanceType {
   readonly memory?: number | undefined;
   readonly gpus: number;
   readonly gpuModel?: string | undefined;
-  readonly netMbps: number;
+  readonly netMbps?: number | undefined;
   readonly pricePerHourUsd?: number | undefined;
   readonly spotPricePerHourUsd?: number | undefined;
   readonly labels: Readonly<Record<string, string>>;
@@ -99,7 +102,7 @@ export interface CatalogOfferingsInput {
  * What a cloud provider offers: each allowed type in each zone, on-demand at its configured price (else the
  * catalog's), and spot at the live spot price of that zone when there is one, else the configured spot price, else
  * the catalog's (no spot offering without any). Capacity comes from what the cloud reported, else config, else the
- * catalog. A type that resolves nowhere is skipped (providers refuse such config at start). Pure.
+ * catalog, dimension by dimension (network included: a type neither gives is taken as 1,000 Mbit/s). A type that resolves nowhere is skipped (providers refuse such config at start). Pure.
  */
 export function catalogOfferings(input: CatalogOfferingsInput): Offering[] {
   const catalog = input.catalog ?? (() => undefined);
@@ -117,7 +120,7 @@ export function catalogOfferings(input: CatalogOfferingsInput): Offering[] {
         cpuMillis,
         memoryMiB,
         gpus: type.gpus || entry?.gpus || 0,
-        netMbps: type.netMbps,
+        netMbps: type.netMbps ?? entry?.netMbps ?? DEFAULT_NET_MBPS,
       };
       const gpuModel = type.gpuModel ?? spec?.gpuModel ?? entry?.gpuModel ?? null;
       const prices: Array<[Offering['lifecycle'], number]> = [['on-demand', onDemandMicros]];

@@ -15,6 +15,12 @@ export interface LaunchRequest {
    * user data.
    */
   readonly bootstrap: BootstrapParams;
+  /**
+   * The boot script `bootScriptFor` rendered when the intent was first sent, kept with the intent: when given, the
+   * adapter sends exactly these bytes (EC2 user data, base64; GCE startup script) instead of rendering them again, so a
+   * restart with another port or config retries with identical parameters.
+   */
+  readonly bootScript?: string | undefined;
 }
 
 export interface BootstrapParams {
@@ -46,4 +52,10 @@ export interface CloudProvider {
   terminate(instanceIds: readonly string[], opts?: CallOptions): Promise<void>;
   /** Every live instance tagged with this cluster's id, whatever the store says. */
   list(clusterId: string, opts?: CallOptions): Promise<Instance[]>;
+  /**
+   * The boot script a launch of `request` sends, as `launch` would render it. The provisioner keeps it with the
+   * intent at its first send and passes it back as `request.bootScript` on every retry. Throws a non-retryable
+   * ProviderError when it cannot be rendered (too large). Providers whose launches carry no rendered script omit it.
+   */
+  bootScriptFor?(request: LaunchRequest): string;
 }

@@ -135,6 +135,11 @@ export interface IntentRepo {
    * transaction. Instance ids already known are kept (reconcile may adopt them first).
    */
   completeLaunch(id: string, instanceIds: readonly string[], nowMs: number): void;
+  /**
+   * Keeps `bootScript` as the launch intent's boot script unless it already has one; returns the one it keeps (the
+   * first rendered wins, so every retry sends the same bytes).
+   */
+  fixBootScript(id: string, bootScript: string, nowMs: number): string;
   /** Adds instances that reconcile found tagged with this intent (same agents as completeLaunch). */
   adoptInstances(id: string, instanceIds: readonly string[], nowMs: number): void;
   /** Confirms a terminate: state done, and each agent of those instances `terminated`. */

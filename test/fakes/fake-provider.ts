@@ -11,6 +11,8 @@ export class FakeProvider implements CloudProvider {
   readonly kind = 'fake';
   readonly calls: { method: string; arg: unknown }[] = [];
   readonly instances = new Map<string, Instance & { clusterId: string }>();
+  /** Makes `list` answer every instance, whatever its cluster: a server that ignores the filter. */
+  listIgnoresCluster = false;
   #offerings: Offering[];
   #byIntent = new Map<string, string[]>();
   #failures: { method: string; error: Error }[] = [];
@@ -75,11 +77,11 @@ export class FakeProvider implements CloudProvider {
   async list(clusterId: string): Promise<Instance[]> {
     this.calls.push({ method: 'list', arg: clusterId });
     this.#maybeFail('list');
-    return [...this.instances.values()].filter((i) => i.clusterId === clusterId);
+    return [...this.instances.values()].filter((i) => this.listIgnoresCluster || i.clusterId === clusterId);
   }
 
   /** Puts an instance there that no intent of the controller launched. */
-  addStray(id: string, clusterId: string, launchedAtMs: number): void {
+  addStray(id: string, clusterId: string, launchedAtMs: number, intentId: string | null = null): void {
     this.instances.set(id, {
       id,
       providerId: this.id,
@@ -87,7 +89,7 @@ export class FakeProvider implements CloudProvider {
       zone: 'z',
       lifecycle: 'on-demand',
       state: 'running',
-      intentId: null,
+      intentId,
       clusterId,
       launchedAtMs,
     });

@@ -23,6 +23,7 @@ import {
 import { GceEmulator } from '../emulators/gce/gce-emulator.ts';
 import { gceProviderEntry, gceServeEnv } from '../emulators/gce/spillway-config.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { FAMILY_REALISM } from './cloud-fixture.ts';
 import { cleanup, freePort, makeCluster, ServeProcess, type Cluster } from '../e2e/harness.ts';
 
 /** A self-signed certificate for 127.0.0.1: the controller's, which also serves the downloads here. */
@@ -218,7 +219,11 @@ describe('cloud boot script, run here', function () {
 
   it('EC2: installs Node.js and Spillway, then starts an agent that registers with its bootstrap credential', async () => {
     const logDir = join(dir, 'ec2-instances');
-    const emulator = await Ec2Emulator.start({ bootMs: 200, bootScripts: { logDir, shutdownGraceMs: 2_000 } });
+    const emulator = await Ec2Emulator.start({
+      bootMs: 200,
+      bootScripts: { logDir, shutdownGraceMs: 2_000 },
+      realism: FAMILY_REALISM,
+    });
     emulators.push(emulator);
     const root = join(dir, 'aws-root');
     const ids = (): string[] => emulator.instances().map((i) => i.id);
@@ -255,7 +260,7 @@ describe('cloud boot script, run here', function () {
 
   it('GCE: the same, from the gcp-compute template (instance id zone/name)', async () => {
     const logDir = join(dir, 'gce-instances');
-    const emulator = await GceEmulator.start({ bootScripts: { logDir, shutdownGraceMs: 2_000 } });
+    const emulator = await GceEmulator.start({ bootScripts: { logDir, shutdownGraceMs: 2_000 }, realism: FAMILY_REALISM });
     emulators.push(emulator);
     const root = join(dir, 'gcp-root');
     const ids = (): string[] => emulator.instances().map((i) => emulator.instanceId(i));

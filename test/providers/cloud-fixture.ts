@@ -5,6 +5,12 @@ import type { Offering } from '../../src/core/offering.ts';
 import type { Logger } from '../../src/log/logger.ts';
 import type { LaunchRequest } from '../../src/providers/provider.ts';
 
+/**
+ * The realism every adapter test family runs in unless it asks for more: the emulator ignores list filters, so every
+ * list the adapters make answers with everything in the account and only their own ownership check keeps them right.
+ */
+export const FAMILY_REALISM = { ignoreFilters: true } as const;
+
 /** What the EC2 and GCE adapter fixtures share: the cluster, the server secret, clock driving, launch requests. */
 export const CLUSTER = 'test-cluster';
 export const SERVER_SECRET = Buffer.alloc(32, 7);

@@ -78,6 +78,8 @@ export class SlurmShapedProvider implements CloudProvider {
   readonly #inner: CloudProvider;
   readonly #shapes: readonly SlurmShape[];
   readonly #partitions: () => ReadonlyMap<string, ReadonlySet<string>>;
+  /** The inner provider's, when it has one: the boot script kept with each intent. */
+  readonly bootScriptFor?: (request: LaunchRequest) => string;
 
   constructor(
     inner: CloudProvider,
@@ -89,6 +91,7 @@ export class SlurmShapedProvider implements CloudProvider {
     this.#inner = inner;
     this.#shapes = shapes;
     this.#partitions = partitions;
+    if (inner.bootScriptFor) this.bootScriptFor = (request) => inner.bootScriptFor!(request);
   }
 
   async offerings(opts?: CallOptions): Promise<Offering[]> {

@@ -1,11 +1,13 @@
 import type { Clock } from '../../core/clock.ts';
-import { ProviderError, errorMessage } from '../../core/errors.ts';
+import { ProviderError, SpillwayError, errorMessage } from '../../core/errors.ts';
 import { bootTemplateOf, type BootScriptRenderer } from '../launch-boot-script.ts';
 import type { Instance } from '../../core/instance.ts';
 import { offeringKey, type Offering } from '../../core/offering.ts';
 import type { AwsEc2ProviderConfig } from '../../config/schema.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { CallOptions, CloudProvider, LaunchRequest } from '../provider.ts';
+import { splitOwned, type ForeignInstancesListener } from '../ownership.ts';
+import { PartialTerminateError } from '../terminate-outcome.ts';
 import { sdkEc2Api, type Ec2Api, type StaticCredentials } from './ec2-api.ts';
 import { ec2ErrorFacts, ec2ErrorMeaning, translateEc2Error, type TranslateContext } from './ec2-errors.ts';
 import { instanceIdsIn, LIVE_STATE_NAMES, toInstance } from './ec2-instances.ts';
@@ -36,6 +38,14 @@ export interface AwsEc2ProviderOptions {
   readonly priceBook?: PriceBookReader;
   /** Renders each launch's boot script instead of the configured template (Slurm mode's node join script). */
   readonly renderBootScript?: BootScriptRenderer;
+  /** Told about instances a list answered with that do not carry the cluster's tag (dropped; for metrics). */
+  readonly onForeignInstances?: ForeignInstancesListener;
+}
+
+/** What a terminate did so far: instances ended (or already gone), and those EC2 would not end, with the error. */
+interface TerminateOutcome {
+  readonly ended: string[];
+  readonly failed: Array<{ readonly id: string; readonly error: Error }>;
 }
 
 /** DescribeInstances returns at most 1,000 instances a page. */
@@ -62,8 +72,11 @@ export class AwsEc2Provider implements CloudProvider {
   readonly #subnets: Map<string, string>;
   readonly #userData: UserDataSettings;
   readonly #onPriceUpdates: ((updates: Ec2PriceUpdates) => void) | undefined;
+  readonly #onForeign: ForeignInstancesListener | undefined;
   #prices: Ec2PriceUpdates | undefined;
   #pricesDueAtMs = 0;
+  /** The unknown types the last refresh warned about, joined. */
+  #unknownTypes = '';
 
   constructor(opts: AwsEc2ProviderOptions) {
     const { config } = opts;
@@ -90,6 +103,7 @@ export class AwsEc2Provider implements CloudProvider {
       render: opts.renderBootScript,
     };
     this.#onPriceUpdates = opts.onPriceUpdates;
+    this.#onForeign = opts.onForeignInstances;
   }
 
   /**
@@ -137,6 +151,18 @@ export class AwsEc2Provider implements CloudProvider {
     }
     this.#prices = updates;
     this.#pricesDueAtMs = nowMs + this.#config.priceRefreshMs;
+    const unknown = updates.unknownTypes.join(', ');
+    if (unknown !== this.#unknownTypes) {
+      // Once per change: the rest refreshes every time, and the log does not repeat it every refresh.
+      if (unknown !== '') {
+        this.#log.warn('skipped unknown instance types', {
+          region: this.#config.region,
+          instanceTypes: updates.unknownTypes,
+          reason: `EC2 does not know them in ${this.#config.region} (InvalidInstanceType): fix providers.${this.id}.instanceTypes`,
+        });
+      }
+      this.#unknownTypes = unknown;
+    }
     this.#log.info('refreshed prices', { specs: updates.specs.length, spotPrices: updates.spotPrices.length });
     this.#onPriceUpdates?.(updates);
     return updates;
@@ -152,7 +178,7 @@ export class AwsEc2Provider implements CloudProvider {
     const doing = `launching ${count} x ${offering.instanceType} (${offering.lifecycle}) in ${offering.zone} for intent ${intentId}`;
     opts.signal?.throwIfAborted();
     const subnetId = this.#validate(request, doing);
-    const userData = renderUserData(request, this.#userData);
+    const userData = request.bootScript ?? this.bootScriptFor(request);
     const target = { launchTemplate: this.#config.launchTemplate, subnetId, userData };
     const instances: Instance[] = [];
     const chunks = launchChunks(count, this.#limiter.maxInstancesPerRun);
@@ -186,18 +212,46 @@ export class AwsEc2Provider implements CloudProvider {
     return instances;
   }
 
+  /** The user data (base64) a launch of `request` sends; see CloudProvider.bootScriptFor. */
+  bootScriptFor(request: LaunchRequest): string {
+    return renderUserData(request, this.#userData);
+  }
+
   /**
    * Terminates in calls of up to 1,000 ids. Ids EC2 does not know (long gone, or never ours) are dropped from the call
-   * and counted as gone; instances already terminated or shutting down are not an error either.
+   * and counted as gone; instances already terminated or shutting down are not an error either. A call EC2 refuses
+   * for one of its instances (termination protection fails the whole zone's part of the call) is made again one
+   * instance at a time, so every other instance still ends; a PartialTerminateError then names each one's outcome.
+   * When nothing ended, the refusal is thrown as translated.
    */
   async terminate(instanceIds: readonly string[], opts: CallOptions = {}): Promise<void> {
     opts.signal?.throwIfAborted();
     const ids = [...new Set(instanceIds.filter((id) => id !== ''))];
     const max = this.#limiter.maxInstancesPerTerminate;
-    for (let i = 0; i < ids.length; i += max) await this.#terminateBatch(ids.slice(i, i + max), opts.signal);
+    const outcome: TerminateOutcome = { ended: [], failed: [] };
+    for (let i = 0; i < ids.length; i += max) await this.#terminateBatch(ids.slice(i, i + max), opts.signal, outcome);
+    if (outcome.failed.length === 0) return;
+    this.#log.warn('could not terminate instances', {
+      instanceIds: outcome.failed.map((f) => f.id),
+      errors: outcome.failed.map((f) => f.error.message),
+    });
+    if (outcome.ended.length === 0) throw outcome.failed[0]!.error;
+    throw new PartialTerminateError(
+      `terminating ${ids.length} instance(s)`,
+      outcome.ended,
+      outcome.failed.map((f) => ({
+        instanceId: f.id,
+        error: f.error.message,
+        retryable: f.error instanceof SpillwayError ? f.error.retryable : true,
+      })),
+    );
   }
 
-  /** Every live instance tagged with `clusterId` (pending, running, stopping, stopped), following every page. */
+  /**
+   * Every live instance tagged with `clusterId` (pending, running, stopping, stopped), following every page. The tag
+   * is checked here again: whatever the answer holds without it (a filter ignored or mistyped) is dropped, logged and
+   * reported to `onForeignInstances`, never returned.
+   */
   async list(clusterId: string, opts: CallOptions = {}): Promise<Instance[]> {
     opts.signal?.throwIfAborted();
     const found: Instance[] = [];
@@ -231,7 +285,13 @@ export class AwsEc2Provider implements CloudProvider {
       }
       nextToken = page.NextToken || undefined;
     } while (nextToken);
-    return found.sort((a, b) => a.id.localeCompare(b.id));
+    const { owned, foreign } = splitOwned(found, { clusterId });
+    if (foreign.length > 0) {
+      const doing = `listing cluster ${clusterId}'s instances`;
+      this.#log.warn('dropped foreign instances', { doing, instanceIds: foreign.map((i) => i.id) });
+      this.#onForeign?.(this.id, foreign, doing);
+    }
+    return owned.sort((a, b) => a.id.localeCompare(b.id));
   }
 
   /** Closes the SDK client's connections. */
@@ -239,29 +299,45 @@ export class AwsEc2Provider implements CloudProvider {
     this.#api.close();
   }
 
-  async #terminateBatch(batch: readonly string[], signal: AbortSignal | undefined): Promise<void> {
+  async #terminateBatch(
+    batch: readonly string[],
+    signal: AbortSignal | undefined,
+    outcome: TerminateOutcome,
+  ): Promise<void> {
     let remaining = [...batch];
     while (remaining.length > 0) {
       await this.#limiter.terminateInstances(remaining.length, signal);
       try {
         await this.#api.terminateInstances({ InstanceIds: remaining }, { signal });
         this.#log.info('terminated instances', { instanceIds: remaining });
+        outcome.ended.push(...remaining);
         return;
       } catch (err) {
-        if (signal?.aborted || ec2ErrorMeaning(err) !== 'notFound') {
-          throw this.#translate(err, signal, {
+        const meaning = ec2ErrorMeaning(err);
+        const translated = (): Error =>
+          this.#translate(err, signal, {
             doing: `terminating ${remaining.length} instance(s)`,
             action: 'TerminateInstances',
           });
+        if (signal?.aborted) throw translated();
+        if (meaning === 'client' && remaining.length > 1) {
+          // One instance refused (protection): the others of its zone were not ended. Each alone finds which.
+          for (const id of remaining) await this.#terminateBatch([id], signal, outcome);
+          return;
+        }
+        if (meaning !== 'notFound') {
+          for (const id of remaining) outcome.failed.push({ id, error: translated() });
+          return;
         }
         const unknown = instanceIdsIn(ec2ErrorFacts(err).message, remaining);
         // EC2 named no id of ours: try them one by one, so each unknown one is found.
         const gone = unknown.length > 0 ? unknown : remaining.length === 1 ? remaining : [];
         if (gone.length === 0) {
-          for (const id of remaining) await this.#terminateBatch([id], signal);
+          for (const id of remaining) await this.#terminateBatch([id], signal, outcome);
           return;
         }
         this.#log.info('skipped unknown instances', { instanceIds: gone, reason: ec2ErrorFacts(err).code });
+        outcome.ended.push(...gone);
         remaining = remaining.filter((id) => !gone.includes(id));
       }
     }

@@ -2,6 +2,8 @@ import type { _InstanceType, InstanceTypeInfo, SpotPrice } from '@aws-sdk/client
 import { usdToMicros } from '../../core/money.ts';
 import type { Resources } from '../../core/resources.ts';
 import type { Ec2Api } from './ec2-api.ts';
+import { ec2ErrorFacts } from './ec2-errors.ts';
+import { instanceIdsIn } from './ec2-instances.ts';
 import type { Ec2RateLimiter } from './ec2-rate-limits.ts';
 
 /** An instance type's capacity as EC2 describes it (DescribeInstanceTypes). */
@@ -31,6 +33,8 @@ export interface Ec2PriceUpdates {
   readonly refreshedAtMs: number;
   readonly specs: readonly Ec2InstanceTypeSpec[];
   readonly spotPrices: readonly Ec2SpotPrice[];
+  /** Configured types the region does not know (InvalidInstanceType): left out of this refresh, the rest refreshed. */
+  readonly unknownTypes: readonly string[];
 }
 
 export interface PriceRefreshOptions {
@@ -75,28 +79,16 @@ const SPOT_PAGE_SIZE = 1_000;
 export async function fetchEc2PriceUpdates(opts: PriceRefreshOptions): Promise<Ec2PriceUpdates> {
   const { api, limiter, signal } = opts;
   const specs: Ec2InstanceTypeSpec[] = [];
+  const unknownTypes: string[] = [];
   for (let i = 0; i < opts.instanceTypes.length; i += TYPES_PER_CALL) {
-    const names = opts.instanceTypes.slice(i, i + TYPES_PER_CALL);
-    let nextToken: string | undefined;
-    do {
-      await limiter.describe(signal);
-      const token = nextToken;
-      const page = await call('DescribeInstanceTypes', () =>
-        api.describeInstanceTypes(
-          { InstanceTypes: names as _InstanceType[], ...(token ? { NextToken: token } : {}) },
-          { signal },
-        ),
-      );
-      for (const info of page.InstanceTypes ?? []) {
-        const spec = toSpec(info);
-        if (spec) specs.push(spec);
-      }
-      nextToken = page.NextToken || undefined;
-    } while (nextToken);
+    const found = await describeTypes(opts, opts.instanceTypes.slice(i, i + TYPES_PER_CALL));
+    specs.push(...found.specs);
+    unknownTypes.push(...found.unknown);
   }
+  const knownTypes = opts.instanceTypes.filter((t) => !unknownTypes.includes(t));
 
   const latest = new Map<string, Ec2SpotPrice>();
-  if (opts.instanceTypes.length > 0 && opts.zones.length > 0) {
+  if (knownTypes.length > 0 && opts.zones.length > 0) {
     // A start and end time of now return, per type and zone, the price in effect now.
     const now = new Date(opts.nowMs);
     let nextToken: string | undefined;
@@ -106,7 +98,7 @@ export async function fetchEc2PriceUpdates(opts: PriceRefreshOptions): Promise<E
       const page = await call('DescribeSpotPriceHistory', () =>
         api.describeSpotPriceHistory(
           {
-            InstanceTypes: [...opts.instanceTypes] as _InstanceType[],
+            InstanceTypes: knownTypes as _InstanceType[],
             ProductDescriptions: ['Linux/UNIX'],
             Filters: [{ Name: 'availability-zone', Values: [...opts.zones] }],
             StartTime: now,
@@ -135,7 +127,55 @@ export async function fetchEc2PriceUpdates(opts: PriceRefreshOptions): Promise<E
     spotPrices: [...latest.values()].sort(
       (a, b) => a.instanceType.localeCompare(b.instanceType) || a.zone.localeCompare(b.zone),
     ),
+    unknownTypes: unknownTypes.sort(),
   };
+}
+
+/**
+ * The specs of `names` (at most one call's worth), following every page. EC2 fails the whole call when one name is
+ * not a type it knows in the region (`InvalidInstanceType`, naming them): those are set apart and the call is made
+ * again without them, so one bad type never keeps the others from refreshing. When the answer names none of them,
+ * each type is asked for alone.
+ */
+async function describeTypes(
+  opts: PriceRefreshOptions,
+  names: readonly string[],
+): Promise<{ specs: Ec2InstanceTypeSpec[]; unknown: string[] }> {
+  const { api, limiter, signal } = opts;
+  const specs: Ec2InstanceTypeSpec[] = [];
+  let nextToken: string | undefined;
+  try {
+    do {
+      await limiter.describe(signal);
+      const token = nextToken;
+      const page = await call('DescribeInstanceTypes', () =>
+        api.describeInstanceTypes(
+          { InstanceTypes: names as _InstanceType[], ...(token ? { NextToken: token } : {}) },
+          { signal },
+        ),
+      );
+      for (const info of page.InstanceTypes ?? []) {
+        const spec = toSpec(info);
+        if (spec) specs.push(spec);
+      }
+      nextToken = page.NextToken || undefined;
+    } while (nextToken);
+    return { specs, unknown: [] };
+  } catch (err) {
+    const facts = err instanceof PriceRefreshCallError ? ec2ErrorFacts(err.cause) : undefined;
+    if (signal?.aborted || facts?.code !== 'InvalidInstanceType') throw err;
+    const named = instanceIdsIn(facts.message, names);
+    if (named.length === 0 && names.length === 1) return { specs: [], unknown: [...names] };
+    const parts = named.length > 0 ? [names.filter((n) => !named.includes(n))] : names.map((n) => [n]);
+    const result = { specs: [] as Ec2InstanceTypeSpec[], unknown: [...named] };
+    for (const part of parts) {
+      if (part.length === 0) continue;
+      const found = await describeTypes(opts, part);
+      result.specs.push(...found.specs);
+      result.unknown.push(...found.unknown);
+    }
+    return result;
+  }
 }
 
 function toSpec(info: InstanceTypeInfo): Ec2InstanceTypeSpec | undefined {

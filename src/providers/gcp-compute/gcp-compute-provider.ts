@@ -1,5 +1,5 @@
 import type { Clock } from '../../core/clock.ts';
-import { ProviderError } from '../../core/errors.ts';
+import { ProviderError, SpillwayError } from '../../core/errors.ts';
 import type { Instance } from '../../core/instance.ts';
 import { offeringKey, type Offering } from '../../core/offering.ts';
 import type { GcpComputeProviderConfig } from '../../config/schema.ts';
@@ -7,6 +7,8 @@ import type { Logger } from '../../log/logger.ts';
 import { catalogOfferings, regionCatalog, type CatalogLookup, type PriceBookReader } from '../catalog-offerings.ts';
 import { bootTemplateOf, type BootScriptRenderer } from '../launch-boot-script.ts';
 import type { CallOptions, CloudProvider, LaunchRequest } from '../provider.ts';
+import { PartialTerminateError } from '../terminate-outcome.ts';
+import { splitOwned, type ForeignInstancesListener, type Ownership } from '../ownership.ts';
 import { GCE_API_CALLS } from './api-calls.ts';
 import { sdkGceApi, tokenFileSource, type GceApi, type GceOperation } from './gce-api.ts';
 import { waitForOperation } from './gce-operations.ts';
@@ -49,6 +51,8 @@ export interface GcpComputeProviderOptions {
   readonly listPageSize?: number;
   /** Renders each launch's boot script instead of the configured template (Slurm mode's node join script). */
   readonly renderBootScript?: BootScriptRenderer;
+  /** Told about instances a list or lookup answered with that are not ours (dropped; for metrics). */
+  readonly onForeignInstances?: ForeignInstancesListener;
 }
 
 /** `instances.list` returns at most 500 items a page. */
@@ -80,6 +84,7 @@ export class GcpComputeProvider implements CloudProvider {
   readonly #script: StartupScriptSettings;
   readonly #template: string;
   readonly #listPageSize: number;
+  readonly #onForeign: ForeignInstancesListener | undefined;
   /** When this process first sent each intent: within requestIdTrustMs a retry relies on requestId alone. */
   readonly #sentAtMs = new Map<string, number>();
 
@@ -112,6 +117,7 @@ export class GcpComputeProvider implements CloudProvider {
     };
     this.#template = templateUrl(config.project, config.instanceTemplate);
     this.#listPageSize = Math.min(opts.listPageSize ?? MAX_LIST_PAGE_SIZE, MAX_LIST_PAGE_SIZE);
+    this.#onForeign = opts.onForeignInstances;
   }
 
   /** Each allowed machine type in each configured zone, on-demand and Spot, priced from config or the catalog. */
@@ -141,12 +147,12 @@ export class GcpComputeProvider implements CloudProvider {
     const target: GceLaunchTarget = {
       project: this.#config.project,
       instanceTemplate: this.#template,
-      startupScript: renderStartupScript(request, this.#script),
+      startupScript: request.bootScript ?? this.bootScriptFor(request),
     };
     const nowMs = this.#clock.now();
     const sentAtMs = this.#sentAtMs.get(intentId);
     if (sentAtMs === undefined || nowMs - sentAtMs > this.#config.requestIdTrustMs) {
-      const found = await this.#intentInstances(offering.zone, intentId, doing, opts.signal);
+      const found = await this.#intentInstances(request, doing, opts.signal);
       if (found.length >= count) {
         this.#log.info('found launched instances', { intentId, instanceIds: found.map((i) => i.id) });
         return found;
@@ -191,17 +197,28 @@ export class GcpComputeProvider implements CloudProvider {
     return instances;
   }
 
+  /** The startup script a launch of `request` sends; see CloudProvider.bootScriptFor. */
+  bootScriptFor(request: LaunchRequest): string {
+    return renderStartupScript(request, this.#script);
+  }
+
   /**
    * Deletes each instance (`zone/name`) and waits for the deletions. Instances GCE does not know (long gone, or never
-   * ours) and ids that are not `zone/name` count as gone.
+   * ours) and ids that are not `zone/name` count as gone. Every delete of the batch is sent, whatever an earlier one
+   * answered: when some are refused (deletion protection, a 5xx), the others are still deleted, and a
+   * PartialTerminateError names each instance's outcome; when none ended, the first refusal is thrown as translated.
    */
   async terminate(instanceIds: readonly string[], opts: CallOptions = {}): Promise<void> {
     opts.signal?.throwIfAborted();
     const started: Array<{ id: string; zone: string; operation: GceOperation }> = [];
-    for (const id of new Set(instanceIds)) {
+    const failed: Array<{ id: string; error: Error }> = [];
+    const gone: string[] = [];
+    const ids = [...new Set(instanceIds)];
+    for (const id of ids) {
       const parsed = parseInstanceId(id);
       if (!parsed) {
         this.#log.info('skipped unknown instances', { instanceIds: [id], reason: 'not a zone/name id' });
+        gone.push(id);
         continue;
       }
       const ctx = { doing: `terminating instance ${id}`, call: 'compute.instances.delete' };
@@ -213,22 +230,49 @@ export class GcpComputeProvider implements CloudProvider {
         );
         started.push({ id, zone: parsed.zone, operation });
       } catch (err) {
-        if (opts.signal?.aborted || gceErrorMeaning(err) !== 'notFound') throw this.#translate(err, opts.signal, ctx);
-        this.#log.info('skipped unknown instances', { instanceIds: [id], reason: 'not found' });
+        if (opts.signal?.aborted) throw this.#translate(err, opts.signal, ctx);
+        if (gceErrorMeaning(err) === 'notFound') {
+          this.#log.info('skipped unknown instances', { instanceIds: [id], reason: 'not found' });
+          gone.push(id);
+        } else {
+          failed.push({ id, error: this.#translate(err, opts.signal, ctx) });
+        }
       }
     }
     for (const { id, zone, operation } of started) {
       const ctx = { doing: `terminating instance ${id}`, call: 'compute.instances.delete' };
       try {
         await this.#finished(operation, zone, ctx.doing, opts.signal);
+        gone.push(id);
       } catch (err) {
-        if (opts.signal?.aborted || gceErrorMeaning(err) !== 'notFound') throw this.#translate(err, opts.signal, ctx);
+        if (opts.signal?.aborted) throw this.#translate(err, opts.signal, ctx);
+        if (gceErrorMeaning(err) === 'notFound') gone.push(id);
+        else failed.push({ id, error: this.#translate(err, opts.signal, ctx) });
       }
     }
-    if (started.length > 0) this.#log.info('terminated instances', { instanceIds: started.map((s) => s.id) });
+    const terminated = started.map((s) => s.id).filter((id) => !failed.some((f) => f.id === id));
+    if (terminated.length > 0) this.#log.info('terminated instances', { instanceIds: terminated });
+    if (failed.length === 0) return;
+    this.#log.warn('could not terminate instances', {
+      instanceIds: failed.map((f) => f.id),
+      errors: failed.map((f) => f.error.message),
+    });
+    if (gone.length === 0) throw failed[0]!.error;
+    throw new PartialTerminateError(
+      `terminating ${ids.length} instance(s)`,
+      gone,
+      failed.map((f) => ({
+        instanceId: f.id,
+        error: f.error.message,
+        retryable: f.error instanceof SpillwayError ? f.error.retryable : true,
+      })),
+    );
   }
 
-  /** Every instance labelled with `clusterId` in the configured zones, whatever its status, following every page. */
+  /**
+   * Every instance labelled with `clusterId` in the configured zones, whatever its status, following every page. The
+   * label is checked here again: what the answer holds without it is dropped, logged and reported, never returned.
+   */
   async list(clusterId: string, opts: CallOptions = {}): Promise<Instance[]> {
     opts.signal?.throwIfAborted();
     const found: Instance[] = [];
@@ -238,6 +282,7 @@ export class GcpComputeProvider implements CloudProvider {
           zone,
           `labels.${LABEL_CLUSTER} = "${clusterId}"`,
           `listing cluster ${clusterId}'s instances in ${zone}`,
+          { clusterId },
           opts.signal,
         )),
       );
@@ -250,16 +295,31 @@ export class GcpComputeProvider implements CloudProvider {
     await this.#api.close();
   }
 
-  #intentInstances(
-    zone: string,
-    intentId: string,
-    doing: string,
-    signal: AbortSignal | undefined,
-  ): Promise<Instance[]> {
-    return this.#listZone(zone, `labels.${LABEL_INTENT} = "${intentId}"`, `${doing}: looking up its instances`, signal);
+  /**
+   * The instances of a launch intent that exist: those in its zone carrying the cluster's and the intent's labels and
+   * one of the intent's names, at most `count`. Anyone else's instance in the zone is never taken for the intent's.
+   */
+  #intentInstances(request: LaunchRequest, doing: string, signal: AbortSignal | undefined): Promise<Instance[]> {
+    const { offering, intentId, clusterId, count } = request;
+    const expectedIds = new Set(
+      Array.from({ length: count }, (_, i) => instanceId(offering.zone, instanceName(intentId, i))),
+    );
+    return this.#listZone(
+      offering.zone,
+      `labels.${LABEL_INTENT} = "${intentId}"`,
+      `${doing}: looking up its instances`,
+      { clusterId, intentId, expectedIds, atMost: count },
+      signal,
+    );
   }
 
-  async #listZone(zone: string, filter: string, doing: string, signal: AbortSignal | undefined): Promise<Instance[]> {
+  async #listZone(
+    zone: string,
+    filter: string,
+    doing: string,
+    ownership: Ownership,
+    signal: AbortSignal | undefined,
+  ): Promise<Instance[]> {
     const found: Instance[] = [];
     let pageToken: string | undefined;
     do {
@@ -285,7 +345,12 @@ export class GcpComputeProvider implements CloudProvider {
       }
       pageToken = page.nextPageToken;
     } while (pageToken);
-    return found;
+    const { owned, foreign } = splitOwned(found, ownership);
+    if (foreign.length > 0) {
+      this.#log.warn('dropped foreign instances', { doing, instanceIds: foreign.map((i) => i.id) });
+      this.#onForeign?.(this.id, foreign, doing);
+    }
+    return owned;
   }
 
   /**
@@ -301,7 +366,7 @@ export class GcpComputeProvider implements CloudProvider {
     signal: AbortSignal | undefined,
   ): Promise<void> {
     const { intentId, offering } = request;
-    const found = new Set((await this.#intentInstances(offering.zone, intentId, doing, signal)).map((i) => i.id));
+    const found = new Set((await this.#intentInstances(request, doing, signal)).map((i) => i.id));
     const wanted = chunks.flatMap((c) =>
       Array.from({ length: c.count }, (_, i) => instanceId(offering.zone, instanceName(intentId, c.first + i))),
     );

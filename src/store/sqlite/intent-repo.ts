@@ -93,6 +93,16 @@ export class SqliteIntentRepo implements IntentRepo {
     });
   }
 
+  fixBootScript(id: string, bootScript: string, nowMs: number): string {
+    return this.#db.transaction(() => {
+      const intent = this.#mustGet(id, `keeping the boot script of intent ${id}`);
+      if (intent.kind !== 'launch') throw new ConflictError(`keeping the boot script of intent ${id}: it is a ${intent.kind} intent`);
+      if (intent.bootScript !== undefined) return intent.bootScript;
+      this.#db.run('UPDATE intents SET boot_script = ?, updated_at_ms = ? WHERE id = ?', bootScript, nowMs, id);
+      return bootScript;
+    });
+  }
+
   /**
    * An adopted instance's ledger interval starts when its intent was written: its launch's answer was lost, so it
    * may have been billing since then (a budget must not miss that).
@@ -197,5 +207,6 @@ function toIntent(row: Row): Intent {
     offering: json<Offering>(row, 'offering'),
     count: int(row, 'count'),
     owners: json<OwnerShare[]>(row, 'owners'),
+    ...(typeof row.boot_script === 'string' ? { bootScript: row.boot_script } : {}),
   };
 }

@@ -3,6 +3,7 @@ import { SpillwayError, errorMessage } from '../../core/errors.ts';
 import { SCHEMA_V1 } from './schema-v1.ts';
 import { SCHEMA_V2 } from './schema-v2.ts';
 import { SCHEMA_REGISTRATION } from './schema-registration.ts';
+import { SCHEMA_BOOT_SCRIPT } from './schema-boot-script.ts';
 
 /**
  * One step of the schema. `version` is the `PRAGMA user_version` the database has after `up` ran; the versions of a
@@ -23,6 +24,7 @@ export const MIGRATIONS: readonly Migration[] = [
     description: 'add registration bounds, registrations and used identity tokens',
     up: (db) => db.exec(SCHEMA_REGISTRATION),
   },
+  { version: 4, description: "keep each launch intent's rendered boot script", up: (db) => db.exec(SCHEMA_BOOT_SCRIPT) },
 ];
 
 /**

@@ -7,7 +7,14 @@ import { systemClock, type Clock } from '../../../src/core/clock.ts';
 import { CatalogActions } from './catalog-actions.ts';
 import { DEFAULT_INSTANCE_TYPES, DEFAULT_SPOT_PRICES_USD, type EmulatedInstanceType } from './catalog.ts';
 import { Ec2Fault } from './ec2-fault.ts';
-import { Ec2World, type Admit, type EmulatedLaunchTemplate, type EmulatedSubnet } from './ec2-world.ts';
+import {
+  Ec2World,
+  type Admit,
+  type EmulatedLaunchTemplate,
+  type EmulatedSubnet,
+  type ForeignInstanceSpec,
+} from './ec2-world.ts';
+import { FOREIGN_CLUSTER, htmlErrorPage, type Realism } from '../realism.ts';
 import { AccountBuckets, EC2_BUCKETS, type BucketName, type BucketSpec } from './emulator-buckets.ts';
 import type { EmulatedInstance } from './emulated-instance.ts';
 import { FaultQueue, type Fault } from './faults.ts';
@@ -53,6 +60,8 @@ export interface Ec2EmulatorOptions {
   readonly quotas?: { readonly maxInstances?: number; readonly maxOnDemandVcpus?: number };
   /** Run each instance's user data as a local process when it starts running. Off unless given. */
   readonly bootScripts?: BootScriptOptions;
+  /** Adversarial modes (filters ignored, eventual consistency, tokens ignored, bare or HTML errors); default none. */
+  readonly realism?: Realism;
 }
 
 /** One API call as the emulator saw it. */
@@ -63,6 +72,8 @@ export interface CallRecord {
   readonly atMs: number;
   /** False when a fault stopped the call before it took effect. */
   readonly effective: boolean;
+  /** RunInstances: the UserData parameter as sent (base64), to compare a retry's bytes with the first call's. */
+  readonly userData?: string | undefined;
 }
 
 /**
@@ -85,6 +96,7 @@ export class Ec2Emulator {
   readonly #faults = new FaultQueue();
   readonly #processes: InstanceProcesses | undefined;
   readonly #accessKeys: Set<string>;
+  readonly #realism: Realism;
   readonly #denied = new Set<string>();
   /** Aborted by close: ends every pending boot, shutdown and interruption. */
   readonly #life = new AbortController();
@@ -98,6 +110,7 @@ export class Ec2Emulator {
     const subnets = opts.subnets ?? DEFAULT_SUBNETS;
     const types = opts.instanceTypes ?? DEFAULT_INSTANCE_TYPES;
     this.#accessKeys = new Set(opts.accessKeyIds ?? [EMULATOR_CREDENTIALS.accessKeyId]);
+    this.#realism = opts.realism ?? {};
     this.#buckets = new AccountBuckets(this.clock, opts.buckets === false ? undefined : (opts.buckets ?? EC2_BUCKETS));
     this.#processes = opts.bootScripts ? new InstanceProcesses(opts.bootScripts) : undefined;
     this.#world = new Ec2World({
@@ -113,12 +126,20 @@ export class Ec2Emulator {
         this.#processes?.start(i.id, Buffer.from(i.userData, 'base64').toString('utf8'), this.metadataUrl(i.id)),
       onShuttingDown: async (i) => this.#processes?.stop(i.id),
       signal: this.#life.signal,
+      realism: this.#realism,
     });
     this.#catalog = new CatalogActions(this.clock, types, [...new Set(subnets.map((s) => s.zone))]);
     for (const [type, usd] of Object.entries(opts.spotPricesUsd ?? DEFAULT_SPOT_PRICES_USD)) {
       for (const s of subnets) this.#catalog.setSpotPrice(type, s.zone, usd);
     }
     this.metadata = new MetadataService(this.clock, (id) => this.#world.instance(id), this.region);
+    if (this.#realism.foreignInstances) {
+      const instanceType = types[0]!.instanceType;
+      for (const zone of new Set(subnets.map((s) => s.zone))) {
+        this.#world.addForeign({ instanceType, zone, tags: { 'spillway.io/cluster': FOREIGN_CLUSTER, Name: 'web' } });
+        this.#world.addForeign({ instanceType, zone });
+      }
+    }
   }
 
   static async start(opts: Ec2EmulatorOptions = {}): Promise<Ec2Emulator> {
@@ -149,6 +170,11 @@ export class Ec2Emulator {
     return this.instances().filter((i) => i.state !== 'shutting-down' && i.state !== 'terminated');
   }
 
+  /** An instance of another workload in the account (another cluster's tags, or none); never launched by the adapter. */
+  addForeignInstance(spec: ForeignInstanceSpec): EmulatedInstance {
+    return this.#world.addForeign(spec);
+  }
+
   setCapacity(instanceType: string, zone: string, lifecycle: 'on-demand' | 'spot', instances: number): void {
     this.#world.setCapacity(instanceType, zone, lifecycle, instances);
   }
@@ -159,6 +185,13 @@ export class Ec2Emulator {
 
   setSpotPrice(instanceType: string, zone: string, usd: number): void {
     this.#catalog.setSpotPrice(instanceType, zone, usd);
+  }
+
+  /** Turns termination protection (`disableApiTermination`) on or off for an instance. */
+  protect(instanceId: string, on = true): void {
+    const instance = this.#world.instance(instanceId);
+    if (!instance) throw new Error(`protecting ${instanceId}: no such instance`);
+    instance.disableApiTermination = on;
   }
 
   /** Calls of `action` answer UnauthorizedOperation until allowed again. */
@@ -227,13 +260,16 @@ export class Ec2Emulator {
     const requestId = randomUUID();
     let action = '';
     let effective = false;
+    let userData: string | undefined;
     try {
       const body = await readBody(req);
       const q = new QueryParams(body);
       action = q.action;
+      if (action === 'RunInstances') userData = q.string('UserData');
       const fault = this.#faults.take(action);
       if (fault?.kind === 'latency') await delay(fault.latencyMs ?? 1_000);
-      if (fault?.kind === 'drop') return this.#record(action, 0, undefined, false, () => req.socket.destroy());
+      if (fault?.kind === 'drop')
+        return this.#record(action, 0, undefined, false, () => req.socket.destroy(), userData);
       if (fault?.kind === 'error') {
         throw new Ec2Fault(
           fault.code ?? 'InternalError',
@@ -244,25 +280,42 @@ export class Ec2Emulator {
       this.#authorize(req, action);
       const members = this.#act(q, (needs) => this.#buckets.tryTake(needs));
       effective = true;
-      if (fault?.kind === 'lose-response') return this.#record(action, 0, undefined, true, () => req.socket.destroy());
+      if (fault?.kind === 'lose-response')
+        return this.#record(action, 0, undefined, true, () => req.socket.destroy(), userData);
       const xml = responseXml(action, requestId, members);
-      this.#record(action, 200, undefined, true, () => {
-        res.writeHead(200, { 'content-type': 'text/xml;charset=UTF-8', 'content-length': Buffer.byteLength(xml) });
-        res.end(xml);
-      });
+      this.#record(
+        action,
+        200,
+        undefined,
+        true,
+        () => {
+          res.writeHead(200, { 'content-type': 'text/xml;charset=UTF-8', 'content-length': Buffer.byteLength(xml) });
+          res.end(xml);
+        },
+        userData,
+      );
     } catch (err) {
       const fault =
         err instanceof Ec2Fault
           ? err
           : new Ec2Fault('InternalError', `An internal error has occurred (${String(err)})`);
-      const xml = errorXml(fault.code, fault.message, requestId);
-      this.#record(action, fault.status, fault.code, effective, () => {
-        res.writeHead(fault.status, {
-          'content-type': 'text/xml;charset=UTF-8',
-          'content-length': Buffer.byteLength(xml),
-        });
-        res.end(xml);
-      });
+      const html = fault.status >= 500 && this.#realism.htmlServerErrors;
+      const bare = !html && this.#realism.bareErrors;
+      const body = html ? htmlErrorPage(fault.status) : bare ? '' : errorXml(fault.code, fault.message, requestId);
+      this.#record(
+        action,
+        fault.status,
+        fault.code,
+        effective,
+        () => {
+          res.writeHead(fault.status, {
+            'content-type': html ? 'text/html; charset=UTF-8' : 'text/xml;charset=UTF-8',
+            'content-length': Buffer.byteLength(body),
+          });
+          res.end(body);
+        },
+        userData,
+      );
     } finally {
       this.#open--;
     }
@@ -307,8 +360,22 @@ export class Ec2Emulator {
     }
   }
 
-  #record(action: string, status: number, code: string | undefined, effective: boolean, answer: () => void): void {
-    this.calls.push({ action, status, code, atMs: this.clock.now(), effective });
+  #record(
+    action: string,
+    status: number,
+    code: string | undefined,
+    effective: boolean,
+    answer: () => void,
+    userData?: string,
+  ): void {
+    this.calls.push({
+      action,
+      status,
+      code,
+      atMs: this.clock.now(),
+      effective,
+      ...(userData === undefined ? {} : { userData }),
+    });
     answer();
   }
 }

@@ -13,6 +13,7 @@ import {
   type EmulatedSubnet,
 } from './launch-checks.ts';
 import { page } from './paging.ts';
+import { tokenHonoured, type Realism } from '../realism.ts';
 import type { QueryParams } from './query.ts';
 import { el, itemSet, type Xml } from './xml.ts';
 
@@ -35,6 +36,16 @@ export interface WorldOptions {
   readonly onShuttingDown: (instance: EmulatedInstance) => Promise<void>;
   /** Cancels every pending transition (the emulator closes). */
   readonly signal: AbortSignal;
+  /** How adversarial lists and tokens are (see realism.ts); default none of it. */
+  readonly realism?: Realism;
+}
+
+/** An instance someone else launched in the account: another cluster's, or nobody's (no tags). */
+export interface ForeignInstanceSpec {
+  readonly instanceType: string;
+  readonly zone: string;
+  readonly tags?: Readonly<Record<string, string>>;
+  readonly state?: 'pending' | 'running';
 }
 
 /** Takes tokens from the account's buckets, all or none; false means the call is throttled. */
@@ -64,7 +75,7 @@ export class Ec2World {
   readonly #o: WorldOptions;
   readonly #instances = new Map<string, EmulatedInstance>();
   readonly #reservations = new Map<string, Reservation>();
-  readonly #tokens = new Map<string, { readonly key: string; readonly reservationId: string }>();
+  readonly #tokens = new Map<string, { readonly key: string; readonly reservationId: string; readonly atMs: number }>();
   readonly #capacity = new Map<string, number>();
   readonly #unsupported = new Set<string>();
   #nextIp = 10;
@@ -106,7 +117,9 @@ export class Ec2World {
       throw new Ec2Fault('InvalidParameterValue', 'The client token must be at most 64 ASCII characters');
     }
     const key = q.canonicalKey();
-    const earlier = token === undefined ? undefined : this.#tokens.get(token);
+    const remembered = token === undefined ? undefined : this.#tokens.get(token);
+    const honoured = remembered && tokenHonoured(this.#o.realism ?? {}, remembered.atMs, this.#o.clock.now());
+    const earlier = honoured ? remembered : undefined;
     if (earlier) {
       if (earlier.key !== key) {
         throw new Ec2Fault(
@@ -202,7 +215,7 @@ export class Ec2World {
     }
     const stored = { ...reservation, instanceIds: ids };
     this.#reservations.set(stored.id, stored);
-    if (token !== undefined) this.#tokens.set(token, { key, reservationId: stored.id });
+    if (token !== undefined && !honoured) this.#tokens.set(token, { key, reservationId: stored.id, atMs: now });
     return this.#reservationXml(stored);
   }
 
@@ -217,6 +230,26 @@ export class Ec2World {
       ])
     )
       throw throttled();
+    // EC2's documented rule: with a protected instance in the call, no instance of its zone is terminated; the
+    // others are, and the call fails naming the protected one.
+    const unique = [...new Set(ids)].map((id) => this.#instances.get(id)!);
+    const protectedOnes = unique.filter((i) => i.disableApiTermination && isLive(i));
+    const blockedZones = new Set(protectedOnes.map((i) => i.zone));
+    if (protectedOnes.length > 0) {
+      for (const instance of unique) {
+        if (!blockedZones.has(instance.zone) && isLive(instance)) {
+          this.shutDown(instance, {
+            code: 'Client.UserInitiatedShutdown',
+            message: 'Client.UserInitiatedShutdown: User initiated shutdown',
+          });
+        }
+      }
+      throw new Ec2Fault(
+        'OperationNotPermitted',
+        `The instance '${protectedOnes[0]!.id}' may not be terminated. Modify its 'disableApiTermination' instance ` +
+          'attribute and try again.',
+      );
+    }
     const items = [...new Set(ids)].map((id) => {
       const instance = this.#instances.get(id)!;
       const previous = instance.state;
@@ -239,11 +272,12 @@ export class Ec2World {
         'The parameter instancesSet cannot be used with the parameter maxResults',
       );
     }
-    const matches = instanceFilter(q.filters());
+    const strict = instanceFilter(q.filters());
+    const matches = this.#o.realism?.ignoreFilters ? () => true : strict;
     if (ids.length > 0) this.#checkIds(ids);
     if (!admit([['describeRequests', 1]])) throw throttled();
     const wanted = new Set(ids);
-    const found = this.#visible().filter((i) => (wanted.size === 0 || wanted.has(i.id)) && matches(i));
+    const found = this.#listed().filter((i) => (wanted.size === 0 || wanted.has(i.id)) && matches(i));
     const queryKey = q.canonicalKey().replace(/(^|&)(NextToken|MaxResults)=[^&]*/g, '');
     const { items, nextToken } = page(found, {
       queryKey,
@@ -262,9 +296,42 @@ export class Ec2World {
     return [itemSet('reservationSet', reservations), el('nextToken', nextToken)];
   }
 
+  /** Adds a running (or pending) instance nobody launched through this API: what another workload in the account runs. */
+  addForeign(spec: ForeignInstanceSpec): EmulatedInstance {
+    const subnet = this.#o.subnets.find((s) => s.zone === spec.zone);
+    if (!subnet) throw new Error(`adding a foreign instance: no subnet in ${spec.zone}`);
+    const instance: EmulatedInstance = {
+      id: hexId('i'),
+      reservationId: hexId('r'),
+      clientToken: undefined,
+      imageId: 'ami-0f0000000000other',
+      instanceType: spec.instanceType,
+      zone: spec.zone,
+      subnetId: subnet.id,
+      vpcId: 'vpc-0emulator0000000',
+      lifecycle: 'on-demand',
+      spotRequestId: undefined,
+      launchTemplate: { id: '', name: '', version: '' },
+      launchTimeMs: this.#o.clock.now(),
+      amiLaunchIndex: 0,
+      privateIp: this.#ip(),
+      userData: '',
+      tags: new Map(Object.entries(spec.tags ?? {})),
+      state: spec.state ?? 'running',
+      stateReason: undefined,
+      stateTransitionReason: '',
+      terminatedAtMs: undefined,
+      interruption: undefined,
+    };
+    this.#instances.set(instance.id, instance);
+    this.#reservations.set(instance.reservationId, { id: instance.reservationId, instanceIds: [instance.id] });
+    return instance;
+  }
+
   /** Moves a live instance to shutting-down, stops its processes, then terminates it (returning its capacity). */
   shutDown(instance: EmulatedInstance, reason: { code: string; message: string }): void {
     if (!isLive(instance)) return;
+    instance.shutDownAtMs = { atMs: this.#o.clock.now(), before: instance.state };
     instance.state = 'shutting-down';
     instance.stateReason = reason;
     instance.stateTransitionReason = `User initiated (${new Date(this.#o.clock.now()).toISOString()})`;
@@ -312,6 +379,23 @@ export class Ec2World {
       throw new Ec2Fault('InvalidInstanceID.NotFound', `The instance ID '${unknown[0]}' does not exist`);
     if (unknown.length > 1)
       throw new Ec2Fault('InvalidInstanceID.NotFound', `The instance IDs '${unknown.join(', ')}' do not exist`);
+  }
+
+  /**
+   * What DescribeInstances shows: with eventual consistency, instances launched less than `newHiddenMs` ago are
+   * missing, and instances whose terminate began less than `deletedListedMs` ago still show their state before it.
+   */
+  #listed(): EmulatedInstance[] {
+    const lag = this.#o.realism?.eventualConsistency;
+    if (!lag) return this.#visible();
+    const now = this.#o.clock.now();
+    return this.#visible()
+      .filter((i) => now - i.launchTimeMs >= lag.newHiddenMs)
+      .map((i) =>
+        i.shutDownAtMs && now - i.shutDownAtMs.atMs < lag.deletedListedMs
+          ? { ...i, state: i.shutDownAtMs.before, stateReason: undefined }
+          : i,
+      );
   }
 
   /** Instances still visible: terminated ones are forgotten after `terminatedVisibleMs`. */

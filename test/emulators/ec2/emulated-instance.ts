@@ -35,6 +35,10 @@ export interface EmulatedInstance {
   stateReason: { readonly code: string; readonly message: string } | undefined;
   stateTransitionReason: string;
   terminatedAtMs: number | undefined;
+  /** `disableApiTermination`: TerminateInstances refuses it (and the others of its zone in the same call). */
+  disableApiTermination?: boolean;
+  /** When a terminate began, and the state before it (what an eventually consistent list still shows for a while). */
+  shutDownAtMs?: { readonly atMs: number; readonly before: InstanceStateName };
   /** A scheduled spot interruption: what spot/instance-action serves. */
   interruption: { readonly action: 'terminate'; readonly timeMs: number } | undefined;
 }

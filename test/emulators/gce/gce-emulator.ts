@@ -17,7 +17,8 @@ import {
 import { GCE_CERTS_PATH, GCE_METADATA_PREFIX, GceMetadataServer } from './gce-metadata.ts';
 import { operationJson } from './gce-operations.ts';
 import { RateQuotas, type RateQuotaGroup } from './gce-rate-quotas.ts';
-import { GceWorld, type GceQuotas } from './gce-world.ts';
+import { GceWorld, type ForeignGceInstanceSpec, type GceQuotas } from './gce-world.ts';
+import { FOREIGN_CLUSTER, htmlErrorPage, type Realism } from '../realism.ts';
 import { newInstancesOf } from './gce-requests.ts';
 
 /** The access token the emulator accepts unless told otherwise; tests give the SDK exactly this one. */
@@ -44,6 +45,8 @@ export interface GceEmulatorOptions {
   readonly quotas?: GceQuotas;
   /** Run each instance's `startup-script` as a local process when it starts running. Off unless given. */
   readonly bootScripts?: BootScriptOptions;
+  /** Adversarial modes (filters ignored, eventual consistency, request ids ignored, bare or HTML errors). */
+  readonly realism?: Realism;
 }
 
 /** One API call as the emulator saw it. */
@@ -57,6 +60,8 @@ export interface GceCallRecord {
   /** False when a fault stopped the call before it took effect. */
   readonly effective: boolean;
   readonly requestId: string | null;
+  /** insert and bulkInsert: the request body as sent, to compare a retry's bytes with the first call's. */
+  readonly body?: string | undefined;
 }
 
 /** The permission each action needs; `deny` makes it answer 403 IAM_PERMISSION_DENIED naming it. */
@@ -101,6 +106,7 @@ export class GceEmulator {
   readonly #tokens: Set<string>;
   readonly #denied = new Set<string>();
   readonly #life = new AbortController();
+  readonly #realism: Realism;
   #open = 0;
 
   private constructor(server: http.Server, port: number, opts: GceEmulatorOptions) {
@@ -110,6 +116,7 @@ export class GceEmulator {
     this.project = opts.project ?? DEFAULT_PROJECT;
     this.clock = opts.clock ?? systemClock;
     this.#tokens = new Set(opts.accessTokens ?? [EMULATOR_ACCESS_TOKEN]);
+    this.#realism = opts.realism ?? {};
     this.#quotas = opts.rateQuotas === false ? undefined : new RateQuotas(this.clock, opts.rateQuotas);
     this.#processes = opts.bootScripts ? new InstanceProcesses(opts.bootScripts) : undefined;
     // Instance ids are `zone/name`: each instance's log goes to `<logDir>/<zone>/<name>.log`.
@@ -129,8 +136,17 @@ export class GceEmulator {
         this.#processes?.start(this.instanceId(i), i.metadata.get('startup-script') ?? '', this.metadataUrl(i)),
       onStopping: async (i) => this.#processes?.stop(this.instanceId(i)),
       signal: this.#life.signal,
+      realism: this.#realism,
     });
     this.metadata = new GceMetadataServer((zone, name) => this.#world.instance(zone, name), this.clock, this.project);
+    if (this.#realism.foreignInstances) {
+      const machineType = (opts.machineTypes ?? DEFAULT_MACHINE_TYPES)[0]!.name;
+      for (const zone of opts.zones ?? DEFAULT_ZONES) {
+        const labels = { 'spillway-cluster': FOREIGN_CLUSTER };
+        this.#world.addForeign({ zone, name: `web-${zone.slice(-1)}`, machineType, labels });
+        this.#world.addForeign({ zone, name: `db-${zone.slice(-1)}`, machineType });
+      }
+    }
   }
 
   static async start(opts: GceEmulatorOptions = {}): Promise<GceEmulator> {
@@ -178,8 +194,20 @@ export class GceEmulator {
     return this.#world.instance(zone, name);
   }
 
+  /** An instance of another workload in the project (another cluster's labels, or none); never the adapter's. */
+  addForeignInstance(spec: ForeignGceInstanceSpec): EmulatedGceInstance {
+    return this.#world.addForeign(spec);
+  }
+
   setCapacity(machineType: string, zone: string, lifecycle: 'on-demand' | 'spot', instances: number): void {
     this.#world.setCapacity(machineType, zone, lifecycle, instances);
+  }
+
+  /** Turns deletion protection on or off for an instance (`zone/name`). */
+  protect(id: string, on = true): void {
+    const instance = this.instance(id);
+    if (!instance) throw new Error(`protecting ${id}: no such instance`);
+    instance.deletionProtection = on;
   }
 
   /** Calls needing `permission` answer 403 IAM_PERMISSION_DENIED until allowed again. */
@@ -247,12 +275,14 @@ export class GceEmulator {
     const action = route?.action ?? 'unknown';
     const requestId = url.searchParams.get('requestId');
     let effective = false;
+    let sent: string | undefined;
     const record = (status: number, reason: string | undefined, answer: () => void): void => {
-      this.calls.push({ action, status, reason, atMs: this.clock.now(), effective, requestId });
+      this.calls.push({ action, status, reason, atMs: this.clock.now(), effective, requestId, body: sent });
       answer();
     };
     try {
       const body = await readJson(req);
+      if (action === 'insert' || action === 'bulkInsert') sent = JSON.stringify(body);
       const fault = this.#faults.take(action);
       if (fault?.kind === 'latency') await delay(fault.latencyMs ?? 1_000);
       if (fault?.kind === 'drop') return record(0, undefined, () => req.socket.destroy());
@@ -288,13 +318,14 @@ export class GceEmulator {
     } catch (err) {
       const fault =
         err instanceof GceFault ? err : new GceFault(500, 'backendError', `Internal error (${String(err)})`);
-      const json = fault.body();
+      const html = fault.status >= 500 && this.#realism.htmlServerErrors;
+      const body = html ? htmlErrorPage(fault.status) : this.#realism.bareErrors ? fault.bareBody() : fault.body();
       record(fault.status, fault.reason, () => {
         res.writeHead(fault.status, {
-          'content-type': 'application/json; charset=UTF-8',
-          'content-length': Buffer.byteLength(json),
+          'content-type': html ? 'text/html; charset=UTF-8' : 'application/json; charset=UTF-8',
+          'content-length': Buffer.byteLength(body),
         });
-        res.end(json);
+        res.end(body);
       });
     } finally {
       this.#open--;

@@ -55,6 +55,17 @@ export class GceFault extends Error {
     this.detail = detail;
   }
 
+  /** `{ error: { code, message, status } }`: the status alone, no reason and no ErrorInfo (realism's `bareErrors`). */
+  bareBody(): string {
+    return JSON.stringify({
+      error: {
+        code: this.status,
+        message: this.message,
+        status: STATUS_NAMES[this.status] ?? (this.status >= 500 ? 'INTERNAL' : 'INVALID_ARGUMENT'),
+      },
+    });
+  }
+
   /** `{ error: { code, message, errors: [{ message, domain, reason }], status, details } }`. */
   body(): string {
     const info = ERROR_INFO[this.reason]?.(this.detail);

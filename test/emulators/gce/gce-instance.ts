@@ -35,6 +35,10 @@ export interface EmulatedGceInstance {
   metadataVersion: number;
   /** Deleted (no longer listed). */
   deleted: boolean;
+  /** `deletionProtection`: a delete is refused (400 invalidResourceUsage) until it is lifted. */
+  deletionProtection?: boolean;
+  /** When the delete began, and the status before it (what an eventually consistent list still shows a while). */
+  deletedAt?: { readonly atMs: number; readonly before: GceStatus };
 }
 
 /** The Instance resource as the REST API answers it. */

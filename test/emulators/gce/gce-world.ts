@@ -3,6 +3,7 @@ import { GceFault, invalid, notFound } from './gce-fault.ts';
 import { parseFilter, pageOf } from './gce-filter.ts';
 import type { EmulatedGceInstance, EmulatedMachineType } from './gce-instance.ts';
 import { newOperation, type EmulatedOperation } from './gce-operations.ts';
+import { tokenHonoured, type Realism } from '../realism.ts';
 
 export interface GceQuotas {
   /** Regional CPUS quota: vCPUs of standard (not Spot) instances. */
@@ -28,6 +29,16 @@ export interface GceWorldOptions {
   /** Stops the instance's processes. */
   readonly onStopping: (instance: EmulatedGceInstance) => Promise<void>;
   readonly signal: AbortSignal;
+  /** How adversarial lists and request ids are (see realism.ts); default none of it. */
+  readonly realism?: Realism;
+}
+
+/** An instance of another workload in the project: another cluster's labels, or none. */
+export interface ForeignGceInstanceSpec {
+  readonly zone: string;
+  readonly name: string;
+  readonly machineType: string;
+  readonly labels?: Readonly<Record<string, string>>;
 }
 
 /** What one new instance is made of. */
@@ -160,6 +171,13 @@ export class GceWorld {
     if (earlier) return earlier;
     const instance = this.instance(zone, name);
     if (!instance) throw notFound(`projects/emulated/zones/${zone}/instances/${name}`);
+    if (instance.deletionProtection) {
+      throw new GceFault(
+        400,
+        'invalidResourceUsage',
+        "Invalid resource usage: 'Resource cannot be deleted if it's protected against deletion.'",
+      );
+    }
     const op = newOperation({
       zone,
       operationType: 'delete',
@@ -173,11 +191,36 @@ export class GceWorld {
     return op;
   }
 
+  /** Adds a RUNNING instance nobody created through this API (another workload's). */
+  addForeign(spec: ForeignGceInstanceSpec): EmulatedGceInstance {
+    this.#zone(spec.zone);
+    const instance: EmulatedGceInstance = {
+      id: String(++nextId),
+      zone: spec.zone,
+      name: spec.name,
+      machineType: spec.machineType,
+      spot: false,
+      terminationAction: 'STOP',
+      template: '',
+      labels: spec.labels ?? {},
+      metadata: new Map(),
+      createdAtMs: this.#o.clock.now(),
+      status: 'RUNNING',
+      preempted: false,
+      metadataVersion: 1,
+      deleted: false,
+    };
+    this.#instances.set(`${spec.zone}/${spec.name}`, instance);
+    this.#history.push(instance);
+    return instance;
+  }
+
   list(zone: string, query: URLSearchParams): { items: EmulatedGceInstance[]; nextPageToken: string | undefined } {
     this.#zone(zone);
     const filter = query.get('filter') ?? '';
-    const matches = parseFilter(filter);
-    const found = this.instances()
+    const strict = parseFilter(filter);
+    const matches = this.#o.realism?.ignoreFilters ? () => true : strict;
+    const found = this.#listed()
       .filter((i) => i.zone === zone && matches(i))
       .sort((a, b) => a.name.localeCompare(b.name));
     return pageOf(found, { filter, pageToken: query.get('pageToken'), maxResults: query.get('maxResults') });
@@ -186,6 +229,7 @@ export class GceWorld {
   /** Stops an instance's processes; deleted instances leave lists, stopped ones stay TERMINATED. */
   stop(instance: EmulatedGceInstance, deleteIt: boolean): void {
     if (instance.status === 'STOPPING' || instance.deleted) return;
+    if (deleteIt) instance.deletedAt = { atMs: this.#o.clock.now(), before: instance.status };
     instance.status = 'STOPPING';
     if (deleteIt) instance.deleted = true;
     void this.#o
@@ -194,6 +238,20 @@ export class GceWorld {
       .then(() => {
         instance.status = 'TERMINATED';
       });
+  }
+
+  /**
+   * What instances.list shows: with eventual consistency, instances created less than `newHiddenMs` ago are missing,
+   * and instances deleted less than `deletedListedMs` ago are still there in their status before the delete.
+   */
+  #listed(): EmulatedGceInstance[] {
+    const lag = this.#o.realism?.eventualConsistency;
+    if (!lag) return this.instances();
+    const now = this.#o.clock.now();
+    const recentlyDeleted = [...this.#instances.values()]
+      .filter((i) => i.deleted && i.deletedAt && now - i.deletedAt.atMs < lag.deletedListedMs)
+      .map((i) => ({ ...i, status: i.deletedAt!.before, deleted: false }));
+    return [...this.instances().filter((i) => now - i.createdAtMs >= lag.newHiddenMs), ...recentlyDeleted];
   }
 
   #boot(instance: EmulatedGceInstance): void {
@@ -209,7 +267,8 @@ export class GceWorld {
     }
     const seen = this.#requestIds.get(requestId);
     if (!seen) return undefined;
-    if (this.#o.clock.now() - seen.atMs >= this.#o.requestIdTtlMs) {
+    const now = this.#o.clock.now();
+    if (now - seen.atMs >= this.#o.requestIdTtlMs || !tokenHonoured(this.#o.realism ?? {}, seen.atMs, now)) {
       this.#requestIds.delete(requestId);
       return undefined;
     }

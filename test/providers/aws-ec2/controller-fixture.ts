@@ -13,6 +13,7 @@ import { openSqliteStore } from '../../../src/store/sqlite/sqlite-store.ts';
 import type { NewTask, Store } from '../../../src/store/store.ts';
 import { EMULATOR_CREDENTIALS, Ec2Emulator, type Ec2EmulatorOptions } from '../../emulators/ec2/ec2-emulator.ts';
 import { CLUSTER, providerConfig } from './fixture.ts';
+import { FAMILY_REALISM } from '../cloud-fixture.ts';
 
 export const PASS_MS = 1_000;
 
@@ -47,7 +48,7 @@ export async function startControllerFixture(
   const store = openSqliteStore(join(dir, 'spillway.db'));
   store.meta.bindClusterId(CLUSTER);
   store.policy.seed({ ...PRODUCTION_POLICY, pendingGraceMs: 0, ...opts.policy }, clock.now());
-  const emulator = await Ec2Emulator.start({ clock, ...opts.emulator });
+  const emulator = await Ec2Emulator.start({ clock, ...opts.emulator, realism: { ...FAMILY_REALISM, ...opts.emulator?.realism } });
   const logger = opts.logger ?? silentLogger();
   const aws = new AwsEc2Provider({
     config: providerConfig(emulator, opts.config),

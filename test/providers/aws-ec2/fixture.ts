@@ -7,6 +7,7 @@ import type { LaunchRequest } from '../../../src/providers/provider.ts';
 import {
   CLUSTER,
   cloudFixture,
+  FAMILY_REALISM,
   cloudLaunchRequest,
   type CloudFixture,
   type CloudFixtureOptions,
@@ -41,7 +42,7 @@ export const TEST_TYPES = [
 }));
 
 /** A validated aws-ec2 provider config pointing at the emulator. */
-export function providerConfig(emulator: Ec2Emulator, overrides: Record<string, unknown> = {}): AwsEc2ProviderConfig {
+export function providerConfig(emulator: Pick<Ec2Emulator, 'url' | 'region'>, overrides: Record<string, unknown> = {}): AwsEc2ProviderConfig {
   return awsEc2ProviderSchema.parse({
     kind: 'aws-ec2',
     region: emulator.region,
@@ -73,7 +74,7 @@ export async function startFixture(
   opts: CloudFixtureOptions<Ec2EmulatorOptions, AwsEc2ProviderOptions> = {},
 ): Promise<Fixture> {
   const clock = opts.clock ?? systemClock;
-  const emulator = await Ec2Emulator.start({ clock, ...opts.emulator });
+  const emulator = await Ec2Emulator.start({ clock, ...opts.emulator, realism: { ...FAMILY_REALISM, ...opts.emulator?.realism } });
   const provider = new AwsEc2Provider({
     config: providerConfig(emulator, opts.config),
     clock,

@@ -120,6 +120,7 @@ describe('aws-ec2 provider: price refresh', () => {
       region: 'us-east-1',
       refreshedAtMs: atMs,
       specs: [],
+      unknownTypes: [],
       spotPrices: [
         {
           instanceType: 'm7i.large',

@@ -36,7 +36,7 @@ describe('the GCE startup script', () => {
     const [instanceId, token, args] = readFileSync(out, 'utf8').split('\n');
     assert.equal(instanceId, launched!.id, 'zone/name, read from instance/zone and instance/name');
     assert.equal(token, request.bootstrap.credential);
-    assert.match(args!, /^--url http:\/\/127\.0\.0\.1:7070 --cpu 2000m --memory 8192Mi --net-mbps 1000 --labels /);
+    assert.match(args!, /^--url http:\/\/127\.0\.0\.1:7070 --cpu 2000m --memory 8192Mi --net-mbps 4000 --labels /);
     assert.ok(!args!.includes(request.bootstrap.credential), 'never on the command line');
     assert.ok(
       fx.emulator.metadata.requests.some((r) => r.path === '/computeMetadata/v1/instance/zone' && r.status === 200),

@@ -9,6 +9,7 @@ import { LABEL_INTENT } from '../../../src/providers/gcp-compute/gce-instances.t
 import { EMULATOR_ACCESS_TOKEN, GceEmulator } from '../../emulators/gce/gce-emulator.ts';
 import { PASS_MS, startControllerFixture, type ControllerFixture } from '../aws-ec2/controller-fixture.ts';
 import { catalogBook, gceProviderConfig, UNTHROTTLED } from './fixture.ts';
+import { FAMILY_REALISM } from '../cloud-fixture.ts';
 
 const ONE_SUBNET = { subnets: [{ id: 'subnet-0a000000000000001', zone: 'us-east-1a' }] };
 
@@ -31,7 +32,7 @@ describe('controller with AWS (EC2 emulator) and GCE (GCE emulator) both configu
   ): Promise<void> {
     let clockRef: ManualClock | undefined;
     const shared: Clock = { now: () => clockRef!.now(), sleep: (ms, o) => clockRef!.sleep(ms, o) };
-    gce = await GceEmulator.start({ clock: shared, rateQuotas: false });
+    gce = await GceEmulator.start({ clock: shared, rateQuotas: false, realism: FAMILY_REALISM });
     const book = await catalogBook();
     fx = await startControllerFixture({
       ...opts,

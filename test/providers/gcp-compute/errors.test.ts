@@ -134,8 +134,9 @@ describe('gcp-compute error translation (HTTP status, ErrorInfo reason and opera
   });
 
   it('lets zoneOperations.wait hang beyond requestTimeoutMs, as GCE holds it until done (up to two minutes)', async () => {
-    fx = await startGceFixture({ config: { requestTimeoutMs: 200 } });
-    fx.emulator.injectFault({ kind: 'latency', action: 'wait', latencyMs: 1_000 });
+    // The other calls (the pre-launch lookup, insert) must answer within requestTimeoutMs on a loaded machine too.
+    fx = await startGceFixture({ config: { requestTimeoutMs: 1_000 } });
+    fx.emulator.injectFault({ kind: 'latency', action: 'wait', latencyMs: 3_000 });
     const request = await gceLaunchRequest(fx.provider);
     const [launched] = await fx.provider.launch(request);
     assert.equal(launched!.intentId, request.intentId);

@@ -9,6 +9,7 @@ import type { LaunchRequest } from '../../../src/providers/provider.ts';
 import {
   CLUSTER,
   cloudFixture,
+  FAMILY_REALISM,
   cloudLaunchRequest,
   type CloudFixture,
   type CloudFixtureOptions,
@@ -76,7 +77,7 @@ export async function startGceFixture(
   opts: CloudFixtureOptions<GceEmulatorOptions, GcpComputeProviderOptions> = {},
 ): Promise<GceFixture> {
   const clock = opts.clock ?? systemClock;
-  const emulator = await GceEmulator.start({ clock, ...opts.emulator });
+  const emulator = await GceEmulator.start({ clock, ...opts.emulator, realism: { ...FAMILY_REALISM, ...opts.emulator?.realism } });
   const provider = new GcpComputeProvider({
     config: gceProviderConfig(emulator, { rateLimits: UNTHROTTLED, ...opts.config }),
     clock,

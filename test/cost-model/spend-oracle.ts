@@ -11,8 +11,9 @@ import type { BudgetScope } from '../../src/cost-model/budget.ts';
  *   pass one; the idle rest, and the minimum bill's surplus (at the end of the life), go to the owners whose demand
  *   launched the instance, by their shares.
  * - An owner is charged whole micro-USD per instance, category (task or idle) and window; a charge is never more than
- *   its exact amount rounded up. So a scope's spend is at most the sum of its exact charges, each rounded up: the
- *   figure a hard cap must hold.
+ *   its exact amount rounded up, never less than it rounded down, and the charges of an instance sum to its bill. So
+ *   a scope's spend is at most the sum of its exact charges, each rounded up, and at most the bill less the others'
+ *   charges rounded down: the figure a hard cap must hold.
  */
 
 /** One instance's life, as the cloud billed it. */
@@ -118,12 +119,22 @@ export function scopeSpendBound(
   let boundMicros = 0;
   let exactMicros = 0;
   for (const instance of instances) {
+    let ceilIn = 0;
+    let floorOut = 0;
+    let total = 0;
     for (const { owner, micros } of exactCharges(instance, runs, fromMs, toMs).values()) {
-      if (!inScope(scope, owner)) continue;
+      total += micros;
+      // A float sum may land a hair off a whole number the exact sum equals.
+      if (!inScope(scope, owner)) {
+        floorOut += Math.floor(micros + 1e-6);
+        continue;
+      }
       exactMicros += micros;
-      // A float sum may land a hair above a whole number the exact sum equals.
-      boundMicros += Math.ceil(micros - 1e-6);
+      ceilIn += Math.ceil(micros - 1e-6);
     }
+    // The parts are whole and sum to the instance's bill in the window, so the others' parts, each at least its
+    // amount rounded down, bound the scope's too.
+    boundMicros += Math.min(ceilIn, Math.round(total) - floorOut);
   }
   return { boundMicros, exactMicros };
 }

@@ -48,9 +48,36 @@ function inFlight(s: Scenario): { capacity: Resources; host: Host }[] {
   return bins;
 }
 
+/**
+ * The naive baseline: every task on instances of one type, first fit in decreasing order of CPU, then memory, GPUs
+ * and network. The cheapest type that holds every task, fits the limits and the budget; undefined when none does.
+ */
+function naiveCost(s: Scenario, tasks: readonly Task[]): number | undefined {
+  const order = [...tasks].sort((a, b) => {
+    for (const k of RESOURCE_KEYS) if (a.resources[k] !== b.resources[k]) return b.resources[k] - a.resources[k];
+    return 0;
+  });
+  let best: number | undefined;
+  for (const o of s.offerings) {
+    if (!offeringAllowed(s.policy, o, s.unavailable)) continue;
+    if (!tasks.every((t) => eligible(t, offeringHost(o)) && fitsIn(t.resources, o.capacity))) continue;
+    const bins: Record<string, number>[] = [];
+    for (const t of order) {
+      let free = bins.find((f) => RESOURCE_KEYS.every((k) => t.resources[k] <= f[k]!));
+      if (free === undefined) bins.push((free = { ...o.capacity }));
+      for (const k of RESOURCE_KEYS) free[k] = free[k]! - t.resources[k];
+    }
+    const cost = bins.length * o.pricePerHourMicros;
+    if (s.budgetMicros !== null && cost > s.budgetMicros) continue;
+    if (!withinLimits(s, [], bins.map(() => o))) continue;
+    if (best === undefined || cost < best) best = cost;
+  }
+  return best;
+}
+
 describe('planner liveness (property)', function () {
   this.timeout(Math.max(60_000, RUNS * 300));
-  const seen = { runs: 0, launched: 0, waitingWithHost: 0, covered: 0 };
+  const seen = { runs: 0, launched: 0, waitingWithHost: 0, covered: 0, compared: 0 };
   after(() => console.log(`      planner liveness: ${JSON.stringify(seen)}`));
 
   it('launches for every due task some allowed offering fits within the limits and budget, or covers it in flight', () => {
@@ -108,5 +135,26 @@ describe('planner liveness (property)', function () {
       { numRuns: RUNS },
     );
     assert.ok(seen.launched >= seen.runs / 4, `at least a quarter of the runs launch: ${JSON.stringify(seen)}`);
+  });
+
+  it('never costs more than one instance type would for the same tasks, where limits and budget held nothing back', () => {
+    fc.assert(
+      fc.property(scenarioArb, (s) => {
+        const { input } = inputOf(s);
+        const { launches, waiting } = plan(input);
+        const tasks = s.tasks.filter((t) => launches.some((l) => l.taskIds.includes(t.id)));
+        if (tasks.length === 0) return;
+        // Compared where neither the limits nor the budget held a task back: the plan then chose freely.
+        const byId = new Map(s.tasks.map((t) => [t.id, t]));
+        if (waiting.some((w) => hosts(s, byId.get(w.taskId)!).length > 0)) return;
+        const cost = launches.reduce((c, l) => c + l.count * l.offering.pricePerHourMicros, 0);
+        const naive = naiveCost(s, tasks);
+        if (naive === undefined) return;
+        seen.compared++;
+        assert.ok(cost <= naive, `the plan costs ${cost} micro-USD/h, one instance type ${naive}`);
+      }),
+      { numRuns: RUNS },
+    );
+    assert.ok(seen.compared > 0, 'some plans were compared');
   });
 });

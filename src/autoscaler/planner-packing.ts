@@ -1,5 +1,6 @@
 import type { Offering } from '../core/offering.ts';
 import type { TaskGroup } from './planner-groups.ts';
+import { oneTypePacking } from './planner-one-type.ts';
 import { D, PackingModel, type Order } from './planner-packing-model.ts';
 
 /** What to pack: groups of identical tasks, and the offerings allowed, cheapest first. */
@@ -104,6 +105,9 @@ export function pack(input: PackingInput): Packing {
     const cost = model.cost(patterns);
     if (cost < bestCost) [best, bestCost] = [patterns, cost];
   }
+  // Never worse than one node type for everything (first fit decreasing), where that is cheap to find.
+  const oneType = oneTypePacking(input, counts);
+  if (oneType !== undefined && oneType.costPerHourMicros < bestCost) [best, bestCost] = [oneType.patterns, oneType.costPerHourMicros];
   return { patterns: best, unfit, costPerHourMicros: bestCost === Infinity ? 0 : bestCost };
 }
 

@@ -121,6 +121,15 @@ export function planInstances(input: PlanInput): {
     }
     left = second.refused;
   }
+  if (left.some((tasks) => tasks.length > 0)) {
+    // A packed instance refused as a whole (by a budget, a limit) must not keep waiting a task that fits on its own:
+    // each one left gets the cheapest offering that holds it alone within the limits and admitLaunch.
+    const eligibility = classEligibility(classes, offerings);
+    const round: Round = { input, classes, groups, todo: left, offerings, usage, bins, reasons };
+    left = left.map((tasks, g) =>
+      tasks.filter((t) => !launchOne(round, holders([{ group: g, count: 1 }], round, eligibility), [t]).launched),
+    );
+  }
   for (const tasks of left) {
     for (const t of tasks) if (!reasons.has(t)) reasons.set(t, 'no launch admitted');
   }

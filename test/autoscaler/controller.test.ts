@@ -251,6 +251,48 @@ describe('controller', () => {
     assert.ok(provider.instances.has('other-cluster'), "another cluster's instance is never touched");
   });
 
+  it('keeps an instance it adopts after a downtime longer than unknownInstanceGraceMs, and runs the task on it', async () => {
+    const [waiting] = store.tasks.insert([newTask()], clock.now());
+    clock.advance(5_000);
+    process.env.SPILLWAY_FAILPOINTS = 'provider.returned=throw';
+    resetFailpoints();
+    try {
+      const c1 = controller('c1');
+      await c1.runPass();
+      await c1.settle();
+    } finally {
+      delete process.env.SPILLWAY_FAILPOINTS;
+      resetFailpoints();
+    }
+    // The launch reached the cloud, but the controller died before it recorded the answer.
+    assert.equal(provider.instances.size, 1);
+    const [instanceId] = provider.instances.keys();
+    assert.equal(store.agents.list().length, 0);
+    // Down for three times the grace an unknown instance gets: the instance is older than that when it is found.
+    const downMs = 3 * store.policy.get().unknownInstanceGraceMs;
+    clock.advance(downMs);
+    const c2 = controller('c2');
+    await c2.runPass();
+    await c2.settle();
+    const [adopted] = store.agents.list({ states: ['provisioning'] });
+    assert.equal(adopted?.instanceId, instanceId, 'the instance its intent launched is adopted as an agent');
+    store.agents.register(adopted!.id, { capacity: adopted!.capacity, labels: {} }, clock.now());
+    // Passes through two reconciles (every 5 passes): the adopted instance is never terminated.
+    for (let i = 0; i < 10; i++) {
+      clock.advance(1_000);
+      await c2.runPass();
+      await c2.settle();
+    }
+    assert.ok(provider.instances.has(instanceId!), 'the adopted instance still runs');
+    assert.deepEqual(
+      provider.calls.filter((c) => c.method === 'terminate'),
+      [],
+      'no terminate call was made',
+    );
+    assert.equal(store.agents.get(adopted!.id)!.state, 'registered');
+    assert.equal(store.tasks.get(waiting!.id)!.agentId, adopted!.id, 'the task that caused the launch runs on it');
+  });
+
   it('marks an agent lost when its instance vanished and returns its tasks to pending', async () => {
     const { c, agent } = await burstOneTask();
     const [task] = store.tasks.list({ states: ['placed'] });
@@ -375,14 +417,68 @@ describe('controller', () => {
       assert.match(reason, /ml-hourly/, `the reason names the budget: ${reason}`);
     });
 
+    /** A registered f.small agent launched for team web, with one web task on it and room for one more. */
+    async function webAgentWithRoom(): Promise<{ c: Controller; agent: Agent }> {
+      store.tasks.insert([newTask({ owner: { team: 'web', project: 'p', job: 'j' } })], clock.now());
+      clock.advance(5_000);
+      const c = controller();
+      await c.runPass();
+      await c.settle();
+      const [agent] = store.agents.list({ states: ['provisioning'] });
+      store.agents.register(agent!.id, { capacity: agent!.capacity, labels: {} }, clock.now());
+      clock.advance(1_000);
+      await c.runPass();
+      assert.equal(store.tasks.list({ states: ['placed'] }).length, 1);
+      return { c, agent: agent! };
+    }
+
+    // Placing a 1,000-millicore task on a 2,000-millicore f.small ($0.10/h) charges its team at least half of the
+    // agent's cost until the next pass can stop it: 1/2 x 0.1 USD/h x 1 s = 13.9 micro-USD. A cap of 10 is below that
+    // whatever else the controller reserves; a cap of 1 USD is far above it.
+    for (const { capMicros, placed } of [
+      { capMicros: 10, placed: false },
+      { capMicros: 1_000_000, placed: true },
+    ]) {
+      it(`${placed ? 'places' : 'does not place'} a task on a cloud agent free room when its team's cap is ${capMicros} micro-USD`, async () => {
+        const { c, agent } = await webAgentWithRoom();
+        store.budgets.set(
+          { name: 'ml-cap', scope: { kind: 'team', team: 'ml' }, period: 'hour', capMicros, onCap: 'finish' },
+          'test',
+          clock.now(),
+        );
+        const [ml] = store.tasks.insert([newTask()], clock.now());
+        const [web] = store.tasks.insert([newTask({ owner: { team: 'web', project: 'p', job: 'j2' } })], clock.now());
+        const pass = await c.runPass();
+        assert.deepEqual(pass.launches, [], 'neither task is due for a launch yet');
+        if (placed) {
+          assert.equal(store.tasks.get(ml!.id)!.agentId, agent.id, 'the ml task is placed: its cap allows it');
+        } else {
+          assert.equal(store.tasks.get(ml!.id)!.state, 'pending', 'the ml task waits: placing it would pass its cap');
+          assert.equal(store.tasks.get(ml!.id)!.agentId, null);
+          assert.equal(store.tasks.get(web!.id)!.agentId, agent.id, 'the web task, under no cap, takes the room');
+        }
+      });
+    }
+
     it('stops the cloud work of a capped team before the cap is passed, and records alerts', async () => {
+      // When the fake cloud stopped billing each instance: the cloud's side of the bill, not the store's.
+      const stoppedAtMs = new Map<string, number>();
+      const terminate = provider.terminate.bind(provider);
+      provider.terminate = async (ids) => {
+        for (const id of ids) if (!stoppedAtMs.has(id)) stoppedAtMs.set(id, clock.now());
+        return terminate(ids);
+      };
       const { c, agent } = await burstOneTask();
+      const instance = provider.instances.get(agent.instanceId!)!;
       const [task] = store.tasks.list({ states: ['placed'] });
       store.tasks.claim(agent.id, clock.now());
       assert.equal(store.tasks.get(task!.id)!.state, 'running');
-      // A cap that what runs would pass before it could be stopped: f.small bills $0.10/h, about 1,700 micro-USD so far.
+      // Team ml launched the agent and runs the only task on it, so it pays every second of it: f.small at
+      // 0.10 USD/h is 27.78 micro-USD a second, about 28 s of it fit under this cap, and one more minute of running
+      // (the pass interval plus a 60 s termination allowance) would pass it.
+      const capMicros = 2_500;
       store.budgets.set(
-        { name: 'ml-tight', scope: { kind: 'team', team: 'ml' }, period: 'hour', capMicros: 2_500, onCap: 'preempt' },
+        { name: 'ml-tight', scope: { kind: 'team', team: 'ml' }, period: 'hour', capMicros, onCap: 'preempt' },
         'test',
         clock.now(),
       );
@@ -396,6 +492,17 @@ describe('controller', () => {
         `its work was stopped (task ${after.state}, agent ${stoppedAgent.state})`,
       );
       assert.ok(store.budgets.alerts().length > 0, 'an alert was recorded');
+      // Let the controller finish what it started (an idle agent goes after idleTtlMs) and count what the cloud bills.
+      for (let i = 0; i < 30 && provider.instances.has(instance.id); i++) {
+        clock.advance(1_000);
+        await c.runPass();
+        await c.settle();
+      }
+      assert.ok(stoppedAtMs.has(instance.id), 'the instance was terminated');
+      const billedSeconds = Math.max(60, Math.ceil((stoppedAtMs.get(instance.id)! - instance.launchedAtMs) / 1_000));
+      const spentMicros = (billedSeconds * small.pricePerHourMicros) / 3_600;
+      assert.ok(spentMicros <= capMicros, `team ml was billed ${spentMicros} micro-USD (${billedSeconds} s), cap ${capMicros}`);
+      assert.ok(spentMicros > 0.5 * capMicros, `the cap bound: ${spentMicros} of ${capMicros} micro-USD spent`);
     });
   });
 });

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { describe, it } from 'mocha';
+import type { Agent } from '../../src/core/agent.ts';
 import { scaleDown } from '../../src/autoscaler/scale-down.ts';
 import { agent, cloudAgent, policy, T0 } from '../fakes/builders.ts';
 
@@ -33,5 +35,52 @@ describe('scale-down', () => {
     const a = cloudAgent({ state: 'lost' });
     const commands = scaleDown({ nowMs: T0, policy: p, agents: [a], terminating: new Set([`${a.providerId}/${a.instanceId}`]) });
     assert.deepEqual(commands, []);
+  });
+});
+
+describe('scale-down (property)', () => {
+  const RUNS = Number(process.env['SPILLWAY_PROPERTY_RUNS'] ?? 100);
+  const ttl = p.idleTtlMs;
+
+  it('drains every cloud agent idle past its TTL, and terminates no private agent and no busy one', () => {
+    const agentArb = fc.record({
+      cloud: fc.boolean(),
+      state: fc.constantFrom('registered', 'registered', 'draining', 'provisioning', 'lost', 'terminated') as fc.Arbitrary<Agent['state']>,
+      busyMillis: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 4000 })),
+      idleForMs: fc.option(fc.integer({ min: 0, max: 3 * ttl }), { nil: null }),
+      terminating: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(fc.array(agentArb, { maxLength: 20 }), (specs) => {
+        const now = T0 + 10 * ttl;
+        const agents = specs.map((s) =>
+          (s.cloud ? cloudAgent : agent)({
+            state: s.state,
+            allocated: { cpuMillis: s.busyMillis },
+            idleSinceMs: s.busyMillis === 0 && s.idleForMs !== null ? now - s.idleForMs : null,
+            registeredAtMs: now - 1_000,
+          }),
+        );
+        const terminating = new Set(
+          agents.filter((a, i) => specs[i]!.terminating && a.instanceId).map((a) => `${a.providerId}/${a.instanceId}`),
+        );
+        const chosen = new Set(scaleDown({ nowMs: now, policy: p, agents, terminating }).map((c) => c.agentId));
+        agents.forEach((a, i) => {
+          const s = specs[i]!;
+          const key = `${a.providerId}/${a.instanceId}`;
+          const idlePastTtl = s.busyMillis === 0 && s.idleForMs !== null && s.idleForMs >= ttl;
+          if (s.cloud && s.state === 'registered' && idlePastTtl && !terminating.has(key)) {
+            assert.ok(chosen.has(a.id), `cloud agent idle for ${s.idleForMs} ms (TTL ${ttl}) is drained`);
+          }
+          if (!s.cloud) assert.ok(!chosen.has(a.id), 'a private agent is never terminated');
+          if (s.busyMillis > 0 && (s.state === 'registered' || s.state === 'draining')) {
+            assert.ok(!chosen.has(a.id), 'an agent running work is not terminated');
+          }
+          if (s.state === 'registered' && !idlePastTtl) assert.ok(!chosen.has(a.id), 'an agent inside its TTL stays');
+          if (terminating.has(key)) assert.ok(!chosen.has(a.id), 'one terminate per instance');
+        });
+      }),
+      { numRuns: RUNS },
+    );
   });
 });

@@ -60,9 +60,8 @@ export interface CrashRounds {
   readonly serves: Serves;
   /** The admin client, made once the first controller listens. */
   readonly client: () => ApiClient;
-  readonly rounds: number;
-  /** Whether a terminate failpoint may be hit on its first or second pass (else always the first). */
-  readonly repeatTerminates: boolean;
+  /** Rounds per failpoint; SPILLWAY_CRASH_ROUNDS overrides it (CI runs one round at each). */
+  readonly roundsPerFailpoint?: number;
   /** The cloud in the scale-to-zero wait's description. */
   readonly cloud: string;
   /** How many of the cloud's instances are not yet gone. */
@@ -71,33 +70,47 @@ export interface CrashRounds {
   readonly assertClean: () => void;
 }
 
+/** The provisioner's failpoints: every launch and terminate step a controller can die between. */
+export const PROVISIONER_FAILPOINTS = ['intent.written', 'provider.returned', 'terminate.written', 'provider.terminated'] as const;
+
+/** Rounds per failpoint: SPILLWAY_CRASH_ROUNDS when set (a longer run), else `fallback`. */
+export function crashRoundsPerFailpoint(fallback = 1): number {
+  const raw = Number(process.env.SPILLWAY_CRASH_ROUNDS ?? fallback);
+  return Number.isSafeInteger(raw) && raw > 0 ? raw : fallback;
+}
+
 /**
- * Rounds of: a controller armed to SIGKILL itself at a seeded random failpoint, a submission through its death, a
- * restarted controller that must finish every task and scale the cloud to zero, then `assertClean`. The seed comes
- * from SPILLWAY_E2E_SEED or is random, and is printed for a replay. Returns it with the number of rounds that died
- * at their failpoint (a round that never reaches it finishes and is killed after).
+ * Rounds of: a controller armed to SIGKILL itself at a failpoint, a submission through its death, a restarted
+ * controller that must finish every task and scale the cloud to zero, then `assertClean`. Every provisioner failpoint
+ * gets the same number of rounds, in an order drawn from the seed (SPILLWAY_E2E_SEED, else random, printed for a
+ * replay). Each failpoint is armed for its first hit, which every round reaches (its burst launches, then scales to
+ * zero), so a round whose controller did not die there fails. Returns the seed and the number of kills.
  */
-export async function runCrashRounds(opts: CrashRounds): Promise<{ seed: number; killedAt: number }> {
+export async function runCrashRounds(opts: CrashRounds): Promise<{ seed: number; killedAt: number; rounds: number }> {
   const seed = Number(process.env.SPILLWAY_E2E_SEED ?? Math.floor(Math.random() * 1_000_000));
   console.log(`      ${opts.name} crash seed: ${seed} (replay with SPILLWAY_E2E_SEED=${seed})`);
   const random = seededRandom(seed);
-  const points = ['intent.written', 'provider.returned', 'terminate.written', 'provider.terminated'];
+  const perPoint = crashRoundsPerFailpoint(opts.roundsPerFailpoint);
+  const schedule = PROVISIONER_FAILPOINTS.flatMap((p) => Array.from({ length: perPoint }, () => p as string));
+  for (let i = schedule.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [schedule[i], schedule[j]] = [schedule[j]!, schedule[i]!];
+  }
   const c = opts.cluster;
   let submitted = 0;
   let killedAt = 0;
-  for (let round = 0; round < opts.rounds; round++) {
-    const point = points[Math.floor(random() * points.length)]!;
-    const terminates = point.startsWith('terminate') || point === 'provider.terminated';
-    const hit = opts.repeatTerminates && terminates ? 1 + Math.floor(random() * 2) : 1;
+  for (let round = 0; round < schedule.length; round++) {
+    const point = schedule[round]!;
     const count = 2 + Math.floor(random() * 3);
-    console.log(`      round ${round + 1}: ${count} tasks, SIGKILL at ${point}=kill@${hit}`);
+    console.log(`      round ${round + 1}: ${count} tasks, SIGKILL at ${point}=kill@1`);
     const crashing = await opts.serves.startHealthy(c, `crashing-${round}`, {
-      SPILLWAY_FAILPOINTS: `${point}=kill@${hit}`,
+      SPILLWAY_FAILPOINTS: `${point}=kill@1`,
     });
     const client = opts.client();
     const landed = await submitThroughCrashes(client, c, crashing, count, submitted);
     submitted += count;
-    // Either it dies at the failpoint, or (the point was not reached) the round finishes without a crash.
+    // It dies at the failpoint; seeing the work done first only means the kill (right after the last terminate
+    // returned) is a moment away.
     const outcome = await waitFor(
       `round ${round + 1} to crash or finish`,
       async () => {
@@ -109,13 +122,18 @@ export async function runCrashRounds(opts: CrashRounds): Promise<{ seed: number;
       },
       { timeoutMs: 90_000, intervalMs: 200 },
     );
-    console.log(
-      `        ${outcome === 'killed' ? 'killed at the failpoint' : 'finished without reaching it; killed after'}`,
-    );
-    if (outcome === 'killed') {
+    if (outcome === 'finished') {
+      await waitFor(`round ${round + 1}: the controller to die at ${point}`, () => crashing.child.signalCode === 'SIGKILL', {
+        timeoutMs: 15_000,
+      }).catch(() => undefined);
+    }
+    if (crashing.child.signalCode === 'SIGKILL') {
       killedAt++;
+      console.log('        killed at the failpoint');
       assert.match(crashing.log(), new RegExp(`failpoint ${point.replace('.', '\\.')}`));
     } else {
+      // Counted as no kill: the caller's count of kills fails the test.
+      console.log('        NOT killed at the failpoint; killed after');
       await crashing.stop('SIGKILL');
     }
 
@@ -135,5 +153,5 @@ export async function runCrashRounds(opts: CrashRounds): Promise<{ seed: number;
     opts.assertClean();
     await restarted.stop('SIGKILL');
   }
-  return { seed, killedAt };
+  return { seed, killedAt, rounds: schedule.length };
 }

@@ -22,7 +22,9 @@ describe('end to end: the controller killed mid-burst', function () {
     serves = [];
   });
 
-  for (const failpoint of ['intent.written', 'provider.returned']) {
+  // Every failpoint of a launch: in the provisioner (intent written, cloud answered) and in the local provider (its
+  // own intent record written, the instance process spawned before it was recorded).
+  for (const failpoint of ['intent.written', 'provider.returned', 'local.intent.recorded', 'local.instance.spawned']) {
     it(`launches nothing twice and leaves nothing unknown after SIGKILL at ${failpoint}`, async () => {
       cluster = await makeCluster();
       const c = cluster;
@@ -82,6 +84,59 @@ describe('end to end: the controller killed mid-burst', function () {
       await waitFor('every cloud instance to be released', async () => (await localCloud(c)!.list('e2e')).length === 0, {
         timeoutMs: 30_000,
       });
+    });
+  }
+
+  // Every failpoint of a terminate: the intent written before the call, and the call returned before it was recorded.
+  for (const failpoint of ['terminate.written', 'provider.terminated']) {
+    it(`releases every instance once and leaves nothing running after SIGKILL at ${failpoint}`, async () => {
+      cluster = await makeCluster();
+      const c = cluster;
+      // The burst runs on the crashing controller; it dies when scale-down terminates the idle instance.
+      const crashing = new ServeProcess(c, { env: { SPILLWAY_FAILPOINTS: `${failpoint}=kill` }, name: 'crashing' });
+      serves.push(crashing);
+      await waitHealthy(c.url, crashing);
+      client = adminClient(c);
+      const specs = Array.from({ length: 2 }, () => ({
+        command: [process.execPath, '-e', 'setTimeout(() => {}, 500)'],
+        resources: { cpu: 1, memory: '256Mi' },
+      }));
+      await client.post('/v1/tasks', { tasks: specs });
+      await crashing.exited();
+      assert.equal(crashing.child.signalCode, 'SIGKILL', `it died at the failpoint:\n${crashing.log().slice(-2000)}`);
+      assert.match(crashing.log(), new RegExp(`failpoint ${failpoint.replace('.', '\\.')}`));
+      const tasksAtCrash = query<{ state: string }>(c, 'SELECT state FROM tasks');
+      assert.deepEqual(tasksAtCrash.map((t) => t.state), ['succeeded', 'succeeded'], 'the work was done before the scale-down');
+      const terminates = query<{ id: string; state: string; instance_ids: string }>(
+        c,
+        `SELECT id, state, instance_ids FROM intents WHERE kind = 'terminate'`,
+      );
+      assert.ok(terminates.length >= 1, 'the terminate intent was written before the crash');
+      assert.ok(terminates.some((t) => t.state === 'pending'), 'and it is still open');
+      const released = new Set(terminates.flatMap((t) => JSON.parse(t.instance_ids) as string[]));
+
+      const restarted = new ServeProcess(c, { name: 'restarted' });
+      serves.push(restarted);
+      await waitHealthy(c.url, restarted);
+      await waitFor('every cloud instance to be released', async () => (await localCloud(c)!.list('e2e')).length === 0, {
+        timeoutMs: 30_000,
+      });
+      await waitFor('the terminate intents to close', () =>
+        query<{ n: number }>(c, `SELECT COUNT(*) AS n FROM intents WHERE kind = 'terminate' AND state = 'pending'`)[0]!.n === 0,
+      );
+      const cloudAgents = query<{ instance_id: string; state: string }>(
+        c,
+        `SELECT instance_id, state FROM agents WHERE instance_id IS NOT NULL`,
+      );
+      assert.ok(cloudAgents.length >= 1);
+      for (const a of cloudAgents) assert.equal(a.state, 'terminated', `the agent of ${a.instance_id} is closed`);
+      for (const id of released) assert.ok(cloudAgents.some((a) => a.instance_id === id), `${id} was an instance the store knew`);
+      await waitFor('no agent process left on the released instances', () => pidsByEnv('SPILLWAY_INSTANCE_ID', `--url ${c.url}`).size === 0, {
+        timeoutMs: 30_000,
+      });
+      // Nothing was launched again after the restart: the work was done.
+      const launches = query<{ n: number }>(c, `SELECT COUNT(*) AS n FROM intents WHERE kind = 'launch'`)[0]!.n;
+      assert.equal(launches, 1, 'one launch for the burst, none after the restart');
     });
   }
 });

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'mocha';
 import type { ApiClient } from '../../src/api/client.ts';
+import { seededRandom } from '../../src/core/random.ts';
 import type { Task } from '../../src/core/task.ts';
 import { ON_DEMAND_PRICES_USD } from '../emulators/ec2/catalog.ts';
 import { Ec2Emulator } from '../emulators/ec2/ec2-emulator.ts';
@@ -15,7 +16,7 @@ import {
   storeView,
 } from '../emulators/gce/spillway-config.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { tasksSpec } from './crash-rounds.ts';
+import { PROVISIONER_FAILPOINTS, tasksSpec } from './crash-rounds.ts';
 import { assertEc2NoDuplicateNoUnknown, awsServeEnv, ec2ProviderEntry } from './ec2-cloud.ts';
 import { adminClient, CLI, makeCloudCluster, query, Serves, tearDown, type Cluster } from './harness.ts';
 
@@ -69,8 +70,12 @@ describe('end to end: one pool of private, AWS (EC2 emulator) and GCE (GCE emula
       },
     ));
 
-    // The controller dies right after its first cloud launch returns, before it records the result.
-    const crashing = await serves.startHealthy(c, 'crashing', { SPILLWAY_FAILPOINTS: 'provider.returned=kill@1' });
+    // The controller dies at a seeded failpoint: before or after its first cloud launch call, or before or after its
+    // first terminate call (then the burst was done and the restarted controller finishes the scale-down).
+    const seed = Number(process.env.SPILLWAY_E2E_SEED ?? Math.floor(Math.random() * 1_000_000));
+    const point = PROVISIONER_FAILPOINTS[Math.floor(seededRandom(seed)() * PROVISIONER_FAILPOINTS.length)]!;
+    console.log(`      cross-cloud crash seed: ${seed}, SIGKILL at ${point}=kill@1 (replay with SPILLWAY_E2E_SEED=${seed})`);
+    const crashing = await serves.startHealthy(c, 'crashing', { SPILLWAY_FAILPOINTS: `${point}=kill@1` });
     client = adminClient(c);
     await waitFor(
       'the private agent',
@@ -80,10 +85,10 @@ describe('end to end: one pool of private, AWS (EC2 emulator) and GCE (GCE emula
     // Tasks long enough that the burst needs every slot at once (1 private + 2 on GCE + 4 on AWS): a task cannot
     // finish and free an AWS slot before the GCE agent registers, so all three locations run work.
     await client.post('/v1/tasks', tasksSpec(7, 20_000));
-    await waitFor('the controller to die at provider.returned', () => crashing.child.signalCode === 'SIGKILL', {
-      timeoutMs: 60_000,
+    await waitFor(`the controller to die at ${point}`, () => crashing.child.signalCode === 'SIGKILL', {
+      timeoutMs: 120_000,
     });
-    assert.match(crashing.log(), /failpoint provider\.returned/);
+    assert.match(crashing.log(), new RegExp(`failpoint ${point.replace('.', '\\.')}`));
 
     await serves.startHealthy(c, 'restarted');
     const tasks = await waitFor(

@@ -60,13 +60,11 @@ describe('end to end: bursting to GCE (the emulator) with real agents', function
 
   it('survives SIGKILL at seeded random failpoints: no duplicate, no unknown instance, every task completes', async () => {
     const c = await setUp();
-    await runCrashRounds({
+    const { seed, killedAt, rounds } = await runCrashRounds({
       name: 'gce-burst',
       cluster: c,
       serves,
       client: () => (client ??= adminClient(c)),
-      rounds: 3,
-      repeatTerminates: false,
       cloud: 'GCE',
       liveInstances: () => emulator!.instances().length,
       assertClean: () =>
@@ -75,6 +73,8 @@ describe('end to end: bursting to GCE (the emulator) with real agents', function
           storeView((sql) => query(c, sql)),
         ),
     });
+    assert.equal(killedAt, rounds, `the controller died at its failpoint in ${killedAt} of ${rounds} rounds (seed ${seed})`);
+    assert.ok(rounds >= 4, 'every provisioner failpoint had a round');
   });
 
   it('moves work off a preempted Spot VM: the agent sees instance/preempted, the controller replaces it at once', async () => {

@@ -81,6 +81,7 @@ const tokenRecord = z.object({
   agentId: z.string().nullable(),
   createdAtMs: z.number(),
   revokedAtMs: z.number().nullable(),
+  scope: z.object({ teams: z.array(z.string()), projects: z.array(z.string()).optional() }).optional(),
 }) satisfies z.ZodType<TokenRecord>;
 
 const auditEntry = z.object({

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { TeamScope } from '../core/team-scope.ts';
 import type { AgentRegistry } from '../pool/builtin/registry.ts';
 import type { Role, Store, TokenRecord } from '../store/store.ts';
 import type { ApiMetrics } from './metrics.ts';
@@ -80,6 +81,14 @@ export function defineRoute<B extends z.ZodType = z.ZodNever, Q extends z.ZodTyp
 export function actorOf(caller: Caller): string {
   if (caller.kind === 'token') return `${caller.token.name} (${caller.token.id})`;
   return caller.kind === 'bootstrap' ? 'bootstrap credential' : 'anonymous';
+}
+
+/**
+ * The team scope a caller acts within: a scoped submitter or finance token's teams and projects; undefined (every
+ * team) for admin, unscoped tokens and callers without a token.
+ */
+export function scopeOf(caller: Caller): TeamScope | undefined {
+  return caller.kind === 'token' ? caller.token.scope : undefined;
 }
 
 /** What route handlers may use. Built once by the server from its deps. */

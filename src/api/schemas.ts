@@ -134,9 +134,29 @@ export const emptyBodySchema = z.object({}).strict().optional();
 /** Routes that take no query parameters. */
 export const noQuerySchema = z.object({}).strict();
 
+const scopeNames = z.array(name).min(1).max(100);
+
+/** A scope names teams (projects need teams) and fits only submitter and finance tokens. */
 export const createTokenSchema = z
-  .object({ role: z.enum(Object.values(Role) as [Role, ...Role[]]), name })
-  .strict() satisfies z.ZodType<unknown, CreateTokenRequest>;
+  .object({
+    role: z.enum(Object.values(Role) as [Role, ...Role[]]),
+    name,
+    teams: scopeNames.optional(),
+    projects: scopeNames.optional(),
+  })
+  .strict()
+  .superRefine((body, ctx) => {
+    if (body.projects !== undefined && body.teams === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['projects'], message: 'a token scoped to projects also names its teams' });
+    }
+    if (body.teams !== undefined && body.role !== 'submitter' && body.role !== 'finance') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['teams'],
+        message: `only submitter and finance tokens take a team scope, not ${body.role}`,
+      });
+    }
+  }) satisfies z.ZodType<unknown, CreateTokenRequest>;
 
 const resourcesSchema = z.object({ cpuMillis: count, memoryMiB: count, gpus: count, netMbps: count }).strict();
 

@@ -40,6 +40,7 @@ import type { Policy } from '../core/policy.ts';
 import type { Resources } from '../core/resources.ts';
 import type { TaskState } from '../core/task.ts';
 import type { Role } from '../store/store.ts';
+import type { TeamScope } from '../core/team-scope.ts';
 import type { BudgetPeriod, BudgetScope, OnCap } from '../cost-model/budget.ts';
 import type { ChargebackBy } from '../cost-model/chargeback.ts';
 
@@ -126,6 +127,10 @@ export type PolicyBody = Policy;
 export interface CreateTokenRequest {
   readonly role: Role;
   readonly name: string;
+  /** Submitter and finance only: the teams the token acts for; absent means every team. */
+  readonly teams?: readonly string[];
+  /** With `teams`: only these projects within them. */
+  readonly projects?: readonly string[];
 }
 
 export interface CreateTokenResponse {
@@ -134,6 +139,8 @@ export interface CreateTokenResponse {
   readonly name: string;
   /** Shown once; only its hash is stored. */
   readonly token: string;
+  /** Set when the token was created with a team scope. */
+  readonly scope?: TeamScope;
 }
 
 /** `PUT /v1/budgets/{name}`. */

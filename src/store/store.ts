@@ -5,6 +5,7 @@ import type { Owner } from '../core/owner.ts';
 import type { Policy } from '../core/policy.ts';
 import type { Resources } from '../core/resources.ts';
 import type { Task, TaskConstraints, TaskState } from '../core/task.ts';
+import type { TeamScope } from '../core/team-scope.ts';
 import type { BudgetAlert, NewBudgetAlert } from '../cost-model/budget-alerts.ts';
 import type { Budget, BudgetSpec } from '../cost-model/budget.ts';
 import type { AgentInterval, LedgerSlice, UsageInterval } from '../cost-model/ledger.ts';
@@ -52,14 +53,30 @@ export interface TaskFilter {
   readonly team?: string;
   readonly project?: string;
   readonly limit?: number;
+  /** Only tasks of these teams (and projects): a scoped token's listing, filtered in the query itself. */
+  readonly scope?: TeamScope;
+  /** Only tasks after this position in the listing's order (newest first): a page's `next`, from `page`. */
+  readonly after?: TaskCursor;
+}
+
+/** A position in the task listing's order (newest first). Opaque to clients: the API encodes it. */
+export interface TaskCursor {
+  readonly createdAtMs: number;
+  readonly seq: number;
 }
 
 export interface TaskRepo {
   /** Inserts tasks as `pending`, all or none. */
   insert(tasks: readonly NewTask[], nowMs: number): Task[];
-  get(id: string): Task | undefined;
+  /** With a scope, a task outside it is undefined, as if it did not exist. */
+  get(id: string, scope?: TeamScope): Task | undefined;
   /** Newest first. */
   list(filter?: TaskFilter): Task[];
+  /**
+   * One page of `list`: at most `filter.limit` tasks (required here) and the cursor of the last one when more may
+   * follow. Pass it back as `filter.after` for the next page.
+   */
+  page(filter: TaskFilter & { readonly limit: number }): { tasks: Task[]; next: TaskCursor | null };
   countByState(): Record<TaskState, number>;
   /** Pending tasks, highest priority first, then longest waiting. */
   pending(): Task[];
@@ -152,6 +169,8 @@ export interface TokenRecord {
   readonly agentId: string | null;
   readonly createdAtMs: number;
   readonly revokedAtMs: number | null;
+  /** Submitter and finance tokens only: the teams (and projects) the token acts for; absent means every team. */
+  readonly scope?: TeamScope;
 }
 
 export interface TokenRepo {

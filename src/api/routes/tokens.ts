@@ -1,6 +1,7 @@
 import { hashToken, newApiToken } from '../../core/credentials.ts';
 import { NotFoundError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
+import type { TeamScope } from '../../core/team-scope.ts';
 import { actorOf, defineRoute, type Route, type RouteDeps } from '../route.ts';
 import { createTokenSchema } from '../schemas.ts';
 import type { CreateTokenResponse } from '../types.ts';
@@ -21,20 +22,37 @@ export function tokenRoutes({ store }: RouteDeps): Route[] {
       response: { status: 201, description: 'The new token.', schema: 'CreateTokenResponse' },
       handle: ({ body, caller, nowMs }) => {
         const token = newApiToken();
+        const scope: TeamScope | undefined =
+          body.teams === undefined
+            ? undefined
+            : { teams: [...new Set(body.teams)], ...(body.projects && { projects: [...new Set(body.projects)] }) };
         const record = store.transaction(() => {
           const created = store.tokens.create(
-            { id: newId('tok'), role: body.role, name: body.name, agentId: null, createdAtMs: nowMs },
+            {
+              id: newId('tok'),
+              role: body.role,
+              name: body.name,
+              agentId: null,
+              createdAtMs: nowMs,
+              ...(scope && { scope }),
+            },
             hashToken(token),
           );
           store.audit.append({
             atMs: nowMs,
             actor: actorOf(caller),
             action: 'token.create',
-            detail: { id: created.id, role: created.role, name: created.name },
+            detail: { id: created.id, role: created.role, name: created.name, ...(scope && { scope }) },
           });
           return created;
         });
-        const answer: CreateTokenResponse = { id: record.id, role: record.role, name: record.name, token };
+        const answer: CreateTokenResponse = {
+          id: record.id,
+          role: record.role,
+          name: record.name,
+          token,
+          ...(record.scope && { scope: record.scope }),
+        };
         return { status: 201, body: answer };
       },
     }),

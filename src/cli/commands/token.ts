@@ -3,7 +3,8 @@ import type { CreateTokenRequest, CreateTokenResponse } from '../../api/types.ts
 import { Role, type TokenRecord } from '../../store/store.ts';
 import { addConnectionOptions, addExamples, addFormatOption, defineCommand, type CliApp } from '../common-options.ts';
 import { withClient, type ConnectionFlags } from '../connection.ts';
-import { parseIdArgument, parseNameFlag } from '../flags.ts';
+import { parseIdArgument, parseListFlag, parseNameFlag } from '../flags.ts';
+import { describeTeamScope } from '../../core/team-scope.ts';
 import { formatTime, render, renderJson, type OutputFormat, type Table } from '../format.ts';
 
 interface TokenOptions extends ConnectionFlags {
@@ -45,16 +46,26 @@ export function tokenCommand(parent: Command, app: CliApp): void {
     'create a token and print it; it is shown this once, only its hash is kept',
   )
     .addOption(new Option('--role <role>', 'what the token may do').choices(Object.values(Role)).makeOptionMandatory())
-    .requiredOption('--name <name>', 'who or what holds it, for `token list` and the audit log');
+    .requiredOption('--name <name>', 'who or what holds it, for `token list` and the audit log')
+    .option('--teams <a,b>', 'submitter and finance: act only for these teams (default: every team)')
+    .option('--projects <a,b>', 'with --teams: act only for these projects within them');
   addConnectionOptions(create);
   addFormatOption(create, ['table', 'json']);
   addExamples(create, [
     'spillway token create --role submitter --name alice > alice.token',
+    'spillway token create --role submitter --name vision-ci --teams vision,ml',
     'spillway token create --role agent --name rack-3 --format json',
   ]);
   create.action(async (_options: unknown, self: Command) => {
-    const flags = self.opts<TokenOptions & { readonly role: Role; readonly name: string }>();
-    const body: CreateTokenRequest = { role: flags.role, name: parseNameFlag('--name', flags.name) };
+    const flags = self.opts<
+      TokenOptions & { readonly role: Role; readonly name: string; readonly teams?: string; readonly projects?: string }
+    >();
+    const body: CreateTokenRequest = {
+      role: flags.role,
+      name: parseNameFlag('--name', flags.name),
+      ...(flags.teams !== undefined && { teams: parseListFlag('--teams', flags.teams) }),
+      ...(flags.projects !== undefined && { projects: parseListFlag('--projects', flags.projects) }),
+    };
     const created = await withClient(flags, app.ctx, (client) => client.post<CreateTokenResponse>('/v1/tokens', body));
     if (flags.format === 'json') {
       app.ctx.stdout.write(renderJson(created));
@@ -63,7 +74,8 @@ export function tokenCommand(parent: Command, app: CliApp): void {
     // The secret alone on stdout, so it can be redirected to a file; the note on stderr.
     app.ctx.stdout.write(`${created.token}\n`);
     app.ctx.stderr.write(
-      `created token ${created.id} (role ${created.role}, name ${created.name}); it is shown only this once: store it now\n`,
+      `created token ${created.id} (role ${created.role}, name ${created.name}` +
+        `${created.scope ? `, ${describeTeamScope(created.scope)}` : ''}); it is shown only this once: store it now\n`,
     );
   });
 

@@ -1,7 +1,8 @@
 import { ConflictError, NotFoundError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
 import { TERMINAL_TASK_STATES, TaskState, type Task, type TaskConstraints } from '../../core/task.ts';
-import type { NewTask, TaskFilter, TaskRepo } from '../store.ts';
+import type { TeamScope } from '../../core/team-scope.ts';
+import type { NewTask, TaskCursor, TaskFilter, TaskRepo } from '../store.ts';
 import type { SqliteLedgerRepo } from './ledger-repo.ts';
 import { bool, int, intOrNull, json, resourcesOf, text, textOrNull } from './rows.ts';
 import type { Row, SqliteDb } from './sqlite-db.ts';
@@ -81,8 +82,13 @@ export class SqliteTaskRepo implements TaskRepo {
     );
   }
 
-  get(id: string): Task | undefined {
-    const row = this.#db.get('SELECT * FROM tasks WHERE id = ?', id);
+  get(id: string, scope?: TeamScope): Task | undefined {
+    const { where, params } = scopeWhere(scope);
+    const row = this.#db.get(
+      `SELECT * FROM tasks WHERE id = ?${where.map((w) => ` AND ${w}`).join('')}`,
+      id,
+      ...params,
+    );
     return row === undefined ? undefined : toTask(row);
   }
 
@@ -91,8 +97,27 @@ export class SqliteTaskRepo implements TaskRepo {
    * asks for one agent's running tasks among hundreds of thousands).
    */
   list(filter: TaskFilter = {}): Task[] {
-    const where: string[] = [];
-    const params: (string | number)[] = [];
+    return this.#select(filter, filter.limit ?? -1).map(({ task }) => task);
+  }
+
+  /** Asks for one row more than the page holds, to know whether a next page exists. */
+  page(filter: TaskFilter & { readonly limit: number }): { tasks: Task[]; next: TaskCursor | null } {
+    const rows = this.#select(filter, filter.limit + 1);
+    const more = rows.length > filter.limit;
+    const kept = more ? rows.slice(0, filter.limit) : rows;
+    const last = kept.at(-1);
+    return {
+      tasks: kept.map(({ task }) => task),
+      next: more && last !== undefined ? { createdAtMs: last.task.createdAtMs, seq: last.seq } : null,
+    };
+  }
+
+  #select(filter: TaskFilter, limit: number): { task: Task; seq: number }[] {
+    const { where, params } = scopeWhere(filter.scope);
+    if (filter.after !== undefined) {
+      where.push('(created_at_ms < ? OR (created_at_ms = ? AND rowid < ?))');
+      params.push(filter.after.createdAtMs, filter.after.createdAtMs, filter.after.seq);
+    }
     if (filter.states !== undefined) {
       where.push('state IN (SELECT value FROM json_each(?))');
       params.push(JSON.stringify(filter.states));
@@ -103,9 +128,9 @@ export class SqliteTaskRepo implements TaskRepo {
       where.push(`${column} = ?`);
       params.push(value);
     }
-    const sql = `SELECT * FROM tasks ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+    const sql = `SELECT rowid AS seq, * FROM tasks ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY created_at_ms DESC, rowid DESC LIMIT ?`;
-    return this.#db.all(sql, ...params, filter.limit ?? -1).map(toTask);
+    return this.#db.all(sql, ...params, limit).map((row) => ({ task: toTask(row), seq: int(row, 'seq') }));
   }
 
   countByState(): Record<TaskState, number> {
@@ -278,6 +303,18 @@ export class SqliteTaskRepo implements TaskRepo {
     if (task === undefined) throw new NotFoundError(`${doing}: there is no such task`);
     return task;
   }
+}
+
+/** The WHERE terms that keep a scoped caller to its teams and projects; none without a scope. */
+function scopeWhere(scope: TeamScope | undefined): { where: string[]; params: (string | number)[] } {
+  if (scope === undefined) return { where: [], params: [] };
+  const where = ['team IN (SELECT value FROM json_each(?))'];
+  const params: (string | number)[] = [JSON.stringify(scope.teams)];
+  if (scope.projects !== undefined) {
+    where.push('project IN (SELECT value FROM json_each(?))');
+    params.push(JSON.stringify(scope.projects));
+  }
+  return { where, params };
 }
 
 const REQUEUE = `UPDATE tasks SET state = 'pending', agent_id = NULL, attempts = attempts + 1, pending_since_ms = ?,

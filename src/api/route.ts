@@ -100,4 +100,6 @@ export interface RouteDeps {
   readonly version: string;
   /** The Slurm pool's munge key file, when Slurm is the pool (cloud nodes fetch it). */
   readonly slurmMungeKeyFile?: string;
+  /** A task's command plus environment at most, in UTF-8 bytes (`api.maxTaskPayloadBytes`). */
+  readonly maxTaskPayloadBytes: number;
 }

@@ -10,6 +10,7 @@ import { cpuQuantity, memoryQuantity, policySchema } from '../config/schema.ts';
 import { budgetBodySchema } from '../config/budget-schema.ts';
 import { ChargebackBy } from '../cost-model/chargeback.ts';
 import { Role } from '../store/store.ts';
+import { RESOURCE_BOUNDS } from './admission.ts';
 import type { HeartbeatRequest, LeaveRequest, RegisterRequest, ReportRequest } from '../agent/protocol.ts';
 import type { CreateTokenRequest, SubmitRequest } from './types.ts';
 
@@ -21,8 +22,28 @@ export const MAX_TASKS_PER_SUBMIT = 1_000;
 const name = z.string().min(1).max(200);
 const count = z.number().int().nonnegative();
 const labels = z.record(z.string().min(1).max(200), z.string().max(1_000));
-/** The agent's output tail is a tail: it never needs to be large. */
-const outputTail = z.string().max(65_536);
+/** The longest output tail kept, in UTF-8 bytes. */
+export const MAX_OUTPUT_TAIL_BYTES = 65_536;
+
+/**
+ * The agent's output tail is a tail: it never needs to be large. The agent cuts its tail at 64 KiB of raw output,
+ * which can take more once decoded (a broken sequence becomes a 3-byte U+FFFD), so the rest is trimmed here, never
+ * refused: a task's exit must not be lost over its output.
+ */
+const outputTail = z
+  .string()
+  .max(3 * MAX_OUTPUT_TAIL_BYTES)
+  .transform(lastUtf8Bytes);
+
+/** The end of `text` that fits in MAX_OUTPUT_TAIL_BYTES of UTF-8, cut on a character boundary. */
+function lastUtf8Bytes(text: string): string {
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length <= MAX_OUTPUT_TAIL_BYTES) return text;
+  let start = bytes.length - MAX_OUTPUT_TAIL_BYTES;
+  // Skip continuation bytes (10xxxxxx) so the cut never splits a character.
+  while (start < bytes.length && ((bytes[start] ?? 0) & 0xc0) === 0x80) start += 1;
+  return bytes.subarray(start).toString('utf8');
+}
 
 function quantity(what: string): z.ZodType<number | string, number | string> {
   return z.union([z.number().nonnegative(), z.string()], {
@@ -32,17 +53,20 @@ function quantity(what: string): z.ZodType<number | string, number | string> {
 
 export const taskSpecSchema = z
   .object({
-    command: z.array(z.string().max(10_000)).min(1, 'required: at least the program to run').max(1_000),
+    // Each argument may be long; what bounds a command is its total size (api.maxTaskPayloadBytes, checked at submit).
+    command: z.array(z.string()).min(1, 'required: at least the program to run').max(1_000),
     resources: z
       .object({
         cpu: quantity('a number of cores or a CPU quantity such as 500m')
           .pipe(cpuQuantity)
-          .refine((millis) => millis > 0, 'must be more than 0'),
+          .refine((millis) => millis > 0, 'must be more than 0')
+          .refine((millis) => millis <= RESOURCE_BOUNDS.cpuMillis, 'must be at most 4096 cores'),
         memory: quantity('a number of MiB or a memory quantity such as 512Mi or 4Gi')
           .pipe(memoryQuantity)
-          .refine((mib) => mib > 0, 'must be more than 0'),
-        gpus: count.optional(),
-        netMbps: count.optional(),
+          .refine((mib) => mib > 0, 'must be more than 0')
+          .refine((mib) => mib <= RESOURCE_BOUNDS.memoryMiB, 'must be at most 64Ti'),
+        gpus: count.max(RESOURCE_BOUNDS.gpus).optional(),
+        netMbps: count.max(RESOURCE_BOUNDS.netMbps).optional(),
       })
       .strict(),
     owner: z.object({ team: name.optional(), project: name.optional(), job: name.optional() }).strict().optional(),
@@ -158,7 +182,15 @@ export const createTokenSchema = z
     }
   }) satisfies z.ZodType<unknown, CreateTokenRequest>;
 
-const resourcesSchema = z.object({ cpuMillis: count, memoryMiB: count, gpus: count, netMbps: count }).strict();
+/** An agent's capacity: the same bounds as a task's, so no figure the planner adds up can overflow. */
+const resourcesSchema = z
+  .object({
+    cpuMillis: count.max(RESOURCE_BOUNDS.cpuMillis),
+    memoryMiB: count.max(RESOURCE_BOUNDS.memoryMiB),
+    gpus: count.max(RESOURCE_BOUNDS.gpus),
+    netMbps: count.max(RESOURCE_BOUNDS.netMbps),
+  })
+  .strict();
 
 export const registerSchema = z
   .object({

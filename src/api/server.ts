@@ -8,6 +8,7 @@ import type { Logger } from '../log/logger.ts';
 import type { AgentRegistry } from '../pool/builtin/registry.ts';
 import type { Store } from '../store/store.ts';
 import { amortizedPrivateRate, type PrivateRate } from '../cost-model/ledger.ts';
+import { DEFAULT_MAX_TASK_PAYLOAD_BYTES } from './admission.ts';
 import { authenticate } from './auth.ts';
 import { readJsonBody } from './body.ts';
 import { HttpError, toErrorResponse } from './errors.ts';
@@ -52,6 +53,8 @@ export interface ApiDeps {
   readonly privateRate?: PrivateRate;
   /** The Slurm pool's munge key file, when Slurm is the pool (GET /v1/agents/{id}/slurm/munge-key). */
   readonly slurmMungeKeyFile?: string;
+  /** A task's command plus environment at most, in UTF-8 bytes; default 64 KiB. */
+  readonly maxTaskPayloadBytes?: number;
 }
 
 export interface ApiServer {
@@ -75,6 +78,7 @@ export async function startApiServer(deps: ApiDeps): Promise<ApiServer> {
     metrics: deps.metrics,
     isLeader: deps.health.isLeader,
     version: deps.health.version,
+    maxTaskPayloadBytes: deps.maxTaskPayloadBytes ?? DEFAULT_MAX_TASK_PAYLOAD_BYTES,
     ...(deps.slurmMungeKeyFile ? { slurmMungeKeyFile: deps.slurmMungeKeyFile } : {}),
   };
   let document: unknown;

@@ -32,7 +32,7 @@
  *   POST   /v1/agents/{id}/leave             agent (its own)
  *
  * Errors: status 4xx/5xx with ErrorBody. 400 invalid JSON or field, 401 no or bad token, 403 wrong role, 404,
- * 405 method not allowed, 409 conflict, 413 body too large, 415 not JSON, 503 busy for a moment (Retry-After).
+ * 405 method not allowed, 409 conflict, 413 body too large, 415 not JSON, 429 over a quota (Retry-After), 503 busy for a moment (Retry-After).
  * A 5xx never leaks internals.
  */
 import type { Agent } from '../core/agent.ts';
@@ -55,6 +55,7 @@ export interface ErrorBody {
       | 'conflict'
       | 'payload_too_large'
       | 'unsupported_media_type'
+      | 'too_many_requests'
       | 'unavailable'
       | 'internal';
     readonly message: string;

@@ -4,7 +4,7 @@ import type { Location } from '../core/location.ts';
 import type { Owner } from '../core/owner.ts';
 import type { Policy } from '../core/policy.ts';
 import type { Resources } from '../core/resources.ts';
-import type { Task, TaskConstraints, TaskState } from '../core/task.ts';
+import type { Task, TaskConstraints, TaskHeader, TaskState } from '../core/task.ts';
 import type { TeamScope } from '../core/team-scope.ts';
 import type { BudgetAlert, NewBudgetAlert } from '../cost-model/budget-alerts.ts';
 import type { Budget, BudgetSpec } from '../cost-model/budget.ts';
@@ -78,8 +78,12 @@ export interface TaskRepo {
    */
   page(filter: TaskFilter & { readonly limit: number }): { tasks: Task[]; next: TaskCursor | null };
   countByState(): Record<TaskState, number>;
-  /** Pending tasks, highest priority first, then longest waiting. */
-  pending(): Task[];
+  /** How many of a team's tasks are pending (the pending quota's count). */
+  countPending(team: string): number;
+  /** Pending tasks, highest priority first, then longest waiting; headers only (the control loop reads these). */
+  pending(): TaskHeader[];
+  /** `list` without the payload: no command, no output. For the control loop. */
+  listHeaders(filter?: TaskFilter): TaskHeader[];
   /** pending -> placed on a `registered` agent; clears the agent's idle mark. ConflictError when either moved on. */
   place(taskId: string, agentId: string, nowMs: number): void;
   /** The agent takes its placed tasks: placed -> running. Returns them. */

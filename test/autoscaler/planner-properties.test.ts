@@ -7,7 +7,7 @@ import type { LaunchIntent } from '../../src/core/intent.ts';
 import { offeringKey, type Offering } from '../../src/core/offering.ts';
 import type { Limits, Policy } from '../../src/core/policy.ts';
 import { RESOURCE_KEYS, type Resources } from '../../src/core/resources.ts';
-import type { Task } from '../../src/core/task.ts';
+import type { TaskHeader as Task } from '../../src/core/task.ts';
 import { fluidLowerBound, LOWER_BOUND_RELATIVE_TOLERANCE } from '../../src/cost-model/lower-bound.ts';
 import { offeringAllowed } from '../../src/cost-model/price-book-filter.ts';
 import { eligible, offeringHost } from '../../src/pool/builtin/eligibility.ts';

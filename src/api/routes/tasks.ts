@@ -4,6 +4,7 @@ import { DEFAULT_OWNER } from '../../core/owner.ts';
 import type { Task } from '../../core/task.ts';
 import { describeTeamScope, scopeAllows, type TeamScope } from '../../core/team-scope.ts';
 import type { NewTask, Store } from '../../store/store.ts';
+import { checkPayloads, checkPendingQuota } from '../admission.ts';
 import { actorOf, defineRoute, scopeOf, type Route, type RouteDeps } from '../route.ts';
 import { emptyBodySchema, submitSchema, tasksQuerySchema, type taskSpecSchema } from '../schemas.ts';
 
@@ -11,7 +12,7 @@ import { emptyBodySchema, submitSchema, tasksQuerySchema, type taskSpecSchema } 
 export const DEFAULT_TASK_LIST_LIMIT = 1_000;
 
 /** POST /v1/tasks, GET /v1/tasks, GET /v1/tasks/{id}, POST /v1/tasks/{id}/cancel. */
-export function taskRoutes({ store }: RouteDeps): Route[] {
+export function taskRoutes({ store, maxTaskPayloadBytes }: RouteDeps): Route[] {
   return [
     defineRoute({
       method: 'POST',
@@ -24,7 +25,9 @@ export function taskRoutes({ store }: RouteDeps): Route[] {
         const scope = scopeOf(caller);
         const tasks = body.tasks.map(toNewTask);
         tasks.forEach((task, index) => checkSubmitScope(scope, task, index));
+        checkPayloads(tasks, maxTaskPayloadBytes);
         const inserted = store.transaction(() => {
+          checkPendingQuota(store, tasks, store.policy.get().limits.maxPendingPerTeam);
           const stored = store.tasks.insert(tasks, nowMs);
           store.audit.append({
             atMs: nowMs,

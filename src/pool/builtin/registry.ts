@@ -6,7 +6,7 @@ import { newId } from '../../core/ids.ts';
 import type { LaunchIntent } from '../../core/intent.ts';
 import { INTERRUPTION_REASON } from '../../core/interruption.ts';
 import { formatLocation } from '../../core/location.ts';
-import type { Task, TaskState } from '../../core/task.ts';
+import type { TaskHeader, TaskState } from '../../core/task.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { Store, TokenRecord } from '../../store/store.ts';
 import {
@@ -162,7 +162,7 @@ export class AgentRegistry {
       if (req.notice === 'draining' && agent.state === 'registered') {
         // It takes no new work; what was placed but not pulled goes elsewhere now rather than at its leave.
         agent = this.#store.agents.setState(agentId, 'draining', 'the agent is shutting down', nowMs);
-        for (const task of this.#store.tasks.list({ agentId, states: ['placed'] })) {
+        for (const task of this.#store.tasks.listHeaders({ agentId, states: ['placed'] })) {
           this.#store.tasks.requeue(task.id, agentId, `returned to pending: agent ${agentId} is shutting down`, nowMs);
         }
         this.#log.info('draining agent on its notice', { agentId });
@@ -174,7 +174,7 @@ export class AgentRegistry {
         const requeued = this.#store.tasks.requeueAgent(agentId, INTERRUPTION_REASON, nowMs);
         this.#log.warn('draining agent on interruption notice', { agentId, requeuedTasks: requeued });
       }
-      const runningHere = this.#store.tasks.list({ agentId, states: ['running'] });
+      const runningHere = this.#store.tasks.listHeaders({ agentId, states: ['running'] });
       this.#requeueUnacknowledged(agentId, runningHere, req.runningTaskIds, nowMs);
       const running = new Set(runningHere.map((task) => task.id));
       return { state: agent.state, stopTaskIds: req.runningTaskIds.filter((id) => !running.has(id)) };
@@ -186,7 +186,7 @@ export class AgentRegistry {
    * reached the agent (the pull's answer was lost) or was lost by it: it goes back to pending rather than stay
    * running forever. Two heartbeat intervals cover a heartbeat sent before the pull's answer arrived.
    */
-  #requeueUnacknowledged(agentId: string, runningHere: readonly Task[], reported: readonly string[], nowMs: number): void {
+  #requeueUnacknowledged(agentId: string, runningHere: readonly TaskHeader[], reported: readonly string[], nowMs: number): void {
     const reportedIds = new Set(reported);
     const cutoff = nowMs - 2 * this.#heartbeatIntervalMs;
     for (const task of runningHere) {

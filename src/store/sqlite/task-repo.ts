@@ -1,6 +1,6 @@
 import { ConflictError, NotFoundError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
-import { TERMINAL_TASK_STATES, TaskState, type Task, type TaskConstraints } from '../../core/task.ts';
+import { TERMINAL_TASK_STATES, TaskState, type Task, type TaskConstraints, type TaskHeader } from '../../core/task.ts';
 import type { TeamScope } from '../../core/team-scope.ts';
 import type { NewTask, TaskCursor, TaskFilter, TaskRepo } from '../store.ts';
 import type { SqliteLedgerRepo } from './ledger-repo.ts';
@@ -112,7 +112,9 @@ export class SqliteTaskRepo implements TaskRepo {
     };
   }
 
-  #select(filter: TaskFilter, limit: number): { task: Task; seq: number }[] {
+  #select(filter: TaskFilter, limit: number): { task: Task; seq: number }[];
+  #select(filter: TaskFilter, limit: number, columns: string): { task: TaskHeader; seq: number }[];
+  #select(filter: TaskFilter, limit: number, columns = '*'): { task: TaskHeader; seq: number }[] {
     const { where, params } = scopeWhere(filter.scope);
     if (filter.after !== undefined) {
       where.push('(created_at_ms < ? OR (created_at_ms = ? AND rowid < ?))');
@@ -128,9 +130,10 @@ export class SqliteTaskRepo implements TaskRepo {
       where.push(`${column} = ?`);
       params.push(value);
     }
-    const sql = `SELECT rowid AS seq, * FROM tasks ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+    const sql = `SELECT rowid AS seq, ${columns} FROM tasks ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY created_at_ms DESC, rowid DESC LIMIT ?`;
-    return this.#db.all(sql, ...params, limit).map((row) => ({ task: toTask(row), seq: int(row, 'seq') }));
+    const convert = columns === '*' ? toTask : toTaskHeader;
+    return this.#db.all(sql, ...params, limit).map((row) => ({ task: convert(row), seq: int(row, 'seq') }));
   }
 
   countByState(): Record<TaskState, number> {
@@ -148,16 +151,30 @@ export class SqliteTaskRepo implements TaskRepo {
     return counts;
   }
 
-  pending(): Task[] {
+  countPending(team: string): number {
+    const row = this.#db.get(`SELECT count(*) AS n FROM tasks WHERE team = ? AND state = 'pending'`, team);
+    return row === undefined ? 0 : int(row, 'n');
+  }
+
+  pending(): TaskHeader[] {
     return this.#db
-      .all(`SELECT * FROM tasks WHERE state = 'pending' ORDER BY priority DESC, pending_since_ms, rowid`)
-      .map(toTask);
+      .all(
+        `SELECT ${HEADER_COLUMNS} FROM tasks WHERE state = 'pending' ORDER BY priority DESC, pending_since_ms, rowid`,
+      )
+      .map(toTaskHeader);
+  }
+
+  listHeaders(filter: TaskFilter = {}): TaskHeader[] {
+    return this.#select(filter, filter.limit ?? -1, HEADER_COLUMNS).map(({ task }) => task);
   }
 
   place(taskId: string, agentId: string, _nowMs: number): void {
     this.#db.transaction(() => {
       const doing = `placing task ${taskId} on agent ${agentId}`;
-      const task = this.#mustGet(taskId, doing);
+      // The control loop places: it reads the state alone, never the payload.
+      const row = this.#db.get('SELECT state FROM tasks WHERE id = ?', taskId);
+      if (row === undefined) throw new NotFoundError(`${doing}: there is no such task`);
+      const task = { state: text(row, 'state') as TaskState };
       const agent = this.#db.get('SELECT state FROM agents WHERE id = ?', agentId);
       if (agent === undefined) throw new NotFoundError(`${doing}: there is no such agent`);
       const agentState = text(agent, 'state');
@@ -324,7 +341,15 @@ function isActiveOn(task: Task, agentId: string): boolean {
   return task.agentId === agentId && (task.state === TaskState.placed || task.state === TaskState.running);
 }
 
+/** Every column but the payload (command, output_tail). */
+const HEADER_COLUMNS = `id, state, agent_id, team, project, job, cpu_millis, memory_mib, gpus, net_mbps, priority,
+  revocable, constraints, attempts, created_at_ms, pending_since_ms, started_at_ms, finished_at_ms, exit_code, reason`;
+
 function toTask(row: Row): Task {
+  return { ...toTaskHeader(row), command: json<string[]>(row, 'command'), outputTail: text(row, 'output_tail') };
+}
+
+function toTaskHeader(row: Row): TaskHeader {
   return {
     id: text(row, 'id'),
     owner: { team: text(row, 'team'), project: text(row, 'project'), job: text(row, 'job') },
@@ -332,7 +357,6 @@ function toTask(row: Row): Task {
     priority: int(row, 'priority'),
     revocable: bool(row, 'revocable'),
     constraints: json<TaskConstraints>(row, 'constraints'),
-    command: json<string[]>(row, 'command'),
     state: text(row, 'state') as TaskState,
     agentId: textOrNull(row, 'agent_id'),
     attempts: int(row, 'attempts'),
@@ -341,7 +365,6 @@ function toTask(row: Row): Task {
     startedAtMs: intOrNull(row, 'started_at_ms'),
     finishedAtMs: intOrNull(row, 'finished_at_ms'),
     exitCode: intOrNull(row, 'exit_code'),
-    outputTail: text(row, 'output_tail'),
     reason: text(row, 'reason'),
   };
 }

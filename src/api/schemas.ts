@@ -11,6 +11,7 @@ import { budgetBodySchema } from '../config/budget-schema.ts';
 import { ChargebackBy } from '../cost-model/chargeback.ts';
 import { Role } from '../store/store.ts';
 import { RESOURCE_BOUNDS } from './admission.ts';
+import { pageQuery } from './paging.ts';
 import type { HeartbeatRequest, LeaveRequest, RegisterRequest, ReportRequest } from '../agent/protocol.ts';
 import type { CreateTokenRequest, SubmitRequest } from './types.ts';
 
@@ -96,9 +97,6 @@ function csvOf<const T extends readonly [string, ...string[]]>(values: T) {
     .pipe(z.array(z.enum(values)));
 }
 
-const queryLimit = (max: number) =>
-  z.string().regex(/^\d+$/, 'expected a whole number').transform(Number).pipe(z.number().int().min(1).max(max));
-
 const taskStates = Object.values(TaskState) as [TaskState, ...TaskState[]];
 const agentStates = Object.values(AgentState) as [AgentState, ...AgentState[]];
 
@@ -107,15 +105,18 @@ export const tasksQuerySchema = z
     state: csvOf(taskStates).optional(),
     team: name.optional(),
     project: name.optional(),
-    limit: queryLimit(10_000).optional(),
+    ...pageQuery,
   })
   .strict();
 
-export const agentsQuerySchema = z.object({ state: csvOf(agentStates).optional() }).strict();
+export const agentsQuerySchema = z.object({ state: csvOf(agentStates).optional(), ...pageQuery }).strict();
 
-export const auditQuerySchema = z.object({ limit: queryLimit(1_000).optional() }).strict();
+export const auditQuerySchema = z.object(pageQuery).strict();
 
-export const budgetAlertsQuerySchema = z.object({ limit: queryLimit(1_000).optional() }).strict();
+export const budgetAlertsQuerySchema = z.object(pageQuery).strict();
+
+/** List routes that filter nothing: `limit` and `cursor` only. */
+export const pageQuerySchema = z.object(pageQuery).strict();
 
 /** `2026-01-01` (UTC midnight) or `2026-01-01T12:00:00Z` / `...+02:00`: a time needs its offset, never a local one. */
 const isoTime = z

@@ -7,7 +7,7 @@
  *   GET    /metrics                          none        Prometheus text
  *   GET    /v1/openapi.json                  none        the OpenAPI document
  *   POST   /v1/tasks                         submitter, admin     SubmitRequest -> { tasks: Task[] } (201)
- *   GET    /v1/tasks?state=a,b&team=&project=&limit=   submitter, admin, finance -> { tasks: Task[] }
+ *   GET    /v1/tasks?state=a,b&team=&project=&limit=&cursor=   submitter, admin, finance -> { tasks: Task[], next }
  *   GET    /v1/tasks/{id}                    submitter, admin, finance -> Task
  *   POST   /v1/tasks/{id}/cancel             submitter, admin     -> Task
  *   GET    /v1/agents?state=a,b              admin, submitter, finance -> { agents: Agent[] }
@@ -30,6 +30,10 @@
  *   POST   /v1/agents/{id}/pull              agent (its own)
  *   POST   /v1/agents/{id}/tasks/{taskId}/report   agent (its own)
  *   POST   /v1/agents/{id}/leave             agent (its own)
+ *
+ * Every list (tasks, agents, tokens, budgets, alerts, audit) is a page: `limit` 1 to 1,000 (default 100) and
+ * `cursor`, the `next` of the previous page (opaque; null on the last page). A scoped token (submitter or finance
+ * with teams) sees only its teams' tasks, budgets and chargeback rows; another team's object is a 404.
  *
  * Errors: status 4xx/5xx with ErrorBody. 400 invalid JSON or field, 401 no or bad token, 403 wrong role, 404,
  * 405 method not allowed, 409 conflict, 413 body too large, 415 not JSON, 429 over a quota (Retry-After), 503 busy for a moment (Retry-After).

@@ -131,6 +131,14 @@ export interface AgentRepo {
   get(id: string): Agent | undefined;
   /** With `allocated` computed from the agent's placed and running tasks. */
   list(filter?: AgentFilter): Agent[];
+  /**
+   * One page of `list`, in record order: at most `limit` agents after position `after` (0 for the first page), and the
+   * position to pass for the next page, or null at the end.
+   */
+  page(filter: AgentFilter & { readonly limit: number; readonly after?: number }): {
+    agents: Agent[];
+    next: number | null;
+  };
   byInstance(providerId: string, instanceId: string): Agent | undefined;
   /**
    * provisioning -> registered for a cloud agent, with the capacity and labels it reports. ConflictError when it is
@@ -207,8 +215,8 @@ export interface AuditEntry {
 
 export interface AuditRepo {
   append(entry: Omit<AuditEntry, 'id'>): void;
-  /** Newest first. */
-  list(limit?: number): AuditEntry[];
+  /** Newest first; with `beforeId`, only entries older than that one (the next page). */
+  list(limit?: number, beforeId?: number): AuditEntry[];
 }
 
 export interface LeaseRepo {
@@ -265,6 +273,6 @@ export interface BudgetRepo {
   seed(specs: readonly BudgetSpec[], nowMs: number): number;
   /** Keeps the first alert of each budget, period and percent; returns whether this one was new. */
   recordAlert(alert: NewBudgetAlert): boolean;
-  /** Newest first; every alert when `limit` is left out. */
-  alerts(limit?: number): BudgetAlert[];
+  /** Newest first; every alert when `limit` is left out; with `beforeId`, only alerts older than that one. */
+  alerts(limit?: number, beforeId?: number): BudgetAlert[];
 }

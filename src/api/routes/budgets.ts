@@ -8,11 +8,9 @@ import { budgetLedgerFromMs, describeScope, type Budget, type BudgetScope } from
 import { budgetSpend } from '../../cost-model/budget-spend.ts';
 import type { Store } from '../../store/store.ts';
 import { actorOf, defineRoute, scopeOf, type Access, type Route, type RouteDeps } from '../route.ts';
-import { budgetAlertsQuerySchema, budgetBodySchema } from '../schemas.ts';
+import { DEFAULT_PAGE_SIZE, decodeCursor, encodeCursor, pageOf } from '../paging.ts';
+import { budgetAlertsQuerySchema, budgetBodySchema, pageQuerySchema } from '../schemas.ts';
 import type { BudgetAlertView, BudgetView } from '../types.ts';
-
-/** Alerts a listing returns when the query sets no limit. */
-export const DEFAULT_ALERT_LIMIT = 100;
 
 const FINANCE: Access = { kind: 'roles', roles: ['finance', 'admin'] };
 
@@ -28,10 +26,13 @@ export function budgetRoutes({ store }: RouteDeps): Route[] {
       summary: 'List budgets by name, each with its spend in its current period.',
       access: FINANCE,
       response: { status: 200, description: 'The budgets.', schema: 'BudgetList' },
-      handle: ({ caller, nowMs }) => {
+      query: pageQuerySchema,
+      handle: ({ query, caller, nowMs }) => {
         const scope = scopeOf(caller);
         const budgets = store.budgets.list().filter((budget) => budgetInScope(scope, budget.scope));
-        return { body: { budgets: viewsOf(store, budgets, nowMs) } };
+        // Spend is computed for the page's budgets only.
+        const page = pageOf('budgets', budgets, query);
+        return { body: { budgets: viewsOf(store, page.items, nowMs), next: page.next } };
       },
     }),
     defineRoute({
@@ -43,10 +44,22 @@ export function budgetRoutes({ store }: RouteDeps): Route[] {
       response: { status: 200, description: 'The alerts.', schema: 'BudgetAlertList' },
       handle: ({ query, caller }) => {
         const scope = scopeOf(caller);
-        // Alerts are few (three per budget and period); a scoped reader filters the newest ones it may see.
-        const alerts = store.budgets.alerts(scope === undefined ? (query.limit ?? DEFAULT_ALERT_LIMIT) : undefined);
-        const visible = alerts.filter((alert) => budgetInScope(scope, alert.scope));
-        return { body: { alerts: visible.slice(0, query.limit ?? DEFAULT_ALERT_LIMIT).map(alertView) } };
+        const limit = query.limit ?? DEFAULT_PAGE_SIZE;
+        const [beforeId] = query.cursor === undefined ? [] : decodeCursor('alerts', query.cursor, 1);
+        // A scoped reader's alerts are filtered here: at most three per budget and period, so reading on is cheap.
+        const visible: BudgetAlert[] = [];
+        let from = beforeId;
+        for (;;) {
+          const batch = store.budgets.alerts(limit + 1, from);
+          visible.push(...batch.filter((alert) => budgetInScope(scope, alert.scope)));
+          const last = batch.at(-1);
+          if (visible.length > limit || batch.length <= limit || last === undefined) break;
+          from = last.id;
+        }
+        const page = visible.slice(0, limit);
+        const lastShown = page.at(-1);
+        const next = visible.length > limit && lastShown !== undefined ? encodeCursor('alerts', [lastShown.id]) : null;
+        return { body: { alerts: page.map(alertView), next } };
       },
     }),
     defineRoute({

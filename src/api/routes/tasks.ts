@@ -5,11 +5,9 @@ import type { Task } from '../../core/task.ts';
 import { describeTeamScope, scopeAllows, type TeamScope } from '../../core/team-scope.ts';
 import type { NewTask, Store } from '../../store/store.ts';
 import { checkPayloads, checkPendingQuota } from '../admission.ts';
+import { DEFAULT_PAGE_SIZE, decodeCursor, encodeCursor } from '../paging.ts';
 import { actorOf, defineRoute, scopeOf, type Route, type RouteDeps } from '../route.ts';
 import { emptyBodySchema, submitSchema, tasksQuerySchema, type taskSpecSchema } from '../schemas.ts';
-
-/** Tasks a listing returns when the query sets no limit. */
-export const DEFAULT_TASK_LIST_LIMIT = 1_000;
 
 /** POST /v1/tasks, GET /v1/tasks, GET /v1/tasks/{id}, POST /v1/tasks/{id}/cancel. */
 export function taskRoutes({ store, maxTaskPayloadBytes }: RouteDeps): Route[] {
@@ -43,21 +41,24 @@ export function taskRoutes({ store, maxTaskPayloadBytes }: RouteDeps): Route[] {
     defineRoute({
       method: 'GET',
       path: '/v1/tasks',
-      summary: 'List tasks, newest first, filtered by state (a,b), team and project.',
+      summary:
+        'List tasks, newest first, filtered by state (a,b), team and project; pages of `limit` (default 100, at most 1,000), `next` is the cursor of the following page.',
       access: { kind: 'roles', roles: ['submitter', 'admin', 'finance'] },
       query: tasksQuerySchema,
       response: { status: 200, description: 'The tasks.', schema: 'TaskList' },
-      handle: ({ query, caller }) => ({
-        body: {
-          tasks: store.tasks.list({
-            ...scopeFilter(scopeOf(caller)),
-            ...(query.state && { states: query.state }),
-            ...(query.team && { team: query.team }),
-            ...(query.project && { project: query.project }),
-            limit: query.limit ?? DEFAULT_TASK_LIST_LIMIT,
-          }),
-        },
-      }),
+      handle: ({ query, caller }) => {
+        const [createdAtMs, seq] = query.cursor === undefined ? [] : decodeCursor('tasks', query.cursor, 2);
+        const page = store.tasks.page({
+          ...scopeFilter(scopeOf(caller)),
+          ...(query.state && { states: query.state }),
+          ...(query.team && { team: query.team }),
+          ...(query.project && { project: query.project }),
+          ...(createdAtMs !== undefined && seq !== undefined && { after: { createdAtMs, seq } }),
+          limit: query.limit ?? DEFAULT_PAGE_SIZE,
+        });
+        const next = page.next === null ? null : encodeCursor('tasks', [page.next.createdAtMs, page.next.seq]);
+        return { body: { tasks: page.tasks, next } };
+      },
     }),
     defineRoute({
       method: 'GET',

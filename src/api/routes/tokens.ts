@@ -3,7 +3,8 @@ import { NotFoundError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
 import type { TeamScope } from '../../core/team-scope.ts';
 import { actorOf, defineRoute, type Route, type RouteDeps } from '../route.ts';
-import { createTokenSchema } from '../schemas.ts';
+import { pageOf } from '../paging.ts';
+import { createTokenSchema, pageQuerySchema } from '../schemas.ts';
 import type { CreateTokenResponse } from '../types.ts';
 
 /**
@@ -62,7 +63,11 @@ export function tokenRoutes({ store }: RouteDeps): Route[] {
       summary: 'List tokens (never their secrets).',
       access: { kind: 'roles', roles: ['admin'] },
       response: { status: 200, description: 'The tokens.', schema: 'TokenList' },
-      handle: () => ({ body: { tokens: store.tokens.list() } }),
+      query: pageQuerySchema,
+      handle: ({ query }) => {
+        const page = pageOf('tokens', store.tokens.list(), query);
+        return { body: { tokens: page.items, next: page.next } };
+      },
     }),
     defineRoute({
       method: 'DELETE',

@@ -3,6 +3,7 @@ import { formatResources } from '../../core/resources.ts';
 import { TaskState, type Task } from '../../core/task.ts';
 import { addConnectionOptions, addExamples, addFormatOption, defineCommand, type CliApp } from '../common-options.ts';
 import { withClient, type ConnectionFlags } from '../connection.ts';
+import { fetchList } from '../pages.ts';
 import { parseChoiceList, parseIdArgument, parseIntFlag, parseNameFlag } from '../flags.ts';
 import {
   formatAge,
@@ -20,6 +21,7 @@ interface ListOptions extends ConnectionFlags {
   readonly team?: string;
   readonly project?: string;
   readonly limit?: string;
+  readonly all?: boolean;
   readonly format: OutputFormat;
 }
 
@@ -28,14 +30,14 @@ interface ItemOptions extends ConnectionFlags {
 }
 
 /** The query of GET /v1/tasks from the list flags; validates every value. */
-export function taskListQuery(flags: Omit<ListOptions, 'format'>): string {
+export function taskListQuery(flags: Omit<ListOptions, 'format' | 'all'>): string {
   const query = new URLSearchParams();
   if (flags.state !== undefined)
     query.set('state', parseChoiceList('--state', flags.state, Object.values(TaskState)).join(','));
   if (flags.team !== undefined) query.set('team', parseNameFlag('--team', flags.team));
   if (flags.project !== undefined) query.set('project', parseNameFlag('--project', flags.project));
   if (flags.limit !== undefined)
-    query.set('limit', String(parseIntFlag('--limit', flags.limit, { min: 1, max: 10_000 })));
+    query.set('limit', String(parseIntFlag('--limit', flags.limit, { min: 1, max: 1_000 })));
   const text = query.toString();
   return text ? `?${text}` : '';
 }
@@ -149,7 +151,8 @@ export function tasksCommand(parent: Command, app: CliApp): void {
     .option('--state <states>', `only these states, comma-separated: ${Object.values(TaskState).join(', ')}`)
     .option('--team <team>', 'only this team')
     .option('--project <project>', 'only this project')
-    .option('--limit <n>', "at most N tasks (1 to 10000; default: the server's)");
+    .option('--limit <n>', 'at most N tasks a page (1 to 1000; default 100)')
+    .option('--all', 'every task: follow the pages to the end');
   addConnectionOptions(tasks);
   addFormatOption(tasks, ['table', 'json', 'csv']);
   addExamples(tasks, [
@@ -161,7 +164,9 @@ export function tasksCommand(parent: Command, app: CliApp): void {
   tasks.action(async (_options: unknown, self: Command) => {
     const flags = self.opts<ListOptions>();
     const query = taskListQuery(flags);
-    const answer = await withClient(flags, app.ctx, (client) => client.get<{ tasks: Task[] }>(`/v1/tasks${query}`));
+    const answer = await withClient(flags, app.ctx, (client) =>
+      fetchList<'tasks', Task>(client, `/v1/tasks${query}`, 'tasks', flags.all === true),
+    );
     const now = Date.now();
     app.ctx.stdout.write(
       render(

@@ -3,6 +3,7 @@ import type { CreateTokenRequest, CreateTokenResponse } from '../../api/types.ts
 import { Role, type TokenRecord } from '../../store/store.ts';
 import { addConnectionOptions, addExamples, addFormatOption, defineCommand, type CliApp } from '../common-options.ts';
 import { withClient, type ConnectionFlags } from '../connection.ts';
+import { fetchList } from '../pages.ts';
 import { parseIdArgument, parseListFlag, parseNameFlag } from '../flags.ts';
 import { describeTeamScope } from '../../core/team-scope.ts';
 import { formatTime, render, renderJson, type OutputFormat, type Table } from '../format.ts';
@@ -79,13 +80,18 @@ export function tokenCommand(parent: Command, app: CliApp): void {
     );
   });
 
-  const list = defineCommand(token, 'list', 'list tokens (never their secrets), revoked ones included');
+  const list = defineCommand(token, 'list', 'list tokens (never their secrets), revoked ones included').option(
+    '--all',
+    'every token: follow the pages (100 tokens each) to the end',
+  );
   addConnectionOptions(list);
   addFormatOption(list, ['table', 'json', 'csv']);
   addExamples(list, ['spillway token list', 'spillway token list --format csv']);
   list.action(async (_options: unknown, self: Command) => {
-    const flags = self.opts<TokenOptions>();
-    const answer = await withClient(flags, app.ctx, (client) => client.get<{ tokens: TokenRecord[] }>('/v1/tokens'));
+    const flags = self.opts<TokenOptions & { readonly all?: boolean }>();
+    const answer = await withClient(flags, app.ctx, (client) =>
+      fetchList<'tokens', TokenRecord>(client, '/v1/tokens', 'tokens', flags.all === true),
+    );
     app.ctx.stdout.write(render(flags.format, answer, () => tokenTable(answer.tokens)));
   });
 

@@ -4,6 +4,7 @@ import { TaskState, type Task } from '../../core/task.ts';
 import { addConnectionOptions, addExamples, addFormatOption, defineCommand, type CliApp } from '../common-options.ts';
 import { withClient, type ConnectionFlags } from '../connection.ts';
 import { fetchList } from '../pages.ts';
+import { escapeControl } from '../terminal-text.ts';
 import { parseChoiceList, parseIdArgument, parseIntFlag, parseNameFlag } from '../flags.ts';
 import {
   formatAge,
@@ -27,6 +28,7 @@ interface ListOptions extends ConnectionFlags {
 
 interface ItemOptions extends ConnectionFlags {
   readonly format: OutputFormat;
+  readonly raw?: boolean;
 }
 
 /** The query of GET /v1/tasks from the list flags; validates every value. */
@@ -120,8 +122,11 @@ export function taskCsvTable(tasks: readonly Task[]): Table {
   };
 }
 
-/** A task for a person: its fields, then its output tail as it is. */
-export function renderTaskDetail(t: Task): string {
+/**
+ * A task for a person: its fields, then its output tail, control characters escaped (a task's output must not drive
+ * the terminal) unless `raw`.
+ */
+export function renderTaskDetail(t: Task, raw = false): string {
   const constraints = Object.keys(t.constraints).length ? JSON.stringify(t.constraints) : '-';
   const fields = renderFields([
     ['id', t.id],
@@ -140,9 +145,8 @@ export function renderTaskDetail(t: Task): string {
     ['started', formatTime(t.startedAtMs) || '-'],
     ['finished', formatTime(t.finishedAtMs) || '-'],
   ]);
-  const tail = t.outputTail
-    ? `\noutput (tail):\n${t.outputTail.endsWith('\n') ? t.outputTail : `${t.outputTail}\n`}`
-    : '';
+  const output = raw ? t.outputTail : escapeControl(t.outputTail);
+  const tail = output ? `\noutput (tail):\n${output.endsWith('\n') ? output : `${output}\n`}` : '';
   return fields + tail;
 }
 
@@ -178,11 +182,9 @@ export function tasksCommand(parent: Command, app: CliApp): void {
     );
   });
 
-  const show = defineCommand(
-    tasks,
-    'show',
-    'show one task: its state, where it runs, its exit code and output tail',
-  ).argument('<id>', 'the task id (from submit or tasks)');
+  const show = defineCommand(tasks, 'show', 'show one task: its state, where it runs, its exit code and output tail')
+    .argument('<id>', 'the task id (from submit or tasks)')
+    .option('--raw', 'print the output tail as it is, escape sequences and all (default: they are shown escaped)');
   addConnectionOptions(show);
   addFormatOption(show, ['table', 'json']);
   addExamples(show, [
@@ -193,7 +195,7 @@ export function tasksCommand(parent: Command, app: CliApp): void {
     const flags = self.opts<ItemOptions>();
     const path = `/v1/tasks/${parseIdArgument('ID', id)}`;
     const task = await withClient(flags, app.ctx, (client) => client.get<Task>(path));
-    app.ctx.stdout.write(flags.format === 'json' ? renderJson(task) : renderTaskDetail(task));
+    app.ctx.stdout.write(flags.format === 'json' ? renderJson(task) : renderTaskDetail(task, flags.raw === true));
   });
 
   const cancel = defineCommand(tasks, 'cancel', 'cancel a task; a running one is stopped on its agent').argument(

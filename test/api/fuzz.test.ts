@@ -1,7 +1,7 @@
 /**
  * A property-based HTTP fuzzer over every route, role and team scope (issue 13): requests built from the server's own
  * OpenAPI document, with known and garbage ids, queries and bodies (valid ones mutated, random JSON, non-JSON), sent
- * by every kind of caller to the real API server on a real SQLite file, with no control loop running. Every answer
+ * by every kind of caller to a real `spillway serve` (a child process on a SQLite file) whose loop is stopped. Every answer
  * must be below 500, the server must stay up, and the domain tables (tasks, agents, tokens, budgets, policy, intents)
  * may change only when the answer is 2xx (audit rows and rate-limit state may grow).
  *
@@ -9,7 +9,14 @@
  * SPILLWAY_FUZZ_SEED to replay a run.
  */
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { stringify } from 'yaml';
 import fc from 'fast-check';
 import { after, before, describe, it } from 'mocha';
 import { hashToken, newApiToken } from '../../src/core/credentials.ts';
@@ -17,7 +24,10 @@ import { newId } from '../../src/core/ids.ts';
 import { resources } from '../../src/core/resources.ts';
 import type { TeamScope } from '../../src/core/team-scope.ts';
 import type { Role } from '../../src/store/store.ts';
-import { rawRequest, startApiHarness, type ApiHarness, type RawResponse } from '../helpers/api-harness.ts';
+import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import type { Store } from '../../src/store/store.ts';
+import { rawRequest, type RawResponse } from '../helpers/api-harness.ts';
+import { CLI_ENTRY, cleanEnv } from '../cli/helpers/cli-process.ts';
 
 const REQUESTS = Number(process.env.SPILLWAY_FUZZ_REQUESTS ?? 2_000);
 const SEED = Number(process.env.SPILLWAY_FUZZ_SEED ?? Date.now() % 2_147_483_647);
@@ -32,11 +42,16 @@ interface Fuzzed {
 
 describe('api fuzzing', function () {
   this.timeout(Math.max(120_000, REQUESTS * 60));
-  let h: ApiHarness;
+  let dir: string;
+  let store: Store;
+  let serve: ChildProcess;
+  let serveLog = '';
+  let url: string;
   let reader: DatabaseSync;
   const callers: Record<string, string | undefined> = {};
   const ids: Record<string, string[]> = {};
   let routes: { method: string; path: string }[] = [];
+  const now = Date.now();
 
   function token(
     role: Role,
@@ -46,10 +61,7 @@ describe('api fuzzing', function () {
   ): { id: string; secret: string } {
     const secret = newApiToken();
     const id = newId('tok');
-    h.store.tokens.create(
-      { id, role, name, agentId, createdAtMs: h.clock.now(), ...(scope && { scope }) },
-      hashToken(secret),
-    );
+    store.tokens.create({ id, role, name, agentId, createdAtMs: now, ...(scope && { scope }) }, hashToken(secret));
     return { id, secret };
   }
 
@@ -65,21 +77,28 @@ describe('api fuzzing', function () {
     );
   }
 
+  /**
+   * A real `spillway serve` with its loop stopped: another holder has the store's lease for a year, so this serve is a
+   * standby that answers the API and never runs a pass (nothing but requests writes to the store).
+   */
   before(async () => {
-    h = await startApiHarness();
-    reader = new DatabaseSync(h.dbPath, { readOnly: true });
+    dir = mkdtempSync(join(tmpdir(), 'spillway-fuzz-'));
+    const dbPath = join(dir, 'spillway.db');
+    store = openSqliteStore(dbPath);
+    store.meta.bindClusterId('fuzz');
+    assert.ok(store.lease.acquire('controller', 'fuzz-holder', now, 365 * 86_400_000));
     callers.anonymous = undefined;
-    callers.revoked = h.tokens.revoked;
-    callers.admin = h.tokens.admin;
-    callers.submitter = h.tokens.submitter;
-    callers.finance = h.tokens.finance;
-    callers.registration = h.tokens.registration;
+    callers.garbage = 'not-a-token';
+    for (const role of ['admin', 'submitter', 'finance'] as const) callers[role] = token(role, role).secret;
+    callers.registration = token('agent', 'registration').secret;
+    const revoked = token('admin', 'revoked');
+    store.tokens.revoke(revoked.id, now);
+    callers.revoked = revoked.secret;
     callers['submitter-vision'] = token('submitter', 'sv', { teams: ['vision'] }).secret;
     callers['finance-vision'] = token('finance', 'fv', { teams: ['vision'], projects: ['p'] }).secret;
-    callers.garbage = 'not-a-token';
     const agents: string[] = [];
     for (let i = 0; i < 3; i++) {
-      const agent = h.store.agents.insert(
+      const agent = store.agents.insert(
         {
           name: `p${i}`,
           location: { kind: 'private', site: 'lab' },
@@ -92,12 +111,12 @@ describe('api fuzzing', function () {
           providerId: null,
           intentId: null,
         },
-        h.clock.now(),
+        now,
       );
       agents.push(agent.id);
       callers[`agent-${i}`] = token('agent', `a${i}`, undefined, agent.id).secret;
     }
-    const tasks = h.store.tasks.insert(
+    const tasks = store.tasks.insert(
       ['vision', 'ml', 'vision', 'ml'].map((team) => ({
         owner: { team, project: 'p', job: 'j' },
         resources: resources({ cpuMillis: 500, memoryMiB: 256 }),
@@ -106,20 +125,59 @@ describe('api fuzzing', function () {
         constraints: {},
         command: ['true'],
       })),
-      h.clock.now(),
+      now,
     );
-    h.store.tasks.place(tasks[2]?.id ?? '', agents[0] ?? '', h.clock.now());
-    h.store.tasks.claim(agents[0] ?? '', h.clock.now());
+    store.tasks.place(tasks[2]?.id ?? '', agents[0] ?? '', now);
+    store.tasks.claim(agents[0] ?? '', now);
     for (const team of ['vision', 'ml']) {
-      h.store.budgets.set(
+      store.budgets.set(
         { name: `b-${team}`, scope: { kind: 'team', team }, period: 'day', capMicros: 1_000_000, onCap: 'finish' },
         'test',
-        h.clock.now(),
+        now,
       );
     }
-    ids.id = [...tasks.map((t) => t.id), ...agents, 'b-vision', 'b-ml', ...h.store.tokens.list().map((t) => t.id)];
+    ids.id = [...tasks.map((t) => t.id), ...agents, 'b-vision', 'b-ml', ...store.tokens.list().map((t) => t.id)];
     ids.taskId = tasks.map((t) => t.id);
-    const doc = await rawRequest(h.server.url, { method: 'GET', path: '/v1/openapi.json' });
+    store.close();
+
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    const configPath = join(dir, 'spillway.yaml');
+    writeFileSync(
+      configPath,
+      stringify({
+        clusterId: 'fuzz',
+        home: join(dir, 'home'),
+        store: { path: dbPath },
+        api: { host: '127.0.0.1', port },
+        pool: { heartbeatIntervalMs: 1_000, lostAfterMs: 3_600_000 },
+        providers: [
+          {
+            kind: 'local',
+            name: 'cloud',
+            offerings: [{ instanceType: 'local.small', cpu: 2, memory: '4Gi', pricePerHourUsd: 0.0832 }],
+          },
+        ],
+        log: { level: 'warn' },
+      }),
+    );
+    serve = spawn(process.execPath, [CLI_ENTRY, 'serve', '--config', configPath], {
+      env: cleanEnv({ AWS_EC2_METADATA_DISABLED: 'true', METADATA_SERVER_DETECTION: 'none' }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const keep = (chunk: Buffer): void => {
+      serveLog = (serveLog + chunk.toString()).slice(-20_000);
+    };
+    serve.stdout?.on('data', keep);
+    serve.stderr?.on('data', keep);
+    await waitFor(async () => {
+      if (serve.exitCode !== null) throw new Error(`serve exited: ${serveLog}`);
+      return (await fetch(`${url}/healthz`).catch(() => undefined))?.ok === true;
+    });
+    // serve writes its admin token file once it is up; wait for it, so the baseline dump holds that token's row.
+    await waitFor(async () => existsSync(join(dir, 'home', 'admin.token')));
+    reader = new DatabaseSync(dbPath, { readOnly: true });
+    const doc = await rawRequest(url, { method: 'GET', path: '/v1/openapi.json' });
     const paths = (doc.json as { paths: Record<string, Record<string, unknown>> }).paths;
     routes = Object.entries(paths).flatMap(([path, methods]) =>
       Object.keys(methods).map((method) => ({ method: method.toUpperCase(), path })),
@@ -127,7 +185,12 @@ describe('api fuzzing', function () {
   });
   after(async () => {
     reader?.close();
-    await h?.close();
+    if (serve && serve.exitCode === null) {
+      const exited = once(serve, 'exit');
+      serve.kill('SIGTERM');
+      await exited;
+    }
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   const garbageSegment = fc.oneof(
@@ -350,11 +413,12 @@ describe('api fuzzing', function () {
         const before = dump();
         let res: RawResponse;
         try {
-          res = await rawRequest(h.server.url, req);
+          res = await rawRequest(url, req);
         } catch (err) {
           throw new Error(`${req.method} ${req.path}: no answer (${(err as Error).message})`, { cause: err });
         }
         counts.set(res.status, (counts.get(res.status) ?? 0) + 1);
+        assert.equal(serve.exitCode, null, `serve exited after ${req.method} ${req.path}: ${serveLog}`);
         assert.ok(
           res.status > 0 && res.status < 500,
           `${req.method} ${req.path} -> ${res.status} ${res.text.slice(0, 300)}`,
@@ -365,8 +429,14 @@ describe('api fuzzing', function () {
       }),
       { numRuns: REQUESTS, seed: SEED, endOnFailure: true },
     );
-    const health = await rawRequest(h.server.url, { method: 'GET', path: '/healthz' });
+    const health = await rawRequest(url, { method: 'GET', path: '/healthz' });
     assert.equal(health.status, 200, 'the server is still up');
+    assert.equal(
+      (health.json as { leader: boolean }).leader,
+      false,
+      'the loop never ran: another holder has the lease',
+    );
+    assert.doesNotMatch(serveLog, /failed (handling|answering) request/, 'no request failed inside the server');
     console.log(
       `      answers: ${[...counts]
         .sort(([a], [b]) => a - b)
@@ -381,3 +451,22 @@ describe('api fuzzing', function () {
     assert.ok((counts.get(400) ?? 0) > 0 && (counts.get(403) ?? 0) > 0 && (counts.get(401) ?? 0) > 0);
   });
 });
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`waiting ${timeoutMs} ms: the condition never held`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
+    });
+  });
+}

@@ -36,7 +36,9 @@ export const benchmark: Benchmark = {
     try {
       const fillStarted = performance.now();
       fill(dbPath, tasks, bigTasks, agents);
-      ctx.log(`  filled ${tasks} pending tasks (${bigTasks} with 60 KiB commands) and ${agents} agents in ${((performance.now() - fillStarted) / 1000).toFixed(1)} s`);
+      ctx.log(
+        `  filled ${tasks} pending tasks (${bigTasks} with 60 KiB commands) and ${agents} agents in ${((performance.now() - fillStarted) / 1000).toFixed(1)} s`,
+      );
       const configPath = join(dir, 'spillway.yaml');
       writeFileSync(
         configPath,
@@ -70,9 +72,13 @@ export const benchmark: Benchmark = {
       try {
         const url = `http://127.0.0.1:${port}`;
         const startedAt = performance.now();
-        await waitFor(async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.ok === true, 120_000, () => {
-          if (serve.exitCode !== null) throw new Error(`serve exited: ${stderr}`);
-        });
+        await waitFor(
+          async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.ok === true,
+          120_000,
+          () => {
+            if (serve.exitCode !== null) throw new Error(`serve exited: ${stderr}`);
+          },
+        );
         ctx.log(`  serve answered after ${((performance.now() - startedAt) / 1000).toFixed(1)} s`);
         const tokenFile = join(home, 'admin.token');
         await waitFor(async () => existsSync(tokenFile), 30_000);

@@ -186,7 +186,12 @@ export class AgentRegistry {
    * reached the agent (the pull's answer was lost) or was lost by it: it goes back to pending rather than stay
    * running forever. Two heartbeat intervals cover a heartbeat sent before the pull's answer arrived.
    */
-  #requeueUnacknowledged(agentId: string, runningHere: readonly TaskHeader[], reported: readonly string[], nowMs: number): void {
+  #requeueUnacknowledged(
+    agentId: string,
+    runningHere: readonly TaskHeader[],
+    reported: readonly string[],
+    nowMs: number,
+  ): void {
     const reportedIds = new Set(reported);
     const cutoff = nowMs - 2 * this.#heartbeatIntervalMs;
     for (const task of runningHere) {

@@ -153,6 +153,7 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
     clock,
     metrics,
     listen: { host: config.api.host, port: config.api.port, tls, maxBodyBytes: config.api.maxBodyBytes },
+    maxTaskPayloadBytes: config.api.maxTaskPayloadBytes,
     health: { isLeader: () => isLeader(), version: VERSION },
     privateRate: amortizedPrivateRate(config.privateRates),
     providers: providersPort,

@@ -75,6 +75,9 @@ const agent = z.object({
   reason: z.string(),
 }) satisfies z.ZodType<Agent>;
 
+/** A list page's cursor to the following page (`?cursor=`), null at the end; absent from answers that are not pages. */
+const nextCursor = z.string().nullable().optional();
+
 const tokenRecord = z.object({
   id: z.string(),
   role,
@@ -82,6 +85,7 @@ const tokenRecord = z.object({
   agentId: z.string().nullable(),
   createdAtMs: z.number(),
   revokedAtMs: z.number().nullable(),
+  scope: z.object({ teams: z.array(z.string()), projects: z.array(z.string()).optional() }).optional(),
 }) satisfies z.ZodType<TokenRecord>;
 
 const auditEntry = z.object({
@@ -203,15 +207,15 @@ const errorBody = z.object({
 /** Every answer schema by its name under `components.schemas`. */
 export const responseSchemas = {
   Task: task,
-  TaskList: z.object({ tasks: z.array(task) }),
+  TaskList: z.object({ tasks: z.array(task), next: nextCursor }),
   Agent: agent,
-  AgentList: z.object({ agents: z.array(agent) }),
+  AgentList: z.object({ agents: z.array(agent), next: nextCursor }),
   Status: status,
   ProviderRetry: z.object({ providerId: z.string(), closed: z.number() }) satisfies z.ZodType<ProviderRetry>,
   Policy: policySchema,
   Paused: z.object({ paused: z.boolean() }),
   TokenRecord: tokenRecord,
-  TokenList: z.object({ tokens: z.array(tokenRecord) }),
+  TokenList: z.object({ tokens: z.array(tokenRecord), next: nextCursor }),
   CreateTokenResponse: z.object({
     id: z.string(),
     role,
@@ -221,10 +225,10 @@ export const responseSchemas = {
     site: z.string().optional(),
     expiresAtMs: z.number().optional(),
   }) satisfies z.ZodType<CreateTokenResponse>,
-  AuditList: z.object({ entries: z.array(auditEntry) }),
+  AuditList: z.object({ entries: z.array(auditEntry), next: nextCursor }),
   Budget: budgetView,
-  BudgetList: z.object({ budgets: z.array(budgetView) }),
-  BudgetAlertList: z.object({ alerts: z.array(budgetAlert) }),
+  BudgetList: z.object({ budgets: z.array(budgetView), next: nextCursor }),
+  BudgetAlertList: z.object({ alerts: z.array(budgetAlert), next: nextCursor }),
   ChargebackReport: chargebackReport,
   Health: z.object({ ok: z.boolean(), leader: z.boolean(), version: z.string() }) satisfies z.ZodType<Health>,
   RegisterResponse: z.object({

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { TeamScope } from '../core/team-scope.ts';
 import type { AgentRegistry } from '../pool/builtin/registry.ts';
 import type { Role, Store, TokenRecord } from '../store/store.ts';
 import type { ApiMetrics } from './metrics.ts';
@@ -85,6 +86,14 @@ export function actorOf(caller: Caller): string {
   return caller.kind === 'bootstrap' ? 'bootstrap credential' : 'anonymous';
 }
 
+/**
+ * The team scope a caller acts within: a scoped submitter or finance token's teams and projects; undefined (every
+ * team) for admin, unscoped tokens and callers without a token.
+ */
+export function scopeOf(caller: Caller): TeamScope | undefined {
+  return caller.kind === 'token' ? caller.token.scope : undefined;
+}
+
 /** What route handlers may use. Built once by the server from its deps. */
 export interface RouteDeps {
   readonly store: Store;
@@ -96,4 +105,6 @@ export interface RouteDeps {
   readonly slurmMungeKeyFile?: string;
   /** The controller's providers and launch breakers; absent, status lists no provider. */
   readonly providers?: ProvidersPort;
+  /** A task's command plus environment at most, in UTF-8 bytes (`api.maxTaskPayloadBytes`). */
+  readonly maxTaskPayloadBytes: number;
 }

@@ -10,6 +10,8 @@ import { cpuQuantity, memoryQuantity, policySchema } from '../config/schema.ts';
 import { budgetBodySchema } from '../config/budget-schema.ts';
 import { ChargebackBy } from '../cost-model/chargeback.ts';
 import { Role } from '../store/store.ts';
+import { RESOURCE_BOUNDS } from './admission.ts';
+import { pageQuery } from './paging.ts';
 import type { HeartbeatRequest, LeaveRequest, RegisterRequest, ReportRequest } from '../agent/protocol.ts';
 import type { CreateTokenRequest, SubmitRequest } from './types.ts';
 
@@ -21,8 +23,28 @@ export const MAX_TASKS_PER_SUBMIT = 1_000;
 const name = z.string().min(1).max(200);
 const count = z.number().int().nonnegative();
 const labels = z.record(z.string().min(1).max(200), z.string().max(1_000));
-/** The agent's output tail is a tail: it never needs to be large. */
-const outputTail = z.string().max(65_536);
+/** The longest output tail kept, in UTF-8 bytes. */
+export const MAX_OUTPUT_TAIL_BYTES = 65_536;
+
+/**
+ * The agent's output tail is a tail: it never needs to be large. The agent cuts its tail at 64 KiB of raw output,
+ * which can take more once decoded (a broken sequence becomes a 3-byte U+FFFD), so the rest is trimmed here, never
+ * refused: a task's exit must not be lost over its output.
+ */
+const outputTail = z
+  .string()
+  .max(3 * MAX_OUTPUT_TAIL_BYTES)
+  .transform(lastUtf8Bytes);
+
+/** The end of `text` that fits in MAX_OUTPUT_TAIL_BYTES of UTF-8, cut on a character boundary. */
+function lastUtf8Bytes(text: string): string {
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length <= MAX_OUTPUT_TAIL_BYTES) return text;
+  let start = bytes.length - MAX_OUTPUT_TAIL_BYTES;
+  // Skip continuation bytes (10xxxxxx) so the cut never splits a character.
+  while (start < bytes.length && ((bytes[start] ?? 0) & 0xc0) === 0x80) start += 1;
+  return bytes.subarray(start).toString('utf8');
+}
 
 function quantity(what: string): z.ZodType<number | string, number | string> {
   return z.union([z.number().nonnegative(), z.string()], {
@@ -32,17 +54,20 @@ function quantity(what: string): z.ZodType<number | string, number | string> {
 
 export const taskSpecSchema = z
   .object({
-    command: z.array(z.string().max(10_000)).min(1, 'required: at least the program to run').max(1_000),
+    // Each argument may be long; what bounds a command is its total size (api.maxTaskPayloadBytes, checked at submit).
+    command: z.array(z.string()).min(1, 'required: at least the program to run').max(1_000),
     resources: z
       .object({
         cpu: quantity('a number of cores or a CPU quantity such as 500m')
           .pipe(cpuQuantity)
-          .refine((millis) => millis > 0, 'must be more than 0'),
+          .refine((millis) => millis > 0, 'must be more than 0')
+          .refine((millis) => millis <= RESOURCE_BOUNDS.cpuMillis, 'must be at most 4096 cores'),
         memory: quantity('a number of MiB or a memory quantity such as 512Mi or 4Gi')
           .pipe(memoryQuantity)
-          .refine((mib) => mib > 0, 'must be more than 0'),
-        gpus: count.optional(),
-        netMbps: count.optional(),
+          .refine((mib) => mib > 0, 'must be more than 0')
+          .refine((mib) => mib <= RESOURCE_BOUNDS.memoryMiB, 'must be at most 64Ti'),
+        gpus: count.max(RESOURCE_BOUNDS.gpus).optional(),
+        netMbps: count.max(RESOURCE_BOUNDS.netMbps).optional(),
       })
       .strict(),
     owner: z.object({ team: name.optional(), project: name.optional(), job: name.optional() }).strict().optional(),
@@ -72,9 +97,6 @@ function csvOf<const T extends readonly [string, ...string[]]>(values: T) {
     .pipe(z.array(z.enum(values)));
 }
 
-const queryLimit = (max: number) =>
-  z.string().regex(/^\d+$/, 'expected a whole number').transform(Number).pipe(z.number().int().min(1).max(max));
-
 const taskStates = Object.values(TaskState) as [TaskState, ...TaskState[]];
 const agentStates = Object.values(AgentState) as [AgentState, ...AgentState[]];
 
@@ -83,15 +105,18 @@ export const tasksQuerySchema = z
     state: csvOf(taskStates).optional(),
     team: name.optional(),
     project: name.optional(),
-    limit: queryLimit(10_000).optional(),
+    ...pageQuery,
   })
   .strict();
 
-export const agentsQuerySchema = z.object({ state: csvOf(agentStates).optional() }).strict();
+export const agentsQuerySchema = z.object({ state: csvOf(agentStates).optional(), ...pageQuery }).strict();
 
-export const auditQuerySchema = z.object({ limit: queryLimit(1_000).optional() }).strict();
+export const auditQuerySchema = z.object(pageQuery).strict();
 
-export const budgetAlertsQuerySchema = z.object({ limit: queryLimit(1_000).optional() }).strict();
+export const budgetAlertsQuerySchema = z.object(pageQuery).strict();
+
+/** List routes that filter nothing: `limit` and `cursor` only. */
+export const pageQuerySchema = z.object(pageQuery).strict();
 
 /** `2026-01-01` (UTC midnight) or `2026-01-01T12:00:00Z` / `...+02:00`: a time needs its offset, never a local one. */
 const isoTime = z
@@ -134,6 +159,9 @@ export const emptyBodySchema = z.object({}).strict().optional();
 /** Routes that take no query parameters. */
 export const noQuerySchema = z.object({}).strict();
 
+const scopeNames = z.array(name).min(1).max(100);
+
+/** A scope names teams (projects need teams) and fits only submitter and finance tokens. */
 export const createTokenSchema = z
   .object({
     role: z.enum(Object.values(Role) as [Role, ...Role[]]),
@@ -142,10 +170,32 @@ export const createTokenSchema = z
     maxAgents: z.number().int().min(1).max(1_000_000).optional(),
     site: name.optional(),
     expiresInMs: z.number().int().min(1_000).max(366 * 86_400_000).optional(),
+    teams: scopeNames.optional(),
+    projects: scopeNames.optional(),
   })
-  .strict() satisfies z.ZodType<unknown, CreateTokenRequest>;
+  .strict()
+  .superRefine((body, ctx) => {
+    if (body.projects !== undefined && body.teams === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['projects'], message: 'a token scoped to projects also names its teams' });
+    }
+    if (body.teams !== undefined && body.role !== 'submitter' && body.role !== 'finance') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['teams'],
+        message: `only submitter and finance tokens take a team scope, not ${body.role}`,
+      });
+    }
+  }) satisfies z.ZodType<unknown, CreateTokenRequest>;
 
-const resourcesSchema = z.object({ cpuMillis: count, memoryMiB: count, gpus: count, netMbps: count }).strict();
+/** An agent's capacity: the same bounds as a task's, so no figure the planner adds up can overflow. */
+const resourcesSchema = z
+  .object({
+    cpuMillis: count.max(RESOURCE_BOUNDS.cpuMillis),
+    memoryMiB: count.max(RESOURCE_BOUNDS.memoryMiB),
+    gpus: count.max(RESOURCE_BOUNDS.gpus),
+    netMbps: count.max(RESOURCE_BOUNDS.netMbps),
+  })
+  .strict();
 
 export const registerSchema = z
   .object({

@@ -8,6 +8,7 @@ import type { Logger } from '../log/logger.ts';
 import type { AgentRegistry } from '../pool/builtin/registry.ts';
 import type { Store } from '../store/store.ts';
 import { amortizedPrivateRate, type PrivateRate } from '../cost-model/ledger.ts';
+import { DEFAULT_MAX_TASK_PAYLOAD_BYTES } from './admission.ts';
 import { authenticate } from './auth.ts';
 import { readJsonBody } from './body.ts';
 import { HttpError, toErrorResponse } from './errors.ts';
@@ -56,6 +57,8 @@ export interface ApiDeps {
   readonly slurmMungeKeyFile?: string;
   /** The controller's providers and launch breakers (status, POST /v1/providers/{name}/retry). */
   readonly providers?: ProvidersPort;
+  /** A task's command plus environment at most, in UTF-8 bytes; default 64 KiB. */
+  readonly maxTaskPayloadBytes?: number;
 }
 
 export interface ApiServer {
@@ -79,6 +82,7 @@ export async function startApiServer(deps: ApiDeps): Promise<ApiServer> {
     metrics: deps.metrics,
     isLeader: deps.health.isLeader,
     version: deps.health.version,
+    maxTaskPayloadBytes: deps.maxTaskPayloadBytes ?? DEFAULT_MAX_TASK_PAYLOAD_BYTES,
     ...(deps.slurmMungeKeyFile ? { slurmMungeKeyFile: deps.slurmMungeKeyFile } : {}),
     ...(deps.providers ? { providers: deps.providers } : {}),
   };

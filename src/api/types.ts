@@ -7,7 +7,7 @@
  *   GET    /metrics                          none        Prometheus text
  *   GET    /v1/openapi.json                  none        the OpenAPI document
  *   POST   /v1/tasks                         submitter, admin     SubmitRequest -> { tasks: Task[] } (201)
- *   GET    /v1/tasks?state=a,b&team=&project=&limit=   submitter, admin, finance -> { tasks: Task[] }
+ *   GET    /v1/tasks?state=a,b&team=&project=&limit=&cursor=   submitter, admin, finance -> { tasks: Task[], next }
  *   GET    /v1/tasks/{id}                    submitter, admin, finance -> Task
  *   POST   /v1/tasks/{id}/cancel             submitter, admin     -> Task
  *   GET    /v1/agents?state=a,b              admin, submitter, finance -> { agents: Agent[] }
@@ -32,8 +32,12 @@
  *   POST   /v1/agents/{id}/tasks/{taskId}/report   agent (its own)
  *   POST   /v1/agents/{id}/leave             agent (its own)
  *
+ * Every list (tasks, agents, tokens, budgets, alerts, audit) is a page: `limit` 1 to 1,000 (default 100) and
+ * `cursor`, the `next` of the previous page (opaque; null on the last page). A scoped token (submitter or finance
+ * with teams) sees only its teams' tasks, budgets and chargeback rows; another team's object is a 404.
+ *
  * Errors: status 4xx/5xx with ErrorBody. 400 invalid JSON or field, 401 no or bad token, 403 wrong role, 404,
- * 405 method not allowed, 409 conflict, 413 body too large, 415 not JSON, 503 busy for a moment (Retry-After).
+ * 405 method not allowed, 409 conflict, 413 body too large, 415 not JSON, 429 over a quota (Retry-After), 503 busy for a moment (Retry-After).
  * A 5xx never leaks internals.
  */
 import type { Agent } from '../core/agent.ts';
@@ -41,6 +45,7 @@ import type { Policy } from '../core/policy.ts';
 import type { Resources } from '../core/resources.ts';
 import type { TaskState } from '../core/task.ts';
 import type { Role } from '../store/store.ts';
+import type { TeamScope } from '../core/team-scope.ts';
 import type { BudgetPeriod, BudgetScope, OnCap } from '../cost-model/budget.ts';
 import type { ChargebackBy } from '../cost-model/chargeback.ts';
 
@@ -55,6 +60,7 @@ export interface ErrorBody {
       | 'conflict'
       | 'payload_too_large'
       | 'unsupported_media_type'
+      | 'too_many_requests'
       | 'unavailable'
       | 'rate_limited'
       | 'internal';
@@ -172,6 +178,10 @@ export interface CreateTokenRequest {
   readonly site?: string;
   /** Role `agent` only: it registers no agent after this long (agents it registered keep their own tokens). */
   readonly expiresInMs?: number;
+  /** Submitter and finance only: the teams the token acts for; absent means every team. */
+  readonly teams?: readonly string[];
+  /** With `teams`: only these projects within them. */
+  readonly projects?: readonly string[];
 }
 
 export interface CreateTokenResponse {
@@ -184,6 +194,8 @@ export interface CreateTokenResponse {
   readonly maxAgents?: number;
   readonly site?: string;
   readonly expiresAtMs?: number;
+  /** Set when the token was created with a team scope. */
+  readonly scope?: TeamScope;
 }
 
 /** `PUT /v1/budgets/{name}`. */

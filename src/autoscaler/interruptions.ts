@@ -2,7 +2,8 @@ import type { Agent } from '../core/agent.ts';
 import { INTERRUPTION_REASON } from '../core/interruption.ts';
 import { offeringKey } from '../core/offering.ts';
 import type { Policy } from '../core/policy.ts';
-import type { Task } from '../core/task.ts';
+// The control loop plans on task headers: it never reads a command or an output.
+import type { TaskHeader as Task } from '../core/task.ts';
 import { LABEL_INSTANCE_TYPE } from '../providers/local/offerings.ts';
 
 /**

@@ -1,7 +1,8 @@
 import { normalizeGpuModel } from '../core/gpu-model.ts';
 import type { Offering } from '../core/offering.ts';
 import { RESOURCE_KEYS, type Resources } from '../core/resources.ts';
-import type { Task } from '../core/task.ts';
+// The control loop plans on task headers: it never reads a command or an output.
+import type { TaskHeader as Task } from '../core/task.ts';
 import { eligible, offeringHost } from '../pool/builtin/eligibility.ts';
 
 /** Tasks that may run on exactly the same hosts: same revocability and the same constraints. */

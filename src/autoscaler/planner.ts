@@ -5,7 +5,8 @@ import { offeringKey, type Offering } from '../core/offering.ts';
 import { ownerKey, type Owner, type OwnerShare } from '../core/owner.ts';
 import type { Policy } from '../core/policy.ts';
 import { dominantShare, fits, formatResources, subtract, type Resources } from '../core/resources.ts';
-import type { Task } from '../core/task.ts';
+// The control loop plans on task headers: it never reads a command or an output.
+import type { TaskHeader as Task } from '../core/task.ts';
 import { allowedOfferings } from '../cost-model/price-book-filter.ts';
 import { agentHost, eligible, offeringHost, type Host } from '../pool/builtin/eligibility.ts';
 import type { LaunchCommand, Waiting } from './commands.ts';

@@ -2,6 +2,7 @@
  * Output rendering for every command: aligned tables for people, RFC 4180 CSV and JSON for programs. Pure functions:
  * they return text and never write.
  */
+import { escapeControl } from './terminal-text.ts';
 
 export const OutputFormat = { table: 'table', json: 'json', csv: 'csv', yaml: 'yaml' } as const;
 export type OutputFormat = (typeof OutputFormat)[keyof typeof OutputFormat];
@@ -24,6 +25,11 @@ function cellText(cell: Cell): string {
   return String(cell);
 }
 
+/** A cell for a terminal: control characters escaped, whoever wrote the text. */
+function shownText(cell: Cell): string {
+  return escapeControl(cellText(cell));
+}
+
 /** Display width in code points, so `é` or `✓` count once. */
 function width(text: string): number {
   return [...text].length;
@@ -36,7 +42,7 @@ function width(text: string): number {
 export function renderTable(table: Table): string {
   const grid = [
     table.columns.map((c) => c.header),
-    ...table.rows.map((row) => table.columns.map((_, i) => cellText(row[i]).replace(/\r?\n/g, '\\n'))),
+    ...table.rows.map((row) => table.columns.map((_, i) => shownText(row[i]).replace(/\n/g, '\\n'))),
   ];
   const widths = table.columns.map((_, i) => Math.max(...grid.map((line) => width(line[i] ?? ''))));
   const lines = grid.map((line) =>
@@ -53,10 +59,17 @@ export function renderTable(table: Table): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** One CSV field: quoted when it holds a comma, a double quote, CR or LF; inner quotes doubled (RFC 4180). */
+/**
+ * One CSV field: quoted when it holds a comma, a double quote, CR or LF; inner quotes doubled (RFC 4180). A text cell
+ * that begins with `=`, `+`, `-`, `@`, tab or carriage return would run as a formula in a spreadsheet (a team named
+ * `=HYPERLINK(...)`): it gets a leading `'` and quotes, as OWASP's CSV injection guidance says. Numbers stay numbers.
+ */
 export function csvField(cell: Cell): string {
   const text = cellText(cell);
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  // A lone dash (an empty value) and a negative number written as text compute nothing.
+  const formula = typeof cell === 'string' && /^[=+\-@\t\r]/.test(text) && !/^-(\d+(\.\d+)?)?$/.test(text);
+  if (!formula && !/[",\r\n]/.test(text)) return text;
+  return `"${formula ? "'" : ''}${text.replace(/"/g, '""')}"`;
 }
 
 /** RFC 4180 CSV: a header record, then one record per row, every record ended by CRLF. */
@@ -75,7 +88,7 @@ export function renderFields(fields: readonly (readonly [string, Cell])[]): stri
   if (fields.length === 0) return '';
   const keyWidth = Math.max(...fields.map(([key]) => width(key)));
   const lines = fields.map(([key, value]) =>
-    `${key}${' '.repeat(keyWidth - width(key))}  ${cellText(value).replace(/\r?\n/g, '\\n')}`.trimEnd(),
+    `${key}${' '.repeat(keyWidth - width(key))}  ${shownText(value).replace(/\n/g, '\\n')}`.trimEnd(),
   );
   return `${lines.join('\n')}\n`;
 }

@@ -49,7 +49,7 @@ export const policySchema = z
     regions: z.array(nonEmpty),
     instanceFamilies: z.array(nonEmpty),
     spot: z.object({ allowed: z.boolean() }).strict(),
-    limits: limitsSchema,
+    limits: limitsSchema.extend({ maxPendingPerTeam: z.number().int().positive().optional() }),
     providerLimits: z.record(z.string(), limitsSchema),
   })
   .strict() satisfies z.ZodType<Policy>;
@@ -191,9 +191,11 @@ export const configSchema = z
         publicUrl: z.url().optional(),
         tls: z.object({ certFile: nonEmpty, keyFile: nonEmpty, caFile: nonEmpty.optional() }).strict().optional(),
         maxBodyBytes: z.number().int().positive().default(1_048_576),
+        /** A task's command plus environment, in UTF-8 bytes; more is refused with 400 naming the task. */
+        maxTaskPayloadBytes: z.number().int().positive().default(65_536),
       })
       .strict()
-      .default({ host: '127.0.0.1', port: 7070, maxBodyBytes: 1_048_576 }),
+      .default({ host: '127.0.0.1', port: 7070, maxBodyBytes: 1_048_576, maxTaskPayloadBytes: 65_536 }),
     pool: z
       .union([
         z

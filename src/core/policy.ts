@@ -3,6 +3,11 @@ export interface Limits {
   readonly maxInstances: number;
   readonly maxVcpus: number;
   readonly maxGpus: number;
+  /**
+   * `policy.limits` only: at most this many pending tasks per team; a submission past it gets 429 with Retry-After.
+   * Unset: no quota.
+   */
+  readonly maxPendingPerTeam?: number;
 }
 
 /** The platform team's burst rules. Stored, audited, changed through the API. */

@@ -25,6 +25,12 @@ export interface TaskConstraints {
   readonly labels?: Readonly<Record<string, string>>;
 }
 
+/**
+ * A task without what it carries for the agent (its command, its output): what the control loop reads. Planning and
+ * placement never need the payload, and a pass over 100,000 pending tasks must not load megabytes of commands.
+ */
+export type TaskHeader = Omit<Task, 'command' | 'outputTail'>;
+
 /** One unit of demand. */
 export interface Task {
   readonly id: string;

@@ -27,7 +27,7 @@ export function readBudgetInput(store: Store, nowMs: number, timing: BudgetTimin
       ledger: store.ledger.overlapping(budgetLedgerFromMs(budgets, nowMs), nowMs + 1),
       openLaunches: open.filter((i): i is LaunchIntent => i.kind === 'launch'),
       openTerminations: open.filter((i): i is TerminateIntent => i.kind === 'terminate'),
-      placedTasks: store.tasks.list({ states: ['placed'] }),
+      placedTasks: store.tasks.listHeaders({ states: ['placed'] }),
       timing,
     };
   });

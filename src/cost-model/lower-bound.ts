@@ -2,7 +2,8 @@ import highsModule, { type Highs } from 'highs';
 import { SpillwayError } from '../core/errors.ts';
 import { offeringKey, type Offering } from '../core/offering.ts';
 import type { Policy } from '../core/policy.ts';
-import type { Task } from '../core/task.ts';
+// A bound over demand: task headers, never their commands.
+import type { TaskHeader as Task } from '../core/task.ts';
 import { classEligibility, groupTasks, toVector, type TaskGroup } from '../autoscaler/planner-groups.ts';
 import { allowedOfferings } from './price-book-filter.ts';
 

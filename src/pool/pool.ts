@@ -1,11 +1,11 @@
 import type { Agent } from '../core/agent.ts';
-import type { Task } from '../core/task.ts';
+import type { TaskHeader } from '../core/task.ts';
 
 /** What the controller sees of the pool in one pass. */
 export interface PoolSnapshot {
   readonly agents: readonly Agent[];
   /** Tasks waiting for room, highest priority first. */
-  readonly pending: readonly Task[];
+  readonly pending: readonly TaskHeader[];
 }
 
 /** A placement the pool made, with its reason, for the decision log. */
@@ -25,7 +25,7 @@ export interface Pool {
    * Places pending tasks on free room, private agents first; returns what it placed. `allowCloud` is asked before a
    * task goes to a cloud agent (budgets); default allows all.
    */
-  place(nowMs: number, allowCloud?: (task: Task, agent: Agent) => boolean): Placement[];
+  place(nowMs: number, allowCloud?: (task: TaskHeader, agent: Agent) => boolean): Placement[];
   /**
    * Marks agents whose heartbeats stopped as lost and returns their tasks to pending; returns their ids. Silence is
    * counted from `watchingSinceMs` at the earliest (when this controller started watching), so agents are not

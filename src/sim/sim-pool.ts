@@ -1,5 +1,5 @@
 import type { Agent } from '../core/agent.ts';
-import type { Task } from '../core/task.ts';
+import type { TaskHeader } from '../core/task.ts';
 import type { Placement, Pool, PoolSnapshot } from '../pool/pool.ts';
 
 /**
@@ -19,7 +19,7 @@ export class WatchedPool implements Pool {
     return this.#pool.observe(nowMs);
   }
 
-  place(nowMs: number, allowCloud?: (task: Task, agent: Agent) => boolean): Placement[] {
+  place(nowMs: number, allowCloud?: (task: TaskHeader, agent: Agent) => boolean): Placement[] {
     const placed = this.#pool.place(nowMs, allowCloud);
     if (placed.length > 0) this.#onPlaced(placed);
     return placed;

@@ -4,7 +4,8 @@ import type { Location } from '../core/location.ts';
 import type { Owner } from '../core/owner.ts';
 import type { Policy } from '../core/policy.ts';
 import type { Resources } from '../core/resources.ts';
-import type { Task, TaskConstraints, TaskState } from '../core/task.ts';
+import type { Task, TaskConstraints, TaskHeader, TaskState } from '../core/task.ts';
+import type { TeamScope } from '../core/team-scope.ts';
 import type { BudgetAlert, NewBudgetAlert } from '../cost-model/budget-alerts.ts';
 import type { Budget, BudgetSpec } from '../cost-model/budget.ts';
 import type { AgentInterval, LedgerSlice, UsageInterval } from '../cost-model/ledger.ts';
@@ -53,17 +54,37 @@ export interface TaskFilter {
   readonly team?: string;
   readonly project?: string;
   readonly limit?: number;
+  /** Only tasks of these teams (and projects): a scoped token's listing, filtered in the query itself. */
+  readonly scope?: TeamScope;
+  /** Only tasks after this position in the listing's order (newest first): a page's `next`, from `page`. */
+  readonly after?: TaskCursor;
+}
+
+/** A position in the task listing's order (newest first). Opaque to clients: the API encodes it. */
+export interface TaskCursor {
+  readonly createdAtMs: number;
+  readonly seq: number;
 }
 
 export interface TaskRepo {
   /** Inserts tasks as `pending`, all or none. */
   insert(tasks: readonly NewTask[], nowMs: number): Task[];
-  get(id: string): Task | undefined;
+  /** With a scope, a task outside it is undefined, as if it did not exist. */
+  get(id: string, scope?: TeamScope): Task | undefined;
   /** Newest first. */
   list(filter?: TaskFilter): Task[];
+  /**
+   * One page of `list`: at most `filter.limit` tasks (required here) and the cursor of the last one when more may
+   * follow. Pass it back as `filter.after` for the next page.
+   */
+  page(filter: TaskFilter & { readonly limit: number }): { tasks: Task[]; next: TaskCursor | null };
   countByState(): Record<TaskState, number>;
-  /** Pending tasks, highest priority first, then longest waiting. */
-  pending(): Task[];
+  /** How many of a team's tasks are pending (the pending quota's count). */
+  countPending(team: string): number;
+  /** Pending tasks, highest priority first, then longest waiting; headers only (the control loop reads these). */
+  pending(): TaskHeader[];
+  /** `list` without the payload: no command, no output. For the control loop. */
+  listHeaders(filter?: TaskFilter): TaskHeader[];
   /** pending -> placed on a `registered` agent; clears the agent's idle mark. ConflictError when either moved on. */
   place(taskId: string, agentId: string, nowMs: number): void;
   /** The agent takes its placed tasks: placed -> running. Returns them. */
@@ -111,6 +132,14 @@ export interface AgentRepo {
   get(id: string): Agent | undefined;
   /** With `allocated` computed from the agent's placed and running tasks. */
   list(filter?: AgentFilter): Agent[];
+  /**
+   * One page of `list`, in record order: at most `limit` agents after position `after` (0 for the first page), and the
+   * position to pass for the next page, or null at the end.
+   */
+  page(filter: AgentFilter & { readonly limit: number; readonly after?: number }): {
+    agents: Agent[];
+    next: number | null;
+  };
   byInstance(providerId: string, instanceId: string): Agent | undefined;
   /**
    * provisioning -> registered for a cloud agent, with the capacity and labels it reports. ConflictError when it is
@@ -158,6 +187,8 @@ export interface TokenRecord {
   readonly agentId: string | null;
   readonly createdAtMs: number;
   readonly revokedAtMs: number | null;
+  /** Submitter and finance tokens only: the teams (and projects) the token acts for; absent means every team. */
+  readonly scope?: TeamScope;
 }
 
 export interface TokenRepo {
@@ -217,8 +248,8 @@ export interface AuditEntry {
 
 export interface AuditRepo {
   append(entry: Omit<AuditEntry, 'id'>): void;
-  /** Newest first. */
-  list(limit?: number): AuditEntry[];
+  /** Newest first; with `beforeId`, only entries older than that one (the next page). */
+  list(limit?: number, beforeId?: number): AuditEntry[];
 }
 
 export interface LeaseRepo {
@@ -275,6 +306,6 @@ export interface BudgetRepo {
   seed(specs: readonly BudgetSpec[], nowMs: number): number;
   /** Keeps the first alert of each budget, period and percent; returns whether this one was new. */
   recordAlert(alert: NewBudgetAlert): boolean;
-  /** Newest first; every alert when `limit` is left out. */
-  alerts(limit?: number): BudgetAlert[];
+  /** Newest first; every alert when `limit` is left out; with `beforeId`, only alerts older than that one. */
+  alerts(limit?: number, beforeId?: number): BudgetAlert[];
 }

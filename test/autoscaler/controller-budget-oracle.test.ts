@@ -256,7 +256,8 @@ describe('controller budgets against an independent oracle (property)', function
         seen.closest = Math.max(seen.closest, nearest);
         if (nearest >= 0.9) seen.nearCap++;
       }),
-      { numRuns: Math.max(3, Math.ceil(propertyRuns() / 50)) },
+      // At least 10 runs: about a third of scenarios launch nothing, so 3 runs all launched nothing 1 time in 27.
+      { numRuns: Math.max(10, Math.ceil(propertyRuns() / 50)) },
     );
     assert.ok(seen.launched > 0, JSON.stringify(seen));
   });

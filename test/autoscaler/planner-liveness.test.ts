@@ -5,7 +5,7 @@ import { plan } from '../../src/autoscaler/planner.ts';
 import type { Offering } from '../../src/core/offering.ts';
 import type { Limits } from '../../src/core/policy.ts';
 import { RESOURCE_KEYS, type Resources } from '../../src/core/resources.ts';
-import type { Task } from '../../src/core/task.ts';
+import type { TaskHeader as Task } from '../../src/core/task.ts';
 import { offeringAllowed } from '../../src/cost-model/price-book-filter.ts';
 import { agentHost, eligible, offeringHost, type Host } from '../../src/pool/builtin/eligibility.ts';
 import { GRACE_MS, inputOf, NOW, RUNS, scenarioArb, tally, type Scenario } from './planner-scenarios.ts';

@@ -5,7 +5,7 @@ import type { LaunchIntent } from '../../src/core/intent.ts';
 import { offeringKey, type Offering } from '../../src/core/offering.ts';
 import type { Limits, Policy } from '../../src/core/policy.ts';
 import { RESOURCE_KEYS, type Resources } from '../../src/core/resources.ts';
-import type { Task } from '../../src/core/task.ts';
+import type { TaskHeader as Task } from '../../src/core/task.ts';
 import { cloudAgent, launchIntent, offering, policy, T0, task } from '../fakes/builders.ts';
 
 /**

@@ -26,6 +26,8 @@ export const PROVIDER_ID = 'local:test';
 
 export interface ApiHarnessOptions {
   readonly maxBodyBytes?: number;
+  /** `api.maxTaskPayloadBytes`; default the server's (64 KiB). */
+  readonly maxTaskPayloadBytes?: number;
   readonly tls?: { readonly cert: string; readonly key: string };
   /** Slurm mode's munge key file, for the munge-key route; unset, as when Slurm is not the pool. */
   readonly slurmMungeKeyFile?: string;
@@ -126,6 +128,7 @@ export async function startApiHarness(opts: ApiHarnessOptions = {}): Promise<Api
       metrics,
       listen: { host: '127.0.0.1', port: 0, maxBodyBytes: opts.maxBodyBytes ?? 64 * 1024, tls: opts.tls },
       health: { isLeader: opts.isLeader ?? (() => true), version: '9.9.9-test' },
+      ...(opts.maxTaskPayloadBytes === undefined ? {} : { maxTaskPayloadBytes: opts.maxTaskPayloadBytes }),
       ...(opts.slurmMungeKeyFile === undefined ? {} : { slurmMungeKeyFile: opts.slurmMungeKeyFile }),
     });
     serverUrl = server.url;

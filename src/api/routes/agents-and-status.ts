@@ -1,6 +1,7 @@
 import { providerStatuses } from '../provider-status.ts';
 import { buildStatus } from '../status.ts';
 import { defineRoute, type Route, type RouteDeps } from '../route.ts';
+import { DEFAULT_PAGE_SIZE, decodeCursor, encodeCursor } from '../paging.ts';
 import { agentsQuerySchema } from '../schemas.ts';
 
 const READERS = ['admin', 'submitter', 'finance'] as const;
@@ -11,11 +12,19 @@ export function agentsAndStatusRoutes({ store, isLeader, providers }: RouteDeps)
     defineRoute({
       method: 'GET',
       path: '/v1/agents',
-      summary: 'List agents, filtered by state (a,b).',
+      summary: 'List agents in record order, filtered by state (a,b); paged like every list.',
       access: { kind: 'roles', roles: READERS },
       query: agentsQuerySchema,
       response: { status: 200, description: 'The agents.', schema: 'AgentList' },
-      handle: ({ query }) => ({ body: { agents: store.agents.list(query.state ? { states: query.state } : {}) } }),
+      handle: ({ query }) => {
+        const [after] = query.cursor === undefined ? [] : decodeCursor('agents', query.cursor, 1);
+        const page = store.agents.page({
+          ...(query.state && { states: query.state }),
+          limit: query.limit ?? DEFAULT_PAGE_SIZE,
+          ...(after !== undefined && { after }),
+        });
+        return { body: { agents: page.agents, next: page.next === null ? null : encodeCursor('agents', [page.next]) } };
+      },
     }),
     defineRoute({
       method: 'GET',

@@ -1,8 +1,6 @@
 import { defineRoute, type Route, type RouteDeps } from '../route.ts';
+import { DEFAULT_PAGE_SIZE, decodeCursor, encodeCursor } from '../paging.ts';
 import { auditQuerySchema } from '../schemas.ts';
-
-/** Entries an audit listing returns when the query sets no limit. */
-export const DEFAULT_AUDIT_LIMIT = 100;
 
 /** GET /v1/audit. */
 export function auditRoutes({ store }: RouteDeps): Route[] {
@@ -14,7 +12,16 @@ export function auditRoutes({ store }: RouteDeps): Route[] {
       access: { kind: 'roles', roles: ['admin'] },
       query: auditQuerySchema,
       response: { status: 200, description: 'The entries.', schema: 'AuditList' },
-      handle: ({ query }) => ({ body: { entries: store.audit.list(query.limit ?? DEFAULT_AUDIT_LIMIT) } }),
+      handle: ({ query }) => {
+        const limit = query.limit ?? DEFAULT_PAGE_SIZE;
+        const [beforeId] = query.cursor === undefined ? [] : decodeCursor('audit', query.cursor, 1);
+        // One more than the page, to know whether another follows.
+        const entries = store.audit.list(limit + 1, beforeId);
+        const page = entries.slice(0, limit);
+        const last = page.at(-1);
+        const next = entries.length > limit && last !== undefined ? encodeCursor('audit', [last.id]) : null;
+        return { body: { entries: page, next } };
+      },
     }),
   ];
 }

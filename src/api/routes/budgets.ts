@@ -1,17 +1,16 @@
 import { budgetNameSchema, toBudgetSpec } from '../../config/budget-schema.ts';
 import { parseWith } from '../../config/validate.ts';
-import { NotFoundError } from '../../core/errors.ts';
+import { AccessError, NotFoundError } from '../../core/errors.ts';
+import { describeTeamScope, scopeAllows, type TeamScope } from '../../core/team-scope.ts';
 import { microsToUsd } from '../../core/money.ts';
 import type { BudgetAlert } from '../../cost-model/budget-alerts.ts';
-import { budgetLedgerFromMs, type Budget } from '../../cost-model/budget.ts';
+import { budgetLedgerFromMs, describeScope, type Budget, type BudgetScope } from '../../cost-model/budget.ts';
 import { budgetSpend } from '../../cost-model/budget-spend.ts';
 import type { Store } from '../../store/store.ts';
-import { actorOf, defineRoute, type Access, type Route, type RouteDeps } from '../route.ts';
-import { budgetAlertsQuerySchema, budgetBodySchema } from '../schemas.ts';
+import { actorOf, defineRoute, scopeOf, type Access, type Route, type RouteDeps } from '../route.ts';
+import { DEFAULT_PAGE_SIZE, decodeCursor, encodeCursor, pageOf } from '../paging.ts';
+import { budgetAlertsQuerySchema, budgetBodySchema, pageQuerySchema } from '../schemas.ts';
 import type { BudgetAlertView, BudgetView } from '../types.ts';
-
-/** Alerts a listing returns when the query sets no limit. */
-export const DEFAULT_ALERT_LIMIT = 100;
 
 const FINANCE: Access = { kind: 'roles', roles: ['finance', 'admin'] };
 
@@ -27,7 +26,14 @@ export function budgetRoutes({ store }: RouteDeps): Route[] {
       summary: 'List budgets by name, each with its spend in its current period.',
       access: FINANCE,
       response: { status: 200, description: 'The budgets.', schema: 'BudgetList' },
-      handle: ({ nowMs }) => ({ body: { budgets: viewsOf(store, store.budgets.list(), nowMs) } }),
+      query: pageQuerySchema,
+      handle: ({ query, caller, nowMs }) => {
+        const scope = scopeOf(caller);
+        const budgets = store.budgets.list().filter((budget) => budgetInScope(scope, budget.scope));
+        // Spend is computed for the page's budgets only.
+        const page = pageOf('budgets', budgets, query);
+        return { body: { budgets: viewsOf(store, page.items, nowMs), next: page.next } };
+      },
     }),
     defineRoute({
       method: 'GET',
@@ -36,9 +42,25 @@ export function budgetRoutes({ store }: RouteDeps): Route[] {
       access: FINANCE,
       query: budgetAlertsQuerySchema,
       response: { status: 200, description: 'The alerts.', schema: 'BudgetAlertList' },
-      handle: ({ query }) => ({
-        body: { alerts: store.budgets.alerts(query.limit ?? DEFAULT_ALERT_LIMIT).map(alertView) },
-      }),
+      handle: ({ query, caller }) => {
+        const scope = scopeOf(caller);
+        const limit = query.limit ?? DEFAULT_PAGE_SIZE;
+        const [beforeId] = query.cursor === undefined ? [] : decodeCursor('alerts', query.cursor, 1);
+        // A scoped reader's alerts are filtered here: at most three per budget and period, so reading on is cheap.
+        const visible: BudgetAlert[] = [];
+        let from = beforeId;
+        for (;;) {
+          const batch = store.budgets.alerts(limit + 1, from);
+          visible.push(...batch.filter((alert) => budgetInScope(scope, alert.scope)));
+          const last = batch.at(-1);
+          if (visible.length > limit || batch.length <= limit || last === undefined) break;
+          from = last.id;
+        }
+        const page = visible.slice(0, limit);
+        const lastShown = page.at(-1);
+        const next = visible.length > limit && lastShown !== undefined ? encodeCursor('alerts', [lastShown.id]) : null;
+        return { body: { alerts: page.map(alertView), next } };
+      },
     }),
     defineRoute({
       method: 'GET',
@@ -46,7 +68,9 @@ export function budgetRoutes({ store }: RouteDeps): Route[] {
       summary: 'One budget, by id or name, with its spend in its current period.',
       access: FINANCE,
       response: { status: 200, description: 'The budget.', schema: 'Budget' },
-      handle: ({ params, nowMs }) => ({ body: viewsOf(store, [mustGet(store, params.id ?? '', 'reading')], nowMs)[0] }),
+      handle: ({ params, caller, nowMs }) => ({
+        body: viewsOf(store, [mustGet(store, params.id ?? '', 'reading', scopeOf(caller))], nowMs)[0],
+      }),
     }),
     defineRoute({
       method: 'PUT',
@@ -59,8 +83,19 @@ export function budgetRoutes({ store }: RouteDeps): Route[] {
       response: { status: 200, description: 'The budget now in force (201 when created).', schema: 'Budget' },
       handle: ({ params, body, caller, nowMs }) => {
         const ref = params.id ?? '';
+        const scope = scopeOf(caller);
+        if (!budgetInScope(scope, body.scope) && scope !== undefined) {
+          throw new AccessError(
+            403,
+            `scope: this token acts for ${describeTeamScope(scope)}; it may not set a budget on ${describeScope(body.scope)}`,
+          );
+        }
         return store.transaction(() => {
-          const name = store.budgets.get(ref)?.name ?? parseWith(budgetNameSchema, ref, 'path.id');
+          const existing = store.budgets.get(ref);
+          if (existing !== undefined && !budgetInScope(scope, existing.scope)) {
+            throw new NotFoundError(`replacing budget ${ref}: there is no such budget`);
+          }
+          const name = existing?.name ?? parseWith(budgetNameSchema, ref, 'path.id');
           const { budget, created } = store.budgets.set(toBudgetSpec(name, body), actorOf(caller), nowMs);
           return { status: created ? 201 : 200, body: viewsOf(store, [budget], nowMs)[0] };
         });
@@ -74,7 +109,7 @@ export function budgetRoutes({ store }: RouteDeps): Route[] {
       response: { status: 200, description: 'The deleted budget, with its spend at deletion.', schema: 'Budget' },
       handle: ({ params, caller, nowMs }) =>
         store.transaction(() => {
-          const budget = mustGet(store, params.id ?? '', 'deleting');
+          const budget = mustGet(store, params.id ?? '', 'deleting', scopeOf(caller));
           store.budgets.delete(budget.id, actorOf(caller), nowMs);
           return { body: viewsOf(store, [budget], nowMs)[0] };
         }),
@@ -82,10 +117,31 @@ export function budgetRoutes({ store }: RouteDeps): Route[] {
   ];
 }
 
-function mustGet(store: Store, ref: string, doing: string): Budget {
+/** A budget outside the caller's scope is not found, like one that does not exist. */
+function mustGet(store: Store, ref: string, doing: string, scope: TeamScope | undefined): Budget {
   const budget = store.budgets.get(ref);
-  if (budget === undefined) throw new NotFoundError(`${doing} budget ${ref}: there is no such budget`);
+  if (budget === undefined || !budgetInScope(scope, budget.scope)) {
+    throw new NotFoundError(`${doing} budget ${ref}: there is no such budget`);
+  }
   return budget;
+}
+
+/**
+ * Whether a scoped finance token may see a budget: one on a team of its scope, or on a project of such a team (and of
+ * its projects, when it names any). Global budgets and budgets on a project of any team span other teams: unscoped only.
+ */
+export function budgetInScope(scope: TeamScope | undefined, budgetScope: BudgetScope): boolean {
+  if (scope === undefined) return true;
+  switch (budgetScope.kind) {
+    case 'global':
+      return false;
+    case 'team':
+      return scope.projects === undefined && scope.teams.includes(budgetScope.team);
+    case 'project':
+      return (
+        budgetScope.team !== undefined && scopeAllows(scope, { team: budgetScope.team, project: budgetScope.project })
+      );
+  }
 }
 
 /** Budgets with their spend now, read from one ledger slice that covers all their windows. */

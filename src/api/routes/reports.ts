@@ -3,7 +3,8 @@ import { microsToUsd } from '../../core/money.ts';
 import { periodWindow } from '../../cost-model/budget.ts';
 import { chargeback, type CostBreakdown } from '../../cost-model/chargeback.ts';
 import type { PrivateRate } from '../../cost-model/ledger.ts';
-import { defineRoute, type Route, type RouteDeps } from '../route.ts';
+import { scopeAllows } from '../../core/team-scope.ts';
+import { defineRoute, scopeOf, type Route, type RouteDeps } from '../route.ts';
 import { chargebackQuerySchema, MAX_REPORT_DAYS } from '../schemas.ts';
 import type { ChargebackResponse, CostBreakdownUsd } from '../types.ts';
 
@@ -24,7 +25,7 @@ export function reportRoutes({ store }: RouteDeps, opts: ReportRouteOptions): Ro
       access: { kind: 'roles', roles: ['finance', 'admin'] },
       query: chargebackQuerySchema,
       response: { status: 200, description: 'The report, costliest first.', schema: 'ChargebackReport' },
-      handle: ({ query, nowMs }) => {
+      handle: ({ query, caller, nowMs }) => {
         const fromMs = query.from ?? periodWindow('month', nowMs).fromMs;
         const toMs = query.to ?? nowMs;
         if (toMs <= fromMs) throw new ValidationError('query.to', 'must be after from');
@@ -38,17 +39,33 @@ export function reportRoutes({ store }: RouteDeps, opts: ReportRouteOptions): Ro
           by: query.by,
           privateRate: opts.privateRate,
         });
+        // A scoped finance token sees its teams' rows only, and totals that are theirs: the sum of those rows.
+        const scope = scopeOf(caller);
+        const rows = scope === undefined ? report.rows : report.rows.filter((row) => scopeAllows(scope, row));
+        const totals = scope === undefined ? report.totals : sumBreakdowns(rows);
         const body: ChargebackResponse = {
           by: report.by,
           fromMs,
           toMs,
-          rows: report.rows.map((row) => ({ team: row.team, project: row.project, job: row.job, ...inUsd(row) })),
-          totals: inUsd(report.totals),
+          rows: rows.map((row) => ({ team: row.team, project: row.project, job: row.job, ...inUsd(row) })),
+          totals: inUsd(totals),
         };
         return { body };
       },
     }),
   ];
+}
+
+function sumBreakdowns(rows: readonly CostBreakdown[]): CostBreakdown {
+  const sum = (pick: (row: CostBreakdown) => number): number => rows.reduce((total, row) => total + pick(row), 0);
+  return {
+    privateMicros: sum((r) => r.privateMicros),
+    onDemandMicros: sum((r) => r.onDemandMicros),
+    spotMicros: sum((r) => r.spotMicros),
+    idleMicros: sum((r) => r.idleMicros),
+    cloudMicros: sum((r) => r.cloudMicros),
+    totalMicros: sum((r) => r.totalMicros),
+  };
 }
 
 function inUsd(micros: CostBreakdown): CostBreakdownUsd {

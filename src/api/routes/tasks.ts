@@ -1,16 +1,16 @@
 import type { z } from 'zod';
-import { NotFoundError } from '../../core/errors.ts';
+import { AccessError, NotFoundError } from '../../core/errors.ts';
 import { DEFAULT_OWNER } from '../../core/owner.ts';
 import type { Task } from '../../core/task.ts';
+import { describeTeamScope, scopeAllows, type TeamScope } from '../../core/team-scope.ts';
 import type { NewTask, Store } from '../../store/store.ts';
-import { actorOf, defineRoute, type Route, type RouteDeps } from '../route.ts';
+import { checkPayloads, checkPendingQuota } from '../admission.ts';
+import { DEFAULT_PAGE_SIZE, decodeCursor, encodeCursor } from '../paging.ts';
+import { actorOf, defineRoute, scopeOf, type Route, type RouteDeps } from '../route.ts';
 import { emptyBodySchema, submitSchema, tasksQuerySchema, type taskSpecSchema } from '../schemas.ts';
 
-/** Tasks a listing returns when the query sets no limit. */
-export const DEFAULT_TASK_LIST_LIMIT = 1_000;
-
 /** POST /v1/tasks, GET /v1/tasks, GET /v1/tasks/{id}, POST /v1/tasks/{id}/cancel. */
-export function taskRoutes({ store }: RouteDeps): Route[] {
+export function taskRoutes({ store, maxTaskPayloadBytes }: RouteDeps): Route[] {
   return [
     defineRoute({
       method: 'POST',
@@ -19,28 +19,46 @@ export function taskRoutes({ store }: RouteDeps): Route[] {
       access: { kind: 'roles', roles: ['submitter', 'admin'] },
       body: submitSchema,
       response: { status: 201, description: 'The tasks as stored, pending.', schema: 'TaskList' },
-      handle: ({ body, nowMs }) => ({
-        status: 201,
-        body: { tasks: store.tasks.insert(body.tasks.map(toNewTask), nowMs) },
-      }),
+      handle: ({ body, caller, nowMs }) => {
+        const scope = scopeOf(caller);
+        const tasks = body.tasks.map(toNewTask);
+        tasks.forEach((task, index) => checkSubmitScope(scope, task, index));
+        checkPayloads(tasks, maxTaskPayloadBytes);
+        const inserted = store.transaction(() => {
+          checkPendingQuota(store, tasks, store.policy.get().limits.maxPendingPerTeam);
+          const stored = store.tasks.insert(tasks, nowMs);
+          store.audit.append({
+            atMs: nowMs,
+            actor: actorOf(caller),
+            action: 'task.submit',
+            detail: { count: stored.length, teams: [...new Set(stored.map((t) => t.owner.team))].sort() },
+          });
+          return stored;
+        });
+        return { status: 201, body: { tasks: inserted } };
+      },
     }),
     defineRoute({
       method: 'GET',
       path: '/v1/tasks',
-      summary: 'List tasks, newest first, filtered by state (a,b), team and project.',
+      summary:
+        'List tasks, newest first, filtered by state (a,b), team and project; pages of `limit` (default 100, at most 1,000), `next` is the cursor of the following page.',
       access: { kind: 'roles', roles: ['submitter', 'admin', 'finance'] },
       query: tasksQuerySchema,
       response: { status: 200, description: 'The tasks.', schema: 'TaskList' },
-      handle: ({ query }) => ({
-        body: {
-          tasks: store.tasks.list({
-            ...(query.state && { states: query.state }),
-            ...(query.team && { team: query.team }),
-            ...(query.project && { project: query.project }),
-            limit: query.limit ?? DEFAULT_TASK_LIST_LIMIT,
-          }),
-        },
-      }),
+      handle: ({ query, caller }) => {
+        const [createdAtMs, seq] = query.cursor === undefined ? [] : decodeCursor('tasks', query.cursor, 2);
+        const page = store.tasks.page({
+          ...scopeFilter(scopeOf(caller)),
+          ...(query.state && { states: query.state }),
+          ...(query.team && { team: query.team }),
+          ...(query.project && { project: query.project }),
+          ...(createdAtMs !== undefined && seq !== undefined && { after: { createdAtMs, seq } }),
+          limit: query.limit ?? DEFAULT_PAGE_SIZE,
+        });
+        const next = page.next === null ? null : encodeCursor('tasks', [page.next.createdAtMs, page.next.seq]);
+        return { body: { tasks: page.tasks, next } };
+      },
     }),
     defineRoute({
       method: 'GET',
@@ -48,7 +66,7 @@ export function taskRoutes({ store }: RouteDeps): Route[] {
       summary: 'Get one task.',
       access: { kind: 'roles', roles: ['submitter', 'admin', 'finance'] },
       response: { status: 200, description: 'The task.', schema: 'Task' },
-      handle: ({ params }) => ({ body: requireTask(store, params.id ?? '') }),
+      handle: ({ params, caller }) => ({ body: requireTask(store, params.id ?? '', scopeOf(caller)) }),
     }),
     defineRoute({
       method: 'POST',
@@ -59,18 +77,41 @@ export function taskRoutes({ store }: RouteDeps): Route[] {
       response: { status: 200, description: 'The cancelled task.', schema: 'Task' },
       handle: ({ params, caller, nowMs }) => ({
         body: store.transaction(() => {
-          const task = requireTask(store, params.id ?? '');
-          return store.tasks.cancel(task.id, `cancelled by ${actorOf(caller)}`, nowMs);
+          const task = requireTask(store, params.id ?? '', scopeOf(caller));
+          const cancelled = store.tasks.cancel(task.id, `cancelled by ${actorOf(caller)}`, nowMs);
+          store.audit.append({
+            atMs: nowMs,
+            actor: actorOf(caller),
+            action: 'task.cancel',
+            detail: { id: task.id, team: task.owner.team, project: task.owner.project },
+          });
+          return cancelled;
         }),
       }),
     }),
   ];
 }
 
-function requireTask(store: Store, id: string): Task {
-  const task = store.tasks.get(id);
-  if (!task) throw new NotFoundError(`finding task ${id}: no such task`);
+/** A task outside the caller's scope is not found, exactly like one that does not exist: its existence must not leak. */
+function requireTask(store: Store, id: string, scope: TeamScope | undefined): Task {
+  const task = store.tasks.get(id, scope);
+  if (!task || !scopeAllows(scope, task.owner)) throw new NotFoundError(`finding task ${id}: no such task`);
   return task;
+}
+
+function scopeFilter(scope: TeamScope | undefined): { scope?: TeamScope } {
+  return scope === undefined ? {} : { scope };
+}
+
+/** A scoped submitter submits only for its teams (and projects): 403 naming the first task that is not. */
+function checkSubmitScope(scope: TeamScope | undefined, task: NewTask, index: number): void {
+  if (scopeAllows(scope, task.owner) || scope === undefined) return;
+  const field = scope.teams.includes(task.owner.team) ? 'project' : 'team';
+  throw new AccessError(
+    403,
+    `tasks.${index}.owner.${field}: this token acts for ${describeTeamScope(scope)}; ` +
+      `it may not submit for team ${task.owner.team}, project ${task.owner.project}`,
+  );
 }
 
 function toNewTask(spec: z.output<typeof taskSpecSchema>): NewTask {

@@ -1,8 +1,10 @@
 import { hashToken, newApiToken } from '../../core/credentials.ts';
 import { NotFoundError, ValidationError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
+import type { TeamScope } from '../../core/team-scope.ts';
 import { actorOf, defineRoute, type Route, type RouteDeps } from '../route.ts';
-import { createTokenSchema } from '../schemas.ts';
+import { pageOf } from '../paging.ts';
+import { createTokenSchema, pageQuerySchema } from '../schemas.ts';
 import type { RegistrationBounds } from '../../store/store.ts';
 import type { CreateTokenRequest, CreateTokenResponse } from '../types.ts';
 
@@ -23,9 +25,20 @@ export function tokenRoutes({ store }: RouteDeps): Route[] {
       handle: ({ body, caller, nowMs }) => {
         const bounds = registrationBounds(body, nowMs);
         const token = newApiToken();
+        const scope: TeamScope | undefined =
+          body.teams === undefined
+            ? undefined
+            : { teams: [...new Set(body.teams)], ...(body.projects && { projects: [...new Set(body.projects)] }) };
         const record = store.transaction(() => {
           const created = store.tokens.create(
-            { id: newId('tok'), role: body.role, name: body.name, agentId: null, createdAtMs: nowMs },
+            {
+              id: newId('tok'),
+              role: body.role,
+              name: body.name,
+              agentId: null,
+              createdAtMs: nowMs,
+              ...(scope && { scope }),
+            },
             hashToken(token),
           );
           if (bounds) store.registrations.setBounds(created.id, bounds);
@@ -33,7 +46,13 @@ export function tokenRoutes({ store }: RouteDeps): Route[] {
             atMs: nowMs,
             actor: actorOf(caller),
             action: 'token.create',
-            detail: { id: created.id, role: created.role, name: created.name, ...(bounds ? { bounds } : {}) },
+            detail: {
+              id: created.id,
+              role: created.role,
+              name: created.name,
+              ...(bounds ? { bounds } : {}),
+              ...(scope && { scope }),
+            },
           });
           return created;
         });
@@ -45,6 +64,7 @@ export function tokenRoutes({ store }: RouteDeps): Route[] {
           ...(bounds?.maxAgents != null ? { maxAgents: bounds.maxAgents } : {}),
           ...(bounds?.site != null ? { site: bounds.site } : {}),
           ...(bounds?.expiresAtMs != null ? { expiresAtMs: bounds.expiresAtMs } : {}),
+          ...(record.scope && { scope: record.scope }),
         };
         return { status: 201, body: answer };
       },
@@ -55,7 +75,11 @@ export function tokenRoutes({ store }: RouteDeps): Route[] {
       summary: 'List tokens (never their secrets).',
       access: { kind: 'roles', roles: ['admin'] },
       response: { status: 200, description: 'The tokens.', schema: 'TokenList' },
-      handle: () => ({ body: { tokens: store.tokens.list() } }),
+      query: pageQuerySchema,
+      handle: ({ query }) => {
+        const page = pageOf('tokens', store.tokens.list(), query);
+        return { body: { tokens: page.items, next: page.next } };
+      },
     }),
     defineRoute({
       method: 'DELETE',

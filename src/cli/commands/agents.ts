@@ -5,11 +5,13 @@ import { microsToUsd } from '../../core/money.ts';
 import { formatMemory, type Resources } from '../../core/resources.ts';
 import { addConnectionOptions, addExamples, addFormatOption, defineCommand, type CliApp } from '../common-options.ts';
 import { withClient, type ConnectionFlags } from '../connection.ts';
+import { fetchList } from '../pages.ts';
 import { parseChoiceList } from '../flags.ts';
 import { formatAge, formatTime, formatUsdPerHour, render, type OutputFormat, type Table } from '../format.ts';
 
 interface AgentsOptions extends ConnectionFlags {
   readonly state?: string;
+  readonly all?: boolean;
   readonly format: OutputFormat;
 }
 
@@ -101,11 +103,9 @@ export function agentCsvTable(agents: readonly Agent[]): Table {
 }
 
 export function agentsCommand(parent: Command, app: CliApp): void {
-  const cmd = defineCommand(
-    parent,
-    'agents',
-    'list the machines of the pool, private and cloud, with their use',
-  ).option('--state <states>', `only these states, comma-separated: ${Object.values(AgentState).join(', ')}`);
+  const cmd = defineCommand(parent, 'agents', 'list the machines of the pool, private and cloud, with their use')
+    .option('--state <states>', `only these states, comma-separated: ${Object.values(AgentState).join(', ')}`)
+    .option('--all', 'every agent: follow the pages (100 agents each by default) to the end');
   addConnectionOptions(cmd);
   addFormatOption(cmd, ['table', 'json', 'csv']);
   addExamples(cmd, ['spillway agents', 'spillway agents --state registered,draining --format json']);
@@ -115,7 +115,9 @@ export function agentsCommand(parent: Command, app: CliApp): void {
       flags.state === undefined
         ? ''
         : `?state=${parseChoiceList('--state', flags.state, Object.values(AgentState)).join(',')}`;
-    const answer = await withClient(flags, app.ctx, (client) => client.get<{ agents: Agent[] }>(`/v1/agents${query}`));
+    const answer = await withClient(flags, app.ctx, (client) =>
+      fetchList<'agents', Agent>(client, `/v1/agents${query}`, 'agents', flags.all === true),
+    );
     const now = Date.now();
     app.ctx.stdout.write(
       render(

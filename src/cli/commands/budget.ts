@@ -5,6 +5,7 @@ import { ValidationError } from '../../core/errors.ts';
 import { BudgetPeriod, describeScope, OnCap, type BudgetScope } from '../../cost-model/budget.ts';
 import { addConnectionOptions, addExamples, addFormatOption, defineCommand, type CliApp } from '../common-options.ts';
 import { withClient, type ConnectionFlags } from '../connection.ts';
+import { fetchList } from '../pages.ts';
 import { parseIdArgument, parseIntFlag, parseNameFlag } from '../flags.ts';
 import { formatTime, render, renderJson, type OutputFormat, type Table } from '../format.ts';
 
@@ -207,13 +208,18 @@ export function budgetCommand(parent: Command, app: CliApp): void {
     app.ctx.stdout.write(flags.format === 'json' ? renderJson(saved) : renderBudgetSet(saved, created));
   });
 
-  const list = defineCommand(budget, 'list', 'list budgets with their spend in the current period');
+  const list = defineCommand(budget, 'list', 'list budgets with their spend in the current period').option(
+    '--all',
+    'every budget: follow the pages (100 budgets each) to the end',
+  );
   addConnectionOptions(list);
   addFormatOption(list, ['table', 'json', 'csv']);
   addExamples(list, ['spillway budget list', 'spillway budget list --format csv > budgets.csv']);
   list.action(async (_options: unknown, self: Command) => {
-    const flags = self.opts<BudgetOptions>();
-    const answer = await withClient(flags, app.ctx, (client) => client.get<{ budgets: BudgetView[] }>('/v1/budgets'));
+    const flags = self.opts<BudgetOptions & { readonly all?: boolean }>();
+    const answer = await withClient(flags, app.ctx, (client) =>
+      fetchList<'budgets', BudgetView>(client, '/v1/budgets', 'budgets', flags.all === true),
+    );
     app.ctx.stdout.write(
       render(
         flags.format,

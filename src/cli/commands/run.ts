@@ -16,9 +16,11 @@ import { writeLines } from '../context.ts';
 import { ExitCode, describeError } from '../exit-codes.ts';
 import { formatAge, renderJson, type OutputFormat } from '../format.ts';
 import { taskSpecFromFlags, type TaskFlags } from '../task-spec.ts';
+import { escapeControl } from '../terminal-text.ts';
 
 interface RunOptions extends TaskFlags, ConnectionFlags {
   readonly format: OutputFormat;
+  readonly raw?: boolean;
 }
 
 /** How often `run` asks for the task. */
@@ -66,6 +68,7 @@ export async function waitForTask(client: ApiClient, id: string, opts: WaitOptio
 export function runCommand(parent: Command, app: CliApp): void {
   const cmd = defineCommand(parent, 'run', 'run one task, wait for it, print its output and exit with its exit code')
     .argument('<cmd...>', 'the command the task runs; put it after --')
+    .option('--raw', "print the task's output as it is, escape sequences and all (default: they are shown escaped)")
     .passThroughOptions();
   addTaskOptions(cmd);
   addConnectionOptions(cmd);
@@ -128,7 +131,7 @@ export function runCommand(parent: Command, app: CliApp): void {
       if (flags.format === 'json') {
         app.ctx.stdout.write(renderJson(task));
       } else {
-        writeLines(app.ctx.stdout, task.outputTail);
+        writeLines(app.ctx.stdout, flags.raw === true ? task.outputTail : escapeControl(task.outputTail));
         const exit = task.exitCode === null ? '' : ` with exit code ${task.exitCode}`;
         const reason = task.reason ? `: ${task.reason}` : '';
         stderr.write(`${id} ${task.state}${exit}${task.state === 'succeeded' ? '' : reason}\n`);

@@ -3,6 +3,8 @@ import { formatResources } from '../../core/resources.ts';
 import { TaskState, type Task } from '../../core/task.ts';
 import { addConnectionOptions, addExamples, addFormatOption, defineCommand, type CliApp } from '../common-options.ts';
 import { withClient, type ConnectionFlags } from '../connection.ts';
+import { fetchList } from '../pages.ts';
+import { escapeControl } from '../terminal-text.ts';
 import { parseChoiceList, parseIdArgument, parseIntFlag, parseNameFlag } from '../flags.ts';
 import {
   formatAge,
@@ -20,22 +22,24 @@ interface ListOptions extends ConnectionFlags {
   readonly team?: string;
   readonly project?: string;
   readonly limit?: string;
+  readonly all?: boolean;
   readonly format: OutputFormat;
 }
 
 interface ItemOptions extends ConnectionFlags {
   readonly format: OutputFormat;
+  readonly raw?: boolean;
 }
 
 /** The query of GET /v1/tasks from the list flags; validates every value. */
-export function taskListQuery(flags: Omit<ListOptions, 'format'>): string {
+export function taskListQuery(flags: Omit<ListOptions, 'format' | 'all'>): string {
   const query = new URLSearchParams();
   if (flags.state !== undefined)
     query.set('state', parseChoiceList('--state', flags.state, Object.values(TaskState)).join(','));
   if (flags.team !== undefined) query.set('team', parseNameFlag('--team', flags.team));
   if (flags.project !== undefined) query.set('project', parseNameFlag('--project', flags.project));
   if (flags.limit !== undefined)
-    query.set('limit', String(parseIntFlag('--limit', flags.limit, { min: 1, max: 10_000 })));
+    query.set('limit', String(parseIntFlag('--limit', flags.limit, { min: 1, max: 1_000 })));
   const text = query.toString();
   return text ? `?${text}` : '';
 }
@@ -118,8 +122,11 @@ export function taskCsvTable(tasks: readonly Task[]): Table {
   };
 }
 
-/** A task for a person: its fields, then its output tail as it is. */
-export function renderTaskDetail(t: Task): string {
+/**
+ * A task for a person: its fields, then its output tail, control characters escaped (a task's output must not drive
+ * the terminal) unless `raw`.
+ */
+export function renderTaskDetail(t: Task, raw = false): string {
   const constraints = Object.keys(t.constraints).length ? JSON.stringify(t.constraints) : '-';
   const fields = renderFields([
     ['id', t.id],
@@ -138,9 +145,8 @@ export function renderTaskDetail(t: Task): string {
     ['started', formatTime(t.startedAtMs) || '-'],
     ['finished', formatTime(t.finishedAtMs) || '-'],
   ]);
-  const tail = t.outputTail
-    ? `\noutput (tail):\n${t.outputTail.endsWith('\n') ? t.outputTail : `${t.outputTail}\n`}`
-    : '';
+  const output = raw ? t.outputTail : escapeControl(t.outputTail);
+  const tail = output ? `\noutput (tail):\n${output.endsWith('\n') ? output : `${output}\n`}` : '';
   return fields + tail;
 }
 
@@ -149,7 +155,8 @@ export function tasksCommand(parent: Command, app: CliApp): void {
     .option('--state <states>', `only these states, comma-separated: ${Object.values(TaskState).join(', ')}`)
     .option('--team <team>', 'only this team')
     .option('--project <project>', 'only this project')
-    .option('--limit <n>', "at most N tasks (1 to 10000; default: the server's)");
+    .option('--limit <n>', 'at most N tasks a page (1 to 1000; default 100)')
+    .option('--all', 'every task: follow the pages to the end');
   addConnectionOptions(tasks);
   addFormatOption(tasks, ['table', 'json', 'csv']);
   addExamples(tasks, [
@@ -161,7 +168,9 @@ export function tasksCommand(parent: Command, app: CliApp): void {
   tasks.action(async (_options: unknown, self: Command) => {
     const flags = self.opts<ListOptions>();
     const query = taskListQuery(flags);
-    const answer = await withClient(flags, app.ctx, (client) => client.get<{ tasks: Task[] }>(`/v1/tasks${query}`));
+    const answer = await withClient(flags, app.ctx, (client) =>
+      fetchList<'tasks', Task>(client, `/v1/tasks${query}`, 'tasks', flags.all === true),
+    );
     const now = Date.now();
     app.ctx.stdout.write(
       render(
@@ -173,11 +182,9 @@ export function tasksCommand(parent: Command, app: CliApp): void {
     );
   });
 
-  const show = defineCommand(
-    tasks,
-    'show',
-    'show one task: its state, where it runs, its exit code and output tail',
-  ).argument('<id>', 'the task id (from submit or tasks)');
+  const show = defineCommand(tasks, 'show', 'show one task: its state, where it runs, its exit code and output tail')
+    .argument('<id>', 'the task id (from submit or tasks)')
+    .option('--raw', 'print the output tail as it is, escape sequences and all (default: they are shown escaped)');
   addConnectionOptions(show);
   addFormatOption(show, ['table', 'json']);
   addExamples(show, [
@@ -188,7 +195,7 @@ export function tasksCommand(parent: Command, app: CliApp): void {
     const flags = self.opts<ItemOptions>();
     const path = `/v1/tasks/${parseIdArgument('ID', id)}`;
     const task = await withClient(flags, app.ctx, (client) => client.get<Task>(path));
-    app.ctx.stdout.write(flags.format === 'json' ? renderJson(task) : renderTaskDetail(task));
+    app.ctx.stdout.write(flags.format === 'json' ? renderJson(task) : renderTaskDetail(task, flags.raw === true));
   });
 
   const cancel = defineCommand(tasks, 'cancel', 'cancel a task; a running one is stopped on its agent').argument(

@@ -1,6 +1,6 @@
 import { LIVE_AGENT_STATES, type Agent } from '../../core/agent.ts';
 import { ConflictError } from '../../core/errors.ts';
-import type { Task } from '../../core/task.ts';
+import type { TaskHeader } from '../../core/task.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { Store } from '../../store/store.ts';
 import type { Placement, Pool, PoolSnapshot } from '../pool.ts';
@@ -28,7 +28,7 @@ export class BuiltinPool implements Pool {
     }));
   }
 
-  place(nowMs: number, allowCloud?: (task: Task, agent: Agent) => boolean): Placement[] {
+  place(nowMs: number, allowCloud?: (task: TaskHeader, agent: Agent) => boolean): Placement[] {
     const { agents, pending } = this.observe();
     if (pending.length === 0) return [];
     const planned = placeTasks(pending, agents, allowCloud ? { ...this.#placement, allowCloud } : this.#placement);

@@ -1,7 +1,8 @@
 import type { Agent } from '../../core/agent.ts';
 import { gpuModelMatches } from '../../core/gpu-model.ts';
 import type { Offering } from '../../core/offering.ts';
-import type { Task } from '../../core/task.ts';
+// The control loop plans on task headers: it never reads a command or an output.
+import type { TaskHeader as Task } from '../../core/task.ts';
 
 /** What a task's constraints look at: an agent, or an offering before it is launched. */
 export interface Host {

@@ -1,6 +1,7 @@
 import type { Agent } from '../../core/agent.ts';
 import { fits, RESOURCE_KEYS, subtract, type Resources } from '../../core/resources.ts';
-import type { Task } from '../../core/task.ts';
+// The control loop plans on task headers: it never reads a command or an output.
+import type { TaskHeader as Task } from '../../core/task.ts';
 import type { Placement } from '../pool.ts';
 import { agentHost, eligible } from './eligibility.ts';
 

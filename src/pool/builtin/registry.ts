@@ -2,7 +2,7 @@ import type { Agent, AgentState } from '../../core/agent.ts';
 import type { Clock } from '../../core/clock.ts';
 import { NotFoundError } from '../../core/errors.ts';
 import { INTERRUPTION_REASON } from '../../core/interruption.ts';
-import type { Task, TaskState } from '../../core/task.ts';
+import type { TaskHeader, TaskState } from '../../core/task.ts';
 import type { AttestedInstance } from '../../providers/identity.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { Store } from '../../store/store.ts';
@@ -68,7 +68,7 @@ export class AgentRegistry {
       if (req.notice === 'draining' && agent.state === 'registered') {
         // It takes no new work; what was placed but not pulled goes elsewhere now rather than at its leave.
         agent = this.#store.agents.setState(agentId, 'draining', 'the agent is shutting down', nowMs);
-        for (const task of this.#store.tasks.list({ agentId, states: ['placed'] })) {
+        for (const task of this.#store.tasks.listHeaders({ agentId, states: ['placed'] })) {
           this.#store.tasks.requeue(task.id, agentId, `returned to pending: agent ${agentId} is shutting down`, nowMs);
         }
         this.#log.info('draining agent on its notice', { agentId });
@@ -80,7 +80,7 @@ export class AgentRegistry {
         const requeued = this.#store.tasks.requeueAgent(agentId, INTERRUPTION_REASON, nowMs);
         this.#log.warn('draining agent on interruption notice', { agentId, requeuedTasks: requeued });
       }
-      const runningHere = this.#store.tasks.list({ agentId, states: ['running'] });
+      const runningHere = this.#store.tasks.listHeaders({ agentId, states: ['running'] });
       this.#requeueUnacknowledged(agentId, runningHere, req.runningTaskIds, nowMs);
       const running = new Set(runningHere.map((task) => task.id));
       return { state: agent.state, stopTaskIds: req.runningTaskIds.filter((id) => !running.has(id)) };
@@ -94,7 +94,7 @@ export class AgentRegistry {
    */
   #requeueUnacknowledged(
     agentId: string,
-    runningHere: readonly Task[],
+    runningHere: readonly TaskHeader[],
     reported: readonly string[],
     nowMs: number,
   ): void {

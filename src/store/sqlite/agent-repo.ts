@@ -121,6 +121,39 @@ export class SqliteAgentRepo implements AgentRepo {
     });
   }
 
+  /** Reads the allocation of the page's agents only, so a page costs the same at 50 agents or 50,000. */
+  page(filter: AgentFilter & { readonly limit: number; readonly after?: number }): {
+    agents: Agent[];
+    next: number | null;
+  } {
+    return this.#db.read(() => {
+      const states = filter.states === undefined ? '' : 'AND state IN (SELECT value FROM json_each(?))';
+      const rows = this.#db.all(
+        `SELECT rowid AS seq, * FROM agents WHERE rowid > ? ${states} ORDER BY rowid LIMIT ?`,
+        filter.after ?? 0,
+        ...(filter.states === undefined ? [] : [jsonList(filter.states)]),
+        filter.limit + 1,
+      );
+      const more = rows.length > filter.limit;
+      const kept = more ? rows.slice(0, filter.limit) : rows;
+      const allocated = new Map<string, Resources>();
+      if (kept.length > 0) {
+        const ids = JSON.stringify(kept.map((row) => text(row, 'id')));
+        for (const row of this.#db.all(
+          `${ALLOCATED_BY_AGENT} AND agent_id IN (SELECT value FROM json_each(?)) GROUP BY agent_id`,
+          ids,
+        )) {
+          allocated.set(text(row, 'agent_id'), resourcesOf(row));
+        }
+      }
+      const last = kept.at(-1);
+      return {
+        agents: kept.map((row) => toAgent(row, allocated.get(text(row, 'id')) ?? ZERO)),
+        next: more && last !== undefined ? int(last, 'seq') : null,
+      };
+    });
+  }
+
   byInstance(providerId: string, instanceId: string): Agent | undefined {
     const row = this.#db.get('SELECT id FROM agents WHERE provider_id = ? AND instance_id = ?', providerId, instanceId);
     return row === undefined ? undefined : this.get(text(row, 'id'));

@@ -24,7 +24,12 @@ export class SqliteAuditRepo implements AuditRepo {
   }
 
   /** Every entry when `limit` is left out. */
-  list(limit?: number): AuditEntry[] {
+  list(limit?: number, beforeId?: number): AuditEntry[] {
+    if (beforeId !== undefined) {
+      return this.#db
+        .all('SELECT * FROM audit WHERE id < ? ORDER BY id DESC LIMIT ?', beforeId, limit ?? -1)
+        .map(toEntry);
+    }
     return this.#db.all('SELECT * FROM audit ORDER BY id DESC LIMIT ?', limit ?? -1).map(toEntry);
   }
 }

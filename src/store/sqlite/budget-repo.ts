@@ -112,7 +112,12 @@ export class SqliteBudgetRepo implements BudgetRepo {
     );
   }
 
-  alerts(limit?: number): BudgetAlert[] {
+  alerts(limit?: number, beforeId?: number): BudgetAlert[] {
+    if (beforeId !== undefined) {
+      return this.#db
+        .all('SELECT * FROM budget_alerts WHERE id < ? ORDER BY id DESC LIMIT ?', beforeId, limit ?? -1)
+        .map(toAlert);
+    }
     return this.#db.all('SELECT * FROM budget_alerts ORDER BY id DESC LIMIT ?', limit ?? -1).map(toAlert);
   }
 

@@ -1,7 +1,8 @@
 import { ConflictError, NotFoundError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
-import { TERMINAL_TASK_STATES, TaskState, type Task, type TaskConstraints } from '../../core/task.ts';
-import type { NewTask, TaskFilter, TaskRepo } from '../store.ts';
+import { TERMINAL_TASK_STATES, TaskState, type Task, type TaskConstraints, type TaskHeader } from '../../core/task.ts';
+import type { TeamScope } from '../../core/team-scope.ts';
+import type { NewTask, TaskCursor, TaskFilter, TaskRepo } from '../store.ts';
 import type { SqliteLedgerRepo } from './ledger-repo.ts';
 import { bool, int, intOrNull, json, resourcesOf, text, textOrNull } from './rows.ts';
 import type { Row, SqliteDb } from './sqlite-db.ts';
@@ -81,8 +82,13 @@ export class SqliteTaskRepo implements TaskRepo {
     );
   }
 
-  get(id: string): Task | undefined {
-    const row = this.#db.get('SELECT * FROM tasks WHERE id = ?', id);
+  get(id: string, scope?: TeamScope): Task | undefined {
+    const { where, params } = scopeWhere(scope);
+    const row = this.#db.get(
+      `SELECT * FROM tasks WHERE id = ?${where.map((w) => ` AND ${w}`).join('')}`,
+      id,
+      ...params,
+    );
     return row === undefined ? undefined : toTask(row);
   }
 
@@ -91,8 +97,29 @@ export class SqliteTaskRepo implements TaskRepo {
    * asks for one agent's running tasks among hundreds of thousands).
    */
   list(filter: TaskFilter = {}): Task[] {
-    const where: string[] = [];
-    const params: (string | number)[] = [];
+    return this.#select(filter, filter.limit ?? -1).map(({ task }) => task);
+  }
+
+  /** Asks for one row more than the page holds, to know whether a next page exists. */
+  page(filter: TaskFilter & { readonly limit: number }): { tasks: Task[]; next: TaskCursor | null } {
+    const rows = this.#select(filter, filter.limit + 1);
+    const more = rows.length > filter.limit;
+    const kept = more ? rows.slice(0, filter.limit) : rows;
+    const last = kept.at(-1);
+    return {
+      tasks: kept.map(({ task }) => task),
+      next: more && last !== undefined ? { createdAtMs: last.task.createdAtMs, seq: last.seq } : null,
+    };
+  }
+
+  #select(filter: TaskFilter, limit: number): { task: Task; seq: number }[];
+  #select(filter: TaskFilter, limit: number, columns: string): { task: TaskHeader; seq: number }[];
+  #select(filter: TaskFilter, limit: number, columns = '*'): { task: TaskHeader; seq: number }[] {
+    const { where, params } = scopeWhere(filter.scope);
+    if (filter.after !== undefined) {
+      where.push('(created_at_ms < ? OR (created_at_ms = ? AND rowid < ?))');
+      params.push(filter.after.createdAtMs, filter.after.createdAtMs, filter.after.seq);
+    }
     if (filter.states !== undefined) {
       where.push('state IN (SELECT value FROM json_each(?))');
       params.push(JSON.stringify(filter.states));
@@ -103,9 +130,10 @@ export class SqliteTaskRepo implements TaskRepo {
       where.push(`${column} = ?`);
       params.push(value);
     }
-    const sql = `SELECT * FROM tasks ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+    const sql = `SELECT rowid AS seq, ${columns} FROM tasks ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY created_at_ms DESC, rowid DESC LIMIT ?`;
-    return this.#db.all(sql, ...params, filter.limit ?? -1).map(toTask);
+    const convert = columns === '*' ? toTask : toTaskHeader;
+    return this.#db.all(sql, ...params, limit).map((row) => ({ task: convert(row), seq: int(row, 'seq') }));
   }
 
   countByState(): Record<TaskState, number> {
@@ -123,16 +151,30 @@ export class SqliteTaskRepo implements TaskRepo {
     return counts;
   }
 
-  pending(): Task[] {
+  countPending(team: string): number {
+    const row = this.#db.get(`SELECT count(*) AS n FROM tasks WHERE team = ? AND state = 'pending'`, team);
+    return row === undefined ? 0 : int(row, 'n');
+  }
+
+  pending(): TaskHeader[] {
     return this.#db
-      .all(`SELECT * FROM tasks WHERE state = 'pending' ORDER BY priority DESC, pending_since_ms, rowid`)
-      .map(toTask);
+      .all(
+        `SELECT ${HEADER_COLUMNS} FROM tasks WHERE state = 'pending' ORDER BY priority DESC, pending_since_ms, rowid`,
+      )
+      .map(toTaskHeader);
+  }
+
+  listHeaders(filter: TaskFilter = {}): TaskHeader[] {
+    return this.#select(filter, filter.limit ?? -1, HEADER_COLUMNS).map(({ task }) => task);
   }
 
   place(taskId: string, agentId: string, _nowMs: number): void {
     this.#db.transaction(() => {
       const doing = `placing task ${taskId} on agent ${agentId}`;
-      const task = this.#mustGet(taskId, doing);
+      // The control loop places: it reads the state alone, never the payload.
+      const row = this.#db.get('SELECT state FROM tasks WHERE id = ?', taskId);
+      if (row === undefined) throw new NotFoundError(`${doing}: there is no such task`);
+      const task = { state: text(row, 'state') as TaskState };
       const agent = this.#db.get('SELECT state FROM agents WHERE id = ?', agentId);
       if (agent === undefined) throw new NotFoundError(`${doing}: there is no such agent`);
       const agentState = text(agent, 'state');
@@ -280,6 +322,18 @@ export class SqliteTaskRepo implements TaskRepo {
   }
 }
 
+/** The WHERE terms that keep a scoped caller to its teams and projects; none without a scope. */
+function scopeWhere(scope: TeamScope | undefined): { where: string[]; params: (string | number)[] } {
+  if (scope === undefined) return { where: [], params: [] };
+  const where = ['team IN (SELECT value FROM json_each(?))'];
+  const params: (string | number)[] = [JSON.stringify(scope.teams)];
+  if (scope.projects !== undefined) {
+    where.push('project IN (SELECT value FROM json_each(?))');
+    params.push(JSON.stringify(scope.projects));
+  }
+  return { where, params };
+}
+
 const REQUEUE = `UPDATE tasks SET state = 'pending', agent_id = NULL, attempts = attempts + 1, pending_since_ms = ?,
   started_at_ms = NULL, reason = ?`;
 
@@ -287,7 +341,15 @@ function isActiveOn(task: Task, agentId: string): boolean {
   return task.agentId === agentId && (task.state === TaskState.placed || task.state === TaskState.running);
 }
 
+/** Every column but the payload (command, output_tail). */
+const HEADER_COLUMNS = `id, state, agent_id, team, project, job, cpu_millis, memory_mib, gpus, net_mbps, priority,
+  revocable, constraints, attempts, created_at_ms, pending_since_ms, started_at_ms, finished_at_ms, exit_code, reason`;
+
 function toTask(row: Row): Task {
+  return { ...toTaskHeader(row), command: json<string[]>(row, 'command'), outputTail: text(row, 'output_tail') };
+}
+
+function toTaskHeader(row: Row): TaskHeader {
   return {
     id: text(row, 'id'),
     owner: { team: text(row, 'team'), project: text(row, 'project'), job: text(row, 'job') },
@@ -295,7 +357,6 @@ function toTask(row: Row): Task {
     priority: int(row, 'priority'),
     revocable: bool(row, 'revocable'),
     constraints: json<TaskConstraints>(row, 'constraints'),
-    command: json<string[]>(row, 'command'),
     state: text(row, 'state') as TaskState,
     agentId: textOrNull(row, 'agent_id'),
     attempts: int(row, 'attempts'),
@@ -304,7 +365,6 @@ function toTask(row: Row): Task {
     startedAtMs: intOrNull(row, 'started_at_ms'),
     finishedAtMs: intOrNull(row, 'finished_at_ms'),
     exitCode: intOrNull(row, 'exit_code'),
-    outputTail: text(row, 'output_tail'),
     reason: text(row, 'reason'),
   };
 }

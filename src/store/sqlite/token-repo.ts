@@ -1,9 +1,10 @@
 import { ConflictError, NotFoundError } from '../../core/errors.ts';
+import type { TeamScope } from '../../core/team-scope.ts';
 import type { Role, TokenRecord, TokenRepo } from '../store.ts';
 import { int, intOrNull, text, textOrNull } from './rows.ts';
 import { isConstraintError, type Row, type SqliteDb } from './sqlite-db.ts';
 
-const COLUMNS = 'id, role, name, agent_id, created_at_ms, revoked_at_ms';
+const COLUMNS = 'id, role, name, agent_id, created_at_ms, revoked_at_ms, teams, projects';
 
 /** API tokens, by the SHA-256 of their secret; the secret itself never reaches the store. */
 export class SqliteTokenRepo implements TokenRepo {
@@ -18,13 +19,16 @@ export class SqliteTokenRepo implements TokenRepo {
     return this.#db.transaction(() => {
       try {
         this.#db.run(
-          `INSERT INTO tokens (id, role, name, agent_id, token_hash, created_at_ms) VALUES (?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO tokens (id, role, name, agent_id, token_hash, created_at_ms, teams, projects)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
           record.id,
           record.role,
           record.name,
           record.agentId,
           tokenHash,
           record.createdAtMs,
+          record.scope === undefined ? null : JSON.stringify(record.scope.teams),
+          record.scope?.projects === undefined ? null : JSON.stringify(record.scope.projects),
         );
       } catch (err) {
         if (!isConstraintError(err)) throw err;
@@ -73,7 +77,7 @@ export class SqliteTokenRepo implements TokenRepo {
 }
 
 function toToken(row: Row): TokenRecord {
-  return {
+  const record: TokenRecord = {
     id: text(row, 'id'),
     role: text(row, 'role') as Role,
     name: text(row, 'name'),
@@ -81,4 +85,12 @@ function toToken(row: Row): TokenRecord {
     createdAtMs: int(row, 'created_at_ms'),
     revokedAtMs: intOrNull(row, 'revoked_at_ms'),
   };
+  const teams = textOrNull(row, 'teams');
+  if (teams === null) return record;
+  const projects = textOrNull(row, 'projects');
+  const scope: TeamScope = {
+    teams: JSON.parse(teams) as string[],
+    ...(projects === null ? {} : { projects: JSON.parse(projects) as string[] }),
+  };
+  return { ...record, scope };
 }

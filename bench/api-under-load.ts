@@ -1,0 +1,219 @@
+/**
+ * The API under load (issue 13): a real `spillway serve` over a store of 100,000 pending tasks (300 of them carrying
+ * 60 KiB commands) and 1,000 registered private agents too small for any of them, so every pass of the running control
+ * loop weighs all 100,000. While it runs, one client asks `GET /healthz` and another `GET /v1/tasks?limit=100` back to
+ * back; the figures are their p99 latencies and serve's peak resident memory (VmHWM). Targets: 100 ms, 250 ms and
+ * 1 GiB. Scale to tens of thousands of agents is the incremental controller's issue.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import { stringify } from 'yaml';
+import { resources } from '../src/core/resources.ts';
+import { openSqliteStore } from '../src/store/sqlite/sqlite-store.ts';
+import type { NewTask } from '../src/store/store.ts';
+import { quantile, round, type Benchmark, type BenchContext, type BenchResult } from './lib/bench.ts';
+
+const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+
+export const benchmark: Benchmark = {
+  name: 'api-under-load',
+  description: 'healthz and task-list p99 and serve peak RSS over 100,000 pending tasks, 1,000 agents, loop running',
+  async run(ctx: BenchContext): Promise<BenchResult> {
+    const tasks = ctx.quick ? 20_000 : 100_000;
+    const bigTasks = 300;
+    const agents = 1_000;
+    const measureMs = ctx.quick ? 10_000 : 30_000;
+    const dir = mkdtempSync(join(tmpdir(), 'spillway-bench-api-'));
+    const port = await freePort();
+    const dbPath = join(dir, 'spillway.db');
+    const home = join(dir, 'home');
+    try {
+      const fillStarted = performance.now();
+      fill(dbPath, tasks, bigTasks, agents);
+      ctx.log(
+        `  filled ${tasks} pending tasks (${bigTasks} with 60 KiB commands) and ${agents} agents in ${((performance.now() - fillStarted) / 1000).toFixed(1)} s`,
+      );
+      const configPath = join(dir, 'spillway.yaml');
+      writeFileSync(
+        configPath,
+        stringify({
+          clusterId: 'bench',
+          home,
+          store: { path: dbPath },
+          api: { host: '127.0.0.1', port },
+          pool: { heartbeatIntervalMs: 1_000, lostAfterMs: 3_600_000 },
+          controller: { passIntervalMs: 1_000, reconcileEveryPasses: 5, leaseTtlMs: 10_000, unavailableForMs: 30_000 },
+          providers: [
+            {
+              kind: 'local',
+              name: 'cloud',
+              bootDelayMs: 300,
+              offerings: [{ instanceType: 'local.small', cpu: 2, memory: '4Gi', pricePerHourUsd: 0.0832 }],
+            },
+          ],
+          policy: { pendingGraceMs: 1_000, limits: { maxInstances: 0, maxVcpus: 0, maxGpus: 0 } },
+          log: { level: 'warn' },
+        }),
+      );
+      const serve = spawn(process.execPath, [CLI, 'serve', '--config', configPath], {
+        env: { ...process.env, AWS_EC2_METADATA_DISABLED: 'true', METADATA_SERVER_DETECTION: 'none' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      serve.stderr.on('data', (chunk: Buffer) => {
+        stderr = (stderr + chunk.toString()).slice(-4_000);
+      });
+      try {
+        const url = `http://127.0.0.1:${port}`;
+        const startedAt = performance.now();
+        await waitFor(
+          async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.ok === true,
+          120_000,
+          () => {
+            if (serve.exitCode !== null) throw new Error(`serve exited: ${stderr}`);
+          },
+        );
+        ctx.log(`  serve answered after ${((performance.now() - startedAt) / 1000).toFixed(1)} s`);
+        const tokenFile = join(home, 'admin.token');
+        await waitFor(async () => existsSync(tokenFile), 30_000);
+        const token = readFileSync(tokenFile, 'utf8').trim();
+        const until = performance.now() + measureMs;
+        const [health, list] = await Promise.all([
+          loop(until, async () => {
+            const res = await fetch(`${url}/healthz`);
+            await res.arrayBuffer();
+            if (!res.ok) throw new Error(`healthz answered ${res.status}`);
+          }),
+          loop(until, async () => {
+            const res = await fetch(`${url}/v1/tasks?limit=100`, { headers: { authorization: `Bearer ${token}` } });
+            const body = (await res.json()) as { tasks?: unknown[] };
+            if (!res.ok || body.tasks?.length !== 100) throw new Error(`task list answered ${res.status}`);
+          }),
+        ]);
+        const peakRssMiB = peakRss(serve.pid ?? 0);
+        ctx.log(
+          `  ${health.length} healthz (p50 ${quantile(health, 0.5).toFixed(1)} ms, max ${Math.max(...health).toFixed(0)} ms), ` +
+            `${list.length} task lists (p50 ${quantile(list, 0.5).toFixed(1)} ms, max ${Math.max(...list).toFixed(0)} ms), ` +
+            `peak RSS ${peakRssMiB.toFixed(0)} MiB`,
+        );
+        return {
+          metrics: {
+            pendingTasks: tasks,
+            agents,
+            'healthz.p99Ms': round(quantile(health, 0.99), 1),
+            'tasksList.p99Ms': round(quantile(list, 0.99), 1),
+            'healthz.maxMs': round(Math.max(...health), 1),
+            'tasksList.maxMs': round(Math.max(...list), 1),
+            requests: health.length + list.length,
+            peakRssMiB: round(peakRssMiB, 0),
+          },
+          targets: [
+            { metric: 'healthz.p99Ms', max: 100 },
+            { metric: 'tasksList.p99Ms', max: 250 },
+            { metric: 'peakRssMiB', max: 1_024 },
+          ],
+        };
+      } finally {
+        const exited = once(serve, 'exit');
+        serve.kill('SIGTERM');
+        const timer = setTimeout(() => serve.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(timer);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};
+
+/** The store serve will open: its cluster id, the agents and the pending tasks, written before it starts. */
+function fill(dbPath: string, tasks: number, bigTasks: number, agents: number): void {
+  const store = openSqliteStore(dbPath);
+  try {
+    store.meta.bindClusterId('bench');
+    const now = Date.now();
+    store.transaction(() => {
+      for (let i = 0; i < agents; i++) {
+        store.agents.insert(
+          {
+            name: `private-${i}`,
+            location: { kind: 'private', site: 'lab' },
+            // Smaller than every task: nothing is placed, so every pass weighs all of them.
+            capacity: resources({ cpuMillis: 500, memoryMiB: 512 }),
+            labels: {},
+            lifecycle: 'private',
+            pricePerHourMicros: 0,
+            state: 'registered',
+            instanceId: null,
+            providerId: null,
+            intentId: null,
+          },
+          now,
+        );
+      }
+    });
+    const big = ['sh', '-c', 'x'.repeat(60 * 1024 - 8)];
+    const batch = 1_000;
+    for (let start = 0; start < tasks; start += batch) {
+      const chunk: NewTask[] = [];
+      for (let i = start; i < Math.min(tasks, start + batch); i++) {
+        chunk.push({
+          owner: { team: `team-${i % 20}`, project: `p-${i % 7}`, job: 'j' },
+          resources: resources({ cpuMillis: 1_000 + (i % 4) * 1_000, memoryMiB: 1_024 * (1 + (i % 3)) }),
+          priority: i % 5,
+          revocable: i % 2 === 0,
+          constraints: {},
+          command: i < bigTasks ? big : ['python', 'train.py', `--shard=${i}`],
+        });
+      }
+      store.tasks.insert(chunk, now);
+    }
+  } finally {
+    store.close();
+  }
+}
+
+/** Runs `call` back to back until `untilMs`; returns each call's duration in ms. */
+async function loop(untilMs: number, call: () => Promise<void>): Promise<number[]> {
+  const durations: number[] = [];
+  while (performance.now() < untilMs) {
+    const started = performance.now();
+    await call();
+    durations.push(performance.now() - started);
+  }
+  return durations;
+}
+
+/** The process's peak resident set (VmHWM), in MiB. */
+function peakRss(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = Number(/^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1] ?? NaN);
+  return kib / 1024;
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs: number, each?: () => void): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    each?.();
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`waiting ${timeoutMs} ms: the condition never held`);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
+    });
+  });
+}

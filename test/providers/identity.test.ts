@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'mocha';
-import { ValidationError } from '../../src/core/errors.ts';
+import { SpillwayError, ValidationError } from '../../src/core/errors.ts';
 import { ec2IdentityVerifier } from '../../src/providers/aws-ec2/ec2-identity.ts';
 import { GceIdentityVerifier } from '../../src/providers/gcp-compute/gce-identity.ts';
 import { IdentityError, type IdentityProof, type VerifyContext } from '../../src/providers/identity.ts';
@@ -269,6 +269,30 @@ describe('identity verifiers', () => {
       );
       assert.equal(certFetches, 2, 'an unknown key does not refetch within the minute');
       certsBody = JSON.stringify({ [GCE_TEST_KEY.kid]: GCE_TEST_KEY.certificatePem });
+    });
+
+    it('answers a certificates URL serving something other than certificates with a retryable error, not a crash', async () => {
+      const token = GCE_TEST_KEY.jwt(claims());
+      for (const body of ['<html>maintenance</html>', JSON.stringify({ [GCE_TEST_KEY.kid]: 'not a PEM' })]) {
+        certsBody = body;
+        const verifier = new GceIdentityVerifier({
+          project: 'burst-project',
+          zones: ['us-central1-a'],
+          config: { certificatesUrl: certsUrl },
+        });
+        await assert.rejects(
+          verifier.verify({ document: token }, CTX),
+          (err) =>
+            err instanceof SpillwayError &&
+            !(err instanceof IdentityError) &&
+            err.retryable &&
+            new RegExp(`^fetching Google's certificates from ${certsUrl}: `).test(err.message),
+        );
+        // Google answers properly again: the next registration verifies (no minute's wait after a bad answer).
+        certsBody = JSON.stringify({ [GCE_TEST_KEY.kid]: GCE_TEST_KEY.certificatePem });
+        const answer = await verifier.verify({ document: token }, { ...CTX, nowMs: NOW_MS + 1_000 });
+        assert.equal(answer.instanceId, 'us-central1-a/spw-abc-0');
+      }
     });
 
     it('needs exactly one certificate source, naming the field', () => {

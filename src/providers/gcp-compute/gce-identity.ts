@@ -147,18 +147,19 @@ export class GceIdentityVerifier implements IdentityVerifier {
     const stale = nowMs - this.#fetchedAtMs > CACHE_MS;
     const unknownMayRefetch = !this.#keys.has(kid) && nowMs - this.#fetchedAtMs > REFETCH_MIN_MS;
     if (stale || unknownMayRefetch) {
-      let text: string;
+      // Any failure, a body that is not certificates included, is the fetch's: retryable (503), keys unchanged.
+      let keys: Map<string, KeyObject>;
       try {
         const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
         if (!res.ok) throw new Error(`answered ${res.status}`);
-        text = await res.text();
+        keys = parseCertificates(await res.text());
       } catch (err) {
         throw new SpillwayError(`fetching Google's certificates from ${url}: ${errorMessage(err)}`, {
           retryable: true,
           cause: err,
         });
       }
-      this.#keys = parseCertificates(text);
+      this.#keys = keys;
       this.#fetchedAtMs = nowMs;
     }
     return this.#keys.get(kid);

@@ -183,8 +183,27 @@ describe('identity verifiers', () => {
       const token = GCE_TEST_KEY.jwt(claims());
       assert.deepEqual(await fileVerifier().verify({ document: token }, CTX), {
         instanceId: 'us-central1-a/spw-abc-0',
-        singleUse: { key: createHash('sha256').update(token).digest('hex'), expiresAtMs: NOW_MS + 3_590_000 },
+        singleUse: {
+          key: createHash('sha256').update(token.split('.').slice(0, 2).join('.')).digest('hex'),
+          expiresAtMs: NOW_MS + 3_590_000,
+        },
       });
+    });
+
+    it("keys a token's single use on what it signs, so a respelt signature (unused base64url bits) is the same use", async () => {
+      const token = GCE_TEST_KEY.jwt(claims());
+      const [header = '', payload = '', sig = ''] = token.split('.');
+      const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+      // 256 signature bytes are 342 characters: the last carries 2 bits of the signature and 4 unused ones.
+      assert.equal(sig.length, 342);
+      const last = alphabet.indexOf(sig.slice(-1));
+      const respelt = `${header}.${payload}.${sig.slice(0, -1)}${alphabet[last ^ 0b1111] ?? ''}`;
+      assert.notEqual(respelt, token);
+      const verifier = fileVerifier();
+      const first = await verifier.verify({ document: token }, CTX);
+      const second = await verifier.verify({ document: respelt }, CTX);
+      assert.equal(second.singleUse?.key, first.singleUse?.key);
+      assert.equal(first.singleUse?.key, createHash('sha256').update(`${header}.${payload}`).digest('hex'));
     });
 
     const forgedJwt = (): string => {

@@ -41,8 +41,8 @@ interface Claims {
  * audience=<controller URL>&format=full`), RS256 JWTs signed by Google. It checks the signature against the key the
  * header's `kid` names among the configured certificates, the issuer, the audience (the controller's URL), expiry,
  * and that `google.compute_engine.project_id` is the provider's project and `zone` one of its zones. The instance is
- * `zone/instance_name`, as the adapter names instances. Tokens are single-use: the answer carries the token's hash
- * until its `exp` for the registry to record.
+ * `zone/instance_name`, as the adapter names instances. Tokens are single-use: the answer carries the hash of the
+ * token's signed part (header and payload) until its `exp` for the registry to record.
  */
 export class GceIdentityVerifier implements IdentityVerifier {
   readonly #project: string;
@@ -135,7 +135,8 @@ export class GceIdentityVerifier implements IdentityVerifier {
     return {
       instanceId: `${zone}/${name}`,
       singleUse: {
-        key: createHash('sha256').update(proof.document).digest('hex'),
+        // What the signature covers, not the token's text: base64url leaves a signature's last bits free to respell.
+        key: createHash('sha256').update(signed).digest('hex'),
         expiresAtMs: claims.exp * 1000,
       },
     };

@@ -73,6 +73,24 @@ describe('api bounded registration tokens', () => {
     assert.equal(h.store.agents.list().filter((a) => a.location.kind === 'private').length, 2);
   });
 
+  it('registers exactly maxAgents agents when more register at once', async () => {
+    const created = await createBounded({ role: 'agent', name: 'burst', maxAgents: 5, site: 'rack-3' });
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        fetch(`${h.server.url}/v1/agents/register`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${created.token}`, 'content-type': 'application/json' },
+          body: JSON.stringify(registration({ name: `n${i}` })),
+        }),
+      ),
+    );
+    const statuses = answers.map((a) => a.status).sort();
+    assert.deepEqual(statuses, [...Array(5).fill(201), ...Array(7).fill(403)]);
+    for (const a of answers) if (a.status === 201) h.secrets.push(((await a.json()) as RegisterResponse).token);
+    assert.equal(h.store.registrations.count(created.id), 5);
+    assert.equal(h.store.agents.list().filter((a) => a.location.kind === 'private').length, 5);
+  });
+
   it('stops registering at its expiry, and the agents it registered keep working', async () => {
     const created = await createBounded({ role: 'agent', name: 'day-pass', expiresInMs: DAY_MS });
     const client = h.client(created.token);

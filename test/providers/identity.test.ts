@@ -290,6 +290,22 @@ describe('identity verifiers', () => {
       certsBody = JSON.stringify({ [GCE_TEST_KEY.kid]: GCE_TEST_KEY.certificatePem });
     });
 
+    it('fetches the certificates once for registrations that arrive together on an empty cache', async () => {
+      const verifier = new GceIdentityVerifier({
+        project: 'burst-project',
+        zones: ['us-central1-a'],
+        config: { certificatesUrl: certsUrl },
+      });
+      certFetches = 0;
+      const tokens = Array.from({ length: 20 }, (_, i) => GCE_TEST_KEY.jwt(claims({}, { instance_name: `spw-abc-${i}` })));
+      const answers = await Promise.all(tokens.map((document) => verifier.verify({ document }, CTX)));
+      assert.deepEqual(
+        answers.map((a) => a.instanceId),
+        tokens.map((_, i) => `us-central1-a/spw-abc-${i}`),
+      );
+      assert.equal(certFetches, 1);
+    });
+
     it('answers a certificates URL serving something other than certificates with a retryable error, not a crash', async () => {
       const token = GCE_TEST_KEY.jwt(claims());
       for (const body of ['<html>maintenance</html>', JSON.stringify({ [GCE_TEST_KEY.kid]: 'not a PEM' })]) {

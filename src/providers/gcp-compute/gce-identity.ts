@@ -50,6 +50,7 @@ export class GceIdentityVerifier implements IdentityVerifier {
   readonly #config: GceIdentityConfig;
   #keys = new Map<string, KeyObject>();
   #fetchedAtMs = Number.NEGATIVE_INFINITY;
+  #fetching: Promise<void> | undefined;
 
   /** Throws a ValidationError naming `<field>` when neither or both sources are given or the file is bad. */
   constructor(opts: { project: string; zones: readonly string[]; config: GceIdentityConfig; field?: string }) {
@@ -147,23 +148,31 @@ export class GceIdentityVerifier implements IdentityVerifier {
     if (url === undefined) return this.#keys.get(kid);
     const stale = nowMs - this.#fetchedAtMs > CACHE_MS;
     const unknownMayRefetch = !this.#keys.has(kid) && nowMs - this.#fetchedAtMs > REFETCH_MIN_MS;
-    if (stale || unknownMayRefetch) {
-      // Any failure, a body that is not certificates included, is the fetch's: retryable (503), keys unchanged.
-      let keys: Map<string, KeyObject>;
-      try {
-        const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
-        if (!res.ok) throw new Error(`answered ${res.status}`);
-        keys = parseCertificates(await res.text());
-      } catch (err) {
-        throw new SpillwayError(`fetching Google's certificates from ${url}: ${errorMessage(err)}`, {
-          retryable: true,
-          cause: err,
-        });
-      }
-      this.#keys = keys;
-      this.#fetchedAtMs = nowMs;
+    // Registrations arriving together share the fetch in flight, and its outcome.
+    if (this.#fetching || stale || unknownMayRefetch) {
+      this.#fetching ??= this.#fetch(url, nowMs).finally(() => {
+        this.#fetching = undefined;
+      });
+      await this.#fetching;
     }
     return this.#keys.get(kid);
+  }
+
+  async #fetch(url: string, nowMs: number): Promise<void> {
+    // Any failure, a body that is not certificates included, is the fetch's: retryable (503), keys unchanged.
+    let keys: Map<string, KeyObject>;
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+      if (!res.ok) throw new Error(`answered ${res.status}`);
+      keys = parseCertificates(await res.text());
+    } catch (err) {
+      throw new SpillwayError(`fetching Google's certificates from ${url}: ${errorMessage(err)}`, {
+        retryable: true,
+        cause: err,
+      });
+    }
+    this.#keys = keys;
+    this.#fetchedAtMs = nowMs;
   }
 }
 

@@ -39,6 +39,8 @@ export class LaunchBreakers {
   readonly #log: Logger;
   readonly #settings: BreakerSettings;
   readonly #breakers = new Map<string, Breaker>();
+  /** The call each trying breaker let through as its trial, for calls named by `gate` and `record`. */
+  readonly #trials = new Map<string, string>();
 
   constructor(opts: { clock: Clock; logger: Logger; settings?: Partial<BreakerSettings> }) {
     this.#clock = opts.clock;
@@ -48,9 +50,11 @@ export class LaunchBreakers {
 
   /**
    * Asked right before a launch call: whether it may go. The provider's breaker is asked first, then the offering's;
-   * a due breaker lets this call through as its one trial.
+   * a due breaker lets this call through as its one trial. `callId` names the call (its intent id), so only the
+   * trial's own verdict decides its breaker: a call that was already in flight when the breaker opened, ending while
+   * the trial runs, neither lets a second trial through nor doubles the backoff.
    */
-  gate(target: BreakerTarget): Gate {
+  gate(target: BreakerTarget, callId?: string): Gate {
     const nowMs = this.#clock.now();
     const keys = [target.providerId, target.offeringKey];
     for (const key of keys) {
@@ -65,14 +69,15 @@ export class LaunchBreakers {
       const { next } = admit(prev, nowMs);
       if (next && next !== prev) {
         this.#breakers.set(key, next);
+        if (callId !== undefined) this.#trials.set(key, callId);
         this.#log.info('trying a launch through an open breaker', this.#fields(next, nowMs));
       }
     }
     return { go: true };
   }
 
-  /** Told how a launch call ended. */
-  record(target: BreakerTarget, verdict: LaunchVerdict): void {
+  /** Told how a launch call ended; `callId` as given to `gate`. */
+  record(target: BreakerTarget, verdict: LaunchVerdict, callId?: string): void {
     const nowMs = this.#clock.now();
     const keys = [target.providerId, target.offeringKey];
     if (verdict.kind === 'accepted') {
@@ -82,17 +87,19 @@ export class LaunchBreakers {
     if (verdict.kind === 'refused') {
       const key = breakerKey(verdict.refusal.scope, target);
       const prev = this.#breakers.get(key);
-      const next = refused(prev, target, verdict.refusal, nowMs, this.#settings);
+      const next = this.#otherCall(key, callId) ? prev! : refused(prev, target, verdict.refusal, nowMs, this.#settings);
       this.#breakers.set(key, next);
+      if (next !== prev) this.#trials.delete(key);
       if (prev === undefined) this.#log.warn('opened launch breaker', this.#fields(next, nowMs));
       else if (prev !== next) this.#log.warn('launch breaker stays open', this.#fields(next, nowMs));
     }
     // A trial this verdict did not decide is due again.
     for (const key of keys) {
       const prev = this.#breakers.get(key);
-      const next = undecided(prev, nowMs);
+      const next = this.#otherCall(key, callId) ? prev : undecided(prev, nowMs);
       if (next && next !== prev) {
         this.#breakers.set(key, next);
+        this.#trials.delete(key);
         this.#log.info('launch breaker trial undecided', this.#fields(next, nowMs));
       }
     }
@@ -139,8 +146,15 @@ export class LaunchBreakers {
     return closed;
   }
 
+  /** Whether the breaker at `key` is trying another call than `callId` (an unnamed call is taken as the trial). */
+  #otherCall(key: string, callId: string | undefined): boolean {
+    const trial = this.#trials.get(key);
+    return callId !== undefined && trial !== undefined && trial !== callId && this.#breakers.get(key)?.state === 'trying';
+  }
+
   #close(key: string, why: string): void {
     const breaker = this.#breakers.get(key);
+    this.#trials.delete(key);
     if (!breaker) return;
     this.#breakers.delete(key);
     this.#log.info('closed launch breaker', { breaker: key, providerId: breaker.providerId, reason: why });

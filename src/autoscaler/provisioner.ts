@@ -235,7 +235,7 @@ export class Provisioner {
     await lane.bucket.take(1);
     if (this.#held(intent)) return;
     const target: BreakerTarget = { providerId: intent.providerId, offeringKey: offeringKey(intent.offering) };
-    const gate = this.#opts.breakers?.gate(target) ?? { go: true };
+    const gate = this.#opts.breakers?.gate(target, intent.id) ?? { go: true };
     if (!gate.go) {
       if (intent.attempts > 0) {
         // An earlier attempt may have taken effect: keep the intent (and its idempotency key) for the breaker's time.
@@ -268,7 +268,7 @@ export class Provisioner {
         intent.bootScript ?? (render ? store.intents.fixBootScript(intent.id, render(request), clock.now()) : undefined);
       const instances = await lane.provider.launch({ ...request, bootScript }, this.#callOptions());
       failpoint('provider.returned');
-      this.#opts.breakers?.record(target, { kind: 'accepted' });
+      this.#opts.breakers?.record(target, { kind: 'accepted' }, intent.id);
       store.intents.completeLaunch(
         intent.id,
         instances.map((i) => i.id),
@@ -282,7 +282,7 @@ export class Provisioner {
         instanceIds: instances.map((i) => i.id),
       });
     } catch (err) {
-      this.#opts.breakers?.record(target, launchVerdict(err));
+      this.#opts.breakers?.record(target, launchVerdict(err), intent.id);
       this.#onFailure(intent, err);
     }
   }

@@ -73,6 +73,24 @@ describe('api bounded registration tokens', () => {
     assert.equal(h.store.agents.list().filter((a) => a.location.kind === 'private').length, 2);
   });
 
+  it('registers exactly maxAgents agents when more register at once', async () => {
+    const created = await createBounded({ role: 'agent', name: 'burst', maxAgents: 5, site: 'rack-3' });
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        fetch(`${h.server.url}/v1/agents/register`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${created.token}`, 'content-type': 'application/json' },
+          body: JSON.stringify(registration({ name: `n${i}` })),
+        }),
+      ),
+    );
+    const statuses = answers.map((a) => a.status).sort();
+    assert.deepEqual(statuses, [...Array(5).fill(201), ...Array(7).fill(403)]);
+    for (const a of answers) if (a.status === 201) h.secrets.push(((await a.json()) as RegisterResponse).token);
+    assert.equal(h.store.registrations.count(created.id), 5);
+    assert.equal(h.store.agents.list().filter((a) => a.location.kind === 'private').length, 5);
+  });
+
   it('stops registering at its expiry, and the agents it registered keep working', async () => {
     const created = await createBounded({ role: 'agent', name: 'day-pass', expiresInMs: DAY_MS });
     const client = h.client(created.token);
@@ -132,8 +150,10 @@ describe('api bounded registration tokens', () => {
     const body = (await limited.json()) as { error: { code: string; message: string } };
     assert.equal(body.error.code, 'rate_limited');
     assert.match(body.error.message, /^registering: too many failed registrations from this credential; retry in 6 s$/);
-    // The address is spent too: a good credential from it waits as well.
-    await expectApiError(h.client(h.tokens.registration).post('/v1/agents/register', registration()), 429, /address/);
+    // A good credential from the same (loopback) address is not locked out by another credential's failures.
+    const good = await h.client(h.tokens.registration).post<RegisterResponse>('/v1/agents/register', registration());
+    h.secrets.push(good.token);
+    assert.equal(h.store.agents.get(good.agentId)?.state, 'registered');
     const { entries } = await h.client(h.tokens.admin).get<{ entries: AuditEntry[] }>('/v1/audit?limit=100');
     const refused = entries.filter((e) => e.action === 'agent.register.refused');
     assert.equal(refused.length, 10, 'the refusals before the limit are audited, the limited calls are not');
@@ -142,7 +162,25 @@ describe('api bounded registration tokens', () => {
       Array(10).fill('credential'),
     );
     h.clock.advance(6_000);
-    const fresh = await h.client(h.tokens.registration).post<RegisterResponse>('/v1/agents/register', registration());
-    h.secrets.push(fresh.token);
+    await expectApiError(client.post('/v1/agents/register', registration()), 401, /expired$/);
+  });
+
+  it('limits forged bootstrap credentials per address, yet a registration token from that address still registers', async () => {
+    const forged = (i: number): Promise<Response> =>
+      fetch(`${h.server.url}/v1/agents/register`, {
+        method: 'POST',
+        headers: { authorization: `Bearer swb_intent-${i}.not-a-mac`, 'content-type': 'application/json' },
+        body: JSON.stringify(registration({ instanceId: `i-${i}` })),
+      });
+    // Each forged credential is new, so only the address's bucket (a burst of ten) stops them.
+    const statuses: number[] = [];
+    for (let i = 0; i < 11; i++) statuses.push((await forged(i)).status);
+    assert.deepEqual(statuses, [...Array(10).fill(401), 429]);
+    const limited = await forged(99);
+    assert.equal(limited.status, 429);
+    assert.match(((await limited.json()) as { error: { message: string } }).error.message, /from this address/);
+    const good = await h.client(h.tokens.registration).post<RegisterResponse>('/v1/agents/register', registration());
+    h.secrets.push(good.token);
+    assert.equal(h.store.agents.get(good.agentId)?.state, 'registered');
   });
 });

@@ -75,6 +75,32 @@ describe('launch breakers', () => {
     );
   });
 
+  it("decides a breaker by its trial's verdict only: a call in flight since before it opened ends without effect", () => {
+    const clock = new ManualClock(Date.UTC(2026, 0, 1, 12, 0));
+    const breakers = new LaunchBreakers({ clock, logger: silentLogger() });
+    // Calls 'early-1' and 'early-2' went before the refusal; 'refused' opened the breaker.
+    assert.deepEqual(breakers.gate(target(a1), 'early-1'), { go: true });
+    assert.deepEqual(breakers.gate(target(a1), 'early-2'), { go: true });
+    breakers.record(target(a1), { kind: 'refused', refusal: WIDE }, 'refused');
+    clock.advance(MIN);
+    assert.deepEqual(breakers.gate(target(a1), 'trial'), { go: true });
+    // The early calls end while the trial runs: throttled, then refused. Neither decides the trial.
+    breakers.record(target(a1), { kind: 'undecided' }, 'early-1');
+    breakers.record(target(a2), { kind: 'refused', refusal: WIDE }, 'early-2');
+    const [held] = breakers.list();
+    assert.deepEqual([held?.state, held?.refusals, held?.backoffMs], ['trying', 1, MIN]);
+    assert.equal(breakers.gate(target(a2), 'second').go, false, 'one trial at a time');
+    // The trial's own refusal doubles the backoff.
+    breakers.record(target(a1), { kind: 'refused', refusal: WIDE }, 'trial');
+    const [reopened] = breakers.list();
+    assert.deepEqual([reopened?.state, reopened?.refusals, reopened?.retryAtMs], ['open', 2, clock.now() + 2 * MIN]);
+    // The next trial, throttled, is due again at once.
+    clock.advance(2 * MIN);
+    assert.deepEqual(breakers.gate(target(a2), 'trial-2'), { go: true });
+    breakers.record(target(a2), { kind: 'undecided' }, 'trial-2');
+    assert.deepEqual(breakers.gate(target(a1), 'trial-3'), { go: true });
+  });
+
   it('holds a whole provider for a provider refusal and one offering for an offering refusal', () => {
     const clock = new ManualClock();
     const breakers = new LaunchBreakers({ clock, logger: silentLogger(), settings: { initialMs: 5 * MIN } });

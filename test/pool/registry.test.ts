@@ -131,9 +131,13 @@ describe('agent registry', () => {
       await assert.rejects(limited.registerAttested(forged, request, from('10.0.0.1')), /credential is not valid/);
     }
     await assert.rejects(limited.registerAttested(forged, request, from('10.0.0.1')), TooManyFailuresError);
-    // The credential is spent from any address; the address is spent for any credential.
+    // The credential is spent from any address; the address is spent for any credential that does not
+    // authenticate, and for none that does.
     await assert.rejects(limited.registerAttested(forged, request, from('10.0.0.2')), /from this credential/);
-    await assert.rejects(limited.registerAttested(viaToken(), REQUEST, from('10.0.0.1')), /from this address/);
+    const otherForged = { kind: 'bootstrap', credential: launch(['i-2']).slice(0, -2) + 'yy' } as const;
+    await assert.rejects(limited.registerAttested(otherForged, request, from('10.0.0.1')), /from this address/);
+    const same = await limited.registerAttested(viaToken(), REQUEST, from('10.0.0.1'));
+    assert.equal(store.agents.get(same.agentId)?.state, 'registered');
     const other = await limited.registerAttested(viaToken(), REQUEST, from('10.0.0.3'));
     assert.equal(store.agents.get(other.agentId)?.state, 'registered');
     clock.advance(2_000);

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'mocha';
-import { ValidationError } from '../../src/core/errors.ts';
+import { SpillwayError, ValidationError } from '../../src/core/errors.ts';
 import { ec2IdentityVerifier } from '../../src/providers/aws-ec2/ec2-identity.ts';
 import { GceIdentityVerifier } from '../../src/providers/gcp-compute/gce-identity.ts';
 import { IdentityError, type IdentityProof, type VerifyContext } from '../../src/providers/identity.ts';
@@ -183,8 +183,27 @@ describe('identity verifiers', () => {
       const token = GCE_TEST_KEY.jwt(claims());
       assert.deepEqual(await fileVerifier().verify({ document: token }, CTX), {
         instanceId: 'us-central1-a/spw-abc-0',
-        singleUse: { key: createHash('sha256').update(token).digest('hex'), expiresAtMs: NOW_MS + 3_590_000 },
+        singleUse: {
+          key: createHash('sha256').update(token.split('.').slice(0, 2).join('.')).digest('hex'),
+          expiresAtMs: NOW_MS + 3_590_000,
+        },
       });
+    });
+
+    it("keys a token's single use on what it signs, so a respelt signature (unused base64url bits) is the same use", async () => {
+      const token = GCE_TEST_KEY.jwt(claims());
+      const [header = '', payload = '', sig = ''] = token.split('.');
+      const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+      // 256 signature bytes are 342 characters: the last carries 2 bits of the signature and 4 unused ones.
+      assert.equal(sig.length, 342);
+      const last = alphabet.indexOf(sig.slice(-1));
+      const respelt = `${header}.${payload}.${sig.slice(0, -1)}${alphabet[last ^ 0b1111] ?? ''}`;
+      assert.notEqual(respelt, token);
+      const verifier = fileVerifier();
+      const first = await verifier.verify({ document: token }, CTX);
+      const second = await verifier.verify({ document: respelt }, CTX);
+      assert.equal(second.singleUse?.key, first.singleUse?.key);
+      assert.equal(first.singleUse?.key, createHash('sha256').update(`${header}.${payload}`).digest('hex'));
     });
 
     const forgedJwt = (): string => {
@@ -269,6 +288,46 @@ describe('identity verifiers', () => {
       );
       assert.equal(certFetches, 2, 'an unknown key does not refetch within the minute');
       certsBody = JSON.stringify({ [GCE_TEST_KEY.kid]: GCE_TEST_KEY.certificatePem });
+    });
+
+    it('fetches the certificates once for registrations that arrive together on an empty cache', async () => {
+      const verifier = new GceIdentityVerifier({
+        project: 'burst-project',
+        zones: ['us-central1-a'],
+        config: { certificatesUrl: certsUrl },
+      });
+      certFetches = 0;
+      const tokens = Array.from({ length: 20 }, (_, i) => GCE_TEST_KEY.jwt(claims({}, { instance_name: `spw-abc-${i}` })));
+      const answers = await Promise.all(tokens.map((document) => verifier.verify({ document }, CTX)));
+      assert.deepEqual(
+        answers.map((a) => a.instanceId),
+        tokens.map((_, i) => `us-central1-a/spw-abc-${i}`),
+      );
+      assert.equal(certFetches, 1);
+    });
+
+    it('answers a certificates URL serving something other than certificates with a retryable error, not a crash', async () => {
+      const token = GCE_TEST_KEY.jwt(claims());
+      for (const body of ['<html>maintenance</html>', JSON.stringify({ [GCE_TEST_KEY.kid]: 'not a PEM' })]) {
+        certsBody = body;
+        const verifier = new GceIdentityVerifier({
+          project: 'burst-project',
+          zones: ['us-central1-a'],
+          config: { certificatesUrl: certsUrl },
+        });
+        await assert.rejects(
+          verifier.verify({ document: token }, CTX),
+          (err) =>
+            err instanceof SpillwayError &&
+            !(err instanceof IdentityError) &&
+            err.retryable &&
+            new RegExp(`^fetching Google's certificates from ${certsUrl}: `).test(err.message),
+        );
+        // Google answers properly again: the next registration verifies (no minute's wait after a bad answer).
+        certsBody = JSON.stringify({ [GCE_TEST_KEY.kid]: GCE_TEST_KEY.certificatePem });
+        const answer = await verifier.verify({ document: token }, { ...CTX, nowMs: NOW_MS + 1_000 });
+        assert.equal(answer.instanceId, 'us-central1-a/spw-abc-0');
+      }
     });
 
     it('needs exactly one certificate source, naming the field', () => {

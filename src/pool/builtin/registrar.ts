@@ -69,24 +69,50 @@ export class Registrar {
   /**
    * The API's registration: `register` behind the trust boundary. A cloud agent's identity proof is verified first by
    * its intent's provider's verifier (IdentityError 401 naming the reason otherwise). A refusal (AccessError) is
-   * counted against the credential and the address and audited (`agent.register.refused`, with the reason); once
-   * either has no failures left, calls are refused with TooManyFailuresError before anything is checked. A 409 (an
-   * instance not adopted yet) is neither counted nor audited: a real agent retries it.
+   * counted against the credential (and the address, for a credential that does not authenticate) and audited
+   * (`agent.register.refused`, with the reason); once either has no failures left, calls are refused with
+   * TooManyFailuresError before anything is checked, except that a live launch's credential still registers an
+   * instance whose signed identity verifies. A 409 (an instance not adopted yet) is neither counted nor audited: a
+   * real agent retries it.
    */
   async registerAttested(
     caller: RegistrationCaller,
     req: RegisterRequest,
     origin: RegistrationOrigin,
   ): Promise<RegisterResponse> {
-    const keys = [`credential:${credentialKey(caller)}`, `address:${origin.address}`];
-    this.#limiter.check(keys);
+    const keys = this.#limitKeys(caller, origin);
+    const spent = this.#limiter.spent(keys);
+    // A launch's credential is shared by its instances and readable on them: once its failures are spent, an instance
+    // whose signed identity verifies still registers, so one holder of it cannot lock the others out. Nothing else
+    // gets past a spent limit, and what fails past it is answered 429, neither counted nor audited.
+    const attestedOnly = spent !== undefined && caller.kind === 'bootstrap' && keys.length === 1;
+    if (spent && !attestedOnly) throw spent;
     try {
       const attested = caller.kind === 'bootstrap' ? await this.#attest(caller.credential, req) : undefined;
       return this.register(caller, req, attested);
     } catch (err) {
-      if (err instanceof AccessError) this.#refused(caller, req, origin, keys, err);
+      if (err instanceof AccessError) {
+        if (spent) throw spent;
+        this.#refused(caller, req, origin, keys, err);
+      }
       throw err;
     }
+  }
+
+  /**
+   * What a registration's failures count against. A credential that authenticates (a registration token, a bootstrap
+   * credential naming a launch intent) counts against itself alone, so failures by others from the same address (a
+   * NAT, a proxy, loopback) never lock it out; one that does not counts against the address as well (two keys).
+   */
+  #limitKeys(caller: RegistrationCaller, origin: RegistrationOrigin): string[] {
+    const credential = `credential:${credentialKey(caller)}`;
+    if (caller.kind === 'token' || this.#namesLaunch(caller.credential)) return [credential];
+    return [credential, `address:${origin.address}`];
+  }
+
+  #namesLaunch(credential: string): boolean {
+    const intentId = verifyBootstrapCredential(this.#store.meta.serverSecret(), credential);
+    return intentId !== undefined && this.#store.intents.get(intentId)?.kind === 'launch';
   }
 
   async #attest(credential: string, req: RegisterRequest): Promise<AttestedInstance> {

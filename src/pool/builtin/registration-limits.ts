@@ -44,16 +44,23 @@ export class RegistrationFailureLimiter {
 
   /** Throws TooManyFailuresError when any of `keys` has no failure left. Takes nothing. */
   check(keys: readonly string[]): void {
+    const spent = this.spent(keys);
+    if (spent) throw spent;
+  }
+
+  /** The TooManyFailuresError of the first of `keys` with no failure left, or undefined. Takes nothing. */
+  spent(keys: readonly string[]): TooManyFailuresError | undefined {
     for (const key of keys) {
       const bucket = this.#buckets.get(key);
       if (bucket && bucket.available() < 1) {
         const retryAfterMs = Math.ceil((1 - bucket.available()) / (this.#limit.refillPerSecond / 1000));
-        throw new TooManyFailuresError(
+        return new TooManyFailuresError(
           `registering: too many failed registrations from this ${key.split(':')[0]}; retry in ${Math.ceil(retryAfterMs / 1000)} s`,
           retryAfterMs,
         );
       }
     }
+    return undefined;
   }
 
   /** Counts one failure against each of `keys`. */

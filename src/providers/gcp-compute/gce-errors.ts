@@ -55,6 +55,10 @@ export const GCE_ERROR_CODES: Readonly<Record<string, GceErrorMeaning>> = Object
   RATE_LIMIT_EXCEEDED: 'throttled',
   rateLimitExceeded: 'throttled',
   userRateLimitExceeded: 'throttled',
+  // 403s that are rate limits, not denials: the concurrent-operations limit (ErrorInfo reason beside the legacy
+  // rateLimitExceeded) and too frequent operations on one source resource (an image, a disk).
+  CONCURRENT_OPERATIONS_QUOTA_EXCEEDED: 'throttled',
+  RESOURCE_OPERATION_RATE_EXCEEDED: 'throttled',
   IAM_PERMISSION_DENIED: 'auth',
   ACCESS_TOKEN_EXPIRED: 'auth',
   ACCESS_TOKEN_TYPE_UNSUPPORTED: 'auth',

@@ -41,8 +41,8 @@ interface Claims {
  * audience=<controller URL>&format=full`), RS256 JWTs signed by Google. It checks the signature against the key the
  * header's `kid` names among the configured certificates, the issuer, the audience (the controller's URL), expiry,
  * and that `google.compute_engine.project_id` is the provider's project and `zone` one of its zones. The instance is
- * `zone/instance_name`, as the adapter names instances. Tokens are single-use: the answer carries the token's hash
- * until its `exp` for the registry to record.
+ * `zone/instance_name`, as the adapter names instances. Tokens are single-use: the answer carries the hash of the
+ * token's signed part (header and payload) until its `exp` for the registry to record.
  */
 export class GceIdentityVerifier implements IdentityVerifier {
   readonly #project: string;
@@ -50,6 +50,7 @@ export class GceIdentityVerifier implements IdentityVerifier {
   readonly #config: GceIdentityConfig;
   #keys = new Map<string, KeyObject>();
   #fetchedAtMs = Number.NEGATIVE_INFINITY;
+  #fetching: Promise<void> | undefined;
 
   /** Throws a ValidationError naming `<field>` when neither or both sources are given or the file is bad. */
   constructor(opts: { project: string; zones: readonly string[]; config: GceIdentityConfig; field?: string }) {
@@ -135,7 +136,8 @@ export class GceIdentityVerifier implements IdentityVerifier {
     return {
       instanceId: `${zone}/${name}`,
       singleUse: {
-        key: createHash('sha256').update(proof.document).digest('hex'),
+        // What the signature covers, not the token's text: base64url leaves a signature's last bits free to respell.
+        key: createHash('sha256').update(signed).digest('hex'),
         expiresAtMs: claims.exp * 1000,
       },
     };
@@ -146,22 +148,31 @@ export class GceIdentityVerifier implements IdentityVerifier {
     if (url === undefined) return this.#keys.get(kid);
     const stale = nowMs - this.#fetchedAtMs > CACHE_MS;
     const unknownMayRefetch = !this.#keys.has(kid) && nowMs - this.#fetchedAtMs > REFETCH_MIN_MS;
-    if (stale || unknownMayRefetch) {
-      let text: string;
-      try {
-        const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
-        if (!res.ok) throw new Error(`answered ${res.status}`);
-        text = await res.text();
-      } catch (err) {
-        throw new SpillwayError(`fetching Google's certificates from ${url}: ${errorMessage(err)}`, {
-          retryable: true,
-          cause: err,
-        });
-      }
-      this.#keys = parseCertificates(text);
-      this.#fetchedAtMs = nowMs;
+    // Registrations arriving together share the fetch in flight, and its outcome.
+    if (this.#fetching || stale || unknownMayRefetch) {
+      this.#fetching ??= this.#fetch(url, nowMs).finally(() => {
+        this.#fetching = undefined;
+      });
+      await this.#fetching;
     }
     return this.#keys.get(kid);
+  }
+
+  async #fetch(url: string, nowMs: number): Promise<void> {
+    // Any failure, a body that is not certificates included, is the fetch's: retryable (503), keys unchanged.
+    let keys: Map<string, KeyObject>;
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+      if (!res.ok) throw new Error(`answered ${res.status}`);
+      keys = parseCertificates(await res.text());
+    } catch (err) {
+      throw new SpillwayError(`fetching Google's certificates from ${url}: ${errorMessage(err)}`, {
+        retryable: true,
+        cause: err,
+      });
+    }
+    this.#keys = keys;
+    this.#fetchedAtMs = nowMs;
   }
 }
 

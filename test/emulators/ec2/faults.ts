@@ -20,15 +20,15 @@ export interface Fault {
 }
 
 /** Pending faults, consumed in the order injected by the calls they match. */
-export class FaultQueue {
-  readonly #pending: Array<{ fault: Fault; left: number }> = [];
+export class FaultQueue<F extends Fault = Fault> {
+  readonly #pending: Array<{ fault: F; left: number }> = [];
 
-  add(fault: Fault): void {
+  add(fault: F): void {
     this.#pending.push({ fault, left: fault.times ?? 1 });
   }
 
   /** The fault the next call of `action` meets, if any (and counts it). */
-  take(action: string): Fault | undefined {
+  take(action: string): F | undefined {
     const index = this.#pending.findIndex((p) => p.fault.action === undefined || p.fault.action === action);
     if (index < 0) return undefined;
     const entry = this.#pending[index]!;

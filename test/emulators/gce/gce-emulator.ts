@@ -27,6 +27,11 @@ export const DEFAULT_PROJECT = 'spillway-emulated';
 export const DEFAULT_ZONES = ['us-central1-a', 'us-central1-b'] as const;
 export const DEFAULT_TEMPLATE = 'spillway-agents';
 
+/** A fault of the GCE emulator: an `error` may name the ErrorInfo reason of its answer (`rateLimitExceeded` only). */
+export interface GceInjectedFault extends Fault {
+  readonly errorInfoReason?: string;
+}
+
 export interface GceEmulatorOptions {
   /** The emulator's time: boots, request ids, rate quotas, preemption notices. Default the system clock. */
   readonly clock?: Clock;
@@ -101,7 +106,7 @@ export class GceEmulator {
   readonly #server: http.Server;
   readonly #world: GceWorld;
   readonly #quotas: RateQuotas | undefined;
-  readonly #faults = new FaultQueue();
+  readonly #faults = new FaultQueue<GceInjectedFault>();
   readonly #processes: InstanceProcesses | undefined;
   readonly #tokens: Set<string>;
   readonly #denied = new Set<string>();
@@ -220,7 +225,7 @@ export class GceEmulator {
   }
 
   /** Faults by action (`insert`, `bulkInsert`, `delete`, `list`, `wait`); an `error` fault's `code` is the legacy reason. */
-  injectFault(fault: Fault): void {
+  injectFault(fault: GceInjectedFault): void {
     this.#faults.add(fault);
   }
 
@@ -291,6 +296,7 @@ export class GceEmulator {
           fault.status ?? 503,
           fault.code ?? 'backendError',
           fault.message ?? 'Internal error. Please try again.',
+          fault.errorInfoReason === undefined ? {} : { errorInfoReason: fault.errorInfoReason },
         );
       if (!route) throw new GceFault(404, 'notFound', `No such method: ${req.method} ${url.pathname}`);
       this.#authorize(req, action);

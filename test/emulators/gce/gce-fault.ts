@@ -23,9 +23,11 @@ export interface ErrorInfo {
  * permissions carry one; Compute's own validation errors (notFound, alreadyExists, invalid) do not.
  */
 const ERROR_INFO: Readonly<Record<string, (detail: Readonly<Record<string, string>>) => ErrorInfo>> = {
-  rateLimitExceeded: (d) => ({
-    reason: 'RATE_LIMIT_EXCEEDED',
-    domain: 'googleapis.com',
+  // Compute's concurrent-operations limit answers the same 403 rateLimitExceeded with ErrorInfo reason
+  // CONCURRENT_OPERATIONS_QUOTA_EXCEEDED (cloud.google.com/compute/operations-quota): `errorInfoReason` picks it.
+  rateLimitExceeded: ({ errorInfoReason, ...d }) => ({
+    reason: errorInfoReason ?? 'RATE_LIMIT_EXCEEDED',
+    domain: errorInfoReason === undefined ? 'googleapis.com' : 'compute.googleapis.com',
     metadata: {
       service: 'compute.googleapis.com',
       quota_metric: d.quota_metric ?? 'compute.googleapis.com/default',

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'mocha';
-import { AuthError, CapacityError, ProviderError, QuotaError, ThrottledError } from '../../../src/core/errors.ts';
+import {
+  AuthError,
+  CapacityError,
+  ProviderError,
+  QuotaError,
+  ThrottledError,
+  refusalOf,
+} from '../../../src/core/errors.ts';
 import { offeringKey } from '../../../src/core/offering.ts';
 import { gceLaunchRequest, startGceFixture, type GceFixture } from './fixture.ts';
 
@@ -55,6 +62,22 @@ describe('gcp-compute error translation (HTTP status, ErrorInfo reason and opera
     });
     const err = await launchError();
     assert.ok(err instanceof ThrottledError, String(err));
+  });
+
+  it('reports the concurrent-operations limit (403 rateLimitExceeded, CONCURRENT_OPERATIONS_QUOTA_EXCEEDED) as a ThrottledError, no refusal', async () => {
+    fx = await startGceFixture();
+    fx.emulator.injectFault({
+      kind: 'error',
+      action: 'insert',
+      status: 403,
+      code: 'rateLimitExceeded',
+      errorInfoReason: 'CONCURRENT_OPERATIONS_QUOTA_EXCEEDED',
+      message: 'Rate Limit Exceeded',
+    });
+    const err = await launchError();
+    assert.ok(err instanceof ThrottledError, String(err));
+    assert.equal(refusalOf(err), undefined, 'a throttle opens no launch breaker');
+    assert.deepEqual(fx.emulator.callsOf('insert').map((c) => c.status), [403]);
   });
 
   it('reports 429 as a ThrottledError', async () => {

@@ -14,6 +14,8 @@ export interface RegisterRequest {
   readonly instanceId?: string;
   /** `private` site name for private agents (default `default`). */
   readonly site?: string;
+  /** How the agent isolates its tasks (`cgroup-v1`, `cgroup-v2`, `none`); absent means `none`. */
+  readonly isolation?: 'cgroup-v1' | 'cgroup-v2' | 'none';
 }
 
 export interface RegisterResponse {
@@ -57,7 +59,15 @@ export interface PullResponse {
 /** POST /v1/agents/{id}/tasks/{taskId}/report */
 export type ReportRequest =
   | { readonly kind: 'output'; readonly outputTail: string }
-  | { readonly kind: 'exit'; readonly exitCode: number; readonly outputTail: string }
+  | {
+      readonly kind: 'exit';
+      readonly exitCode: number;
+      readonly outputTail: string;
+      /** Why it failed beyond its exit code, from its cgroup: `out of memory: exceeded its 256Mi limit`. */
+      readonly reason?: string;
+      /** What it used, measured by its cgroup; zeros from an agent without isolation. */
+      readonly usage?: { readonly cpuSeconds: number; readonly peakMemoryBytes: number };
+    }
   /** The agent gives the task back unfinished (it is shutting down): the task returns to pending. */
   | { readonly kind: 'handback'; readonly reason: string; readonly outputTail: string };
 

@@ -148,6 +148,7 @@ export const registerSchema = z
     labels,
     instanceId: name.optional(),
     site: name.optional(),
+    isolation: z.enum(['cgroup-v1', 'cgroup-v2', 'none']).optional(),
   })
   .strict() satisfies z.ZodType<RegisterRequest, unknown>;
 
@@ -160,7 +161,21 @@ export const heartbeatSchema = z
 
 export const reportSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('output'), outputTail }).strict(),
-  z.object({ kind: z.literal('exit'), exitCode: z.number().int(), outputTail }).strict(),
+  z
+    .object({
+      kind: z.literal('exit'),
+      exitCode: z.number().int(),
+      outputTail,
+      reason: z.string().max(1_000).optional(),
+      usage: z
+        .object({
+          cpuSeconds: z.number().finite().nonnegative().max(1e12),
+          peakMemoryBytes: z.number().int().nonnegative().max(2 ** 53 - 1),
+        })
+        .strict()
+        .optional(),
+    })
+    .strict(),
   z.object({ kind: z.literal('handback'), reason: z.string().max(1_000), outputTail }).strict(),
 ]) satisfies z.ZodType<ReportRequest, unknown>;
 

@@ -72,6 +72,7 @@ const agent = z.object({
   lastHeartbeatMs: z.number(),
   idleSinceMs: z.number().nullable(),
   reason: z.string(),
+  isolation: z.enum(['cgroup-v1', 'cgroup-v2', 'none']).optional(),
 }) satisfies z.ZodType<Agent>;
 
 const tokenRecord = z.object({

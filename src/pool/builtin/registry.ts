@@ -78,6 +78,7 @@ export class AgentRegistry {
         caller.kind === 'token'
           ? this.#registerPrivate(caller.token, req, nowMs)
           : this.#registerCloud(caller.credential, req, nowMs);
+      this.#store.agents.setIsolation(agent.id, req.isolation ?? 'none');
       const token = newApiToken();
       this.#store.tokens.create(
         { id: newId('tok'), role: 'agent', name: `agent:${agent.id}`, agentId: agent.id, createdAtMs: nowMs },
@@ -88,6 +89,7 @@ export class AgentRegistry {
         name: agent.name,
         location: formatLocation(agent.location),
         via: caller.kind,
+        isolation: req.isolation ?? 'none',
       });
       return {
         protocolVersion: PROTOCOL_VERSION,

@@ -4,7 +4,7 @@ import type { Offering } from '../../core/offering.ts';
 import type { OwnerShare } from '../../core/owner.ts';
 import { dominantShare, type Resources } from '../../core/resources.ts';
 import type { Task } from '../../core/task.ts';
-import type { AgentInterval, LedgerSlice, UsageInterval } from '../../cost-model/ledger.ts';
+import type { AgentInterval, LedgerSlice, MeasuredUse, UsageInterval } from '../../cost-model/ledger.ts';
 import type { LedgerRepo } from '../store.ts';
 import { int, intOrNull, json, resourcesOf, text, textOrNull } from './rows.ts';
 import type { Row, SqliteDb } from './sqlite-db.ts';
@@ -68,10 +68,13 @@ export class SqliteLedgerRepo implements LedgerRepo {
     );
   }
 
-  closeUsageInterval(taskId: string, endMs: number): void {
+  closeUsageInterval(taskId: string, endMs: number, measured?: MeasuredUse): void {
     this.#db.run(
-      'UPDATE ledger_usage SET end_ms = max(?, start_ms) WHERE task_id = ? AND end_ms IS NULL',
+      `UPDATE ledger_usage SET end_ms = max(?, start_ms), cpu_seconds = ?, peak_memory_bytes = ?
+       WHERE task_id = ? AND end_ms IS NULL`,
       endMs,
+      measured?.cpuSeconds ?? null,
+      measured?.peakMemoryBytes ?? null,
       taskId,
     );
   }
@@ -199,5 +202,8 @@ function toUsageInterval(row: Row): UsageInterval {
     share: typeof share === 'number' ? share : int(row, 'share'),
     startMs: int(row, 'start_ms'),
     endMs: intOrNull(row, 'end_ms'),
+    // Only measured runs carry their use.
+    ...(typeof row['cpu_seconds'] === 'number' ? { cpuSeconds: row['cpu_seconds'] } : {}),
+    ...(row['peak_memory_bytes'] === null ? {} : { peakMemoryBytes: intOrNull(row, 'peak_memory_bytes') }),
   };
 }

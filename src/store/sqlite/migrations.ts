@@ -2,6 +2,7 @@ import type { DatabaseSync } from 'node:sqlite';
 import { SpillwayError, errorMessage } from '../../core/errors.ts';
 import { SCHEMA_V1 } from './schema-v1.ts';
 import { SCHEMA_V2 } from './schema-v2.ts';
+import { SCHEMA_ISOLATION } from './schema-isolation.ts';
 
 /**
  * One step of the schema. `version` is the `PRAGMA user_version` the database has after `up` ran; the versions of a
@@ -17,6 +18,7 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: 'create the tables', up: (db) => db.exec(SCHEMA_V1) },
   { version: 2, description: 'add the ledger, budgets and budget alerts', up: (db) => db.exec(SCHEMA_V2) },
+  { version: 3, description: "add agents' isolation and runs' measured use", up: (db) => db.exec(SCHEMA_ISOLATION) },
 ];
 
 /**

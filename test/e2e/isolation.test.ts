@@ -1,14 +1,16 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'mocha';
 import type { ApiClient } from '../../src/api/client.ts';
 import type { Agent } from '../../src/core/agent.ts';
 import type { Task } from '../../src/core/task.ts';
 import { isAlive } from '../helpers/processes.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { adminClient, cleanup, CLI, makeCluster, query, Serves, type Cluster } from './harness.ts';
+import { adminClient, cleanup, CLI, makeCluster, Serves, type Cluster } from './harness.ts';
 
 /** The agent's pids limit for this test: small, so the fork bomb is kind to a shared machine. */
 const PIDS_LIMIT = 64;
@@ -25,9 +27,12 @@ const MiB = 1_048_576;
   let agent: ChildProcess | undefined;
   let agentToken = '';
   let admin: ApiClient;
+  let storePath = '';
 
   before(async () => {
-    cluster = await makeCluster({ providers: [] });
+    const storeDir = join(tmpdir(), `spillway-iso-store-${process.pid}-${Date.now()}`);
+    cluster = await makeCluster({ providers: [], store: { path: join(storeDir, 'store.db') } });
+    storePath = join(storeDir, 'store.db');
     // The test's own folder is 0700 under /tmp: opened up, so only the controller's home guards what it holds.
     chmodSync(cluster.dir, 0o755);
     await serves.startHealthy(cluster, 'serve');
@@ -54,6 +59,7 @@ const MiB = 1_048_576;
       await exited;
     }
     await cleanup(cluster, [agent, ...(await serves.stopAll())]);
+    if (storePath) rmSync(dirname(storePath), { recursive: true, force: true });
   });
 
   async function submit(command: readonly string[], memory = '256Mi', cpu = 1): Promise<string> {
@@ -75,6 +81,18 @@ const MiB = 1_048_576;
   it('registers the agent with cgroup isolation', async () => {
     const { agents } = await admin.get<{ agents: Agent[] }>('/v1/agents');
     assert.equal(agents.find((a) => a.name === 'lab-1')?.isolation, 'cgroup-v1');
+  });
+
+  it("keeps the controller's home 0700 and its files 0600, the store and its -wal and -shm included", () => {
+    const modeOf = (p: string): number => statSync(p).mode & 0o777;
+    assert.equal(modeOf(cluster!.home), 0o700);
+    const homeFiles = readdirSync(cluster!.home, { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
+    assert.ok(homeFiles.some((e) => e.name === 'admin.token'));
+    for (const e of homeFiles) assert.equal(modeOf(join(e.parentPath, e.name)), 0o600, e.name);
+    assert.equal(modeOf(dirname(storePath)), 0o700, 'the store folder it created');
+    const storeFiles = readdirSync(dirname(storePath)).sort();
+    assert.deepEqual(storeFiles, ['store.db', 'store.db-shm', 'store.db-wal']);
+    for (const f of storeFiles) assert.equal(modeOf(join(dirname(storePath), f)), 0o600, f);
   });
 
   it("gives a task nothing secret from its parent's environ, the controller's home or the agent's folders", async () => {
@@ -99,7 +117,7 @@ const MiB = 1_048_576;
     const secrets = [
       agentToken,
       readFileSync(join(cluster!.home, 'admin.token'), 'utf8').trim(),
-      ...query<{ value: unknown }>(cluster!, `SELECT value FROM meta`).map((r) => String(r.value)),
+      ...storeSecrets(storePath),
     ];
     for (const secret of secrets) assert.ok(!out.includes(secret), 'a secret reached the task');
   });
@@ -180,12 +198,24 @@ const MiB = 1_048_576;
     const loop = 'import time\nend = time.process_time() + 2.0\nwhile time.process_time() < end: pass';
     const task = await finished(await submit(['/usr/bin/python3', '-c', loop]));
     assert.equal(task.state, 'succeeded', task.outputTail);
-    const [run] = query<{ cpu_seconds: number; peak_memory_bytes: number }>(
-      cluster!,
-      'SELECT cpu_seconds, peak_memory_bytes FROM ledger_usage WHERE task_id = ?',
-      task.id,
-    );
+    const db = new DatabaseSync(storePath, { readOnly: true });
+    const run = db
+      .prepare('SELECT cpu_seconds, peak_memory_bytes FROM ledger_usage WHERE task_id = ?')
+      .get(task.id) as { cpu_seconds: number; peak_memory_bytes: number } | undefined;
+    db.close();
     assert.ok(Math.abs(run!.cpu_seconds - 2) <= 0.4, `measured ${run!.cpu_seconds} s`);
     assert.ok(run!.peak_memory_bytes > 1 * MiB && run!.peak_memory_bytes < 256 * MiB, `peak ${run!.peak_memory_bytes}`);
   });
 });
+
+/** The server secret and other meta values, read from the store file as committed. */
+function storeSecrets(path: string): string[] {
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    return (db.prepare("SELECT value FROM meta WHERE key = 'server_secret'").all() as { value: unknown }[]).map((r) =>
+      Buffer.isBuffer(r.value) || r.value instanceof Uint8Array ? Buffer.from(r.value).toString('hex') : String(r.value),
+    );
+  } finally {
+    db.close();
+  }
+}

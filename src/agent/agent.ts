@@ -89,7 +89,7 @@ class Agent implements AgentHandle {
 
   async #run(registerDeadlineMs: number): Promise<void> {
     const name = this.#opts.name;
-    const isolation = createIsolation(this.#opts.isolation, this.#log);
+    const isolation = createIsolation({ metadataUrl: this.#opts.metadataUrl, ...this.#opts.isolation }, this.#log);
     try {
       await this.#runIsolated(name, isolation, registerDeadlineMs);
     } finally {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -10,6 +10,7 @@ import type { Agent } from '../../src/core/agent.ts';
 import type { Task } from '../../src/core/task.ts';
 import { isAlive } from '../helpers/processes.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { Ec2Emulator } from '../emulators/ec2/ec2-emulator.ts';
 import { adminClient, cleanup, CLI, makeCluster, Serves, type Cluster } from './harness.ts';
 
 /** The agent's pids limit for this test: small, so the fork bomb is kind to a shared machine. */
@@ -28,6 +29,8 @@ const MiB = 1_048_576;
   let agentToken = '';
   let admin: ApiClient;
   let storePath = '';
+  let emulator: Ec2Emulator | undefined;
+  let metadataUrl = '';
 
   before(async () => {
     const storeDir = join(tmpdir(), `spillway-iso-store-${process.pid}-${Date.now()}`);
@@ -37,11 +40,14 @@ const MiB = 1_048_576;
     chmodSync(cluster.dir, 0o755);
     await serves.startHealthy(cluster, 'serve');
     admin = adminClient(cluster);
+    // The metadata endpoint the agent's watcher uses: the EC2 emulator's, on loopback.
+    emulator = await Ec2Emulator.start({});
+    metadataUrl = `${emulator.url}/_imds/i-0123456789abcdef0`;
     agentToken = (await admin.post<{ token: string }>('/v1/tokens', { role: 'agent', name: 'lab' })).token;
     agent = spawn(
       process.execPath,
       [CLI, 'agent', '--url', cluster.url, '--cpu', '2', '--memory', '2Gi', '--name', 'lab-1', '--site', 'lab',
-        '--task-pids-limit', String(PIDS_LIMIT), '--task-folder-keep-ms', '0'],
+        '--task-pids-limit', String(PIDS_LIMIT), '--task-folder-keep-ms', '0', '--metadata-url', metadataUrl],
       { env: { ...process.env, SPILLWAY_TOKEN: agentToken }, stdio: 'ignore' },
     );
     await waitFor('the agent to register', async () => {
@@ -59,6 +65,7 @@ const MiB = 1_048_576;
       await exited;
     }
     await cleanup(cluster, [agent, ...(await serves.stopAll())]);
+    await emulator?.close();
     if (storePath) rmSync(dirname(storePath), { recursive: true, force: true });
   });
 
@@ -205,6 +212,34 @@ const MiB = 1_048_576;
     db.close();
     assert.ok(Math.abs(run!.cpu_seconds - 2) <= 0.4, `measured ${run!.cpu_seconds} s`);
     assert.ok(run!.peak_memory_bytes > 1 * MiB && run!.peak_memory_bytes < 256 * MiB, `peak ${run!.peak_memory_bytes}`);
+  });
+
+  it('keeps a task from the metadata endpoint its agent uses, which the agent itself still reaches', async () => {
+    const probe = [
+      'import urllib.request, urllib.error',
+      'try:',
+      `    urllib.request.urlopen(${JSON.stringify(metadataUrl + '/latest/api/token')}, timeout=5)`,
+      '    print("reached")',
+      'except urllib.error.HTTPError as e:',
+      '    print("reached", e.code)',
+      'except Exception as e:',
+      '    print("blocked", e)',
+    ].join('\n');
+    const task = await finished(await submit(['/usr/bin/python3', '-c', probe]));
+    assert.match(task.outputTail, /blocked .*Connection refused/);
+    // Not a dead emulator: root (the agent's user) gets an HTTP answer from the same URL.
+    const res = await fetch(`${metadataUrl}/latest/api/token`, { method: 'PUT', headers: { 'x-aws-ec2-metadata-token-ttl-seconds': '60' } });
+    assert.equal(res.status, 404, 'the emulator answers (no such instance)');
+  });
+
+  it('removes its packet filter rules when the agent exits', async () => {
+    const chain = `SPILLWAY-META-${agent!.pid}`;
+    assert.match(execFileSync('iptables', ['-w', '-S'], { encoding: 'utf8' }), new RegExp(`-N ${chain}\n`));
+    const exited = new Promise((resolve) => agent!.once('exit', resolve));
+    agent!.kill('SIGTERM');
+    await exited;
+    assert.doesNotMatch(execFileSync('iptables', ['-w', '-S'], { encoding: 'utf8' }), new RegExp(chain));
+    assert.doesNotMatch(execFileSync('ip6tables', ['-w', '-S'], { encoding: 'utf8' }), new RegExp(chain));
   });
 });
 

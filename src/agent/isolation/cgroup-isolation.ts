@@ -7,6 +7,7 @@ import { isolatedTaskEnv } from './task-env.ts';
 import { TaskFolders } from './task-folders.ts';
 import { UidLeases } from './uid-leases.ts';
 import type { UidRange } from './uid-range.ts';
+import type { MetadataFirewall } from './metadata-firewall.ts';
 
 export interface CgroupIsolationOptions {
   readonly driver: CgroupDriver;
@@ -18,6 +19,8 @@ export interface CgroupIsolationOptions {
   readonly keepFolderMs: number;
   /** Where uid leases are kept, shared by every agent of the machine. */
   readonly leaseDir: string;
+  /** Keeps task uids away from the metadata service; none when the packet filter cannot be used. */
+  readonly firewall?: MetadataFirewall;
 }
 
 /**
@@ -40,7 +43,9 @@ export class CgroupIsolation implements Isolation {
   prepare(request: TaskSandboxRequest): TaskSandbox {
     const uid = this.#leases.acquire();
     let folder: string | undefined;
+    const firewall = request.metadataAccess ? this.#opts.firewall : undefined;
     try {
+      firewall?.allow(uid);
       folder = this.#folders.create(request.taskId, uid, uid);
       const cgroup = this.#opts.driver.create(`spillway-task-${uid}`, request.resources, this.#opts.pidsLimit);
       const spawn: SpawnPlan = {
@@ -51,11 +56,13 @@ export class CgroupIsolation implements Isolation {
         gated: true,
       };
       return new CgroupSandbox(spawn, cgroup, request.resources.memoryMiB, () => {
+        firewall?.forbid(uid);
         this.#leases.release(uid);
         this.#folders.removeLater(folder!);
       });
     } catch (err) {
       if (folder !== undefined) this.#folders.removeLater(folder);
+      firewall?.forbid(uid);
       this.#leases.release(uid);
       throw err;
     }
@@ -63,6 +70,7 @@ export class CgroupIsolation implements Isolation {
 
   close(): void {
     this.#folders.close();
+    this.#opts.firewall?.remove();
   }
 }
 

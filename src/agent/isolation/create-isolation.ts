@@ -3,6 +3,7 @@ import { CgroupIsolation, DEFAULT_LEASE_DIR, DEFAULT_TASK_FOLDER_ROOT } from './
 import { CgroupV1Driver } from './cgroup-v1.ts';
 import { CgroupV2Driver } from './cgroup-v2.ts';
 import type { Isolation } from './isolation.ts';
+import { MetadataFirewall, metadataEndpoints } from './metadata-firewall.ts';
 import { NoIsolation } from './no-isolation.ts';
 import { DEFAULT_TASK_UIDS, type UidRange } from './uid-range.ts';
 
@@ -17,6 +18,8 @@ export interface IsolationSettings {
   readonly keepFolderMs?: number;
   /** Default /run/spillway/task-uids. */
   readonly leaseDir?: string;
+  /** The metadata service the agent's watcher uses, blocked for task uids beside the clouds' fixed addresses. */
+  readonly metadataUrl?: string;
   /** The agent's environment, passed on (minus credentials) only without isolation. */
   readonly env?: NodeJS.ProcessEnv;
 }
@@ -39,9 +42,12 @@ export function createIsolation(settings: IsolationSettings, logger: Logger): Is
   }
   const driver = CgroupV2Driver.detect() ?? CgroupV1Driver.detect();
   if (!driver) return none('no usable cgroup v2 or v1 (cpu, cpuacct, memory, pids, freezer) hierarchy is mounted');
+  const taskUids = settings.taskUids ?? DEFAULT_TASK_UIDS;
+  const firewall = new MetadataFirewall({ endpoints: metadataEndpoints(settings.metadataUrl), taskUids, logger });
   const isolation = new CgroupIsolation({
     driver,
-    uids: settings.taskUids ?? DEFAULT_TASK_UIDS,
+    firewall: firewall.install() ? firewall : undefined,
+    uids: taskUids,
     pidsLimit: settings.pidsLimit ?? DEFAULT_PIDS_LIMIT,
     folderRoot: settings.folderRoot ?? DEFAULT_TASK_FOLDER_ROOT,
     keepFolderMs: settings.keepFolderMs ?? DEFAULT_KEEP_FOLDER_MS,

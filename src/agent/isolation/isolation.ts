@@ -23,6 +23,8 @@ export interface TaskSandboxRequest {
   readonly env: Readonly<Record<string, string>>;
   /** The GPU indexes the agent assigned to the task, for CUDA_VISIBLE_DEVICES. */
   readonly gpuIndexes: readonly number[];
+  /** The policy lets this task's team reach the cloud metadata service; default false. */
+  readonly metadataAccess?: boolean;
 }
 
 /** How to start the task's process: the caller spawns it with exactly these. */

@@ -49,6 +49,8 @@ export interface AssignedTask {
   readonly id: string;
   readonly command: readonly string[];
   readonly resources: Resources;
+  /** The policy lets the task's team reach the cloud metadata service (`metadataAccessTeams`); absent: it may not. */
+  readonly metadataAccess?: boolean;
 }
 
 /** POST /v1/agents/{id}/pull */

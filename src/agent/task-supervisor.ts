@@ -74,6 +74,7 @@ export class TaskSupervisor {
         resources: assigned.resources,
         env: {},
         gpuIndexes,
+        metadataAccess: assigned.metadataAccess === true,
       });
     } catch (err) {
       this.#freeGpus.push(...gpuIndexes);

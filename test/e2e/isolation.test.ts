@@ -254,3 +254,69 @@ function storeSecrets(path: string): string[] {
     db.close();
   }
 }
+
+/** An agent that is not root cannot isolate: it says so, registers `isolation: none`, and the policy decides. */
+(process.getuid?.() === 0 ? describe : describe.skip)('end to end: an agent without isolation', function () {
+  this.timeout(120_000);
+  let cluster: Cluster | undefined;
+  const serves = new Serves();
+  let agent: ChildProcess | undefined;
+  let admin: ApiClient;
+  let agentLog = '';
+
+  before(async () => {
+    cluster = await makeCluster({ providers: [] });
+    chmodSync(cluster.dir, 0o755);
+    await serves.startHealthy(cluster, 'serve');
+    admin = adminClient(cluster);
+    const { token } = await admin.post<{ token: string }>('/v1/tokens', { role: 'agent', name: 'desk' });
+    // As nobody, the way someone runs an agent as themselves.
+    agent = spawn(
+      'setpriv',
+      ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, 'agent', '--url', cluster.url,
+        '--cpu', '1', '--memory', '1Gi', '--name', 'desk-1', '--site', 'lab'],
+      { env: { ...process.env, SPILLWAY_TOKEN: token, HOME: '/tmp' }, stdio: ['ignore', 'pipe', 'pipe'], cwd: '/tmp' },
+    );
+    agent.stdout!.on('data', (chunk: Buffer) => (agentLog += chunk.toString()));
+    agent.stderr!.on('data', (chunk: Buffer) => (agentLog += chunk.toString()));
+    await waitFor('the agent to register', async () => {
+      const { agents } = await admin.get<{ agents: Agent[] }>('/v1/agents');
+      return agents.find((a) => a.name === 'desk-1' && a.state === 'registered');
+    });
+  });
+
+  after(async () => {
+    admin?.close();
+    if (agent && agent.exitCode === null) {
+      const exited = new Promise((resolve) => agent!.once('exit', resolve));
+      agent.kill('SIGTERM');
+      await exited;
+    }
+    await cleanup(cluster, [agent, ...(await serves.stopAll())]);
+  });
+
+  it('says so once, registers isolation none, and gets no task until the policy allows it', async () => {
+    assert.equal(agentLog.match(/running tasks without isolation/g)?.length, 1, agentLog);
+    assert.match(agentLog, /the agent is not root/);
+    const { agents } = await admin.get<{ agents: Agent[] }>('/v1/agents');
+    assert.equal(agents.find((a) => a.name === 'desk-1')?.isolation, 'none');
+
+    const { tasks } = await admin.post<{ tasks: Task[] }>('/v1/tasks', {
+      tasks: [{ command: ['/bin/sh', '-c', 'id -u'], resources: { cpu: 1, memory: '64Mi' }, constraints: { privateOnly: true } }],
+    });
+    const id = tasks[0]!.id;
+    const waiting = await waitFor('the wait reason to name isolation', async () => {
+      const t = await admin.get<Task>(`/v1/tasks/${id}`);
+      return /desk-1 has room but runs tasks without isolation, which the policy forbids \(requireIsolation\)/.test(t.reason) ? t : undefined;
+    });
+    assert.equal(waiting.state, 'pending');
+
+    const policy = await admin.get<Record<string, unknown>>('/v1/policy');
+    await admin.put('/v1/policy', { ...policy, requireIsolation: false });
+    const done = await waitFor('the task to run once the policy allows it', async () => {
+      const t = await admin.get<Task>(`/v1/tasks/${id}`);
+      return t.state === 'succeeded' ? t : undefined;
+    });
+    assert.match(done.outputTail, /^65534\n/, "it ran as the agent's own user");
+  });
+});

@@ -22,6 +22,7 @@ export function renderStatus(status: Status): string {
     ['cloud spend', `${formatUsdPerHour(status.cloudSpendPerHourUsd)} for the cloud agents alive now`],
     ['tasks', counts],
     ['pending', `${status.tasks.pending ?? 0} task(s) waiting for room`],
+    ['isolation', isolationSummary(status)],
   ]);
   if (status.locations.length === 0) return `${header}\nno agents yet\n`;
   const locations = renderTable({
@@ -48,6 +49,18 @@ export function renderStatus(status: Status): string {
     }),
   });
   return `${header}\n${locations}`;
+}
+
+/** How the live agents isolate their tasks: `cgroup-v1 3, none 1`. */
+function isolationSummary(status: Status): string {
+  const counts = new Map<string, number>();
+  for (const a of status.agents) {
+    if (a.state !== 'registered' && a.state !== 'draining') continue;
+    const mode = a.isolation ?? 'none';
+    counts.set(mode, (counts.get(mode) ?? 0) + 1);
+  }
+  if (counts.size === 0) return 'no registered agents';
+  return [...counts].sort(([a], [b]) => a.localeCompare(b)).map(([mode, n]) => `${mode} ${n}`).join(', ');
 }
 
 export function statusCommand(parent: Command, app: CliApp): void {

@@ -179,7 +179,8 @@ const MiB = 1_048_576;
   });
 
   it('leaves no process behind when a task that double-forked a sleep 1000 is cancelled', async () => {
-    const id = await submit(['/bin/sh', '-c', '(setsid sh -c \'sleep 1000 & echo "escaped $!"\' &); sleep 1000']);
+    // The escaped sleep ignores SIGTERM (inherited): only the cgroup-wide SIGKILL ends it.
+    const id = await submit(['/bin/sh', '-c', '(setsid sh -c \'trap "" TERM; sleep 1000 & echo "escaped $!"\' &); sleep 1000']);
     const pid = Number(
       (await waitFor('the escaped pid in the output', async () => /escaped (\d+)/.exec((await get(id)).outputTail) ?? undefined))[1],
     );

@@ -142,7 +142,8 @@ const runnable = process.getuid?.() === 0 && driver !== undefined;
     const task = run('t-escape', [
       '/bin/sh',
       '-c',
-      '(setsid sh -c \'sleep 1000 & echo "escaped $!"\' &) ; sleep 1000',
+      // The escaped sleep ignores SIGTERM (inherited): only the cgroup-wide SIGKILL ends it.
+      '(setsid sh -c \'trap "" TERM; sleep 1000 & echo "escaped $!"\' &) ; sleep 1000',
     ]);
     const pid = Number(
       (await waitFor('the escaped pid', () => /escaped (\d+)/.exec(task.outputTail()) ?? undefined))[1],

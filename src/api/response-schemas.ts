@@ -154,12 +154,30 @@ const costBreakdown = {
   totalUsd: z.number(),
 };
 
+const useFigures = z.object({
+  requestedCpuHours: z.number(),
+  usedCpuHours: z.number(),
+  requestedGiBHours: z.number(),
+  usedGiBHours: z.number(),
+  cpuEfficiency: z.number().nullable(),
+  memoryEfficiency: z.number().nullable(),
+});
+
 const chargebackReport = z.object({
   by: z.enum(['team', 'project', 'job']),
   fromMs: z.number(),
   toMs: z.number(),
-  rows: z.array(z.object({ team: z.string(), project: z.string().nullable(), job: z.string().nullable(), ...costBreakdown })),
+  rows: z.array(
+    z.object({
+      team: z.string(),
+      project: z.string().nullable(),
+      job: z.string().nullable(),
+      ...costBreakdown,
+      use: useFigures.optional(),
+    }),
+  ),
   totals: z.object(costBreakdown),
+  use: useFigures.optional(),
 }) satisfies z.ZodType<ChargebackResponse>;
 
 const errorBody = z.object({

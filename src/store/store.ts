@@ -6,6 +6,7 @@ import type { Policy } from '../core/policy.ts';
 import type { Resources } from '../core/resources.ts';
 import type { Task, TaskConstraints, TaskState } from '../core/task.ts';
 import type { BudgetAlert, NewBudgetAlert } from '../cost-model/budget-alerts.ts';
+import type { MeasuredRun } from '../cost-model/measured-use.ts';
 import type { Budget, BudgetSpec } from '../cost-model/budget.ts';
 import type { AgentInterval, LedgerSlice, MeasuredUse, UsageInterval } from '../cost-model/ledger.ts';
 
@@ -232,6 +233,8 @@ export interface LedgerRepo {
   agentInterval(agentId: string): AgentInterval | undefined;
   /** The task's runs, oldest first. */
   usageOf(taskId: string): UsageInterval[];
+  /** Every run overlapping [fromMs, toMs) or still open, with what its task asked for and what it used. */
+  measuredRuns(fromMs: number, toMs: number): MeasuredRun[];
 }
 
 /** Finance's budgets and the alerts they raised. Changes are audited with the actor. */

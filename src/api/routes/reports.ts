@@ -2,6 +2,7 @@ import { ValidationError } from '../../core/errors.ts';
 import { microsToUsd } from '../../core/money.ts';
 import { periodWindow } from '../../cost-model/budget.ts';
 import { chargeback, type CostBreakdown } from '../../cost-model/chargeback.ts';
+import { measuredUse, useGroupKey } from '../../cost-model/measured-use.ts';
 import type { PrivateRate } from '../../cost-model/ledger.ts';
 import { defineRoute, type Route, type RouteDeps } from '../route.ts';
 import { chargebackQuerySchema, MAX_REPORT_DAYS } from '../schemas.ts';
@@ -38,12 +39,23 @@ export function reportRoutes({ store }: RouteDeps, opts: ReportRouteOptions): Ro
           by: query.by,
           privateRate: opts.privateRate,
         });
+        const use = measuredUse(store.ledger.measuredRuns(fromMs, toMs), { fromMs, toMs }, nowMs, query.by);
         const body: ChargebackResponse = {
           by: report.by,
           fromMs,
           toMs,
-          rows: report.rows.map((row) => ({ team: row.team, project: row.project, job: row.job, ...inUsd(row) })),
+          rows: report.rows.map((row) => {
+            const figures = use.groups.get(useGroupKey(row, query.by));
+            return {
+              team: row.team,
+              project: row.project,
+              job: row.job,
+              ...inUsd(row),
+              ...(figures === undefined ? {} : { use: figures }),
+            };
+          }),
           totals: inUsd(report.totals),
+          use: use.total,
         };
         return { body };
       },

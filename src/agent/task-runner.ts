@@ -38,6 +38,12 @@ const PIPE_CLOSE_WAIT_MS = 2_000;
 const GATE_SCRIPT = 'read _ && exec "$@"';
 
 /**
+ * Moves an isolated task into its cgroup before the command runs, with no round trip to the agent: writes its own pid
+ * to each file given before `--` (exit 126, the command never run, if one refuses), then execs the command.
+ */
+const SELF_ATTACH_SCRIPT = 'while [ "$1" != -- ]; do echo $$ >"$1" || exit 126; shift; done; shift; exec "$@"';
+
+/**
  * One task's process, started in the sandbox its isolation prepared. It runs in its own process group (and session);
  * with isolation also in its own cgroup, so `kill` reaches everything it started, even what left the group. When the
  * main process exits, whatever it left behind is killed, so no task outlives its report.
@@ -82,7 +88,13 @@ export class TaskProcess {
     const plan = sandbox.spawn;
     let child: ChildProcess;
     try {
-      child = spawn(plan.gated ? '/bin/sh' : file, plan.gated ? ['-c', GATE_SCRIPT, 'sh', file, ...args] : args, {
+      const [program, argv] =
+        plan.selfAttach.length > 0
+          ? ['/bin/sh', ['-c', SELF_ATTACH_SCRIPT, 'sh', ...plan.selfAttach, '--', file, ...args]]
+          : plan.gated
+            ? ['/bin/sh', ['-c', GATE_SCRIPT, 'sh', file, ...args]]
+            : [file, args];
+      child = spawn(program, argv, {
         detached: true,
         stdio: [plan.gated ? 'pipe' : 'ignore', 'pipe', 'pipe'],
         env: plan.env,

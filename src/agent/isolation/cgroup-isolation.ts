@@ -48,12 +48,14 @@ export class CgroupIsolation implements Isolation {
       firewall?.allow(uid);
       folder = this.#folders.create(request.taskId, uid, uid);
       const cgroup = this.#opts.driver.create(`spillway-task-${uid}`, request.resources, this.#opts.pidsLimit);
+      const selfAttach = cgroup.delegateAttach(uid);
       const spawn: SpawnPlan = {
         uid,
         gid: uid,
         cwd: folder,
         env: isolatedTaskEnv({ taskId: request.taskId, home: folder, specEnv: request.env, gpuIndexes: request.gpuIndexes }),
-        gated: true,
+        gated: selfAttach.length === 0,
+        selfAttach,
       };
       return new CgroupSandbox(spawn, cgroup, request.resources.memoryMiB, () => {
         firewall?.forbid(uid);
@@ -94,8 +96,10 @@ class CgroupSandbox implements TaskSandbox {
     this.#cgroup.attach(pid);
   }
 
-  killAll(): void {
+  killAll(pgid: number | undefined): void {
     this.#cgroup.killEverything();
+    // A first process that has not joined its cgroup yet is still in its own process group.
+    if (pgid !== undefined) signalPids([-pgid], 'SIGKILL');
   }
 
   signal(_pgid: number | undefined, signal: NodeJS.Signals): void {

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Resources } from '../../core/resources.ts';
 import { ownCgroupDir, readMounts, readOwnCgroups, type CgroupMount } from './cgroup-mounts.ts';
@@ -90,6 +90,18 @@ class CgroupV1 implements TaskCgroup {
       writeControl(dir, 'cgroup.procs', String(pid));
       done.add(dir);
     }
+  }
+
+  delegateAttach(uid: number): string[] {
+    const files = [...new Set(this.#dirs.values())].map((dir) => join(dir, 'cgroup.procs'));
+    for (const file of files) {
+      try {
+        chownSync(file, uid, uid);
+      } catch (err) {
+        throw new IsolationError(`letting uid ${uid} join its cgroup ${file}`, { cause: err });
+      }
+    }
+    return files;
   }
 
   pids(): number[] {

@@ -85,6 +85,10 @@ class CgroupV2 implements TaskCgroup {
     writeControl(this.#dir, 'cgroup.procs', String(pid));
   }
 
+  delegateAttach(): string[] {
+    return [];
+  }
+
   pids(): number[] {
     return cgroupPids(this.#dir);
   }

@@ -39,6 +39,12 @@ export interface SpawnPlan {
    * outside the cgroup.
    */
   readonly gated: boolean;
+  /**
+   * Instead of the gate: cgroup files (`cgroup.procs`, owned by the task's uid) the process writes its own pid to
+   * before it execs the command, so it is in its cgroup before anything of the task runs, with no round trip to the
+   * agent. Empty: none.
+   */
+  readonly selfAttach: readonly string[];
 }
 
 /** One task's sandbox, from before its process starts until after it has ended. */

@@ -36,7 +36,7 @@ class GroupSandbox implements TaskSandbox {
   readonly spawn;
 
   constructor(env: Record<string, string>) {
-    this.spawn = { uid: undefined, gid: undefined, cwd: undefined, env, gated: false };
+    this.spawn = { uid: undefined, gid: undefined, cwd: undefined, env, gated: false, selfAttach: [] };
   }
 
   attach(): void {}

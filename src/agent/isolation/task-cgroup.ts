@@ -5,6 +5,12 @@ import type { IsolationMode, TaskUsage } from './isolation.ts';
 export interface TaskCgroup {
   /** Moves a process into the cgroup. Throws an IsolationError. */
   attach(pid: number): void;
+  /**
+   * Lets processes of `uid` move themselves into this cgroup (and only this one): the `cgroup.procs` files, chowned
+   * to it, which a task's first process writes its pid to. Empty when the cgroup version does not allow it (v2 asks
+   * for write access to the common ancestor), and the agent attaches the process instead.
+   */
+  delegateAttach(uid: number): string[];
   /** Every process in the cgroup now. */
   pids(): number[];
   /**

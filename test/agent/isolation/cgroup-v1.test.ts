@@ -91,6 +91,15 @@ const runnable = process.getuid?.() === 0 && driver !== undefined;
     assert.equal(statSync(join(dir, 'tasks')).mode & 0o777, 0o711);
   });
 
+  it('starts the command inside its cgroup in every hierarchy', async () => {
+    const exit = await run('t-cgroup', ['/bin/sh', '-c', 'id -u; cat /proc/self/cgroup']).done;
+    const [uid, ...lines] = exit.outputTail.trim().split('\n');
+    for (const controller of ['memory', 'pids', 'freezer', 'cpu', 'cpuacct']) {
+      const line = lines.find((l) => l.split(':')[1]!.split(',').includes(controller));
+      assert.match(line ?? '', new RegExp(`/spillway-task-${uid}$`), controller);
+    }
+  });
+
   it("cannot read the agent's environment", async () => {
     const exit = await run('t-environ', ['/bin/sh', '-c', `cat /proc/${process.pid}/environ; echo "rc=$?"`]).done;
     assert.match(exit.outputTail, /Permission denied/);

@@ -13,6 +13,8 @@ import { hashToken, newApiToken } from './core/credentials.ts';
 import { ConflictError } from './core/errors.ts';
 import { microsToUsd } from './core/money.ts';
 import { homePath, storePath } from './config/load.ts';
+import { makePrivate } from './store/private-files.ts';
+import { silentLogger } from './log/logger.ts';
 import { effectivePolicy, type Config } from './config/schema.ts';
 import { toBudgetSpec } from './config/budget-schema.ts';
 import { amortizedPrivateRate } from './cost-model/ledger.ts';
@@ -61,9 +63,11 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
   const { logger } = opts;
   const clock = opts.clock ?? systemClock;
   const home = homePath(config);
-  mkdirSync(home, { recursive: true, mode: 0o700 });
+  makePrivate({ home, storePath: storePath(config), logger });
 
   const store = openSqliteStore(storePath(config));
+  // SQLite creates a new store 0644; its -wal and -shm then take the store's mode.
+  makePrivate({ home, storePath: storePath(config), logger: silentLogger() });
   store.meta.bindClusterId(config.clusterId);
   if (store.policy.seed(effectivePolicy(config), clock.now())) logger.info('seeded policy from config');
   const seededBudgets = store.budgets.seed(
@@ -165,7 +169,7 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
   // Slurm mode: Slurm is the pool, and the planner sees only the offerings its cloud shapes cover.
   const slurm =
     config.pool.kind === 'slurm' ? createSlurmPool({ config: config.pool, store, logger, providers }) : undefined;
-  const pool = slurm?.pool ?? new BuiltinPool({ store, logger, lostAfterMs: config.pool.lostAfterMs });
+  const pool = slurm?.pool ?? new BuiltinPool({ store, logger, lostAfterMs: config.pool.lostAfterMs, agentsIsolate: true });
   const controller = new Controller({
     store,
     pool,
@@ -199,7 +203,7 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
 
   const adminTokenFile = join(home, 'admin.token');
   ensureTokenFile(store, adminTokenFile, 'admin', 'local-admin', clock);
-  writeFileSync(join(home, 'api.url'), `${api.url}\n`);
+  writeFileSync(join(home, 'api.url'), `${api.url}\n`, { mode: 0o600 });
 
   let privateAgents: LocalAgents | undefined;
   const spec = config.pool.privateAgents;

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { ValidationError } from '../core/errors.ts';
 import type { Resources } from '../core/resources.ts';
 import type { Logger } from '../log/logger.ts';
+import type { IsolationSettings } from './isolation/create-isolation.ts';
 import { DEFAULT_BACKOFF, type Backoff } from './retry.ts';
 import { METADATA_URL_ENV } from './spot-watcher.ts';
 
@@ -35,8 +36,12 @@ export interface AgentOptions {
   readonly shutdownTimeoutMs?: number;
   /** Backoff of every retried call; default 500 ms doubling to 30 s. */
   readonly backoff?: Backoff;
-  /** The environment tasks start from; default this process's (without its Spillway credentials). */
-  readonly taskEnv?: NodeJS.ProcessEnv;
+  /**
+   * How tasks are isolated when the agent runs as root (uid range, pids limit, folders). Without root, tasks run as
+   * the agent's user (`isolation: none`) and start from `isolation.env` (default this process's environment) without
+   * its Spillway credentials.
+   */
+  readonly isolation?: IsolationSettings;
   /**
    * The cloud metadata service to watch for spot interruption notices (IMDSv2), on spot instances only (labels
    * `spillway.io/lifecycle=spot`); default env SPILLWAY_METADATA_URL, which the EC2 boot script sets. Unset: no watch.
@@ -48,12 +53,12 @@ export interface AgentOptions {
 
 /** AgentOptions with every default filled in and every value checked. */
 export interface ResolvedAgentOptions
-  extends Required<Omit<AgentOptions, 'instanceId' | 'site' | 'ca' | 'taskEnv' | 'metadataUrl'>> {
+  extends Required<Omit<AgentOptions, 'instanceId' | 'site' | 'ca' | 'isolation' | 'metadataUrl'>> {
   readonly metadataUrl: string | undefined;
   readonly instanceId: string | undefined;
   readonly site: string | undefined;
   readonly ca: string | undefined;
-  readonly taskEnv: NodeJS.ProcessEnv | undefined;
+  readonly isolation: IsolationSettings;
 }
 
 /** The controller refuses larger output tails (src/api/schemas.ts). */
@@ -76,7 +81,7 @@ export function resolveAgentOptions(opts: AgentOptions): ResolvedAgentOptions {
     instanceId: opts.instanceId,
     site: opts.site,
     ca: opts.ca,
-    taskEnv: opts.taskEnv,
+    isolation: opts.isolation ?? {},
     drainTimeoutMs: nonNegative('drainTimeoutMs', opts.drainTimeoutMs, 30_000),
     outputTailBytes,
     registerTimeoutMs: nonNegative('registerTimeoutMs', opts.registerTimeoutMs, 600_000),

@@ -6,6 +6,8 @@ import { resolveAgentOptions, type AgentOptions, type ResolvedAgentOptions } fro
 import type { HeartbeatRequest, HeartbeatResponse, LeaveRequest, PullResponse } from './protocol.ts';
 import { isBootstrapCredential } from '../core/credentials.ts';
 import { fetchInstanceIdentity } from './identity.ts';
+import { createIsolation } from './isolation/create-isolation.ts';
+import type { Isolation } from './isolation/isolation.ts';
 import { register } from './registration.ts';
 import { interruptionWatcherFor } from './spot-watcher.ts';
 import { LABEL_LIFECYCLE, LABEL_PROVIDER } from '../providers/local/offerings.ts';
@@ -89,6 +91,15 @@ class Agent implements AgentHandle {
 
   async #run(registerDeadlineMs: number): Promise<void> {
     const name = this.#opts.name;
+    const isolation = createIsolation({ metadataUrl: this.#opts.metadataUrl, ...this.#opts.isolation }, this.#log);
+    try {
+      await this.#runIsolated(name, isolation, registerDeadlineMs);
+    } finally {
+      isolation.close();
+    }
+  }
+
+  async #runIsolated(name: string, isolation: Isolation, registerDeadlineMs: number): Promise<void> {
     let registration;
     try {
       registration = await register({
@@ -100,6 +111,7 @@ class Agent implements AgentHandle {
           labels: this.#opts.labels,
           ...(this.#opts.instanceId === undefined ? {} : { instanceId: this.#opts.instanceId }),
           ...(this.#opts.site === undefined ? {} : { site: this.#opts.site }),
+          isolation: isolation.mode,
         },
         ...(isBootstrapCredential(this.#opts.token)
           ? {
@@ -140,7 +152,8 @@ class Agent implements AgentHandle {
       logger: this.#log,
       outputTailBytes: this.#opts.outputTailBytes,
       killGraceMs: this.#opts.killGraceMs,
-      taskEnv: this.#opts.taskEnv,
+      isolation,
+      gpus: this.#opts.capacity.gpus,
       handbackReason: () => truncate(`agent stopping: ${this.#stopReason}`),
     });
     this.#tasks = tasks;

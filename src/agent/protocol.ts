@@ -20,6 +20,8 @@ export interface RegisterRequest {
    * instance identity token (a JWT, `format=full`, audience the controller's URL) as `document`, no signature.
    */
   readonly identity?: { readonly document: string; readonly signature?: string };
+  /** How the agent isolates its tasks (`cgroup-v1`, `cgroup-v2`, `none`); absent means `none`. */
+  readonly isolation?: 'cgroup-v1' | 'cgroup-v2' | 'none';
 }
 
 export interface RegisterResponse {
@@ -53,6 +55,8 @@ export interface AssignedTask {
   readonly id: string;
   readonly command: readonly string[];
   readonly resources: Resources;
+  /** The policy lets the task's team reach the cloud metadata service (`metadataAccessTeams`); absent: it may not. */
+  readonly metadataAccess?: boolean;
 }
 
 /** POST /v1/agents/{id}/pull */
@@ -63,7 +67,15 @@ export interface PullResponse {
 /** POST /v1/agents/{id}/tasks/{taskId}/report */
 export type ReportRequest =
   | { readonly kind: 'output'; readonly outputTail: string }
-  | { readonly kind: 'exit'; readonly exitCode: number; readonly outputTail: string }
+  | {
+      readonly kind: 'exit';
+      readonly exitCode: number;
+      readonly outputTail: string;
+      /** Why it failed beyond its exit code, from its cgroup: `out of memory: exceeded its 256Mi limit`. */
+      readonly reason?: string;
+      /** What it used, measured by its cgroup; zeros from an agent without isolation. */
+      readonly usage?: { readonly cpuSeconds: number; readonly peakMemoryBytes: number };
+    }
   /** The agent gives the task back unfinished (it is shutting down): the task returns to pending. */
   | { readonly kind: 'handback'; readonly reason: string; readonly outputTail: string };
 

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { errorMessage } from '../core/errors.ts';
+import type { TaskSandbox, TaskUsage } from './isolation/isolation.ts';
 import { OutputTail } from './output-tail.ts';
 
 /** How a task's process ended. */
@@ -9,6 +10,10 @@ export interface TaskExit {
   readonly exitCode: number;
   readonly signal: NodeJS.Signals | null;
   readonly outputTail: string;
+  /** Why it failed when the exit code alone does not say: `out of memory: exceeded its 256Mi limit`. */
+  readonly reason: string | undefined;
+  /** What it used, measured by its cgroup (zero without isolation). */
+  readonly usage: TaskUsage;
 }
 
 export interface StartTaskOptions {
@@ -16,8 +21,8 @@ export interface StartTaskOptions {
   /** argv; `command[0]` is looked up on PATH. No shell is involved, so `$HOME` or `*` stay literal. */
   readonly command: readonly string[];
   readonly outputTailBytes: number;
-  /** The environment the task starts from; default this process's. SPILLWAY_TASK_ID is added. */
-  readonly env?: NodeJS.ProcessEnv;
+  /** Where and as whom the task runs; the isolation made it for this task, and `done` releases it. */
+  readonly sandbox: TaskSandbox;
 }
 
 /** Exit code of a command that could not be started, as shells report it. */
@@ -26,18 +31,22 @@ export const SPAWN_FAILED_EXIT_CODE = 127;
 /** How long to wait for a task's pipes to close after its main process exited. */
 const PIPE_CLOSE_WAIT_MS = 2_000;
 
-/** Variables a task must not inherit from the agent: the agent's own credentials. */
-const SECRET_ENV_KEYS = [
-  'SPILLWAY_TOKEN',
-  'SPILLWAY_BOOT_SCRIPT',
-  'SPILLWAY_IDENTITY_DOCUMENT',
-  'SPILLWAY_IDENTITY_SIGNATURE',
-] as const;
+/**
+ * Holds an isolated task until the agent has put it in its cgroup: one line on stdin releases it, and it execs the
+ * command (looked up on the task's PATH). EOF (the agent died first) ends it before the command ever runs.
+ */
+const GATE_SCRIPT = 'read _ && exec "$@"';
 
 /**
- * One task's process. It runs in its own process group (and session), so `kill` reaches everything it started
- * that did not leave the group. A task is its process group: when the main process exits, whatever it left behind
- * in the group is killed, so no task outlives its report.
+ * Moves an isolated task into its cgroup before the command runs, with no round trip to the agent: writes its own pid
+ * to each file given before `--` (exit 126, the command never run, if one refuses), then execs the command.
+ */
+const SELF_ATTACH_SCRIPT = 'while [ "$1" != -- ]; do echo $$ >"$1" || exit 126; shift; done; shift; exec "$@"';
+
+/**
+ * One task's process, started in the sandbox its isolation prepared. It runs in its own process group (and session);
+ * with isolation also in its own cgroup, so `kill` reaches everything it started, even what left the group. When the
+ * main process exits, whatever it left behind is killed, so no task outlives its report.
  */
 export class TaskProcess {
   readonly taskId: string;
@@ -46,18 +55,23 @@ export class TaskProcess {
   /** Resolves once, when the process has exited and its output is read. Never rejects. */
   readonly done: Promise<TaskExit>;
   readonly #tail: OutputTail;
+  readonly #sandbox: TaskSandbox;
   #exit: TaskExit | undefined;
   #killTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: StartTaskOptions) {
     this.taskId = opts.taskId;
     this.#tail = new OutputTail(opts.outputTailBytes);
+    const sandbox = opts.sandbox;
+    this.#sandbox = sandbox;
     const { promise, resolve } = Promise.withResolvers<TaskExit>();
     this.done = promise;
     const finish = (exitCode: number, signal: NodeJS.Signals | null): void => {
       if (this.#exit) return;
       clearTimeout(this.#killTimer);
-      this.#exit = { exitCode, signal, outputTail: this.#tail.text() };
+      sandbox.release();
+      const reason = sandbox.outOfMemoryReason();
+      this.#exit = { exitCode, signal, outputTail: this.#tail.text(), reason, usage: sandbox.usage() };
       resolve(this.#exit);
     };
     const failToStart = (err: unknown): void => {
@@ -71,12 +85,22 @@ export class TaskProcess {
       failToStart(new Error('the task has no command'));
       return;
     }
+    const plan = sandbox.spawn;
     let child: ChildProcess;
     try {
-      child = spawn(file, args, {
+      const [program, argv] =
+        plan.selfAttach.length > 0
+          ? ['/bin/sh', ['-c', SELF_ATTACH_SCRIPT, 'sh', ...plan.selfAttach, '--', file, ...args]]
+          : plan.gated
+            ? ['/bin/sh', ['-c', GATE_SCRIPT, 'sh', file, ...args]]
+            : [file, args];
+      child = spawn(program, argv, {
         detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: taskEnv(opts.env ?? process.env, opts.taskId),
+        stdio: [plan.gated ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+        env: plan.env,
+        ...(plan.uid === undefined ? {} : { uid: plan.uid }),
+        ...(plan.gid === undefined ? {} : { gid: plan.gid }),
+        ...(plan.cwd === undefined ? {} : { cwd: plan.cwd }),
       });
     } catch (err) {
       // Invalid arguments (a NUL byte in argv) throw synchronously.
@@ -85,6 +109,16 @@ export class TaskProcess {
       return;
     }
     this.pid = child.pid;
+    if (plan.gated && child.pid !== undefined) {
+      try {
+        sandbox.attach(child.pid);
+        child.stdin?.end('\n');
+      } catch (err) {
+        sandbox.killAll(child.pid);
+        this.#tail.append(`starting task ${opts.taskId}: ${errorMessage(err)}\n`);
+      }
+    }
+    child.stdin?.on('error', () => undefined);
     child.stdout?.on('data', (chunk: Buffer) => this.#tail.append(chunk));
     child.stderr?.on('data', (chunk: Buffer) => this.#tail.append(chunk));
     child.on('error', (err) => {
@@ -93,8 +127,8 @@ export class TaskProcess {
     });
     child.on('exit', (code, signal) => {
       if (child.pid === undefined) return;
-      // Leftovers in the group would hold the pipes open and outlive the task.
-      signalGroup(child.pid, 'SIGKILL');
+      // Leftovers would hold the pipes open and outlive the task.
+      sandbox.killAll(child.pid);
       // A process that left the group may still hold the pipes: stop waiting for them after a while.
       setTimeout(() => {
         child.stdout?.destroy();
@@ -130,31 +164,23 @@ export class TaskProcess {
   kill(graceMs: number): Promise<TaskExit> {
     if (this.#exit || this.pid === undefined) return this.done;
     const pid = this.pid;
-    signalGroup(pid, 'SIGTERM');
+    this.#sandbox.signal(pid, 'SIGTERM');
     if (this.#killTimer === undefined) {
-      this.#killTimer = setTimeout(() => signalGroup(pid, 'SIGKILL'), graceMs);
+      this.#killTimer = setTimeout(() => this.#sandbox.killAll(pid), graceMs);
     }
     return this.done;
+  }
+
+  /** SIGKILLs every process of the task at once, synchronously (the agent process is exiting). */
+  killNow(): void {
+    if (this.#exit || this.pid === undefined) return;
+    this.#sandbox.killAll(this.pid);
   }
 }
 
 /** Starts a task's process. Never throws: a command that cannot start ends at once with exit code 127. */
 export function startTask(opts: StartTaskOptions): TaskProcess {
   return new TaskProcess(opts);
-}
-
-function taskEnv(base: NodeJS.ProcessEnv, taskId: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...base, SPILLWAY_TASK_ID: taskId };
-  for (const key of SECRET_ENV_KEYS) delete env[key];
-  return env;
-}
-
-function signalGroup(pgid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pgid, signal);
-  } catch {
-    // ESRCH: the group is already gone.
-  }
 }
 
 function signalNumber(signal: NodeJS.Signals | null): number {

@@ -1,4 +1,6 @@
+import { errorMessage } from '../core/errors.ts';
 import type { Logger } from '../log/logger.ts';
+import type { Isolation, TaskSandbox } from './isolation/isolation.ts';
 import type { AssignedTask } from './protocol.ts';
 import type { TaskReporter } from './reporter.ts';
 import { startTask, type TaskExit, type TaskProcess } from './task-runner.ts';
@@ -8,6 +10,7 @@ type Disposition = 'report-exit' | 'hand-back' | 'drop';
 
 interface RunningTask {
   readonly process: TaskProcess;
+  readonly gpuIndexes: readonly number[];
   disposition: Disposition;
   reportedOutputVersion: number;
   /** Set once a kill was sent, so each task is killed and logged once. */
@@ -19,7 +22,10 @@ export interface TaskSupervisorOptions {
   readonly logger: Logger;
   readonly outputTailBytes: number;
   readonly killGraceMs: number;
-  readonly taskEnv: NodeJS.ProcessEnv | undefined;
+  /** Starts, measures and stops each task apart from the agent. */
+  readonly isolation: Isolation;
+  /** The agent's GPUs: each task gets indexes of its own from 0 to gpus - 1 in CUDA_VISIBLE_DEVICES. */
+  readonly gpus: number;
   /** Why tasks are handed back, asked when a hand-back is reported. */
   readonly handbackReason: () => string;
 }
@@ -33,10 +39,12 @@ export class TaskSupervisor {
   readonly #opts: TaskSupervisorOptions;
   readonly #log: Logger;
   readonly #tasks = new Map<string, RunningTask>();
+  readonly #freeGpus: number[];
 
   constructor(opts: TaskSupervisorOptions) {
     this.#opts = opts;
     this.#log = opts.logger;
+    this.#freeGpus = Array.from({ length: opts.gpus }, (_, i) => i);
   }
 
   runningTaskIds(): string[] {
@@ -58,15 +66,38 @@ export class TaskSupervisor {
       });
       return;
     }
+    const gpuIndexes = this.#freeGpus.splice(0, Math.min(assigned.resources.gpus, this.#freeGpus.length));
+    let sandbox: TaskSandbox;
+    try {
+      sandbox = this.#opts.isolation.prepare({
+        taskId: assigned.id,
+        resources: assigned.resources,
+        env: {},
+        gpuIndexes,
+        metadataAccess: assigned.metadataAccess === true,
+      });
+    } catch (err) {
+      this.#freeGpus.push(...gpuIndexes);
+      const reason = `isolating the task failed: ${errorMessage(err)}`;
+      this.#log.error('handed back task it could not isolate', { taskId: assigned.id, error: errorMessage(err) });
+      this.#opts.reporter.submit(assigned.id, { kind: 'handback', reason, outputTail: '' });
+      return;
+    }
     const process = startTask({
       taskId: assigned.id,
       command: assigned.command,
       outputTailBytes: this.#opts.outputTailBytes,
-      env: this.#opts.taskEnv,
+      sandbox,
     });
-    const task: RunningTask = { process, disposition: 'report-exit', reportedOutputVersion: 0, killed: false };
+    const task: RunningTask = {
+      process,
+      gpuIndexes,
+      disposition: 'report-exit',
+      reportedOutputVersion: 0,
+      killed: false,
+    };
     this.#tasks.set(assigned.id, task);
-    this.#log.info('started task', { taskId: assigned.id, pid: process.pid });
+    this.#log.info('started task', { taskId: assigned.id, pid: process.pid, isolation: this.#opts.isolation.mode });
     void process.done.then((exit) => this.#ended(assigned.id, task, exit));
   }
 
@@ -100,18 +131,11 @@ export class TaskSupervisor {
   }
 
   /**
-   * SIGKILLs every running task's process group at once, synchronously: for the agent process's own exit, so no task
+   * SIGKILLs every process of every running task at once, synchronously: for the agent process's own exit, so no task
    * outlives its agent and runs again elsewhere after the controller requeues it.
    */
   killAllNow(): void {
-    for (const task of this.#tasks.values()) {
-      if (task.process.finished || task.process.pid === undefined) continue;
-      try {
-        process.kill(-task.process.pid, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-    }
+    for (const task of this.#tasks.values()) task.process.killNow();
   }
 
   /**
@@ -134,10 +158,18 @@ export class TaskSupervisor {
 
   #ended(taskId: string, task: RunningTask, exit: TaskExit): void {
     if (this.#tasks.get(taskId) === task) this.#tasks.delete(taskId);
+    this.#freeGpus.push(...task.gpuIndexes);
     const { reporter } = this.#opts;
     if (task.disposition === 'report-exit') {
-      this.#log.info('task exited', { taskId, exitCode: exit.exitCode, signal: exit.signal });
-      reporter.submit(taskId, { kind: 'exit', exitCode: exit.exitCode, outputTail: exit.outputTail });
+      const { exitCode, reason, usage } = exit;
+      this.#log.info('task exited', { taskId, exitCode, signal: exit.signal, reason, ...usage });
+      reporter.submit(taskId, {
+        kind: 'exit',
+        exitCode,
+        outputTail: exit.outputTail,
+        ...(reason === undefined ? {} : { reason }),
+        usage,
+      });
     } else if (task.disposition === 'hand-back') {
       const reason = this.#opts.handbackReason();
       this.#log.info('handed back task', { taskId, reason });

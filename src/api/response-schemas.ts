@@ -73,6 +73,7 @@ const agent = z.object({
   lastHeartbeatMs: z.number(),
   idleSinceMs: z.number().nullable(),
   reason: z.string(),
+  isolation: z.enum(['cgroup-v1', 'cgroup-v2', 'none']).optional(),
 }) satisfies z.ZodType<Agent>;
 
 /** A list page's cursor to the following page (`?cursor=`), null at the end; absent from answers that are not pages. */
@@ -178,12 +179,30 @@ const costBreakdown = {
   totalUsd: z.number(),
 };
 
+const useFigures = z.object({
+  requestedCpuHours: z.number(),
+  usedCpuHours: z.number(),
+  requestedGiBHours: z.number(),
+  usedGiBHours: z.number(),
+  cpuEfficiency: z.number().nullable(),
+  memoryEfficiency: z.number().nullable(),
+});
+
 const chargebackReport = z.object({
   by: z.enum(['team', 'project', 'job']),
   fromMs: z.number(),
   toMs: z.number(),
-  rows: z.array(z.object({ team: z.string(), project: z.string().nullable(), job: z.string().nullable(), ...costBreakdown })),
+  rows: z.array(
+    z.object({
+      team: z.string(),
+      project: z.string().nullable(),
+      job: z.string().nullable(),
+      ...costBreakdown,
+      use: useFigures.optional(),
+    }),
+  ),
   totals: z.object(costBreakdown),
+  use: useFigures.optional(),
 }) satisfies z.ZodType<ChargebackResponse>;
 
 const errorBody = z.object({

@@ -209,6 +209,7 @@ export const registerSchema = z
       .object({ document: z.string().min(1).max(16_384), signature: z.string().min(1).max(4_096).optional() })
       .strict()
       .optional(),
+    isolation: z.enum(['cgroup-v1', 'cgroup-v2', 'none']).optional(),
   })
   .strict() satisfies z.ZodType<RegisterRequest, unknown>;
 
@@ -221,7 +222,21 @@ export const heartbeatSchema = z
 
 export const reportSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('output'), outputTail }).strict(),
-  z.object({ kind: z.literal('exit'), exitCode: z.number().int(), outputTail }).strict(),
+  z
+    .object({
+      kind: z.literal('exit'),
+      exitCode: z.number().int(),
+      outputTail,
+      reason: z.string().max(1_000).optional(),
+      usage: z
+        .object({
+          cpuSeconds: z.number().finite().nonnegative().max(1e12),
+          peakMemoryBytes: z.number().int().nonnegative().max(2 ** 53 - 1),
+        })
+        .strict()
+        .optional(),
+    })
+    .strict(),
   z.object({ kind: z.literal('handback'), reason: z.string().max(1_000), outputTail }).strict(),
 ]) satisfies z.ZodType<ReportRequest, unknown>;
 

@@ -257,7 +257,20 @@ export interface CostBreakdownUsd {
   readonly totalUsd: number;
 }
 
+/** Requested against used resource-hours (see src/cost-model/measured-use.ts). */
+export interface UseFiguresBody {
+  readonly requestedCpuHours: number;
+  readonly usedCpuHours: number;
+  readonly requestedGiBHours: number;
+  readonly usedGiBHours: number;
+  /** used / requested of the runs that were measured; null without one. */
+  readonly cpuEfficiency: number | null;
+  readonly memoryEfficiency: number | null;
+}
+
 export interface ChargebackRowUsd extends CostBreakdownUsd {
+  /** Requested and measured use of the group's tasks in the window; absent when none of them ran in it. */
+  readonly use?: UseFiguresBody;
   readonly team: string;
   /** Set when grouping by project or job. */
   readonly project: string | null;
@@ -272,4 +285,6 @@ export interface ChargebackResponse {
   readonly toMs: number;
   readonly rows: readonly ChargebackRowUsd[];
   readonly totals: CostBreakdownUsd;
+  /** Requested and measured use of every task in the window. */
+  readonly use?: UseFiguresBody;
 }

@@ -389,12 +389,13 @@ export class Controller {
 
   /** Shows people why each task waits (stored on the task; logged once per change). */
   #noteWaiting(launches: readonly LaunchCommand[], waiting: readonly Waiting[]): void {
-    const reasons = [
+    const planned = [
       ...waiting,
       ...launches.flatMap((l) =>
         l.taskIds.map((taskId) => ({ taskId, reason: `waits for ${l.offering.instanceType} being launched` })),
       ),
     ];
+    const reasons = this.#o.pool.explainWaiting?.(planned) ?? planned;
     this.#o.pool.noteWaiting?.(reasons);
     const changed = new Set(this.#o.store.tasks.noteWaiting(reasons));
     for (const w of waiting) if (changed.has(w.taskId)) this.#o.logger.info('task waits', w);

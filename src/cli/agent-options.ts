@@ -1,3 +1,5 @@
+import type { IsolationSettings } from '../agent/isolation/create-isolation.ts';
+import { parseUidRange } from '../agent/isolation/uid-range.ts';
 import { ValidationError } from '../core/errors.ts';
 import { parseCpuMillis, parseMemoryMiB, type Resources } from '../core/resources.ts';
 import { readCa, readFlagFile } from './connection.ts';
@@ -18,6 +20,10 @@ export interface AgentFlags {
   readonly caFile?: string;
   readonly drainTimeoutMs?: string;
   readonly metadataUrl?: string;
+  readonly taskUids?: string;
+  readonly taskPidsLimit?: string;
+  readonly taskFolderRoot?: string;
+  readonly taskFolderKeepMs?: string;
   /** Present only to refuse it with a reason (see agentOptionsFromFlags). */
   readonly token?: string;
 }
@@ -46,6 +52,7 @@ export interface AgentSettings {
   readonly drainTimeoutMs?: number;
   /** The cloud metadata service whose spot or preemption notice the agent watches. */
   readonly metadataUrl?: string;
+  readonly isolation?: IsolationSettings;
 }
 
 /**
@@ -124,5 +131,28 @@ export function agentOptionsFromFlags(
     }
     settings.metadataUrl = flags.metadataUrl;
   }
+  settings.isolation = isolationFromFlags(flags, ctx);
   return settings;
+}
+
+/** `agent.taskUids` and the other isolation settings, from flags or their environment variables. */
+function isolationFromFlags(flags: AgentFlags, ctx: Pick<CliContext, 'env'>): IsolationSettings {
+  const isolation: { -readonly [K in keyof IsolationSettings]: IsolationSettings[K] } = {};
+  const uids = flags.taskUids ?? ctx.env.SPILLWAY_TASK_UIDS;
+  if (uids !== undefined) {
+    isolation.taskUids = parseUidRange(uids, flags.taskUids === undefined ? 'SPILLWAY_TASK_UIDS' : '--task-uids');
+  }
+  if (flags.taskPidsLimit !== undefined) {
+    isolation.pidsLimit = parseIntFlag('--task-pids-limit', flags.taskPidsLimit, { min: 1, max: 4_194_304 });
+  }
+  if (flags.taskFolderRoot !== undefined) {
+    if (!flags.taskFolderRoot.startsWith('/')) {
+      throw new ValidationError('--task-folder-root', `expected an absolute path, got ${JSON.stringify(flags.taskFolderRoot)}`);
+    }
+    isolation.folderRoot = flags.taskFolderRoot;
+  }
+  if (flags.taskFolderKeepMs !== undefined) {
+    isolation.keepFolderMs = parseIntFlag('--task-folder-keep-ms', flags.taskFolderKeepMs, { min: 0 });
+  }
+  return isolation;
 }

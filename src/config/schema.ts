@@ -51,6 +51,8 @@ export const policySchema = z
     spot: z.object({ allowed: z.boolean() }).strict(),
     limits: limitsSchema.extend({ maxPendingPerTeam: z.number().int().positive().optional() }),
     providerLimits: z.record(z.string(), limitsSchema),
+    requireIsolation: z.boolean().optional(),
+    metadataAccessTeams: z.array(nonEmpty).max(1_000).optional(),
   })
   .strict() satisfies z.ZodType<Policy>;
 

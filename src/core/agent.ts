@@ -41,4 +41,10 @@ export interface Agent {
   /** Since when it has had no task; null while it has one. */
   readonly idleSinceMs: number | null;
   readonly reason: string;
+  /** How it isolates its tasks, as it registered: `none` runs them as the agent's own user. */
+  readonly isolation?: AgentIsolation;
 }
+
+/** How an agent isolates its tasks (src/agent/isolation/). */
+export const AgentIsolation = { cgroupV1: 'cgroup-v1', cgroupV2: 'cgroup-v2', none: 'none' } as const;
+export type AgentIsolation = (typeof AgentIsolation)[keyof typeof AgentIsolation];

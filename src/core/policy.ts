@@ -32,6 +32,13 @@ export interface Policy {
   readonly limits: Limits;
   /** Per provider kind or id. */
   readonly providerLimits: Readonly<Record<string, Limits>>;
+  /**
+   * Tasks run only on agents that isolate them (their own uid and cgroup); an agent registered with `isolation:
+   * none` gets none. Absent means true; only the embedded demo config sets false.
+   */
+  readonly requireIsolation?: boolean;
+  /** Teams whose tasks may reach the cloud metadata service (instance role, user data); absent or empty: none. */
+  readonly metadataAccessTeams?: readonly string[];
 }
 
 export const PRODUCTION_POLICY: Policy = Object.freeze({
@@ -56,4 +63,6 @@ export const DEMO_POLICY: Policy = Object.freeze({
   maxProvisionMs: 60_000,
   unknownInstanceGraceMs: 30_000,
   limits: { maxInstances: 8, maxVcpus: 32, maxGpus: 0 },
+  // The demo runs as whoever types `npm start`, usually not root: its agents cannot isolate tasks.
+  requireIsolation: false,
 });

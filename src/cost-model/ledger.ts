@@ -50,6 +50,15 @@ export interface UsageInterval {
   readonly share: number;
   readonly startMs: number;
   readonly endMs: number | null;
+  /** What the run used, measured by its cgroup at its exit; null when not measured. */
+  readonly cpuSeconds?: number | null;
+  readonly peakMemoryBytes?: number | null;
+}
+
+/** What a run used, measured by its cgroup. */
+export interface MeasuredUse {
+  readonly cpuSeconds: number;
+  readonly peakMemoryBytes: number;
 }
 
 /** The intervals overlapping some period: what budgets and reports read. */

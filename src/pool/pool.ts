@@ -47,6 +47,13 @@ export interface Pool {
    * pass. Absent: every one may go.
    */
   release?<T extends ReleaseRequest>(requests: readonly T[], nowMs: number): Promise<T[]>;
+  /**
+   * Adds what only the pool knows to why tasks wait (an agent with room it may not use, such as one without task
+   * isolation under `requireIsolation`). Absent: the reasons stand as they are.
+   */
+  explainWaiting?(
+    waiting: readonly { readonly taskId: string; readonly reason: string }[],
+  ): { readonly taskId: string; readonly reason: string }[];
   /** Tells the pool why tasks wait (budgets, limits, launches on their way), for its own users to see. */
   noteWaiting?(waiting: readonly { readonly taskId: string; readonly reason: string }[]): void;
 }

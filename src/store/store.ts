@@ -1,4 +1,4 @@
-import type { Agent, AgentState, Lifecycle } from '../core/agent.ts';
+import type { Agent, AgentIsolation, AgentState, Lifecycle } from '../core/agent.ts';
 import type { Intent, LaunchIntent, TerminateIntent } from '../core/intent.ts';
 import type { Location } from '../core/location.ts';
 import type { Owner } from '../core/owner.ts';
@@ -7,8 +7,9 @@ import type { Resources } from '../core/resources.ts';
 import type { Task, TaskConstraints, TaskHeader, TaskState } from '../core/task.ts';
 import type { TeamScope } from '../core/team-scope.ts';
 import type { BudgetAlert, NewBudgetAlert } from '../cost-model/budget-alerts.ts';
+import type { MeasuredRun } from '../cost-model/measured-use.ts';
 import type { Budget, BudgetSpec } from '../cost-model/budget.ts';
-import type { AgentInterval, LedgerSlice, UsageInterval } from '../cost-model/ledger.ts';
+import type { AgentInterval, LedgerSlice, MeasuredUse, UsageInterval } from '../cost-model/ledger.ts';
 
 /**
  * The store port. Every method is one transaction unless it runs inside `transaction`, whose callback is one
@@ -100,13 +101,22 @@ export interface TaskRepo {
    * placed|running on this agent -> succeeded (exit 0) or failed. Marks the agent idle when it has no task left.
    * A task already finished or moved elsewhere (cancelled, requeued) is left as it is and returned unchanged.
    */
-  finish(taskId: string, agentId: string, result: { exitCode: number; outputTail: string }, nowMs: number): Task;
+  finish(taskId: string, agentId: string, result: TaskResult, nowMs: number): Task;
   /** pending|placed|running -> cancelled. ConflictError for a finished task. */
   cancel(taskId: string, reason: string, nowMs: number): Task;
   /** One task of this agent back to pending (the agent handed it back), attempts + 1. */
   requeue(taskId: string, agentId: string, reason: string, nowMs: number): Task;
   /** Every placed or running task of the agent back to pending, attempts + 1. Returns how many. */
   requeueAgent(agentId: string, reason: string, nowMs: number): number;
+}
+
+/** What an agent reports at a task's exit. */
+export interface TaskResult {
+  readonly exitCode: number;
+  readonly outputTail: string;
+  /** Why it failed beyond its exit code (`out of memory: exceeded its 256Mi limit`); it leads the task's reason. */
+  readonly reason?: string;
+  readonly usage?: MeasuredUse;
 }
 
 export interface NewAgent {
@@ -130,6 +140,8 @@ export interface AgentRepo {
   /** Inserts an agent; ConflictError when an agent for the same provider instance exists. */
   insert(agent: NewAgent, nowMs: number): Agent;
   get(id: string): Agent | undefined;
+  /** Records how the agent isolates its tasks, as it registered. */
+  setIsolation(id: string, isolation: AgentIsolation): void;
   /** With `allocated` computed from the agent's placed and running tasks. */
   list(filter?: AgentFilter): Agent[];
   /**
@@ -278,12 +290,15 @@ export interface LedgerRepo {
   closeAgentInterval(agentId: string, endMs: number): void;
   /** At most one run of a task is open at once. */
   openUsageInterval(usage: Omit<UsageInterval, 'id' | 'endMs'>): void;
-  closeUsageInterval(taskId: string, endMs: number): void;
+  /** `measured`: what the run used, when its agent measured it (an exit report from an isolated agent). */
+  closeUsageInterval(taskId: string, endMs: number, measured?: MeasuredUse): void;
   /** Every agent and usage interval that overlaps [fromMs, toMs) or is still open, oldest first. */
   overlapping(fromMs: number, toMs: number): LedgerSlice;
   agentInterval(agentId: string): AgentInterval | undefined;
   /** The task's runs, oldest first. */
   usageOf(taskId: string): UsageInterval[];
+  /** Every run overlapping [fromMs, toMs) or still open, with what its task asked for and what it used. */
+  measuredRuns(fromMs: number, toMs: number): MeasuredRun[];
 }
 
 /** Finance's budgets and the alerts they raised. Changes are audited with the actor. */

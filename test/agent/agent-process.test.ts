@@ -9,6 +9,11 @@ import { FakeController } from './fixtures/fake-controller.ts';
 
 const AGENT_MAIN = fileURLToPath(new URL('./fixtures/agent-process.ts', import.meta.url));
 const node = process.execPath;
+// System binaries only: as root the agent runs tasks as an unprivileged uid, which may not reach this Node.
+/** Prints its pid and runs until killed. */
+const POLITE_TASK = ['/bin/sh', '-c', 'echo $$; exec sleep 1000'];
+/** The same, ignoring SIGTERM (the ignored disposition survives the exec). */
+const STUBBORN_TASK = ['/bin/sh', '-c', "trap '' TERM; echo $$; exec sleep 1000"];
 
 describe('agent process', function () {
   this.timeout(30_000);
@@ -59,8 +64,8 @@ describe('agent process', function () {
     const exited = once(child, 'exit');
     controller.assign({
       id: 't-orphan',
-      command: [node, '-e', 'process.on("SIGTERM", () => {}); console.log(process.pid); setInterval(() => {}, 1000)'],
-      resources: { cpuMillis: 1, memoryMiB: 1, gpus: 0, netMbps: 0 },
+      command: STUBBORN_TASK,
+      resources: { cpuMillis: 1, memoryMiB: 64, gpus: 0, netMbps: 0 },
     });
     const task = await taskPid('t-orphan');
     child.kill('SIGUSR2');
@@ -74,13 +79,13 @@ describe('agent process', function () {
     const exited = once(child, 'exit');
     controller.assign({
       id: 't-polite',
-      command: [node, '-e', 'console.log(process.pid); setInterval(() => {}, 1000)'],
-      resources: { cpuMillis: 1, memoryMiB: 1, gpus: 0, netMbps: 0 },
+      command: POLITE_TASK,
+      resources: { cpuMillis: 1, memoryMiB: 64, gpus: 0, netMbps: 0 },
     });
     controller.assign({
       id: 't-stubborn',
-      command: [node, '-e', 'process.on("SIGTERM", () => {}); console.log(process.pid); setInterval(() => {}, 1000)'],
-      resources: { cpuMillis: 1, memoryMiB: 1, gpus: 0, netMbps: 0 },
+      command: STUBBORN_TASK,
+      resources: { cpuMillis: 1, memoryMiB: 64, gpus: 0, netMbps: 0 },
     });
     const polite = await taskPid('t-polite');
     const stubborn = await taskPid('t-stubborn');
@@ -100,8 +105,8 @@ describe('agent process', function () {
     const exited = once(child, 'exit');
     controller.assign({
       id: 't-orphan',
-      command: [node, '-e', 'console.log(process.pid); setInterval(() => {}, 1000)'],
-      resources: { cpuMillis: 1, memoryMiB: 1, gpus: 0, netMbps: 0 },
+      command: POLITE_TASK,
+      resources: { cpuMillis: 1, memoryMiB: 64, gpus: 0, netMbps: 0 },
     });
     const pid = await taskPid('t-orphan');
     controller.heartbeatStatus = 404;

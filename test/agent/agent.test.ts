@@ -13,9 +13,9 @@ import { isAlive, killAll } from '../helpers/processes.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { FakeController } from './fixtures/fake-controller.ts';
 
-const node = process.execPath;
 /** A task that prints its pid and runs until killed. */
-const LONG_TASK = [node, '-e', 'console.log(process.pid); setInterval(() => {}, 1000)'];
+// System binaries only: as root the agent runs tasks as an unprivileged uid, which may not reach this Node.
+const LONG_TASK = ['/bin/sh', '-c', 'echo $$; exec sleep 1000'];
 
 /** Live task processes this test process started: its children that carry SPILLWAY_TASK_ID. */
 function taskProcesses(): number[] {
@@ -101,6 +101,8 @@ describe('agent', function () {
       name: 'test-agent',
       capacity: { cpuMillis: 2000, memoryMiB: 1024, gpus: 0, netMbps: 100 },
       labels: { rack: '3' },
+      // As root (CI, these machines: cgroup v1) the agent isolates its tasks; otherwise it cannot.
+      isolation: process.getuid?.() === 0 ? 'cgroup-v1' : 'none',
     });
   });
 
@@ -108,7 +110,12 @@ describe('agent', function () {
     start();
     controller.assign({
       id: 't-argv',
-      command: [node, '-e', 'console.log(JSON.stringify([process.argv[1], process.env.SPILLWAY_TASK_ID]))', '$HOME'],
+      command: [
+        '/usr/bin/python3',
+        '-c',
+        'import json, os, sys; print(json.dumps([sys.argv[1], os.environ["SPILLWAY_TASK_ID"]]))',
+        '$HOME',
+      ],
       resources: { cpuMillis: 100, memoryMiB: 64, gpus: 0, netMbps: 0 },
     });
     const report = await waitFor('the exit report', () => controller.finalReport('t-argv'));
@@ -118,8 +125,9 @@ describe('agent', function () {
   });
 
   const exitCases = [
-    { name: 'non-zero', command: [node, '-e', 'process.exit(7)'], exitCode: 7, output: /^$/ },
-    { name: 'a missing command', command: ['spillway-no-such-command'], exitCode: 127, output: /ENOENT/ },
+    { name: 'non-zero', command: ['/bin/sh', '-c', 'exit 7'], exitCode: 7, output: /^$/ },
+    // Isolated, the command is exec'd by the shell that joined the cgroup; without isolation, spawned directly.
+    { name: 'a missing command', command: ['spillway-no-such-command'], exitCode: 127, output: /ENOENT|not found/ },
   ];
   for (const c of exitCases) {
     it(`reports the exit code of ${c.name}`, async () => {
@@ -127,7 +135,7 @@ describe('agent', function () {
       controller.assign({
         id: 't-exit',
         command: c.command,
-        resources: { cpuMillis: 1, memoryMiB: 1, gpus: 0, netMbps: 0 },
+        resources: { cpuMillis: 1, memoryMiB: 64, gpus: 0, netMbps: 0 },
       });
       const report = await waitFor('the exit report', () => controller.finalReport('t-exit'));
       assert.ok(report.kind === 'exit');
@@ -139,11 +147,11 @@ describe('agent', function () {
   it('reports only the tail of the output, while the task runs and at its exit', async () => {
     start({ outputTailBytes: 64 });
     const code =
-      'process.stdout.write("a".repeat(1000) + "MIDDLE"); setTimeout(() => process.stdout.write("b".repeat(1000) + "END"), 500)';
+      'import sys, time\nsys.stdout.write("a" * 1000 + "MIDDLE"); sys.stdout.flush(); time.sleep(0.5); sys.stdout.write("b" * 1000 + "END")';
     controller.assign({
       id: 't-tail',
-      command: [node, '-e', code],
-      resources: { cpuMillis: 1, memoryMiB: 1, gpus: 0, netMbps: 0 },
+      command: ['/usr/bin/python3', '-c', code],
+      resources: { cpuMillis: 1, memoryMiB: 64, gpus: 0, netMbps: 0 },
     });
     const report = await waitFor('the exit report', () => controller.finalReport('t-tail'));
     assert.ok(report.kind === 'exit');
@@ -163,7 +171,7 @@ describe('agent', function () {
     controller.assign({
       id: 't-stop',
       command: LONG_TASK,
-      resources: { cpuMillis: 1, memoryMiB: 1, gpus: 0, netMbps: 0 },
+      resources: { cpuMillis: 1, memoryMiB: 64, gpus: 0, netMbps: 0 },
     });
     const pid = await taskPid('t-stop');
     controller.stopTasks(['t-stop']);
@@ -180,7 +188,7 @@ describe('agent', function () {
     controller.assign({
       id: 't-hb',
       command: LONG_TASK,
-      resources: { cpuMillis: 1, memoryMiB: 1, gpus: 0, netMbps: 0 },
+      resources: { cpuMillis: 1, memoryMiB: 64, gpus: 0, netMbps: 0 },
     });
     await waitFor('a heartbeat with the task', () =>
       controller.heartbeats.some((h) => h.runningTaskIds.includes('t-hb')),
@@ -275,8 +283,8 @@ describe('agent', function () {
     controller.reportFailures = [503, 500];
     controller.assign({
       id: 't-retry',
-      command: [node, '-e', 'process.exit(2)'],
-      resources: { cpuMillis: 1, memoryMiB: 1, gpus: 0, netMbps: 0 },
+      command: ['/bin/sh', '-c', 'exit 2'],
+      resources: { cpuMillis: 1, memoryMiB: 64, gpus: 0, netMbps: 0 },
     });
     await waitFor('the accepted exit report', () => controller.finalReport('t-retry'));
     assert.deepEqual(
@@ -287,15 +295,15 @@ describe('agent', function () {
     controller.reportFailures = [409];
     controller.assign({
       id: 't-drop',
-      command: [node, '-e', ''],
-      resources: { cpuMillis: 1, memoryMiB: 1, gpus: 0, netMbps: 0 },
+      command: ['/bin/true'],
+      resources: { cpuMillis: 1, memoryMiB: 64, gpus: 0, netMbps: 0 },
     });
     await waitFor('the refused exit report', () => controller.reportsFor('t-drop').length > 0);
     // Another task's report goes through afterwards: the dropped one is not retried in between.
     controller.assign({
       id: 't-after',
-      command: [node, '-e', ''],
-      resources: { cpuMillis: 1, memoryMiB: 1, gpus: 0, netMbps: 0 },
+      command: ['/bin/true'],
+      resources: { cpuMillis: 1, memoryMiB: 64, gpus: 0, netMbps: 0 },
     });
     await waitFor('the next exit report', () => controller.finalReport('t-after'));
     assert.deepEqual(
@@ -309,7 +317,7 @@ describe('agent', function () {
     controller.assign({
       id: 't-long',
       command: LONG_TASK,
-      resources: { cpuMillis: 1, memoryMiB: 1, gpus: 0, netMbps: 0 },
+      resources: { cpuMillis: 1, memoryMiB: 64, gpus: 0, netMbps: 0 },
     });
     const pid = await taskPid('t-long');
     const requestsBeforeStop = controller.requests.length;
@@ -334,8 +342,8 @@ describe('agent', function () {
     const agent = start({ drainTimeoutMs: 10_000 });
     controller.assign({
       id: 't-short',
-      command: [node, '-e', 'console.log("go"); setTimeout(() => process.exit(4), 300)'],
-      resources: { cpuMillis: 1, memoryMiB: 1, gpus: 0, netMbps: 0 },
+      command: ['/bin/sh', '-c', 'echo go; sleep 0.3; exit 4'],
+      resources: { cpuMillis: 1, memoryMiB: 64, gpus: 0, netMbps: 0 },
     });
     await waitFor('the task output', () => controller.reportsFor('t-short').length > 0);
     await agent.stop('rollout');
@@ -360,8 +368,8 @@ describe('agent', function () {
       await held.promise;
       controller.assign({
         id: 't-late',
-        command: [node, '-e', `require("node:fs").writeFileSync(${JSON.stringify(marker)}, "")`],
-        resources: { cpuMillis: 1, memoryMiB: 1, gpus: 0, netMbps: 0 },
+        command: ['/usr/bin/touch', marker],
+        resources: { cpuMillis: 1, memoryMiB: 64, gpus: 0, netMbps: 0 },
       });
       const stopped = agent.stop('shutting down');
       release.resolve();
@@ -382,7 +390,7 @@ describe('agent', function () {
     controller.assign({
       id: 't-revoked',
       command: LONG_TASK,
-      resources: { cpuMillis: 1, memoryMiB: 1, gpus: 0, netMbps: 0 },
+      resources: { cpuMillis: 1, memoryMiB: 64, gpus: 0, netMbps: 0 },
     });
     const pid = await taskPid('t-revoked');
     controller.heartbeatStatus = 401;
@@ -406,7 +414,7 @@ describe('agent', function () {
         startAgent({
           url: controller.url,
           token: 't',
-          capacity: { cpuMillis: 1, memoryMiB: 1, gpus: 0, netMbps: 0 },
+          capacity: { cpuMillis: 1, memoryMiB: 64, gpus: 0, netMbps: 0 },
           labels: {},
           logger: silentLogger(),
           drainTimeoutMs: -1,

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'mocha';
+import { NoIsolation } from '../../src/agent/isolation/no-isolation.ts';
 import { startTask, type TaskProcess } from '../../src/agent/task-runner.ts';
+import { resources } from '../../src/core/resources.ts';
 import { isAlive, killAll } from '../helpers/processes.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -9,7 +11,8 @@ const node = process.execPath;
 describe('task runner', () => {
   const started: TaskProcess[] = [];
   const run = (command: readonly string[], outputTailBytes = 8192, env?: NodeJS.ProcessEnv): TaskProcess => {
-    const task = startTask({ taskId: 't-runner', command, outputTailBytes, env });
+    const sandbox = new NoIsolation(env).prepare({ taskId: 't-runner', resources: resources(), env: {}, gpuIndexes: [] });
+    const task = startTask({ taskId: 't-runner', command, outputTailBytes, sandbox });
     started.push(task);
     return task;
   };

@@ -69,7 +69,13 @@ describe('api budget and chargeback routes', () => {
     store.tasks.place(onRack!.id, rack.id, t0);
     store.tasks.claim(cloud.id, t0);
     store.tasks.claim(rack.id, t0);
-    store.tasks.finish(onCloud!.id, cloud.id, { exitCode: 0, outputTail: '' }, t0 + HOUR / 2);
+    // Measured by its cgroup: 1,800 CPU seconds (half its 2 CPUs for its half hour), 512 MiB at its peak.
+    store.tasks.finish(
+      onCloud!.id,
+      cloud.id,
+      { exitCode: 0, outputTail: '', usage: { cpuSeconds: 1_800, peakMemoryBytes: 512 * 1_048_576 } },
+      t0 + HOUR / 2,
+    );
     h.clock.set(t0 + HOUR);
   });
   after(async () => {
@@ -93,6 +99,16 @@ describe('api budget and chargeback routes', () => {
           idleUsd: 0.135,
           cloudUsd: 0.225,
           totalUsd: 0.25,
+          // Asked: 2 CPU x 0.5 h + 1 CPU x 1 h (still running, unmeasured); 1 GiB x 0.5 h + 1 GiB x 1 h. Used, of the
+          // measured run: 1,800 s = 0.5 CPU-h of the 1 it asked; 0.5 GiB x 0.5 h = 0.25 GiB-h of the 0.5 it asked.
+          use: {
+            requestedCpuHours: 2,
+            usedCpuHours: 0.5,
+            requestedGiBHours: 1.5,
+            usedGiBHours: 0.25,
+            cpuEfficiency: 0.5,
+            memoryEfficiency: 0.5,
+          },
         },
         {
           team: 'search',

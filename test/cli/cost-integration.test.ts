@@ -152,8 +152,12 @@ describe('cli budgets and reports against the API server (child processes)', fun
   it('reports chargeback as a table with a title and a total line, and as JSON', async () => {
     const table = await ok(['report', 'chargeback', '--by', 'team']);
     assert.match(table, /^chargeback by team, 2026-01-01T00:00:00\.000Z to 2026-01-01T01:00:00\.00\dZ \(USD\)$/m);
-    assert.match(table, /^TEAM\s+PRIVATE\s+ON-DEMAND\s+SPOT\s+IDLE\s+CLOUD\s+TOTAL$/m);
-    assert.match(table, /^\(total\)\s+\$0\.00\s+\$0\.06\s+\$0\.00\s+\$0\.30\s+\$0\.36\s+\$0\.36$/m);
+    assert.match(
+      table,
+      /^TEAM\s+PRIVATE\s+ON-DEMAND\s+SPOT\s+IDLE\s+CLOUD\s+TOTAL\s+CPU-H USED\/REQ\s+GIB-H USED\/REQ\s+CPU EFF\s+MEM EFF$/m,
+    );
+    // No agent measured a run here (the ledger was written directly), so the used figures are 0 and no efficiency.
+    assert.match(table, /^\(total\)\s+\$0\.00\s+\$0\.06\s+\$0\.00\s+\$0\.30\s+\$0\.36\s+\$0\.36\s+0\.00\/[\d.]+\s+0\.00\/[\d.]+\s+-\s+-$/m);
     const json = JSON.parse(
       await ok(['report', 'chargeback', '--by', 'team', '--format', 'json'], api.tokens.admin),
     ) as ChargebackResponse;

@@ -41,6 +41,14 @@ const report: ChargebackResponse = {
       idleUsd: 0.135,
       cloudUsd: 0.225,
       totalUsd: 0.25,
+      use: {
+        requestedCpuHours: 2,
+        usedCpuHours: 0.5,
+        requestedGiBHours: 1.5,
+        usedGiBHours: 0.25,
+        cpuEfficiency: 0.5,
+        memoryEfficiency: 0.5,
+      },
     },
     {
       team: 'search',
@@ -149,11 +157,11 @@ describe('cli cost views', () => {
 
   it('shows the chargeback with a column per category and a total line', () => {
     const lines = renderTable(chargebackTable(report)).trimEnd().split('\n');
-    assert.match(lines[0] ?? '', /^TEAM\s+PROJECT\s+PRIVATE\s+ON-DEMAND\s+SPOT\s+IDLE\s+CLOUD\s+TOTAL$/);
-    assert.match(lines[1] ?? '', /^ml\s+vision\s+\$0\.025\s+\$0\.09\s+\$0\.00\s+\$0\.135\s+\$0\.225\s+\$0\.25$/);
+    assert.match(lines[0] ?? '', /^TEAM\s+PROJECT\s+PRIVATE\s+ON-DEMAND\s+SPOT\s+IDLE\s+CLOUD\s+TOTAL\s+CPU-H USED\/REQ\s+GIB-H USED\/REQ\s+CPU EFF\s+MEM EFF$/);
+    assert.match(lines[1] ?? '', /^ml\s+vision\s+\$0\.025\s+\$0\.09\s+\$0\.00\s+\$0\.135\s+\$0\.225\s+\$0\.25\s+0\.50\/2\.00\s+0\.25\/1\.50\s+50%\s+50%$/);
     assert.match(
       lines[3] ?? '',
-      /^\(total\)\s+\$0\.025\s+\$0\.09\s+\$0\.000001\s+\$0\.135\s+\$0\.225001\s+\$0\.250001$/,
+      /^\(total\)\s+\$0\.025\s+\$0\.09\s+\$0\.000001\s+\$0\.135\s+\$0\.225001\s+\$0\.250001\s+-\s+-\s+-\s+-$/,
     );
   });
 

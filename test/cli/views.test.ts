@@ -66,11 +66,12 @@ describe('cli views', () => {
       allocated: { cpuMillis: 1500, memoryMiB: 512 },
       pricePerHourMicros: 62_000,
       lastHeartbeatMs: T0,
+      isolation: 'cgroup-v1',
     });
     const row = renderTable(agentTable([a], T0 + 3_000)).split('\n')[1] ?? '';
     assert.match(
       row,
-      /^a-1\s+cloud-1\s+registered\s+local:demo:local-a\s+spot\s+1\.5\/4\s+512Mi\/8Gi\s+0\/0\s+\$0\.0620\/h\s+3s ago$/,
+      /^a-1\s+cloud-1\s+registered\s+local:demo:local-a\s+spot\s+cgroup-v1\s+1\.5\/4\s+512Mi\/8Gi\s+0\/0\s+\$0\.0620\/h\s+3s ago$/,
     );
   });
 

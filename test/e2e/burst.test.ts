@@ -49,7 +49,8 @@ describe('end to end: bursting a private pool into the local cloud', function ()
     const { cluster: c, serve, client: api } = await startCluster();
 
     const specs = Array.from({ length: 12 }, (_, i) => ({
-      command: [process.execPath, '-e', `setTimeout(() => console.log('task ${i} done on', process.env.SPILLWAY_TASK_ID), 2500)`],
+      // /bin/sh, not node: the task runs as an unprivileged uid that may not reach this Node (under a 0700 home).
+      command: ['/bin/sh', '-c', `sleep 2.5; echo "task ${i} done on $SPILLWAY_TASK_ID"`],
       resources: { cpu: 1, memory: '512Mi' },
       owner: { team: 'vision', project: 'burst', job: `job-${i}` },
     }));

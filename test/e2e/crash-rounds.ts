@@ -10,7 +10,8 @@ import { query, type Cluster, type Serves, type ServeProcess } from './harness.t
 export function tasksSpec(count: number, ms: number, opts: { revocable?: boolean } = {}): unknown {
   return {
     tasks: Array.from({ length: count }, () => ({
-      command: [process.execPath, '-e', `setTimeout(() => {}, ${ms})`],
+      // /bin/sh, not node: tasks run as an unprivileged uid, which may not reach this Node.
+      command: ['/bin/sh', '-c', `sleep ${ms / 1000}`],
       resources: { cpu: 1, memory: '256Mi' },
       ...(opts.revocable ? { revocable: true } : {}),
     })),

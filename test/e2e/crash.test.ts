@@ -36,7 +36,7 @@ describe('end to end: the controller killed mid-burst', function () {
       agent = startAgent(c, token, { name: 'lab-1', cpu: 2, memory: '4Gi' });
 
       const specs = Array.from({ length: 6 }, () => ({
-        command: [process.execPath, '-e', 'setTimeout(() => {}, 1500)'],
+        command: ['/bin/sh', '-c', 'sleep 1.5'],
         resources: { cpu: 1, memory: '256Mi' },
       }));
       await client.post('/v1/tasks', { tasks: specs });

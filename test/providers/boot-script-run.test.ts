@@ -166,7 +166,7 @@ describe('cloud boot script, run here', function () {
         timeoutMs: 30_000,
       });
       await client.post('/v1/tasks', {
-        tasks: [{ command: [process.execPath, '-e', 'console.log("ran")'], resources: { cpu: 1, memory: '256Mi' } }],
+        tasks: [{ command: ['/bin/sh', '-c', 'echo ran'], resources: { cpu: 1, memory: '256Mi' } }],
       });
       const agent = await waitFor(
         'the instance’s agent to register',

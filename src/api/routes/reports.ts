@@ -2,6 +2,7 @@ import { ValidationError } from '../../core/errors.ts';
 import { microsToUsd } from '../../core/money.ts';
 import { periodWindow } from '../../cost-model/budget.ts';
 import { chargeback, type CostBreakdown } from '../../cost-model/chargeback.ts';
+import { measuredUse, useGroupKey } from '../../cost-model/measured-use.ts';
 import type { PrivateRate } from '../../cost-model/ledger.ts';
 import { scopeAllows } from '../../core/team-scope.ts';
 import { defineRoute, scopeOf, type Route, type RouteDeps } from '../route.ts';
@@ -43,12 +44,23 @@ export function reportRoutes({ store }: RouteDeps, opts: ReportRouteOptions): Ro
         const scope = scopeOf(caller);
         const rows = scope === undefined ? report.rows : report.rows.filter((row) => scopeAllows(scope, row));
         const totals = scope === undefined ? report.totals : sumBreakdowns(rows);
+        const use = measuredUse(store.ledger.measuredRuns(fromMs, toMs), { fromMs, toMs }, nowMs, query.by);
         const body: ChargebackResponse = {
           by: report.by,
           fromMs,
           toMs,
-          rows: rows.map((row) => ({ team: row.team, project: row.project, job: row.job, ...inUsd(row) })),
+          rows: rows.map((row) => {
+            const figures = use.groups.get(useGroupKey(row, query.by));
+            return {
+              team: row.team,
+              project: row.project,
+              job: row.job,
+              ...inUsd(row),
+              ...(figures === undefined ? {} : { use: figures }),
+            };
+          }),
           totals: inUsd(totals),
+          use: use.total,
         };
         return { body };
       },

@@ -22,6 +22,10 @@ export function agentCommand(parent: Command, app: CliApp): void {
       '--metadata-url <url>',
       "the cloud metadata service whose spot interruption (EC2) or preemption (GCE) notice a spot agent watches (default: $SPILLWAY_METADATA_URL)",
     )
+    .option('--task-uids <first-last>', 'as root, the uids (and gids) tasks run as (default: $SPILLWAY_TASK_UIDS or 61000-61999)')
+    .option('--task-pids-limit <n>', 'as root, at most this many processes per task (default: 4096)')
+    .option('--task-folder-root <dir>', "as root, where tasks' 0700 working folders go (default: /var/lib/spillway/tasks)")
+    .option('--task-folder-keep-ms <n>', "how long a task's folder is kept after it ended (default: 600000)")
     // Accepted only to refuse it with the reason; hidden from --help.
     .addOption(new Option('--token <token>').hideHelp());
   cmd.addHelpText(

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import type { ChargebackResponse, ChargebackRowUsd, CostBreakdownUsd } from '../../api/types.ts';
+import type { ChargebackResponse, ChargebackRowUsd, CostBreakdownUsd, UseFiguresBody } from '../../api/types.ts';
 import { ValidationError } from '../../core/errors.ts';
 import { ChargebackBy } from '../../cost-model/chargeback.ts';
 import { addConnectionOptions, addExamples, addFormatOption, defineCommand, type CliApp } from '../common-options.ts';
@@ -56,15 +56,30 @@ export function chargebackTable(report: ChargebackResponse): Table {
   const columns: Column[] = [
     ...groups.map((g) => ({ header: g.toUpperCase() })),
     ...MONEY.map(([header]) => ({ header, align: 'right' as const })),
+    ...USE_HEADERS.map((header) => ({ header, align: 'right' as const })),
   ];
   const money = (values: CostBreakdownUsd): Cell[] => MONEY.map(([, key]) => formatUsdAmount(values[key]));
   return {
     columns,
     rows: [
-      ...report.rows.map((row) => [...groups.map((g) => row[g]), ...money(row)]),
-      ['(total)', ...groups.slice(1).map(() => ''), ...money(report.totals)],
+      ...report.rows.map((row) => [...groups.map((g) => row[g]), ...money(row), ...useCells(row.use)]),
+      ['(total)', ...groups.slice(1).map(() => ''), ...money(report.totals), ...useCells(report.use)],
     ],
   };
+}
+
+/** Measured use beside the money: used/requested CPU-hours and GiB-hours, and the efficiency of measured runs. */
+const USE_HEADERS = ['CPU-H USED/REQ', 'GIB-H USED/REQ', 'CPU EFF', 'MEM EFF'] as const;
+
+function useCells(use: UseFiguresBody | undefined): Cell[] {
+  if (use === undefined) return USE_HEADERS.map(() => '-');
+  const percent = (ratio: number | null): string => (ratio === null ? '-' : `${Math.round(ratio * 100)}%`);
+  return [
+    `${use.usedCpuHours.toFixed(2)}/${use.requestedCpuHours.toFixed(2)}`,
+    `${use.usedGiBHours.toFixed(2)}/${use.requestedGiBHours.toFixed(2)}`,
+    percent(use.cpuEfficiency),
+    percent(use.memoryEfficiency),
+  ];
 }
 
 /** One record per group with raw USD to the micro-dollar, for spreadsheets; the total is the sum of the rows. */

@@ -25,6 +25,7 @@ export function renderStatus(status: Status): string {
     ['cloud spend', `${formatUsdPerHour(status.cloudSpendPerHourUsd)} for the cloud agents alive now`],
     ['tasks', counts],
     ['pending', `${status.tasks.pending ?? 0} task(s) waiting for room`],
+    ['isolation', isolationSummary(status)],
   ]);
   const providers = renderProviders(status.providers);
   if (status.locations.length === 0) return `${header}\nno agents yet\n${providers}`;
@@ -64,6 +65,18 @@ export function renderProviders(providers: readonly ProviderStatus[]): string {
   const reasons = providers.flatMap((p) => p.breakers.map((b) => `  ${b.reason}\n`));
   const hint = reasons.length > 0 ? '  (fix the cause, then `spillway providers retry NAME` to try again now)\n' : '';
   return `\n${table}${reasons.join('')}${hint}`;
+}
+
+/** How the live agents isolate their tasks: `cgroup-v1 3, none 1`. */
+function isolationSummary(status: Status): string {
+  const counts = new Map<string, number>();
+  for (const a of status.agents) {
+    if (a.state !== 'registered' && a.state !== 'draining') continue;
+    const mode = a.isolation ?? 'none';
+    counts.set(mode, (counts.get(mode) ?? 0) + 1);
+  }
+  if (counts.size === 0) return 'no registered agents';
+  return [...counts].sort(([a], [b]) => a.localeCompare(b)).map(([mode, n]) => `${mode} ${n}`).join(', ');
 }
 
 export function statusCommand(parent: Command, app: CliApp): void {

@@ -4,7 +4,7 @@ import type { TaskHeader } from '../../core/task.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { Store } from '../../store/store.ts';
 import type { Placement, Pool, PoolSnapshot } from '../pool.ts';
-import { placeTasks, type PlacementOptions } from './placement.ts';
+import { keptOffByIsolation, placeTasks, type PlacementOptions } from './placement.ts';
 
 
 /** The embedded pool: Spillway keeps the queue in its store and places tasks on its own agents. */
@@ -13,8 +13,23 @@ export class BuiltinPool implements Pool {
   readonly #logger: Logger;
   readonly #lostAfterMs: number;
   readonly #placement: PlacementOptions;
+  /** Tasks the last placement left waiting only because the policy requires isolation: task id -> agent name. */
+  #keptOff = new Map<string, string>();
 
-  constructor(opts: { store: Store; logger: Logger; lostAfterMs: number; placement?: PlacementOptions }) {
+  readonly #agentsIsolate: boolean;
+
+  /**
+   * `agentsIsolate`: the agents are real processes that report their isolation, so the policy's `requireIsolation`
+   * applies; false (the simulator's simulated agents) places on every agent.
+   */
+  constructor(opts: {
+    store: Store;
+    logger: Logger;
+    lostAfterMs: number;
+    placement?: PlacementOptions;
+    agentsIsolate?: boolean;
+  }) {
+    this.#agentsIsolate = opts.agentsIsolate ?? false;
     this.#store = opts.store;
     this.#logger = opts.logger;
     this.#lostAfterMs = opts.lostAfterMs;
@@ -30,8 +45,15 @@ export class BuiltinPool implements Pool {
 
   place(nowMs: number, allowCloud?: (task: TaskHeader, agent: Agent) => boolean): Placement[] {
     const { agents, pending } = this.observe();
+    this.#keptOff = new Map();
     if (pending.length === 0) return [];
-    const planned = placeTasks(pending, agents, allowCloud ? { ...this.#placement, allowCloud } : this.#placement);
+    const requireIsolation = this.#agentsIsolate && this.#store.policy.get().requireIsolation !== false;
+    const options = { ...this.#placement, requireIsolation, ...(allowCloud ? { allowCloud } : {}) };
+    const planned = placeTasks(pending, agents, options);
+    if (requireIsolation) {
+      const placedIds = new Set(planned.map((p) => p.taskId));
+      this.#keptOff = keptOffByIsolation(pending.filter((t) => !placedIds.has(t.id)), agents);
+    }
     const placed: Placement[] = [];
     this.#store.transaction(() => {
       for (const p of planned) {
@@ -46,6 +68,17 @@ export class BuiltinPool implements Pool {
     });
     for (const p of placed) this.#logger.info('placed task', { taskId: p.taskId, agentId: p.agentId, reason: p.reason });
     return placed;
+  }
+
+  explainWaiting(waiting: readonly { readonly taskId: string; readonly reason: string }[]): { taskId: string; reason: string }[] {
+    return waiting.map((w) => {
+      const agent = this.#keptOff.get(w.taskId);
+      if (agent === undefined) return w;
+      return {
+        taskId: w.taskId,
+        reason: `${w.reason}; agent ${agent} has room but runs tasks without isolation, which the policy forbids (requireIsolation)`,
+      };
+    });
   }
 
   expireAgents(nowMs: number, watchingSinceMs = 0): string[] {

@@ -8,6 +8,8 @@ import { agentHost, eligible } from './eligibility.ts';
 export interface PlacementOptions {
   /** A further check before a task goes to a cloud agent (budgets); default allows all. */
   readonly allowCloud?: (task: Task, agent: Agent) => boolean;
+  /** Only agents that isolate their tasks (not `isolation: none`) get tasks; default false. */
+  readonly requireIsolation?: boolean;
 }
 
 interface Bin {
@@ -22,7 +24,7 @@ interface Bin {
  */
 export function placeTasks(pending: readonly Task[], agents: readonly Agent[], opts: PlacementOptions = {}): Placement[] {
   const bins: Bin[] = agents
-    .filter((a) => a.state === 'registered')
+    .filter((a) => a.state === 'registered' && (!opts.requireIsolation || isIsolated(a)))
     .map((agent) => ({ agent, free: subtract(agent.capacity, agent.allocated) }));
   const privateBins = bins.filter((b) => b.agent.location.kind === 'private');
   const cloudBins = bins.filter((b) => b.agent.location.kind === 'cloud');
@@ -37,6 +39,28 @@ export function placeTasks(pending: readonly Task[], agents: readonly Agent[], o
     placements.push({ taskId: task.id, agentId: host.agent.id, reason: `fits on ${where} agent ${host.agent.name}` });
   }
   return placements;
+}
+
+/** Whether the agent runs its tasks under their own uid and cgroup. */
+export function isIsolated(agent: Agent): boolean {
+  return agent.isolation !== undefined && agent.isolation !== 'none';
+}
+
+/**
+ * Of tasks left unplaced, those a registered agent without isolation has room for (by its free room now): the policy's
+ * `requireIsolation` alone keeps them waiting. Maps task id -> that agent's name.
+ */
+export function keptOffByIsolation(unplaced: readonly Task[], agents: readonly Agent[]): Map<string, string> {
+  const open = agents
+    .filter((a) => a.state === 'registered' && !isIsolated(a))
+    .map((agent) => ({ agent, free: subtract(agent.capacity, agent.allocated) }));
+  const kept = new Map<string, string>();
+  if (open.length === 0) return kept;
+  for (const task of unplaced) {
+    const bin = bestFit(task, open, (b) => b.agent.location.kind === 'private' || !task.constraints.privateOnly);
+    if (bin) kept.set(task.id, bin.agent.name);
+  }
+  return kept;
 }
 
 function bestFit(task: Task, bins: readonly Bin[], allow: (bin: Bin) => boolean = () => true): Bin | undefined {

@@ -189,6 +189,7 @@ export class Registrar {
         caller.kind === 'token'
           ? this.#registerPrivate(caller.token, req, nowMs)
           : this.#registerCloud(caller.credential, req, attested, nowMs);
+      this.#store.agents.setIsolation(agent.id, req.isolation ?? 'none');
       const token = newApiToken();
       this.#store.tokens.create(
         { id: newId('tok'), role: 'agent', name: `agent:${agent.id}`, agentId: agent.id, createdAtMs: nowMs },
@@ -199,6 +200,7 @@ export class Registrar {
         name: agent.name,
         location: formatLocation(agent.location),
         via: caller.kind,
+        isolation: req.isolation ?? 'none',
       });
       return {
         protocolVersion: PROTOCOL_VERSION,

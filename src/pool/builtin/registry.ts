@@ -112,9 +112,13 @@ export class AgentRegistry {
     const nowMs = this.#clock.now();
     return this.#store.transaction(() => {
       this.#agent(agentId, 'pulling tasks');
-      return this.#store.tasks
-        .claim(agentId, nowMs)
-        .map((task) => ({ id: task.id, command: task.command, resources: task.resources }));
+      const metadataTeams = new Set(this.#store.policy.get().metadataAccessTeams ?? []);
+      return this.#store.tasks.claim(agentId, nowMs).map((task) => ({
+        id: task.id,
+        command: task.command,
+        resources: task.resources,
+        ...(metadataTeams.has(task.owner.team) ? { metadataAccess: true } : {}),
+      }));
     });
   }
 

@@ -1,4 +1,4 @@
-import { AgentState, type Agent, type Lifecycle } from '../../core/agent.ts';
+import { AgentState, type Agent, type AgentIsolation, type Lifecycle } from '../../core/agent.ts';
 import { ConflictError, NotFoundError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
 import type { Location } from '../../core/location.ts';
@@ -90,6 +90,10 @@ export class SqliteAgentRepo implements AgentRepo {
       this.#ledger.openForAgent(inserted, Math.min(costSinceMs, nowMs));
       return inserted;
     });
+  }
+
+  setIsolation(id: string, isolation: AgentIsolation): void {
+    this.#db.run('UPDATE agents SET isolation = ? WHERE id = ?', isolation, id);
   }
 
   get(id: string): Agent | undefined {
@@ -256,5 +260,6 @@ function toAgent(row: Row, allocated: Resources): Agent {
     lastHeartbeatMs: int(row, 'last_heartbeat_ms'),
     idleSinceMs: intOrNull(row, 'idle_since_ms'),
     reason: text(row, 'reason'),
+    isolation: (textOrNull(row, 'isolation') ?? 'none') as AgentIsolation,
   };
 }

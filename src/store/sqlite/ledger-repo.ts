@@ -4,7 +4,8 @@ import type { Offering } from '../../core/offering.ts';
 import type { OwnerShare } from '../../core/owner.ts';
 import { dominantShare, type Resources } from '../../core/resources.ts';
 import type { Task } from '../../core/task.ts';
-import type { AgentInterval, LedgerSlice, UsageInterval } from '../../cost-model/ledger.ts';
+import type { AgentInterval, LedgerSlice, MeasuredUse, UsageInterval } from '../../cost-model/ledger.ts';
+import type { MeasuredRun } from '../../cost-model/measured-use.ts';
 import type { LedgerRepo } from '../store.ts';
 import { int, intOrNull, json, resourcesOf, text, textOrNull } from './rows.ts';
 import type { Row, SqliteDb } from './sqlite-db.ts';
@@ -68,10 +69,13 @@ export class SqliteLedgerRepo implements LedgerRepo {
     );
   }
 
-  closeUsageInterval(taskId: string, endMs: number): void {
+  closeUsageInterval(taskId: string, endMs: number, measured?: MeasuredUse): void {
     this.#db.run(
-      'UPDATE ledger_usage SET end_ms = max(?, start_ms) WHERE task_id = ? AND end_ms IS NULL',
+      `UPDATE ledger_usage SET end_ms = max(?, start_ms), cpu_seconds = ?, peak_memory_bytes = ?
+       WHERE task_id = ? AND end_ms IS NULL`,
       endMs,
+      measured?.cpuSeconds ?? null,
+      measured?.peakMemoryBytes ?? null,
       taskId,
     );
   }
@@ -98,6 +102,27 @@ export class SqliteLedgerRepo implements LedgerRepo {
   agentInterval(agentId: string): AgentInterval | undefined {
     const row = this.#db.get('SELECT * FROM ledger_agents WHERE agent_id = ?', agentId);
     return row === undefined ? undefined : toAgentInterval(row);
+  }
+
+  measuredRuns(fromMs: number, toMs: number): MeasuredRun[] {
+    return this.#db
+      .all(
+        `SELECT u.team, u.project, u.job, u.start_ms, u.end_ms, u.cpu_seconds, u.peak_memory_bytes,
+                t.cpu_millis, t.memory_mib
+         FROM ledger_usage u JOIN tasks t ON t.id = u.task_id
+         WHERE u.start_ms < ? AND (u.end_ms IS NULL OR u.end_ms >= ?) ORDER BY u.start_ms, u.id`,
+        toMs,
+        fromMs,
+      )
+      .map((row) => ({
+        owner: { team: text(row, 'team'), project: text(row, 'project'), job: text(row, 'job') },
+        cpuMillis: int(row, 'cpu_millis'),
+        memoryMiB: int(row, 'memory_mib'),
+        startMs: int(row, 'start_ms'),
+        endMs: intOrNull(row, 'end_ms'),
+        cpuSeconds: typeof row['cpu_seconds'] === 'number' ? row['cpu_seconds'] : null,
+        peakMemoryBytes: intOrNull(row, 'peak_memory_bytes'),
+      }));
   }
 
   usageOf(taskId: string): UsageInterval[] {
@@ -199,5 +224,8 @@ function toUsageInterval(row: Row): UsageInterval {
     share: typeof share === 'number' ? share : int(row, 'share'),
     startMs: int(row, 'start_ms'),
     endMs: intOrNull(row, 'end_ms'),
+    // Only measured runs carry their use.
+    ...(typeof row['cpu_seconds'] === 'number' ? { cpuSeconds: row['cpu_seconds'] } : {}),
+    ...(row['peak_memory_bytes'] === null ? {} : { peakMemoryBytes: intOrNull(row, 'peak_memory_bytes') }),
   };
 }

@@ -2,7 +2,7 @@ import { ConflictError, NotFoundError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
 import { TERMINAL_TASK_STATES, TaskState, type Task, type TaskConstraints, type TaskHeader } from '../../core/task.ts';
 import type { TeamScope } from '../../core/team-scope.ts';
-import type { NewTask, TaskCursor, TaskFilter, TaskRepo } from '../store.ts';
+import type { NewTask, TaskCursor, TaskFilter, TaskRepo, TaskResult } from '../store.ts';
 import type { SqliteLedgerRepo } from './ledger-repo.ts';
 import { bool, int, intOrNull, json, resourcesOf, text, textOrNull } from './rows.ts';
 import type { Row, SqliteDb } from './sqlite-db.ts';
@@ -242,7 +242,7 @@ export class SqliteTaskRepo implements TaskRepo {
     });
   }
 
-  finish(taskId: string, agentId: string, result: { exitCode: number; outputTail: string }, nowMs: number): Task {
+  finish(taskId: string, agentId: string, result: TaskResult, nowMs: number): Task {
     return this.#db.transaction(() => {
       const doing = `finishing task ${taskId} on agent ${agentId}`;
       const task = this.#mustGet(taskId, doing);
@@ -253,10 +253,12 @@ export class SqliteTaskRepo implements TaskRepo {
         nowMs,
         result.exitCode,
         result.outputTail,
-        `exited with code ${result.exitCode} on agent ${agentId}`,
+        result.reason === undefined
+          ? `exited with code ${result.exitCode} on agent ${agentId}`
+          : `${result.reason} (exited with code ${result.exitCode} on agent ${agentId})`,
         taskId,
       );
-      this.#ledger.closeUsageInterval(taskId, nowMs);
+      this.#ledger.closeUsageInterval(taskId, nowMs, result.usage);
       this.markIdleIfFree(agentId, nowMs);
       return this.#mustGet(taskId, doing);
     });

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { EMULATOR_ACCOUNT_ID } from '../emulators/ec2/metadata-service.ts';
+import { EC2_TEST_KEY } from '../emulators/identity/test-keys.ts';
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
@@ -240,6 +242,8 @@ describe('cloud boot script, run here', function () {
         bootScript: { template: cloudBootTemplate(settings), caFile: join(root, 'etc', 'spillway', 'ca.pem') },
         requestTimeoutMs: 5_000,
         priceRefreshMs: 0,
+        // The emulator signs identity documents with its test key, as AWS signs with the region's.
+        identity: { certificateFile: EC2_TEST_KEY.certificateFile, accountId: EMULATOR_ACCOUNT_ID },
       },
       {
         env: {

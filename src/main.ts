@@ -184,7 +184,7 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
     observer: {
       onPass: (report) => {
         recordGauges(store, metrics);
-        metrics.recordProviders(providerStatuses(providersPort, report.leader));
+        metrics.recordProviders(providerStatuses(providersPort, report.leader, store.intents.open()));
         metrics.decisions.inc({ kind: 'place' }, report.placed);
         metrics.decisions.inc({ kind: 'launch' }, report.launches.length);
         metrics.decisions.inc({ kind: 'terminate' }, report.terminates.length);

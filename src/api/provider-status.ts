@@ -1,5 +1,6 @@
 import type { BreakerView } from '../autoscaler/controller.ts';
-import type { ProviderRetry, ProviderStatus } from './types.ts';
+import type { Intent } from '../core/intent.ts';
+import type { FailingTermination, ProviderRetry, ProviderStatus } from './types.ts';
 
 /** What the API asks of the controller about its providers (built in main.ts from the controller). */
 export interface ProvidersPort {
@@ -15,24 +16,32 @@ export interface ProvidersPort {
 }
 
 /**
- * Each provider's health from its breakers: `refusing` with a provider breaker, `degraded` with offering breakers
- * only, `ok` with none; `unknown` on a process that does not lead, since only the leader holds breakers.
+ * Each provider's health from its breakers and terminations: `refusing` with a provider breaker, `degraded` with
+ * offering breakers only or a termination that keeps failing (a refused delete, retried with backoff), `ok` with
+ * neither; `unknown` on a process that does not lead, since only the leader holds breakers. `openIntents` are the
+ * store's open intents: the failing terminations are read from them, so a standby shows them too.
  */
-export function providerStatuses(port: ProvidersPort | undefined, leader: boolean): ProviderStatus[] {
+export function providerStatuses(
+  port: ProvidersPort | undefined,
+  leader: boolean,
+  openIntents: readonly Intent[],
+): ProviderStatus[] {
   if (!port) return [];
   const breakers = leader ? port.breakers() : [];
   return port.ids().map((id): ProviderStatus => {
     const own = breakers.filter((b) => b.providerId === id);
+    const failingTerminations = failingTerminationsOf(openIntents, id);
     const health = !leader
       ? 'unknown'
       : own.some((b) => b.scope === 'provider')
         ? 'refusing'
-        : own.length > 0
+        : own.length > 0 || failingTerminations.length > 0
           ? 'degraded'
           : 'ok';
     return {
       id,
       health,
+      failingTerminations,
       breakers: own.map((b) => ({
         key: b.key,
         scope: b.scope,
@@ -47,4 +56,16 @@ export function providerStatuses(port: ProvidersPort | undefined, leader: boolea
       })),
     };
   });
+}
+
+function failingTerminationsOf(openIntents: readonly Intent[], providerId: string): FailingTermination[] {
+  return openIntents
+    .filter((i) => i.kind === 'terminate' && i.providerId === providerId && i.attempts > 0 && i.error !== '')
+    .map((i) => ({
+      intentId: i.id,
+      instanceIds: i.instanceIds,
+      attempts: i.attempts,
+      error: i.error,
+      sinceMs: i.createdAtMs,
+    }));
 }

@@ -133,6 +133,15 @@ const status = z.object({
           error: z.string(),
         }),
       ),
+      failingTerminations: z.array(
+        z.object({
+          intentId: z.string(),
+          instanceIds: z.array(z.string()),
+          attempts: z.number(),
+          error: z.string(),
+          sinceMs: z.number(),
+        }),
+      ),
     }),
   ),
 }) satisfies z.ZodType<Status>;

@@ -159,6 +159,18 @@ export interface ProviderStatus {
   readonly id: string;
   readonly health: 'ok' | 'degraded' | 'refusing' | 'unknown';
   readonly breakers: readonly BreakerStatus[];
+  /** Terminations the cloud has refused or failed at least once and that are still being retried with backoff. */
+  readonly failingTerminations: readonly FailingTermination[];
+}
+
+/** An open terminate intent whose last attempt failed: the instances it names are still paid for. */
+export interface FailingTermination {
+  readonly intentId: string;
+  readonly instanceIds: readonly string[];
+  readonly attempts: number;
+  /** The last failure, naming the instances the cloud refused (for example termination protection). */
+  readonly error: string;
+  readonly sinceMs: number;
 }
 
 export interface ProviderRetry {

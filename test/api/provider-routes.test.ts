@@ -28,6 +28,7 @@ describe('api provider routes', () => {
       {
         id: PROVIDER_ID,
         health: 'degraded',
+        failingTerminations: [],
         breakers: [
           {
             key: OFFERING,
@@ -47,7 +48,7 @@ describe('api provider routes', () => {
   });
 
   it('exports open breakers and provider health as metrics', async () => {
-    h.metrics.recordProviders(providerStatuses({ ids: () => [PROVIDER_ID], breakers: () => h.breakers.list().map((b) => ({ ...b, reason: '' })), retry: () => ({ providerId: PROVIDER_ID, closed: 0 }) }, true));
+    h.metrics.recordProviders(providerStatuses({ ids: () => [PROVIDER_ID], breakers: () => h.breakers.list().map((b) => ({ ...b, reason: '' })), retry: () => ({ providerId: PROVIDER_ID, closed: 0 }) }, true, []));
     const text = await (await fetch(`${h.server.url}/metrics`)).text();
     assert.ok(
       text.includes(
@@ -71,7 +72,7 @@ describe('api provider routes', () => {
     assert.deepEqual(answer, { providerId: PROVIDER_ID, closed: 1 });
     assert.deepEqual(h.breakers.list(), []);
     const status = await h.client(h.tokens.admin).get<Status>('/v1/status');
-    assert.deepEqual(status.providers, [{ id: PROVIDER_ID, health: 'ok', breakers: [] }]);
+    assert.deepEqual(status.providers, [{ id: PROVIDER_ID, health: 'ok', breakers: [], failingTerminations: [] }]);
     const [entry] = (await h.client(h.tokens.admin).get<{ entries: AuditEntry[] }>('/v1/audit')).entries;
     assert.equal(entry!.action, 'provider.retry');
     assert.match(entry!.actor, /^alice \(tok-/);
@@ -86,7 +87,7 @@ describe('api provider routes', () => {
         { kind: 'refused', refusal: { scope: 'provider', code: 'AuthFailure', message: 'bad credentials' } },
       );
       const status = await standby.client(standby.tokens.admin).get<Status>('/v1/status');
-      assert.deepEqual(status.providers, [{ id: PROVIDER_ID, health: 'unknown', breakers: [] }]);
+      assert.deepEqual(status.providers, [{ id: PROVIDER_ID, health: 'unknown', breakers: [], failingTerminations: [] }]);
       await expectApiError(
         standby.client(standby.tokens.admin).post(`/v1/providers/${PROVIDER_ID}/retry`, {}),
         409,

@@ -45,7 +45,7 @@ describe('cli providers (child processes)', function () {
     assert.deepEqual(api.breakers.list(), []);
 
     const json = await cli(['providers', '--format', 'json']);
-    assert.deepEqual(JSON.parse(json.stdout), { providers: [{ id: PROVIDER_ID, health: 'ok', breakers: [] }] });
+    assert.deepEqual(JSON.parse(json.stdout), { providers: [{ id: PROVIDER_ID, health: 'ok', breakers: [], failingTerminations: [] }] });
     const again = await cli(['providers', 'retry', PROVIDER_ID]);
     assert.equal(again.stdout, `${PROVIDER_ID} had no open launch breaker\n`);
   });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'mocha';
 import { providerStatuses, type ProvidersPort } from '../../src/api/provider-status.ts';
 import type { BreakerView } from '../../src/autoscaler/controller.ts';
+import type { TerminateIntent } from '../../src/core/intent.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import {
   AuthError,
@@ -147,7 +148,7 @@ describe('provider status', () => {
   };
 
   it('is refusing with a provider breaker, degraded with offering breakers, ok without', () => {
-    const statuses = providerStatuses(port, true);
+    const statuses = providerStatuses(port, true, []);
     assert.deepEqual(statuses.map((p) => [p.id, p.health, p.breakers.length]), [
       ['aws-ec2:a', 'refusing', 1],
       ['aws-ec2:b', 'degraded', 1],
@@ -167,12 +168,50 @@ describe('provider status', () => {
     });
   });
 
+  it("is degraded while a termination keeps failing, and lists it with the cloud's error", () => {
+    const terminate = (id: string, providerId: string, attempts: number, error: string): TerminateIntent => ({
+      id,
+      kind: 'terminate',
+      providerId,
+      instanceIds: [`i-${id}`],
+      reason: 'idle',
+      state: 'pending',
+      createdAtMs: 5_000,
+      updatedAtMs: 9_000,
+      attempts,
+      error,
+    });
+    const okPort: ProvidersPort = { ...port, breakers: () => [] };
+    const intents = [
+      terminate('t1', 'gcp-compute:c', 2, 'deleting i-t1: deletion protection is on'),
+      terminate('t2', 'gcp-compute:c', 0, ''), // not tried yet: not failing
+      terminate('t3', 'aws-ec2:b', 1, ''), // tried, no error recorded: not failing
+    ];
+    const statuses = providerStatuses(okPort, true, intents);
+    assert.deepEqual(statuses.map((p) => [p.id, p.health, p.failingTerminations.length]), [
+      ['aws-ec2:a', 'ok', 0],
+      ['aws-ec2:b', 'ok', 0],
+      ['gcp-compute:c', 'degraded', 1],
+    ]);
+    assert.deepEqual(statuses[2]!.failingTerminations, [
+      {
+        intentId: 't1',
+        instanceIds: ['i-t1'],
+        attempts: 2,
+        error: 'deleting i-t1: deletion protection is on',
+        sinceMs: 5_000,
+      },
+    ]);
+    // A standby reads the same intents from the store: it shows them, with health unknown.
+    assert.deepEqual(providerStatuses(okPort, false, intents)[2]!.failingTerminations.length, 1);
+  });
+
   it('is unknown on a process that does not lead, and empty without providers', () => {
-    assert.deepEqual(providerStatuses(port, false).map((p) => [p.health, p.breakers.length]), [
+    assert.deepEqual(providerStatuses(port, false, []).map((p) => [p.health, p.breakers.length]), [
       ['unknown', 0],
       ['unknown', 0],
       ['unknown', 0],
     ]);
-    assert.deepEqual(providerStatuses(undefined, true), []);
+    assert.deepEqual(providerStatuses(undefined, true, []), []);
   });
 });

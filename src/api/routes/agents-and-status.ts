@@ -35,7 +35,7 @@ export function agentsAndStatusRoutes({ store, isLeader, providers }: RouteDeps)
       access: { kind: 'roles', roles: READERS },
       response: { status: 200, description: 'The status.', schema: 'Status' },
       handle: ({ nowMs }) => ({
-        body: buildStatus(store, nowMs, isLeader(), providerStatuses(providers, isLeader())),
+        body: buildStatus(store, nowMs, isLeader(), providerStatuses(providers, isLeader(), store.intents.open())),
       }),
     }),
   ];

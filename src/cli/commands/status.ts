@@ -64,7 +64,12 @@ export function renderProviders(providers: readonly ProviderStatus[]): string {
   });
   const reasons = providers.flatMap((p) => p.breakers.map((b) => `  ${b.reason}\n`));
   const hint = reasons.length > 0 ? '  (fix the cause, then `spillway providers retry NAME` to try again now)\n' : '';
-  return `\n${table}${reasons.join('')}${hint}`;
+  const terminations = providers.flatMap((p) =>
+    p.failingTerminations.map(
+      (t) => `  ${p.id} has not terminated ${t.instanceIds.join(', ')} after ${t.attempts} attempts: ${t.error}\n`,
+    ),
+  );
+  return `\n${table}${reasons.join('')}${hint}${terminations.join('')}`;
 }
 
 /** How the live agents isolate their tasks: `cgroup-v1 3, none 1`. */

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { providerStatuses } from '../../../src/api/provider-status.ts';
 import { afterEach, describe, it } from 'mocha';
 import { ManualClock } from '../../../src/core/clock.ts';
 import { ProviderError } from '../../../src/core/errors.ts';
@@ -120,6 +121,15 @@ describe('aws-ec2 partial failure stays partial', () => {
     assert.equal(cfx.store.agents.get(agents[1]!.id)!.state, 'terminated', 'the ended one is closed');
     assert.notEqual(cfx.store.agents.get(agents[0]!.id)!.state, 'terminated', 'the protected one is not');
     assert.notEqual(cfx.emulator.instance(other!)!.state, 'running');
+    // Status shows it: the provider is degraded and names the instance it has not terminated, with EC2's refusal.
+    const [status] = providerStatuses(
+      { ids: () => ['aws-ec2:us-east-1'], breakers: () => [], retry: () => ({ providerId: '', closed: 0 }) },
+      true,
+      cfx.store.intents.open(),
+    );
+    assert.equal(status!.health, 'degraded');
+    assert.deepEqual(status!.failingTerminations.map((t) => [t.intentId, t.attempts]), [[terminate.id, 1]]);
+    assert.match(status!.failingTerminations[0]!.error, new RegExp(`${kept}.*OperationNotPermitted`));
 
     cfx.emulator.protect(kept!, false);
     cfx.clock.advance(PASS_MS * 2); // past the first backoff (1 s)
@@ -127,5 +137,11 @@ describe('aws-ec2 partial failure stays partial', () => {
     assert.equal(cfx.store.intents.get(terminate.id)!.state, 'done');
     assert.notEqual(cfx.emulator.instance(kept!)!.state, 'running');
     assert.equal(cfx.store.agents.get(agents[0]!.id)!.state, 'terminated');
+    const [after] = providerStatuses(
+      { ids: () => ['aws-ec2:us-east-1'], breakers: () => [], retry: () => ({ providerId: '', closed: 0 }) },
+      true,
+      cfx.store.intents.open(),
+    );
+    assert.deepEqual([after!.health, after!.failingTerminations], ['ok', []]);
   });
 });

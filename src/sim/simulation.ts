@@ -85,6 +85,10 @@ export interface SimulationRun {
   readonly neverStarted: number;
   /** Each started task's wait from submission to its first start, ms. */
   readonly waitsMs: Float64Array;
+  /** The wait reason the controller last stored on each of those tasks before it started ('' for none), by index. */
+  readonly waitReasons: readonly string[];
+  /** When each cloud agent registered (its instance booted), by agent id. */
+  readonly registeredAtMs: ReadonlyMap<string, number>;
   readonly passes: number;
   readonly decisions: readonly Decision[];
   readonly spotInterruptions: number;
@@ -117,6 +121,8 @@ interface TaskMeta {
   readonly runMs: number;
   readonly submitMs: number;
   started: boolean;
+  /** The wait reason the controller last stored on it while pending ('' for none). */
+  reason: string;
 }
 
 /**
@@ -147,6 +153,8 @@ export class Simulation {
   readonly #decisions: Decision[] = [];
   #placed: Placement[] = [];
   #waits = new Float64Array(1024);
+  readonly #waitReasons: string[] = [];
+  readonly #registeredAtMs = new Map<string, number>();
   #started = 0;
   #submitted = 0;
   #finished = 0;
@@ -192,8 +200,15 @@ export class Simulation {
       pollIntervalMs: 1_000,
       logger,
     });
-    const pool = new WatchedPool(new BuiltinPool({ store: this.#store, logger, lostAfterMs: NEVER_LOST_MS }), (p) =>
-      this.#placed.push(...p),
+    const pool = new WatchedPool(
+      new BuiltinPool({ store: this.#store, logger, lostAfterMs: NEVER_LOST_MS }),
+      (p) => this.#placed.push(...p),
+      (waiting) => {
+        for (const w of waiting) {
+          const meta = this.#meta.get(w.taskId);
+          if (meta && !meta.started) meta.reason = w.reason;
+        }
+      },
     );
     this.#controller = new Controller({
       store: this.#store,
@@ -257,6 +272,8 @@ export class Simulation {
       finished: this.#finished,
       neverStarted: [...this.#meta.values()].filter((m) => !m.started).length,
       waitsMs: this.#waits.slice(0, this.#started),
+      waitReasons: this.#waitReasons,
+      registeredAtMs: this.#registeredAtMs,
       passes: this.#passes,
       decisions: this.#decisions,
       spotInterruptions: this.#interruptions,
@@ -316,6 +333,7 @@ export class Simulation {
         runMs: Math.round(source.runS * 1000),
         submitMs: now,
         started: false,
+        reason: '',
       });
     });
     this.#submitted += batch.length;
@@ -398,6 +416,7 @@ export class Simulation {
       this.#agentNames.set(agentId, instance.id);
       this.#agentInstance.set(agentId, { provider, instanceId: instance.id });
       this.#instanceAgent.set(instance.id, agentId);
+      this.#registeredAtMs.set(agentId, this.#clock.now());
       this.#requestPass(this.#clock.now());
     } catch (err) {
       // Terminated while booting, or too late for its credential: the controller releases it.
@@ -421,7 +440,7 @@ export class Simulation {
         this.#progressAtMs = now;
         if (!meta.started) {
           meta.started = true;
-          this.#recordWait(now - meta.submitMs);
+          this.#recordWait(now - meta.submitMs, meta.reason);
         }
         this.#queue.push(now + meta.runMs, { kind: 'finish', taskId: task.id, agentId, startedAtMs: now });
       }
@@ -431,7 +450,8 @@ export class Simulation {
     if (this.#o.decisionLog) this.#log(now, report, placed);
   }
 
-  #recordWait(ms: number): void {
+  #recordWait(ms: number, reason: string): void {
+    this.#waitReasons.push(reason);
     if (this.#started === this.#waits.length) {
       const grown = new Float64Array(this.#waits.length * 2);
       grown.set(this.#waits);

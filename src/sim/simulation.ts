@@ -1,5 +1,6 @@
 import { setImmediate as nextMacrotask } from 'node:timers/promises';
 import { Controller, type ControllerSettings, type PassReport } from '../autoscaler/controller.ts';
+import { idleReleaseAfterMs } from '../autoscaler/scale-down.ts';
 import { ManualClock } from '../core/clock.ts';
 import { hashToken, newApiToken } from '../core/credentials.ts';
 import { ConflictError, AccessError } from '../core/errors.ts';
@@ -148,7 +149,7 @@ export class Simulation {
   readonly #passTimes = new Set<number>();
   readonly #meta = new Map<string, TaskMeta>();
   readonly #agentNames = new Map<string, string>();
-  readonly #agentInstance = new Map<string, { provider: SimProvider; instanceId: string }>();
+  readonly #agentInstance = new Map<string, { provider: SimProvider; instanceId: string; bootMs: number }>();
   readonly #instanceAgent = new Map<string, string>();
   readonly #decisions: Decision[] = [];
   #placed: Placement[] = [];
@@ -367,7 +368,8 @@ export class Simulation {
         this.#progressAtMs = now;
         // Room is free: a pass places what waits (nothing waits: nothing to place).
         if (this.#store.tasks.list({ states: ['pending'], limit: 1 }).length > 0) this.#requestPass(now);
-        if (where) this.#requestPass(now + this.#store.policy.get().idleTtlMs);
+        // The pass that finds the agent idle long enough to release (scale-down's rule).
+        if (where) this.#requestPass(now + idleReleaseAfterMs(this.#store.policy.get(), where.bootMs));
         return;
       }
       case 'notice': {
@@ -414,10 +416,11 @@ export class Simulation {
         },
       );
       this.#agentNames.set(agentId, instance.id);
-      this.#agentInstance.set(agentId, { provider, instanceId: instance.id });
+      this.#agentInstance.set(agentId, { provider, instanceId: instance.id, bootMs: instance.offering.bootMs });
       this.#instanceAgent.set(instance.id, agentId);
       this.#registeredAtMs.set(agentId, this.#clock.now());
       this.#requestPass(this.#clock.now());
+      this.#requestPass(this.#clock.now() + idleReleaseAfterMs(this.#store.policy.get(), instance.offering.bootMs));
     } catch (err) {
       // Terminated while booting, or too late for its credential: the controller releases it.
       if (!(err instanceof ConflictError || err instanceof AccessError)) throw err;

@@ -13,7 +13,7 @@ import { launchOwnerShares, openBudgetBook, type BudgetBook } from '../cost-mode
 import { readBudgetInput, recordBudgetAlerts } from '../cost-model/budget-snapshot.ts';
 import type { NewBudgetAlert } from '../cost-model/budget-alerts.ts';
 import { plan } from './planner.ts';
-import { cheapestHolderPrice, warmRoomPays } from './warm-placement.ts';
+import { cheapestHolder, warmRoomPays } from './warm-placement.ts';
 import { allowedOfferings } from '../cost-model/price-book-filter.ts';
 import type { Agent } from '../core/agent.ts';
 import type { Policy } from '../core/policy.ts';
@@ -259,7 +259,7 @@ export class Controller {
     }
 
     const book = this.#budgets(clock.now());
-    const warm = this.#warmRoom(store.policy.get());
+    const warm = this.#warmRoom(store.policy.get(), clock.now());
     const placed = pool.place(
       clock.now(),
       (task, agent) => warm(task, agent) && book.admitPlacement(task, agent) === undefined,
@@ -352,19 +352,20 @@ export class Controller {
 
   /**
    * Whether a task should take room on a running cloud agent (`warm-placement.ts`): always while bursting is paused
-   * (no instance of its own would come), else when that room costs no more than the task's own cheapest instance.
+   * (no instance of its own would come), else when that room costs no more than the task's own cheapest instance, or
+   * that instance should have come by now.
    */
-  #warmRoom(policy: Policy): (task: Task, agent: Agent) => boolean {
+  #warmRoom(policy: Policy, nowMs: number): (task: Task, agent: Agent) => boolean {
     if (policy.paused) return () => true;
     let allowed: Offering[] | undefined;
-    const cheapest = new Map<string, number | undefined>();
+    const cheapest = new Map<string, Offering | undefined>();
     return (task, agent) => {
       const key = JSON.stringify([task.resources, task.constraints, task.revocable]);
       if (!cheapest.has(key)) {
         allowed ??= allowedOfferings(policy, this.#offerings);
-        cheapest.set(key, cheapestHolderPrice(task, allowed));
+        cheapest.set(key, cheapestHolder(task, allowed));
       }
-      return warmRoomPays(agent, cheapest.get(key));
+      return warmRoomPays(agent, cheapest.get(key), nowMs - task.pendingSinceMs - policy.pendingGraceMs);
     };
   }
 

@@ -1,6 +1,7 @@
 import { setImmediate as nextMacrotask } from 'node:timers/promises';
 import { Controller, type ControllerSettings, type PassReport } from '../autoscaler/controller.ts';
 import { idleReleaseAfterMs } from '../autoscaler/scale-down.ts';
+import { OVERDUE_BOOTS } from '../autoscaler/warm-placement.ts';
 import { ManualClock } from '../core/clock.ts';
 import { hashToken, newApiToken } from '../core/credentials.ts';
 import { ConflictError, AccessError } from '../core/errors.ts';
@@ -156,6 +157,8 @@ export class Simulation {
   #waits = new Float64Array(1024);
   readonly #waitReasons: string[] = [];
   readonly #registeredAtMs = new Map<string, number>();
+  /** When, after its grace, a waiting task takes any warm room: OVERDUE_BOOTS of each distinct boot time. */
+  readonly #bootTimesMs: readonly number[];
   #started = 0;
   #submitted = 0;
   #finished = 0;
@@ -166,6 +169,7 @@ export class Simulation {
   constructor(opts: SimulationOptions) {
     this.#o = opts;
     this.#settings = { ...SIM_SETTINGS, ...opts.settings };
+    this.#bootTimesMs = [...new Set(opts.clouds.flatMap((c) => c.offerings.map((o) => o.bootMs * OVERDUE_BOOTS)))];
     this.#clock = new ManualClock(opts.startMs);
     const logger = opts.logger ?? silentLogger();
     this.#store = openSqliteStore(opts.storePath ?? ':memory:');
@@ -340,9 +344,12 @@ export class Simulation {
     this.#submitted += batch.length;
     this.#progressAtMs = now;
     this.#requestPass(now);
-    // Past its grace, a task that still waits makes the planner launch for it.
+    // Past its grace, a task that still waits makes the planner launch for it; OVERDUE_BOOTS boots later, it takes
+    // any warm room (its own instance is overdue: warm-placement.ts).
     const graceMs = this.#store.policy.get().pendingGraceMs;
-    this.#queue.push(now + graceMs, { kind: 'grace', taskIds: inserted.map((t) => t.id) });
+    const taskIds = inserted.map((t) => t.id);
+    for (const afterMs of [0, ...this.#bootTimesMs])
+      this.#queue.push(now + graceMs + afterMs, { kind: 'grace', taskIds });
   }
 
   #handle(event: Exclude<SimEvent, { kind: 'pass' }>): void {

@@ -212,14 +212,14 @@ describe('simulation: warm room and idle release', function () {
     ).filter((o) => o.lifecycle === 'on-demand');
   const policy: Policy = { ...PRODUCTION_POLICY, pendingGraceMs: 10_000, idleTtlMs: 600_000 };
 
-  async function replay(largeUsd: number) {
+  async function replay(largeUsd: number, maxInstances = 100) {
     // a (3 CPU) needs a large: launched at 10 s, up at 40 s, busy to 1,040 s. b (1 CPU) comes at 100 s.
     const run = await new Simulation({
       trace: stream([job('a', 0, 3, 1000), job('b', 100, 1, 100)]),
       startMs: START_MS,
       privateMachines: [],
       clouds: [{ providerId: 'local:sim', kind: 'local', offerings: offerings(largeUsd) }],
-      policy,
+      policy: { ...policy, limits: { ...policy.limits, maxInstances } },
       decisionLog: true,
     }).run();
     try {
@@ -254,6 +254,15 @@ describe('simulation: warm room and idle release', function () {
     const r = await replay(0.7);
     assert.deepEqual(r.launched, ['large']);
     assert.deepEqual(r.waitsS, [40, 0]);
+    assert.deepEqual(r.lives, [['large', 10, 1100]]);
+  });
+
+  it("takes a dear agent's room once its own instance is a boot late (the limit refused it)", async () => {
+    // At most one instance: b's small is refused at 110 s (its grace); two small boots (60 s) later it takes the
+    // large's room, instead of waiting for a to end at 1,040 s.
+    const r = await replay(0.9, 1);
+    assert.deepEqual(r.launched, ['large']);
+    assert.deepEqual(r.waitsS, [40, 70]);
     assert.deepEqual(r.lives, [['large', 10, 1100]]);
   });
 });

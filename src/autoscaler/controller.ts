@@ -15,6 +15,11 @@ import type { NewBudgetAlert } from '../cost-model/budget-alerts.ts';
 import type { Breaker } from './breaker.ts';
 import { LaunchBreakers } from './launch-breakers.ts';
 import { plan } from './planner.ts';
+import { cheapestHolder, warmRoomPays } from './warm-placement.ts';
+import { allowedOfferings } from '../cost-model/price-book-filter.ts';
+import type { Agent } from '../core/agent.ts';
+import type { Policy } from '../core/policy.ts';
+import type { TaskHeader } from '../core/task.ts';
 import { Provisioner, type CallOutcome, type LaunchContext } from './provisioner.ts';
 import { reconcile } from './reconcile.ts';
 import { scaleDown } from './scale-down.ts';
@@ -308,7 +313,11 @@ export class Controller {
     }
 
     const book = this.#budgets(clock.now());
-    const placed = pool.place(clock.now(), (task, agent) => book.admitPlacement(task, agent) === undefined).length;
+    const warm = this.#warmRoom(store.policy.get(), clock.now());
+    const placed = pool.place(
+      clock.now(),
+      (task, agent) => warm(task, agent) && book.admitPlacement(task, agent) === undefined,
+    ).length;
     const now = clock.now();
     const snapshot = pool.observe(now);
     const policy = store.policy.get();
@@ -327,7 +336,16 @@ export class Controller {
     });
     const terminating = terminatingInstances(open);
     const lost = store.agents.list({ states: ['lost'] });
-    const chosen = scaleDown({ nowMs: now, policy, agents: [...snapshot.agents, ...lost], terminating });
+    const chosen = scaleDown({
+      nowMs: now,
+      policy,
+      agents: [...snapshot.agents, ...lost],
+      terminating,
+      relaunchMsOf: (agent) => {
+        const intent = agent.intentId ? store.intents.get(agent.intentId) : undefined;
+        return intent?.kind === 'launch' ? intent.offering.bootMs : undefined;
+      },
+    });
     // A pool with its own scheduler takes its nodes out of it before their instances go.
     const terminates = [...reconciled, ...(pool.release ? await pool.release(chosen, now) : chosen)];
 
@@ -385,6 +403,25 @@ export class Controller {
       this.#o.observer?.onBudgetAlert?.(alert);
     }
     return book;
+  }
+
+  /**
+   * Whether a task should take room on a running cloud agent (`warm-placement.ts`): always while bursting is paused
+   * (no instance of its own would come), else when that room costs no more than the task's own cheapest instance, or
+   * that instance should have come by now.
+   */
+  #warmRoom(policy: Policy, nowMs: number): (task: TaskHeader, agent: Agent) => boolean {
+    if (policy.paused) return () => true;
+    let allowed: Offering[] | undefined;
+    const cheapest = new Map<string, Offering | undefined>();
+    return (task, agent) => {
+      const key = JSON.stringify([task.resources, task.constraints, task.revocable]);
+      if (!cheapest.has(key)) {
+        allowed ??= allowedOfferings(policy, this.#offerings);
+        cheapest.set(key, cheapestHolder(task, allowed));
+      }
+      return warmRoomPays(agent, cheapest.get(key), nowMs - task.pendingSinceMs - policy.pendingGraceMs);
+    };
   }
 
   /** Shows people why each task waits (stored on the task; logged once per change). */

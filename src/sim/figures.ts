@@ -2,6 +2,7 @@ import { microsToUsd, type Micros } from '../core/money.ts';
 import type { Policy } from '../core/policy.ts';
 import { amortizedPrivateRate, billedInWindow, effectivePricePerHour } from '../cost-model/ledger.ts';
 import type { PrivateRates } from '../cost-model/private-rates.ts';
+import { cloudCostParts, waitBreakdown, type CloudCostParts, type WaitBreakdown } from './breakdown.ts';
 import type { SimulationRun } from './simulation.ts';
 
 /** Cloud spend of one provider and lifecycle. */
@@ -23,6 +24,10 @@ export interface RunFigures {
   readonly waitS: { readonly p50: number; readonly p95: number; readonly p99: number; readonly mean: number };
   /** Tasks that waited longer than the policy's pendingGraceMs before they started. */
   readonly waitedPastGrace: number;
+  /** The waits' tail, and the late tasks by the reason they carried. */
+  readonly waits: WaitBreakdown;
+  /** The cloud bill by what each paid second was for. */
+  readonly cloudParts: CloudCostParts;
   readonly tasks: { readonly submitted: number; readonly finished: number; readonly neverStarted: number };
   readonly budgetAlerts: readonly { readonly budget: string; readonly percent: number; readonly atMs: number }[];
   readonly spotInterruptions: number;
@@ -71,6 +76,14 @@ export function runFigures(run: SimulationRun, policy: Policy, rates: PrivateRat
       instances: l.n,
     }));
   const cloudMicros = [...lines.values()].reduce((s, l) => s + l.micros, 0);
+  const cloudParts = cloudCostParts({
+    agents: ledger.agents,
+    usage: ledger.usage,
+    billedUsd: (agent) => microsToUsd(billedInWindow(agent, effectivePricePerHour(agent, rate), window, run.endMs)),
+    registeredAtMs: run.registeredAtMs,
+    resourcesOf: (taskId) => run.store.tasks.get(taskId)?.resources,
+    endMs: run.endMs,
+  });
   const waits = Float64Array.from(run.waitsMs).sort();
   const at = (q: number): number =>
     waits.length === 0 ? 0 : waits[Math.min(waits.length - 1, Math.ceil(q * waits.length) - 1)]! / 1000;
@@ -88,6 +101,8 @@ export function runFigures(run: SimulationRun, policy: Policy, rates: PrivateRat
     cloudInstanceHours: cloud.reduce((s, l) => s + l.instanceHours, 0),
     waitS: { p50: at(0.5), p95: at(0.95), p99: at(0.99), mean: waits.length ? sum / waits.length / 1000 : 0 },
     waitedPastGrace: past,
+    waits: waitBreakdown(run.waitsMs, run.waitReasons, policy.pendingGraceMs),
+    cloudParts,
     tasks: { submitted: run.submitted, finished: run.finished, neverStarted: run.neverStarted },
     budgetAlerts: run.store.budgets
       .alerts()

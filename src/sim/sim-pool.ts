@@ -4,15 +4,28 @@ import type { Placement, Pool, PoolSnapshot } from '../pool/pool.ts';
 
 /**
  * The real pool, watched: every call goes to it unchanged; the placements it makes are handed to `onPlaced`, so the
- * simulated agents pull their new work right after the pass, as real agents do on their next poll.
+ * simulated agents pull their new work right after the pass, as real agents do on their next poll; the wait reasons
+ * it is told are handed to `onWaiting`.
  */
 export class WatchedPool implements Pool {
   readonly #pool: Pool;
   readonly #onPlaced: (placements: readonly Placement[]) => void;
+  readonly #onWaiting: ((waiting: readonly { readonly taskId: string; readonly reason: string }[]) => void) | undefined;
 
-  constructor(pool: Pool, onPlaced: (placements: readonly Placement[]) => void) {
+  /** `onWaiting` is told the wait reasons the controller stores on pending tasks in each pass. */
+  constructor(
+    pool: Pool,
+    onPlaced: (placements: readonly Placement[]) => void,
+    onWaiting?: (waiting: readonly { readonly taskId: string; readonly reason: string }[]) => void,
+  ) {
     this.#pool = pool;
     this.#onPlaced = onPlaced;
+    this.#onWaiting = onWaiting;
+  }
+
+  noteWaiting(waiting: readonly { readonly taskId: string; readonly reason: string }[]): void {
+    this.#pool.noteWaiting?.(waiting);
+    this.#onWaiting?.(waiting);
   }
 
   observe(nowMs: number): PoolSnapshot {

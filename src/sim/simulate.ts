@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log/logger.ts';
+import { overBound, type OverBound } from './breakdown.ts';
 import { cloudWorkBound, type CloudBound } from './cloud-bound.ts';
 import { runFigures, type RunFigures } from './figures.ts';
 import { variants, type OpenedTrace, type SimConfig, type Variant } from './scenario.ts';
@@ -21,6 +22,8 @@ export interface SimulationReport {
   readonly runs: readonly VariantReport[];
   /** The fluid lower bound of the cloud cost of the work Spillway's run sent to the cloud. */
   readonly lowerBound: CloudBound;
+  /** Spillway's cloud cost over that bound, by cause (undefined when Spillway's run was not made). */
+  readonly overBound: OverBound | undefined;
 }
 
 export interface SimulateOptions {
@@ -52,6 +55,7 @@ export async function simulateTrace(
   }
   const runs: VariantReport[] = [];
   let lowerBound: CloudBound = { usd: 0, taskHours: 0 };
+  let over: OverBound | undefined;
   for (const variant of variants(sim, largest)) {
     if (opts.only && !opts.only.includes(variant.name)) continue;
     const started = performance.now();
@@ -88,6 +92,7 @@ export async function simulateTrace(
           variant.clouds.flatMap((c) => c.offerings),
           variant.policy,
         );
+        over = overBound(figures.cloudParts, lowerBound.usd);
       }
     } finally {
       run.store.close();
@@ -98,5 +103,6 @@ export async function simulateTrace(
     privateCpus: privateMachines.reduce((s, m) => s + m.capacity.cpuMillis, 0) / 1000,
     runs,
     lowerBound,
+    overBound: over,
   };
 }

@@ -1,5 +1,7 @@
 import { setImmediate as nextMacrotask } from 'node:timers/promises';
 import { Controller, type ControllerSettings, type PassReport } from '../autoscaler/controller.ts';
+import { idleReleaseAfterMs } from '../autoscaler/scale-down.ts';
+import { OVERDUE_BOOTS } from '../autoscaler/warm-placement.ts';
 import { ManualClock } from '../core/clock.ts';
 import { hashToken, newApiToken } from '../core/credentials.ts';
 import { ConflictError, AccessError } from '../core/errors.ts';
@@ -85,6 +87,10 @@ export interface SimulationRun {
   readonly neverStarted: number;
   /** Each started task's wait from submission to its first start, ms. */
   readonly waitsMs: Float64Array;
+  /** The wait reason the controller last stored on each of those tasks before it started ('' for none), by index. */
+  readonly waitReasons: readonly string[];
+  /** When each cloud agent registered (its instance booted), by agent id. */
+  readonly registeredAtMs: ReadonlyMap<string, number>;
   readonly passes: number;
   readonly decisions: readonly Decision[];
   readonly spotInterruptions: number;
@@ -117,6 +123,8 @@ interface TaskMeta {
   readonly runMs: number;
   readonly submitMs: number;
   started: boolean;
+  /** The wait reason the controller last stored on it while pending ('' for none). */
+  reason: string;
 }
 
 /**
@@ -142,11 +150,15 @@ export class Simulation {
   readonly #passTimes = new Set<number>();
   readonly #meta = new Map<string, TaskMeta>();
   readonly #agentNames = new Map<string, string>();
-  readonly #agentInstance = new Map<string, { provider: SimProvider; instanceId: string }>();
+  readonly #agentInstance = new Map<string, { provider: SimProvider; instanceId: string; bootMs: number }>();
   readonly #instanceAgent = new Map<string, string>();
   readonly #decisions: Decision[] = [];
   #placed: Placement[] = [];
   #waits = new Float64Array(1024);
+  readonly #waitReasons: string[] = [];
+  readonly #registeredAtMs = new Map<string, number>();
+  /** When, after its grace, a waiting task takes any warm room: OVERDUE_BOOTS of each distinct boot time. */
+  readonly #bootTimesMs: readonly number[];
   #started = 0;
   #submitted = 0;
   #finished = 0;
@@ -157,6 +169,7 @@ export class Simulation {
   constructor(opts: SimulationOptions) {
     this.#o = opts;
     this.#settings = { ...SIM_SETTINGS, ...opts.settings };
+    this.#bootTimesMs = [...new Set(opts.clouds.flatMap((c) => c.offerings.map((o) => o.bootMs * OVERDUE_BOOTS)))];
     this.#clock = new ManualClock(opts.startMs);
     const logger = opts.logger ?? silentLogger();
     this.#store = openSqliteStore(opts.storePath ?? ':memory:');
@@ -192,8 +205,15 @@ export class Simulation {
       pollIntervalMs: 1_000,
       logger,
     });
-    const pool = new WatchedPool(new BuiltinPool({ store: this.#store, logger, lostAfterMs: NEVER_LOST_MS }), (p) =>
-      this.#placed.push(...p),
+    const pool = new WatchedPool(
+      new BuiltinPool({ store: this.#store, logger, lostAfterMs: NEVER_LOST_MS }),
+      (p) => this.#placed.push(...p),
+      (waiting) => {
+        for (const w of waiting) {
+          const meta = this.#meta.get(w.taskId);
+          if (meta && !meta.started) meta.reason = w.reason;
+        }
+      },
     );
     this.#controller = new Controller({
       store: this.#store,
@@ -257,6 +277,8 @@ export class Simulation {
       finished: this.#finished,
       neverStarted: [...this.#meta.values()].filter((m) => !m.started).length,
       waitsMs: this.#waits.slice(0, this.#started),
+      waitReasons: this.#waitReasons,
+      registeredAtMs: this.#registeredAtMs,
       passes: this.#passes,
       decisions: this.#decisions,
       spotInterruptions: this.#interruptions,
@@ -316,14 +338,18 @@ export class Simulation {
         runMs: Math.round(source.runS * 1000),
         submitMs: now,
         started: false,
+        reason: '',
       });
     });
     this.#submitted += batch.length;
     this.#progressAtMs = now;
     this.#requestPass(now);
-    // Past its grace, a task that still waits makes the planner launch for it.
+    // Past its grace, a task that still waits makes the planner launch for it; OVERDUE_BOOTS boots later, it takes
+    // any warm room (its own instance is overdue: warm-placement.ts).
     const graceMs = this.#store.policy.get().pendingGraceMs;
-    this.#queue.push(now + graceMs, { kind: 'grace', taskIds: inserted.map((t) => t.id) });
+    const taskIds = inserted.map((t) => t.id);
+    for (const afterMs of [0, ...this.#bootTimesMs])
+      this.#queue.push(now + graceMs + afterMs, { kind: 'grace', taskIds });
   }
 
   #handle(event: Exclude<SimEvent, { kind: 'pass' }>): void {
@@ -349,7 +375,8 @@ export class Simulation {
         this.#progressAtMs = now;
         // Room is free: a pass places what waits (nothing waits: nothing to place).
         if (this.#store.tasks.list({ states: ['pending'], limit: 1 }).length > 0) this.#requestPass(now);
-        if (where) this.#requestPass(now + this.#store.policy.get().idleTtlMs);
+        // The pass that finds the agent idle long enough to release (scale-down's rule).
+        if (where) this.#requestPass(now + idleReleaseAfterMs(this.#store.policy.get(), where.bootMs));
         return;
       }
       case 'notice': {
@@ -398,9 +425,11 @@ export class Simulation {
         { instanceId: instance.id },
       );
       this.#agentNames.set(agentId, instance.id);
-      this.#agentInstance.set(agentId, { provider, instanceId: instance.id });
+      this.#agentInstance.set(agentId, { provider, instanceId: instance.id, bootMs: instance.offering.bootMs });
       this.#instanceAgent.set(instance.id, agentId);
+      this.#registeredAtMs.set(agentId, this.#clock.now());
       this.#requestPass(this.#clock.now());
+      this.#requestPass(this.#clock.now() + idleReleaseAfterMs(this.#store.policy.get(), instance.offering.bootMs));
     } catch (err) {
       // Terminated while booting, or too late for its credential: the controller releases it.
       if (!(err instanceof ConflictError || err instanceof AccessError)) throw err;
@@ -423,7 +452,7 @@ export class Simulation {
         this.#progressAtMs = now;
         if (!meta.started) {
           meta.started = true;
-          this.#recordWait(now - meta.submitMs);
+          this.#recordWait(now - meta.submitMs, meta.reason);
         }
         this.#queue.push(now + meta.runMs, { kind: 'finish', taskId: task.id, agentId, startedAtMs: now });
       }
@@ -433,7 +462,8 @@ export class Simulation {
     if (this.#o.decisionLog) this.#log(now, report, placed);
   }
 
-  #recordWait(ms: number): void {
+  #recordWait(ms: number, reason: string): void {
+    this.#waitReasons.push(reason);
     if (this.#started === this.#waits.length) {
       const grown = new Float64Array(this.#waits.length * 2);
       grown.set(this.#waits);

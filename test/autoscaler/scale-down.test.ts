@@ -84,3 +84,41 @@ describe('scale-down (property)', () => {
     );
   });
 });
+
+describe('scale-down: idle release by the ski-rental rule', () => {
+  const long = policy({ idleTtlMs: 600_000 });
+  // Released once idle for max(boot, 60 s billing minimum), never past idleTtlMs; kept a millisecond before.
+  const cases = [
+    { name: 'a 75 s boot', relaunchMs: 75_000, ttl: 600_000, releaseAtMs: 75_000 },
+    { name: 'a 10 s boot: the 60 s minimum a relaunch bills', relaunchMs: 10_000, ttl: 600_000, releaseAtMs: 60_000 },
+    { name: 'a boot longer than idleTtlMs', relaunchMs: 900_000, ttl: 600_000, releaseAtMs: 600_000 },
+    { name: 'an unknown boot: idleTtlMs', relaunchMs: undefined, ttl: 600_000, releaseAtMs: 600_000 },
+    { name: 'a short idleTtlMs', relaunchMs: 75_000, ttl: 15_000, releaseAtMs: 15_000 },
+  ];
+  for (const c of cases) {
+    it(`releases an idle cloud agent after ${c.releaseAtMs / 1000} s for ${c.name}`, () => {
+      const a = cloudAgent({ idleSinceMs: T0 });
+      const run = (nowMs: number) =>
+        scaleDown({
+          nowMs,
+          policy: { ...long, idleTtlMs: c.ttl },
+          agents: [a],
+          terminating: new Set(),
+          relaunchMsOf: (x) => (x.id === a.id ? c.relaunchMs : 1),
+        });
+      assert.deepEqual(run(T0 + c.releaseAtMs - 1), [], 'kept just before');
+      const commands = run(T0 + c.releaseAtMs);
+      assert.equal(commands.length, 1);
+      assert.equal(commands[0]!.agentId, a.id);
+      assert.match(commands[0]!.reason, new RegExp(`^idle for ${c.releaseAtMs / 1000} s`));
+    });
+  }
+
+  it('keeps a busy cloud agent whatever its boot', () => {
+    const a = cloudAgent({ idleSinceMs: null, allocated: { cpuMillis: 1000 } });
+    assert.deepEqual(
+      scaleDown({ nowMs: T0 + 999_000, policy: long, agents: [a], terminating: new Set(), relaunchMsOf: () => 1 }),
+      [],
+    );
+  });
+});

@@ -71,6 +71,28 @@ describe('spillway simulate', function () {
     assert.ok(spillway!.cloudUsd < fixed!.cloudUsd, 'packing onto the cheapest fit beats one node type');
     const sumLines = spillway!.cloud.reduce((s, l) => s + l.usd, 0);
     assert.ok(Math.abs(sumLines - spillway!.cloudUsd) < 1e-6, 'cloud lines add up to the cloud cost');
+    for (const run of report.runs) {
+      const p = run.cloudParts;
+      const sum =
+        p.bootUsd + p.idleBetweenTasksUsd + p.idleBeforeReleaseUsd + p.minimumsUsd + p.packingLossUsd + p.workUsd;
+      assert.ok(Math.abs(sum - run.cloudUsd) < 1e-6, `${run.name}: the cloud parts add up to its cloud cost`);
+      const late = Object.values(run.waits.pastGraceByCause).reduce((s, n) => s + n, 0);
+      assert.equal(late, run.waitedPastGrace, `${run.name}: every late task has one cause`);
+      assert.ok(run.waits.maxS >= run.waits.p99S && run.waits.p99S === run.waitS.p99);
+    }
+    assert.ok(privateOnly!.waits.pastGraceByCause.paused > 0, 'private-only waits while bursting is paused');
+    const over = report.overBound!;
+    assert.ok(Math.abs(over.cloudUsd - spillway!.cloudUsd) < 1e-6 && over.boundUsd === report.lowerBound.usd);
+    const causes =
+      over.bootUsd + over.idleBetweenTasksUsd + over.idleBeforeReleaseUsd + over.minimumsUsd + over.packingLossUsd;
+    assert.ok(
+      Math.abs(causes + over.priceGapUsd - over.overUsd) < 1e-6,
+      'the causes add up to the cost over the bound',
+    );
+    assert.ok(
+      over.priceGapUsd >= -report.lowerBound.usd * LOWER_BOUND_RELATIVE_TOLERANCE,
+      `the capacity used costs at least the bound (price gap ${over.priceGapUsd})`,
+    );
   });
 
   it('prints the comparison as a table', async () => {
@@ -87,6 +109,11 @@ describe('spillway simulate', function () {
       'waited past grace',
       'budget alerts',
       'cloud lower bound',
+      'wait max',
+      'cloud: idle before release',
+      'cloud: packing loss',
+      'spillway cloud over the bound',
+      'price gap to the bound',
     ]) {
       assert.match(result.stdout, new RegExp(`^ *${label} `, 'm'));
     }

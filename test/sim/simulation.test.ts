@@ -192,3 +192,77 @@ describe('simulation', function () {
     }
   });
 });
+
+describe('simulation: warm room and idle release', function () {
+  this.timeout(30_000);
+
+  const offerings = (largeUsd: number) =>
+    localOfferings(
+      localProviderSchema.parse({
+        kind: 'local',
+        name: 'sim',
+        zones: ['z-a'],
+        bootDelayMs: 30_000,
+        offerings: [
+          { instanceType: 'small', cpu: 2, memory: '4Gi', pricePerHourUsd: 0.36 },
+          { instanceType: 'large', cpu: 4, memory: '8Gi', pricePerHourUsd: largeUsd },
+        ],
+      }),
+      'local:sim',
+    ).filter((o) => o.lifecycle === 'on-demand');
+  const policy: Policy = { ...PRODUCTION_POLICY, pendingGraceMs: 10_000, idleTtlMs: 600_000 };
+
+  async function replay(largeUsd: number, maxInstances = 100) {
+    // a (3 CPU) needs a large: launched at 10 s, up at 40 s, busy to 1,040 s. b (1 CPU) comes at 100 s.
+    const run = await new Simulation({
+      trace: stream([job('a', 0, 3, 1000), job('b', 100, 1, 100)]),
+      startMs: START_MS,
+      privateMachines: [],
+      clouds: [{ providerId: 'local:sim', kind: 'local', offerings: offerings(largeUsd) }],
+      policy: { ...policy, limits: { ...policy.limits, maxInstances } },
+      decisionLog: true,
+    }).run();
+    try {
+      const lives = run.store.ledger
+        .overlapping(START_MS, run.endMs + 1)
+        .agents.map((a) => [a.instanceType, (a.startMs - START_MS) / 1000, (a.endMs! - START_MS) / 1000]);
+      return {
+        launched: run.decisions.flatMap((d) => d.launches.map((l) => l.offering.split('/')[2])),
+        waitsS: [...run.waitsMs].map((w) => w / 1000),
+        lives,
+      };
+    } finally {
+      run.store.close();
+    }
+  }
+
+  it("gives a small task its own instance rather than a busy agent's room that costs over twice as much", async () => {
+    // Half of $0.90 is over the small's $0.36: b waits its grace, a small is launched at 110 s, up at 140 s, and b
+    // ends at 240 s. Each instance goes 60 s after its last task (the 30 s boot is under the 60 s billing minimum),
+    // long before idleTtlMs (600 s).
+    const r = await replay(0.9);
+    assert.deepEqual(r.launched, ['large', 'small']);
+    assert.deepEqual(r.waitsS, [40, 40]);
+    assert.deepEqual(r.lives, [
+      ['large', 10, 1100],
+      ['small', 110, 300],
+    ]);
+  });
+
+  it("puts a small task in a busy agent's room that costs at most twice its own instance", async () => {
+    // Half of $0.70 is under $0.36: b starts at once on the large.
+    const r = await replay(0.7);
+    assert.deepEqual(r.launched, ['large']);
+    assert.deepEqual(r.waitsS, [40, 0]);
+    assert.deepEqual(r.lives, [['large', 10, 1100]]);
+  });
+
+  it("takes a dear agent's room once its own instance is a boot late (the limit refused it)", async () => {
+    // At most one instance: b's small is refused at 110 s (its grace); two small boots (60 s) later it takes the
+    // large's room, instead of waiting for a to end at 1,040 s.
+    const r = await replay(0.9, 1);
+    assert.deepEqual(r.launched, ['large']);
+    assert.deepEqual(r.waitsS, [40, 70]);
+    assert.deepEqual(r.lives, [['large', 10, 1100]]);
+  });
+});

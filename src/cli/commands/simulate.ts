@@ -5,6 +5,7 @@ import { loadConfig } from '../../config/load.ts';
 import { defaultSimConfig, openTrace, simConfigFrom } from '../../sim/scenario.ts';
 import { simulateTrace, type SimulationReport } from '../../sim/simulate.ts';
 import { ProgressBar } from '../../sim/progress.ts';
+import { WaitCause } from '../../sim/breakdown.ts';
 import { OnMalformed } from '../../sim/trace.ts';
 import { addExamples, addFormatOption, defineCommand, type CliApp } from '../common-options.ts';
 import { parseIntFlag } from '../flags.ts';
@@ -92,7 +93,12 @@ export function simulateCommand(parent: Command, app: CliApp): void {
   });
 }
 
-const usd = (v: number): string => `$${v.toFixed(2)}`;
+/** The wait causes any run counted a late task under, in WaitCause order. */
+function causes(report: SimulationReport): WaitCause[] {
+  return Object.values(WaitCause).filter((c) => report.runs.some((r) => r.waits.pastGraceByCause[c] > 0));
+}
+
+const usd = (v: number): string => `$${(Math.abs(v) < 0.005 ? 0 : v).toFixed(2)}`;
 const hours = (v: number): string => v.toFixed(1);
 const seconds = (v: number): string => (v >= 3600 ? `${(v / 3600).toFixed(1)} h` : `${Math.round(v)} s`);
 
@@ -110,10 +116,21 @@ export function renderSimulationReport(report: SimulationReport): string {
     ['  private (amortized)', (r) => usd(r.privateUsd)],
     ['  cloud', (r) => usd(r.cloudUsd)],
     ['cloud instance-hours', (r) => hours(r.cloudInstanceHours)],
+    ['  cloud: booting', (r) => usd(r.cloudParts.bootUsd)],
+    ['  cloud: idle between tasks', (r) => usd(r.cloudParts.idleBetweenTasksUsd)],
+    ['  cloud: idle before release', (r) => usd(r.cloudParts.idleBeforeReleaseUsd)],
+    ['  cloud: billing minimums', (r) => usd(r.cloudParts.minimumsUsd)],
+    ['  cloud: packing loss', (r) => usd(r.cloudParts.packingLossUsd)],
+    ['  cloud: capacity used', (r) => usd(r.cloudParts.workUsd)],
     ['wait p50', (r) => seconds(r.waitS.p50)],
     ['wait p95', (r) => seconds(r.waitS.p95)],
     ['wait p99', (r) => seconds(r.waitS.p99)],
+    ['wait max', (r) => seconds(r.waits.maxS)],
     ['waited past grace', (r) => String(r.waitedPastGrace)],
+    ...causes(report).map((c): [string, (r: SimulationReport['runs'][number]) => string] => [
+      `  ${c}`,
+      (r) => String(r.waits.pastGraceByCause[c]),
+    ]),
     ['never started', (r) => String(r.tasks.neverStarted)],
     ['budget alerts', (r) => String(r.budgetAlerts.length)],
     ['spot interruptions', (r) => String(r.spotInterruptions)],
@@ -145,14 +162,31 @@ export function renderSimulationReport(report: SimulationReport): string {
       (a) => `  ${r.name}: budget ${a.budget} reached ${a.percent}% at ${new Date(a.atMs).toISOString()}`,
     ),
   );
+  const over = report.overBound;
+  const overTable =
+    over && over.boundUsd > 0
+      ? renderFields([
+          ['spillway cloud over the bound', `${usd(over.overUsd)} (${over.ratio.toFixed(2)} x ${usd(over.boundUsd)})`],
+          ['  booting', usd(over.bootUsd)],
+          ['  idle between tasks', usd(over.idleBetweenTasksUsd)],
+          ['  idle before release', usd(over.idleBeforeReleaseUsd)],
+          ['  billing minimums', usd(over.minimumsUsd)],
+          ['  packing loss', usd(over.packingLossUsd)],
+          ['  price gap to the bound', usd(over.priceGapUsd)],
+        ])
+      : '';
   const notes = [
     ...report.runs.map((r) => `${r.name}: ${r.description}`),
     `cloud lower bound: the fluid LP bound of the ${report.lowerBound.taskHours.toFixed(1)} task-hours Spillway ran in the cloud`,
+    'waited past grace, by the reason stored on each task when it started: limit (burst limit), no-fit (no allowed ' +
+      'offering fits), budget, launch (a launch was made for it: call and boot), covered (no reason: capacity on ' +
+      'its way for other tasks, or private room, took it), private-only, paused, other',
   ];
   return [
     head,
     compare,
     report.runs.some((r) => r.cloud.length > 0) ? `\n${cloud}` : '',
+    overTable ? `\n${overTable}` : '',
     alerts.length ? `\nbudget events:\n${alerts.join('\n')}\n` : '',
     `\n${notes.join('\n')}\n`,
   ].join('');

@@ -1,0 +1,37 @@
+import type { Agent } from '../core/agent.ts';
+import type { Offering } from '../core/offering.ts';
+import { fits, isZero } from '../core/resources.ts';
+import type { TaskHeader } from '../core/task.ts';
+import { eligible, offeringHost } from '../pool/builtin/eligibility.ts';
+
+/**
+ * Whether a pending task should take free room on a running cloud agent rather than an instance of its own (pure).
+ *
+ * Room on a busy agent is paid for anyway, but only while the agent's other tasks run: a task placed there keeps the
+ * whole agent alive if it outlives them. Run times are unknown, so they are taken as alike and memoryless: the task
+ * then keeps the agent alive half a run longer on average, and costs the agent's price for half a run, against its
+ * own cheapest instance's price for a whole run (plus its boot, left out: a slight lean to warm room). On an idle
+ * agent the task pays the agent's whole price for its run. So warm room wins when the agent's price is at most
+ * twice (busy) or once (idle) the price of the cheapest allowed instance that would hold the task alone.
+ *
+ * Any room is taken by a task no allowed offering holds, and by one whose own instance is a whole boot late:
+ * `overdueMs` (how long past its grace period it has waited) reached twice that instance's boot time, so a launch
+ * for it was refused (a limit, a budget) or is late, and waiting longer would cost more than the room. (At one boot
+ * its own instance may be registering right then, and should get it.)
+ */
+export function warmRoomPays(agent: Agent, own: OwnInstance | undefined, overdueMs: number): boolean {
+  if (own === undefined || overdueMs >= OVERDUE_BOOTS * own.bootMs) return true;
+  const share = isZero(agent.allocated) ? 1 : 0.5;
+  return agent.pricePerHourMicros * share <= own.pricePerHourMicros;
+}
+
+/** How many of its own instance's boot times past its grace a task takes any room. */
+export const OVERDUE_BOOTS = 2;
+
+/** The instance a task would get of its own: what it costs and how long it takes to come. */
+export type OwnInstance = Pick<Offering, 'pricePerHourMicros' | 'bootMs'>;
+
+/** The cheapest of `offerings` (allowed ones, cheapest first) that holds `task` alone and may run it. */
+export function cheapestHolder(task: TaskHeader, offerings: readonly Offering[]): Offering | undefined {
+  return offerings.find((o) => fits(task.resources, o.capacity) && eligible(task, offeringHost(o)));
+}

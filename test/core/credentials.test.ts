@@ -61,6 +61,7 @@ describe('credentials', () => {
       { name: 'no MAC', credential: 'swb_intent-7.' },
       { name: 'no dot', credential: 'swb_intent-7' },
       { name: 'no intent id', credential: `swb_.${mac}` },
+      { name: 'no intent id and the MAC of an empty id', credential: `swb_.${macOf(SECRET, '')}` },
       { name: 'an API token prefix', credential: `swt_intent-7.${mac}` },
       { name: 'no prefix', credential: `intent-7.${mac}` },
       { name: 'the prefix later in the string', credential: `xswb_intent-7.${mac}` },

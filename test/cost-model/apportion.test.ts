@@ -61,6 +61,12 @@ describe('apportion', () => {
         ['b', 1],
       ],
     },
+    {
+      name: 'a deficit of two units from the last two in line, backwards',
+      exact: { a: 1, b: 1, c: 1 },
+      total: 1,
+      want: [['a', 1]],
+    },
     { name: 'a deficit only from keys that have a part', exact: { a: 0, b: 3 }, total: 1, want: [['b', 1]] },
     { name: 'a deficit larger than the parts down to nothing', exact: { a: 1, b: 1 }, total: -3, want: [] },
     {

@@ -16,7 +16,7 @@ const WHY = 'budget ml-cap reached';
 
 interface AgentSpec {
   readonly id: string;
-  readonly launchedBy: Owner;
+  readonly launchedBy: Owner | readonly Owner[];
   readonly tasks?: readonly (readonly [string, Owner, number])[];
   readonly instanceType?: string;
   readonly closed?: boolean;
@@ -31,7 +31,10 @@ function exposure(spec: AgentSpec): AgentExposure {
     instanceType: spec.instanceType ?? 'm7i.large',
     providerId: 'aws-ec2:us-east-1',
     instanceId: `i-${spec.id}`,
-    owners: [{ owner: spec.launchedBy, share: 1 }],
+    owners: (Array.isArray(spec.launchedBy) ? spec.launchedBy : [spec.launchedBy]).map((o: Owner) => ({
+      owner: o,
+      share: 1,
+    })),
     startMs: T0,
     endMs: spec.closed ? NOW - 1_000 : null,
     pricePerHourMicros: spec.pricePerHourMicros ?? 360_000,
@@ -99,7 +102,13 @@ describe('choosing preemptions', () => {
   });
 
   it('first stops the team’s task on another team’s agent that saves the most, and no more than needed', () => {
-    assert.deepEqual(choosePreemptions(mlBudget, 5_000, fleet(), WHY), [stop('t3', 'b-full', '$0.0060')]);
+    const exposures = fleet();
+    assert.deepEqual(choosePreemptions(mlBudget, 5_000, exposures, WHY), [stop('t3', 'b-full', '$0.0060')]);
+    // Only the chosen stop is marked; weighing the others left no trace.
+    assert.deepEqual(
+      exposures.filter((e) => e.stoppedTaskIds.size > 0).map((e) => [e.agent.agentId, [...e.stoppedTaskIds]]),
+      [['b-full', ['t3']]],
+    );
     assert.deepEqual(choosePreemptions(mlBudget, 6_000, fleet(), WHY), [stop('t3', 'b-full', '$0.0060')]);
   });
 
@@ -165,6 +174,24 @@ describe('choosing preemptions', () => {
       stop('t3', 'b-full', '$0.0060'),
       stop('t1', 'a-half', '$0.0030'),
       terminate('z-big', '$0.0120'),
+    ]);
+  });
+
+  it('leaves an agent the team launched with others to the terminate step, and skips a task that saves nothing', () => {
+    // h-shared: launched by ml and web half each, with ml's task at half of it. ml pays 0.5 + 0.5 x 0.5 = 0.75 of it:
+    // 9,000 kept, 4,500 if terminated: saves 4,500. Stopping its task would save 1,500, but ml pays for part of the
+    // agent, so it is terminated, not emptied. i-zero: web's agent with an ml task of share 0: stopping it saves 0.
+    const exposures = [
+      ...fleet(),
+      exposure({ id: 'h-shared', launchedBy: [ML, WEB], tasks: [['t8', ML, 0.5]] }),
+      exposure({ id: 'i-zero', launchedBy: WEB, tasks: [['t9', ML, 0]] }),
+    ];
+    assert.deepEqual(choosePreemptions(mlBudget, 1_000_000, exposures, WHY), [
+      stop('t3', 'b-full', '$0.0060'),
+      stop('t1', 'a-half', '$0.0030'),
+      terminate('c-own', '$0.0060'),
+      terminate('d-own', '$0.0060', 'instance'),
+      terminate('h-shared', '$0.0045'),
     ]);
   });
 });

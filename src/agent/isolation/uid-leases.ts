@@ -2,11 +2,14 @@ import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } f
 import { join } from 'node:path';
 import { IsolationError } from './isolation-error.ts';
 import type { UidRange } from './uid-range.ts';
+import { uidRunsProcess } from './uid-processes.ts';
 
 /**
  * Hands out uids from a range to running tasks, one task per uid across every agent of the machine: a lease is a
  * file `<dir>/<uid>` created exclusively and holding the agent's pid. A lease whose agent process is gone (it
- * crashed) is taken over. Two tasks never share a uid, so they can neither signal nor trace one another.
+ * crashed) is taken over, but only once no process runs as its uid any more: a crashed agent's task may live on
+ * (outside any cgroup this agent would clean), and a new task given its uid could signal or trace it. Two tasks never
+ * share a uid, so they can neither signal nor trace one another.
  */
 export class UidLeases {
   readonly #dir: string;
@@ -55,7 +58,7 @@ export class UidLeases {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new IsolationError(`leasing uid ${uid}`, { cause: err });
       }
-      if (!this.#stale(path)) return false;
+      if (!this.#stale(uid)) return false;
       try {
         unlinkSync(path);
       } catch {
@@ -65,10 +68,10 @@ export class UidLeases {
     return false;
   }
 
-  #stale(path: string): boolean {
+  #stale(uid: number): boolean {
     let holder: number;
     try {
-      holder = Number(readFileSync(path, 'utf8'));
+      holder = Number(readFileSync(this.#path(uid), 'utf8'));
     } catch {
       return false;
     }
@@ -78,8 +81,10 @@ export class UidLeases {
       process.kill(holder, 0);
       return false;
     } catch (err) {
-      return (err as NodeJS.ErrnoException).code === 'ESRCH';
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') return false;
     }
+    // The agent is gone; its task may not be.
+    return !uidRunsProcess(uid);
   }
 
   #path(uid: number): string {

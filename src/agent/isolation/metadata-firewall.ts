@@ -6,11 +6,18 @@ import type { UidRange } from './uid-range.ts';
 /** The cloud metadata addresses (EC2's IPv4 and IPv6, GCE's `metadata.google.internal`): blocked on every port. */
 export const CLOUD_METADATA_ADDRESSES = ['169.254.169.254', 'fd00:ec2::254'] as const;
 
-/** One address, and a port when only that service of the address is the metadata service (a loopback emulator). */
+/**
+ * One address, and a port when only that service of the address is the metadata service (a loopback emulator). The
+ * address `loopback` means every address of this machine (whatever reaches it through the loopback interface: all of
+ * 127.0.0.0/8, ::1 and the machine's own addresses), in both families: a service on loopback may listen on any of them.
+ */
 export interface BlockedEndpoint {
   readonly address: string;
   readonly port?: number;
 }
+
+/** The BlockedEndpoint address that stands for every address of this machine. */
+export const LOOPBACK = 'loopback';
 
 const CHAIN_PREFIX = 'SPILLWAY-META-';
 
@@ -44,12 +51,15 @@ export class MetadataFirewall {
     try {
       for (const family of FAMILIES) removeStaleChains(family);
       for (const family of FAMILIES) {
-        const endpoints = this.#endpoints.filter((e) => (isIP(e.address) === 6) === (family === 'ip6tables'));
+        const endpoints = this.#endpoints.filter(
+          (e) => e.address === LOOPBACK || (isIP(e.address) === 6) === (family === 'ip6tables'),
+        );
         ipt(family, ['-N', this.#chain]);
         for (const e of endpoints) {
           const port = e.port === undefined ? [] : ['-p', 'tcp', '--dport', String(e.port)];
           const reject = family === 'iptables' ? 'icmp-port-unreachable' : 'icmp6-port-unreachable';
-          ipt(family, ['-A', this.#chain, '-d', e.address, ...port, '-m', 'owner', '--uid-owner',
+          const where = e.address === LOOPBACK ? ['-o', 'lo'] : ['-d', e.address];
+          ipt(family, ['-A', this.#chain, ...where, ...port, '-m', 'owner', '--uid-owner',
             `${this.#range.first}-${this.#range.last}`, '-j', 'REJECT', '--reject-with', reject]);
         }
         ipt(family, ['-I', 'OUTPUT', '1', '-j', this.#chain]);
@@ -143,11 +153,18 @@ export function metadataEndpoints(metadataUrl: string | undefined): BlockedEndpo
   if (metadataUrl !== undefined) {
     const url = new URL(metadataUrl);
     const host = url.hostname.replace(/^\[|\]$/g, '');
-    if (isIP(host) !== 0 && !endpoints.some((e) => e.address === host)) {
-      // An address of its own (an emulator on loopback): only its port, so the rest of the address still works.
-      const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
-      endpoints.push({ address: host, port });
-    }
+    const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
+    // A service on this machine (an emulator, a local proxy), named `localhost` (RFC 6761) or by a loopback address:
+    // a task could reach the same listener through any other address of the machine, so its port on all of them.
+    // Only that port, so the rest of loopback still works.
+    if (LOCALHOST_NAME.test(host) || isLoopback(host)) endpoints.push({ address: LOOPBACK, port });
+    else if (isIP(host) !== 0 && !endpoints.some((e) => e.address === host)) endpoints.push({ address: host, port });
   }
   return endpoints;
+}
+
+const LOCALHOST_NAME = /^(.+\.)?localhost\.?$/i;
+
+function isLoopback(address: string): boolean {
+  return (isIP(address) === 4 && address.startsWith('127.')) || address === '::1' || /^::ffff:127\./i.test(address);
 }

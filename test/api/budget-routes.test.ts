@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'mocha';
 import { responseSchemas } from '../../src/api/response-schemas.ts';
 import type { BudgetAlertView, BudgetView, ChargebackResponse } from '../../src/api/types.ts';
-import { newIntentId } from '../../src/core/ids.ts';
+import { hashToken, newApiToken } from '../../src/core/credentials.ts';
+import { newId, newIntentId } from '../../src/core/ids.ts';
 import { resources } from '../../src/core/resources.ts';
 import { amortizedPrivateRate, ledgerTotalMicros } from '../../src/cost-model/ledger.ts';
 import { launchIntent, offering } from '../fakes/builders.ts';
@@ -157,6 +158,28 @@ describe('api budget and chargeback routes', () => {
         ],
       );
       assert.equal(report.totals.totalUsd, 0.205);
+    });
+
+    it('shows a finance token scoped to a team only that team\'s measured use, in its rows and its total', async () => {
+      const secret = newApiToken();
+      h.store.tokens.create(
+        { id: newId('tok'), role: 'finance', name: 'search-finance', agentId: null, createdAtMs: h.clock.now(), scope: { teams: ['search'] } },
+        hashToken(secret),
+      );
+      h.secrets.push(secret);
+      const report = await h.client(secret).get<ChargebackResponse>('/v1/reports/chargeback?by=team');
+      assert.deepEqual(report.rows.map((r) => r.team), ['search']);
+      // search ran no task: nothing asked, nothing used. ml's figures (2 CPU-h asked, 0.5 used) must not show.
+      assert.deepEqual(report.use, {
+        requestedCpuHours: 0,
+        usedCpuHours: 0,
+        requestedGiBHours: 0,
+        usedGiBHours: 0,
+        cpuEfficiency: null,
+        memoryEfficiency: null,
+      });
+      const all = await h.client(h.tokens.finance).get<ChargebackResponse>('/v1/reports/chargeback?by=team');
+      assert.equal(all.use?.requestedCpuHours, 2);
     });
 
     it('refuses a window that ends before it starts, or a time without its offset, naming the parameter', async () => {

@@ -44,7 +44,9 @@ export function reportRoutes({ store }: RouteDeps, opts: ReportRouteOptions): Ro
         const scope = scopeOf(caller);
         const rows = scope === undefined ? report.rows : report.rows.filter((row) => scopeAllows(scope, row));
         const totals = scope === undefined ? report.totals : sumBreakdowns(rows);
-        const use = measuredUse(store.ledger.measuredRuns(fromMs, toMs), { fromMs, toMs }, nowMs, query.by);
+        // Measured use likewise: its total counts the scope's runs only, or it would give away the other teams'.
+        const runs = store.ledger.measuredRuns(fromMs, toMs).filter((run) => scopeAllows(scope, run.owner));
+        const use = measuredUse(runs, { fromMs, toMs }, nowMs, query.by);
         const body: ChargebackResponse = {
           by: report.by,
           fromMs,

@@ -33,7 +33,12 @@ async function connectAs(uid: number, port: number, addresses: readonly string[]
 
 describe('metadata endpoints', () => {
   it('blocks a metadata service on this machine on every address, whatever names it', () => {
-    for (const url of ['http://localhost:8999/', 'http://127.0.0.1:8999', 'http://[::1]:8999/', 'http://md.localhost:8999']) {
+    for (const url of [
+      'http://localhost:8999/',
+      'http://127.0.0.1:8999',
+      'http://[::1]:8999/',
+      'http://md.localhost:8999',
+    ]) {
       assert.deepEqual(
         metadataEndpoints(url).filter((e) => e.port !== undefined),
         [{ address: LOOPBACK, port: 8999 }],
@@ -42,7 +47,7 @@ describe('metadata endpoints', () => {
     }
   });
 
-  it('blocks a remote metadata address on its port only, beside the clouds\' addresses', () => {
+  it("blocks a remote metadata address on its port only, beside the clouds' addresses", () => {
     assert.deepEqual(metadataEndpoints('https://10.1.2.3/'), [
       { address: '169.254.169.254' },
       { address: 'fd00:ec2::254' },
@@ -93,15 +98,21 @@ describe('metadata endpoints', () => {
     other.close();
   });
 
-  it('keeps task uids from the agent\'s local metadata service by any address of the machine', async () => {
+  it("keeps task uids from the agent's local metadata service by any address of the machine", async () => {
     const addresses = localAddresses();
-    assert.deepEqual(await connectAs(OUTSIDER_UID, portOf(metadata), addresses), addresses.map(() => 'ok'));
+    assert.deepEqual(
+      await connectAs(OUTSIDER_UID, portOf(metadata), addresses),
+      addresses.map(() => 'ok'),
+    );
     assert.deepEqual(
       await connectAs(FIRST_UID, portOf(metadata), addresses),
       addresses.map(() => 'ConnectionRefusedError'),
     );
     assert.deepEqual(await connectAs(LAST_UID, portOf(metadata), ['::1']), ['ConnectionRefusedError']);
     // Other services of the machine stay reachable.
-    assert.deepEqual(await connectAs(FIRST_UID, portOf(other), addresses), addresses.map(() => 'ok'));
+    assert.deepEqual(
+      await connectAs(FIRST_UID, portOf(other), addresses),
+      addresses.map(() => 'ok'),
+    );
   });
 });

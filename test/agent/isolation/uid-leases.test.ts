@@ -48,7 +48,7 @@ function uidOfStatus(pid: number): number | undefined {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('takes over a crashed agent\'s lease only once no process runs as its uid', async () => {
+  it("takes over a crashed agent's lease only once no process runs as its uid", async () => {
     const leases = new UidLeases(dir, { first: UID, last: UID });
     writeFileSync(join(dir, String(UID)), String(await deadPid()));
     // The crashed agent's task lives on as the uid (for instance it left the agent's cgroup with it).

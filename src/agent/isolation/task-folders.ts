@@ -6,7 +6,8 @@ import { IsolationError } from './isolation-error.ts';
 /**
  * Tasks' working folders: `<root>/<taskId>.<random>`, fresh for every run, mode 0700 and owned by the task's uid.
  * The root is 0711 and owned by root: every task uid can reach its own folder through it, and none can list the
- * others. A folder is removed `keepMs` after its task ended (time to look at what it left), or when the agent closes.
+ * others. A folder is removed `keepMs` after its task ended (time for root to look at what it left), or when the agent
+ * closes.
  */
 export class TaskFolders {
   readonly #root: string;
@@ -39,10 +40,20 @@ export class TaskFolders {
     return path;
   }
 
-  /** Removes the folder `keepMs` from now (at once when it is 0). */
+  /**
+   * Removes the folder `keepMs` from now (at once when it is 0). Meanwhile it belongs to root: its task's uid goes
+   * back to the range at once, and the next task given that uid must not read or change what this one left.
+   */
   removeLater(path: string): void {
     if (this.#keepMs === 0) {
       remove(path);
+      return;
+    }
+    try {
+      chownSync(path, 0, 0);
+      chmodSync(path, 0o700);
+    } catch {
+      // Gone already: nothing left to keep.
       return;
     }
     const timer = setTimeout(() => {

@@ -13,6 +13,9 @@ import { budgetAlertsQuerySchema, budgetBodySchema, pageQuerySchema } from '../s
 import type { BudgetAlertView, BudgetView } from '../types.ts';
 
 const FINANCE: Access = { kind: 'roles', roles: ['finance', 'admin'] };
+/** Alerts read per query while filtering a scoped reader's page, and at most per request. */
+const ALERT_BATCH = 500;
+export const MAX_ALERTS_SCANNED = 5_000;
 
 /**
  * GET /v1/budgets, GET, PUT and DELETE /v1/budgets/{id} (a budget's id or name), GET /v1/budgets/alerts. Changes are
@@ -46,19 +49,34 @@ export function budgetRoutes({ store }: RouteDeps): Route[] {
         const scope = scopeOf(caller);
         const limit = query.limit ?? DEFAULT_PAGE_SIZE;
         const [beforeId] = query.cursor === undefined ? [] : decodeCursor('alerts', query.cursor, 1);
-        // A scoped reader's alerts are filtered here: at most three per budget and period, so reading on is cheap.
+        // A scoped reader's alerts are filtered here. Other teams' alerts pile up (three per budget and period, hourly
+        // for burn budgets), so one request reads at most MAX_ALERTS_SCANNED of them: a page may then hold fewer than
+        // `limit` alerts and still name a `next`, where the reading goes on.
+        const batchSize = Math.max(limit + 1, ALERT_BATCH);
         const visible: BudgetAlert[] = [];
         let from = beforeId;
+        let scanned = 0;
+        let resumeAt: number | undefined;
         for (;;) {
-          const batch = store.budgets.alerts(limit + 1, from);
+          const batch = store.budgets.alerts(batchSize, from);
           visible.push(...batch.filter((alert) => budgetInScope(scope, alert.scope)));
+          scanned += batch.length;
           const last = batch.at(-1);
-          if (visible.length > limit || batch.length <= limit || last === undefined) break;
+          if (visible.length > limit || batch.length < batchSize || last === undefined) break;
           from = last.id;
+          if (scanned >= MAX_ALERTS_SCANNED) {
+            resumeAt = last.id;
+            break;
+          }
         }
         const page = visible.slice(0, limit);
         const lastShown = page.at(-1);
-        const next = visible.length > limit && lastShown !== undefined ? encodeCursor('alerts', [lastShown.id]) : null;
+        const next =
+          visible.length > limit && lastShown !== undefined
+            ? encodeCursor('alerts', [lastShown.id])
+            : resumeAt !== undefined
+              ? encodeCursor('alerts', [resumeAt])
+              : null;
         return { body: { alerts: page.map(alertView), next } };
       },
     }),

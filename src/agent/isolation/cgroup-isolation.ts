@@ -8,6 +8,7 @@ import { TaskFolders } from './task-folders.ts';
 import { UidLeases } from './uid-leases.ts';
 import type { UidRange } from './uid-range.ts';
 import type { MetadataFirewall } from './metadata-firewall.ts';
+import { removeUidLeftovers, SHARED_TEMP_DIRS } from './uid-leftovers.ts';
 
 export interface CgroupIsolationOptions {
   readonly driver: CgroupDriver;
@@ -21,6 +22,8 @@ export interface CgroupIsolationOptions {
   readonly leaseDir: string;
   /** Keeps task uids away from the metadata service; none when the packet filter cannot be used. */
   readonly firewall?: MetadataFirewall;
+  /** Folders every uid may write in, cleared of a task uid's entries before the uid is leased again. */
+  readonly sharedTempDirs?: readonly string[];
 }
 
 /**
@@ -59,6 +62,7 @@ export class CgroupIsolation implements Isolation {
       };
       return new CgroupSandbox(spawn, cgroup, request.resources.memoryMiB, () => {
         firewall?.forbid(uid);
+        removeUidLeftovers(uid, this.#opts.sharedTempDirs ?? SHARED_TEMP_DIRS);
         this.#leases.release(uid);
         this.#folders.removeLater(folder!);
       });

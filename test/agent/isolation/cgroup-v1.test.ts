@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'mocha';
@@ -32,7 +32,12 @@ const runnable = process.getuid?.() === 0 && driver !== undefined;
       folderRoot: join(dir, 'tasks'),
       keepFolderMs: 0,
       leaseDir: join(dir, 'leases'),
+      sharedTempDirs: [join(dir, 'shared-tmp')],
     });
+    // Like /tmp: every uid writes, only the owner removes.
+    mkdirSync(join(dir, 'shared-tmp'));
+    chmodSync(join(dir, 'shared-tmp'), 0o1777);
+    chmodSync(dir, 0o711);
   });
 
   after(() => {
@@ -179,5 +184,15 @@ const runnable = process.getuid?.() === 0 && driver !== undefined;
     ]).done;
     assert.equal(exit.exitCode, 0, exit.outputTail);
     assert.ok(Math.abs(exit.usage.cpuSeconds - 1.0) < 0.2, `cpuSeconds ${exit.usage.cpuSeconds}`);
+  });
+
+  it("clears what a task left in the machine's shared folders before its uid goes to another task", async () => {
+    const shared = join(dir, 'shared-tmp');
+    writeFileSync(join(shared, 'of-root'), 'stays');
+    const script = `id -u; echo secret > ${shared}/result; mkdir ${shared}/cache && echo x > ${shared}/cache/blob`;
+    const exit = await run('t-leftovers', ['/bin/sh', '-c', script]).done;
+    assert.equal(exit.exitCode, 0, exit.outputTail);
+    assert.ok(Number(exit.outputTail.trim()) >= FIRST_UID);
+    assert.deepEqual(readdirSync(shared), ['of-root']);
   });
 });

@@ -177,6 +177,11 @@ describe('api paging', () => {
     const tasks = await client.get<{ next: string }>('/v1/tasks?limit=1');
     await expectApiError(client.get(`/v1/agents?cursor=${tasks.next}`), 400, /not a cursor/, 'query.cursor');
     await expectApiError(client.get(`/v1/audit?cursor=${tasks.next}`), 400, /not a cursor/, 'query.cursor');
+    // A forged cursor of the right list but a position before its start (slice would count from the end).
+    const forged = Buffer.from(JSON.stringify(['budgets', -1])).toString('base64url');
+    await expectApiError(client.get(`/v1/budgets?cursor=${forged}`), 400, /not a cursor/, 'query.cursor');
+    const forgedTokens = Buffer.from(JSON.stringify(['tokens', -2])).toString('base64url');
+    await expectApiError(client.get(`/v1/tokens?cursor=${forgedTokens}`), 400, /not a cursor/, 'query.cursor');
     const thousand = await client.get<{ tasks: unknown[] }>('/v1/tasks?limit=1000');
     assert.equal(thousand.tasks.length, Math.min(1_000, h.store.tasks.list().length));
   });

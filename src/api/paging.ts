@@ -65,7 +65,10 @@ export function pageOf<T>(
   const [start = 0] = query.cursor === undefined ? [] : decodeCursor(kind, query.cursor, 1);
   // A forged negative index would count from the end (Array#slice) and page round in a loop.
   if (start < 0) {
-    throw new ValidationError('query.cursor', `not a cursor of this list; pass the \`next\` of a previous page of ${kind}`);
+    throw new ValidationError(
+      'query.cursor',
+      `not a cursor of this list; pass the \`next\` of a previous page of ${kind}`,
+    );
   }
   const items_ = items.slice(start, start + limit);
   const end = start + items_.length;

@@ -34,7 +34,8 @@ export class MetadataFirewall {
   readonly #endpoints: readonly BlockedEndpoint[];
   readonly #range: UidRange;
   readonly #logger: Logger;
-  #installed = false;
+  /** The address families whose rules are in place; none before `install` and after `remove`. */
+  #families: readonly Family[] = [];
   readonly #onExit = (): void => this.remove();
 
   constructor(opts: { endpoints: readonly BlockedEndpoint[]; taskUids: UidRange; logger: Logger }) {
@@ -44,13 +45,16 @@ export class MetadataFirewall {
   }
 
   /**
-   * Installs the rules. Returns false (and logs why, once) when the packet filter cannot be used: no iptables
-   * binary, or no permission; the agent then runs on with the reason in its log.
+   * Installs the rules, each address family on its own: when one cannot be used (no `ip6tables`, IPv6 off in the
+   * kernel) the other still holds, and the failure is logged. Returns false (and logs why, once) when neither can:
+   * no iptables binary, or no permission; the agent then runs on with the reason in its log.
    */
   install(): boolean {
-    try {
-      for (const family of FAMILIES) removeStaleChains(family);
-      for (const family of FAMILIES) {
+    const failures: string[] = [];
+    const families: Family[] = [];
+    for (const family of FAMILIES) {
+      try {
+        removeStaleChains(family);
         const endpoints = this.#endpoints.filter(
           (e) => e.address === LOOPBACK || (isIP(e.address) === 6) === (family === 'ip6tables'),
         );
@@ -63,34 +67,40 @@ export class MetadataFirewall {
             `${this.#range.first}-${this.#range.last}`, '-j', 'REJECT', '--reject-with', reject]);
         }
         ipt(family, ['-I', 'OUTPUT', '1', '-j', this.#chain]);
+        families.push(family);
+      } catch (err) {
+        removeChain(family, this.#chain);
+        failures.push(`${family}: ${err instanceof Error ? err.message : String(err)}`);
       }
-      this.#installed = true;
-      process.on('exit', this.#onExit);
-      this.#logger.info('blocked the metadata service for task uids', {
-        endpoints: this.#endpoints.map((e) => (e.port === undefined ? e.address : `${e.address}:${e.port}`)),
-        taskUids: `${this.#range.first}-${this.#range.last}`,
-      });
-      return true;
-    } catch (err) {
-      this.remove();
-      this.#logger.warn('could not block the metadata service for task uids', {
-        error: err instanceof Error ? err.message : String(err),
-      });
+    }
+    if (families.length === 0) {
+      this.#logger.warn('could not block the metadata service for task uids', { error: failures.join('; ') });
       return false;
     }
+    if (failures.length > 0) {
+      this.#logger.warn('blocked the metadata service for task uids in one address family only', {
+        error: failures.join('; '),
+      });
+    }
+    this.#families = families;
+    process.on('exit', this.#onExit);
+    this.#logger.info('blocked the metadata service for task uids', {
+      endpoints: this.#endpoints.map((e) => (e.port === undefined ? e.address : `${e.address}:${e.port}`)),
+      taskUids: `${this.#range.first}-${this.#range.last}`,
+      families,
+    });
+    return true;
   }
 
   /** Lets one task uid reach the metadata service (its team is allowed by the policy) until `forbid`. */
   allow(uid: number): void {
-    if (!this.#installed) return;
-    for (const family of FAMILIES) {
+    for (const family of this.#families) {
       ipt(family, ['-I', this.#chain, '1', '-m', 'owner', '--uid-owner', String(uid), '-j', 'RETURN']);
     }
   }
 
   forbid(uid: number): void {
-    if (!this.#installed) return;
-    for (const family of FAMILIES) {
+    for (const family of this.#families) {
       tryIpt(family, ['-D', this.#chain, '-m', 'owner', '--uid-owner', String(uid), '-j', 'RETURN']);
     }
   }
@@ -99,7 +109,7 @@ export class MetadataFirewall {
   remove(): void {
     process.off('exit', this.#onExit);
     for (const family of FAMILIES) removeChain(family, this.#chain);
-    this.#installed = false;
+    this.#families = [];
   }
 }
 

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, type AddressInfo, type Server } from 'node:net';
-import { networkInterfaces } from 'node:os';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { networkInterfaces, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'mocha';
 import { LOOPBACK, MetadataFirewall, metadataEndpoints } from '../../../src/agent/isolation/metadata-firewall.ts';
@@ -114,5 +116,55 @@ describe('metadata endpoints', () => {
       await connectAs(FIRST_UID, portOf(other), addresses),
       addresses.map(() => 'ok'),
     );
+  });
+});
+
+/** A machine whose ip6tables cannot be used (IPv6 off, or the binary missing): IPv4 must still be blocked. */
+(canFilter ? describe : describe.skip)('metadata firewall without ip6tables', function () {
+  this.timeout(30_000);
+  let metadata: Server;
+  let bin: string;
+  let firewall: MetadataFirewall | undefined;
+  const path = process.env.PATH;
+
+  before(async () => {
+    metadata = createServer((socket) => socket.end());
+    metadata.listen(0, '127.0.0.1');
+    await once(metadata, 'listening');
+    bin = mkdtempSync(join(tmpdir(), 'spillway-fw-bin-'));
+    symlinkSync('/usr/sbin/iptables', join(bin, 'iptables'));
+    writeFileSync(
+      join(bin, 'ip6tables'),
+      '#!/bin/sh\necho "ip6tables: can\'t initialize ip6tables table filter" >&2\nexit 3\n',
+      {
+        mode: 0o755,
+      },
+    );
+  });
+
+  after(() => {
+    process.env.PATH = path;
+    firewall?.remove();
+    metadata.close();
+    rmSync(bin, { recursive: true, force: true });
+  });
+
+  it('blocks the metadata service over IPv4 all the same', async () => {
+    const port = (metadata.address() as AddressInfo).port;
+    process.env.PATH = `${bin}:/usr/bin:/bin`;
+    try {
+      firewall = new MetadataFirewall({
+        endpoints: metadataEndpoints(`http://127.0.0.1:${port}/`),
+        taskUids: { first: FIRST_UID, last: LAST_UID },
+        logger: silentLogger(),
+      });
+      assert.equal(firewall.install(), true);
+      firewall.allow(LAST_UID);
+      firewall.forbid(LAST_UID);
+    } finally {
+      process.env.PATH = path;
+    }
+    assert.deepEqual(await connectAs(OUTSIDER_UID, port, ['127.0.0.1']), ['ok']);
+    assert.deepEqual(await connectAs(FIRST_UID, port, ['127.0.0.1']), ['ConnectionRefusedError']);
   });
 });

@@ -1,26 +1,24 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'mocha';
+import { before, describe, it } from 'mocha';
 import type { BudgetView, ChargebackResponse } from '../../src/api/types.ts';
 import { newIntentId } from '../../src/core/ids.ts';
 import { resources } from '../../src/core/resources.ts';
 import { amortizedPrivateRate, ledgerTotalMicros } from '../../src/cost-model/ledger.ts';
 import { launchIntent, offering } from '../fakes/builders.ts';
-import { PROVIDER_ID, startApiHarness, type ApiHarness } from '../helpers/api-harness.ts';
-import { killRunningClis, runCliProcess, tempDir, type CliResult } from './helpers/cli-process.ts';
+import { PROVIDER_ID } from '../helpers/api-harness.ts';
+import { cliAgainstApi } from './helpers/cli-against-api.ts';
 
 const HOUR = 3_600_000;
 
 /** `spillway budget` and `spillway report` as a user runs them, against the real API server and store. */
 describe('cli budgets and reports against the API server (child processes)', function () {
   this.timeout(60_000);
-  let api: ApiHarness;
-  let dir: ReturnType<typeof tempDir>;
+  const suite = cliAgainstApi('spillway-cli-cost-', (api) => api.tokens.finance);
+  const { cli, ok } = suite;
   let t0: number;
 
   before(async () => {
-    api = await startApiHarness();
-    dir = tempDir('spillway-cli-cost-');
-    t0 = api.clock.now();
+    t0 = suite.api.clock.now();
     // Two teams share a $0.36/h cloud agent for an hour; ml runs a task on half of it for 20 minutes.
     const intent = launchIntent(offering({ providerId: PROVIDER_ID, pricePerHourMicros: 360_000 }), {
       id: newIntentId(),
@@ -29,11 +27,11 @@ describe('cli budgets and reports against the API server (child processes)', fun
         { owner: { team: 'search', project: 'index', job: 'crawl' }, share: 0.5 },
       ],
     });
-    api.store.intents.insert(intent);
-    api.store.intents.completeLaunch(intent.id, ['i-1'], t0);
-    const agent = api.store.agents.byInstance(PROVIDER_ID, 'i-1')!;
-    api.store.agents.register(agent.id, { capacity: resources({ cpuMillis: 2000, memoryMiB: 4096 }), labels: {} }, t0);
-    const [task] = api.store.tasks.insert(
+    suite.api.store.intents.insert(intent);
+    suite.api.store.intents.completeLaunch(intent.id, ['i-1'], t0);
+    const agent = suite.api.store.agents.byInstance(PROVIDER_ID, 'i-1')!;
+    suite.api.store.agents.register(agent.id, { capacity: resources({ cpuMillis: 2000, memoryMiB: 4096 }), labels: {} }, t0);
+    const [task] = suite.api.store.tasks.insert(
       [
         {
           owner: { team: 'ml', project: 'vision', job: 'train' },
@@ -46,26 +44,11 @@ describe('cli budgets and reports against the API server (child processes)', fun
       ],
       t0,
     );
-    api.store.tasks.place(task!.id, agent.id, t0);
-    api.store.tasks.claim(agent.id, t0);
-    api.store.tasks.finish(task!.id, agent.id, { exitCode: 0, outputTail: '' }, t0 + HOUR / 3);
-    api.clock.set(t0 + HOUR);
+    suite.api.store.tasks.place(task!.id, agent.id, t0);
+    suite.api.store.tasks.claim(agent.id, t0);
+    suite.api.store.tasks.finish(task!.id, agent.id, { exitCode: 0, outputTail: '' }, t0 + HOUR / 3);
+    suite.api.clock.set(t0 + HOUR);
   });
-  after(async () => {
-    killRunningClis();
-    await api?.close();
-    dir?.remove();
-  });
-
-  function cli(args: readonly string[], token: string = api.tokens.finance): Promise<CliResult> {
-    return runCliProcess(args, { cwd: dir.path, env: { SPILLWAY_URL: api.server.url, SPILLWAY_TOKEN: token } });
-  }
-
-  async function ok(args: readonly string[], token?: string): Promise<string> {
-    const result = await cli(args, token);
-    assert.equal(result.code, 0, `spillway ${args.join(' ')}: ${result.stderr}`);
-    return result.stdout;
-  }
 
   it('sets a budget, then updates it, each time saying which and how much is spent', async () => {
     const created = await ok([
@@ -101,9 +84,9 @@ describe('cli budgets and reports against the API server (child processes)', fun
       updated,
       /^updated budget ml-daily .*\$0\.20 per day, on cap finish; spent \$0\.21 \(105\.0%\), \$0\.01 over\n$/,
     );
-    const stored = api.store.budgets.get('ml-daily');
+    const stored = suite.api.store.budgets.get('ml-daily');
     assert.deepEqual([stored?.capMicros, stored?.onCap], [200_000, 'finish']);
-    assert.match(api.store.audit.list(1)[0]?.actor ?? '', /^carol \(tok-/);
+    assert.match(suite.api.store.audit.list(1)[0]?.actor ?? '', /^carol \(tok-/);
   });
 
   it('lists budgets as a table, JSON and CSV', async () => {
@@ -121,14 +104,14 @@ describe('cli budgets and reports against the API server (child processes)', fun
 
   it('deletes a budget by name', async () => {
     assert.match(await ok(['budget', 'delete', 'everything']), /^deleted budget everything \(bud-/);
-    assert.equal(api.store.budgets.get('everything'), undefined);
+    assert.equal(suite.api.store.budgets.get('everything'), undefined);
   });
 
   it('refuses a bad scope with exit 2 and sends nothing', async () => {
     const result = await cli(['budget', 'set', 'x', '--scope', 'team=', '--period', 'day', '--cap-usd', '1']);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /^spillway: --scope: expected global, team=TEAM/);
-    assert.equal(api.store.budgets.get('x'), undefined);
+    assert.equal(suite.api.store.budgets.get('x'), undefined);
   });
 
   it('reports chargeback as CSV whose rows add up to the ledger’s total to the micro-dollar', async () => {
@@ -138,10 +121,10 @@ describe('cli budgets and reports against the API server (child processes)', fun
     const [header, ...records] = csv.trimEnd().split('\r\n');
     assert.equal(header, 'team,project,job,privateUsd,onDemandUsd,spotUsd,idleUsd,cloudUsd,totalUsd,from,to');
     const micros = records.map((r) => Math.round(Number(r.split(',')[8]) * 1e6));
-    const ledger = api.store.ledger.overlapping(t0, t0 + HOUR);
+    const ledger = suite.api.store.ledger.overlapping(t0, t0 + HOUR);
     assert.equal(
       micros.reduce((a, b) => a + b, 0),
-      ledgerTotalMicros(ledger, { fromMs: t0, toMs: t0 + HOUR }, api.clock.now(), amortizedPrivateRate()),
+      ledgerTotalMicros(ledger, { fromMs: t0, toMs: t0 + HOUR }, suite.api.clock.now(), amortizedPrivateRate()),
     );
     assert.deepEqual(
       records.map((r) => r.split(',').slice(0, 3).join('/') + ' ' + r.split(',')[8]),
@@ -159,7 +142,7 @@ describe('cli budgets and reports against the API server (child processes)', fun
     // No agent measured a run here (the ledger was written directly), so the used figures are 0 and no efficiency.
     assert.match(table, /^\(total\)\s+\$0\.00\s+\$0\.06\s+\$0\.00\s+\$0\.30\s+\$0\.36\s+\$0\.36\s+0\.00\/[\d.]+\s+0\.00\/[\d.]+\s+-\s+-$/m);
     const json = JSON.parse(
-      await ok(['report', 'chargeback', '--by', 'team', '--format', 'json'], api.tokens.admin),
+      await ok(['report', 'chargeback', '--by', 'team', '--format', 'json'], suite.api.tokens.admin),
     ) as ChargebackResponse;
     assert.equal(json.totals.cloudUsd, 0.36);
   });
@@ -168,7 +151,7 @@ describe('cli budgets and reports against the API server (child processes)', fun
     const missing = await cli(['report', 'chargeback']);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /required option '--by <grouping>' not specified/);
-    const forbidden = await cli(['report', 'chargeback', '--by', 'team'], api.tokens.submitter);
+    const forbidden = await cli(['report', 'chargeback', '--by', 'team'], suite.api.tokens.submitter);
     assert.equal(forbidden.code, 1);
     assert.match(forbidden.stderr, /^spillway: the server answered 403 forbidden: /);
   });

@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'mocha';
+import { describe, it } from 'mocha';
 import { stringify as toYaml } from 'yaml';
 import { hashToken } from '../../src/core/credentials.ts';
 import { DEMO_POLICY } from '../../src/core/policy.ts';
 import { resources } from '../../src/core/resources.ts';
 import type { Task } from '../../src/core/task.ts';
 import type { NewTask } from '../../src/store/store.ts';
-import { startApiHarness, type ApiHarness } from '../helpers/api-harness.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { killRunningClis, runCliProcess, tempDir, type CliResult } from './helpers/cli-process.ts';
+import { cliAgainstApi } from './helpers/cli-against-api.ts';
+import { runCliProcess } from './helpers/cli-process.ts';
 
 /**
  * The CLI as a user runs it (a child process) against the real API server on a real SQLite store, asserting on what
@@ -18,28 +18,9 @@ import { killRunningClis, runCliProcess, tempDir, type CliResult } from './helpe
  */
 describe('cli against the API server (child processes)', function () {
   this.timeout(60_000);
-  let api: ApiHarness;
-  let dir: ReturnType<typeof tempDir>;
+  const suite = cliAgainstApi('spillway-cli-it-');
+  const { cli, ok } = suite;
 
-  before(async () => {
-    api = await startApiHarness();
-    dir = tempDir('spillway-cli-it-');
-  });
-  after(async () => {
-    killRunningClis();
-    await api?.close();
-    dir?.remove();
-  });
-
-  function cli(args: readonly string[], token: string = api.tokens.admin): Promise<CliResult> {
-    return runCliProcess(args, { cwd: dir.path, env: { SPILLWAY_URL: api.server.url, SPILLWAY_TOKEN: token } });
-  }
-
-  async function ok(args: readonly string[], token?: string): Promise<string> {
-    const result = await cli(args, token);
-    assert.equal(result.code, 0, `spillway ${args.join(' ')}: ${result.stderr}`);
-    return result.stdout;
-  }
 
   /** A pending task's fields as the API would store them; each test makes its own. */
   function newTask(opts: { team: string; command: readonly string[] }): NewTask {
@@ -54,7 +35,7 @@ describe('cli against the API server (child processes)', function () {
   }
 
   function tasksWithCommand(command: readonly string[]): Task[] {
-    return api.store.tasks.list().filter((t) => JSON.stringify(t.command) === JSON.stringify(command));
+    return suite.api.store.tasks.list().filter((t) => JSON.stringify(t.command) === JSON.stringify(command));
   }
 
   describe('submit and tasks', () => {
@@ -88,7 +69,7 @@ describe('cli against the API server (child processes)', function () {
       const ids = out.trim().split('\n');
       assert.equal(ids.length, 3);
       for (const id of ids) {
-        const task = api.store.tasks.get(id);
+        const task = suite.api.store.tasks.get(id);
         assert.ok(task, `${id} is not in the store`);
         assert.equal(task.state, 'pending');
         assert.deepEqual(task.owner, { team: 'ml', project: 'vision', job: 'sweep-1' });
@@ -112,28 +93,28 @@ describe('cli against the API server (child processes)', function () {
         await ok(['submit', '--cpu', '1', '--memory', '1Gi', '--format', 'json', '--', 'true']),
       ) as { tasks: Task[] };
       assert.equal(answer.tasks.length, 1);
-      assert.deepEqual(api.store.tasks.get(answer.tasks[0]?.id ?? ''), answer.tasks[0]);
+      assert.deepEqual(suite.api.store.tasks.get(answer.tasks[0]?.id ?? ''), answer.tasks[0]);
     });
 
     it('stores nothing when the server refuses the submission, and exits 1 with its message', async () => {
-      const before = api.store.tasks.list().length;
-      const result = await cli(['submit', '--cpu', '1', '--memory', '1Gi', '--', 'true'], api.tokens.finance);
+      const before = suite.api.store.tasks.list().length;
+      const result = await cli(['submit', '--cpu', '1', '--memory', '1Gi', '--', 'true'], suite.api.tokens.finance);
       assert.equal(result.code, 1);
       assert.match(result.stderr, /^spillway: the server answered 403 forbidden: /);
-      assert.equal(api.store.tasks.list().length, before);
+      assert.equal(suite.api.store.tasks.list().length, before);
     });
 
     it('lists tasks filtered by state and team, as JSON and CSV', async () => {
       // Its own tasks: three pending and one cancelled of a team no other test uses, and one of another team.
       const team = 'listing-team';
-      const mine = api.store.tasks.insert(
+      const mine = suite.api.store.tasks.insert(
         [1, 2, 3, 4].map((n) => newTask({ team, command: ['echo', `listing-${n}`] })),
-        api.clock.now(),
+        suite.api.clock.now(),
       );
-      api.store.tasks.insert([newTask({ team: 'other-team', command: ['echo', 'other'] })], api.clock.now());
+      suite.api.store.tasks.insert([newTask({ team: 'other-team', command: ['echo', 'other'] })], suite.api.clock.now());
       const cancelled = mine[3];
       assert.ok(cancelled);
-      api.store.tasks.cancel(cancelled.id, 'cancelled by the test', api.clock.now());
+      suite.api.store.tasks.cancel(cancelled.id, 'cancelled by the test', suite.api.clock.now());
       const listed = JSON.parse(await ok(['tasks', '--state', 'pending', '--team', team, '--format', 'json'])) as {
         tasks: Task[];
       };
@@ -152,14 +133,14 @@ describe('cli against the API server (child processes)', function () {
     });
 
     it('shows one task and cancels it', async () => {
-      const [task] = api.store.tasks.insert([newTask({ team: 'show-team', command: ['true'] })], api.clock.now());
+      const [task] = suite.api.store.tasks.insert([newTask({ team: 'show-team', command: ['true'] })], suite.api.clock.now());
       assert.ok(task);
       const shown = JSON.parse(await ok(['tasks', 'show', task.id, '--format', 'json'])) as Task;
-      assert.deepEqual(shown, api.store.tasks.get(task.id));
+      assert.deepEqual(shown, suite.api.store.tasks.get(task.id));
       assert.equal(shown.state, 'pending');
       assert.match(await ok(['tasks', 'show', task.id]), new RegExp(`^id\\s+${task.id}$`, 'm'));
       assert.equal(await ok(['tasks', 'cancel', task.id]), `${task.id} cancelled\n`);
-      assert.equal(api.store.tasks.get(task.id)?.state, 'cancelled');
+      assert.equal(suite.api.store.tasks.get(task.id)?.state, 'cancelled');
     });
 
     it('exits 1 naming a task that does not exist', async () => {
@@ -171,7 +152,7 @@ describe('cli against the API server (child processes)', function () {
 
   describe('run', () => {
     function registeredAgent(): string {
-      return api.store.agents.insert(
+      return suite.api.store.agents.insert(
         {
           name: 'box',
           location: { kind: 'private', site: 'local' },
@@ -184,7 +165,7 @@ describe('cli against the API server (child processes)', function () {
           providerId: null,
           intentId: null,
         },
-        api.clock.now(),
+        suite.api.clock.now(),
       ).id;
     }
 
@@ -193,9 +174,9 @@ describe('cli against the API server (child processes)', function () {
       const running = cli(['run', '--cpu', '1', '--memory', '1Gi', '--', ...command]);
       const task = await waitFor('the submitted task', () => tasksWithCommand(command)[0]);
       const agentId = registeredAgent();
-      api.store.tasks.place(task.id, agentId, api.clock.now());
-      api.store.tasks.claim(agentId, api.clock.now());
-      api.store.tasks.finish(task.id, agentId, { exitCode: 3, outputTail: 'boom\n' }, api.clock.now());
+      suite.api.store.tasks.place(task.id, agentId, suite.api.clock.now());
+      suite.api.store.tasks.claim(agentId, suite.api.clock.now());
+      suite.api.store.tasks.finish(task.id, agentId, { exitCode: 3, outputTail: 'boom\n' }, suite.api.clock.now());
       const result = await running;
       assert.equal(result.code, 3, result.stderr);
       assert.equal(result.stdout, 'boom\n');
@@ -206,7 +187,7 @@ describe('cli against the API server (child processes)', function () {
       const command = ['sleep', '600'];
       const running = cli(['run', '--cpu', '1', '--memory', '1Gi', '--', ...command]);
       const task = await waitFor('the submitted task', () => tasksWithCommand(command)[0]);
-      api.store.tasks.cancel(task.id, 'cancelled by the test', api.clock.now());
+      suite.api.store.tasks.cancel(task.id, 'cancelled by the test', suite.api.clock.now());
       const result = await running;
       assert.equal(result.code, 130, result.stderr);
     });
@@ -221,13 +202,13 @@ describe('cli against the API server (child processes)', function () {
       };
       assert.equal(status.clusterId, 'test-cluster');
       assert.equal(status.paused, false);
-      assert.deepEqual(status.tasks, api.store.tasks.countByState());
+      assert.deepEqual(status.tasks, suite.api.store.tasks.countByState());
     });
 
     it('prints a table with the task counts and the pause switch', async () => {
       const text = await ok(['status']);
       assert.match(text, /^cluster\s+test-cluster$/m);
-      assert.match(text, new RegExp(`^tasks\\s+pending ${api.store.tasks.countByState().pending},`, 'm'));
+      assert.match(text, new RegExp(`^tasks\\s+pending ${suite.api.store.tasks.countByState().pending},`, 'm'));
       assert.match(text, /^launches\s+active$/m);
     });
 
@@ -237,7 +218,7 @@ describe('cli against the API server (child processes)', function () {
       };
       assert.deepEqual(
         listed.agents.map((a) => a.id).sort(),
-        api.store.agents
+        suite.api.store.agents
           .list({ states: ['registered'] })
           .map((a) => a.id)
           .sort(),
@@ -247,12 +228,12 @@ describe('cli against the API server (child processes)', function () {
 
   describe('policy, pause and resume', () => {
     it('gets the stored policy', async () => {
-      assert.deepEqual(JSON.parse(await ok(['policy', 'get', '--format', 'json'])), api.store.policy.get());
+      assert.deepEqual(JSON.parse(await ok(['policy', 'get', '--format', 'json'])), suite.api.store.policy.get());
       assert.match(await ok(['policy', 'get']), /^limits\.maxInstances\s+\d+$/m);
     });
 
     it('sets dotted keys, keeps the rest, and the change is audited', async () => {
-      const before = api.store.policy.get();
+      const before = suite.api.store.policy.get();
       const out = await ok([
         'policy',
         'set',
@@ -261,55 +242,55 @@ describe('cli against the API server (child processes)', function () {
         'regions=us-east-1,eu-west-1',
       ]);
       assert.match(out, /limits\.maxInstances: \d+ -> 4/);
-      const after = api.store.policy.get();
+      const after = suite.api.store.policy.get();
       assert.deepEqual(after, {
         ...before,
         limits: { ...before.limits, maxInstances: 4 },
         spot: { allowed: false },
         regions: ['us-east-1', 'eu-west-1'],
       });
-      const [entry] = api.store.audit.list(1);
+      const [entry] = suite.api.store.audit.list(1);
       assert.equal(entry?.action, 'policy.set');
       assert.match(entry?.actor ?? '', /^alice /);
       assert.deepEqual((entry?.detail as { after: unknown }).after, after);
     });
 
     it('changes nothing on a dry run or a value that does not validate', async () => {
-      const before = api.store.policy.get();
+      const before = suite.api.store.policy.get();
       assert.match(await ok(['policy', 'set', 'limits.maxInstances=7', '--dry-run']), /^dry run, nothing sent/);
       const bad = await cli(['policy', 'set', 'limits.maxInstances=lots']);
       assert.equal(bad.code, 2);
       assert.match(bad.stderr, /^spillway: limits\.maxInstances: /);
-      assert.deepEqual(api.store.policy.get(), before);
+      assert.deepEqual(suite.api.store.policy.get(), before);
     });
 
     it('applies a whole policy from a YAML file, and refuses an incomplete one naming the field', async () => {
       const wanted = { ...DEMO_POLICY, pendingGraceMs: 12_345, instanceFamilies: ['m7i.'] };
-      writeFileSync(join(dir.path, 'policy.yaml'), toYaml(wanted));
+      writeFileSync(join(suite.dirPath, 'policy.yaml'), toYaml(wanted));
       await ok(['policy', 'apply', '-f', 'policy.yaml']);
-      assert.deepEqual(api.store.policy.get(), wanted);
+      assert.deepEqual(suite.api.store.policy.get(), wanted);
 
       const { limits: _limits, ...incomplete } = wanted;
-      writeFileSync(join(dir.path, 'partial.json'), JSON.stringify(incomplete));
+      writeFileSync(join(suite.dirPath, 'partial.json'), JSON.stringify(incomplete));
       const result = await cli(['policy', 'apply', '-f', 'partial.json']);
       assert.equal(result.code, 2);
       assert.match(result.stderr, /^spillway: partial\.json: limits: /);
-      assert.deepEqual(api.store.policy.get(), wanted);
+      assert.deepEqual(suite.api.store.policy.get(), wanted);
     });
 
     it('pauses and resumes launches', async () => {
       assert.match(await ok(['pause']), /^launches paused/);
-      assert.equal(api.store.policy.get().paused, true);
+      assert.equal(suite.api.store.policy.get().paused, true);
       assert.equal((JSON.parse(await ok(['status', '--format', 'json'])) as { paused: boolean }).paused, true);
       assert.deepEqual(JSON.parse(await ok(['resume', '--format', 'json'])), { paused: false });
-      assert.equal(api.store.policy.get().paused, false);
+      assert.equal(suite.api.store.policy.get().paused, false);
     });
 
     it("refuses pause to a submitter with the server's 403", async () => {
-      const result = await cli(['pause'], api.tokens.submitter);
+      const result = await cli(['pause'], suite.api.tokens.submitter);
       assert.equal(result.code, 1);
       assert.match(result.stderr, /403 forbidden/);
-      assert.equal(api.store.policy.get().paused, false);
+      assert.equal(suite.api.store.policy.get().paused, false);
     });
   });
 
@@ -320,7 +301,7 @@ describe('cli against the API server (child processes)', function () {
       const secret = created.stdout.trim();
       assert.match(secret, /^swt_/);
       assert.match(created.stderr, /shown only this once/);
-      const record = api.store.tokens.byHash(hashToken(secret));
+      const record = suite.api.store.tokens.byHash(hashToken(secret));
       assert.ok(record);
       assert.deepEqual([record.role, record.name, record.revokedAtMs], ['submitter', 'dave', null]);
 
@@ -332,7 +313,7 @@ describe('cli against the API server (child processes)', function () {
       assert.doesNotMatch(JSON.stringify(listed), /swt_/);
 
       assert.match(await ok(['token', 'revoke', record.id]), new RegExp(`^revoked ${record.id}`));
-      assert.notEqual(api.store.tokens.get(record.id)?.revokedAtMs, null);
+      assert.notEqual(suite.api.store.tokens.get(record.id)?.revokedAtMs, null);
       const refused = await cli(['status'], secret);
       assert.equal(refused.code, 1);
       assert.match(refused.stderr, /401 unauthorized/);
@@ -354,12 +335,12 @@ describe('cli against the API server (child processes)', function () {
         '24h',
       ]);
       assert.equal(created.code, 0, created.stderr);
-      const record = api.store.tokens.byHash(hashToken(created.stdout.trim()));
+      const record = suite.api.store.tokens.byHash(hashToken(created.stdout.trim()));
       assert.ok(record);
-      assert.deepEqual(api.store.registrations.bounds(record.id), {
+      assert.deepEqual(suite.api.store.registrations.bounds(record.id), {
         maxAgents: 8,
         site: 'rack-3',
-        expiresAtMs: api.clock.now() + 24 * 3_600_000,
+        expiresAtMs: suite.api.clock.now() + 24 * 3_600_000,
       });
       assert.match(created.stderr, /registers at most 8 agents, site rack-3 only, until /);
       const bad = await cli(['token', 'create', '--role', 'agent', '--name', 'x', '--expires', '1 day']);
@@ -370,10 +351,10 @@ describe('cli against the API server (child processes)', function () {
 
   describe('local defaults', () => {
     it('finds the server and the admin token in ./.spillway with nothing in the environment', async () => {
-      const home = join(dir.path, 'project');
+      const home = join(suite.dirPath, 'project');
       mkdirSync(join(home, '.spillway'), { recursive: true });
-      writeFileSync(join(home, '.spillway', 'api.url'), `${api.server.url}\n`);
-      writeFileSync(join(home, '.spillway', 'admin.token'), `${api.tokens.admin}\n`, { mode: 0o600 });
+      writeFileSync(join(home, '.spillway', 'api.url'), `${suite.api.server.url}\n`);
+      writeFileSync(join(home, '.spillway', 'admin.token'), `${suite.api.tokens.admin}\n`, { mode: 0o600 });
       const result = await runCliProcess(['status', '--format', 'json'], { cwd: home });
       assert.equal(result.code, 0, result.stderr);
       assert.equal((JSON.parse(result.stdout) as { clusterId: string }).clusterId, 'test-cluster');

@@ -1,42 +1,21 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'mocha';
+import { describe, it } from 'mocha';
 import { hashToken } from '../../src/core/credentials.ts';
 import { resources } from '../../src/core/resources.ts';
 import type { Task } from '../../src/core/task.ts';
-import { startApiHarness, type ApiHarness } from '../helpers/api-harness.ts';
-import { killRunningClis, runCliProcess, tempDir, type CliResult } from './helpers/cli-process.ts';
+import { cliAgainstApi } from './helpers/cli-against-api.ts';
 
 /** Scoped tokens and paged lists as a user meets them: the CLI in a child process against the real server. */
 describe('cli tenancy and paging (child processes)', function () {
   this.timeout(120_000);
-  let api: ApiHarness;
-  let dir: ReturnType<typeof tempDir>;
-
-  before(async () => {
-    api = await startApiHarness();
-    dir = tempDir('spillway-cli-tenancy-');
-  });
-  after(async () => {
-    killRunningClis();
-    await api?.close();
-    dir?.remove();
-  });
-
-  function cli(args: readonly string[], token: string = api.tokens.admin): Promise<CliResult> {
-    return runCliProcess(args, { cwd: dir.path, env: { SPILLWAY_URL: api.server.url, SPILLWAY_TOKEN: token } });
-  }
-
-  async function ok(args: readonly string[], token?: string): Promise<string> {
-    const result = await cli(args, token);
-    assert.equal(result.code, 0, `spillway ${args.join(' ')}: ${result.stderr}`);
-    return result.stdout;
-  }
+  const suite = cliAgainstApi('spillway-cli-tenancy-');
+  const { cli, ok } = suite;
 
   it('shows one page of 100 tasks by default and every task with --all, newest first', async () => {
     const total = 2_345;
     // Three submission times, so pages cross ties of creation time as well as changes of it.
     for (const size of [1_000, 1_000, 345]) {
-      api.store.tasks.insert(
+      suite.api.store.tasks.insert(
         Array.from({ length: size }, () => ({
           owner: { team: 'paging', project: 'p', job: 'j' },
           resources: resources({ cpuMillis: 100, memoryMiB: 64 }),
@@ -45,11 +24,11 @@ describe('cli tenancy and paging (child processes)', function () {
           constraints: {},
           command: ['true'],
         })),
-        api.clock.now(),
+        suite.api.clock.now(),
       );
-      api.clock.advance(1_000);
+      suite.api.clock.advance(1_000);
     }
-    const expected = api.store.tasks.list({ team: 'paging' }).map((t) => t.id);
+    const expected = suite.api.store.tasks.list({ team: 'paging' }).map((t) => t.id);
     assert.equal(expected.length, total);
     const first = JSON.parse(await ok(['tasks', '--team', 'paging', '--format', 'json'])) as { tasks: Task[] };
     assert.deepEqual(
@@ -67,8 +46,8 @@ describe('cli tenancy and paging (child processes)', function () {
     const secret = (
       await ok(['token', 'create', '--role', 'submitter', '--name', 'vision-ci', '--teams', 'vision'])
     ).trim();
-    api.secrets.push(secret);
-    assert.deepEqual(api.store.tokens.byHash(hashToken(secret))?.scope, { teams: ['vision'] });
+    suite.api.secrets.push(secret);
+    assert.deepEqual(suite.api.store.tokens.byHash(hashToken(secret))?.scope, { teams: ['vision'] });
     await ok(['submit', '--cpu', '1', '--memory', '64Mi', '--team', 'vision', '--', 'true'], secret);
     const refused = await cli(['submit', '--cpu', '1', '--memory', '64Mi', '--team', 'ml', '--', 'true'], secret);
     assert.equal(refused.code, 1);

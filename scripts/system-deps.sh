@@ -2,11 +2,12 @@
 # Installs the Debian packages the test suite needs, when they are missing: openssl makes the TLS tests'
 # certificates; slurmctld, slurmd, slurm-client and munge are the real Slurm the Slurm pool's tests run against;
 # iproute2 makes their network namespaces; iptables is the packet filter agents use to keep task uids away from the
-# cloud metadata service. Runs before `npm test` (pretest). Needs root for apt-get; prints what it
+# cloud metadata service; chromium is the browser the web console's tests drive (through playwright-core); postgresql
+# is the server the PostgreSQL store's tests start in temporary folders (as Debian's postgres user). Runs before `npm test` (pretest). Needs root for apt-get; prints what it
 # would install otherwise. A policy-rc.d keeps the packages from starting services: the tests start munged and
 # slurmctld themselves, with their own state, and stop them by pid.
 set -euo pipefail
-packages=(openssl slurmctld slurmd slurm-client munge iproute2 util-linux iptables)
+packages=(openssl slurmctld slurmd slurm-client munge iproute2 util-linux iptables chromium postgresql)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

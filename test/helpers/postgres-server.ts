@@ -1,0 +1,216 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { waitFor } from './wait.ts';
+
+/** Debian's PostgreSQL binaries (scripts/system-deps.sh installs the `postgresql` package). */
+export const POSTGRES_BIN = process.env['SPILLWAY_POSTGRES_BIN'] ?? '/usr/lib/postgresql/15/bin';
+/** The superuser the harness creates, and its password (every connection authenticates with SCRAM). */
+export const POSTGRES_USER = 'spillway';
+export const POSTGRES_PASSWORD = 'test-password-not-secret';
+
+export interface PostgresServerOptions {
+  /**
+   * Also listen on this IPv4 address (besides the Unix socket), e.g. a bridge address that network namespaces can
+   * reach. Default: the Unix socket only.
+   */
+  readonly listenAddress?: string;
+  /** The TCP port (and the socket's number); default 5432, harmless with the socket alone since its folder is ours. */
+  readonly port?: number;
+  /** Extra `-c name=value` server settings. */
+  readonly settings?: Readonly<Record<string, string>>;
+}
+
+/**
+ * A throwaway PostgreSQL server for tests: `initdb` in a fresh temporary folder, the server running as Debian's
+ * `postgres` user (PostgreSQL refuses to run as root), listening on a Unix socket in that folder. Durability is off
+ * (`fsync=off`): the folder is deleted afterwards and speed matters more. `stop` ends the server and deletes the
+ * folder; a mocha process that exits without calling it still kills the server on its way out.
+ */
+export class PostgresServer {
+  readonly dir: string;
+  readonly port: number;
+  readonly listenAddress: string | undefined;
+  readonly #process: ChildProcess;
+  #log = '';
+  #exited: Promise<void>;
+  #databases = 0;
+
+  private constructor(dir: string, port: number, listenAddress: string | undefined, child: ChildProcess) {
+    this.dir = dir;
+    this.port = port;
+    this.listenAddress = listenAddress;
+    this.#process = child;
+    child.stdout?.on('data', (chunk: Buffer) => (this.#log += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (this.#log += chunk.toString()));
+    this.#exited = new Promise((resolve) => child.once('exit', () => resolve()));
+  }
+
+  /** Creates the cluster, starts the server and resolves once it accepts an authenticated query. */
+  static async start(opts: PostgresServerOptions = {}): Promise<PostgresServer> {
+    const port = opts.port ?? 5432;
+    const dir = mkdtempSync(join('/tmp', 'spillway-pg-'));
+    const data = join(dir, 'data');
+    const asPostgres = runAs();
+    chmodSync(dir, 0o700);
+    if (asPostgres.uid !== undefined) chownSync(dir, asPostgres.uid, asPostgres.gid);
+    const passwordFile = join(dir, 'initdb-password');
+    writeFileSync(passwordFile, POSTGRES_PASSWORD, { mode: 0o600 });
+    if (asPostgres.uid !== undefined) chownSync(passwordFile, asPostgres.uid, asPostgres.gid);
+
+    const initdb = spawnSync(
+      asPostgres.command,
+      [
+        ...asPostgres.prefix,
+        join(POSTGRES_BIN, 'initdb'),
+        '--pgdata',
+        data,
+        '--username',
+        POSTGRES_USER,
+        '--pwfile',
+        passwordFile,
+        '--auth',
+        'scram-sha-256',
+        '--encoding',
+        'UTF8',
+        '--locale',
+        'C',
+        '--no-sync',
+      ],
+      { encoding: 'utf8' },
+    );
+    rmSync(passwordFile, { force: true });
+    if (initdb.status !== 0) {
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(`initdb in ${data} failed (${initdb.status}): ${initdb.stderr || initdb.error?.message}`);
+    }
+
+    const settings: Record<string, string> = {
+      listen_addresses: opts.listenAddress ?? '',
+      port: String(port),
+      unix_socket_directories: dir,
+      fsync: 'off',
+      synchronous_commit: 'off',
+      full_page_writes: 'off',
+      max_connections: '50',
+      shared_buffers: '16MB',
+      ...opts.settings,
+    };
+    const child = spawn(
+      asPostgres.command,
+      [
+        ...asPostgres.prefix,
+        join(POSTGRES_BIN, 'postgres'),
+        '-D',
+        data,
+        ...Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const server = new PostgresServer(dir, port, opts.listenAddress, child);
+    running.add(server);
+    try {
+      const outcome = await waitFor(
+        `PostgreSQL in ${dir} to accept queries`,
+        async () => {
+          // The server exited: waiting longer cannot help.
+          if (child.exitCode !== null || child.signalCode !== null) return 'exited';
+          const client = new pg.Client(server.connection());
+          try {
+            await client.connect();
+            await client.query('SELECT 1');
+            return 'ready';
+          } finally {
+            await client.end().catch(() => undefined);
+          }
+        },
+        { timeoutMs: 30_000, intervalMs: 50 },
+      );
+      if (outcome === 'exited') {
+        throw new Error(`PostgreSQL in ${dir} exited (${child.exitCode ?? child.signalCode}): ${server.#log}`);
+      }
+    } catch (err) {
+      await server.stop();
+      throw err;
+    }
+    return server;
+  }
+
+  /** The server's process id (the postmaster). */
+  get pid(): number {
+    return this.#process.pid ?? -1;
+  }
+
+  /** What the server printed so far (its log goes to stderr). */
+  get log(): string {
+    return this.#log;
+  }
+
+  /** `pg` client settings for a database of this server, over the Unix socket. */
+  connection(database = 'postgres'): pg.ClientConfig {
+    return { host: this.dir, port: this.port, user: POSTGRES_USER, password: POSTGRES_PASSWORD, database };
+  }
+
+  /** A URL of a database of this server over the Unix socket, without the password. */
+  url(database = 'postgres'): string {
+    return `postgresql://${POSTGRES_USER}@/${database}?host=${encodeURIComponent(this.dir)}&port=${this.port}`;
+  }
+
+  /** A fresh, empty database (one per test keeps tests apart without a server per test). Returns its name. */
+  async createDatabase(prefix = 'test'): Promise<string> {
+    this.#databases += 1;
+    const name = `${prefix}_${this.#databases}`;
+    const client = new pg.Client(this.connection());
+    await client.connect();
+    try {
+      await client.query(`CREATE DATABASE ${name}`);
+    } finally {
+      await client.end();
+    }
+    return name;
+  }
+
+  /** Fast shutdown (SIGINT: active sessions are ended), then deletes the folder. Stopping twice is not an error. */
+  async stop(): Promise<void> {
+    if (this.#process.exitCode === null && this.#process.signalCode === null) {
+      this.#process.kill('SIGINT');
+      const killed = setTimeout(() => this.#process.kill('SIGKILL'), 10_000);
+      await this.#exited;
+      clearTimeout(killed);
+    }
+    running.delete(this);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** For the exit hook: synchronous, no waiting. */
+  killNow(): void {
+    if (this.#process.exitCode === null && this.#process.signalCode === null) this.#process.kill('SIGKILL');
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+const running = new Set<PostgresServer>();
+process.once('exit', () => {
+  for (const server of running) server.killNow();
+});
+
+/**
+ * How to run a PostgreSQL binary: as Debian's `postgres` user through `setpriv` when we are root (it execs, so the
+ * child's pid is the server's own), directly otherwise.
+ */
+function runAs(): { command: string; prefix: string[]; uid: number | undefined; gid: number } {
+  if (userInfo().uid !== 0) return { command: 'env', prefix: [], uid: undefined, gid: 0 };
+  const id = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' });
+  const gid = spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' });
+  if (id.status !== 0 || gid.status !== 0) {
+    throw new Error('starting PostgreSQL as root needs the postgres user (apt-get install postgresql)');
+  }
+  return {
+    command: 'setpriv',
+    prefix: [`--reuid=${id.stdout.trim()}`, `--regid=${gid.stdout.trim()}`, '--init-groups', '--'],
+    uid: Number(id.stdout.trim()),
+    gid: Number(gid.stdout.trim()),
+  };
+}

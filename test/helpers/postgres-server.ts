@@ -19,6 +19,8 @@ export interface PostgresServerOptions {
   readonly listenAddress?: string;
   /** The TCP port (and the socket's number); default 5432, harmless with the socket alone since its folder is ours. */
   readonly port?: number;
+  /** Serve TLS (on the TCP address) with this PEM certificate and key; they are copied into the server's folder. */
+  readonly tls?: { readonly cert: string; readonly key: string };
   /** Extra `-c name=value` server settings. */
   readonly settings?: Readonly<Record<string, string>>;
 }
@@ -87,7 +89,23 @@ export class PostgresServer {
       throw new Error(`initdb in ${data} failed (${initdb.status}): ${initdb.stderr || initdb.error?.message}`);
     }
 
+    const tlsSettings: Record<string, string> = {};
+    if (opts.tls !== undefined) {
+      for (const [name, pem] of [
+        ['server.crt', opts.tls.cert],
+        ['server.key', opts.tls.key],
+      ] as const) {
+        writeFileSync(join(dir, name), pem, { mode: 0o600 });
+        if (asPostgres.uid !== undefined) chownSync(join(dir, name), asPostgres.uid, asPostgres.gid);
+      }
+      Object.assign(tlsSettings, {
+        ssl: 'on',
+        ssl_cert_file: join(dir, 'server.crt'),
+        ssl_key_file: join(dir, 'server.key'),
+      });
+    }
     const settings: Record<string, string> = {
+      ...tlsSettings,
       listen_addresses: opts.listenAddress ?? '',
       port: String(port),
       unix_socket_directories: dir,

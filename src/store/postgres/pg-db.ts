@@ -75,6 +75,9 @@ export class PgDb {
 
   constructor(pool: pg.Pool) {
     this.#pool = pool;
+    // An idle connection the server ended (a restart, an administrator) must not crash the process: the pool drops
+    // it and the next query opens a new one; a query that needed it fails there, retryably.
+    pool.on('error', () => undefined);
   }
 
   async all(sql: string, params: readonly unknown[] = []): Promise<PgRow[]> {

@@ -61,17 +61,7 @@ export class SqliteDb {
    */
   transaction<T>(fn: () => T): T {
     if (this.#depth > 0) return this.#nested(fn);
-    try {
-      this.#db.exec('BEGIN IMMEDIATE');
-    } catch (err) {
-      if (sqliteCode(err) === SQLITE_BUSY) {
-        throw new SpillwayError('starting a store transaction: another process holds the write lock', {
-          retryable: true,
-          cause: err,
-        });
-      }
-      throw err;
-    }
+    this.#begin();
     this.#depth = 1;
     try {
       const result = checkSynchronous(fn());
@@ -79,6 +69,42 @@ export class SqliteDb {
       return result;
     } catch (err) {
       // A failed COMMIT may already have ended the transaction; roll back only what is still open.
+      if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+      throw err;
+    } finally {
+      this.#depth = 0;
+    }
+  }
+
+  /**
+   * `transaction` for an async `fn`: one transaction (or a savepoint of the open one) held across its awaits. Only for
+   * the async adapter (src/store/sqlite/async-sqlite-store.ts), which keeps every other caller off this connection
+   * until it settles: whatever runs on the connection meanwhile would join the transaction.
+   */
+  async transactionAsync<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#depth > 0) {
+      const savepoint = `sp${this.#depth}`;
+      this.#db.exec(`SAVEPOINT ${savepoint}`);
+      this.#depth += 1;
+      try {
+        const result = await fn();
+        this.#db.exec(`RELEASE ${savepoint}`);
+        return result;
+      } catch (err) {
+        this.#db.exec(`ROLLBACK TO ${savepoint}`);
+        this.#db.exec(`RELEASE ${savepoint}`);
+        throw err;
+      } finally {
+        this.#depth -= 1;
+      }
+    }
+    this.#begin();
+    this.#depth = 1;
+    try {
+      const result = await fn();
+      this.#db.exec('COMMIT');
+      return result;
+    } catch (err) {
       if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
       throw err;
     } finally {
@@ -97,6 +123,20 @@ export class SqliteDb {
       return fn();
     } finally {
       this.#db.exec('COMMIT');
+    }
+  }
+
+  #begin(): void {
+    try {
+      this.#db.exec('BEGIN IMMEDIATE');
+    } catch (err) {
+      if (sqliteCode(err) === SQLITE_BUSY) {
+        throw new SpillwayError('starting a store transaction: another process holds the write lock', {
+          retryable: true,
+          cause: err,
+        });
+      }
+      throw err;
     }
   }
 

@@ -33,7 +33,7 @@ export interface SqliteStoreOptions {
  * Durability: WAL with `synchronous=FULL` syncs the log on every commit, so a committed transaction survives a killed
  * process and a power cut; an uncommitted one vanishes whole.
  */
-export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): Store {
+export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): SqliteStore {
   const busyTimeoutMs = opts.busyTimeoutMs ?? 5_000;
   let db: DatabaseSync | undefined;
   try {
@@ -52,7 +52,7 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): St
   return new SqliteStore(new SqliteDb(db));
 }
 
-class SqliteStore implements Store {
+export class SqliteStore implements Store {
   readonly #db: SqliteDb;
   readonly meta: SqliteMetaRepo;
   readonly tasks: SqliteTaskRepo;
@@ -83,6 +83,11 @@ class SqliteStore implements Store {
 
   transaction<T>(fn: () => T): T {
     return this.#db.transaction(fn);
+  }
+
+  /** For the async adapter only (src/store/sqlite/async-sqlite-store.ts): see `SqliteDb.transactionAsync`. */
+  transactionAsync<T>(fn: () => Promise<T>): Promise<T> {
+    return this.#db.transactionAsync(fn);
   }
 
   /** Closing twice is not an error. */

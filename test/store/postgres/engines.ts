@@ -1,0 +1,108 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, afterEach, before, beforeEach, describe } from 'mocha';
+import { openPostgresStore, type PostgresStorePort } from '../../../src/store/postgres/postgres-store.ts';
+import { asyncSqliteStore } from '../../../src/store/sqlite/async-sqlite-store.ts';
+import { openSqliteStore } from '../../../src/store/sqlite/sqlite-store.ts';
+import { POSTGRES_PASSWORD, PostgresServer } from '../../helpers/postgres-server.ts';
+
+/** What the contract tests exercise: the part of the async port both engines implement so far. */
+export type ContractStore = PostgresStorePort;
+
+/**
+ * One engine behind the asynchronous port. Each test gets fresh data (`fresh`); `open` gives another handle on that
+ * same data (another SQLite connection to the file, another PostgreSQL pool on the database), as a second controller
+ * process would have. Every handle is closed after the test.
+ */
+export interface Engine {
+  readonly name: string;
+  open(): Promise<ContractStore>;
+}
+
+interface EngineSetup extends Engine {
+  start(): Promise<void>;
+  fresh(): Promise<void>;
+  closeAll(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Registers `body`'s cases once per engine: the SQLite store through its async adapter, and the PostgreSQL store on a
+ * server started once for the file. The cases take expected values from themselves, never from either engine.
+ */
+export function describeEachEngine(title: string, body: (engine: () => Engine) => void): void {
+  for (const make of [sqliteEngine, postgresEngine]) {
+    const engine = make();
+    describe(`${title} (${engine.name})`, () => {
+      before(() => engine.start());
+      after(() => engine.stop());
+      beforeEach(() => engine.fresh());
+      afterEach(() => engine.closeAll());
+      body(() => engine);
+    });
+  }
+}
+
+function sqliteEngine(): EngineSetup {
+  let dir = '';
+  let path = '';
+  let count = 0;
+  const open: ContractStore[] = [];
+  return {
+    name: 'sqlite',
+    async start() {
+      dir = mkdtempSync(join(tmpdir(), 'spillway-contract-'));
+    },
+    async fresh() {
+      count += 1;
+      path = join(dir, `store-${count}.db`);
+    },
+    async open() {
+      const store = asyncSqliteStore(openSqliteStore(path));
+      open.push(store);
+      return store;
+    },
+    async closeAll() {
+      for (const store of open.splice(0)) await store.close();
+    },
+    async stop() {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function postgresEngine(): EngineSetup {
+  let server: PostgresServer | undefined;
+  let dir = '';
+  let database = '';
+  const open: ContractStore[] = [];
+  return {
+    name: 'postgres',
+    async start() {
+      dir = mkdtempSync(join(tmpdir(), 'spillway-contract-pg-'));
+      writeFileSync(join(dir, 'password'), POSTGRES_PASSWORD, { mode: 0o600 });
+      server = await PostgresServer.start();
+    },
+    async fresh() {
+      database = (await server?.createDatabase()) ?? '';
+    },
+    async open() {
+      if (server === undefined) throw new Error('the PostgreSQL server did not start');
+      const store = await openPostgresStore({
+        url: server.url(database),
+        passwordFile: join(dir, 'password'),
+        maxConnections: 4,
+      });
+      open.push(store);
+      return store;
+    },
+    async closeAll() {
+      for (const store of open.splice(0)) await store.close();
+    },
+    async stop() {
+      await server?.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

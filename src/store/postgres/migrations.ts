@@ -1,6 +1,7 @@
 import { SpillwayError, errorMessage } from '../../core/errors.ts';
 import type { PgDb } from './pg-db.ts';
 import { PG_SCHEMA_FENCED_LEASE } from './schema-fenced-lease.ts';
+import { PG_SCHEMA_RECORD_ORDER } from './schema-record-order.ts';
 import {
   PG_SCHEMA_BOOT_SCRIPT,
   PG_SCHEMA_ISOLATION,
@@ -37,6 +38,11 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     version: 7,
     description: 'fence the lease: an epoch, and expiry by the database clock',
     sql: PG_SCHEMA_FENCED_LEASE,
+  },
+  {
+    version: 8,
+    description: 'number rows in the order they were written (seq, for rowid)',
+    sql: PG_SCHEMA_RECORD_ORDER,
   },
 ];
 

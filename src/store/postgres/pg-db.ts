@@ -102,7 +102,20 @@ export class PgDb {
   }
 
   /** Runs `fn` as one transaction, or as a savepoint of the one already open in this async context. */
-  async transaction<T>(fn: () => Promise<T>): Promise<T> {
+  transaction<T>(fn: () => Promise<T>): Promise<T> {
+    return this.#transaction('BEGIN', fn);
+  }
+
+  /**
+   * Runs reads that must see one snapshot: a read-only REPEATABLE READ transaction, or inside the open transaction
+   * when there is one. `fn` must not write.
+   */
+  read<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.inTransaction) return fn();
+    return this.#transaction('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY', fn);
+  }
+
+  async #transaction<T>(begin: string, fn: () => Promise<T>): Promise<T> {
     const scope = this.#scope.getStore();
     if (scope !== undefined) return this.#nested(scope, fn);
     let client: pg.PoolClient;
@@ -113,7 +126,7 @@ export class PgDb {
     }
     let broken = false;
     try {
-      await client.query('BEGIN');
+      await client.query(begin);
       const result = await this.#scope.run({ client, depth: 1 }, fn);
       await client.query('COMMIT');
       return result;

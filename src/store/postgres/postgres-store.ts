@@ -1,16 +1,23 @@
 import type { AsyncStore } from '../async-store.ts';
+import { PgAgentRepo } from './agent-repo.ts';
 import { PgFencedLease } from './fenced-lease.ts';
 import { PgLeaseRepo } from './lease-repo.ts';
+import { PgLedgerRepo } from './ledger-repo.ts';
 import { PgMetaRepo } from './meta-repo.ts';
 import { PG_MIGRATIONS, migratePostgres, type PgMigration } from './migrations.ts';
 import { openPostgresPool, type PostgresConnectionOptions } from './pg-connection.ts';
 import { PgDb } from './pg-db.ts';
+import { PgTaskRepo } from './task-repo.ts';
+import { PgTokenRepo } from './token-repo.ts';
 
 /**
  * The repositories of the asynchronous port PostgreSQL implements so far. Issue 17 grows this to the whole
  * `AsyncStore`; until then nothing selects PostgreSQL in the config.
  */
-export type PostgresStorePort = Pick<AsyncStore, 'transaction' | 'close' | 'meta' | 'lease'>;
+export type PostgresStorePort = Pick<
+  AsyncStore,
+  'transaction' | 'close' | 'meta' | 'lease' | 'ledger' | 'tasks' | 'tokens' | 'agents'
+>;
 
 export interface PostgresStoreOptions extends PostgresConnectionOptions {
   /** The schema steps to apply; default PG_MIGRATIONS. Tests inject their own. */
@@ -22,6 +29,10 @@ export class PostgresStore implements PostgresStorePort {
   readonly #db: PgDb;
   readonly meta: PgMetaRepo;
   readonly lease: PgLeaseRepo;
+  readonly ledger: PgLedgerRepo;
+  readonly tasks: PgTaskRepo;
+  readonly tokens: PgTokenRepo;
+  readonly agents: PgAgentRepo;
   /** Epochs and the fence (see PgFencedLease): what makes several controllers on one database safe. */
   readonly fencedLease: PgFencedLease;
 
@@ -30,6 +41,10 @@ export class PostgresStore implements PostgresStorePort {
     this.meta = new PgMetaRepo(db);
     this.fencedLease = new PgFencedLease(db);
     this.lease = new PgLeaseRepo(this.fencedLease);
+    this.ledger = new PgLedgerRepo(db);
+    this.tasks = new PgTaskRepo(db, this.ledger);
+    this.tokens = new PgTokenRepo(db);
+    this.agents = new PgAgentRepo(db, this.tasks, this.tokens, this.ledger);
   }
 
   transaction<T>(fn: () => Promise<T>): Promise<T> {

@@ -134,7 +134,9 @@ export class PgLedgerRepo implements AsyncRepo<LedgerRepo> {
     const intent =
       agent.intentId === null
         ? undefined
-        : await this.#db.get(`SELECT owners, offering FROM intents WHERE id = $1 AND kind = 'launch'`, [agent.intentId]);
+        : await this.#db.get(`SELECT owners, offering FROM intents WHERE id = $1 AND kind = 'launch'`, [
+            agent.intentId,
+          ]);
     const offering = intent === undefined ? undefined : json<Offering>(intent, 'offering');
     await this.openAgentInterval({
       agentId: agent.id,
@@ -164,7 +166,9 @@ export class PgLedgerRepo implements AsyncRepo<LedgerRepo> {
   /** Opens a run for each task an agent just claimed, with its dominant share of the agent's capacity now. */
   async openForClaims(agentId: string, tasks: readonly Task[], nowMs: number): Promise<void> {
     if (tasks.length === 0) return;
-    const row = await this.#db.get('SELECT cpu_millis, memory_mib, gpus, net_mbps FROM agents WHERE id = $1', [agentId]);
+    const row = await this.#db.get('SELECT cpu_millis, memory_mib, gpus, net_mbps FROM agents WHERE id = $1', [
+      agentId,
+    ]);
     if (row === undefined) return;
     const capacity = resourcesOf(row);
     for (const task of tasks) {

@@ -17,12 +17,14 @@ export const resourcesOf = (row: PgRow, prefix = ''): Resources => sqliteRows.re
 /** A DOUBLE PRECISION column. */
 export function real(row: PgRow, column: string): number {
   const value = row[column];
-  if (typeof value !== 'number') throw new TypeError(`reading column ${column}: expected a number, found ${typeof value}`);
+  if (typeof value !== 'number')
+    throw new TypeError(`reading column ${column}: expected a number, found ${typeof value}`);
   return value;
 }
 
 export function bool(row: PgRow, column: string): boolean {
   const value = row[column];
-  if (typeof value !== 'boolean') throw new TypeError(`reading column ${column}: expected a boolean, found ${typeof value}`);
+  if (typeof value !== 'boolean')
+    throw new TypeError(`reading column ${column}: expected a boolean, found ${typeof value}`);
   return value;
 }

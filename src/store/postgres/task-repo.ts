@@ -88,7 +88,10 @@ export class PgTaskRepo implements AsyncRepo<TaskRepo> {
   async get(id: string, scope?: TeamScope): Promise<Task | undefined> {
     const params: unknown[] = [id];
     const where = scopeWhere(scope, params);
-    const row = await this.#db.get(`SELECT * FROM tasks WHERE id = $1${where.map((w) => ` AND ${w}`).join('')}`, params);
+    const row = await this.#db.get(
+      `SELECT * FROM tasks WHERE id = $1${where.map((w) => ` AND ${w}`).join('')}`,
+      params,
+    );
     return row === undefined ? undefined : toTask(row);
   }
 
@@ -218,10 +221,11 @@ export class PgTaskRepo implements AsyncRepo<TaskRepo> {
   async recordOutput(taskId: string, agentId: string, outputTail: string): Promise<void> {
     await this.#db.transaction(async () => {
       await this.#mustLock(taskId, `recording the output of task ${taskId}`);
-      await this.#db.run(
-        `UPDATE tasks SET output_tail = $1 WHERE id = $2 AND agent_id = $3 AND state = 'running'`,
-        [outputTail, taskId, agentId],
-      );
+      await this.#db.run(`UPDATE tasks SET output_tail = $1 WHERE id = $2 AND agent_id = $3 AND state = 'running'`, [
+        outputTail,
+        taskId,
+        agentId,
+      ]);
     });
   }
 

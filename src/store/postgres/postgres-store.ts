@@ -1,6 +1,7 @@
 import type { AsyncStore } from '../async-store.ts';
 import { PgAgentRepo } from './agent-repo.ts';
 import { PgFencedLease } from './fenced-lease.ts';
+import { PgIntentRepo } from './intent-repo.ts';
 import { PgLeaseRepo } from './lease-repo.ts';
 import { PgLedgerRepo } from './ledger-repo.ts';
 import { PgMetaRepo } from './meta-repo.ts';
@@ -16,7 +17,7 @@ import { PgTokenRepo } from './token-repo.ts';
  */
 export type PostgresStorePort = Pick<
   AsyncStore,
-  'transaction' | 'close' | 'meta' | 'lease' | 'ledger' | 'tasks' | 'tokens' | 'agents'
+  'transaction' | 'close' | 'meta' | 'lease' | 'ledger' | 'tasks' | 'tokens' | 'agents' | 'intents'
 >;
 
 export interface PostgresStoreOptions extends PostgresConnectionOptions {
@@ -33,6 +34,7 @@ export class PostgresStore implements PostgresStorePort {
   readonly tasks: PgTaskRepo;
   readonly tokens: PgTokenRepo;
   readonly agents: PgAgentRepo;
+  readonly intents: PgIntentRepo;
   /** Epochs and the fence (see PgFencedLease): what makes several controllers on one database safe. */
   readonly fencedLease: PgFencedLease;
 
@@ -45,6 +47,7 @@ export class PostgresStore implements PostgresStorePort {
     this.tasks = new PgTaskRepo(db, this.ledger);
     this.tokens = new PgTokenRepo(db);
     this.agents = new PgAgentRepo(db, this.tasks, this.tokens, this.ledger);
+    this.intents = new PgIntentRepo(db, this.agents);
   }
 
   transaction<T>(fn: () => Promise<T>): Promise<T> {

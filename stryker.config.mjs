@@ -37,6 +37,10 @@ const ALL_TESTS = [
   'test/core/*.test.ts',
   'test/store/budgets.test.ts',
   'test/store/ledger.test.ts',
+  // Unit tests of the API's auth and the providers' error translation (the rest of those suites are end to end).
+  'test/api/auth.test.ts',
+  'test/providers/aws-ec2/ec2-errors.test.ts',
+  'test/providers/gcp-compute/gce-errors.test.ts',
 ];
 
 /**

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { describe, it } from 'mocha';
 import type { Agent } from '../../src/core/agent.ts';
-import { scaleDown } from '../../src/autoscaler/scale-down.ts';
+import { idleReleaseAfterMs, scaleDown } from '../../src/autoscaler/scale-down.ts';
 import { agent, cloudAgent, policy, T0 } from '../fakes/builders.ts';
 
 const p = policy({ idleTtlMs: 30_000, maxProvisionMs: 60_000 });
@@ -120,5 +120,45 @@ describe('scale-down: idle release by the ski-rental rule', () => {
       scaleDown({ nowMs: T0 + 999_000, policy: long, agents: [a], terminating: new Set(), relaunchMsOf: () => 1 }),
       [],
     );
+  });
+});
+
+describe('scale-down: commands and reasons', () => {
+  const run = (agents: Agent[], nowMs = T0) => scaleDown({ nowMs, policy: p, agents, terminating: new Set() });
+
+  it('terminates the agent’s own instance at its provider, saying why in words', () => {
+    const idle = cloudAgent({ idleSinceMs: T0 });
+    assert.deepEqual(run([idle], T0 + 30_000), [
+      {
+        kind: 'terminate',
+        agentId: idle.id,
+        providerId: idle.providerId,
+        instanceId: idle.instanceId,
+        reason: 'idle for 30 s (idleTtlMs 30000)',
+      },
+    ]);
+  });
+
+  it('gives the drain’s and the loss’s reason, or a plain one when none was recorded', () => {
+    const reasons = (a: Agent) => run([a]).map((c) => c.reason);
+    assert.deepEqual(reasons(cloudAgent({ state: 'draining', reason: 'operator asked' })), ['drained (operator asked)']);
+    assert.deepEqual(reasons(cloudAgent({ state: 'draining', reason: '' })), ['drained (draining)']);
+    assert.deepEqual(reasons(cloudAgent({ state: 'lost', reason: 'no heartbeat for 12 s' })), [
+      'agent lost (no heartbeat for 12 s)',
+    ]);
+    assert.deepEqual(reasons(cloudAgent({ state: 'lost', reason: '' })), ['agent lost (no heartbeat)']);
+  });
+
+  it('terminates only cloud agents that name both their provider and their instance', () => {
+    const lost = { state: 'lost', reason: '' } as const;
+    const privateWithIds = agent({ ...lost, instanceId: 'i-private', providerId: 'local:test' });
+    const noInstance = cloudAgent({ ...lost, instanceId: null });
+    const noProvider = cloudAgent({ ...lost, providerId: null });
+    assert.deepEqual(run([privateWithIds, noInstance, noProvider]), []);
+  });
+
+  it('keeps an agent for idleTtlMs when how long a relaunch takes is unknown', () => {
+    assert.equal(idleReleaseAfterMs({ idleTtlMs: 600_000 }, undefined), 600_000);
+    assert.equal(idleReleaseAfterMs({ idleTtlMs: 600_000 }, 75_000), 75_000);
   });
 });

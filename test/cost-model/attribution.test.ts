@@ -129,6 +129,28 @@ describe('attribution', () => {
     assert.deepEqual(byTeam(attribute(agent, [])), { 'a:idle': 2_034, 'b:idle': 2_033, 'c:idle': 2_033 });
   });
 
+  it('splits idle time only among launch owners with a positive, finite share', () => {
+    // An hour idle at 100 micro-USD a second: 360,000. The shares 1 and 3 count (a quarter, three quarters); a
+    // negative, NaN or infinite share is dropped, not allowed to take from or swamp the others.
+    const C = owner('team-c');
+    const negative = cloudInterval({
+      owners: [
+        { owner: A, share: 1 },
+        { owner: B, share: 3 },
+        { owner: C, share: -2 },
+      ],
+    });
+    assert.deepEqual(byTeam(attribute(negative, [])), { 'team-a:idle': 90_000, 'team-b:idle': 270_000 });
+    const nonFinite = cloudInterval({
+      owners: [
+        { owner: A, share: 1 },
+        { owner: B, share: Number.NaN },
+        { owner: C, share: Number.POSITIVE_INFINITY },
+      ],
+    });
+    assert.deepEqual(byTeam(attribute(nonFinite, [])), { 'team-a:idle': 360_000 });
+  });
+
   it('ignores intervals of other agents and runs outside the window', () => {
     const agent = cloudInterval({ owners: [{ owner: B, share: 1 }] });
     const other = cloudInterval();

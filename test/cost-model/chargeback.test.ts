@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { describe, it } from 'mocha';
 import type { Lifecycle } from '../../src/core/agent.ts';
-import { chargeback, type ChargebackBy, type ChargebackRow } from '../../src/cost-model/chargeback.ts';
+import {
+  chargeback,
+  chargebackLedgerTotal,
+  type ChargebackBy,
+  type ChargebackRow,
+} from '../../src/cost-model/chargeback.ts';
 import { ledgerTotalMicros, type AgentInterval, type UsageInterval } from '../../src/cost-model/ledger.ts';
 import {
   cloudInterval,
@@ -106,6 +111,63 @@ describe('chargeback', () => {
     const report = chargeback({ ...input, window: { fromMs: T0 + 3 * HOUR, toMs: T0 + 4 * HOUR }, by: 'team' });
     assert.deepEqual(report.rows, []);
     assert.equal(report.totals.totalMicros, 0);
+  });
+
+  describe('grouping and order among equal costs', () => {
+    // Six agents idle for an hour at 100 micro-USD a second (360,000 each), each launched for one job, listed in
+    // neither the order the report must use nor its reverse (team-b's p1 jobs in order, team-c's reversed).
+    const jobs = [
+      owner('team-b', 'p1', 'j1'),
+      owner('team-b', 'p2', 'j1'),
+      owner('team-a', 'p9', 'j9'),
+      owner('team-b', 'p1', 'j2'),
+      owner('team-c', 'q', 'j2'),
+      owner('team-c', 'q', 'j1'),
+    ];
+    const idle = { agents: jobs.map((o) => cloudInterval({ owners: [{ owner: o, share: 1 }] })), usage: [] };
+    const window = { fromMs: T0, toMs: T0 + HOUR };
+    const report = (by: ChargebackBy) =>
+      chargeback({ ledger: idle, window, nowMs: T0 + HOUR, by, privateRate: RATE }).rows.map((r) => [
+        r.team,
+        r.project,
+        r.job,
+        r.totalMicros,
+      ]);
+
+    it('orders groups that cost the same by team, then project, then job', () => {
+      assert.deepEqual(report('job'), [
+        ['team-a', 'p9', 'j9', 360_000],
+        ['team-b', 'p1', 'j1', 360_000],
+        ['team-b', 'p1', 'j2', 360_000],
+        ['team-b', 'p2', 'j1', 360_000],
+        ['team-c', 'q', 'j1', 360_000],
+        ['team-c', 'q', 'j2', 360_000],
+      ]);
+      assert.deepEqual(report('project'), [
+        ['team-b', 'p1', null, 720_000],
+        ['team-c', 'q', null, 720_000],
+        ['team-a', 'p9', null, 360_000],
+        ['team-b', 'p2', null, 360_000],
+      ]);
+    });
+
+    it('puts all of a team’s projects in one row when grouping by team', () => {
+      assert.deepEqual(report('team'), [
+        ['team-b', null, null, 1_080_000],
+        ['team-c', null, null, 720_000],
+        ['team-a', null, null, 360_000],
+      ]);
+    });
+
+    it('gives the ledger’s total for the window as the figure a report must match', () => {
+      // 6 x 360,000 in the hour; half of that in its first half hour.
+      assert.equal(chargebackLedgerTotal({ ledger: idle, window, nowMs: T0 + HOUR, privateRate: RATE }), 2_160_000);
+      const half = { fromMs: T0, toMs: T0 + 30 * MINUTE };
+      assert.equal(
+        chargebackLedgerTotal({ ledger: idle, window: half, nowMs: T0 + HOUR, privateRate: RATE }),
+        1_080_000,
+      );
+    });
   });
 
   it('totals exactly the ledger’s billed total over any window, for every grouping (property)', () => {

@@ -115,6 +115,9 @@ export const auditQuerySchema = z.object(pageQuery).strict();
 
 export const budgetAlertsQuerySchema = z.object(pageQuery).strict();
 
+/** GET /v1/history/pool. */
+export const historyQuerySchema = z.object({ resolution: z.enum(['minute', 'hour', 'day']).optional() }).strict();
+
 /** List routes that filter nothing: `limit` and `cursor` only. */
 export const pageQuerySchema = z.object(pageQuery).strict();
 

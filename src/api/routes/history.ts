@@ -1,0 +1,79 @@
+import { microsToUsd } from '../../core/money.ts';
+import { budgetLedgerFromMs } from '../../cost-model/budget.ts';
+import { budgetForecasts } from '../../cost-model/budget-forecast.ts';
+import { poolHistory } from '../../cost-model/pool-history.ts';
+import { locationKeyOf } from '../status.ts';
+import { defineRoute, scopeOf, type Route, type RouteDeps } from '../route.ts';
+import { historyQuerySchema, noQuerySchema } from '../schemas.ts';
+import type { BudgetForecastView, PoolHistory } from '../types.ts';
+import { budgetInScope } from './budgets.ts';
+
+/** GET /v1/history/pool and GET /v1/budgets/forecasts: what the console charts, read from the ledger. */
+export function historyRoutes({ store }: RouteDeps): Route[] {
+  return [
+    defineRoute({
+      method: 'GET',
+      path: '/v1/history/pool',
+      summary:
+        'The pool by location (agents and CPUs present in each bucket) and the cloud spend by provider, over time: ' +
+        '`resolution` `minute` (default) covers the last 24 hours, `hour` 7 days, `day` 90 days. Read from the cost ' +
+        'ledger, buckets aligned to UTC.',
+      access: { kind: 'roles', roles: ['admin', 'submitter', 'finance'] },
+      query: historyQuerySchema,
+      response: { status: 200, description: 'The history, oldest bucket first.', schema: 'PoolHistory' },
+      handle: ({ query, nowMs }) => {
+        const resolution = query.resolution ?? 'minute';
+        const probe = poolHistory([], resolution, nowMs, () => '');
+        const ledger = store.ledger.overlapping(probe.window.fromMs, nowMs + 1);
+        const { window, bucketMs, buckets } = poolHistory(ledger.agents, resolution, nowMs, locationKeyOf);
+        const body: PoolHistory = {
+          resolution,
+          bucketMs,
+          fromMs: window.fromMs,
+          toMs: window.toMs,
+          points: buckets.map((b) => ({
+            atMs: b.fromMs,
+            locations: Object.fromEntries(
+              [...b.locations].map(([key, v]) => [key, { agents: v.agents, cpus: v.cpuMillis / 1000 }]),
+            ),
+            cloudSpendUsd: Object.fromEntries([...b.cloudMicros].map(([key, micros]) => [key, microsToUsd(micros)])),
+          })),
+        };
+        return { body };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/v1/budgets/forecasts',
+      summary:
+        "Each budget's spend in its current period with a forecast to the period's end at the last hour's rate, and " +
+        'the spend through the period (at most 48 points). A team-scoped token sees its teams’ budgets only.',
+      access: { kind: 'roles', roles: ['finance', 'admin'] },
+      query: noQuerySchema,
+      response: { status: 200, description: 'The forecasts, by budget name.', schema: 'BudgetForecastList' },
+      handle: ({ caller, nowMs }) => {
+        const scope = scopeOf(caller);
+        const budgets = store.budgets.list().filter((b) => budgetInScope(scope, b.scope));
+        const ledger =
+          budgets.length === 0
+            ? { agents: [], usage: [] }
+            : store.ledger.overlapping(budgetLedgerFromMs(budgets, nowMs), nowMs + 1);
+        const forecasts = budgetForecasts(budgets, ledger, nowMs).map((f): BudgetForecastView => ({
+          id: f.budget.id,
+          name: f.budget.name,
+          scope: f.budget.scope,
+          period: f.budget.period,
+          capUsd: microsToUsd(f.budget.capMicros),
+          fromMs: f.window.fromMs,
+          toMs: f.window.toMs,
+          spentUsd: microsToUsd(f.spentMicros),
+          ratePerHourUsd: microsToUsd(f.ratePerHourMicros),
+          forecastUsd: microsToUsd(f.forecastMicros),
+          overCap: f.forecastMicros > f.budget.capMicros,
+          series: f.series.map((p) => ({ atMs: p.atMs, spentUsd: microsToUsd(p.spentMicros) })),
+        }));
+        return { body: { forecasts } };
+      },
+    }),
+  ];
+}

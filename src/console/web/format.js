@@ -1,11 +1,11 @@
-// How figures are written on the pages. Dollars keep the API's precision up to 4 decimals, so a test can compare.
+// How figures are written on the pages. Dollars keep the API's precision (micro-dollars), so they add up exactly.
 import { h } from '/console/vendor/preact.mjs';
 import htm from '/console/vendor/htm.mjs';
 
 export const html = htm.bind(h);
 
 export function usd(value) {
-  return `$${Number(value).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 4 })}`;
+  return `$${Number(value).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 6 })}`;
 }
 
 export function cpus(cpuMillis) {

@@ -12,14 +12,9 @@ const COLUMNS = [
   ['totalUsd', 'Total'],
 ];
 
-function monthStart() {
-  const now = new Date();
-  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)).toISOString().slice(0, 10);
-}
-
 export function ChargebackView() {
   const [by, setBy] = useState('team');
-  const [from, setFrom] = useState(monthStart());
+  const [from, setFrom] = useState('');
   const [to, setTo] = useState('');
   const query = new URLSearchParams({ by, ...(from ? { from } : {}), ...(to ? { to } : {}) });
   const poll = usePoll([`/v1/reports/chargeback?${query}`]);
@@ -34,7 +29,7 @@ export function ChargebackView() {
         <option value="project">project</option>
         <option value="job">job</option>
       </select>
-      <label for="cb-from">From (UTC)</label>
+      <label for="cb-from">From (UTC, empty: this month)</label>
       <input id="cb-from" type="date" value=${from} onChange=${(e) => setFrom(e.currentTarget.value)} />
       <label for="cb-to">To (UTC, empty: now)</label>
       <input id="cb-to" type="date" value=${to} onChange=${(e) => setTo(e.currentTarget.value)} />

@@ -37,9 +37,10 @@ export function poolHistory(
     cloudMicros: new Map(),
   }));
   for (const agent of agents) {
-    const endMs = billingEndMs(agent) ?? nowMs;
+    // An agent still in the pool is in the bucket that holds now, even when now is that bucket's first instant.
+    const endMs = billingEndMs(agent) ?? nowMs + 1;
     const first = Math.max(0, Math.floor((agent.startMs - fromMs) / bucketMs));
-    const last = Math.min(count - 1, Math.ceil((Math.min(endMs, nowMs) - fromMs) / bucketMs) - 1);
+    const last = Math.min(count - 1, Math.ceil((endMs - fromMs) / bucketMs) - 1);
     const location = locationOf(agent);
     for (let i = first; i <= last; i += 1) {
       const bucket = buckets[i];

@@ -130,11 +130,14 @@ describe('console routes: decisions, pool history, budget forecasts', () => {
     const cloud = launch('i-c', [share('vision')], 600_000);
     h.clock.advance(4 * MINUTE);
     h.store.agents.setState(cloud, 'terminated', 'idle', h.clock.now());
-    h.clock.advance(10 * MINUTE);
+    // Now is 00:16:00 exactly: the minute starting now is the last bucket, and the private agent is in it.
+    h.clock.advance(10 * MINUTE + 30_000);
     const history = await get<PoolHistory>('/v1/history/pool');
     assert.equal(history.bucketMs, MINUTE);
     assert.equal(history.points.length, 24 * 60);
-    assert.equal(history.toMs, t0 + 16 * MINUTE);
+    assert.equal(history.toMs, t0 + 17 * MINUTE);
+    assert.equal(history.points.at(-1)?.atMs, t0 + 16 * MINUTE);
+    assert.deepEqual(history.points.at(-1)?.locations, { 'private:lab': { agents: 1, cpus: 4 } });
     const at = (minute: number) => history.points.find((p) => p.atMs === t0 + minute * MINUTE);
     const cloudKey = `${PROVIDER_ID}:local-a`;
     // Minute 0: only the private agent. Minutes 1 to 5: the cloud agent too (part of minutes 1 and 5). Minute 6: gone.

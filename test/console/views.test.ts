@@ -103,6 +103,7 @@ describe('web console views in Chromium', function () {
     assert.equal(status.cloudSpendPerHourUsd, 1);
     assert.equal(dollars(await textOf(page, '[data-figure="cloudSpendPerHourUsd"]')), 1);
     assert.equal(await textOf(page, '[data-figure="pending"]'), String(data.pendingVision.length + data.pendingMl.length));
+    assert.match(await textOf(page, 'main p:has([data-figure="pending"])'), /Tasks: 6 pending, 2 running\.$/);
     // The chart of the last 24 hours has a series per location.
     await page.waitForSelector('.chart canvas');
     // Live: a new agent appears without reloading the page.
@@ -239,6 +240,8 @@ describe('web console views in Chromium', function () {
     assert.equal(await page.locator('tr[data-decision]').count(), decisions.length);
     for (const d of decisions) {
       assert.equal(await textOf(page, `tr[data-decision="${d.id}"] [data-field="reason"]`), d.reason);
+      const owners = (d.owners ?? []).map((o) => `${o.team}/${o.project} (${o.share * 100}%)`).join(', ') || '—';
+      assert.equal(await textOf(page, `tr[data-decision="${d.id}"] [data-field="owners"]`), owners);
     }
     const status = await apiGet<Status>(h.server.url, h.tokens.admin, '/v1/status');
     for (const p of status.providers) {

@@ -20,6 +20,8 @@ export function LineChart({ label, xs, series, yLabel, height = 220 }) {
       width,
       height,
       scales: { x: { time: true } },
+      // The tables beside the charts are in UTC; so are the charts.
+      tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), 'Etc/UTC'),
       axes: [{}, { label: yLabel }],
       series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: COLOURS[i % COLOURS.length], width: 2 }))],
     };

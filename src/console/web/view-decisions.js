@@ -20,6 +20,7 @@ export function DecisionsView() {
                 <tr>
                   <th scope="col">When</th>
                   <th scope="col">Decision</th>
+                  <th scope="col">For</th>
                   <th scope="col">Provider</th>
                   <th scope="col">State</th>
                   <th scope="col">Reason</th>
@@ -31,6 +32,7 @@ export function DecisionsView() {
                     <tr data-decision=${d.id}>
                       <td>${time(d.createdAtMs)}</td>
                       <th scope="row" data-field="what">${what(d)}</th>
+                      <td data-field="owners">${ownersOf(d)}</td>
                       <td>${d.providerId}</td>
                       <td data-field="state">${d.state}${d.error ? `: ${d.error}` : ''}</td>
                       <td data-field="reason">${d.reason}</td>
@@ -48,6 +50,11 @@ function what(d) {
   if (d.kind === 'terminate') return `terminate ${d.instanceIds.join(', ')}`;
   const o = d.offering;
   return `launch ${d.count} x ${o.instanceType} (${o.lifecycle}) in ${o.zone} at ${usd(o.pricePerHourUsd)}/h`;
+}
+
+function ownersOf(d) {
+  if (!d.owners || d.owners.length === 0) return '—';
+  return d.owners.map((o) => `${o.team}/${o.project} (${Math.round(o.share * 100)}%)`).join(', ');
 }
 
 function providersSection(providers) {

@@ -13,8 +13,8 @@ export function PoolView() {
     html`
       <p>
         Cloud spend now: <strong data-figure="cloudSpendPerHourUsd">${usd(status.cloudSpendPerHourUsd)}</strong> per
-        hour. Launches are <strong data-figure="paused">${status.paused ? 'paused' : 'allowed'}</strong>. Tasks:
-        <span data-figure="pending">${status.tasks.pending}</span> pending,
+        hour. Launches are <strong data-figure="paused">${status.paused ? 'paused' : 'allowed'}</strong>.${' '}
+        Tasks: <span data-figure="pending">${status.tasks.pending}</span> pending,${' '}
         <span data-figure="running">${status.tasks.running}</span> running.
       </p>
       <table class="figures" aria-label="Pool by location">

@@ -68,6 +68,7 @@ describe('cli --help (child process)', function () {
         'budget set',
         'config',
         'config from-pulumi',
+        'console',
         'pause',
         'policy',
         'policy apply',

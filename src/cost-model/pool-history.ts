@@ -20,13 +20,16 @@ export interface PoolBucket {
  * The pool's size by location and the cloud spend by provider over time (pure), read from the ledger's agent
  * intervals: the ledger is the record of which machine was in the pool when and at what price, so the history needs
  * no second record and its resolution is bounded by its buckets, aligned to UTC multiples of the bucket's length,
- * the last holding `nowMs`. `locationOf` names an interval's location as the status does.
+ * the last holding `nowMs`. `locationOf` names an interval's location as the status does; `billed` is what a cloud
+ * agent's time within a bucket counts as spend (default: its whole bill; for a team's view, the team's share).
  */
 export function poolHistory(
   agents: readonly AgentInterval[],
   resolution: HistoryResolution,
   nowMs: number,
   locationOf: (agent: AgentInterval) => string,
+  billed: (agent: AgentInterval, window: TimeWindow) => Micros = (agent, window) =>
+    billedInWindow(agent, agent.pricePerHourMicros, window, nowMs),
 ): { window: TimeWindow; bucketMs: number; buckets: PoolBucket[] } {
   const { bucketMs, buckets: count } = HISTORY_RESOLUTIONS[resolution];
   const toMs = (Math.floor(nowMs / bucketMs) + 1) * bucketMs;
@@ -53,7 +56,7 @@ export function poolHistory(
       bucket.locations.set(location, here);
       if (agent.lifecycle !== 'private') {
         const provider = agent.providerId ?? agent.provider;
-        const micros = billedInWindow(agent, agent.pricePerHourMicros, window, nowMs);
+        const micros = billed(agent, window);
         bucket.cloudMicros.set(provider, (bucket.cloudMicros.get(provider) ?? 0) + micros);
       }
     }

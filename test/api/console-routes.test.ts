@@ -161,6 +161,25 @@ describe('console routes: decisions, pool history, budget forecasts', () => {
     assert.equal(((await bad.json()) as { error: { field: string } }).error.field, 'query.resolution');
   });
 
+  it("gives a team-scoped token its teams' share of the cloud spend only, and the whole pool", async () => {
+    // From 00:00, an idle machine launched for vision ($0.60/h) and one for ml ($1.20/h): idle time is charged to the
+    // owners whose work launched them.
+    const t0 = h.clock.now();
+    launch('i-v', [share('vision')], 600_000);
+    launch('i-m', [share('ml')], 1_200_000);
+    h.clock.advance(10 * MINUTE);
+    const scoped = makeToken(h, 'finance', 'vision-finance', { teams: ['vision'] });
+    const minute = (history: PoolHistory, m: number) => history.points.find((p) => p.atMs === t0 + m * MINUTE);
+    const all = await get<PoolHistory>('/v1/history/pool');
+    const mine = await get<PoolHistory>('/v1/history/pool', scoped);
+    for (const m of [0, 5, 9]) {
+      assert.deepEqual(minute(all, m)?.cloudSpendUsd, { [PROVIDER_ID]: 0.03 }, `minute ${m}`);
+      assert.deepEqual(minute(mine, m)?.cloudSpendUsd, { [PROVIDER_ID]: 0.01 }, `minute ${m}`);
+      assert.deepEqual(minute(mine, m)?.locations, minute(all, m)?.locations);
+    }
+    assert.equal(minute(mine, 5)?.locations[`${PROVIDER_ID}:local-a`]?.agents, 2);
+  });
+
   it("forecasts a budget to its period's end at the last hour's rate", async () => {
     // A day budget of team vision, $10. From 00:00 one machine ($1/h) works for vision; a second runs 00:00-01:30.
     h.store.budgets.set(

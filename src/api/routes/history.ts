@@ -2,6 +2,10 @@ import { microsToUsd } from '../../core/money.ts';
 import { budgetLedgerFromMs } from '../../cost-model/budget.ts';
 import { budgetForecasts } from '../../cost-model/budget-forecast.ts';
 import { poolHistory } from '../../cost-model/pool-history.ts';
+import type { Micros } from '../../core/money.ts';
+import { scopeAllows, type TeamScope } from '../../core/team-scope.ts';
+import { attributeAgent, CLOUD_CATEGORIES } from '../../cost-model/attribution.ts';
+import { usageByAgent, type AgentInterval, type TimeWindow, type UsageInterval } from '../../cost-model/ledger.ts';
 import { locationKeyOf } from '../status.ts';
 import { defineRoute, scopeOf, type Route, type RouteDeps } from '../route.ts';
 import { historyQuerySchema, noQuerySchema } from '../schemas.ts';
@@ -17,15 +21,23 @@ export function historyRoutes({ store }: RouteDeps): Route[] {
       summary:
         'The pool by location (agents and CPUs present in each bucket) and the cloud spend by provider, over time: ' +
         '`resolution` `minute` (default) covers the last 24 hours, `hour` 7 days, `day` 90 days. Read from the cost ' +
-        'ledger, buckets aligned to UTC.',
+        'ledger, buckets aligned to UTC. For a team-scoped token the spend is its teams’ share only (by the ' +
+        'chargeback attribution rule), as the pool itself is everyone’s.',
       access: { kind: 'roles', roles: ['admin', 'submitter', 'finance'] },
       query: historyQuerySchema,
       response: { status: 200, description: 'The history, oldest bucket first.', schema: 'PoolHistory' },
-      handle: ({ query, nowMs }) => {
+      handle: ({ query, caller, nowMs }) => {
         const resolution = query.resolution ?? 'minute';
         const probe = poolHistory([], resolution, nowMs, () => '');
         const ledger = store.ledger.overlapping(probe.window.fromMs, nowMs + 1);
-        const { window, bucketMs, buckets } = poolHistory(ledger.agents, resolution, nowMs, locationKeyOf);
+        const scope = scopeOf(caller);
+        const { window, bucketMs, buckets } = poolHistory(
+          ledger.agents,
+          resolution,
+          nowMs,
+          locationKeyOf,
+          scope === undefined ? undefined : scopedSpend(ledger.usage, scope, nowMs),
+        );
         const body: PoolHistory = {
           resolution,
           bucketMs,
@@ -76,4 +88,17 @@ export function historyRoutes({ store }: RouteDeps): Route[] {
       },
     }),
   ];
+}
+
+/** A scoped caller's spend on an agent within a window: the cloud charges attributed to owners inside its scope. */
+function scopedSpend(
+  usage: readonly UsageInterval[],
+  scope: TeamScope,
+  nowMs: number,
+): (agent: AgentInterval, window: TimeWindow) => Micros {
+  const byAgent = usageByAgent(usage);
+  return (agent, window) =>
+    attributeAgent(agent, byAgent.get(agent.agentId) ?? [], window, nowMs, agent.pricePerHourMicros)
+      .filter((charge) => CLOUD_CATEGORIES.has(charge.category) && scopeAllows(scope, charge.owner))
+      .reduce((sum, charge) => sum + charge.micros, 0);
 }

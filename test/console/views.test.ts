@@ -126,6 +126,13 @@ describe('web console views in Chromium', function () {
     await audit(page, 'pool');
   });
 
+  it('the sign-in page passes the accessibility check', async () => {
+    const page = await (await newContext()).newPage();
+    await page.goto(`${h.server.url}/console/signin`);
+    await page.waitForSelector('#token');
+    await audit(page, 'signin');
+  });
+
   it('the link works once, and not after it expired', async () => {
     const page = await (await newContext()).newPage();
     const link = await consoleLink(h.server.url, h.tokens.finance);
@@ -230,6 +237,21 @@ describe('web console views in Chromium', function () {
       assert.ok(lines.includes(`${row.team},,,${row.privateUsd},${row.onDemandUsd},${row.spotUsd},${row.idleUsd},${row.cloudUsd},${row.totalUsd}`), row.team);
     }
     await audit(page, 'chargeback');
+
+    // Another grouping and window: by project, from the seed's day on.
+    await page.selectOption('#cb-by', 'project');
+    await page.fill('#cb-from', new Date(data.startedAtMs).toISOString().slice(0, 10));
+    await page.waitForSelector('tr[data-row="vision/vision-p"]');
+    const byProject = await apiGet<ChargebackResponse>(
+      h.server.url,
+      h.tokens.finance,
+      `/v1/reports/chargeback?by=project&from=${new Date(data.startedAtMs).toISOString().slice(0, 10)}`,
+    );
+    assert.equal(await page.locator('tbody tr[data-row]').count(), byProject.rows.length);
+    for (const row of byProject.rows) {
+      const shown = await textOf(page, `tr[data-row="${row.team}/${row.project ?? ''}"] [data-field="totalUsd"]`);
+      assert.equal(dollars(shown), row.totalUsd, `${row.team}/${row.project}`);
+    }
   });
 
   it("Decisions lists the API's recent decisions with their reasons, and each provider's state", async () => {

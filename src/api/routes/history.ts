@@ -6,7 +6,7 @@ import type { Micros } from '../../core/money.ts';
 import { scopeAllows, type TeamScope } from '../../core/team-scope.ts';
 import { attributeAgent, CLOUD_CATEGORIES } from '../../cost-model/attribution.ts';
 import { usageByAgent, type AgentInterval, type TimeWindow, type UsageInterval } from '../../cost-model/ledger.ts';
-import { locationKeyOf } from '../status.ts';
+import { locationKey } from '../status.ts';
 import { defineRoute, scopeOf, type Route, type RouteDeps } from '../route.ts';
 import { historyQuerySchema, noQuerySchema } from '../schemas.ts';
 import type { BudgetForecastView, PoolHistory } from '../types.ts';
@@ -35,7 +35,7 @@ export function historyRoutes({ store }: RouteDeps): Route[] {
           ledger.agents,
           resolution,
           nowMs,
-          locationKeyOf,
+          locationKey,
           scope === undefined ? undefined : scopedSpend(ledger.usage, scope, nowMs),
         );
         const body: PoolHistory = {

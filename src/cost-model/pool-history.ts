@@ -4,7 +4,7 @@ import { billedInWindow, billingEndMs, type AgentInterval, type TimeWindow } fro
 /** The resolutions history is kept at, each with its bucket and how far back it reaches. */
 export const HISTORY_RESOLUTIONS = {
   minute: { bucketMs: 60_000, buckets: 24 * 60 },
-  hour: { bucketMs: 3_600_000, buckets: 7 * 24 },
+  hour: { bucketMs: 3_600_000, buckets: 30 * 24 },
   day: { bucketMs: 86_400_000, buckets: 90 },
 } as const;
 export type HistoryResolution = keyof typeof HISTORY_RESOLUTIONS;

@@ -152,7 +152,7 @@ describe('console routes: decisions, pool history, budget forecasts', () => {
     assert.equal(total, 40_000);
 
     const hourly = await get<PoolHistory>('/v1/history/pool?resolution=hour');
-    assert.equal(hourly.points.length, 7 * 24);
+    assert.equal(hourly.points.length, 30 * 24);
     assert.equal(hourly.points.at(-1)?.cloudSpendUsd[PROVIDER_ID], 0.04);
     const bad = await fetch(`${h.server.url}/v1/history/pool?resolution=second`, {
       headers: { authorization: `Bearer ${h.tokens.admin}` },

@@ -20,7 +20,7 @@ export function historyRoutes({ store }: RouteDeps): Route[] {
       path: '/v1/history/pool',
       summary:
         'The pool by location (agents and CPUs present in each bucket) and the cloud spend by provider, over time: ' +
-        '`resolution` `minute` (default) covers the last 24 hours, `hour` 7 days, `day` 90 days. Read from the cost ' +
+        '`resolution` `minute` (default) covers the last 24 hours, `hour` 30 days, `day` 90 days. Read from the cost ' +
         'ledger, buckets aligned to UTC. For a team-scoped token the spend is its teams’ share only (by the ' +
         'chargeback attribution rule), as the pool itself is everyone’s.',
       access: { kind: 'roles', roles: ['admin', 'submitter', 'finance'] },

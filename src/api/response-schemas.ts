@@ -16,6 +16,7 @@ import type {
   DecisionView,
   ErrorBody,
   PoolHistory,
+  SpendHistory,
   Health,
   ProviderRetry,
   Status,
@@ -253,19 +254,27 @@ const decision = z.object({
   owners: z.array(z.object({ team: z.string(), project: z.string(), job: z.string(), share: z.number() })).optional(),
 }) satisfies z.ZodType<DecisionView>;
 
-const poolHistory = z.object({
+const historyHead = {
   resolution: z.enum(['minute', 'hour', 'day']),
   bucketMs: z.number(),
   fromMs: z.number(),
   toMs: z.number(),
+};
+
+const poolHistory = z.object({
+  ...historyHead,
   points: z.array(
     z.object({
       atMs: z.number(),
       locations: z.record(z.string(), z.object({ agents: z.number(), cpus: z.number() })),
-      cloudSpendUsd: z.record(z.string(), z.number()),
     }),
   ),
 }) satisfies z.ZodType<PoolHistory>;
+
+const spendHistory = z.object({
+  ...historyHead,
+  points: z.array(z.object({ atMs: z.number(), cloudSpendUsd: z.record(z.string(), z.number()) })),
+}) satisfies z.ZodType<SpendHistory>;
 
 const budgetForecast = z.object({
   id: z.string(),
@@ -330,6 +339,7 @@ export const responseSchemas = {
   ConsoleCode: z.object({ code: z.string(), expiresAtMs: z.number(), path: z.string() }),
   DecisionList: z.object({ decisions: z.array(decision), next: nextCursor }),
   PoolHistory: poolHistory,
+  SpendHistory: spendHistory,
   TaskRunList: z.object({
     runs: z.array(z.object({ agentId: z.string(), startMs: z.number(), endMs: z.number().nullable() })),
   }),

@@ -333,21 +333,26 @@ export interface DecisionView {
   }[];
 }
 
-/** One bucket of GET /v1/history/pool: the pool and the cloud spend in [atMs, atMs + bucketMs). */
-export interface PoolHistoryPoint {
-  readonly atMs: number;
-  /** By location (`private:<site>`, `<providerId>:<zone>`): agents alive at the bucket's end (or now), and their CPUs. */
-  readonly locations: Readonly<Record<string, { readonly agents: number; readonly cpus: number }>>;
-  /** By provider id: what the cloud billed for time within the bucket. */
-  readonly cloudSpendUsd: Readonly<Record<string, number>>;
-}
-
+/** GET /v1/history/pool: per bucket, by location (`private:<site>`, `<providerId>:<zone>`), the agents present in it. */
 export interface PoolHistory {
   readonly resolution: 'minute' | 'hour' | 'day';
   readonly bucketMs: number;
   readonly fromMs: number;
   readonly toMs: number;
-  readonly points: readonly PoolHistoryPoint[];
+  /** Oldest first; a bucket starts at `atMs`. */
+  readonly points: readonly {
+    readonly atMs: number;
+    readonly locations: Readonly<Record<string, { readonly agents: number; readonly cpus: number }>>;
+  }[];
+}
+
+/** GET /v1/history/spend: per bucket, by provider id, what the cloud billed for time within it. */
+export interface SpendHistory {
+  readonly resolution: 'minute' | 'hour' | 'day';
+  readonly bucketMs: number;
+  readonly fromMs: number;
+  readonly toMs: number;
+  readonly points: readonly { readonly atMs: number; readonly cloudSpendUsd: Readonly<Record<string, number>> }[];
 }
 
 /** A budget's spend in its current period with the forecast to the period's end (GET /v1/budgets/forecasts). */

@@ -9,57 +9,111 @@ export const HISTORY_RESOLUTIONS = {
 } as const;
 export type HistoryResolution = keyof typeof HISTORY_RESOLUTIONS;
 
-/** One bucket: the agents present at any time within it by location, and what each provider billed within it. */
-export interface PoolBucket {
-  readonly fromMs: number;
-  readonly locations: Map<string, { agents: number; cpuMillis: number }>;
-  readonly cloudMicros: Map<string, Micros>;
+/**
+ * The buckets of a resolution as of `nowMs`: aligned to UTC multiples of the bucket's length, the last one holding
+ * `nowMs`.
+ */
+export function historyWindow(
+  resolution: HistoryResolution,
+  nowMs: number,
+): { window: TimeWindow; bucketMs: number; count: number } {
+  const { bucketMs, buckets: count } = HISTORY_RESOLUTIONS[resolution];
+  const toMs = (Math.floor(nowMs / bucketMs) + 1) * bucketMs;
+  return { window: { fromMs: toMs - count * bucketMs, toMs }, bucketMs, count };
+}
+
+/** The first and last bucket an interval is present in, or undefined when it misses the window. */
+function bucketSpan(
+  agent: AgentInterval,
+  fromMs: number,
+  bucketMs: number,
+  count: number,
+  nowMs: number,
+): { first: number; last: number } | undefined {
+  // An agent still in the pool is in the bucket that holds now, even when now is that bucket's first instant.
+  const endMs = billingEndMs(agent) ?? nowMs + 1;
+  const first = Math.max(0, Math.floor((agent.startMs - fromMs) / bucketMs));
+  const last = Math.min(count - 1, Math.ceil((endMs - fromMs) / bucketMs) - 1);
+  return first <= last ? { first, last } : undefined;
 }
 
 /**
- * The pool's size by location and the cloud spend by provider over time (pure), read from the ledger's agent
- * intervals: the ledger is the record of which machine was in the pool when and at what price, so the history needs
- * no second record and its resolution is bounded by its buckets, aligned to UTC multiples of the bucket's length,
- * the last holding `nowMs`. `locationOf` names an interval's location as the status does; `billed` is what a cloud
- * agent's time within a bucket counts as spend (default: its whole bill; for a team's view, the team's share).
+ * The pool's size by location over time (pure): per bucket, the agents present at any time within it and their CPUs,
+ * read from the ledger's agent intervals (the record of which machine was in the pool when, so no second record is
+ * kept). Linear in intervals plus buckets times locations, so a large pool that stays all day costs no more than a
+ * small one. `locationOf` names an interval's location as the status does.
  */
-export function poolHistory(
+export function poolSizes(
   agents: readonly AgentInterval[],
   resolution: HistoryResolution,
   nowMs: number,
   locationOf: (agent: AgentInterval) => string,
-  billed: (agent: AgentInterval, window: TimeWindow) => Micros = (agent, window) =>
-    billedInWindow(agent, agent.pricePerHourMicros, window, nowMs),
-): { window: TimeWindow; bucketMs: number; buckets: PoolBucket[] } {
-  const { bucketMs, buckets: count } = HISTORY_RESOLUTIONS[resolution];
-  const toMs = (Math.floor(nowMs / bucketMs) + 1) * bucketMs;
-  const fromMs = toMs - count * bucketMs;
-  const buckets: PoolBucket[] = Array.from({ length: count }, (_, i) => ({
-    fromMs: fromMs + i * bucketMs,
-    locations: new Map(),
-    cloudMicros: new Map(),
-  }));
+): {
+  window: TimeWindow;
+  bucketMs: number;
+  buckets: { fromMs: number; locations: Map<string, { agents: number; cpuMillis: number }> }[];
+} {
+  const { window, bucketMs, count } = historyWindow(resolution, nowMs);
+  // Per location, +1 where an agent's span starts and -1 after it ends; a running sum gives each bucket's count.
+  const deltas = new Map<string, { agents: Float64Array; cpuMillis: Float64Array }>();
   for (const agent of agents) {
-    // An agent still in the pool is in the bucket that holds now, even when now is that bucket's first instant.
-    const endMs = billingEndMs(agent) ?? nowMs + 1;
-    const first = Math.max(0, Math.floor((agent.startMs - fromMs) / bucketMs));
-    const last = Math.min(count - 1, Math.ceil((endMs - fromMs) / bucketMs) - 1);
-    const location = locationOf(agent);
-    for (let i = first; i <= last; i += 1) {
-      const bucket = buckets[i];
-      if (bucket === undefined) continue;
-      const window = { fromMs: bucket.fromMs, toMs: bucket.fromMs + bucketMs };
-      if (agent.startMs >= window.toMs || endMs <= window.fromMs) continue;
-      const here = bucket.locations.get(location) ?? { agents: 0, cpuMillis: 0 };
-      here.agents += 1;
-      here.cpuMillis += agent.capacity.cpuMillis;
-      bucket.locations.set(location, here);
-      if (agent.lifecycle !== 'private') {
-        const provider = agent.providerId ?? agent.provider;
-        const micros = billed(agent, window);
-        bucket.cloudMicros.set(provider, (bucket.cloudMicros.get(provider) ?? 0) + micros);
-      }
+    const span = bucketSpan(agent, window.fromMs, bucketMs, count, nowMs);
+    if (span === undefined) continue;
+    const key = locationOf(agent);
+    let delta = deltas.get(key);
+    if (delta === undefined) {
+      delta = { agents: new Float64Array(count + 1), cpuMillis: new Float64Array(count + 1) };
+      deltas.set(key, delta);
+    }
+    delta.agents[span.first] = (delta.agents[span.first] ?? 0) + 1;
+    delta.agents[span.last + 1] = (delta.agents[span.last + 1] ?? 0) - 1;
+    delta.cpuMillis[span.first] = (delta.cpuMillis[span.first] ?? 0) + agent.capacity.cpuMillis;
+    delta.cpuMillis[span.last + 1] = (delta.cpuMillis[span.last + 1] ?? 0) - agent.capacity.cpuMillis;
+  }
+  const buckets = Array.from({ length: count }, (_, i) => ({
+    fromMs: window.fromMs + i * bucketMs,
+    locations: new Map<string, { agents: number; cpuMillis: number }>(),
+  }));
+  for (const [key, delta] of deltas) {
+    let agentsNow = 0;
+    let cpuNow = 0;
+    for (let i = 0; i < count; i += 1) {
+      agentsNow += delta.agents[i] ?? 0;
+      cpuNow += delta.cpuMillis[i] ?? 0;
+      if (agentsNow > 0) buckets[i]?.locations.set(key, { agents: agentsNow, cpuMillis: cpuNow });
     }
   }
-  return { window: { fromMs, toMs }, bucketMs, buckets };
+  return { window, bucketMs, buckets };
+}
+
+/**
+ * The cloud spend by provider over time (pure): per bucket, what each provider's machines billed for time within it.
+ * `billed` is what a cloud agent's time within a bucket counts as spend (default: its whole bill; for a team's view,
+ * the team's share). Linear in the buckets each cloud interval spans.
+ */
+export function cloudSpend(
+  agents: readonly AgentInterval[],
+  resolution: HistoryResolution,
+  nowMs: number,
+  billed: (agent: AgentInterval, window: TimeWindow) => Micros = (agent, window) =>
+    billedInWindow(agent, agent.pricePerHourMicros, window, nowMs),
+): { window: TimeWindow; bucketMs: number; buckets: { fromMs: number; micros: Map<string, Micros> }[] } {
+  const { window, bucketMs, count } = historyWindow(resolution, nowMs);
+  const buckets = Array.from({ length: count }, (_, i) => ({
+    fromMs: window.fromMs + i * bucketMs,
+    micros: new Map<string, Micros>(),
+  }));
+  for (const agent of agents) {
+    if (agent.lifecycle === 'private') continue;
+    const span = bucketSpan(agent, window.fromMs, bucketMs, count, nowMs);
+    if (span === undefined) continue;
+    const provider = agent.providerId ?? agent.provider;
+    for (let i = span.first; i <= span.last; i += 1) {
+      const bucket = buckets[i];
+      if (bucket === undefined) continue;
+      const micros = billed(agent, { fromMs: bucket.fromMs, toMs: bucket.fromMs + bucketMs });
+      if (micros !== 0) bucket.micros.set(provider, (bucket.micros.get(provider) ?? 0) + micros);
+    }
+  }
+  return { window, bucketMs, buckets };
 }

@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'mocha';
-import type { BudgetForecastView, DecisionView, PoolHistory } from '../../src/api/types.ts';
+import { HISTORY_REUSE_MS } from '../../src/api/routes/history.ts';
+import type { BudgetForecastView, DecisionView, PoolHistory, SpendHistory } from '../../src/api/types.ts';
 import { newIntentId } from '../../src/core/ids.ts';
 import type { OwnerShare } from '../../src/core/owner.ts';
 import { resources } from '../../src/core/resources.ts';
@@ -146,14 +147,25 @@ describe('console routes: decisions, pool history, budget forecasts', () => {
     assert.equal(at(6)?.locations[cloudKey], undefined);
     assert.deepEqual(at(-1)?.locations, {});
     // $0.60 an hour is $0.01 a minute: half a minute in minutes 1 and 5, whole ones in 2 to 4; $0.04 in all.
-    const spend = [1, 2, 3, 4, 5].map((m) => at(m)?.cloudSpendUsd[PROVIDER_ID]);
+    const spent = await get<SpendHistory>('/v1/history/spend?resolution=minute');
+    assert.equal(spent.points.length, 24 * 60);
+    const spendAt = (minute: number) => spent.points.find((p) => p.atMs === t0 + minute * MINUTE);
+    const spend = [1, 2, 3, 4, 5].map((m) => spendAt(m)?.cloudSpendUsd[PROVIDER_ID]);
     assert.deepEqual(spend, [0.005, 0.01, 0.01, 0.01, 0.005]);
-    const total = history.points.reduce((sum, p) => sum + Math.round((p.cloudSpendUsd[PROVIDER_ID] ?? 0) * 1e6), 0);
+    assert.deepEqual(spendAt(0)?.cloudSpendUsd, {}, 'private agents cost no cloud spend');
+    const total = spent.points.reduce((sum, p) => sum + Math.round((p.cloudSpendUsd[PROVIDER_ID] ?? 0) * 1e6), 0);
     assert.equal(total, 40_000);
 
-    const hourly = await get<PoolHistory>('/v1/history/pool?resolution=hour');
+    const hourly = await get<SpendHistory>('/v1/history/spend');
+    assert.equal(hourly.resolution, 'hour');
     assert.equal(hourly.points.length, 30 * 24);
-    assert.equal(hourly.points.at(-1)?.cloudSpendUsd[PROVIDER_ID], 0.04);
+    assert.deepEqual(hourly.points.at(-1)?.cloudSpendUsd, { [PROVIDER_ID]: 0.04 });
+    const sizesByHour = await get<PoolHistory>('/v1/history/pool?resolution=hour');
+    assert.equal(sizesByHour.points.length, 30 * 24);
+    assert.deepEqual(sizesByHour.points.at(-1)?.locations, {
+      'private:lab': { agents: 1, cpus: 4 },
+      [cloudKey]: { agents: 1, cpus: 2 },
+    });
     const bad = await fetch(`${h.server.url}/v1/history/pool?resolution=second`, {
       headers: { authorization: `Bearer ${h.tokens.admin}` },
     });
@@ -161,7 +173,18 @@ describe('console routes: decisions, pool history, budget forecasts', () => {
     assert.equal(((await bad.json()) as { error: { field: string } }).error.field, 'query.resolution');
   });
 
-  it("gives a team-scoped token its teams' share of the cloud spend only, and the whole pool", async () => {
+  it('answers the same history for a few seconds, then reads the ledger again', async () => {
+    const first = await get<PoolHistory>('/v1/history/pool');
+    assert.deepEqual(first.points.at(-1)?.locations, {});
+    launch('i-late', [share('vision')]);
+    h.clock.advance(HISTORY_REUSE_MS - 1);
+    assert.deepEqual(await get<PoolHistory>('/v1/history/pool'), first);
+    h.clock.advance(1);
+    const later = await get<PoolHistory>('/v1/history/pool');
+    assert.equal(later.points.at(-1)?.locations[`${PROVIDER_ID}:local-a`]?.agents, 1);
+  });
+
+  it("gives a team-scoped token its teams' share of the cloud spend only", async () => {
     // From 00:00, an idle machine launched for vision ($0.60/h) and one for ml ($1.20/h): idle time is charged to the
     // owners whose work launched them.
     const t0 = h.clock.now();
@@ -169,15 +192,13 @@ describe('console routes: decisions, pool history, budget forecasts', () => {
     launch('i-m', [share('ml')], 1_200_000);
     h.clock.advance(10 * MINUTE);
     const scoped = makeToken(h, 'finance', 'vision-finance', { teams: ['vision'] });
-    const minute = (history: PoolHistory, m: number) => history.points.find((p) => p.atMs === t0 + m * MINUTE);
-    const all = await get<PoolHistory>('/v1/history/pool');
-    const mine = await get<PoolHistory>('/v1/history/pool', scoped);
+    const minute = (history: SpendHistory, m: number) => history.points.find((p) => p.atMs === t0 + m * MINUTE);
+    const all = await get<SpendHistory>('/v1/history/spend?resolution=minute');
+    const mine = await get<SpendHistory>('/v1/history/spend?resolution=minute', scoped);
     for (const m of [0, 5, 9]) {
       assert.deepEqual(minute(all, m)?.cloudSpendUsd, { [PROVIDER_ID]: 0.03 }, `minute ${m}`);
       assert.deepEqual(minute(mine, m)?.cloudSpendUsd, { [PROVIDER_ID]: 0.01 }, `minute ${m}`);
-      assert.deepEqual(minute(mine, m)?.locations, minute(all, m)?.locations);
     }
-    assert.equal(minute(mine, 5)?.locations[`${PROVIDER_ID}:local-a`]?.agents, 2);
   });
 
   it("forecasts a budget to its period's end at the last hour's rate", async () => {

@@ -39,6 +39,7 @@ const ROUTES = [
   'POST /v1/console/codes',
   'GET /v1/decisions',
   'GET /v1/history/pool',
+  'GET /v1/history/spend',
   'GET /v1/budgets/forecasts',
   'GET /v1/tasks/{id}/runs',
 ];

@@ -316,6 +316,12 @@ describe('api route x role x team-scope matrix', () => {
       call: () => ({ method: 'GET', path: '/v1/history/pool' }),
       check: (_cell, res) => assert.equal((json(res).points as unknown[]).length, 1440),
     },
+    'GET /v1/history/spend': {
+      allowed: READERS,
+      ok: 200,
+      call: () => ({ method: 'GET', path: '/v1/history/spend' }),
+      check: (_cell, res) => assert.equal((json(res).points as unknown[]).length, 30 * 24),
+    },
     'GET /v1/tasks/{id}/runs': {
       allowed: READERS,
       ok: 200,

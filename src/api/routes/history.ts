@@ -1,56 +1,106 @@
-import { microsToUsd } from '../../core/money.ts';
-import { budgetLedgerFromMs } from '../../cost-model/budget.ts';
-import { budgetForecasts } from '../../cost-model/budget-forecast.ts';
-import { poolHistory } from '../../cost-model/pool-history.ts';
 import type { Micros } from '../../core/money.ts';
+import { microsToUsd } from '../../core/money.ts';
 import { scopeAllows, type TeamScope } from '../../core/team-scope.ts';
 import { attributeAgent, CLOUD_CATEGORIES } from '../../cost-model/attribution.ts';
+import { budgetLedgerFromMs } from '../../cost-model/budget.ts';
+import { budgetForecasts } from '../../cost-model/budget-forecast.ts';
 import { usageByAgent, type AgentInterval, type TimeWindow, type UsageInterval } from '../../cost-model/ledger.ts';
+import { cloudSpend, historyWindow, poolSizes, type HistoryResolution } from '../../cost-model/pool-history.ts';
 import { locationKey } from '../status.ts';
 import { defineRoute, scopeOf, type Route, type RouteDeps } from '../route.ts';
 import { historyQuerySchema, noQuerySchema } from '../schemas.ts';
-import type { BudgetForecastView, PoolHistory } from '../types.ts';
+import type { BudgetForecastView, PoolHistory, SpendHistory } from '../types.ts';
 import { budgetInScope } from './budgets.ts';
 
-/** GET /v1/history/pool and GET /v1/budgets/forecasts: what the console charts, read from the ledger. */
+/**
+ * How long a history answer is reused. Every open console polls the history; this bounds the work to one computation
+ * per resolution and scope in this time, however many pages are open.
+ */
+export const HISTORY_REUSE_MS = 5_000;
+/** At most this many answers are kept for reuse (one per resolution and scope). */
+const HISTORY_CACHE_ENTRIES = 64;
+
+/**
+ * GET /v1/history/pool, GET /v1/history/spend and GET /v1/budgets/forecasts: what the console charts, read from the
+ * cost ledger.
+ */
 export function historyRoutes({ store }: RouteDeps): Route[] {
+  const cache = new Map<string, { atMs: number; body: unknown }>();
+  const reuse = (key: string, nowMs: number, compute: () => unknown): unknown => {
+    const hit = cache.get(key);
+    if (hit !== undefined && nowMs >= hit.atMs && nowMs - hit.atMs < HISTORY_REUSE_MS) return hit.body;
+    const body = compute();
+    if (cache.size >= HISTORY_CACHE_ENTRIES) cache.clear();
+    cache.set(key, { atMs: nowMs, body });
+    return body;
+  };
+  const ledgerFor = (resolution: HistoryResolution, nowMs: number) =>
+    store.ledger.overlapping(historyWindow(resolution, nowMs).window.fromMs, nowMs + 1);
   return [
     defineRoute({
       method: 'GET',
       path: '/v1/history/pool',
       summary:
-        'The pool by location (agents and CPUs present in each bucket) and the cloud spend by provider, over time: ' +
-        '`resolution` `minute` (default) covers the last 24 hours, `hour` 30 days, `day` 90 days. Read from the cost ' +
-        'ledger, buckets aligned to UTC. For a team-scoped token the spend is its teams’ share only (by the ' +
-        'chargeback attribution rule), as the pool itself is everyone’s.',
+        'The pool by location over time: the agents (and their CPUs) present in each bucket. `resolution` `minute` ' +
+        '(default) covers the last 24 hours, `hour` 30 days, `day` 90 days; buckets aligned to UTC. Read from the ' +
+        `cost ledger; an answer may be up to ${HISTORY_REUSE_MS / 1000} s old.`,
       access: { kind: 'roles', roles: ['admin', 'submitter', 'finance'] },
       query: historyQuerySchema,
       response: { status: 200, description: 'The history, oldest bucket first.', schema: 'PoolHistory' },
-      handle: ({ query, caller, nowMs }) => {
+      handle: ({ query, nowMs }) => {
         const resolution = query.resolution ?? 'minute';
-        const probe = poolHistory([], resolution, nowMs, () => '');
-        const ledger = store.ledger.overlapping(probe.window.fromMs, nowMs + 1);
+        const body = reuse(`pool:${resolution}`, nowMs, (): PoolHistory => {
+          const { window, bucketMs, buckets } = poolSizes(
+            ledgerFor(resolution, nowMs).agents,
+            resolution,
+            nowMs,
+            locationKey,
+          );
+          return {
+            resolution,
+            bucketMs,
+            fromMs: window.fromMs,
+            toMs: window.toMs,
+            points: buckets.map((b) => ({
+              atMs: b.fromMs,
+              locations: Object.fromEntries(
+                [...b.locations].map(([key, v]) => [key, { agents: v.agents, cpus: v.cpuMillis / 1000 }]),
+              ),
+            })),
+          };
+        });
+        return { body };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/v1/history/spend',
+      summary:
+        'The cloud spend by provider over time: what the machines billed within each bucket, at the resolutions of ' +
+        '/v1/history/pool. For a team-scoped token, its teams’ share only (the chargeback attribution rule). An ' +
+        `answer may be up to ${HISTORY_REUSE_MS / 1000} s old.`,
+      access: { kind: 'roles', roles: ['admin', 'submitter', 'finance'] },
+      query: historyQuerySchema,
+      response: { status: 200, description: 'The spend, oldest bucket first.', schema: 'SpendHistory' },
+      handle: ({ query, caller, nowMs }) => {
+        const resolution = query.resolution ?? 'hour';
         const scope = scopeOf(caller);
-        const { window, bucketMs, buckets } = poolHistory(
-          ledger.agents,
-          resolution,
-          nowMs,
-          locationKey,
-          scope === undefined ? undefined : scopedSpend(ledger.usage, scope, nowMs),
-        );
-        const body: PoolHistory = {
-          resolution,
-          bucketMs,
-          fromMs: window.fromMs,
-          toMs: window.toMs,
-          points: buckets.map((b) => ({
-            atMs: b.fromMs,
-            locations: Object.fromEntries(
-              [...b.locations].map(([key, v]) => [key, { agents: v.agents, cpus: v.cpuMillis / 1000 }]),
-            ),
-            cloudSpendUsd: Object.fromEntries([...b.cloudMicros].map(([key, micros]) => [key, microsToUsd(micros)])),
-          })),
-        };
+        const key = `spend:${resolution}:${scope === undefined ? '*' : JSON.stringify(scope)}`;
+        const body = reuse(key, nowMs, (): SpendHistory => {
+          const ledger = ledgerFor(resolution, nowMs);
+          const billed = scope === undefined ? undefined : scopedSpend(ledger.usage, scope, nowMs);
+          const { window, bucketMs, buckets } = cloudSpend(ledger.agents, resolution, nowMs, billed);
+          return {
+            resolution,
+            bucketMs,
+            fromMs: window.fromMs,
+            toMs: window.toMs,
+            points: buckets.map((b) => ({
+              atMs: b.fromMs,
+              cloudSpendUsd: Object.fromEntries([...b.micros].map(([key, micros]) => [key, microsToUsd(micros)])),
+            })),
+          };
+        });
         return { body };
       },
     }),

@@ -6,8 +6,8 @@ import { Freshness, budgetScopeText, html, percent, time, usd } from './format.j
 export function SpendView({ session }) {
   const finance = session.role === 'finance' || session.role === 'admin';
   const poll = usePoll([
-    '/v1/history/pool?resolution=hour',
-    '/v1/history/pool?resolution=day',
+    '/v1/history/spend?resolution=hour',
+    '/v1/history/spend?resolution=day',
     ...(finance ? ['/v1/budgets/forecasts', '/v1/budgets/alerts?limit=20'] : []),
   ]);
   const [hourly, daily, forecasts, alerts] = poll.data ?? [];

@@ -1,5 +1,5 @@
 import type { Micros } from '../core/money.ts';
-import { billedInWindow, billingEndMs, type AgentInterval, type TimeWindow } from './ledger.ts';
+import { billedThrough, billingEndMs, type AgentInterval, type TimeWindow } from './ledger.ts';
 
 /** The resolutions history is kept at, each with its bucket and how far back it reaches. */
 export const HISTORY_RESOLUTIONS = {
@@ -11,13 +11,15 @@ export type HistoryResolution = keyof typeof HISTORY_RESOLUTIONS;
 
 /**
  * The buckets of a resolution as of `nowMs`: aligned to UTC multiples of the bucket's length, the last one holding
- * `nowMs`.
+ * `nowMs`; the resolution's whole reach, or only the `last` buckets of it.
  */
 export function historyWindow(
   resolution: HistoryResolution,
   nowMs: number,
+  last?: number,
 ): { window: TimeWindow; bucketMs: number; count: number } {
-  const { bucketMs, buckets: count } = HISTORY_RESOLUTIONS[resolution];
+  const { bucketMs, buckets } = HISTORY_RESOLUTIONS[resolution];
+  const count = Math.max(1, Math.min(buckets, last ?? buckets));
   const toMs = (Math.floor(nowMs / bucketMs) + 1) * bucketMs;
   return { window: { fromMs: toMs - count * bucketMs, toMs }, bucketMs, count };
 }
@@ -48,12 +50,13 @@ export function poolSizes(
   resolution: HistoryResolution,
   nowMs: number,
   locationOf: (agent: AgentInterval) => string,
+  last?: number,
 ): {
   window: TimeWindow;
   bucketMs: number;
   buckets: { fromMs: number; locations: Map<string, { agents: number; cpuMillis: number }> }[];
 } {
-  const { window, bucketMs, count } = historyWindow(resolution, nowMs);
+  const { window, bucketMs, count } = historyWindow(resolution, nowMs, last);
   // Per location, +1 where an agent's span starts and -1 after it ends; a running sum gives each bucket's count.
   const deltas = new Map<string, { agents: Float64Array; cpuMillis: Float64Array }>();
   for (const agent of agents) {
@@ -87,18 +90,19 @@ export function poolSizes(
 }
 
 /**
- * The cloud spend by provider over time (pure): per bucket, what each provider's machines billed for time within it.
- * `billed` is what a cloud agent's time within a bucket counts as spend (default: its whole bill; for a team's view,
- * the team's share). Linear in the buckets each cloud interval spans.
+ * The cloud spend by provider over time (pure): per bucket, what each provider's machines billed for time within it,
+ * by the ledger's billing function (`billedThrough`, so the buckets of an interval sum to its bill). `billed`, when
+ * given, replaces that for a team's view: the team's share of an agent's time within a bucket. Linear in the buckets
+ * each cloud interval spans within the `last` buckets.
  */
 export function cloudSpend(
   agents: readonly AgentInterval[],
   resolution: HistoryResolution,
   nowMs: number,
-  billed: (agent: AgentInterval, window: TimeWindow) => Micros = (agent, window) =>
-    billedInWindow(agent, agent.pricePerHourMicros, window, nowMs),
+  billed?: (agent: AgentInterval, window: TimeWindow) => Micros,
+  last?: number,
 ): { window: TimeWindow; bucketMs: number; buckets: { fromMs: number; micros: Map<string, Micros> }[] } {
-  const { window, bucketMs, count } = historyWindow(resolution, nowMs);
+  const { window, bucketMs, count } = historyWindow(resolution, nowMs, last);
   const buckets = Array.from({ length: count }, (_, i) => ({
     fromMs: window.fromMs + i * bucketMs,
     micros: new Map<string, Micros>(),
@@ -108,10 +112,22 @@ export function cloudSpend(
     const span = bucketSpan(agent, window.fromMs, bucketMs, count, nowMs);
     if (span === undefined) continue;
     const provider = agent.providerId ?? agent.provider;
+    // The bill through an instant, as known now: an open interval bills nothing past now.
+    const through = (tMs: number): Micros =>
+      billedThrough(agent, agent.pricePerHourMicros, agent.endMs === null ? Math.min(tMs, nowMs) : tMs);
+    let before = billed === undefined ? through(window.fromMs + span.first * bucketMs) : 0;
     for (let i = span.first; i <= span.last; i += 1) {
       const bucket = buckets[i];
       if (bucket === undefined) continue;
-      const micros = billed(agent, { fromMs: bucket.fromMs, toMs: bucket.fromMs + bucketMs });
+      const toMs = bucket.fromMs + bucketMs;
+      let micros: Micros;
+      if (billed === undefined) {
+        const after = through(toMs);
+        micros = after - before;
+        before = after;
+      } else {
+        micros = billed(agent, { fromMs: bucket.fromMs, toMs });
+      }
       if (micros !== 0) bucket.micros.set(provider, (bucket.micros.get(provider) ?? 0) + micros);
     }
   }

@@ -166,6 +166,14 @@ describe('console routes: decisions, pool history, budget forecasts', () => {
       'private:lab': { agents: 1, cpus: 4 },
       [cloudKey]: { agents: 1, cpus: 2 },
     });
+    const lastDay = await get<SpendHistory>('/v1/history/spend?resolution=hour&last=24');
+    assert.deepEqual(lastDay.points, hourly.points.slice(-24));
+    assert.equal(lastDay.fromMs, hourly.toMs - 24 * HOUR);
+    const tooFar = await fetch(`${h.server.url}/v1/history/spend?resolution=day&last=91`, {
+      headers: { authorization: `Bearer ${h.tokens.admin}` },
+    });
+    assert.equal(tooFar.status, 400);
+    assert.equal(((await tooFar.json()) as { error: { field: string } }).error.field, 'query.last');
     const bad = await fetch(`${h.server.url}/v1/history/pool?resolution=second`, {
       headers: { authorization: `Bearer ${h.tokens.admin}` },
     });

@@ -5,7 +5,14 @@ import { attributeAgent, CLOUD_CATEGORIES } from '../../cost-model/attribution.t
 import { budgetLedgerFromMs } from '../../cost-model/budget.ts';
 import { budgetForecasts } from '../../cost-model/budget-forecast.ts';
 import { usageByAgent, type AgentInterval, type TimeWindow, type UsageInterval } from '../../cost-model/ledger.ts';
-import { cloudSpend, historyWindow, poolSizes, type HistoryResolution } from '../../cost-model/pool-history.ts';
+import {
+  cloudSpend,
+  HISTORY_RESOLUTIONS,
+  historyWindow,
+  poolSizes,
+  type HistoryResolution,
+} from '../../cost-model/pool-history.ts';
+import { ValidationError } from '../../core/errors.ts';
 import { locationKey } from '../status.ts';
 import { defineRoute, scopeOf, type Route, type RouteDeps } from '../route.ts';
 import { historyQuerySchema, noQuerySchema } from '../schemas.ts';
@@ -34,27 +41,30 @@ export function historyRoutes({ store }: RouteDeps): Route[] {
     cache.set(key, { atMs: nowMs, body });
     return body;
   };
-  const ledgerFor = (resolution: HistoryResolution, nowMs: number) =>
-    store.ledger.overlapping(historyWindow(resolution, nowMs).window.fromMs, nowMs + 1);
+  const ledgerFor = (resolution: HistoryResolution, nowMs: number, last: number | undefined) =>
+    store.ledger.overlapping(historyWindow(resolution, nowMs, last).window.fromMs, nowMs + 1);
   return [
     defineRoute({
       method: 'GET',
       path: '/v1/history/pool',
       summary:
         'The pool by location over time: the agents (and their CPUs) present in each bucket. `resolution` `minute` ' +
-        '(default) covers the last 24 hours, `hour` 30 days, `day` 90 days; buckets aligned to UTC. Read from the ' +
+        '(default) covers the last 24 hours, `hour` 30 days, `day` 90 days, or only the `last` N buckets; buckets ' +
+        'aligned to UTC. Read from the ' +
         `cost ledger; an answer may be up to ${HISTORY_REUSE_MS / 1000} s old.`,
       access: { kind: 'roles', roles: ['admin', 'submitter', 'finance'] },
       query: historyQuerySchema,
       response: { status: 200, description: 'The history, oldest bucket first.', schema: 'PoolHistory' },
       handle: ({ query, nowMs }) => {
         const resolution = query.resolution ?? 'minute';
-        const body = reuse(`pool:${resolution}`, nowMs, (): PoolHistory => {
+        const last = checkedLast(resolution, query.last);
+        const body = reuse(`pool:${resolution}:${last ?? ''}`, nowMs, (): PoolHistory => {
           const { window, bucketMs, buckets } = poolSizes(
-            ledgerFor(resolution, nowMs).agents,
+            ledgerFor(resolution, nowMs, last).agents,
             resolution,
             nowMs,
             locationKey,
+            last,
           );
           return {
             resolution,
@@ -84,12 +94,13 @@ export function historyRoutes({ store }: RouteDeps): Route[] {
       response: { status: 200, description: 'The spend, oldest bucket first.', schema: 'SpendHistory' },
       handle: ({ query, caller, nowMs }) => {
         const resolution = query.resolution ?? 'hour';
+        const last = checkedLast(resolution, query.last);
         const scope = scopeOf(caller);
-        const key = `spend:${resolution}:${scope === undefined ? '*' : JSON.stringify(scope)}`;
+        const key = `spend:${resolution}:${last ?? ''}:${scope === undefined ? '*' : JSON.stringify(scope)}`;
         const body = reuse(key, nowMs, (): SpendHistory => {
-          const ledger = ledgerFor(resolution, nowMs);
+          const ledger = ledgerFor(resolution, nowMs, last);
           const billed = scope === undefined ? undefined : scopedSpend(ledger.usage, scope, nowMs);
-          const { window, bucketMs, buckets } = cloudSpend(ledger.agents, resolution, nowMs, billed);
+          const { window, bucketMs, buckets } = cloudSpend(ledger.agents, resolution, nowMs, billed, last);
           return {
             resolution,
             bucketMs,
@@ -138,6 +149,15 @@ export function historyRoutes({ store }: RouteDeps): Route[] {
       },
     }),
   ];
+}
+
+/** `last` within the resolution's reach; ValidationError on `query.last` past it. */
+function checkedLast(resolution: HistoryResolution, last: number | undefined): number | undefined {
+  const reach = HISTORY_RESOLUTIONS[resolution].buckets;
+  if (last !== undefined && last > reach) {
+    throw new ValidationError('query.last', `must be at most ${reach} for resolution ${resolution}`);
+  }
+  return last;
 }
 
 /** A scoped caller's spend on an agent within a window: the cloud charges attributed to owners inside its scope. */

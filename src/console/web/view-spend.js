@@ -6,16 +6,16 @@ import { Freshness, budgetScopeText, html, percent, time, usd } from './format.j
 export function SpendView({ session }) {
   const finance = session.role === 'finance' || session.role === 'admin';
   const poll = usePoll([
-    '/v1/history/spend?resolution=hour',
-    '/v1/history/spend?resolution=day',
+    '/v1/history/spend?resolution=hour&last=24',
+    '/v1/history/spend?resolution=day&last=14',
     ...(finance ? ['/v1/budgets/forecasts', '/v1/budgets/alerts?limit=20'] : []),
   ]);
   const [hourly, daily, forecasts, alerts] = poll.data ?? [];
   return html`
     <h1>Spend and budgets</h1>
     <${Freshness} poll=${poll} />
-    ${hourly && spendSection('Cloud spend per hour, last 24 hours', 'hour', hourly.points.slice(-24))}
-    ${daily && spendSection('Cloud spend per day, last 14 days', 'day', daily.points.slice(-14))}
+    ${hourly && spendSection('Cloud spend per hour, last 24 hours', 'hour', hourly.points)}
+    ${daily && spendSection('Cloud spend per day, last 14 days', 'day', daily.points)}
     ${forecasts && budgetsSection(forecasts.forecasts)}
     ${alerts && alertsSection(alerts.alerts)}
   `;

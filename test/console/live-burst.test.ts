@@ -64,16 +64,19 @@ describe('web console: a burst, live in the Pool view', function () {
     // The view polls; the page is never reloaded. Cloud agents appear with their spend per hour...
     const cloudRow = page.locator('tr[data-location^="local:"]');
     await cloudRow.waitFor({ timeout: 30_000 });
-    const most = await waitFor(
-      'cloud agents registered in the Pool view',
+    // One reading of the row (agents and spend from the same render), once both cloud agents are there.
+    const { agents: most, spend } = await waitFor(
+      'cloud agents in the Pool view',
       async () => {
-        const agents = Number(await cloudRow.locator('[data-field="agents"]').textContent());
-        return agents >= 2 ? agents : undefined;
+        const row = await cloudRow.evaluate((tr) => ({
+          agents: Number(tr.querySelector('[data-field="agents"]')?.textContent),
+          spend: tr.querySelector('[data-field="pricePerHourUsd"]')?.textContent ?? '',
+        }));
+        return row.agents >= 2 ? row : undefined;
       },
       { timeoutMs: 30_000, intervalMs: 200 },
     );
-    const spend = await cloudRow.locator('[data-field="pricePerHourUsd"]').textContent();
-    assert.equal(Number(spend?.replace(/[^0-9.]/g, '')), Math.round(most * 0.0832 * 1e6) / 1e6);
+    assert.equal(Number(spend.replace(/[^0-9.]/g, '')), Math.round(most * 0.0832 * 1e6) / 1e6);
     const grewMs = Date.now() - startedMs;
     // ... and leave again once the work is done and they sat idle (3 s here).
     await cloudRow.waitFor({ state: 'detached', timeout: 60_000 });

@@ -25,4 +25,16 @@ export default tseslint.config(
       'no-restricted-globals': ['error', 'setTimeout', 'setInterval'],
     },
   },
+  {
+    // The web console's pages run in the browser.
+    files: ['src/console/web/**/*.js'],
+    languageOptions: {
+      globals: Object.fromEntries(
+        [
+          'fetch', 'location', 'document', 'addEventListener', 'removeEventListener', 'setTimeout', 'clearTimeout',
+          'URL', 'URLSearchParams', 'Blob', 'structuredClone',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
 );

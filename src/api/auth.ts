@@ -29,6 +29,21 @@ export function authenticate(
   return { kind: 'token', token };
 }
 
+/**
+ * Authorizes one request of a web console session, which acts as the (unrevoked) token that started it. Public routes
+ * see an anonymous caller, like bearer requests do. Throws AccessError 403 when the token may not make this call.
+ */
+export function authenticateSession(
+  token: TokenRecord,
+  access: Access,
+  params: Readonly<Record<string, string>>,
+  what: string,
+): Caller {
+  if (access.kind === 'public') return { kind: 'anonymous' };
+  authorize(token, access, params, what);
+  return { kind: 'token', token };
+}
+
 function bearer(authorization: string | undefined): string {
   if (!authorization) throw new AccessError(401, 'authenticating: send an Authorization: Bearer <token> header');
   const match = /^Bearer[ \t]+(\S+)$/i.exec(authorization.trim());

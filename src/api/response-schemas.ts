@@ -12,7 +12,11 @@ import type {
   BudgetView,
   ChargebackResponse,
   CreateTokenResponse,
+  BudgetForecastView,
+  DecisionView,
   ErrorBody,
+  PoolHistory,
+  SpendHistory,
   Health,
   ProviderRetry,
   Status,
@@ -232,6 +236,61 @@ const errorBody = z.object({
   }),
 }) satisfies z.ZodType<ErrorBody>;
 
+const decision = z.object({
+  id: z.string(),
+  kind: z.enum(['launch', 'terminate']),
+  providerId: z.string(),
+  state: z.enum(['pending', 'done', 'failed']),
+  reason: z.string(),
+  instanceIds: z.array(z.string()),
+  attempts: z.number(),
+  error: z.string(),
+  createdAtMs: z.number(),
+  updatedAtMs: z.number(),
+  count: z.number().optional(),
+  offering: z
+    .object({ zone: z.string(), instanceType: z.string(), lifecycle: z.string(), pricePerHourUsd: z.number() })
+    .optional(),
+  owners: z.array(z.object({ team: z.string(), project: z.string(), job: z.string(), share: z.number() })).optional(),
+}) satisfies z.ZodType<DecisionView>;
+
+const historyHead = {
+  resolution: z.enum(['minute', 'hour', 'day']),
+  bucketMs: z.number(),
+  fromMs: z.number(),
+  toMs: z.number(),
+};
+
+const poolHistory = z.object({
+  ...historyHead,
+  points: z.array(
+    z.object({
+      atMs: z.number(),
+      locations: z.record(z.string(), z.object({ agents: z.number(), cpus: z.number() })),
+    }),
+  ),
+}) satisfies z.ZodType<PoolHistory>;
+
+const spendHistory = z.object({
+  ...historyHead,
+  points: z.array(z.object({ atMs: z.number(), cloudSpendUsd: z.record(z.string(), z.number()) })),
+}) satisfies z.ZodType<SpendHistory>;
+
+const budgetForecast = z.object({
+  id: z.string(),
+  name: z.string(),
+  scope: budgetScopeSchema,
+  period: z.enum(['hour', 'day', 'month', 'burn']),
+  capUsd: z.number(),
+  fromMs: z.number(),
+  toMs: z.number(),
+  spentUsd: z.number(),
+  ratePerHourUsd: z.number(),
+  forecastUsd: z.number(),
+  overCap: z.boolean(),
+  series: z.array(z.object({ atMs: z.number(), spentUsd: z.number() })),
+}) satisfies z.ZodType<BudgetForecastView>;
+
 /** Every answer schema by its name under `components.schemas`. */
 export const responseSchemas = {
   Task: task,
@@ -277,6 +336,14 @@ export const responseSchemas = {
   AgentStateAnswer: z.object({ state: agentState }),
   MungeKey: z.object({ key: z.string() }),
   Error: errorBody,
+  ConsoleCode: z.object({ code: z.string(), expiresAtMs: z.number(), path: z.string() }),
+  DecisionList: z.object({ decisions: z.array(decision), next: nextCursor }),
+  PoolHistory: poolHistory,
+  SpendHistory: spendHistory,
+  TaskRunList: z.object({
+    runs: z.array(z.object({ agentId: z.string(), startMs: z.number(), endMs: z.number().nullable() })),
+  }),
+  BudgetForecastList: z.object({ forecasts: z.array(budgetForecast) }),
 } as const;
 
 export type ResponseSchemaName = keyof typeof responseSchemas;

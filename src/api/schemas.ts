@@ -115,6 +115,20 @@ export const auditQuerySchema = z.object(pageQuery).strict();
 
 export const budgetAlertsQuerySchema = z.object(pageQuery).strict();
 
+/** GET /v1/history/pool. */
+export const historyQuerySchema = z
+  .object({
+    resolution: z.enum(['minute', 'hour', 'day']).optional(),
+    /** Only the last N buckets (at most the resolution's reach: 1,440 minutes, 720 hours, 90 days). */
+    last: z
+      .string()
+      .regex(/^\d+$/, 'expected a whole number')
+      .transform(Number)
+      .pipe(z.number().int().min(1).max(1_440))
+      .optional(),
+  })
+  .strict();
+
 /** List routes that filter nothing: `limit` and `cursor` only. */
 export const pageQuerySchema = z.object(pageQuery).strict();
 

@@ -9,13 +9,15 @@ import type { AgentRegistry } from '../pool/builtin/registry.ts';
 import type { Store } from '../store/store.ts';
 import { amortizedPrivateRate, type PrivateRate } from '../cost-model/ledger.ts';
 import { DEFAULT_MAX_TASK_PAYLOAD_BYTES } from './admission.ts';
-import { authenticate } from './auth.ts';
+import { authenticate, authenticateSession } from './auth.ts';
+import { ConsolePages } from '../console/pages.ts';
+import { activeSession, checkSameOrigin } from '../console/session.ts';
 import { readJsonBody } from './body.ts';
 import { HttpError, toErrorResponse } from './errors.ts';
 import type { ApiMetrics } from './metrics.ts';
 import type { ProvidersPort } from './provider-status.ts';
 import { buildOpenApiDocument } from './openapi.ts';
-import type { Route, RouteDeps, RouteResult } from './route.ts';
+import type { Caller, Route, RouteDeps, RouteResult } from './route.ts';
 import { Router } from './router.ts';
 import { agentProtocolRoutes } from './routes/agent-protocol.ts';
 import { slurmRoutes } from './routes/slurm.ts';
@@ -28,6 +30,10 @@ import { policyAndPauseRoutes } from './routes/policy-and-pause.ts';
 import { serviceRoutes } from './routes/service.ts';
 import { taskRoutes } from './routes/tasks.ts';
 import { tokenRoutes } from './routes/tokens.ts';
+import { consoleRoutes } from './routes/console.ts';
+import { decisionRoutes } from './routes/decisions.ts';
+import { historyRoutes } from './routes/history.ts';
+import { taskRunRoutes } from './routes/task-runs.ts';
 import { noQuerySchema } from './schemas.ts';
 
 /** Where and how the server listens. */
@@ -99,10 +105,20 @@ export async function startApiServer(deps: ApiDeps): Promise<ApiServer> {
     ...reportRoutes(routeDeps, { privateRate: deps.privateRate ?? amortizedPrivateRate() }),
     ...agentProtocolRoutes(routeDeps),
     ...slurmRoutes(routeDeps),
+    ...consoleRoutes(routeDeps),
+    ...decisionRoutes(routeDeps),
+    ...historyRoutes(routeDeps),
+    ...taskRunRoutes(routeDeps),
   ];
   const router = new Router(routes);
+  const consolePages = new ConsolePages({ ...deps, secure: deps.listen.tls !== undefined });
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
-    handle(deps, router, req, res).catch((err: unknown) => {
+    const consoleUrl = URL.parse(req.url ?? '/', 'http://spillway.invalid');
+    const answered =
+      consoleUrl && consolePages.owns(consoleUrl.pathname)
+        ? consolePages.serve(req, res, consoleUrl)
+        : handle(deps, router, req, res);
+    answered.catch((err: unknown) => {
       deps.logger.error('failed answering request', { error: errorMessage(err) });
       if (!res.headersSent) res.writeHead(500);
       res.end();
@@ -141,7 +157,7 @@ async function handle(
     const url = requestUrl(req.url);
     const { route, params } = router.match(method, url.pathname);
     template = route.path;
-    const caller = authenticate(deps.store, req.headers.authorization, route.access, params, `${method} ${route.path}`);
+    const caller = callerOf(deps, req, route, params, `${method} ${route.path}`);
     const query: unknown = parseWith(route.query ?? noQuerySchema, queryObject(url.searchParams), 'query');
     const body: unknown = route.body
       ? parseWith(route.body, await readJsonBody(req, deps.listen.maxBodyBytes))
@@ -166,6 +182,26 @@ async function handle(
     status,
     durationMs: Math.round(seconds * 1e6) / 1e3,
   });
+}
+
+/**
+ * A request without an Authorization header may act through a web console session (its cookie); a state-changing one
+ * must then pass the same-origin and CSRF checks. Bearer requests are authenticated as they always were.
+ */
+function callerOf(
+  deps: ApiDeps,
+  req: http.IncomingMessage,
+  route: Route,
+  params: Readonly<Record<string, string>>,
+  what: string,
+): Caller {
+  const session =
+    req.headers.authorization === undefined && route.access.kind !== 'public'
+      ? activeSession(deps.store, req, deps.clock.now())
+      : undefined;
+  if (session === undefined) return authenticate(deps.store, req.headers.authorization, route.access, params, what);
+  if (route.method !== 'GET') checkSameOrigin(req, what, session);
+  return authenticateSession(session.token, route.access, params, what);
 }
 
 function requestUrl(raw: string | undefined): URL {

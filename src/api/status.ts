@@ -44,8 +44,11 @@ export function buildStatus(
   });
 }
 
-/** `private:<site>` for private agents, `<providerId>:<zone>` for cloud ones. */
-export function locationKey(agent: Agent): string {
+/**
+ * `private:<site>` for private agents, `<providerId>:<zone>` for cloud ones (of an agent, or of a ledger interval: the
+ * pool's history groups by the same keys as the status).
+ */
+export function locationKey(agent: Pick<Agent, 'location' | 'providerId'>): string {
   const { location } = agent;
   return location.kind === 'private'
     ? `private:${location.site}`

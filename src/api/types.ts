@@ -300,3 +300,77 @@ export interface ChargebackResponse {
   /** Requested and measured use of every task in the window. */
   readonly use?: UseFiguresBody;
 }
+
+/** A launch or terminate decision (GET /v1/decisions). */
+export interface DecisionView {
+  readonly id: string;
+  readonly kind: 'launch' | 'terminate';
+  readonly providerId: string;
+  /** `pending` until the cloud confirms, then `done`; `failed` when it refused. */
+  readonly state: 'pending' | 'done' | 'failed';
+  /** Why the controller decided it. */
+  readonly reason: string;
+  readonly instanceIds: readonly string[];
+  readonly attempts: number;
+  /** The last cloud error, or empty. */
+  readonly error: string;
+  readonly createdAtMs: number;
+  readonly updatedAtMs: number;
+  /** Launches only. */
+  readonly count?: number;
+  readonly offering?: {
+    readonly zone: string;
+    readonly instanceType: string;
+    readonly lifecycle: string;
+    readonly pricePerHourUsd: number;
+  };
+  /** Launches only: who the launch was for, with each owner's share. */
+  readonly owners?: readonly {
+    readonly team: string;
+    readonly project: string;
+    readonly job: string;
+    readonly share: number;
+  }[];
+}
+
+/** GET /v1/history/pool: per bucket, by location (`private:<site>`, `<providerId>:<zone>`), the agents present in it. */
+export interface PoolHistory {
+  readonly resolution: 'minute' | 'hour' | 'day';
+  readonly bucketMs: number;
+  readonly fromMs: number;
+  readonly toMs: number;
+  /** Oldest first; a bucket starts at `atMs`. */
+  readonly points: readonly {
+    readonly atMs: number;
+    readonly locations: Readonly<Record<string, { readonly agents: number; readonly cpus: number }>>;
+  }[];
+}
+
+/** GET /v1/history/spend: per bucket, by provider id, what the cloud billed for time within it. */
+export interface SpendHistory {
+  readonly resolution: 'minute' | 'hour' | 'day';
+  readonly bucketMs: number;
+  readonly fromMs: number;
+  readonly toMs: number;
+  readonly points: readonly { readonly atMs: number; readonly cloudSpendUsd: Readonly<Record<string, number>> }[];
+}
+
+/** A budget's spend in its current period with the forecast to the period's end (GET /v1/budgets/forecasts). */
+export interface BudgetForecastView {
+  readonly id: string;
+  readonly name: string;
+  readonly scope: BudgetScope;
+  readonly period: BudgetPeriod;
+  readonly capUsd: number;
+  readonly fromMs: number;
+  readonly toMs: number;
+  readonly spentUsd: number;
+  /** The spend rate of the last hour of the period so far (or of the whole period, when shorter). */
+  readonly ratePerHourUsd: number;
+  /** `spentUsd` plus that rate for the rest of the period; for `burn` budgets, the spend in the trailing hour. */
+  readonly forecastUsd: number;
+  /** Whether the forecast passes the cap. */
+  readonly overCap: boolean;
+  /** The spend through the period so far, at most 48 points, for a chart. */
+  readonly series: readonly { readonly atMs: number; readonly spentUsd: number }[];
+}

@@ -4,6 +4,8 @@ import { agentCommand } from './commands/agent.ts';
 import { agentsCommand } from './commands/agents.ts';
 import { budgetCommand } from './commands/budget.ts';
 import { configCommand } from './commands/config.ts';
+import { consoleCommand } from './commands/console.ts';
+import { decisionsCommand } from './commands/decisions.ts';
 import { pauseCommand } from './commands/pause.ts';
 import { providersCommand } from './commands/providers.ts';
 import { policyCommand } from './commands/policy.ts';
@@ -76,6 +78,8 @@ export function buildProgram(app: CliApp): Command {
   reportCommand(program, app);
   configCommand(program, app);
   simulateCommand(program, app);
+  consoleCommand(program, app);
+  decisionsCommand(program, app);
   return program;
 }
 

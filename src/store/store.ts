@@ -29,6 +29,7 @@ export interface Store {
   readonly ledger: LedgerRepo;
   readonly budgets: BudgetRepo;
   readonly registrations: RegistrationRepo;
+  readonly console: ConsoleRepo;
   close(): void;
 }
 
@@ -186,6 +187,17 @@ export interface IntentRepo {
   /** Confirms a terminate: state done, and each agent of those instances `terminated`. */
   completeTerminate(intent: TerminateIntent, nowMs: number): void;
   fail(id: string, error: string, nowMs: number): void;
+  /**
+   * One page of launch and terminate intents, newest first: at most `limit` of them, after the position `after` (the
+   * previous page's `next`) when given, and the position of the last one when more may follow.
+   */
+  recent(limit: number, after?: IntentCursor): { intents: Intent[]; next: IntentCursor | null };
+}
+
+/** A position in the newest-first listing of intents. Opaque to clients: the API encodes it. */
+export interface IntentCursor {
+  readonly createdAtMs: number;
+  readonly seq: number;
 }
 
 export const Role = { admin: 'admin', submitter: 'submitter', finance: 'finance', agent: 'agent' } as const;
@@ -323,4 +335,30 @@ export interface BudgetRepo {
   recordAlert(alert: NewBudgetAlert): boolean;
   /** Newest first; every alert when `limit` is left out; with `beforeId`, only alerts older than that one. */
   alerts(limit?: number, beforeId?: number): BudgetAlert[];
+}
+
+/** A web console session: it acts as the token that started it, while that token is not revoked. */
+export interface ConsoleSession {
+  readonly tokenId: string;
+  readonly createdAtMs: number;
+  readonly expiresAtMs: number;
+}
+
+/**
+ * The web console's sign-in codes and sessions, each kept by the SHA-256 of its secret. Expired codes and sessions
+ * are deleted when new ones are added.
+ */
+export interface ConsoleRepo {
+  /** Records a sign-in code made by a token, usable once until `expiresAtMs`. */
+  addCode(codeHash: string, tokenId: string, nowMs: number, expiresAtMs: number): void;
+  /**
+   * Uses a code: returns the token id it was made by and marks it used, or undefined (changing nothing) when the code
+   * is unknown, used before or expired at `nowMs`.
+   */
+  useCode(codeHash: string, nowMs: number): string | undefined;
+  openSession(sessionHash: string, session: ConsoleSession): void;
+  /** The session, or undefined when there is none or it expired at `nowMs`. */
+  session(sessionHash: string, nowMs: number): ConsoleSession | undefined;
+  /** Ends a session; ending one that does not exist is not an error. */
+  closeSession(sessionHash: string): void;
 }

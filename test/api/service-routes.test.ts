@@ -36,6 +36,12 @@ const ROUTES = [
   'POST /v1/agents/{id}/pull',
   'POST /v1/agents/{id}/tasks/{taskId}/report',
   'POST /v1/agents/{id}/leave',
+  'POST /v1/console/codes',
+  'GET /v1/decisions',
+  'GET /v1/history/pool',
+  'GET /v1/history/spend',
+  'GET /v1/budgets/forecasts',
+  'GET /v1/tasks/{id}/runs',
 ];
 
 describe('api service routes', () => {

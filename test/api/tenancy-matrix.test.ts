@@ -279,6 +279,56 @@ describe('api route x role x team-scope matrix', () => {
         assert.equal(Math.round(totals.totalUsd * 1e6), sum);
       },
     },
+    'GET /v1/budgets/forecasts': {
+      allowed: FINANCE,
+      ok: 200,
+      call: () => ({ method: 'GET', path: '/v1/budgets/forecasts' }),
+      check: ({ caller }, res) => {
+        const scopes = (json(res).forecasts as { scope: { kind: string; team?: string } }[]).map((b) =>
+          b.scope.kind === 'team' ? b.scope.team : b.scope.kind,
+        );
+        assert.deepEqual(
+          new Set(scopes),
+          SCOPED.has(caller) ? new Set(['vision']) : new Set(['vision', 'ml', 'global']),
+        );
+      },
+    },
+    'POST /v1/console/codes': {
+      allowed: READERS,
+      ok: 201,
+      call: () => ({ method: 'POST', path: '/v1/console/codes', body: {} }),
+      check: (_cell, res) => assert.match(String(json(res).path), /^\/console\/signin\?code=[A-Za-z0-9_-]{43}$/),
+    },
+    'GET /v1/decisions': {
+      allowed: READERS,
+      ok: 200,
+      call: () => ({ method: 'GET', path: '/v1/decisions' }),
+      check: ({ caller }, res) => {
+        const decisions = json(res).decisions as { kind: string; owners?: { team: string }[] }[];
+        // The harness's launches name no owner: a scoped caller sees none of them, an unscoped one all.
+        if (SCOPED.has(caller)) assert.ok(decisions.every((d) => d.owners?.every((o) => o.team === 'vision')));
+        else assert.ok(decisions.length > 0);
+      },
+    },
+    'GET /v1/history/pool': {
+      allowed: READERS,
+      ok: 200,
+      call: () => ({ method: 'GET', path: '/v1/history/pool' }),
+      check: (_cell, res) => assert.equal((json(res).points as unknown[]).length, 1440),
+    },
+    'GET /v1/history/spend': {
+      allowed: READERS,
+      ok: 200,
+      call: () => ({ method: 'GET', path: '/v1/history/spend' }),
+      check: (_cell, res) => assert.equal((json(res).points as unknown[]).length, 30 * 24),
+    },
+    'GET /v1/tasks/{id}/runs': {
+      allowed: READERS,
+      ok: 200,
+      foreign: 404,
+      call: ({ target }) => ({ method: 'GET', path: `/v1/tasks/${target === 'vision' ? visionTaskId : mlTaskId}/runs` }),
+      check: (_cell, res) => assert.ok(Array.isArray(json(res).runs)),
+    },
     'POST /v1/tokens': {
       allowed: ADMIN,
       ok: 201,

@@ -6,6 +6,7 @@ import { BudgetPeriod, describeScope, OnCap, type BudgetScope } from '../../cost
 import { addConnectionOptions, addExamples, addFormatOption, defineCommand, type CliApp } from '../common-options.ts';
 import { withClient, type ConnectionFlags } from '../connection.ts';
 import { fetchList } from '../pages.ts';
+import { budgetForecastCommand } from './budget-forecast.ts';
 import { parseIdArgument, parseIntFlag, parseNameFlag } from '../flags.ts';
 import { formatTime, render, renderJson, type OutputFormat, type Table } from '../format.ts';
 
@@ -229,6 +230,8 @@ export function budgetCommand(parent: Command, app: CliApp): void {
       ),
     );
   });
+
+  budgetForecastCommand(budget, app);
 
   const remove = defineCommand(budget, 'delete', 'delete a budget (its alerts are kept)').argument(
     '<id>',

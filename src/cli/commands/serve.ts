@@ -68,6 +68,7 @@ export function startBanner(url: string, adminTokenFile: string, app: Pick<CliAp
     ...(sameHome ? [] : [`  export SPILLWAY_HOME=${tokenDir}`]),
     '  npx spillway submit --cpu 1 --memory 512Mi --count 6 -- sleep 20',
     '  npx spillway status',
+    '  npx spillway console    # a one-time link to the web console',
     'Ctrl-C stops the controller.',
   ];
   return `${lines.join('\n')}\n`;

@@ -3,7 +3,7 @@ import { ConflictError, NotFoundError } from '../../core/errors.ts';
 import type { Intent, IntentState, LaunchIntent, TerminateIntent } from '../../core/intent.ts';
 import type { Offering } from '../../core/offering.ts';
 import type { OwnerShare } from '../../core/owner.ts';
-import type { IntentRepo } from '../store.ts';
+import type { IntentCursor, IntentRepo } from '../store.ts';
 import type { SqliteAgentRepo } from './agent-repo.ts';
 import { int, json, text } from './rows.ts';
 import { isConstraintError, type Row, type SqliteDb } from './sqlite-db.ts';
@@ -67,6 +67,24 @@ export class SqliteIntentRepo implements IntentRepo {
   }
 
   /** Oldest first. */
+  recent(limit: number, after?: IntentCursor): { intents: Intent[]; next: IntentCursor | null } {
+    const rows =
+      after === undefined
+        ? this.#db.all('SELECT rowid AS seq, * FROM intents ORDER BY created_at_ms DESC, rowid DESC LIMIT ?', limit)
+        : this.#db.all(
+            `SELECT rowid AS seq, * FROM intents WHERE created_at_ms < ? OR (created_at_ms = ? AND rowid < ?)
+             ORDER BY created_at_ms DESC, rowid DESC LIMIT ?`,
+            after.createdAtMs,
+            after.createdAtMs,
+            after.seq,
+            limit,
+          );
+    const last = rows.at(-1);
+    const next =
+      rows.length === limit && last ? { createdAtMs: int(last, 'created_at_ms'), seq: int(last, 'seq') } : null;
+    return { intents: rows.map(toIntent), next };
+  }
+
   launches(sinceMs: number): LaunchIntent[] {
     return this.#db
       .all(`SELECT * FROM intents WHERE kind = 'launch' AND created_at_ms >= ? ORDER BY created_at_ms, rowid`, sinceMs)
@@ -96,7 +114,8 @@ export class SqliteIntentRepo implements IntentRepo {
   fixBootScript(id: string, bootScript: string, nowMs: number): string {
     return this.#db.transaction(() => {
       const intent = this.#mustGet(id, `keeping the boot script of intent ${id}`);
-      if (intent.kind !== 'launch') throw new ConflictError(`keeping the boot script of intent ${id}: it is a ${intent.kind} intent`);
+      if (intent.kind !== 'launch')
+        throw new ConflictError(`keeping the boot script of intent ${id}: it is a ${intent.kind} intent`);
       if (intent.bootScript !== undefined) return intent.bootScript;
       this.#db.run('UPDATE intents SET boot_script = ?, updated_at_ms = ? WHERE id = ?', bootScript, nowMs, id);
       return bootScript;

@@ -16,6 +16,7 @@ import { SqliteDb } from './sqlite-db.ts';
 import { SqliteTaskRepo } from './task-repo.ts';
 import { SqliteTokenRepo } from './token-repo.ts';
 import { SqliteRegistrationRepo } from './registration-repo.ts';
+import { SqliteConsoleRepo } from './console-repo.ts';
 
 export interface SqliteStoreOptions {
   /** The schema steps to apply; default MIGRATIONS. Tests inject their own. */
@@ -65,6 +66,7 @@ export class SqliteStore implements Store {
   readonly ledger: SqliteLedgerRepo;
   readonly budgets: SqliteBudgetRepo;
   readonly registrations: SqliteRegistrationRepo;
+  readonly console: SqliteConsoleRepo;
 
   constructor(db: SqliteDb) {
     this.#db = db;
@@ -79,6 +81,7 @@ export class SqliteStore implements Store {
     this.lease = new SqliteLeaseRepo(db);
     this.budgets = new SqliteBudgetRepo(db, this.audit);
     this.registrations = new SqliteRegistrationRepo(db);
+    this.console = new SqliteConsoleRepo(db);
   }
 
   transaction<T>(fn: () => T): T {

@@ -25,6 +25,7 @@ const REPO_NAMES_SET: Record<RepoName, true> = {
   ledger: true,
   budgets: true,
   registrations: true,
+  console: true,
 };
 export const REPO_NAMES = Object.keys(REPO_NAMES_SET) as readonly RepoName[];
 

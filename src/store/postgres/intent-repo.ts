@@ -4,7 +4,7 @@ import type { Intent, IntentState, LaunchIntent, TerminateIntent } from '../../c
 import type { Offering } from '../../core/offering.ts';
 import type { OwnerShare } from '../../core/owner.ts';
 import type { AsyncRepo } from '../async-store.ts';
-import type { IntentRepo } from '../store.ts';
+import type { IntentCursor, IntentRepo } from '../store.ts';
 import type { PgAgentRepo } from './agent-repo.ts';
 import { isConstraintError, type PgDb, type PgRow } from './pg-db.ts';
 import { int, json, text } from './rows.ts';
@@ -67,6 +67,22 @@ export class PgIntentRepo implements AsyncRepo<IntentRepo> {
   async open(): Promise<Intent[]> {
     const rows = await this.#db.all(`SELECT * FROM intents WHERE state = 'pending' ORDER BY created_at_ms, seq`);
     return rows.map(toIntent);
+  }
+
+  /** Newest first, a page at a time (the decisions listing), as SqliteIntentRepo.recent. */
+  async recent(limit: number, after?: IntentCursor): Promise<{ intents: Intent[]; next: IntentCursor | null }> {
+    const rows =
+      after === undefined
+        ? await this.#db.all('SELECT * FROM intents ORDER BY created_at_ms DESC, seq DESC LIMIT $1', [limit])
+        : await this.#db.all(
+            `SELECT * FROM intents WHERE created_at_ms < $1 OR (created_at_ms = $1 AND seq < $2)
+             ORDER BY created_at_ms DESC, seq DESC LIMIT $3`,
+            [after.createdAtMs, after.seq, limit],
+          );
+    const last = rows.at(-1);
+    const next =
+      rows.length === limit && last ? { createdAtMs: int(last, 'created_at_ms'), seq: int(last, 'seq') } : null;
+    return { intents: rows.map(toIntent), next };
   }
 
   /** Oldest first. */

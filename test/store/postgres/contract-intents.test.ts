@@ -51,6 +51,36 @@ describeEachEngine('store contract: intents', (engine) => {
     );
   });
 
+  it('pages recent intents newest first, ties by record order, with a cursor until the last page', async () => {
+    // Five intents, two created at the same time: the one recorded later comes first.
+    const made = [
+      launchIntent({ createdAtMs: T0 }),
+      terminateIntent({ createdAtMs: T0 + 5 }),
+      launchIntent({ createdAtMs: T0 + 5 }),
+      launchIntent({ createdAtMs: T0 + 9, state: 'done' }),
+      terminateIntent({ createdAtMs: T0 + 20 }),
+    ];
+    for (const intent of made) await store.intents.insert(intent);
+    const expected = [made[4]!, made[3]!, made[2]!, made[1]!, made[0]!].map((i) => i.id);
+    const first = await store.intents.recent(2);
+    assert.deepEqual(
+      first.intents.map((i) => i.id),
+      expected.slice(0, 2),
+    );
+    assert.notEqual(first.next, null);
+    const second = await store.intents.recent(2, first.next!);
+    assert.deepEqual(
+      second.intents.map((i) => i.id),
+      expected.slice(2, 4),
+    );
+    const third = await store.intents.recent(2, second.next!);
+    assert.deepEqual(
+      third.intents.map((i) => i.id),
+      expected.slice(4),
+    );
+    assert.equal(third.next, null);
+  });
+
   it('records attempts and failures with their error', async () => {
     const intent = launchIntent();
     await store.intents.insert(intent);

@@ -90,6 +90,11 @@ describe('gcp-compute error translation', () => {
     assert.deepEqual([refused.scope, refused.code, refused.subject], ['offering', 'HTTP 400', 'n2-standard-2']);
     assert.equal(refused.message, `${LAUNCH.doing}: Compute Engine refused the request (the operation failed)`);
     assert.equal(operation([{}]).message, 'UNKNOWN: ');
+    // HTTP 501 is UNIMPLEMENTED's status: an unsupported call refuses every launch of the provider, no retry helps.
+    assert.equal(gceErrorMeaning(operation([], 501)), 'client');
+    const unsupported = translateGceError(operation([], 501), LAUNCH);
+    assert.ok(unsupported instanceof RefusedError && !unsupported.retryable);
+    assert.deepEqual([unsupported.scope, unsupported.code, unsupported.subject], ['provider', 'HTTP 501', 'tpl-1']);
   });
 
   it('names a failed operation’s errors, or says it failed when it names none', () => {

@@ -186,8 +186,10 @@ describe('reconcile', () => {
   it('adopts instances tagged with a launch intent of this provider, and completes it once all are found', async () => {
     const p = provider();
     const intent = launchIntent(p.id, 2);
+    // Launched before a downtime longer than the grace: adopted all the same, and not terminated.
     p.addStray('i-1', CLUSTER, clock.now(), intent.id);
-    await reconcile(context([p]));
+    clock.advance(10 * GRACE);
+    assert.deepEqual(await reconcile(context([p])), []);
     const partly = store.intents.get(intent.id) as LaunchIntent;
     assert.deepEqual([partly.state, partly.instanceIds], ['pending', ['i-1']]);
     assert.equal(store.agents.byInstance(p.id, 'i-1')?.state, 'provisioning');
@@ -197,7 +199,8 @@ describe('reconcile', () => {
     assert.deepEqual(logged('completed launch from found instances'), []);
 
     p.addStray('i-2', CLUSTER, clock.now(), intent.id);
-    await reconcile(context([p]));
+    clock.advance(10 * GRACE);
+    assert.deepEqual(await reconcile(context([p])), [], 'adopted agents are known: not terminated either');
     const whole = store.intents.get(intent.id) as LaunchIntent;
     assert.deepEqual([whole.state, [...whole.instanceIds].sort()], ['done', ['i-1', 'i-2']]);
     assert.deepEqual(logged('completed launch from found instances'), [

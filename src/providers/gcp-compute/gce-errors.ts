@@ -128,6 +128,8 @@ export function gceErrorMeaning(err: unknown): GceErrorMeaning | 'client' {
   if (known) return known;
   if (facts.httpStatus !== undefined) {
     if (facts.httpStatus === 429) return 'throttled';
+    // 501 is UNIMPLEMENTED's status: an unsupported call, which no retry makes work.
+    if (facts.httpStatus === 501) return 'client';
     return facts.httpStatus >= 500 ? 'transient' : 'client';
   }
   switch (facts.grpcCode) {

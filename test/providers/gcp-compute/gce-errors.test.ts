@@ -90,6 +90,31 @@ describe('gcp-compute error translation', () => {
     assert.deepEqual([refused.scope, refused.code, refused.subject], ['offering', 'HTTP 400', 'n2-standard-2']);
     assert.equal(refused.message, `${LAUNCH.doing}: Compute Engine refused the request (the operation failed)`);
     assert.equal(operation([{}]).message, 'UNKNOWN: ');
+    // HTTP 501 is UNIMPLEMENTED's status: an unsupported call refuses every launch of the provider, no retry helps.
+    assert.equal(gceErrorMeaning(operation([], 501)), 'client');
+    const unsupported = translateGceError(operation([], 501), LAUNCH);
+    assert.ok(unsupported instanceof RefusedError && !unsupported.retryable);
+    assert.deepEqual([unsupported.scope, unsupported.code, unsupported.subject], ['provider', 'HTTP 501', 'tpl-1']);
+  });
+
+  it('names a failed operation’s errors, or says it failed when it names none', () => {
+    const none = new GceOperationFailed({ name: 'op-2' });
+    assert.equal(none.name, 'GceOperationFailed');
+    assert.equal(none.message, 'the operation failed');
+    assert.equal(new GceOperationFailed({ name: 'op-3', error: {} }).message, 'the operation failed');
+    // A failed operation did answer: it is a failure of Compute Engine's, not a missing answer.
+    const failed = translateGceError(new GceOperationFailed({ name: 'op-4', httpErrorStatusCode: 500 }), LAUNCH);
+    assert.equal(failed.message, `${LAUNCH.doing}: Compute Engine failed (the operation failed)`);
+    const internal = translateGceError(operation([{ code: 'INTERNAL_ERROR', message: 'x' }]), LAUNCH);
+    assert.ok(internal instanceof ProviderError && internal.retryable);
+    assert.equal(internal.message, `${LAUNCH.doing}: Compute Engine failed (INTERNAL_ERROR: INTERNAL_ERROR: x)`);
+  });
+
+  it('reads only a non-empty string as an ErrorInfo reason', () => {
+    const odd = Object.assign(new Error('denied'), { code: 7, reason: 7 });
+    const err = translateGceError(odd, LAUNCH);
+    assert.ok(err instanceof AuthError);
+    assert.equal(err.code, 'PERMISSION_DENIED');
   });
 
   it('calls a call with no answer retryable and says it may have taken effect', () => {

@@ -161,6 +161,8 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
     health: { isLeader: () => isLeader(), version: VERSION },
     privateRate: amortizedPrivateRate(config.privateRates),
     providers: providersPort,
+    // A submission, a finished task or a new agent starts a pass now instead of at the next interval.
+    onChange: () => leading.controller?.wake(),
     ...(config.pool.kind === 'slurm' ? { slurmMungeKeyFile: config.pool.mungeKeyFile } : {}),
   });
   const controllerUrl = config.api.publicUrl ?? api.url;

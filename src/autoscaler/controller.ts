@@ -9,6 +9,7 @@ import type { CloudProvider } from '../providers/provider.ts';
 import type { Store } from '../store/store.ts';
 import type { LaunchCommand, TerminateCommand, Waiting } from './commands.ts';
 import { dueAfterInterruption, interruptedOfferings } from './interruptions.ts';
+import { nextDueMs } from './next-due.ts';
 import { launchOwnerShares, openBudgetBook, type BudgetBook } from '../cost-model/budgets.ts';
 import { readBudgetInput, recordBudgetAlerts } from '../cost-model/budget-snapshot.ts';
 import type { NewBudgetAlert } from '../cost-model/budget-alerts.ts';
@@ -38,6 +39,11 @@ export interface ControllerSettings {
   readonly terminationAllowanceMs?: number;
   /** How long a launch may take from its intent to the cloud's answer, queue and retries included; default 120 s. */
   readonly launchAllowanceMs?: number;
+  /**
+   * How long the loop waits after a wake-up (a submission, an agent freeing room) before its pass, so that a burst of
+   * requests makes one pass; default 20 ms.
+   */
+  readonly wakeCoalesceMs?: number;
   /** The first backoff of a launch breaker after a refusal; default 60 s. */
   readonly refusalBackoffMs?: number;
   /** A launch breaker's backoff doubles up to this; default 30 minutes. */
@@ -79,6 +85,8 @@ export interface PassReport {
   readonly launches: readonly LaunchCommand[];
   readonly terminates: readonly TerminateCommand[];
   readonly waiting: readonly Waiting[];
+  /** When the next pass must run at the latest, for what this one held back (next-due.ts); absent: the interval. */
+  readonly nextDueMs?: number;
 }
 
 const LEASE = 'controller';
@@ -101,7 +109,10 @@ export class Controller {
   #abort = new AbortController();
   /** Aborts cloud calls in flight; only a hard stop uses it. */
   readonly #calls = new AbortController();
+  /** Cuts the loop's current wait short; set while it waits. */
   #wake: (() => void) | undefined;
+  /** A wake-up came since the current pass began: the loop runs another pass soon after it. */
+  #woken = false;
 
   constructor(opts: ControllerOptions) {
     this.#o = opts;
@@ -141,7 +152,10 @@ export class Controller {
     return this.#leader;
   }
 
-  /** Runs passes every passIntervalMs until stop(). */
+  /**
+   * Runs passes until stop(): every passIntervalMs, sooner when something the last pass held back becomes due
+   * (next-due.ts), and wakeCoalesceMs after wake(). Never two passes at once.
+   */
   start(): void {
     if (this.#loop) return;
     this.#abort = new AbortController();
@@ -243,8 +257,14 @@ export class Controller {
     return { providerId: provider.id, closed };
   }
 
-  /** Starts the next pass now (a capacity error, a test). */
+  /**
+   * Asks for a pass soon: something changed that a pass may act on (a submission, an agent that registered or freed
+   * room, a capacity error). Cheap and safe to call on every request: the wake-ups of a burst coalesce into one pass
+   * wakeCoalesceMs after the first, and a wake-up during a pass makes one more pass after it, never a second one at
+   * the same time.
+   */
   wake(): void {
+    this.#woken = true;
     this.#wake?.();
   }
 
@@ -255,26 +275,43 @@ export class Controller {
 
   async #run(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
+      this.#woken = false;
+      let dueMs: number | undefined;
       try {
-        await this.runPass();
+        dueMs = (await this.runPass()).nextDueMs;
       } catch (err) {
         this.#o.logger.error('pass failed', { error: errorMessage(err) });
       }
       if (signal.aborted) break;
-      await this.#sleep(signal);
+      await this.#sleep(signal, dueMs);
     }
   }
 
-  #sleep(signal: AbortSignal): Promise<void> {
+  /**
+   * Waits for the next pass: until `dueMs` or the interval, whichever comes first, cut short by a wake-up (or one
+   * that came during the pass); after a wake-up, wakeCoalesceMs more so a burst makes one pass.
+   */
+  async #sleep(signal: AbortSignal, dueMs: number | undefined): Promise<void> {
+    const { clock, settings } = this.#o;
+    const nowMs = clock.now();
+    const untilMs = Math.min(nowMs + settings.passIntervalMs, dueMs ?? Infinity);
+    if (!this.#woken) await this.#wait(signal, Math.max(0, untilMs - nowMs), true);
+    if (!this.#woken || signal.aborted) return;
+    const coalesceMs = Math.min(settings.wakeCoalesceMs ?? 20, Math.max(0, untilMs - clock.now()));
+    if (coalesceMs > 0) await this.#wait(signal, coalesceMs, false);
+  }
+
+  /** Sleeps `ms` on the clock until stop(); a wake-up cuts it short when `wakeable`. */
+  #wait(signal: AbortSignal, ms: number, wakeable: boolean): Promise<void> {
     const wakeup = new AbortController();
     const onAbort = (): void => wakeup.abort();
     signal.addEventListener('abort', onAbort, { once: true });
-    this.#wake = () => wakeup.abort();
+    if (wakeable) this.#wake = () => wakeup.abort();
     return this.#o.clock
-      .sleep(this.#o.settings.passIntervalMs, { signal: wakeup.signal })
+      .sleep(ms, { signal: wakeup.signal })
       .catch(() => undefined)
       .finally(() => {
-        this.#wake = undefined;
+        if (wakeable) this.#wake = undefined;
         signal.removeEventListener('abort', onAbort);
       });
   }
@@ -323,10 +360,11 @@ export class Controller {
     const policy = store.policy.get();
     const open = store.intents.open();
     const openLaunches = open.filter((i): i is LaunchIntent => i.kind === 'launch');
+    const pending = dueAfterInterruption(snapshot.pending, now, policy);
     const result = plan({
       nowMs: now,
       policy,
-      pending: dueAfterInterruption(snapshot.pending, now, policy),
+      pending,
       agents: snapshot.agents,
       openLaunches,
       offerings: this.#offerings,
@@ -359,7 +397,14 @@ export class Controller {
 
     this.#noteWaiting(result.launches, result.waiting);
 
-    const report: PassReport = { leader: true, placed, launches: result.launches, terminates, waiting: result.waiting };
+    const report: PassReport = {
+      leader: true,
+      placed,
+      launches: result.launches,
+      terminates,
+      waiting: result.waiting,
+      nextDueMs: this.#nextDue(now, policy, pending),
+    };
     this.#o.observer?.onPass?.(report);
     return report;
   }
@@ -464,6 +509,21 @@ export class Controller {
       }
     }
     this.#offerings = fresh;
+  }
+
+  /** When the next pass must run at the latest for the pending tasks, breakers and unavailable offerings it saw. */
+  #nextDue(nowMs: number, policy: Policy, pending: readonly TaskHeader[]): number {
+    return nextDueMs({
+      nowMs,
+      intervalMs: this.#o.settings.passIntervalMs,
+      pendingGraceMs: policy.pendingGraceMs,
+      pendingSinceMs: pending.map((t) => t.pendingSinceMs),
+      breakerRetryAtMs: this.#breakers
+        .list()
+        .filter((b) => b.state === 'open')
+        .map((b) => b.retryAtMs),
+      unavailableUntilMs: this.#unavailableUntil.values(),
+    });
   }
 
   #unavailable(nowMs: number): Set<string> {

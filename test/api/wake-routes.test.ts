@@ -5,7 +5,7 @@ import type { Task } from '../../src/core/task.ts';
 import { resources } from '../../src/core/resources.ts';
 import { expectApiError, startApiHarness, type ApiHarness } from '../helpers/api-harness.ts';
 
-const TASK = { owner: { team: 't', project: 'p' }, resources: { cpu: 500, memory: 256 }, command: ['true'] };
+const TASK = { owner: { team: 't', project: 'p' }, resources: { cpu: 0.5, memory: 256 }, command: ['true'] };
 
 /**
  * Which requests wake the control loop (the server's onChange, which serve wires to Controller.wake): those that give

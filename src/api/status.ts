@@ -1,4 +1,4 @@
-import { LIVE_AGENT_STATES, type Agent, type AgentState } from '../core/agent.ts';
+import { NOT_TERMINATED_AGENT_STATES, type Agent } from '../core/agent.ts';
 import { microsToUsd } from '../core/money.ts';
 import { ZERO, add, subtract, type Resources } from '../core/resources.ts';
 import type { Store } from '../store/store.ts';
@@ -7,13 +7,12 @@ import type { LocationSummary, ProviderStatus, Status } from './types.ts';
 /** How long a lost agent stays in the status after its last heartbeat. */
 export const LOST_AGENT_VISIBLE_MS = 3_600_000;
 
-/** Agents that hold (or are about to hold) a machine: they count towards capacity and cost. */
-const ALIVE: ReadonlySet<AgentState> = new Set(LIVE_AGENT_STATES);
 
 /**
- * The pool at a glance. Locations group the alive agents (provisioning, registered, draining) as `private:<site>` or
- * `<providerId>:<zone>`; `free` counts only registered agents, the only ones new work is placed on. Prices are summed
- * in micro-USD and turned into dollars once.
+ * The pool at a glance, the same size at any pool size: agents counted by state and isolation, grouped by location,
+ * never listed. Locations group the alive agents (provisioning, registered, draining) as `private:<site>` or
+ * `<providerId>:<zone>`; `free` counts only registered agents, the only ones new work is placed on. Lost agents count
+ * for an hour after their last heartbeat. Prices are summed in micro-USD and turned into dollars once.
  */
 export function buildStatus(
   store: Store,
@@ -22,20 +21,31 @@ export function buildStatus(
   providers: readonly ProviderStatus[] = [],
 ): Status {
   return store.transaction(() => {
-    const agents = store.agents
-      .list()
-      .filter(
-        (a) => a.state !== 'terminated' && (a.state !== 'lost' || nowMs - a.lastHeartbeatMs <= LOST_AGENT_VISIBLE_MS),
-      );
-    const alive = agents.filter((a) => ALIVE.has(a.state));
-    const cloudMicros = alive
-      .filter((a) => a.location.kind === 'cloud')
-      .reduce((sum, a) => sum + a.pricePerHourMicros, 0);
+    const agentCounts = { provisioning: 0, registered: 0, draining: 0, lost: 0 };
+    const isolation: Record<string, number> = {};
+    const alive: Agent[] = [];
+    let cloudMicros = 0;
+    for (const a of store.agents.list({ states: NOT_TERMINATED_AGENT_STATES })) {
+      if (a.state === 'lost') {
+        if (nowMs - a.lastHeartbeatMs <= LOST_AGENT_VISIBLE_MS) agentCounts.lost++;
+        continue;
+      }
+      // Provisioning, registered, draining: they hold (or are about to hold) a machine and count in capacity and cost.
+      if (a.state === 'terminated') continue;
+      agentCounts[a.state]++;
+      alive.push(a);
+      if (a.location.kind === 'cloud') cloudMicros += a.pricePerHourMicros;
+      if (a.state !== 'provisioning') {
+        const mode = a.isolation ?? 'none';
+        isolation[mode] = (isolation[mode] ?? 0) + 1;
+      }
+    }
     return {
       clusterId: store.meta.clusterId(),
       paused: store.policy.get().paused,
       leader,
-      agents,
+      agentCounts,
+      isolation,
       tasks: store.tasks.countByState(),
       locations: summarizeLocations(alive),
       cloudSpendPerHourUsd: microsToUsd(cloudMicros),

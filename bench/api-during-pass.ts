@@ -33,6 +33,7 @@ export const benchmark: Benchmark = {
       ctx.log(
         `  filled ${agents} agents, ${agents * TASKS_PER_AGENT} running and ${PENDING} pending tasks in ${((performance.now() - fillStarted) / 1000).toFixed(1)} s`,
       );
+      const profDir = process.env['SPILLWAY_BENCH_CPU_PROF'];
       const serve = await startServe(
         dir,
         {
@@ -44,7 +45,8 @@ export const benchmark: Benchmark = {
           providers: [],
           log: { level: 'warn' },
         },
-        { log: ctx.log },
+        // SPILLWAY_BENCH_CPU_PROF=<dir>: serve writes a V8 CPU profile there when it stops (`--cpu-prof`).
+        { log: ctx.log, ...(profDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] } : {}) },
       );
       try {
         const auth = { authorization: `Bearer ${serve.token}` };

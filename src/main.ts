@@ -185,7 +185,6 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
     },
     observer: {
       onPass: (report) => {
-        recordGauges(store, metrics);
         metrics.recordProviders(providerStatuses(providersPort, report.leader, store.intents.open()));
         metrics.decisions.inc({ kind: 'place' }, report.placed);
         metrics.decisions.inc({ kind: 'launch' }, report.launches.length);
@@ -199,6 +198,8 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
       },
     },
   });
+  // The pool's gauges read every agent: read when /metrics is scraped, not on every pass (a pass must not stall the API).
+  metrics.onExposition(() => recordGauges(store, metrics));
   isLeader = () => controller.isLeader();
   leading.controller = controller;
   controller.start();

@@ -70,11 +70,18 @@ export const benchmark: Benchmark = {
             if (!res.ok || body.tasks?.length !== 100) throw new Error(`task list answered ${res.status}`);
           }),
         ]);
+        // Then a few seconds of the listing issue 13 saw fail: one state, 100,000 tasks in it.
+        const pendingUntil = performance.now() + (ctx.quick ? 3_000 : 10_000);
+        const pendingList = await loop(pendingUntil, async () => {
+          const res = await fetch(`${url}/v1/tasks?state=pending&limit=100`, { headers: { authorization: `Bearer ${token}` } });
+          const body = (await res.json()) as { tasks?: unknown[] };
+          if (!res.ok || body.tasks?.length !== 100) throw new Error(`pending task list answered ${res.status}`);
+        });
         const peakRssMiB = serve.peakRssMiB();
         ctx.log(
           `  ${health.length} healthz (p50 ${quantile(health, 0.5).toFixed(1)} ms, max ${Math.max(...health).toFixed(0)} ms), ` +
             `${list.length} task lists (p50 ${quantile(list, 0.5).toFixed(1)} ms, max ${Math.max(...list).toFixed(0)} ms), ` +
-            `peak RSS ${peakRssMiB.toFixed(0)} MiB`,
+            `${pendingList.length} pending-task lists (p50 ${quantile(pendingList, 0.5).toFixed(1)} ms), peak RSS ${peakRssMiB.toFixed(0)} MiB`,
         );
         return {
           metrics: {
@@ -84,7 +91,9 @@ export const benchmark: Benchmark = {
             'tasksList.p99Ms': round(quantile(list, 0.99), 1),
             'healthz.maxMs': round(Math.max(...health), 1),
             'tasksList.maxMs': round(Math.max(...list), 1),
-            requests: health.length + list.length,
+            'pendingList.p50Ms': round(quantile(pendingList, 0.5), 1),
+            'pendingList.p99Ms': round(quantile(pendingList, 0.99), 1),
+            requests: health.length + list.length + pendingList.length,
             peakRssMiB: round(peakRssMiB, 0),
           },
           targets: [

@@ -138,7 +138,8 @@ describe('api agents and status routes', () => {
     const client = h.client(h.tokens.admin);
     const before = JSON.stringify(await client.get<Status>('/v1/status')).length;
     h.store.transaction(() => {
-      for (let i = 0; i < 500; i++) {
+      // More than one page of STATUS_PAGE_AGENTS: the status reads the agents page by page.
+      for (let i = 0; i < 1_500; i++) {
         h.store.agents.insert(
           {
             name: `many-${i}`,
@@ -157,8 +158,17 @@ describe('api agents and status routes', () => {
       }
     });
     const after = await client.get<Status>('/v1/status');
-    assert.equal(after.agentCounts.registered, 503);
-    assert.equal(after.locations.find((l) => l.location === 'private:lab')?.agents, 502);
+    assert.deepEqual(after.agentCounts, { provisioning: 1, registered: 1_503, draining: 1, lost: 1 });
+    // lab-1 (4 CPUs, 1.5 allocated) and lab-2 (2 CPUs), 8 GiB each, and 1,500 agents of 1 CPU and 1 GiB.
+    assert.deepEqual(after.locations.find((l) => l.location === 'private:lab'), {
+      location: 'private:lab',
+      kind: 'private',
+      agents: 1_502,
+      capacity: resources({ cpuMillis: 6000 + 1_500_000, memoryMiB: 16384 + 1_500 * 1024, netMbps: 2000 }),
+      allocated: resources({ cpuMillis: 1500, memoryMiB: 1024 }),
+      free: resources({ cpuMillis: 4500 + 1_500_000, memoryMiB: 15360 + 1_500 * 1024, netMbps: 2000 }),
+      pricePerHourUsd: 0,
+    });
     // The same fields, a few digits longer.
     assert.ok(JSON.stringify(after).length - before < 40, `grew by ${JSON.stringify(after).length - before} bytes`);
   });

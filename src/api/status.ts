@@ -9,7 +9,7 @@ export const LOST_AGENT_VISIBLE_MS = 3_600_000;
 
 
 /** Agents read per step of the status; between steps the event loop serves other requests. */
-export const STATUS_PAGE_AGENTS = 1_000;
+export const STATUS_PAGE_AGENTS = 500;
 
 /**
  * The pool at a glance, the same size at any pool size: agents counted by state and isolation, grouped by location,
@@ -18,8 +18,8 @@ export const STATUS_PAGE_AGENTS = 1_000;
  * for an hour after their last heartbeat. Prices are summed in micro-USD and turned into dollars once.
  *
  * The agents are read a page of STATUS_PAGE_AGENTS at a time, yielding to the event loop between pages, so a status
- * of a large pool never holds the API up: at 10,000 agents one read of them all (with their allocation, summed from
- * every running task) took about 190 ms. The pages are not one snapshot: an agent that changes state while they are
+ * of a large pool never holds the API up: at 10,000 agents running 300,000 tasks one read of them all (with their
+ * allocation, summed from every running task) took 190 to 255 ms, a page of 500 about 18 ms. The pages are not one snapshot: an agent that changes state while they are
  * read may count in its old state or its new one.
  */
 export async function buildStatus(

@@ -10,6 +10,7 @@ import type { Store } from '../store/store.ts';
 import type { LaunchCommand, TerminateCommand, Waiting } from './commands.ts';
 import { dueAfterInterruption, interruptedOfferings } from './interruptions.ts';
 import { nextDueMs } from './next-due.ts';
+import { PassLoop } from './pass-loop.ts';
 import { launchOwnerShares, openBudgetBook, type BudgetBook } from '../cost-model/budgets.ts';
 import { readBudgetInput, recordBudgetAlerts } from '../cost-model/budget-snapshot.ts';
 import type { NewBudgetAlert } from '../cost-model/budget-alerts.ts';
@@ -105,17 +106,20 @@ export class Controller {
   #passes = 0;
   #leader = false;
   #leaderSinceMs = 0;
-  #loop: Promise<void> | undefined;
-  #abort = new AbortController();
+  readonly #loop: PassLoop;
   /** Aborts cloud calls in flight; only a hard stop uses it. */
   readonly #calls = new AbortController();
-  /** Cuts the loop's current wait short; set while it waits. */
-  #wake: (() => void) | undefined;
-  /** A wake-up came since the current pass began: the loop runs another pass soon after it. */
-  #woken = false;
 
   constructor(opts: ControllerOptions) {
     this.#o = opts;
+    this.#loop = new PassLoop({
+      clock: opts.clock,
+      intervalMs: opts.settings.passIntervalMs,
+      coalesceMs: opts.settings.wakeCoalesceMs ?? 20,
+      // Through the instance, so a wrapped runPass (the benchmarks time it) is the one the loop runs.
+      pass: async () => (await this.runPass()).nextDueMs,
+      onError: (err) => opts.logger.error('pass failed', { error: errorMessage(err) }),
+    });
     this.#breakers = new LaunchBreakers({
       clock: opts.clock,
       logger: opts.logger,
@@ -157,9 +161,7 @@ export class Controller {
    * (next-due.ts), and wakeCoalesceMs after wake(). Never two passes at once.
    */
   start(): void {
-    if (this.#loop) return;
-    this.#abort = new AbortController();
-    this.#loop = this.#run(this.#abort.signal);
+    this.#loop.start();
   }
 
   /**
@@ -168,10 +170,7 @@ export class Controller {
    * gives the lease up last, so no other controller acts before this one is done.
    */
   async stop(opts: { release?: string; abortCalls?: boolean } = {}): Promise<void> {
-    this.#abort.abort(new Error('controller stopping'));
-    this.#wake?.();
-    await this.#loop;
-    this.#loop = undefined;
+    await this.#loop.stop();
     if (opts.abortCalls) this.#calls.abort(new Error('controller stopping'));
     await this.#provisioner.settle();
     if (opts.release && this.#leader) await this.releaseAll(opts.release);
@@ -264,56 +263,12 @@ export class Controller {
    * the same time.
    */
   wake(): void {
-    this.#woken = true;
-    this.#wake?.();
+    this.#loop.wake();
   }
 
   /** Resolves when every queued cloud call has finished. */
   settle(): Promise<void> {
     return this.#provisioner.settle();
-  }
-
-  async #run(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      this.#woken = false;
-      let dueMs: number | undefined;
-      try {
-        dueMs = (await this.runPass()).nextDueMs;
-      } catch (err) {
-        this.#o.logger.error('pass failed', { error: errorMessage(err) });
-      }
-      if (signal.aborted) break;
-      await this.#sleep(signal, dueMs);
-    }
-  }
-
-  /**
-   * Waits for the next pass: until `dueMs` or the interval, whichever comes first, cut short by a wake-up (or one
-   * that came during the pass); after a wake-up, wakeCoalesceMs more so a burst makes one pass.
-   */
-  async #sleep(signal: AbortSignal, dueMs: number | undefined): Promise<void> {
-    const { clock, settings } = this.#o;
-    const nowMs = clock.now();
-    const untilMs = Math.min(nowMs + settings.passIntervalMs, dueMs ?? Infinity);
-    if (!this.#woken) await this.#wait(signal, Math.max(0, untilMs - nowMs), true);
-    if (!this.#woken || signal.aborted) return;
-    const coalesceMs = Math.min(settings.wakeCoalesceMs ?? 20, Math.max(0, untilMs - clock.now()));
-    if (coalesceMs > 0) await this.#wait(signal, coalesceMs, false);
-  }
-
-  /** Sleeps `ms` on the clock until stop(); a wake-up cuts it short when `wakeable`. */
-  #wait(signal: AbortSignal, ms: number, wakeable: boolean): Promise<void> {
-    const wakeup = new AbortController();
-    const onAbort = (): void => wakeup.abort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    if (wakeable) this.#wake = () => wakeup.abort();
-    return this.#o.clock
-      .sleep(ms, { signal: wakeup.signal })
-      .catch(() => undefined)
-      .finally(() => {
-        if (wakeable) this.#wake = undefined;
-        signal.removeEventListener('abort', onAbort);
-      });
   }
 
   /** One pass of the loop: observe, place, plan, act, scale down, reconcile. */

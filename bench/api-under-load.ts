@@ -5,21 +5,15 @@
  * back; the figures are their p99 latencies and serve's peak resident memory (VmHWM). Targets: 100 ms, 250 ms and
  * 1 GiB. Scale to tens of thousands of agents is the incremental controller's issue.
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { stringify } from 'yaml';
 import { resources } from '../src/core/resources.ts';
 import { openSqliteStore } from '../src/store/sqlite/sqlite-store.ts';
 import type { NewTask } from '../src/store/store.ts';
 import { quantile, round, type Benchmark, type BenchContext, type BenchResult } from './lib/bench.ts';
-
-const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+import { loop, startServe } from './lib/serve-process.ts';
 
 export const benchmark: Benchmark = {
   name: 'api-under-load',
@@ -30,7 +24,6 @@ export const benchmark: Benchmark = {
     const agents = 1_000;
     const measureMs = ctx.quick ? 10_000 : 30_000;
     const dir = mkdtempSync(join(tmpdir(), 'spillway-bench-api-'));
-    const port = await freePort();
     const dbPath = join(dir, 'spillway.db');
     const home = join(dir, 'home');
     try {
@@ -39,14 +32,14 @@ export const benchmark: Benchmark = {
       ctx.log(
         `  filled ${tasks} pending tasks (${bigTasks} with 60 KiB commands) and ${agents} agents in ${((performance.now() - fillStarted) / 1000).toFixed(1)} s`,
       );
-      const configPath = join(dir, 'spillway.yaml');
-      writeFileSync(
-        configPath,
-        stringify({
+      // SPILLWAY_BENCH_CPU_PROF=<dir>: serve writes a V8 CPU profile there when it stops (`--cpu-prof`).
+      const profDir = process.env['SPILLWAY_BENCH_CPU_PROF'];
+      const serve = await startServe(
+        dir,
+        {
           clusterId: 'bench',
           home,
           store: { path: dbPath },
-          api: { host: '127.0.0.1', port },
           pool: { heartbeatIntervalMs: 1_000, lostAfterMs: 3_600_000 },
           controller: { passIntervalMs: 1_000, reconcileEveryPasses: 5, leaseTtlMs: 10_000, unavailableForMs: 30_000 },
           providers: [
@@ -59,30 +52,11 @@ export const benchmark: Benchmark = {
           ],
           policy: { pendingGraceMs: 1_000, limits: { maxInstances: 0, maxVcpus: 0, maxGpus: 0 } },
           log: { level: 'warn' },
-        }),
+        },
+        { log: ctx.log, ...(profDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] } : {}) },
       );
-      const serve = spawn(process.execPath, [CLI, 'serve', '--config', configPath], {
-        env: { ...process.env, AWS_EC2_METADATA_DISABLED: 'true', METADATA_SERVER_DETECTION: 'none' },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      let stderr = '';
-      serve.stderr.on('data', (chunk: Buffer) => {
-        stderr = (stderr + chunk.toString()).slice(-4_000);
-      });
       try {
-        const url = `http://127.0.0.1:${port}`;
-        const startedAt = performance.now();
-        await waitFor(
-          async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.ok === true,
-          120_000,
-          () => {
-            if (serve.exitCode !== null) throw new Error(`serve exited: ${stderr}`);
-          },
-        );
-        ctx.log(`  serve answered after ${((performance.now() - startedAt) / 1000).toFixed(1)} s`);
-        const tokenFile = join(home, 'admin.token');
-        await waitFor(async () => existsSync(tokenFile), 30_000);
-        const token = readFileSync(tokenFile, 'utf8').trim();
+        const { url, token } = serve;
         const until = performance.now() + measureMs;
         const [health, list] = await Promise.all([
           loop(until, async () => {
@@ -96,11 +70,18 @@ export const benchmark: Benchmark = {
             if (!res.ok || body.tasks?.length !== 100) throw new Error(`task list answered ${res.status}`);
           }),
         ]);
-        const peakRssMiB = peakRss(serve.pid ?? 0);
+        // Then a few seconds of the listing issue 13 saw fail: one state, 100,000 tasks in it.
+        const pendingUntil = performance.now() + (ctx.quick ? 3_000 : 10_000);
+        const pendingList = await loop(pendingUntil, async () => {
+          const res = await fetch(`${url}/v1/tasks?state=pending&limit=100`, { headers: { authorization: `Bearer ${token}` } });
+          const body = (await res.json()) as { tasks?: unknown[] };
+          if (!res.ok || body.tasks?.length !== 100) throw new Error(`pending task list answered ${res.status}`);
+        });
+        const peakRssMiB = serve.peakRssMiB();
         ctx.log(
           `  ${health.length} healthz (p50 ${quantile(health, 0.5).toFixed(1)} ms, max ${Math.max(...health).toFixed(0)} ms), ` +
             `${list.length} task lists (p50 ${quantile(list, 0.5).toFixed(1)} ms, max ${Math.max(...list).toFixed(0)} ms), ` +
-            `peak RSS ${peakRssMiB.toFixed(0)} MiB`,
+            `${pendingList.length} pending-task lists (p50 ${quantile(pendingList, 0.5).toFixed(1)} ms), peak RSS ${peakRssMiB.toFixed(0)} MiB`,
         );
         return {
           metrics: {
@@ -110,7 +91,9 @@ export const benchmark: Benchmark = {
             'tasksList.p99Ms': round(quantile(list, 0.99), 1),
             'healthz.maxMs': round(Math.max(...health), 1),
             'tasksList.maxMs': round(Math.max(...list), 1),
-            requests: health.length + list.length,
+            'pendingList.p50Ms': round(quantile(pendingList, 0.5), 1),
+            'pendingList.p99Ms': round(quantile(pendingList, 0.99), 1),
+            requests: health.length + list.length + pendingList.length,
             peakRssMiB: round(peakRssMiB, 0),
           },
           targets: [
@@ -120,11 +103,7 @@ export const benchmark: Benchmark = {
           ],
         };
       } finally {
-        const exited = once(serve, 'exit');
-        serve.kill('SIGTERM');
-        const timer = setTimeout(() => serve.kill('SIGKILL'), 10_000);
-        await exited;
-        clearTimeout(timer);
+        await serve.stop();
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -177,43 +156,4 @@ function fill(dbPath: string, tasks: number, bigTasks: number, agents: number): 
   } finally {
     store.close();
   }
-}
-
-/** Runs `call` back to back until `untilMs`; returns each call's duration in ms. */
-async function loop(untilMs: number, call: () => Promise<void>): Promise<number[]> {
-  const durations: number[] = [];
-  while (performance.now() < untilMs) {
-    const started = performance.now();
-    await call();
-    durations.push(performance.now() - started);
-  }
-  return durations;
-}
-
-/** The process's peak resident set (VmHWM), in MiB. */
-function peakRss(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kib = Number(/^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1] ?? NaN);
-  return kib / 1024;
-}
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs: number, each?: () => void): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (performance.now() < deadline) {
-    each?.();
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`waiting ${timeoutMs} ms: the condition never held`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
 }

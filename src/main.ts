@@ -161,6 +161,8 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
     health: { isLeader: () => isLeader(), version: VERSION },
     privateRate: amortizedPrivateRate(config.privateRates),
     providers: providersPort,
+    // A submission, a finished task or a new agent starts a pass now instead of at the next interval.
+    onChange: () => leading.controller?.wake(),
     ...(config.pool.kind === 'slurm' ? { slurmMungeKeyFile: config.pool.mungeKeyFile } : {}),
   });
   const controllerUrl = config.api.publicUrl ?? api.url;
@@ -183,7 +185,6 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
     },
     observer: {
       onPass: (report) => {
-        recordGauges(store, metrics);
         metrics.recordProviders(providerStatuses(providersPort, report.leader, store.intents.open()));
         metrics.decisions.inc({ kind: 'place' }, report.placed);
         metrics.decisions.inc({ kind: 'launch' }, report.launches.length);
@@ -197,6 +198,8 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
       },
     },
   });
+  // The pool's gauges read every agent: read when /metrics is scraped, not on every pass (a pass must not stall the API).
+  metrics.onExposition(() => recordGauges(store, metrics));
   isLeader = () => controller.isLeader();
   leading.controller = controller;
   controller.start();

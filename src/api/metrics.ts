@@ -9,6 +9,7 @@ const PROVIDER_HEALTHS: readonly ProviderStatus['health'][] = ['ok', 'degraded',
  */
 export class ApiMetrics {
   readonly registry: Registry;
+  readonly #refreshers: (() => void)[] = [];
 
   /** Requests by method, route template (never the raw path) and status. */
   readonly httpRequests: Counter<'method' | 'route' | 'status'>;
@@ -123,8 +124,17 @@ export class ApiMetrics {
     }
   }
 
+  /**
+   * Runs `refresh` before every exposition: for gauges that cost a read of the whole pool, so they are read when
+   * someone scrapes, not on every pass of the loop.
+   */
+  onExposition(refresh: () => void): void {
+    this.#refreshers.push(refresh);
+  }
+
   /** The registry's exposition text and its content type, for GET /metrics. */
   async exposition(): Promise<{ text: string; contentType: string }> {
+    for (const refresh of this.#refreshers) refresh();
     return { text: await this.registry.metrics(), contentType: this.registry.contentType };
   }
 }

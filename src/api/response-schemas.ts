@@ -105,7 +105,8 @@ const status = z.object({
   clusterId: z.string(),
   paused: z.boolean(),
   leader: z.boolean(),
-  agents: z.array(agent),
+  agentCounts: z.object({ provisioning: z.number(), registered: z.number(), draining: z.number(), lost: z.number() }),
+  isolation: z.record(z.string(), z.number()),
   tasks: z.record(taskState, z.number()),
   locations: z.array(
     z.object({

@@ -64,12 +64,19 @@ export interface Route extends Routable {
   /** Validates the query parameters; a route without one rejects any. */
   readonly query?: z.ZodType;
   readonly response: ResponseDoc;
+  /**
+   * Whether a successful call may give the control loop something to do now (work submitted, room freed, an agent
+   * joined, the policy changed): the server then wakes the loop. Given the validated body; absent, never.
+   */
+  readonly wakes?: (body: unknown) => boolean;
   handle(ctx: RouteContext<unknown, unknown>): RouteResult | Promise<RouteResult>;
 }
 
-interface RouteDefinition<B extends z.ZodType, Q extends z.ZodType> extends Omit<Route, 'handle' | 'body' | 'query'> {
+interface RouteDefinition<B extends z.ZodType, Q extends z.ZodType>
+  extends Omit<Route, 'handle' | 'body' | 'query' | 'wakes'> {
   readonly body?: B;
   readonly query?: Q;
+  readonly wakes?: (body: z.output<B>) => boolean;
   handle(ctx: RouteContext<z.output<B>, z.output<Q>>): RouteResult | Promise<RouteResult>;
 }
 

@@ -65,6 +65,8 @@ export interface ApiDeps {
   readonly providers?: ProvidersPort;
   /** A task's command plus environment at most, in UTF-8 bytes; default 64 KiB. */
   readonly maxTaskPayloadBytes?: number;
+  /** Called after a successful request that may give the control loop work now (a route's `wakes`). */
+  readonly onChange?: () => void;
 }
 
 export interface ApiServer {
@@ -166,6 +168,7 @@ async function handle(
     const result = await route.handle({ params, query, body, caller, nowMs: deps.clock.now(), remoteAddress });
     status = result.status ?? 200;
     send(res, status, result, {});
+    if (route.wakes?.(body) === true) deps.onChange?.();
   } catch (err) {
     const answer = toErrorResponse(err);
     if (answer.internal)

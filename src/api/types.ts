@@ -40,7 +40,6 @@
  * 405 method not allowed, 409 conflict, 413 body too large, 415 not JSON, 429 over a quota (Retry-After), 503 busy for a moment (Retry-After).
  * A 5xx never leaks internals.
  */
-import type { Agent } from '../core/agent.ts';
 import type { Policy } from '../core/policy.ts';
 import type { Resources } from '../core/resources.ts';
 import type { TaskState } from '../core/task.ts';
@@ -121,8 +120,13 @@ export interface Status {
   readonly clusterId: string;
   readonly paused: boolean;
   readonly leader: boolean;
-  /** Agents not terminated (provisioning, registered, draining, and lost ones from the last hour). */
-  readonly agents: readonly Agent[];
+  /**
+   * Agents not terminated, counted by state (lost ones only from the last hour). Counts, not the agents: the status
+   * stays the same size at any pool size; `GET /v1/agents` pages through the agents themselves.
+   */
+  readonly agentCounts: AgentCounts;
+  /** Registered and draining agents by how they isolate their tasks (`cgroup-v2`, `cgroup-v1`, `none`). */
+  readonly isolation: Readonly<Record<string, number>>;
   readonly tasks: Record<TaskState, number>;
   readonly locations: readonly LocationSummary[];
   /** What the cloud agents alive now cost per hour. */
@@ -130,6 +134,9 @@ export interface Status {
   /** Each configured provider's health and open launch breakers. */
   readonly providers: readonly ProviderStatus[];
 }
+
+/** How many agents are in each state that is not terminated. */
+export type AgentCounts = Readonly<Record<'provisioning' | 'registered' | 'draining' | 'lost', number>>;
 
 /** An open launch breaker: the cloud refused launches for a reason no retry fixes, so they back off. */
 export interface BreakerStatus {

@@ -9,6 +9,8 @@ import type { CloudProvider } from '../providers/provider.ts';
 import type { Store } from '../store/store.ts';
 import type { LaunchCommand, TerminateCommand, Waiting } from './commands.ts';
 import { dueAfterInterruption, interruptedOfferings } from './interruptions.ts';
+import { nextDueMs } from './next-due.ts';
+import { PassLoop } from './pass-loop.ts';
 import { launchOwnerShares, openBudgetBook, type BudgetBook } from '../cost-model/budgets.ts';
 import { readBudgetInput, recordBudgetAlerts } from '../cost-model/budget-snapshot.ts';
 import type { NewBudgetAlert } from '../cost-model/budget-alerts.ts';
@@ -38,6 +40,11 @@ export interface ControllerSettings {
   readonly terminationAllowanceMs?: number;
   /** How long a launch may take from its intent to the cloud's answer, queue and retries included; default 120 s. */
   readonly launchAllowanceMs?: number;
+  /**
+   * How long the loop waits after a wake-up (a submission, an agent freeing room) before its pass, so that a burst of
+   * requests makes one pass; default 20 ms.
+   */
+  readonly wakeCoalesceMs?: number;
   /** The first backoff of a launch breaker after a refusal; default 60 s. */
   readonly refusalBackoffMs?: number;
   /** A launch breaker's backoff doubles up to this; default 30 minutes. */
@@ -79,6 +86,8 @@ export interface PassReport {
   readonly launches: readonly LaunchCommand[];
   readonly terminates: readonly TerminateCommand[];
   readonly waiting: readonly Waiting[];
+  /** When the next pass must run at the latest, for what this one held back (next-due.ts); absent: the interval. */
+  readonly nextDueMs?: number;
 }
 
 const LEASE = 'controller';
@@ -97,14 +106,20 @@ export class Controller {
   #passes = 0;
   #leader = false;
   #leaderSinceMs = 0;
-  #loop: Promise<void> | undefined;
-  #abort = new AbortController();
+  readonly #loop: PassLoop;
   /** Aborts cloud calls in flight; only a hard stop uses it. */
   readonly #calls = new AbortController();
-  #wake: (() => void) | undefined;
 
   constructor(opts: ControllerOptions) {
     this.#o = opts;
+    this.#loop = new PassLoop({
+      clock: opts.clock,
+      intervalMs: opts.settings.passIntervalMs,
+      coalesceMs: opts.settings.wakeCoalesceMs ?? 20,
+      // Through the instance, so a wrapped runPass (the benchmarks time it) is the one the loop runs.
+      pass: async () => (await this.runPass()).nextDueMs,
+      onError: (err) => opts.logger.error('pass failed', { error: errorMessage(err) }),
+    });
     this.#breakers = new LaunchBreakers({
       clock: opts.clock,
       logger: opts.logger,
@@ -141,11 +156,12 @@ export class Controller {
     return this.#leader;
   }
 
-  /** Runs passes every passIntervalMs until stop(). */
+  /**
+   * Runs passes until stop(): every passIntervalMs, sooner when something the last pass held back becomes due
+   * (next-due.ts), and wakeCoalesceMs after wake(). Never two passes at once.
+   */
   start(): void {
-    if (this.#loop) return;
-    this.#abort = new AbortController();
-    this.#loop = this.#run(this.#abort.signal);
+    this.#loop.start();
   }
 
   /**
@@ -154,10 +170,7 @@ export class Controller {
    * gives the lease up last, so no other controller acts before this one is done.
    */
   async stop(opts: { release?: string; abortCalls?: boolean } = {}): Promise<void> {
-    this.#abort.abort(new Error('controller stopping'));
-    this.#wake?.();
-    await this.#loop;
-    this.#loop = undefined;
+    await this.#loop.stop();
     if (opts.abortCalls) this.#calls.abort(new Error('controller stopping'));
     await this.#provisioner.settle();
     if (opts.release && this.#leader) await this.releaseAll(opts.release);
@@ -243,40 +256,19 @@ export class Controller {
     return { providerId: provider.id, closed };
   }
 
-  /** Starts the next pass now (a capacity error, a test). */
+  /**
+   * Asks for a pass soon: something changed that a pass may act on (a submission, an agent that registered or freed
+   * room, a capacity error). Cheap and safe to call on every request: the wake-ups of a burst coalesce into one pass
+   * wakeCoalesceMs after the first, and a wake-up during a pass makes one more pass after it, never a second one at
+   * the same time.
+   */
   wake(): void {
-    this.#wake?.();
+    this.#loop.wake();
   }
 
   /** Resolves when every queued cloud call has finished. */
   settle(): Promise<void> {
     return this.#provisioner.settle();
-  }
-
-  async #run(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      try {
-        await this.runPass();
-      } catch (err) {
-        this.#o.logger.error('pass failed', { error: errorMessage(err) });
-      }
-      if (signal.aborted) break;
-      await this.#sleep(signal);
-    }
-  }
-
-  #sleep(signal: AbortSignal): Promise<void> {
-    const wakeup = new AbortController();
-    const onAbort = (): void => wakeup.abort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    this.#wake = () => wakeup.abort();
-    return this.#o.clock
-      .sleep(this.#o.settings.passIntervalMs, { signal: wakeup.signal })
-      .catch(() => undefined)
-      .finally(() => {
-        this.#wake = undefined;
-        signal.removeEventListener('abort', onAbort);
-      });
   }
 
   /** One pass of the loop: observe, place, plan, act, scale down, reconcile. */
@@ -323,10 +315,11 @@ export class Controller {
     const policy = store.policy.get();
     const open = store.intents.open();
     const openLaunches = open.filter((i): i is LaunchIntent => i.kind === 'launch');
+    const pending = dueAfterInterruption(snapshot.pending, now, policy);
     const result = plan({
       nowMs: now,
       policy,
-      pending: dueAfterInterruption(snapshot.pending, now, policy),
+      pending,
       agents: snapshot.agents,
       openLaunches,
       offerings: this.#offerings,
@@ -359,7 +352,14 @@ export class Controller {
 
     this.#noteWaiting(result.launches, result.waiting);
 
-    const report: PassReport = { leader: true, placed, launches: result.launches, terminates, waiting: result.waiting };
+    const report: PassReport = {
+      leader: true,
+      placed,
+      launches: result.launches,
+      terminates,
+      waiting: result.waiting,
+      nextDueMs: this.#nextDue(now, policy, pending),
+    };
     this.#o.observer?.onPass?.(report);
     return report;
   }
@@ -464,6 +464,21 @@ export class Controller {
       }
     }
     this.#offerings = fresh;
+  }
+
+  /** When the next pass must run at the latest for the pending tasks, breakers and unavailable offerings it saw. */
+  #nextDue(nowMs: number, policy: Policy, pending: readonly TaskHeader[]): number {
+    return nextDueMs({
+      nowMs,
+      intervalMs: this.#o.settings.passIntervalMs,
+      pendingGraceMs: policy.pendingGraceMs,
+      pendingSinceMs: pending.map((t) => t.pendingSinceMs),
+      breakerRetryAtMs: this.#breakers
+        .list()
+        .filter((b) => b.state === 'open')
+        .map((b) => b.retryAtMs),
+      unavailableUntilMs: this.#unavailableUntil.values(),
+    });
   }
 
   #unavailable(nowMs: number): Set<string> {

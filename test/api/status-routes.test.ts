@@ -109,16 +109,68 @@ describe('api agents and status routes', () => {
     assert.equal(status.cloudSpendPerHourUsd, 0.75);
   });
 
-  it('shows recently lost agents but neither terminated ones nor agents lost over an hour ago', async () => {
+  it('counts agents by state with recently lost ones, but neither terminated ones nor agents lost over an hour ago', async () => {
     const client = h.client(h.tokens.admin);
     const now = await client.get<Status>('/v1/status');
-    const shown = new Set(now.agents.map((a) => a.id));
-    assert.ok(shown.has(ids.lost));
-    assert.ok(!shown.has(ids.gone));
-    h.clock.advance(3_600_001);
+    // lab-1, lab-2 and cloud (i-1) registered; i-2 provisioning; cloud-draining (i-3) draining; lost; gone terminated.
+    assert.deepEqual(now.agentCounts, { provisioning: 1, registered: 3, draining: 1, lost: 1 });
+    h.clock.advance(3_600_000);
+    assert.equal((await client.get<Status>('/v1/status')).agentCounts.lost, 1, 'lost exactly an hour ago: still shown');
+    h.clock.advance(1);
     const later = await client.get<Status>('/v1/status');
-    assert.ok(!later.agents.some((a) => a.id === ids.lost));
-    assert.equal(later.agents.length, 5);
+    assert.deepEqual(later.agentCounts, { provisioning: 1, registered: 3, draining: 1, lost: 0 });
+  });
+
+  it('counts registered and draining agents by isolation, not provisioning ones', async () => {
+    h.store.agents.setIsolation(ids.lab1, 'cgroup-v2');
+    h.store.agents.setIsolation(ids.draining, 'cgroup-v1');
+    const status = await h.client(h.tokens.admin).get<Status>('/v1/status');
+    const expected: Record<string, number> = {};
+    for (const a of h.store.agents.list({ states: ['registered', 'draining'] })) {
+      const mode = a.isolation ?? 'none';
+      expected[mode] = (expected[mode] ?? 0) + 1;
+    }
+    assert.deepEqual(status.isolation, expected);
+    assert.equal(Object.values(status.isolation).reduce((a, b) => a + b, 0), 4);
+  });
+
+  it('stays the same size however many agents there are: counts, not a list', async () => {
+    const client = h.client(h.tokens.admin);
+    const before = JSON.stringify(await client.get<Status>('/v1/status')).length;
+    h.store.transaction(() => {
+      // More than one page of STATUS_PAGE_AGENTS: the status reads the agents page by page.
+      for (let i = 0; i < 1_500; i++) {
+        h.store.agents.insert(
+          {
+            name: `many-${i}`,
+            location: { kind: 'private', site: 'lab' },
+            capacity: resources({ cpuMillis: 1000, memoryMiB: 1024 }),
+            labels: {},
+            lifecycle: 'private',
+            pricePerHourMicros: 0,
+            state: 'registered',
+            instanceId: null,
+            providerId: null,
+            intentId: null,
+          },
+          h.clock.now(),
+        );
+      }
+    });
+    const after = await client.get<Status>('/v1/status');
+    assert.deepEqual(after.agentCounts, { provisioning: 1, registered: 1_503, draining: 1, lost: 1 });
+    // lab-1 (4 CPUs, 1.5 allocated) and lab-2 (2 CPUs), 8 GiB each, and 1,500 agents of 1 CPU and 1 GiB.
+    assert.deepEqual(after.locations.find((l) => l.location === 'private:lab'), {
+      location: 'private:lab',
+      kind: 'private',
+      agents: 1_502,
+      capacity: resources({ cpuMillis: 6000 + 1_500_000, memoryMiB: 16384 + 1_500 * 1024, netMbps: 2000 }),
+      allocated: resources({ cpuMillis: 1500, memoryMiB: 1024 }),
+      free: resources({ cpuMillis: 4500 + 1_500_000, memoryMiB: 15360 + 1_500 * 1024, netMbps: 2000 }),
+      pricePerHourUsd: 0,
+    });
+    // The same fields, a few digits longer.
+    assert.ok(JSON.stringify(after).length - before < 40, `grew by ${JSON.stringify(after).length - before} bytes`);
   });
 
   it('refuses an agent token on status with 403', async () => {

@@ -79,7 +79,8 @@ describe('cli views', () => {
     clusterId: 'demo',
     paused,
     leader: true,
-    agents: [],
+    agentCounts: { provisioning: 0, registered: 3, draining: 0, lost: 1 },
+    isolation: { 'cgroup-v2': 2, none: 1 },
     tasks: { pending: 3, placed: 1, running: 2, succeeded: 10, failed: 0, cancelled: 1 },
     locations: [
       {
@@ -111,6 +112,8 @@ describe('cli views', () => {
     assert.match(text, /^cloud spend\s+\$0\.0832\/h/m);
     assert.match(text, /^tasks\s+pending 3, placed 1, running 2, succeeded 10, failed 0, cancelled 1$/m);
     assert.match(text, /^pending\s+3 task/m);
+    assert.match(text, /^agents\s+registered 3, provisioning 0, draining 0, lost 1$/m);
+    assert.match(text, /^isolation\s+cgroup-v2 2, none 1$/m);
     assert.match(text, /^LOCATION\s+KIND\s+AGENTS\s+CPU USED\s+MEMORY USED\s+GPUS USED\s+SPEND$/m);
     assert.match(text, /^private:local\s+private\s+2\s+3\/4\s+2Gi\/8Gi\s+0\/0\s+-$/m);
     assert.match(text, /^local:demo:local-a\s+cloud\s+1\s+1\/2\s+512Mi\/4Gi\s+0\/0\s+\$0\.0832\/h$/m);

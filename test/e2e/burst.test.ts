@@ -3,7 +3,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'mocha';
 import type { ApiClient } from '../../src/api/client.ts';
-import type { Status } from '../../src/api/types.ts';
 import type { Agent } from '../../src/core/agent.ts';
 import type { Task } from '../../src/core/task.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -88,8 +87,10 @@ describe('end to end: bursting a private pool into the local cloud', function ()
     await waitFor(
       'cloud agents to be terminated',
       async () => {
-        const status = await api.get<Status>('/v1/status');
-        return status.agents.every((a) => a.location.kind === 'private');
+        const { agents } = await api.get<{ agents: Agent[] }>(
+          '/v1/agents?state=provisioning,registered,draining,lost&limit=1000',
+        );
+        return agents.every((a) => a.location.kind === 'private');
       },
       { timeoutMs: 30_000 },
     );

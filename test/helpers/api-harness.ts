@@ -33,6 +33,8 @@ export interface ApiHarnessOptions {
   readonly slurmMungeKeyFile?: string;
   /** Whether this process holds the lease, as /healthz, status and the provider routes see it; default yes. */
   readonly isLeader?: () => boolean;
+  /** Called after each request that may give the control loop work now (the server's `onChange`). */
+  readonly onChange?: () => void;
 }
 
 /** A real SQLite file in a temp dir, a registry, and the API on 127.0.0.1 with a free port; all logs captured. */
@@ -130,6 +132,7 @@ export async function startApiHarness(opts: ApiHarnessOptions = {}): Promise<Api
       health: { isLeader: opts.isLeader ?? (() => true), version: '9.9.9-test' },
       ...(opts.maxTaskPayloadBytes === undefined ? {} : { maxTaskPayloadBytes: opts.maxTaskPayloadBytes }),
       ...(opts.slurmMungeKeyFile === undefined ? {} : { slurmMungeKeyFile: opts.slurmMungeKeyFile }),
+      ...(opts.onChange === undefined ? {} : { onChange: opts.onChange }),
     });
     serverUrl = server.url;
     return {

@@ -20,6 +20,7 @@ export function agentProtocolRoutes({ registry }: RouteDeps): Route[] {
         description: "The agent's id and its own token, shown once.",
         schema: 'RegisterResponse',
       },
+      wakes: () => true,
       handle: async ({ body, caller, remoteAddress }) => ({
         status: 201,
         body: await registry.registerAttested(registrationCaller(caller), body, { address: remoteAddress ?? '' }),
@@ -50,6 +51,8 @@ export function agentProtocolRoutes({ registry }: RouteDeps): Route[] {
       access: { kind: 'own-agent' },
       body: reportSchema,
       response: { status: 200, description: "The task's state after the report.", schema: 'TaskStateAnswer' },
+      // An exit or a handback frees room (and a handback returns the task to pending); output alone changes nothing.
+      wakes: (body) => body.kind !== 'output',
       handle: ({ params, body }) => ({ body: registry.report(params.id ?? '', params.taskId ?? '', body) }),
     }),
     defineRoute({
@@ -59,6 +62,7 @@ export function agentProtocolRoutes({ registry }: RouteDeps): Route[] {
       access: { kind: 'own-agent' },
       body: leaveSchema,
       response: { status: 200, description: "The agent's state after leaving.", schema: 'AgentStateAnswer' },
+      wakes: () => true,
       handle: ({ params, body }) => ({ body: registry.leave(params.id ?? '', body.reason) }),
     }),
   ];

@@ -34,8 +34,8 @@ export function agentsAndStatusRoutes({ store, isLeader, providers }: RouteDeps)
         'launch breakers.',
       access: { kind: 'roles', roles: READERS },
       response: { status: 200, description: 'The status.', schema: 'Status' },
-      handle: ({ nowMs }) => ({
-        body: buildStatus(store, nowMs, isLeader(), providerStatuses(providers, isLeader(), store.intents.open())),
+      handle: async ({ nowMs }) => ({
+        body: await buildStatus(store, nowMs, isLeader(), providerStatuses(providers, isLeader(), store.intents.open())),
       }),
     }),
   ];

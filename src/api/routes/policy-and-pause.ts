@@ -22,6 +22,7 @@ export function policyAndPauseRoutes({ store }: RouteDeps): Route[] {
       access: { kind: 'roles', roles: ['admin'] },
       body: policySchema.partial({ paused: true }),
       response: { status: 200, description: 'The policy now in force.', schema: 'Policy' },
+      wakes: () => true,
       handle: ({ body, caller, nowMs }) => ({
         body: store.transaction(() => {
           store.policy.set({ ...body, paused: store.policy.get().paused }, actorOf(caller), nowMs);
@@ -45,6 +46,7 @@ export function policyAndPauseRoutes({ store }: RouteDeps): Route[] {
       access: { kind: 'roles', roles: ['admin'] },
       body: emptyBodySchema,
       response: { status: 200, description: 'Whether launches are paused now.', schema: 'Paused' },
+      wakes: () => true,
       handle: ({ caller, nowMs }) => ({ body: setPaused(store, false, caller, nowMs) }),
     }),
   ];

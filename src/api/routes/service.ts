@@ -1,3 +1,4 @@
+import { NotFoundError } from '../../core/errors.ts';
 import { defineRoute, type Route, type RouteDeps } from '../route.ts';
 import type { Health } from '../types.ts';
 
@@ -37,11 +38,15 @@ export function serviceRoutes({ store, metrics, isLeader, version }: RouteDeps, 
   ];
 }
 
+/**
+ * Whether the store answers a read: one row by its key, the same cost at any store size (a liveness probe is asked
+ * often, and must not stall behind a scan of every task). An unbound store answered too.
+ */
 function storeAnswers(store: RouteDeps['store']): boolean {
   try {
-    store.tasks.countByState();
+    store.meta.clusterId();
     return true;
-  } catch {
-    return false;
+  } catch (err) {
+    return err instanceof NotFoundError;
   }
 }

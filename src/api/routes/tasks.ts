@@ -19,6 +19,7 @@ export function taskRoutes({ store, maxTaskPayloadBytes }: RouteDeps): Route[] {
       access: { kind: 'roles', roles: ['submitter', 'admin'] },
       body: submitSchema,
       response: { status: 201, description: 'The tasks as stored, pending.', schema: 'TaskList' },
+      wakes: () => true,
       handle: ({ body, caller, nowMs }) => {
         const scope = scopeOf(caller);
         const tasks = body.tasks.map(toNewTask);
@@ -75,6 +76,8 @@ export function taskRoutes({ store, maxTaskPayloadBytes }: RouteDeps): Route[] {
       access: { kind: 'roles', roles: ['submitter', 'admin'] },
       body: emptyBodySchema,
       response: { status: 200, description: 'The cancelled task.', schema: 'Task' },
+      // A running task's room is free again.
+      wakes: () => true,
       handle: ({ params, caller, nowMs }) => ({
         body: store.transaction(() => {
           const task = requireTask(store, params.id ?? '', scopeOf(caller));

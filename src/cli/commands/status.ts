@@ -23,6 +23,7 @@ export function renderStatus(status: Status): string {
     ['launches', status.paused ? 'PAUSED: nothing will be launched (`spillway resume` lifts it)' : 'active'],
     ['controller', status.leader ? 'leader (runs the control loop)' : 'standby (another controller holds the lease)'],
     ['cloud spend', `${formatUsdPerHour(status.cloudSpendPerHourUsd)} for the cloud agents alive now`],
+    ['agents', agentCountsSummary(status)],
     ['tasks', counts],
     ['pending', `${status.tasks.pending ?? 0} task(s) waiting for room`],
     ['isolation', isolationSummary(status)],
@@ -72,16 +73,17 @@ export function renderProviders(providers: readonly ProviderStatus[]): string {
   return `\n${table}${reasons.join('')}${hint}${terminations.join('')}`;
 }
 
-/** How the live agents isolate their tasks: `cgroup-v1 3, none 1`. */
+/** How the registered and draining agents isolate their tasks: `cgroup-v1 3, none 1`. */
 function isolationSummary(status: Status): string {
-  const counts = new Map<string, number>();
-  for (const a of status.agents) {
-    if (a.state !== 'registered' && a.state !== 'draining') continue;
-    const mode = a.isolation ?? 'none';
-    counts.set(mode, (counts.get(mode) ?? 0) + 1);
-  }
-  if (counts.size === 0) return 'no registered agents';
-  return [...counts].sort(([a], [b]) => a.localeCompare(b)).map(([mode, n]) => `${mode} ${n}`).join(', ');
+  const counts = Object.entries(status.isolation).filter(([, n]) => n > 0);
+  if (counts.length === 0) return 'no registered agents';
+  return counts.sort(([a], [b]) => a.localeCompare(b)).map(([mode, n]) => `${mode} ${n}`).join(', ');
+}
+
+/** `registered 3, provisioning 1, draining 0, lost 0`. */
+function agentCountsSummary(status: Status): string {
+  const c = status.agentCounts;
+  return `registered ${c.registered}, provisioning ${c.provisioning}, draining ${c.draining}, lost ${c.lost}`;
 }
 
 export function statusCommand(parent: Command, app: CliApp): void {

@@ -131,13 +131,22 @@ export class SqliteAgentRepo implements AgentRepo {
     next: number | null;
   } {
     return this.#db.read(() => {
-      const states = filter.states === undefined ? '' : 'AND state IN (SELECT value FROM json_each(?))';
-      const rows = this.#db.all(
-        `SELECT rowid AS seq, * FROM agents WHERE rowid > ? ${states} ORDER BY rowid LIMIT ?`,
-        filter.after ?? 0,
-        ...(filter.states === undefined ? [] : [jsonList(filter.states)]),
-        filter.limit + 1,
-      );
+      const after = filter.after ?? 0;
+      const pageOf = 'SELECT rowid AS seq, * FROM agents WHERE rowid > ?';
+      // Filtered by states, each state is walked on its own along agents_by_state (in rowid order within a state),
+      // `limit + 1` rows at most, and the few read are merged: a page never reads or sorts every agent of the states.
+      const states = filter.states === undefined ? undefined : [...new Set(filter.states)];
+      const rows =
+        states === undefined
+          ? this.#db.all(`${pageOf} ORDER BY rowid LIMIT ?`, after, filter.limit + 1)
+          : states.length === 0
+            ? []
+            : this.#db.all(
+                `${states.map(() => `SELECT * FROM (${pageOf} AND state = ? ORDER BY rowid LIMIT ?)`).join(' UNION ALL ')}
+                  ORDER BY seq LIMIT ?`,
+                ...states.flatMap((state) => [after, state, filter.limit + 1]),
+                filter.limit + 1,
+              );
       const more = rows.length > filter.limit;
       const kept = more ? rows.slice(0, filter.limit) : rows;
       const allocated = new Map<string, Resources>();

@@ -114,15 +114,16 @@ export class SqliteTaskRepo implements TaskRepo {
 
   #select(filter: TaskFilter, limit: number): { task: Task; seq: number }[];
   #select(filter: TaskFilter, limit: number, columns: string): { task: TaskHeader; seq: number }[];
+  /**
+   * Tasks in the listing's order (newest first), at most `limit` (-1: all). Filtered by states, each state is read on
+   * its own along tasks_by_state_created, `limit` rows at most, and the few read are merged: a page never reads, let
+   * alone sorts, every task of a state.
+   */
   #select(filter: TaskFilter, limit: number, columns = '*'): { task: TaskHeader; seq: number }[] {
     const { where, params } = scopeWhere(filter.scope);
     if (filter.after !== undefined) {
       where.push('(created_at_ms < ? OR (created_at_ms = ? AND rowid < ?))');
       params.push(filter.after.createdAtMs, filter.after.createdAtMs, filter.after.seq);
-    }
-    if (filter.states !== undefined) {
-      where.push('state IN (SELECT value FROM json_each(?))');
-      params.push(JSON.stringify(filter.states));
     }
     const equal = { agent_id: filter.agentId, team: filter.team, project: filter.project };
     for (const [column, value] of Object.entries(equal)) {
@@ -130,10 +131,26 @@ export class SqliteTaskRepo implements TaskRepo {
       where.push(`${column} = ?`);
       params.push(value);
     }
-    const sql = `SELECT rowid AS seq, ${columns} FROM tasks ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
-      ORDER BY created_at_ms DESC, rowid DESC LIMIT ?`;
+    const order = 'ORDER BY created_at_ms DESC, rowid DESC LIMIT ?';
+    const select = (extra: string[]): string => {
+      const all = [...extra, ...where];
+      return `SELECT rowid AS seq, ${columns} FROM tasks ${all.length > 0 ? `WHERE ${all.join(' AND ')}` : ''} ${order}`;
+    };
     const convert = columns === '*' ? toTask : toTaskHeader;
-    return this.#db.all(sql, ...params, limit).map((row) => ({ task: convert(row), seq: int(row, 'seq') }));
+    const states = filter.states === undefined ? undefined : [...new Set(filter.states)];
+    let rows: Row[];
+    if (states === undefined) rows = this.#db.all(select([]), ...params, limit);
+    else if (states.length === 0) rows = [];
+    else if (states.length === 1) rows = this.#db.all(select(['state = ?']), states[0]!, ...params, limit);
+    else {
+      const parts = states.map(() => `SELECT * FROM (${select(['state = ?'])})`);
+      rows = this.#db.all(
+        `${parts.join(' UNION ALL ')} ORDER BY created_at_ms DESC, seq DESC LIMIT ?`,
+        ...states.flatMap((state) => [state, ...params, limit]),
+        limit,
+      );
+    }
+    return rows.map((row) => ({ task: convert(row), seq: int(row, 'seq') }));
   }
 
   countByState(): Record<TaskState, number> {

@@ -11,7 +11,7 @@ import {
 import { offeringKey } from '../../../src/core/offering.ts';
 import { AwsEc2Provider } from '../../../src/providers/aws-ec2/aws-ec2-provider.ts';
 import { silentLogger } from '../../../src/log/logger.ts';
-import { systemClock } from '../../../src/core/clock.ts';
+import { ManualClock, systemClock } from '../../../src/core/clock.ts';
 import { CLUSTER, launchRequest, providerConfig, startFixture, UNTHROTTLED, type Fixture } from './fixture.ts';
 
 /** The error `promise` rejects with, checked to be a `type`. */
@@ -71,7 +71,9 @@ describe('aws-ec2 provider: EC2 errors become Spillway errors at the boundary', 
   });
 
   it('turns RequestLimitExceeded into a ThrottledError when the client buckets are bypassed', async () => {
-    fx = await startFixture({ provider: { buckets: UNTHROTTLED } });
+    // The emulator's buckets on a clock that does not move: none refills while the 8 calls run, however slowly the
+    // machine runs them.
+    fx = await startFixture({ provider: { buckets: UNTHROTTLED }, emulator: { clock: new ManualClock(Date.now()) } });
     const requests = await Promise.all(Array.from({ length: 8 }, () => launchRequest(fx!.provider)));
     const results = await Promise.allSettled(requests.map((r) => fx!.provider.launch(r)));
     const throttled = results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason);

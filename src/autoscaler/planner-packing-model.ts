@@ -1,5 +1,5 @@
 import { packingSize, toVector, type TaskGroup } from './planner-groups.ts';
-import type { PackingInput, Pattern } from './planner-packing.ts';
+import type { PackingInput, Pattern } from './planner-packing-types.ts';
 
 /** Dimensions of a resource vector: CPU, memory, GPUs, network, in RESOURCE_KEYS order. */
 export const D = 4;

@@ -11,7 +11,8 @@ import { allowedOfferings } from '../cost-model/price-book-filter.ts';
 import { agentHost, eligible, offeringHost, type Host } from '../pool/builtin/eligibility.ts';
 import type { LaunchCommand, Waiting } from './commands.ts';
 import { classEligibility, groupTasks, type TaskClass, type TaskGroup } from './planner-groups.ts';
-import { pack, type PatternItem } from './planner-packing.ts';
+import { pack } from './planner-packing.ts';
+import type { PatternItem } from './planner-packing-types.ts';
 import { Usage } from './planner-usage.ts';
 
 /** Everything the planner decides from. It reads nothing else: no clock, no I/O. */

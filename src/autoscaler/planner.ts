@@ -10,7 +10,15 @@ import type { TaskHeader as Task } from '../core/task.ts';
 import { allowedOfferings } from '../cost-model/price-book-filter.ts';
 import { agentHost, eligible, offeringHost, type Host } from '../pool/builtin/eligibility.ts';
 import type { LaunchCommand, Waiting } from './commands.ts';
-import { classEligibility, groupTasks, type TaskClass, type TaskGroup } from './planner-groups.ts';
+import {
+  classEligibility,
+  groupClasses,
+  groupTasks,
+  type Grouping,
+  type PendingClass,
+  type TaskClass,
+  type TaskGroup,
+} from './planner-groups.ts';
 import { pack } from './planner-packing.ts';
 import type { PatternItem } from './planner-packing-types.ts';
 import { Usage } from './planner-usage.ts';
@@ -71,6 +79,79 @@ export function plan(input: PlanInput): PlanResult {
   return { launches: groupLaunches(instances, input.policy), waiting };
 }
 
+/** What `planClasses` decides from: a PlanInput whose pending tasks come in classes (see PendingClass). */
+export interface ClassPlanInput extends Omit<PlanInput, 'pending'> {
+  /** Tasks still unplaced after this pass's placement, in classes, their queue order given by ranks. */
+  readonly pending: readonly PendingClass[];
+}
+
+/** Everything the planner reads but the pending tasks. */
+type PlanContext = Omit<PlanInput, 'pending'>;
+
+/**
+ * `plan` for pending tasks handed over in classes (the controller's in-memory model keeps them so): the same
+ * decisions `plan` makes for the classes' tasks listed by rank, but grouping costs what the classes cost, not a key
+ * per task (`groupClasses`). Waiting tasks are listed as `plan` lists them: private-only ones first, each part by rank.
+ */
+export function planClasses(input: ClassPlanInput): PlanResult {
+  const { instances, waiting } = planClassInstances(input);
+  return { launches: groupLaunches(instances, input.policy), waiting };
+}
+
+/** `planInstances` for pending tasks in classes (see `planClasses`). */
+export function planClassInstances(input: ClassPlanInput): {
+  readonly instances: readonly PlannedInstance[];
+  readonly waiting: readonly Waiting[];
+} {
+  const { policy, nowMs } = input;
+  const isDue = (task: Task): boolean => nowMs - task.pendingSinceMs >= policy.pendingGraceMs;
+  const privateOnly: PendingClass[] = [];
+  const due: PendingClass[] = [];
+  for (const c of input.pending) {
+    const dueOnly = dueTasks(c, isDue);
+    if (dueOnly.tasks.length === 0) continue;
+    // A class shares its constraints: private-only is decided on its first task for all of them.
+    (dueOnly.tasks[0]!.constraints.privateOnly ? privateOnly : due).push(dueOnly);
+  }
+  const waiting = byRank(privateOnly, () => 'waits for private room (private-only task)');
+  if (due.length === 0) return { instances: [], waiting };
+  if (policy.paused) {
+    waiting.push(...byRank(due, () => 'bursting is paused'));
+    return { instances: [], waiting };
+  }
+  const { instances, unplaced } = planGrouping(input, groupClasses(due));
+  if (unplaced.size > 0) waiting.push(...byRank(due, (t) => unplaced.get(t)));
+  return { instances, waiting };
+}
+
+/** The class with only the tasks `keep` keeps, and their ranks (the class itself when it keeps them all). */
+function dueTasks(c: PendingClass, keep: (task: Task) => boolean): PendingClass {
+  let k = 0;
+  while (k < c.tasks.length && keep(c.tasks[k]!)) k++;
+  if (k === c.tasks.length) return c;
+  const tasks: Task[] = [];
+  const ranks: number[] = [];
+  c.tasks.forEach((t, i) => {
+    if (keep(t)) {
+      tasks.push(t);
+      ranks.push(c.ranks[i]!);
+    }
+  });
+  return { tasks, ranks };
+}
+
+/** The tasks of `classes` that `reason` gives a reason for, as waiting entries in rank order. */
+function byRank(classes: readonly PendingClass[], reason: (task: Task) => string | undefined): Waiting[] {
+  const found: { rank: number; taskId: string; reason: string }[] = [];
+  for (const c of classes) {
+    c.tasks.forEach((task, i) => {
+      const why = reason(task);
+      if (why !== undefined) found.push({ rank: c.ranks[i]!, taskId: task.id, reason: why });
+    });
+  }
+  return found.sort((a, b) => a.rank - b.rank).map(({ taskId, reason: why }) => ({ taskId, reason: why }));
+}
+
 /**
  * The plan instance by instance, before launches of the same offering are merged into one command: what `plan`
  * decides, for tests and tools that check each instance's contents.
@@ -95,11 +176,29 @@ export function planInstances(input: PlanInput): {
     for (const t of due) waiting.push({ taskId: t.id, reason: 'bursting is paused' });
     return { instances: [], waiting };
   }
+  const { instances, unplaced } = planGrouping(input, groupTasks(due));
+  if (unplaced.size > 0) {
+    for (const task of due) {
+      const reason = unplaced.get(task);
+      if (reason !== undefined) waiting.push({ taskId: task.id, reason });
+    }
+  }
+  return { instances, waiting };
+}
 
-  const { classes, groups } = groupTasks(due);
+/**
+ * Plans launches for due tasks already grouped (none private-only, bursting not paused): the instances, and why each
+ * task no instance takes waits.
+ */
+function planGrouping(
+  input: PlanContext,
+  grouping: Grouping,
+): { instances: readonly PlannedInstance[]; unplaced: ReadonlyMap<Task, string> } {
+  const { policy } = input;
+  const { classes, groups } = grouping;
   const todo = coverWithInFlight(groups, classes, inFlightBins(input));
   // Everything due is covered by capacity on its way (passes while instances boot): nothing to pack.
-  if (todo.every((tasks) => tasks.length === 0)) return { instances: [], waiting };
+  if (todo.every((tasks) => tasks.length === 0)) return { instances: [], unplaced: new Map() };
   const offerings = allowedOfferings(policy, input.offerings, skipped(input));
   const usage = new Usage(policy, input.agents, input.openLaunches);
   const reasons = new Map<Task, string>();
@@ -135,22 +234,19 @@ export function planInstances(input: PlanInput): {
   for (const tasks of left) {
     for (const t of tasks) if (!reasons.has(t)) reasons.set(t, 'no launch admitted');
   }
-  const launched = new Set(bins.flatMap((b) => b.tasks));
-  for (const task of due) {
-    const reason = reasons.get(task);
-    if (reason !== undefined && !launched.has(task)) waiting.push({ taskId: task.id, reason });
-  }
-  return { instances: bins, waiting };
+  // A task may get a reason in one round and an instance in a later one: it does not wait.
+  if (reasons.size > 0) for (const bin of bins) for (const t of bin.tasks) reasons.delete(t);
+  return { instances: bins, unplaced: reasons };
 }
 
 /** Offerings the plan may not use now: marked unavailable, or held back by a breaker. */
-function skipped(input: PlanInput): ReadonlySet<string> {
+function skipped(input: PlanContext): ReadonlySet<string> {
   if (!input.blocked || input.blocked.size === 0) return input.unavailable;
   return new Set([...input.unavailable, ...input.blocked.keys()]);
 }
 
 /** The reason of the cheapest offering a breaker holds back that would fit the group, if any. */
-function blockedReason(input: PlanInput, classes: readonly TaskClass[], group: TaskGroup): string | undefined {
+function blockedReason(input: PlanContext, classes: readonly TaskClass[], group: TaskGroup): string | undefined {
   const { blocked } = input;
   if (!blocked || blocked.size === 0) return undefined;
   const held = allowedOfferings(
@@ -164,7 +260,7 @@ function blockedReason(input: PlanInput, classes: readonly TaskClass[], group: T
 }
 
 interface Round {
-  readonly input: PlanInput;
+  readonly input: PlanContext;
   readonly classes: readonly TaskClass[];
   readonly groups: readonly TaskGroup[];
   /** Per group, the tasks to launch for. */
@@ -301,7 +397,7 @@ interface InFlightBin {
 }
 
 /** Capacity that is on its way: instances launched but not registered, and launches not yet confirmed. */
-function inFlightBins(input: PlanInput): InFlightBin[] {
+function inFlightBins(input: PlanContext): InFlightBin[] {
   const bins: InFlightBin[] = [];
   const agentsPerIntent = new Map<string, number>();
   for (const agent of input.agents) {

@@ -113,6 +113,68 @@ describe('planner: pending tasks in classes', () => {
     );
   });
 
+  it('decides what plan decides when few shapes repeat over priorities, owners and constraints (property)', () => {
+    // Few shapes, so classes that differ only in priority, revocability, a label or the owner share a shape.
+    const large = offering({
+      instanceType: 'local.large',
+      capacity: { cpuMillis: 8000, memoryMiB: 16384 },
+      pricePerHourMicros: 300_000,
+      labels: { pool: 'a' },
+    });
+    const spot = offering({ instanceType: 'local.small', lifecycle: 'spot', pricePerHourMicros: 30_000 });
+    const specArb = fc.record({
+      shape: fc.integer({ min: 0, max: 3 }),
+      priority: fc.integer({ min: 0, max: 2 }),
+      team: fc.constantFrom('red', 'blue', 'green'),
+      revocable: fc.boolean(),
+      pool: fc.constantFrom(undefined, 'a', 'b'),
+      waited: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(specArb, { maxLength: 60 }),
+        fc.integer({ min: 0, max: 12 }),
+        fc.option(fc.integer({ min: 0, max: 2_000_000 })),
+        (specs, maxInstances, budget) => {
+          const tasks = specs.map((s, i) =>
+            task({
+              id: `f${String(i).padStart(2, '0')}`,
+              owner: { team: s.team, project: 'p', job: `j${i % 5}` },
+              resources: { cpuMillis: 500 * (1 + s.shape), memoryMiB: 1024 * (1 + (s.shape % 2)) },
+              priority: s.priority,
+              revocable: s.revocable,
+              pendingSinceMs: s.waited ? T0 : T0 + 9_000,
+              constraints: s.pool ? { labels: { pool: s.pool } } : {},
+            }),
+          );
+          const inputFor = (): Omit<ClassPlanInput, 'pending'> => {
+            let spent = 0;
+            return {
+              nowMs: T0 + 10_000,
+              policy: policy({ spot: { allowed: true }, limits: { maxInstances, maxVcpus: 1_000, maxGpus: 0 } }),
+              agents: [],
+              openLaunches: [],
+              offerings: [small, large, spot],
+              unavailable: new Set(),
+              ...(budget === null
+                ? {}
+                : {
+                    admitLaunch: (o) => {
+                      if (spent + o.pricePerHourMicros > budget) return `budget ${budget} reached`;
+                      spent += o.pricePerHourMicros;
+                      return undefined;
+                    },
+                  }),
+            };
+          };
+          const whole = plan({ ...inputFor(), pending: tasks });
+          assert.deepEqual(planClasses({ ...inputFor(), pending: partition(tasks).reverse() }), whole);
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  });
+
   it('plans many tasks of few classes as plan does (seeded)', () => {
     // Larger than the scenarios: 3,000 tasks over 6 shapes and 3 owners, in queue order.
     const offerings = [

@@ -2,9 +2,8 @@ import type { Agent } from '../core/agent.ts';
 import type { LaunchIntent } from '../core/intent.ts';
 import { formatUsd } from '../core/money.ts';
 import { offeringKey, type Offering } from '../core/offering.ts';
-import { ownerKey, type Owner, type OwnerShare } from '../core/owner.ts';
 import type { Policy } from '../core/policy.ts';
-import { dominantShare, fits, formatResources, subtract, type Resources } from '../core/resources.ts';
+import { fits, formatResources, subtract, type Resources } from '../core/resources.ts';
 // The control loop plans on task headers: it never reads a command or an output.
 import type { TaskHeader as Task } from '../core/task.ts';
 import { allowedOfferings } from '../cost-model/price-book-filter.ts';
@@ -19,6 +18,7 @@ import {
   type TaskClass,
   type TaskGroup,
 } from './planner-groups.ts';
+import { ownerShares } from './planner-owner-shares.ts';
 import { pack } from './planner-packing.ts';
 import type { PatternItem } from './planner-packing-types.ts';
 import { Usage } from './planner-usage.ts';
@@ -450,7 +450,7 @@ function groupLaunches(bins: readonly NewBin[], policy: Policy): LaunchCommand[]
       kind: 'launch',
       offering,
       count: group.length,
-      owners: ownerShares(tasks, offering),
+      owners: ownerShares(tasks, offering.capacity),
       taskIds: tasks.map((t) => t.id),
       reason:
         `${tasks.length} task(s) waited over ${policy.pendingGraceMs / 1000} s with no room; ` +
@@ -460,19 +460,4 @@ function groupLaunches(bins: readonly NewBin[], policy: Policy): LaunchCommand[]
     });
   }
   return launches;
-}
-
-function ownerShares(tasks: readonly Task[], offering: Offering): OwnerShare[] {
-  const weights = new Map<string, { owner: Owner; key: string; weight: number }>();
-  for (const task of tasks) {
-    const key = ownerKey(task.owner);
-    let entry = weights.get(key);
-    if (!entry) weights.set(key, (entry = { owner: task.owner, key, weight: 0 }));
-    entry.weight += Math.max(dominantShare(task.resources, offering.capacity), 1e-9);
-  }
-  let total = 0;
-  for (const e of weights.values()) total += e.weight;
-  return [...weights.values()]
-    .sort((a, b) => b.weight - a.weight || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
-    .map((e) => ({ owner: e.owner, share: e.weight / total }));
 }

@@ -179,7 +179,11 @@ describe('planner: pending tasks in classes', () => {
     // Larger than the scenarios: 3,000 tasks over 6 shapes and 3 owners, in queue order.
     const offerings = [
       small,
-      offering({ instanceType: 'local.large', capacity: { cpuMillis: 8000, memoryMiB: 16384 }, pricePerHourMicros: 300_000 }),
+      offering({
+        instanceType: 'local.large',
+        capacity: { cpuMillis: 8000, memoryMiB: 16384 },
+        pricePerHourMicros: 300_000,
+      }),
     ];
     const tasks = Array.from({ length: 3_000 }, (_, i) =>
       task({

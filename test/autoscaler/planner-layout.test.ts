@@ -18,7 +18,10 @@ function plannerImports(): Map<string, string[]> {
   for (const file of files) {
     const text = readFileSync(join(DIR, file), 'utf8');
     const targets = [...text.matchAll(/\bfrom\s+'\.\/(planner[^']*\.ts)'/g)].map((m) => m[1]!);
-    graph.set(file, [...new Set(targets)].filter((t) => files.includes(t)));
+    graph.set(
+      file,
+      [...new Set(targets)].filter((t) => files.includes(t)),
+    );
   }
   return graph;
 }
@@ -65,10 +68,11 @@ describe('planner layout', () => {
 
   it('reads the imports: the packer imports its model and the shared types', () => {
     const graph = plannerImports();
-    assert.deepEqual(
-      [...graph.get('planner-packing.ts')!].sort(),
-      ['planner-one-type.ts', 'planner-packing-model.ts', 'planner-packing-types.ts'],
-    );
+    assert.deepEqual([...graph.get('planner-packing.ts')!].sort(), [
+      'planner-one-type.ts',
+      'planner-packing-model.ts',
+      'planner-packing-types.ts',
+    ]);
     assert.ok(graph.get('planner.ts')!.includes('planner-packing.ts'));
   });
 

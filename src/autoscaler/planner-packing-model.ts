@@ -52,19 +52,37 @@ export class PackingModel {
       this.price[i] = o.pricePerHourMicros;
     });
     this.fit = new Uint8Array(G * O);
+    const { size, cap, fit } = this;
+    const eligibility = input.eligibility;
     for (let g = 0; g < G; g++) {
       const row = this.groupClass[g]! * O;
+      // Inlined: this is G x O (hundreds of shapes by thousands of offerings).
+      const s0 = size[g * D]!;
+      const s1 = size[g * D + 1]!;
+      const s2 = size[g * D + 2]!;
+      const s3 = size[g * D + 3]!;
       for (let o = 0; o < O; o++) {
-        if (input.eligibility[row + o] && this.#fitsAlone(g, o)) this.fit[g * O + o] = 1;
+        if (
+          eligibility[row + o] &&
+          s0 <= cap[o * D]! &&
+          s1 <= cap[o * D + 1]! &&
+          s2 <= cap[o * D + 2]! &&
+          s3 <= cap[o * D + 3]!
+        ) {
+          fit[g * O + o] = 1;
+        }
       }
     }
-    const kept = this.#undominated(input.counts);
+    const kept = Int32Array.from(this.#undominated(input.counts));
     this.fitKept = [];
     this.weight = new Float64Array(G);
     let minPrice = Infinity;
     for (let o = 0; o < O; o++) minPrice = Math.min(minPrice, this.price[o]!);
+    const scratch = new Int32Array(kept.length);
     for (let g = 0; g < G; g++) {
-      this.fitKept.push(Int32Array.from(kept.filter((o) => this.fit[g * O + o])));
+      let n = 0;
+      for (let k = 0; k < kept.length; k++) if (fit[g * O + kept[k]!]) scratch[n++] = kept[k]!;
+      this.fitKept.push(scratch.slice(0, n));
       let w = Infinity;
       for (const o of this.fitKept[g]!) w = Math.min(w, this.price[o]! * this.dominantShare(g, o));
       // A task that takes nothing still counts a little, so bins of only such tasks have a finite score.
@@ -154,11 +172,6 @@ export class PackingModel {
     let v = 0;
     for (const item of p.items) v += this.weight[item.group]! * item.count;
     return v;
-  }
-
-  #fitsAlone(g: number, o: number): boolean {
-    for (let d = 0; d < D; d++) if (this.size[g * D + d]! > this.cap[o * D + d]!) return false;
-    return true;
   }
 
   dominantShare(g: number, o: number): number {

@@ -149,7 +149,8 @@ function mergeByRank(runs: readonly PendingClass[]): readonly Task[] {
   // Pairwise, like a merge sort's last passes: n log(runs) steps.
   while (merged.length > 1) {
     const next: PendingClass[] = [];
-    for (let i = 0; i < merged.length; i += 2) next.push(i + 1 < merged.length ? mergeTwo(merged[i]!, merged[i + 1]!) : merged[i]!);
+    for (let i = 0; i < merged.length; i += 2)
+      next.push(i + 1 < merged.length ? mergeTwo(merged[i]!, merged[i + 1]!) : merged[i]!);
     merged = next;
   }
   return merged[0]!.tasks;

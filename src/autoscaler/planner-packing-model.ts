@@ -190,20 +190,47 @@ export class PackingModel {
    * equal prices, where an earlier one may survive a bigger later one (harmless: it is only not pruned).
    */
   #undominated(counts: ArrayLike<number>): number[] {
+    const { G, O, size, cap, price, fit, eligibility } = this;
     const live: number[] = [];
-    for (let g = 0; g < this.G; g++) if (counts[g]! > 0) live.push(g);
-    const demanded = [0, 1, 2, 3].filter((d) => live.some((g) => this.size[g * D + d]! > 0));
+    for (let g = 0; g < G; g++) if (counts[g]! > 0) live.push(g);
+    const demanded = [0, 1, 2, 3].filter((d) => live.some((g) => size[g * D + d]! > 0));
     const classes = [...new Set(live.map((g) => this.groupClass[g]!))];
+    // Which offerings some live group fits, and each offering's live classes as bits (W words): a candidate b is
+    // dominated by a kept a only if every class b may run may run on a.
+    const fitsSome = new Uint8Array(O);
+    for (const g of live) for (let o = 0; o < O; o++) if (fit[g * O + o]) fitsSome[o] = 1;
+    const W = Math.ceil(classes.length / 32);
+    const bits = new Uint32Array(O * W);
+    classes.forEach((c, k) => {
+      for (let o = 0; o < O; o++) if (eligibility[c * O + o]) bits[o * W + (k >>> 5)]! |= 1 << (k & 31);
+    });
+    // A dimension no live task needs is never compared: its capacity counts as -Infinity for every offering.
+    const need = new Float64Array(O * D).fill(-Infinity);
+    for (const d of demanded) for (let o = 0; o < O; o++) need[o * D + d] = cap[o * D + d]!;
     const kept: number[] = [];
-    for (let b = 0; b < this.O; b++) {
-      if (!live.some((g) => this.fit[g * this.O + b] === 1)) continue;
-      const dominated = kept.some((a) => {
-        if (this.price[a]! > this.price[b]!) return false;
-        for (const d of demanded) if (this.cap[a * D + d]! < this.cap[b * D + d]!) return false;
-        for (const c of classes)
-          if (this.eligibility[c * this.O + b] && !this.eligibility[c * this.O + a]) return false;
-        return true;
-      });
+    for (let b = 0; b < O; b++) {
+      if (!fitsSome[b]) continue;
+      const pb = price[b]!;
+      const b0 = need[b * D]!;
+      const b1 = need[b * D + 1]!;
+      const b2 = need[b * D + 2]!;
+      const b3 = need[b * D + 3]!;
+      let dominated = false;
+      for (let i = 0; i < kept.length && !dominated; i++) {
+        const a = kept[i]!;
+        if (
+          price[a]! > pb ||
+          need[a * D]! < b0 ||
+          need[a * D + 1]! < b1 ||
+          need[a * D + 2]! < b2 ||
+          need[a * D + 3]! < b3
+        ) {
+          continue;
+        }
+        let covers = true;
+        for (let w = 0; w < W && covers; w++) if ((bits[b * W + w]! & ~bits[a * W + w]!) !== 0) covers = false;
+        dominated = covers;
+      }
       if (!dominated) kept.push(b);
     }
     return kept;

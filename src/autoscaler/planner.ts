@@ -415,8 +415,13 @@ function inFlightBins(input: PlanContext): InFlightBin[] {
  * Per group, the tasks in-flight capacity does not cover: first fit, group by group in planning order, as many of a
  * group's tasks into each bin as fit.
  */
-function coverWithInFlight(groups: readonly TaskGroup[], classes: readonly TaskClass[], bins: InFlightBin[]): Task[][] {
-  if (bins.length === 0) return groups.map((g) => [...g.tasks]);
+function coverWithInFlight(
+  groups: readonly TaskGroup[],
+  classes: readonly TaskClass[],
+  bins: InFlightBin[],
+): (readonly Task[])[] {
+  // Nothing in flight: each group's own list (read, never written).
+  if (bins.length === 0) return groups.map((g) => g.tasks);
   return groups.map((group) => {
     const task = classes[group.classIndex]!.representative;
     let covered = 0;

@@ -289,23 +289,22 @@ function packAndAdmit(round: Round): { refused: Task[][]; unfit: [number, readon
   const next = groups.map(() => 0);
   const refused: Task[][] = groups.map(() => []);
   for (const pattern of packing.patterns) {
+    // Built once per pattern, not per instance: a pattern may repeat thousands of times.
+    const own = [offerings[pattern.offering]!];
     let alternatives: Offering[] | undefined;
+    const others = (): readonly Offering[] =>
+      (alternatives ??= holders(pattern.items, round, eligibility)
+        .filter((o) => o !== own[0])
+        .slice(0, ALTERNATIVES));
     for (let r = 0; r < pattern.times; r++) {
-      const taken = pattern.items.map((item) => {
-        const start = next[item.group]!;
-        next[item.group] = start + item.count;
-        return todo[item.group]!.slice(start, start + item.count);
-      });
-      const own = offerings[pattern.offering]!;
-      const others = (): readonly Offering[] =>
-        (alternatives ??= holders(pattern.items, round, eligibility)
-          .filter((o) => o !== own)
-          .slice(0, ALTERNATIVES));
-      const outcome = launchOne(round, [own], taken.flat(), others);
+      const tasks = instanceTasks(pattern.items, todo, next);
+      const outcome = launchOne(round, own, tasks, others);
       if (outcome.launched) continue;
-      if (outcome.refusal !== undefined && owners(taken.flat()).length > 1) {
+      let at = 0;
+      const taken = pattern.items.map((item) => tasks.slice(at, (at += item.count)));
+      if (outcome.refusal !== undefined && owners(tasks).length > 1) {
         // admitLaunch refused the mix (a budget of one owner, say): try each owner's tasks on their own.
-        for (const owner of owners(taken.flat())) {
+        for (const owner of owners(tasks)) {
           const items = pattern.items.map((item, i) => ({
             group: item.group,
             tasks: taken[i]!.filter((t) => scopeKey(t) === owner),
@@ -327,6 +326,27 @@ function packAndAdmit(round: Round): { refused: Task[][]; unfit: [number, readon
     }
   }
   return { refused, unfit: packing.unfit.map((g) => [g, todo[g]!] as [number, readonly Task[]]) };
+}
+
+/**
+ * One instance's tasks: for each item in turn, the next `count` tasks of its group from `next[group]` on (queue
+ * order), which moves past them.
+ */
+function instanceTasks(items: readonly PatternItem[], todo: readonly (readonly Task[])[], next: number[]): Task[] {
+  if (items.length === 1) {
+    const { group, count } = items[0]!;
+    const start = next[group]!;
+    next[group] = start + count;
+    return todo[group]!.slice(start, start + count);
+  }
+  const tasks: Task[] = [];
+  for (const { group, count } of items) {
+    const list = todo[group]!;
+    const start = next[group]!;
+    next[group] = start + count;
+    for (let k = start; k < start + count; k++) tasks.push(list[k]!);
+  }
+  return tasks;
 }
 
 /**

@@ -460,8 +460,11 @@ function coverWithInFlight(
 /** One launch command per offering, with the owners' shares of the capacity their tasks take. */
 function groupLaunches(bins: readonly NewBin[], policy: Policy): LaunchCommand[] {
   const groups = new Map<string, NewBin[]>();
+  // Bins share their offerings' objects: one key string per offering, not per bin.
+  const keys = new Map<Offering, string>();
   for (const bin of bins) {
-    const key = offeringKey(bin.offering);
+    let key = keys.get(bin.offering);
+    if (key === undefined) keys.set(bin.offering, (key = offeringKey(bin.offering)));
     const group = groups.get(key);
     if (group) group.push(bin);
     else groups.set(key, [bin]);

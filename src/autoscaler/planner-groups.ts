@@ -63,10 +63,10 @@ export function groupTasks(tasks: readonly Task[], opts: { byPriority?: boolean 
   const byPriority = opts.byPriority ?? true;
   const classIndex = new Map<string, number>();
   const classes: TaskClass[] = [];
-  const groups = new Map<
-    string,
-    { key: string; classIndex: number; priority: number; size: Resources; tasks: Task[] }
-  >();
+  type Group = { key: string; classIndex: number; priority: number; size: Resources; tasks: Task[] };
+  const groups: Group[] = [];
+  // Found by CPU, then memory, then among the few left: no key string per task (a plan may read a million).
+  const byShape = new Map<number, Map<number, Group[]>>();
   for (const task of tasks) {
     const ck = classKey(task);
     let ci = classIndex.get(ck);
@@ -77,12 +77,25 @@ export function groupTasks(tasks: readonly Task[], opts: { byPriority?: boolean 
     }
     const r = task.resources;
     const priority = byPriority ? task.priority : 0;
-    const key = `${priority}|${r.cpuMillis}|${r.memoryMiB}|${r.gpus}|${r.netMbps}|${ci}`;
-    let group = groups.get(key);
-    if (!group) groups.set(key, (group = { key, classIndex: ci, priority, size: r, tasks: [] }));
+    let byMemory = byShape.get(r.cpuMillis);
+    if (!byMemory) byShape.set(r.cpuMillis, (byMemory = new Map()));
+    let candidates = byMemory.get(r.memoryMiB);
+    if (!candidates) byMemory.set(r.memoryMiB, (candidates = []));
+    let group: Group | undefined;
+    for (const g of candidates) {
+      if (g.classIndex === ci && g.priority === priority && g.size.gpus === r.gpus && g.size.netMbps === r.netMbps) {
+        group = g;
+        break;
+      }
+    }
+    if (!group) {
+      const key = `${priority}|${r.cpuMillis}|${r.memoryMiB}|${r.gpus}|${r.netMbps}|${ci}`;
+      candidates.push((group = { key, classIndex: ci, priority, size: r, tasks: [] }));
+      groups.push(group);
+    }
     group.tasks.push(task);
   }
-  return { classes, groups: planningOrder([...groups.values()], classes) };
+  return { classes, groups: planningOrder(groups, classes) };
 }
 
 /**

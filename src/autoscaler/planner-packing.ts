@@ -161,6 +161,8 @@ function fill(
     const s1 = size[g * D + 1]!;
     const s2 = size[g * D + 2]!;
     const s3 = size[g * D + 3]!;
+    // Not even one fits: skip the divisions (n would be 0).
+    if (s0 > f0 || s1 > f1 || s2 > f2 || s3 > f3) continue;
     let n = left;
     if (s0 > 0) n = Math.min(n, Math.floor(f0 / s0));
     if (s1 > 0) n = Math.min(n, Math.floor(f1 / s1));

@@ -204,17 +204,33 @@ function shortlist(
   const wh = m.weight[h]!;
   const headOnly = m.scratch(0, all.length);
   const fluid = m.scratch(1, all.length);
+  // Run for every new instance over every candidate: m.copies inlined, the model's arrays in locals.
+  const { cap, price: prices, eligibility, classCount, O } = m;
+  const remH = rem[h]!;
+  const h0 = m.size[h * D]!;
+  const h1 = m.size[h * D + 1]!;
+  const h2 = m.size[h * D + 2]!;
+  const h3 = m.size[h * D + 3]!;
   for (let k = 0; k < all.length; k++) {
     const o = all[k]!;
-    const price = m.price[o]!;
-    headOnly[k] = price / (Math.min(rem[h]!, m.copies(h, m.cap, o * D)) * wh);
+    const price = prices[o]!;
+    const c0 = cap[o * D]!;
+    const c1 = cap[o * D + 1]!;
+    const c2 = cap[o * D + 2]!;
+    const c3 = cap[o * D + 3]!;
+    let copies = Infinity;
+    if (h0 > 0) copies = Math.min(copies, Math.floor(c0 / h0));
+    if (h1 > 0) copies = Math.min(copies, Math.floor(c1 / h1));
+    if (h2 > 0) copies = Math.min(copies, Math.floor(c2 / h2));
+    if (h3 > 0) copies = Math.min(copies, Math.floor(c3 / h3));
+    headOnly[k] = price / (Math.min(remH, copies) * wh);
     let d0 = 0;
     let d1 = 0;
     let d2 = 0;
     let d3 = 0;
     let dv = 0;
-    for (let c = 0; c < m.classCount; c++) {
-      if (!m.eligibility[c * m.O + o]) continue;
+    for (let c = 0; c < classCount; c++) {
+      if (!eligibility[c * O + o]) continue;
       const base = c * (D + 1);
       d0 += classDemand[base]!;
       d1 += classDemand[base + 1]!;
@@ -223,10 +239,10 @@ function shortlist(
       dv += classDemand[base + 4]!;
     }
     let share = 1;
-    if (d0 > 0) share = Math.min(share, m.cap[o * D]! / d0);
-    if (d1 > 0) share = Math.min(share, m.cap[o * D + 1]! / d1);
-    if (d2 > 0) share = Math.min(share, m.cap[o * D + 2]! / d2);
-    if (d3 > 0) share = Math.min(share, m.cap[o * D + 3]! / d3);
+    if (d0 > 0) share = Math.min(share, c0 / d0);
+    if (d1 > 0) share = Math.min(share, c1 / d1);
+    if (d2 > 0) share = Math.min(share, c2 / d2);
+    if (d3 > 0) share = Math.min(share, c3 / d3);
     fluid[k] = price / (share * dv);
   }
   const picked = new Set<number>();

@@ -29,9 +29,10 @@ export class PackingModel {
   work = 0;
   readonly #groups: readonly TaskGroup[];
   readonly #orders = new Map<Order, number[]>();
-  readonly #fitLists = new Map<Order, Map<number, Int32Array>>();
+  /** Per order, per offering (filled when first asked). */
+  readonly #fitLists = new Map<Order, (Int32Array | undefined)[]>();
   readonly #scratch: [Float64Array, Float64Array] = [new Float64Array(0), new Float64Array(0)];
-  readonly #homeRatios = new Map<Order, Map<number, Float64Array>>();
+  readonly #homeRatios = new Map<Order, (Float64Array | undefined)[]>();
 
   constructor(input: PackingInput) {
     this.#groups = input.groups;
@@ -102,23 +103,29 @@ export class PackingModel {
 
   /** The groups that fit offering `o`, in the given order. */
   fitList(order: Order, o: number): Int32Array {
-    const lists = this.#fitLists.get(order) ?? new Map<number, Int32Array>();
-    this.#fitLists.set(order, lists);
-    let list = lists.get(o);
-    if (!list) lists.set(o, (list = Int32Array.from(this.order(order).filter((g) => this.fit[g * this.O + o]))));
+    let lists = this.#fitLists.get(order);
+    if (!lists) this.#fitLists.set(order, (lists = new Array<Int32Array | undefined>(this.O)));
+    let list = lists[o];
+    if (!list) {
+      const groups = this.order(order);
+      const found = new Int32Array(groups.length);
+      let n = 0;
+      for (const g of groups) if (this.fit[g * this.O + o]) found[n++] = g;
+      lists[o] = list = found.slice(0, n);
+    }
     return list;
   }
 
   /** Parallel to fitList: each group's cost on `o` (price times dominant share) over its value. */
   homeRatio(order: Order, o: number): Float64Array {
-    const ratios = this.#homeRatios.get(order) ?? new Map<number, Float64Array>();
-    this.#homeRatios.set(order, ratios);
-    let ratio = ratios.get(o);
+    let ratios = this.#homeRatios.get(order);
+    if (!ratios) this.#homeRatios.set(order, (ratios = new Array<Float64Array | undefined>(this.O)));
+    let ratio = ratios[o];
     if (!ratio) {
       const list = this.fitList(order, o);
       ratio = new Float64Array(list.length);
       list.forEach((g, k) => (ratio![k] = (this.price[o]! * this.dominantShare(g, o)) / this.weight[g]!));
-      ratios.set(o, ratio);
+      ratios[o] = ratio;
     }
     return ratio;
   }

@@ -26,6 +26,9 @@ export function ownerShares(tasks: readonly ShareTask[], capacity: Resources): O
   const teams = new Map<string, Map<string, { prefix: string; rank: number; jobs: Map<string, Entry> }>>();
   const entries: Entry[] = [];
   let slashed = false;
+  // Tasks come instance by instance, item by item: runs of one shape. Their weight is computed once per run.
+  let last: Resources | undefined;
+  let lastWeight = 0;
   for (const task of tasks) {
     const { team, project, job } = task.owner;
     let projects = teams.get(team);
@@ -41,7 +44,18 @@ export function ownerShares(tasks: readonly ShareTask[], capacity: Resources): O
       scope.jobs.set(job, entry);
       entries.push(entry);
     }
-    entry.weight += Math.max(dominantShare(task.resources, capacity), 1e-9);
+    const r = task.resources;
+    if (
+      last === undefined ||
+      r.cpuMillis !== last.cpuMillis ||
+      r.memoryMiB !== last.memoryMiB ||
+      r.gpus !== last.gpus ||
+      r.netMbps !== last.netMbps
+    ) {
+      last = r;
+      lastWeight = Math.max(dominantShare(r, capacity), 1e-9);
+    }
+    entry.weight += lastWeight;
   }
   if (slashed) return byKey(tasks, capacity);
   const scopes = [...teams.values()].flatMap((projects) => [...projects.values()]);

@@ -29,7 +29,7 @@ function reference(tasks: readonly ShareTask[], capacity: Resources): OwnerShare
   return entries.map((e) => ({ owner: e.owner, share: e.weight / total }));
 }
 
-const CAPACITY: Resources = { cpuMillis: 8000, memoryMiB: 16_384, gpus: 0, netMbps: 1000 };
+const CAPACITY: Resources = { cpuMillis: 8000, memoryMiB: 16_384, gpus: 4, netMbps: 1000 };
 
 describe('planner: owner shares of a launch', () => {
   it('weighs owners by their tasks and orders equal weights by team, project and job', () => {
@@ -59,6 +59,33 @@ describe('planner: owner shares of a launch', () => {
     );
   });
 
+  it('weighs each task by its own shape when its neighbour differs in one dimension only', () => {
+    const base = { cpuMillis: 1000, memoryMiB: 0, gpus: 0, netMbps: 0 };
+    // 1/8 of the CPUs alone; with the other dimension the whole memory, GPUs or bandwidth.
+    for (const [key, full] of [
+      ['cpuMillis', 8000],
+      ['memoryMiB', 16_384],
+      ['gpus', 4],
+      ['netMbps', 1000],
+    ] as const) {
+      const shares = ownerShares(
+        [
+          { owner: { team: 't', project: 'p', job: 'small' }, resources: base },
+          { owner: { team: 't', project: 'p', job: 'big' }, resources: { ...base, [key]: full } },
+        ],
+        CAPACITY,
+      );
+      assert.deepEqual(
+        shares.map((x) => [x.owner.job, x.share]),
+        [
+          ['big', 1 / 1.125],
+          ['small', 0.125 / 1.125],
+        ],
+        key,
+      );
+    }
+  });
+
   it('orders and merges owners as their `team/project/job` strings do when names hold a slash', () => {
     const t = (team: string, project: string, job: string): ShareTask => ({
       owner: { team, project, job },
@@ -80,10 +107,11 @@ describe('planner: owner shares of a launch', () => {
     const name = fc.constantFrom('a', 'b', 'a-b', 'ab', 'a/b', 'b/', '', 'z');
     const taskArb = fc.record({
       owner: fc.record({ team: name, project: name, job: fc.constantFrom('j', 'j1', 'j10', 'j/2', 'k') }),
+      // Few values each, so neighbouring tasks often share all but one dimension.
       resources: fc.record({
-        cpuMillis: fc.integer({ min: 0, max: 8000 }),
-        memoryMiB: fc.integer({ min: 0, max: 16_384 }),
-        gpus: fc.constant(0),
+        cpuMillis: fc.constantFrom(0, 1000, 2000, 8000, 3333),
+        memoryMiB: fc.constantFrom(0, 1024, 16_384, 5000),
+        gpus: fc.constantFrom(0, 1, 2),
         netMbps: fc.constantFrom(0, 100, 1000),
       }),
     });

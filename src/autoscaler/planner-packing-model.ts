@@ -55,8 +55,11 @@ export class PackingModel {
     this.fit = new Uint8Array(G * O);
     const { size, cap, fit } = this;
     const eligibility = input.eligibility;
+    // Offerings some group with tasks to pack fits (the others are never kept).
+    const fitsLive = new Uint8Array(O);
     for (let g = 0; g < G; g++) {
       const row = this.groupClass[g]! * O;
+      const live = input.counts[g]! > 0 ? 1 : 0;
       // Inlined: this is G x O (hundreds of shapes by thousands of offerings).
       const s0 = size[g * D]!;
       const s1 = size[g * D + 1]!;
@@ -71,10 +74,11 @@ export class PackingModel {
           s3 <= cap[o * D + 3]!
         ) {
           fit[g * O + o] = 1;
+          fitsLive[o]! |= live;
         }
       }
     }
-    const kept = Int32Array.from(this.#undominated(input.counts));
+    const kept = Int32Array.from(this.#undominated(input.counts, fitsLive));
     this.fitKept = [];
     this.weight = new Float64Array(G);
     let minPrice = Infinity;
@@ -196,16 +200,14 @@ export class PackingModel {
    * for no more. Offerings come cheapest first, so a dominator is always seen before what it dominates, except at
    * equal prices, where an earlier one may survive a bigger later one (harmless: it is only not pruned).
    */
-  #undominated(counts: ArrayLike<number>): number[] {
-    const { G, O, size, cap, price, fit, eligibility } = this;
+  #undominated(counts: ArrayLike<number>, fitsSome: Uint8Array): number[] {
+    const { G, O, size, cap, price, eligibility } = this;
     const live: number[] = [];
     for (let g = 0; g < G; g++) if (counts[g]! > 0) live.push(g);
     const demanded = [0, 1, 2, 3].filter((d) => live.some((g) => size[g * D + d]! > 0));
     const classes = [...new Set(live.map((g) => this.groupClass[g]!))];
-    // Which offerings some live group fits, and each offering's live classes as bits (W words): a candidate b is
-    // dominated by a kept a only if every class b may run may run on a.
-    const fitsSome = new Uint8Array(O);
-    for (const g of live) for (let o = 0; o < O; o++) if (fit[g * O + o]) fitsSome[o] = 1;
+    // Each offering's live classes as bits (W words): a candidate b is dominated by a kept a only if every class b
+    // may run may run on a.
     const W = Math.ceil(classes.length / 32);
     const bits = new Uint32Array(O * W);
     classes.forEach((c, k) => {

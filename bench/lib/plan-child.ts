@@ -1,12 +1,14 @@
 /**
  * A child process of the planner-throughput benchmark: plans `n` pending trace tasks `runs` times over the bench
- * offerings and prints one JSON line: each plan's wall time, the instances launched, and the process's peak resident
- * memory (so each size's peak is its own, not the largest seen so far in one process).
+ * offerings and prints one JSON line: each plan's wall time and CPU time (user and system, of every thread: the
+ * collector's helpers count), the instances launched, and the process's peak resident memory (so each size's peak is
+ * its own, not the largest seen so far in one process). On a shared machine the CPU time says what the wall time
+ * cannot: how much work the plan was, whatever else ran.
  *
  *   node bench/lib/plan-child.ts <n> <seed> <runs>
  */
 import { performance } from 'node:perf_hooks';
-import { resourceUsage } from 'node:process';
+import { cpuUsage, resourceUsage } from 'node:process';
 import { plan } from '../../src/autoscaler/planner.ts';
 import { PRODUCTION_POLICY, type Policy } from '../../src/core/policy.ts';
 import type { Task } from '../../src/core/task.ts';
@@ -32,8 +34,10 @@ const offerings = benchOfferings();
 const pending = await manyTasks(n, seed);
 const rssBeforeMiB = process.memoryUsage().rss / 2 ** 20;
 const times: number[] = [];
+const cpuTimes: number[] = [];
 let instances = 0;
 for (let run = 0; run < runs; run++) {
+  const cpu = cpuUsage();
   const started = performance.now();
   const result = plan({
     nowMs: 0,
@@ -45,8 +49,10 @@ for (let run = 0; run < runs; run++) {
     unavailable: new Set(),
   });
   times.push(performance.now() - started);
+  const used = cpuUsage(cpu);
+  cpuTimes.push((used.user + used.system) / 1000);
   instances = result.launches.reduce((s, l) => s + l.count, 0);
 }
 process.stdout.write(
-  `${JSON.stringify({ n: pending.length, offerings: offerings.length, times, instances, rssBeforeMiB, peakRssMiB: resourceUsage().maxRSS / 1024 })}\n`,
+  `${JSON.stringify({ n: pending.length, offerings: offerings.length, times, cpuTimes, instances, rssBeforeMiB, peakRssMiB: resourceUsage().maxRSS / 1024 })}\n`,
 );

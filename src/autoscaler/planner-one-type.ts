@@ -1,5 +1,5 @@
 import { RESOURCE_KEYS, type Resources } from '../core/resources.ts';
-import type { Pattern, PackingInput } from './planner-packing.ts';
+import type { Pattern, PackingInput } from './planner-packing-types.ts';
 
 /** Above this many tasks the one-type check is skipped: it costs tasks x offerings, and the packer's own plans win. */
 export const ONE_TYPE_MAX_TASKS = 2_000;

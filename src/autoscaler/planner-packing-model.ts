@@ -1,5 +1,5 @@
 import { packingSize, toVector, type TaskGroup } from './planner-groups.ts';
-import type { PackingInput, Pattern } from './planner-packing.ts';
+import type { PackingInput, Pattern } from './planner-packing-types.ts';
 
 /** Dimensions of a resource vector: CPU, memory, GPUs, network, in RESOURCE_KEYS order. */
 export const D = 4;
@@ -29,9 +29,10 @@ export class PackingModel {
   work = 0;
   readonly #groups: readonly TaskGroup[];
   readonly #orders = new Map<Order, number[]>();
-  readonly #fitLists = new Map<Order, Map<number, Int32Array>>();
+  /** Per order, per offering (filled when first asked). */
+  readonly #fitLists = new Map<Order, (Int32Array | undefined)[]>();
   readonly #scratch: [Float64Array, Float64Array] = [new Float64Array(0), new Float64Array(0)];
-  readonly #homeRatios = new Map<Order, Map<number, Float64Array>>();
+  readonly #homeRatios = new Map<Order, (Float64Array | undefined)[]>();
 
   constructor(input: PackingInput) {
     this.#groups = input.groups;
@@ -52,19 +53,41 @@ export class PackingModel {
       this.price[i] = o.pricePerHourMicros;
     });
     this.fit = new Uint8Array(G * O);
+    const { size, cap, fit } = this;
+    const eligibility = input.eligibility;
+    // Offerings some group with tasks to pack fits (the others are never kept).
+    const fitsLive = new Uint8Array(O);
     for (let g = 0; g < G; g++) {
       const row = this.groupClass[g]! * O;
+      const live = input.counts[g]! > 0 ? 1 : 0;
+      // Inlined: this is G x O (hundreds of shapes by thousands of offerings).
+      const s0 = size[g * D]!;
+      const s1 = size[g * D + 1]!;
+      const s2 = size[g * D + 2]!;
+      const s3 = size[g * D + 3]!;
       for (let o = 0; o < O; o++) {
-        if (input.eligibility[row + o] && this.#fitsAlone(g, o)) this.fit[g * O + o] = 1;
+        if (
+          eligibility[row + o] &&
+          s0 <= cap[o * D]! &&
+          s1 <= cap[o * D + 1]! &&
+          s2 <= cap[o * D + 2]! &&
+          s3 <= cap[o * D + 3]!
+        ) {
+          fit[g * O + o] = 1;
+          fitsLive[o]! |= live;
+        }
       }
     }
-    const kept = this.#undominated(input.counts);
+    const kept = Int32Array.from(this.#undominated(input.counts, fitsLive));
     this.fitKept = [];
     this.weight = new Float64Array(G);
     let minPrice = Infinity;
     for (let o = 0; o < O; o++) minPrice = Math.min(minPrice, this.price[o]!);
+    const scratch = new Int32Array(kept.length);
     for (let g = 0; g < G; g++) {
-      this.fitKept.push(Int32Array.from(kept.filter((o) => this.fit[g * O + o])));
+      let n = 0;
+      for (let k = 0; k < kept.length; k++) if (fit[g * O + kept[k]!]) scratch[n++] = kept[k]!;
+      this.fitKept.push(scratch.slice(0, n));
       let w = Infinity;
       for (const o of this.fitKept[g]!) w = Math.min(w, this.price[o]! * this.dominantShare(g, o));
       // A task that takes nothing still counts a little, so bins of only such tasks have a finite score.
@@ -84,23 +107,29 @@ export class PackingModel {
 
   /** The groups that fit offering `o`, in the given order. */
   fitList(order: Order, o: number): Int32Array {
-    const lists = this.#fitLists.get(order) ?? new Map<number, Int32Array>();
-    this.#fitLists.set(order, lists);
-    let list = lists.get(o);
-    if (!list) lists.set(o, (list = Int32Array.from(this.order(order).filter((g) => this.fit[g * this.O + o]))));
+    let lists = this.#fitLists.get(order);
+    if (!lists) this.#fitLists.set(order, (lists = new Array<Int32Array | undefined>(this.O)));
+    let list = lists[o];
+    if (!list) {
+      const groups = this.order(order);
+      const found = new Int32Array(groups.length);
+      let n = 0;
+      for (const g of groups) if (this.fit[g * this.O + o]) found[n++] = g;
+      lists[o] = list = found.slice(0, n);
+    }
     return list;
   }
 
   /** Parallel to fitList: each group's cost on `o` (price times dominant share) over its value. */
   homeRatio(order: Order, o: number): Float64Array {
-    const ratios = this.#homeRatios.get(order) ?? new Map<number, Float64Array>();
-    this.#homeRatios.set(order, ratios);
-    let ratio = ratios.get(o);
+    let ratios = this.#homeRatios.get(order);
+    if (!ratios) this.#homeRatios.set(order, (ratios = new Array<Float64Array | undefined>(this.O)));
+    let ratio = ratios[o];
     if (!ratio) {
       const list = this.fitList(order, o);
       ratio = new Float64Array(list.length);
       list.forEach((g, k) => (ratio![k] = (this.price[o]! * this.dominantShare(g, o)) / this.weight[g]!));
-      ratios.set(o, ratio);
+      ratios[o] = ratio;
     }
     return ratio;
   }
@@ -156,11 +185,6 @@ export class PackingModel {
     return v;
   }
 
-  #fitsAlone(g: number, o: number): boolean {
-    for (let d = 0; d < D; d++) if (this.size[g * D + d]! > this.cap[o * D + d]!) return false;
-    return true;
-  }
-
   dominantShare(g: number, o: number): number {
     let share = 0;
     for (let d = 0; d < D; d++) {
@@ -176,21 +200,46 @@ export class PackingModel {
    * for no more. Offerings come cheapest first, so a dominator is always seen before what it dominates, except at
    * equal prices, where an earlier one may survive a bigger later one (harmless: it is only not pruned).
    */
-  #undominated(counts: ArrayLike<number>): number[] {
+  #undominated(counts: ArrayLike<number>, fitsSome: Uint8Array): number[] {
+    const { G, O, size, cap, price, eligibility } = this;
     const live: number[] = [];
-    for (let g = 0; g < this.G; g++) if (counts[g]! > 0) live.push(g);
-    const demanded = [0, 1, 2, 3].filter((d) => live.some((g) => this.size[g * D + d]! > 0));
+    for (let g = 0; g < G; g++) if (counts[g]! > 0) live.push(g);
+    const demanded = [0, 1, 2, 3].filter((d) => live.some((g) => size[g * D + d]! > 0));
     const classes = [...new Set(live.map((g) => this.groupClass[g]!))];
+    // Each offering's live classes as bits (W words): a candidate b is dominated by a kept a only if every class b
+    // may run may run on a.
+    const W = Math.ceil(classes.length / 32);
+    const bits = new Uint32Array(O * W);
+    classes.forEach((c, k) => {
+      for (let o = 0; o < O; o++) if (eligibility[c * O + o]) bits[o * W + (k >>> 5)]! |= 1 << (k & 31);
+    });
+    // A dimension no live task needs is never compared: its capacity counts as -Infinity for every offering.
+    const need = new Float64Array(O * D).fill(-Infinity);
+    for (const d of demanded) for (let o = 0; o < O; o++) need[o * D + d] = cap[o * D + d]!;
     const kept: number[] = [];
-    for (let b = 0; b < this.O; b++) {
-      if (!live.some((g) => this.fit[g * this.O + b] === 1)) continue;
-      const dominated = kept.some((a) => {
-        if (this.price[a]! > this.price[b]!) return false;
-        for (const d of demanded) if (this.cap[a * D + d]! < this.cap[b * D + d]!) return false;
-        for (const c of classes)
-          if (this.eligibility[c * this.O + b] && !this.eligibility[c * this.O + a]) return false;
-        return true;
-      });
+    for (let b = 0; b < O; b++) {
+      if (!fitsSome[b]) continue;
+      const pb = price[b]!;
+      const b0 = need[b * D]!;
+      const b1 = need[b * D + 1]!;
+      const b2 = need[b * D + 2]!;
+      const b3 = need[b * D + 3]!;
+      let dominated = false;
+      for (let i = 0; i < kept.length && !dominated; i++) {
+        const a = kept[i]!;
+        if (
+          price[a]! > pb ||
+          need[a * D]! < b0 ||
+          need[a * D + 1]! < b1 ||
+          need[a * D + 2]! < b2 ||
+          need[a * D + 3]! < b3
+        ) {
+          continue;
+        }
+        let covers = true;
+        for (let w = 0; w < W && covers; w++) if ((bits[b * W + w]! & ~bits[a * W + w]!) !== 0) covers = false;
+        dominated = covers;
+      }
       if (!dominated) kept.push(b);
     }
     return kept;

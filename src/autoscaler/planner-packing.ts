@@ -1,40 +1,6 @@
-import type { Offering } from '../core/offering.ts';
-import type { TaskGroup } from './planner-groups.ts';
 import { oneTypePacking } from './planner-one-type.ts';
 import { D, PackingModel, type Order } from './planner-packing-model.ts';
-
-/** What to pack: groups of identical tasks, and the offerings allowed, cheapest first. */
-export interface PackingInput {
-  readonly groups: readonly TaskGroup[];
-  /** How many tasks of each group to pack (at most its task count). */
-  readonly counts: ArrayLike<number>;
-  readonly offerings: readonly Offering[];
-  /** `eligibility[c * offerings.length + o]` is 1 when class `c` may run on offering `o`. */
-  readonly eligibility: Uint8Array;
-  readonly classCount: number;
-}
-
-/** One instance's contents, launched `times` times. */
-export interface Pattern {
-  /** Index into PackingInput.offerings. */
-  readonly offering: number;
-  /** How many tasks of each group one instance holds, by group index ascending. */
-  readonly items: readonly PatternItem[];
-  readonly times: number;
-}
-
-export interface PatternItem {
-  readonly group: number;
-  readonly count: number;
-}
-
-export interface Packing {
-  /** In planning order: the first pattern serves the first (highest priority, largest) group. */
-  readonly patterns: readonly Pattern[];
-  /** Groups (with a count above zero) that no offering fits or may run. */
-  readonly unfit: readonly number[];
-  readonly costPerHourMicros: number;
-}
+import type { Packing, PackingInput, Pattern, PatternItem } from './planner-packing-types.ts';
 
 /** Candidate offerings scored in full for each new instance: the best by each quick estimate, and the cheapest. */
 const SHORTLIST_EACH = 16;
@@ -195,6 +161,8 @@ function fill(
     const s1 = size[g * D + 1]!;
     const s2 = size[g * D + 2]!;
     const s3 = size[g * D + 3]!;
+    // Not even one fits: skip the divisions (n would be 0).
+    if (s0 > f0 || s1 > f1 || s2 > f2 || s3 > f3) continue;
     let n = left;
     if (s0 > 0) n = Math.min(n, Math.floor(f0 / s0));
     if (s1 > 0) n = Math.min(n, Math.floor(f1 / s1));
@@ -236,17 +204,33 @@ function shortlist(
   const wh = m.weight[h]!;
   const headOnly = m.scratch(0, all.length);
   const fluid = m.scratch(1, all.length);
+  // Run for every new instance over every candidate: m.copies inlined, the model's arrays in locals.
+  const { cap, price: prices, eligibility, classCount, O } = m;
+  const remH = rem[h]!;
+  const h0 = m.size[h * D]!;
+  const h1 = m.size[h * D + 1]!;
+  const h2 = m.size[h * D + 2]!;
+  const h3 = m.size[h * D + 3]!;
   for (let k = 0; k < all.length; k++) {
     const o = all[k]!;
-    const price = m.price[o]!;
-    headOnly[k] = price / (Math.min(rem[h]!, m.copies(h, m.cap, o * D)) * wh);
+    const price = prices[o]!;
+    const c0 = cap[o * D]!;
+    const c1 = cap[o * D + 1]!;
+    const c2 = cap[o * D + 2]!;
+    const c3 = cap[o * D + 3]!;
+    let copies = Infinity;
+    if (h0 > 0) copies = Math.min(copies, Math.floor(c0 / h0));
+    if (h1 > 0) copies = Math.min(copies, Math.floor(c1 / h1));
+    if (h2 > 0) copies = Math.min(copies, Math.floor(c2 / h2));
+    if (h3 > 0) copies = Math.min(copies, Math.floor(c3 / h3));
+    headOnly[k] = price / (Math.min(remH, copies) * wh);
     let d0 = 0;
     let d1 = 0;
     let d2 = 0;
     let d3 = 0;
     let dv = 0;
-    for (let c = 0; c < m.classCount; c++) {
-      if (!m.eligibility[c * m.O + o]) continue;
+    for (let c = 0; c < classCount; c++) {
+      if (!eligibility[c * O + o]) continue;
       const base = c * (D + 1);
       d0 += classDemand[base]!;
       d1 += classDemand[base + 1]!;
@@ -255,10 +239,10 @@ function shortlist(
       dv += classDemand[base + 4]!;
     }
     let share = 1;
-    if (d0 > 0) share = Math.min(share, m.cap[o * D]! / d0);
-    if (d1 > 0) share = Math.min(share, m.cap[o * D + 1]! / d1);
-    if (d2 > 0) share = Math.min(share, m.cap[o * D + 2]! / d2);
-    if (d3 > 0) share = Math.min(share, m.cap[o * D + 3]! / d3);
+    if (d0 > 0) share = Math.min(share, c0 / d0);
+    if (d1 > 0) share = Math.min(share, c1 / d1);
+    if (d2 > 0) share = Math.min(share, c2 / d2);
+    if (d3 > 0) share = Math.min(share, c3 / d3);
     fluid[k] = price / (share * dv);
   }
   const picked = new Set<number>();

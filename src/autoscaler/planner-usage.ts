@@ -39,18 +39,13 @@ export class Usage {
 
   /** The first limit one more instance of `o` would pass, described; undefined when none. */
   limitHit(o: Offering): string | undefined {
-    const scopes: [string, Limits | undefined, Tally][] = [
-      ['total', this.#policy.limits, this.#total],
-      [o.providerId, this.#policy.providerLimits[o.providerId], this.#tally(o.providerId)],
-      [o.provider, this.#policy.providerLimits[o.provider], this.#tally(o.provider)],
-    ];
-    for (const [scope, limits, tally] of scopes) {
-      if (!limits) continue;
-      if (tally.instances + 1 > limits.maxInstances) return `${scope} maxInstances=${limits.maxInstances}`;
-      if (tally.vcpus + vcpus(o.capacity) > limits.maxVcpus) return `${scope} maxVcpus=${limits.maxVcpus}`;
-      if (tally.gpus + o.capacity.gpus > limits.maxGpus) return `${scope} maxGpus=${limits.maxGpus}`;
-    }
-    return undefined;
+    // Called once per instance planned: the three scopes in turn, without building a list of them.
+    const { limits, providerLimits } = this.#policy;
+    return (
+      limitOf('total', limits, this.#total, o) ??
+      limitOf(o.providerId, providerLimits[o.providerId], this.#tally(o.providerId), o) ??
+      limitOf(o.provider, providerLimits[o.provider], this.#tally(o.provider), o)
+    );
   }
 
   add(o: Offering): void {
@@ -74,6 +69,15 @@ export class Usage {
     if (!tally) this.#byScope.set(scope, (tally = { instances: 0, vcpus: 0, gpus: 0 }));
     return tally;
   }
+}
+
+/** The limit of `scope` one more instance of `o` would pass, described; undefined when none (or no limits). */
+function limitOf(scope: string, limits: Limits | undefined, tally: Tally, o: Offering): string | undefined {
+  if (!limits) return undefined;
+  if (tally.instances + 1 > limits.maxInstances) return `${scope} maxInstances=${limits.maxInstances}`;
+  if (tally.vcpus + vcpus(o.capacity) > limits.maxVcpus) return `${scope} maxVcpus=${limits.maxVcpus}`;
+  if (tally.gpus + o.capacity.gpus > limits.maxGpus) return `${scope} maxGpus=${limits.maxGpus}`;
+  return undefined;
 }
 
 /** vCPUs an instance counts for against `maxVcpus`: its CPU capacity rounded up to whole CPUs. */

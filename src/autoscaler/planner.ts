@@ -2,16 +2,25 @@ import type { Agent } from '../core/agent.ts';
 import type { LaunchIntent } from '../core/intent.ts';
 import { formatUsd } from '../core/money.ts';
 import { offeringKey, type Offering } from '../core/offering.ts';
-import { ownerKey, type Owner, type OwnerShare } from '../core/owner.ts';
 import type { Policy } from '../core/policy.ts';
-import { dominantShare, fits, formatResources, subtract, type Resources } from '../core/resources.ts';
+import { fits, formatResources, subtract, type Resources } from '../core/resources.ts';
 // The control loop plans on task headers: it never reads a command or an output.
 import type { TaskHeader as Task } from '../core/task.ts';
 import { allowedOfferings } from '../cost-model/price-book-filter.ts';
 import { agentHost, eligible, offeringHost, type Host } from '../pool/builtin/eligibility.ts';
 import type { LaunchCommand, Waiting } from './commands.ts';
-import { classEligibility, groupTasks, type TaskClass, type TaskGroup } from './planner-groups.ts';
-import { pack, type PatternItem } from './planner-packing.ts';
+import {
+  classEligibility,
+  groupClasses,
+  groupTasks,
+  type Grouping,
+  type PendingClass,
+  type TaskClass,
+  type TaskGroup,
+} from './planner-groups.ts';
+import { ownerShares } from './planner-owner-shares.ts';
+import { pack } from './planner-packing.ts';
+import type { PatternItem } from './planner-packing-types.ts';
 import { Usage } from './planner-usage.ts';
 
 /** Everything the planner decides from. It reads nothing else: no clock, no I/O. */
@@ -70,6 +79,79 @@ export function plan(input: PlanInput): PlanResult {
   return { launches: groupLaunches(instances, input.policy), waiting };
 }
 
+/** What `planClasses` decides from: a PlanInput whose pending tasks come in classes (see PendingClass). */
+export interface ClassPlanInput extends Omit<PlanInput, 'pending'> {
+  /** Tasks still unplaced after this pass's placement, in classes, their queue order given by ranks. */
+  readonly pending: readonly PendingClass[];
+}
+
+/** Everything the planner reads but the pending tasks. */
+type PlanContext = Omit<PlanInput, 'pending'>;
+
+/**
+ * `plan` for pending tasks handed over in classes (the controller's in-memory model keeps them so): the same
+ * decisions `plan` makes for the classes' tasks listed by rank, but grouping costs what the classes cost, not a key
+ * per task (`groupClasses`). Waiting tasks are listed as `plan` lists them: private-only ones first, each part by rank.
+ */
+export function planClasses(input: ClassPlanInput): PlanResult {
+  const { instances, waiting } = planClassInstances(input);
+  return { launches: groupLaunches(instances, input.policy), waiting };
+}
+
+/** `planInstances` for pending tasks in classes (see `planClasses`). */
+export function planClassInstances(input: ClassPlanInput): {
+  readonly instances: readonly PlannedInstance[];
+  readonly waiting: readonly Waiting[];
+} {
+  const { policy, nowMs } = input;
+  const isDue = (task: Task): boolean => nowMs - task.pendingSinceMs >= policy.pendingGraceMs;
+  const privateOnly: PendingClass[] = [];
+  const due: PendingClass[] = [];
+  for (const c of input.pending) {
+    const dueOnly = dueTasks(c, isDue);
+    if (dueOnly.tasks.length === 0) continue;
+    // A class shares its constraints: private-only is decided on its first task for all of them.
+    (dueOnly.tasks[0]!.constraints.privateOnly ? privateOnly : due).push(dueOnly);
+  }
+  const waiting = byRank(privateOnly, () => 'waits for private room (private-only task)');
+  if (due.length === 0) return { instances: [], waiting };
+  if (policy.paused) {
+    waiting.push(...byRank(due, () => 'bursting is paused'));
+    return { instances: [], waiting };
+  }
+  const { instances, unplaced } = planGrouping(input, groupClasses(due));
+  if (unplaced.size > 0) waiting.push(...byRank(due, (t) => unplaced.get(t)));
+  return { instances, waiting };
+}
+
+/** The class with only the tasks `keep` keeps, and their ranks (the class itself when it keeps them all). */
+function dueTasks(c: PendingClass, keep: (task: Task) => boolean): PendingClass {
+  let k = 0;
+  while (k < c.tasks.length && keep(c.tasks[k]!)) k++;
+  if (k === c.tasks.length) return c;
+  const tasks: Task[] = [];
+  const ranks: number[] = [];
+  c.tasks.forEach((t, i) => {
+    if (keep(t)) {
+      tasks.push(t);
+      ranks.push(c.ranks[i]!);
+    }
+  });
+  return { tasks, ranks };
+}
+
+/** The tasks of `classes` that `reason` gives a reason for, as waiting entries in rank order. */
+function byRank(classes: readonly PendingClass[], reason: (task: Task) => string | undefined): Waiting[] {
+  const found: { rank: number; taskId: string; reason: string }[] = [];
+  for (const c of classes) {
+    c.tasks.forEach((task, i) => {
+      const why = reason(task);
+      if (why !== undefined) found.push({ rank: c.ranks[i]!, taskId: task.id, reason: why });
+    });
+  }
+  return found.sort((a, b) => a.rank - b.rank).map(({ taskId, reason: why }) => ({ taskId, reason: why }));
+}
+
 /**
  * The plan instance by instance, before launches of the same offering are merged into one command: what `plan`
  * decides, for tests and tools that check each instance's contents.
@@ -94,11 +176,29 @@ export function planInstances(input: PlanInput): {
     for (const t of due) waiting.push({ taskId: t.id, reason: 'bursting is paused' });
     return { instances: [], waiting };
   }
+  const { instances, unplaced } = planGrouping(input, groupTasks(due));
+  if (unplaced.size > 0) {
+    for (const task of due) {
+      const reason = unplaced.get(task);
+      if (reason !== undefined) waiting.push({ taskId: task.id, reason });
+    }
+  }
+  return { instances, waiting };
+}
 
-  const { classes, groups } = groupTasks(due);
+/**
+ * Plans launches for due tasks already grouped (none private-only, bursting not paused): the instances, and why each
+ * task no instance takes waits.
+ */
+function planGrouping(
+  input: PlanContext,
+  grouping: Grouping,
+): { instances: readonly PlannedInstance[]; unplaced: ReadonlyMap<Task, string> } {
+  const { policy } = input;
+  const { classes, groups } = grouping;
   const todo = coverWithInFlight(groups, classes, inFlightBins(input));
   // Everything due is covered by capacity on its way (passes while instances boot): nothing to pack.
-  if (todo.every((tasks) => tasks.length === 0)) return { instances: [], waiting };
+  if (todo.every((tasks) => tasks.length === 0)) return { instances: [], unplaced: new Map() };
   const offerings = allowedOfferings(policy, input.offerings, skipped(input));
   const usage = new Usage(policy, input.agents, input.openLaunches);
   const reasons = new Map<Task, string>();
@@ -134,22 +234,19 @@ export function planInstances(input: PlanInput): {
   for (const tasks of left) {
     for (const t of tasks) if (!reasons.has(t)) reasons.set(t, 'no launch admitted');
   }
-  const launched = new Set(bins.flatMap((b) => b.tasks));
-  for (const task of due) {
-    const reason = reasons.get(task);
-    if (reason !== undefined && !launched.has(task)) waiting.push({ taskId: task.id, reason });
-  }
-  return { instances: bins, waiting };
+  // A task may get a reason in one round and an instance in a later one: it does not wait.
+  if (reasons.size > 0) for (const bin of bins) for (const t of bin.tasks) reasons.delete(t);
+  return { instances: bins, unplaced: reasons };
 }
 
 /** Offerings the plan may not use now: marked unavailable, or held back by a breaker. */
-function skipped(input: PlanInput): ReadonlySet<string> {
+function skipped(input: PlanContext): ReadonlySet<string> {
   if (!input.blocked || input.blocked.size === 0) return input.unavailable;
   return new Set([...input.unavailable, ...input.blocked.keys()]);
 }
 
 /** The reason of the cheapest offering a breaker holds back that would fit the group, if any. */
-function blockedReason(input: PlanInput, classes: readonly TaskClass[], group: TaskGroup): string | undefined {
+function blockedReason(input: PlanContext, classes: readonly TaskClass[], group: TaskGroup): string | undefined {
   const { blocked } = input;
   if (!blocked || blocked.size === 0) return undefined;
   const held = allowedOfferings(
@@ -163,7 +260,7 @@ function blockedReason(input: PlanInput, classes: readonly TaskClass[], group: T
 }
 
 interface Round {
-  readonly input: PlanInput;
+  readonly input: PlanContext;
   readonly classes: readonly TaskClass[];
   readonly groups: readonly TaskGroup[];
   /** Per group, the tasks to launch for. */
@@ -192,23 +289,22 @@ function packAndAdmit(round: Round): { refused: Task[][]; unfit: [number, readon
   const next = groups.map(() => 0);
   const refused: Task[][] = groups.map(() => []);
   for (const pattern of packing.patterns) {
+    // Built once per pattern, not per instance: a pattern may repeat thousands of times.
+    const own = [offerings[pattern.offering]!];
     let alternatives: Offering[] | undefined;
+    const others = (): readonly Offering[] =>
+      (alternatives ??= holders(pattern.items, round, eligibility)
+        .filter((o) => o !== own[0])
+        .slice(0, ALTERNATIVES));
     for (let r = 0; r < pattern.times; r++) {
-      const taken = pattern.items.map((item) => {
-        const start = next[item.group]!;
-        next[item.group] = start + item.count;
-        return todo[item.group]!.slice(start, start + item.count);
-      });
-      const own = offerings[pattern.offering]!;
-      const others = (): readonly Offering[] =>
-        (alternatives ??= holders(pattern.items, round, eligibility)
-          .filter((o) => o !== own)
-          .slice(0, ALTERNATIVES));
-      const outcome = launchOne(round, [own], taken.flat(), others);
+      const tasks = instanceTasks(pattern.items, todo, next);
+      const outcome = launchOne(round, own, tasks, others);
       if (outcome.launched) continue;
-      if (outcome.refusal !== undefined && owners(taken.flat()).length > 1) {
+      let at = 0;
+      const taken = pattern.items.map((item) => tasks.slice(at, (at += item.count)));
+      if (outcome.refusal !== undefined && owners(tasks).length > 1) {
         // admitLaunch refused the mix (a budget of one owner, say): try each owner's tasks on their own.
-        for (const owner of owners(taken.flat())) {
+        for (const owner of owners(tasks)) {
           const items = pattern.items.map((item, i) => ({
             group: item.group,
             tasks: taken[i]!.filter((t) => scopeKey(t) === owner),
@@ -230,6 +326,27 @@ function packAndAdmit(round: Round): { refused: Task[][]; unfit: [number, readon
     }
   }
   return { refused, unfit: packing.unfit.map((g) => [g, todo[g]!] as [number, readonly Task[]]) };
+}
+
+/**
+ * One instance's tasks: for each item in turn, the next `count` tasks of its group from `next[group]` on (queue
+ * order), which moves past them.
+ */
+function instanceTasks(items: readonly PatternItem[], todo: readonly (readonly Task[])[], next: number[]): Task[] {
+  if (items.length === 1) {
+    const { group, count } = items[0]!;
+    const start = next[group]!;
+    next[group] = start + count;
+    return todo[group]!.slice(start, start + count);
+  }
+  const tasks: Task[] = [];
+  for (const { group, count } of items) {
+    const list = todo[group]!;
+    const start = next[group]!;
+    next[group] = start + count;
+    for (let k = start; k < start + count; k++) tasks.push(list[k]!);
+  }
+  return tasks;
 }
 
 /**
@@ -300,7 +417,7 @@ interface InFlightBin {
 }
 
 /** Capacity that is on its way: instances launched but not registered, and launches not yet confirmed. */
-function inFlightBins(input: PlanInput): InFlightBin[] {
+function inFlightBins(input: PlanContext): InFlightBin[] {
   const bins: InFlightBin[] = [];
   const agentsPerIntent = new Map<string, number>();
   for (const agent of input.agents) {
@@ -318,8 +435,13 @@ function inFlightBins(input: PlanInput): InFlightBin[] {
  * Per group, the tasks in-flight capacity does not cover: first fit, group by group in planning order, as many of a
  * group's tasks into each bin as fit.
  */
-function coverWithInFlight(groups: readonly TaskGroup[], classes: readonly TaskClass[], bins: InFlightBin[]): Task[][] {
-  if (bins.length === 0) return groups.map((g) => [...g.tasks]);
+function coverWithInFlight(
+  groups: readonly TaskGroup[],
+  classes: readonly TaskClass[],
+  bins: InFlightBin[],
+): (readonly Task[])[] {
+  // Nothing in flight: each group's own list (read, never written).
+  if (bins.length === 0) return groups.map((g) => g.tasks);
   return groups.map((group) => {
     const task = classes[group.classIndex]!.representative;
     let covered = 0;
@@ -338,8 +460,11 @@ function coverWithInFlight(groups: readonly TaskGroup[], classes: readonly TaskC
 /** One launch command per offering, with the owners' shares of the capacity their tasks take. */
 function groupLaunches(bins: readonly NewBin[], policy: Policy): LaunchCommand[] {
   const groups = new Map<string, NewBin[]>();
+  // Bins share their offerings' objects: one key string per offering, not per bin.
+  const keys = new Map<Offering, string>();
   for (const bin of bins) {
-    const key = offeringKey(bin.offering);
+    let key = keys.get(bin.offering);
+    if (key === undefined) keys.set(bin.offering, (key = offeringKey(bin.offering)));
     const group = groups.get(key);
     if (group) group.push(bin);
     else groups.set(key, [bin]);
@@ -353,7 +478,7 @@ function groupLaunches(bins: readonly NewBin[], policy: Policy): LaunchCommand[]
       kind: 'launch',
       offering,
       count: group.length,
-      owners: ownerShares(tasks, offering),
+      owners: ownerShares(tasks, offering.capacity),
       taskIds: tasks.map((t) => t.id),
       reason:
         `${tasks.length} task(s) waited over ${policy.pendingGraceMs / 1000} s with no room; ` +
@@ -363,19 +488,4 @@ function groupLaunches(bins: readonly NewBin[], policy: Policy): LaunchCommand[]
     });
   }
   return launches;
-}
-
-function ownerShares(tasks: readonly Task[], offering: Offering): OwnerShare[] {
-  const weights = new Map<string, { owner: Owner; key: string; weight: number }>();
-  for (const task of tasks) {
-    const key = ownerKey(task.owner);
-    let entry = weights.get(key);
-    if (!entry) weights.set(key, (entry = { owner: task.owner, key, weight: 0 }));
-    entry.weight += Math.max(dominantShare(task.resources, offering.capacity), 1e-9);
-  }
-  let total = 0;
-  for (const e of weights.values()) total += e.weight;
-  return [...weights.values()]
-    .sort((a, b) => b.weight - a.weight || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
-    .map((e) => ({ owner: e.owner, share: e.weight / total }));
 }

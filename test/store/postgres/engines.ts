@@ -2,13 +2,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe } from 'mocha';
-import { openPostgresStore, type PostgresStorePort } from '../../../src/store/postgres/postgres-store.ts';
+import type { AsyncStore } from '../../../src/store/async-store.ts';
+import { openPostgresStore } from '../../../src/store/postgres/postgres-store.ts';
 import { asyncSqliteStore } from '../../../src/store/sqlite/async-sqlite-store.ts';
 import { openSqliteStore } from '../../../src/store/sqlite/sqlite-store.ts';
 import { POSTGRES_PASSWORD, PostgresServer } from '../../helpers/postgres-server.ts';
 
-/** What the contract tests exercise: the part of the async port both engines implement so far. */
-export type ContractStore = PostgresStorePort;
+/** What the contract tests exercise: the asynchronous port, which both engines implement. */
+export type ContractStore = AsyncStore;
 
 /**
  * One engine behind the asynchronous port. Each test gets fresh data (`fresh`); `open` gives another handle on that

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { beforeEach, describe, it } from 'mocha';
+import { beforeEach, it } from 'mocha';
 import { NotFoundError } from '../../../src/core/errors.ts';
 import { DEMO_POLICY, PRODUCTION_POLICY } from '../../../src/core/policy.ts';
 import { T0 } from '../helpers.ts';

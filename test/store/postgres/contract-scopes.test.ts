@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { beforeEach, describe, it } from 'mocha';
+import { beforeEach, it } from 'mocha';
 import { resources } from '../../../src/core/resources.ts';
 import { T0 } from '../helpers.ts';
 import { describeEachEngine, type ContractStore } from './engines.ts';

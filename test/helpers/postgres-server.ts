@@ -176,14 +176,17 @@ export class PostgresServer {
     return `postgresql://${POSTGRES_USER}@/${database}?host=${encodeURIComponent(this.dir)}&port=${this.port}`;
   }
 
-  /** A fresh, empty database (one per test keeps tests apart without a server per test). Returns its name. */
-  async createDatabase(prefix = 'test'): Promise<string> {
+  /**
+   * A fresh database (one per test keeps tests apart without a server per test): empty, or a copy of `template`
+   * (which must have no open connection). Returns its name.
+   */
+  async createDatabase(prefix = 'test', template?: string): Promise<string> {
     this.#databases += 1;
     const name = `${prefix}_${this.#databases}`;
     const client = new pg.Client(this.connection());
     await client.connect();
     try {
-      await client.query(`CREATE DATABASE ${name}`);
+      await client.query(`CREATE DATABASE ${name}${template === undefined ? '' : ` TEMPLATE ${template}`}`);
     } finally {
       await client.end();
     }
@@ -202,10 +205,14 @@ export class PostgresServer {
     rmSync(this.dir, { recursive: true, force: true });
   }
 
-  /** For the exit hook: synchronous, no waiting. */
+  /** For the exit hook: synchronous, no waiting (a server still dying may write a file: retry the removal). */
   killNow(): void {
     if (this.#process.exitCode === null && this.#process.signalCode === null) this.#process.kill('SIGKILL');
-    rmSync(this.dir, { recursive: true, force: true });
+    try {
+      rmSync(this.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
+    } catch {
+      // Nothing more can be done on the way out.
+    }
   }
 }
 

@@ -73,28 +73,49 @@ function sqliteEngine(): EngineSetup {
   };
 }
 
+/**
+ * One PostgreSQL server for the whole mocha run, started by the first engine that needs it and stopped after the last
+ * test (a root-level hook: this module is loaded once however many files import it), with a migrated template
+ * database that each test's fresh database copies.
+ */
+let shared: Promise<{ server: PostgresServer; template: string; passwordFile: string; dir: string }> | undefined;
+
+function sharedServer(): NonNullable<typeof shared> {
+  shared ??= (async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spillway-contract-pg-'));
+    const passwordFile = join(dir, 'password');
+    writeFileSync(passwordFile, POSTGRES_PASSWORD, { mode: 0o600 });
+    const server = await PostgresServer.start();
+    const template = await server.createDatabase('contract_template');
+    const store = await openPostgresStore({ url: server.url(template), passwordFile, maxConnections: 1 });
+    await store.close();
+    return { server, template, passwordFile, dir };
+  })();
+  return shared;
+}
+
+after(async () => {
+  if (shared === undefined) return;
+  const { server, dir } = await shared;
+  await server.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
 function postgresEngine(): EngineSetup {
-  let server: PostgresServer | undefined;
-  let dir = '';
   let database = '';
   const open: ContractStore[] = [];
   return {
     name: 'postgres',
     async start() {
-      dir = mkdtempSync(join(tmpdir(), 'spillway-contract-pg-'));
-      writeFileSync(join(dir, 'password'), POSTGRES_PASSWORD, { mode: 0o600 });
-      server = await PostgresServer.start();
+      await sharedServer();
     },
     async fresh() {
-      database = (await server?.createDatabase()) ?? '';
+      const { server, template } = await sharedServer();
+      database = await server.createDatabase('contract', template);
     },
     async open() {
-      if (server === undefined) throw new Error('the PostgreSQL server did not start');
-      const store = await openPostgresStore({
-        url: server.url(database),
-        passwordFile: join(dir, 'password'),
-        maxConnections: 4,
-      });
+      const { server, passwordFile } = await sharedServer();
+      const store = await openPostgresStore({ url: server.url(database), passwordFile, maxConnections: 4 });
       open.push(store);
       return store;
     },
@@ -102,8 +123,7 @@ function postgresEngine(): EngineSetup {
       for (const store of open.splice(0)) await store.close();
     },
     async stop() {
-      await server?.stop();
-      rmSync(dir, { recursive: true, force: true });
+      // The shared server outlives each describe block; the root hook stops it.
     },
   };
 }

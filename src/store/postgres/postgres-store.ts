@@ -60,6 +60,18 @@ export class PostgresStore implements AsyncStore {
     return this.#db.transaction(fn);
   }
 
+  /**
+   * A write that acts on the world, fenced: one transaction that first checks that `epoch` is still the current epoch
+   * of lease `lease` (see PgFencedLease.check), then runs `fn`. Rejects with FencedError, changing nothing, when a
+   * newer epoch exists or the lease lapsed; a takeover waits until this transaction ends.
+   */
+  fencedTransaction<T>(lease: string, epoch: number, fn: () => Promise<T>): Promise<T> {
+    return this.#db.transaction(async () => {
+      await this.fencedLease.check(lease, epoch);
+      return fn();
+    });
+  }
+
   /** Closing twice is not an error. */
   close(): Promise<void> {
     return this.#db.close();

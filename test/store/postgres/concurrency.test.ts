@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, it } from 'mocha';
 import pg from 'pg';
 import { ConflictError } from '../../../src/core/errors.ts';
+import { FencedError } from '../../../src/store/fenced-error.ts';
 import { openPostgresStore, type PostgresStore } from '../../../src/store/postgres/postgres-store.ts';
 import { PostgresServer } from '../../helpers/postgres-server.ts';
 import { waitFor } from '../../helpers/wait.ts';
@@ -97,5 +98,34 @@ describe('postgres store: concurrent writers', () => {
     }
     assert.equal((await a.agents.get(agent.id))?.allocated.cpuMillis, 0);
     assert.notEqual((await a.agents.get(agent.id))?.idleSinceMs, null);
+  });
+
+  it("refuses a deposed leader's fenced intent and task writes, which change nothing", async () => {
+    const old = await a.fencedLease.acquire('controller', 'ctl-a', 60_000);
+    assert.ok(old);
+    const agent = await a.agents.insert(privateAgent(), T0);
+    const [task] = await a.tasks.insert([newTask()], T0);
+    await a.fencedLease.release('controller', 'ctl-a', old.epoch);
+    const current = await b.fencedLease.acquire('controller', 'ctl-b', 60_000);
+    assert.equal(current?.epoch, old.epoch + 1);
+
+    const stale = launchIntent();
+    await assert.rejects(
+      a.fencedTransaction('controller', old.epoch, async () => {
+        await a.intents.insert(stale);
+        await a.tasks.place(task!.id, agent.id, T0 + 1);
+      }),
+      (err: unknown) => err instanceof FencedError && err.currentEpoch === old.epoch + 1,
+    );
+    assert.equal(await a.intents.get(stale.id), undefined);
+    assert.equal((await a.tasks.get(task!.id))?.state, 'pending');
+
+    const fresh = launchIntent();
+    await b.fencedTransaction('controller', current!.epoch, async () => {
+      await b.intents.insert(fresh);
+      await b.tasks.place(task!.id, agent.id, T0 + 2);
+    });
+    assert.deepEqual(await a.intents.get(fresh.id), fresh);
+    assert.equal((await a.tasks.get(task!.id))?.state, 'placed');
   });
 });

@@ -128,4 +128,32 @@ describe('postgres store: concurrent writers', () => {
     assert.deepEqual(await a.intents.get(fresh.id), fresh);
     assert.equal((await a.tasks.get(task!.id))?.state, 'placed');
   });
+
+  it('lets an agent be lost while its tasks finish and are cancelled, without a deadlock', async () => {
+    for (let round = 0; round < 5; round += 1) {
+      const agent = await a.agents.insert(privateAgent({ name: `rack-${round}` }), T0);
+      const tasks = await a.tasks.insert(
+        Array.from({ length: 12 }, () => newTask({ resources: { cpuMillis: 1, memoryMiB: 1, gpus: 0, netMbps: 0 } })),
+        T0,
+      );
+      for (const task of tasks) await a.tasks.place(task.id, agent.id, T0);
+      await a.tasks.claim(agent.id, T0 + 1);
+      const outcomes = await Promise.allSettled([
+        ...tasks.map((task, i) =>
+          i % 2 === 0
+            ? b.tasks.cancel(task.id, 'cancelled by its owner', T0 + 2)
+            : b.tasks.finish(task.id, agent.id, { exitCode: 0, outputTail: '' }, T0 + 2),
+        ),
+        a.agents.setState(agent.id, 'lost', 'stopped answering', T0 + 3),
+      ]);
+      for (const outcome of outcomes) {
+        if (outcome.status === 'rejected') assert.ok(outcome.reason instanceof ConflictError, String(outcome.reason));
+      }
+      assert.equal((await a.agents.get(agent.id))?.state, 'lost');
+      for (const task of tasks) {
+        assert.ok(['pending', 'cancelled', 'succeeded'].includes((await a.tasks.get(task.id))?.state ?? ''));
+      }
+      assert.equal((await a.agents.get(agent.id))?.allocated.cpuMillis, 0);
+    }
+  });
 });

@@ -1,12 +1,25 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { waitFor } from './wait.ts';
 
-/** Debian's PostgreSQL binaries (scripts/system-deps.sh installs the `postgresql` package). */
-export const POSTGRES_BIN = process.env['SPILLWAY_POSTGRES_BIN'] ?? '/usr/lib/postgresql/15/bin';
+/**
+ * Debian's PostgreSQL binaries (scripts/system-deps.sh installs the `postgresql` package): the newest major version
+ * under /usr/lib/postgresql (15 on bookworm, 17 on trixie), or SPILLWAY_POSTGRES_BIN.
+ */
+export const POSTGRES_BIN = process.env['SPILLWAY_POSTGRES_BIN'] ?? debianPostgresBin();
+
+function debianPostgresBin(): string {
+  const root = '/usr/lib/postgresql';
+  const versions = existsSync(root)
+    ? readdirSync(root)
+        .filter((entry) => /^\d+$/.test(entry) && existsSync(join(root, entry, 'bin', 'initdb')))
+        .sort((x, y) => Number(y) - Number(x))
+    : [];
+  return join(root, versions[0] ?? '15', 'bin');
+}
 /** The superuser the harness creates, and its password (every connection authenticates with SCRAM). */
 export const POSTGRES_USER = 'spillway';
 export const POSTGRES_PASSWORD = 'test-password-not-secret';

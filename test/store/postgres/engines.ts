@@ -21,7 +21,7 @@ export interface Engine {
   open(): Promise<ContractStore>;
 }
 
-interface EngineSetup extends Engine {
+export interface EngineSetup extends Engine {
   start(): Promise<void>;
   fresh(): Promise<void>;
   closeAll(): Promise<void>;
@@ -45,7 +45,7 @@ export function describeEachEngine(title: string, body: (engine: () => Engine) =
   }
 }
 
-function sqliteEngine(): EngineSetup {
+export function sqliteEngine(): EngineSetup {
   let dir = '';
   let path = '';
   let count = 0;
@@ -101,7 +101,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function postgresEngine(): EngineSetup {
+export function postgresEngine(): EngineSetup {
   let database = '';
   const open: ContractStore[] = [];
   return {

@@ -1,12 +1,25 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { waitFor } from './wait.ts';
 
-/** Debian's PostgreSQL binaries (scripts/system-deps.sh installs the `postgresql` package). */
-export const POSTGRES_BIN = process.env['SPILLWAY_POSTGRES_BIN'] ?? '/usr/lib/postgresql/15/bin';
+/**
+ * Debian's PostgreSQL binaries (scripts/system-deps.sh installs the `postgresql` package): the newest major version
+ * under /usr/lib/postgresql (15 on bookworm, 17 on trixie), or SPILLWAY_POSTGRES_BIN.
+ */
+export const POSTGRES_BIN = process.env['SPILLWAY_POSTGRES_BIN'] ?? debianPostgresBin();
+
+function debianPostgresBin(): string {
+  const root = '/usr/lib/postgresql';
+  const versions = existsSync(root)
+    ? readdirSync(root)
+        .filter((entry) => /^\d+$/.test(entry) && existsSync(join(root, entry, 'bin', 'initdb')))
+        .sort((x, y) => Number(y) - Number(x))
+    : [];
+  return join(root, versions[0] ?? '15', 'bin');
+}
 /** The superuser the harness creates, and its password (every connection authenticates with SCRAM). */
 export const POSTGRES_USER = 'spillway';
 export const POSTGRES_PASSWORD = 'test-password-not-secret';
@@ -35,19 +48,23 @@ export class PostgresServer {
   readonly dir: string;
   readonly port: number;
   readonly listenAddress: string | undefined;
-  readonly #process: ChildProcess;
+  /** The command that runs the server on its data folder. */
+  readonly #command: { readonly file: string; readonly args: readonly string[] };
+  #process: ChildProcess | undefined;
+  #exited: Promise<void> = Promise.resolve();
   #log = '';
-  #exited: Promise<void>;
   #databases = 0;
 
-  private constructor(dir: string, port: number, listenAddress: string | undefined, child: ChildProcess) {
+  private constructor(
+    dir: string,
+    port: number,
+    listenAddress: string | undefined,
+    command: { file: string; args: string[] },
+  ) {
     this.dir = dir;
     this.port = port;
     this.listenAddress = listenAddress;
-    this.#process = child;
-    child.stdout?.on('data', (chunk: Buffer) => (this.#log += chunk.toString()));
-    child.stderr?.on('data', (chunk: Buffer) => (this.#log += chunk.toString()));
-    this.#exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    this.#command = command;
   }
 
   /** Creates the cluster, starts the server and resolves once it accepts an authenticated query. */
@@ -116,39 +133,19 @@ export class PostgresServer {
       shared_buffers: '16MB',
       ...opts.settings,
     };
-    const child = spawn(
-      asPostgres.command,
-      [
+    const server = new PostgresServer(dir, port, opts.listenAddress, {
+      file: asPostgres.command,
+      args: [
         ...asPostgres.prefix,
         join(POSTGRES_BIN, 'postgres'),
         '-D',
         data,
         ...Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
       ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    const server = new PostgresServer(dir, port, opts.listenAddress, child);
+    });
     running.add(server);
     try {
-      const outcome = await waitFor(
-        `PostgreSQL in ${dir} to accept queries`,
-        async () => {
-          // The server exited: waiting longer cannot help.
-          if (child.exitCode !== null || child.signalCode !== null) return 'exited';
-          const client = new pg.Client(server.connection());
-          try {
-            await client.connect();
-            await client.query('SELECT 1');
-            return 'ready';
-          } finally {
-            await client.end().catch(() => undefined);
-          }
-        },
-        { timeoutMs: 30_000, intervalMs: 50 },
-      );
-      if (outcome === 'exited') {
-        throw new Error(`PostgreSQL in ${dir} exited (${child.exitCode ?? child.signalCode}): ${server.#log}`);
-      }
+      await server.resume();
     } catch (err) {
       await server.stop();
       throw err;
@@ -156,9 +153,57 @@ export class PostgresServer {
     return server;
   }
 
+  /**
+   * Starts the server again on its data after `halt` (a restart of the database under running clients), resolving
+   * once it accepts an authenticated query. Starting a running server is not an error.
+   */
+  async resume(): Promise<void> {
+    if (this.#running()) return;
+    const child = spawn(this.#command.file, [...this.#command.args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.#process = child;
+    child.stdout?.on('data', (chunk: Buffer) => (this.#log += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (this.#log += chunk.toString()));
+    this.#exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    const outcome = await waitFor(
+      `PostgreSQL in ${this.dir} to accept queries`,
+      async () => {
+        // The server exited: waiting longer cannot help.
+        if (child.exitCode !== null || child.signalCode !== null) return 'exited';
+        const client = new pg.Client(this.connection());
+        try {
+          await client.connect();
+          await client.query('SELECT 1');
+          return 'ready';
+        } finally {
+          await client.end().catch(() => undefined);
+        }
+      },
+      { timeoutMs: 30_000, intervalMs: 50 },
+    );
+    if (outcome === 'exited') {
+      throw new Error(`PostgreSQL in ${this.dir} exited (${child.exitCode ?? child.signalCode}): ${this.#log}`);
+    }
+  }
+
+  /**
+   * Stops the server, keeping its data (fast shutdown: SIGINT ends every session, as a restart or failover does to
+   * clients). `resume` starts it again.
+   */
+  async halt(): Promise<void> {
+    if (!this.#running()) return;
+    this.#process?.kill('SIGINT');
+    const killed = setTimeout(() => this.#process?.kill('SIGKILL'), 10_000);
+    await this.#exited;
+    clearTimeout(killed);
+  }
+
+  #running(): boolean {
+    return this.#process !== undefined && this.#process.exitCode === null && this.#process.signalCode === null;
+  }
+
   /** The server's process id (the postmaster). */
   get pid(): number {
-    return this.#process.pid ?? -1;
+    return this.#process?.pid ?? -1;
   }
 
   /** What the server printed so far (its log goes to stderr). */
@@ -176,14 +221,17 @@ export class PostgresServer {
     return `postgresql://${POSTGRES_USER}@/${database}?host=${encodeURIComponent(this.dir)}&port=${this.port}`;
   }
 
-  /** A fresh, empty database (one per test keeps tests apart without a server per test). Returns its name. */
-  async createDatabase(prefix = 'test'): Promise<string> {
+  /**
+   * A fresh database (one per test keeps tests apart without a server per test): empty, or a copy of `template`
+   * (which must have no open connection). Returns its name.
+   */
+  async createDatabase(prefix = 'test', template?: string): Promise<string> {
     this.#databases += 1;
     const name = `${prefix}_${this.#databases}`;
     const client = new pg.Client(this.connection());
     await client.connect();
     try {
-      await client.query(`CREATE DATABASE ${name}`);
+      await client.query(`CREATE DATABASE ${name}${template === undefined ? '' : ` TEMPLATE ${template}`}`);
     } finally {
       await client.end();
     }
@@ -192,20 +240,19 @@ export class PostgresServer {
 
   /** Fast shutdown (SIGINT: active sessions are ended), then deletes the folder. Stopping twice is not an error. */
   async stop(): Promise<void> {
-    if (this.#process.exitCode === null && this.#process.signalCode === null) {
-      this.#process.kill('SIGINT');
-      const killed = setTimeout(() => this.#process.kill('SIGKILL'), 10_000);
-      await this.#exited;
-      clearTimeout(killed);
-    }
+    await this.halt();
     running.delete(this);
     rmSync(this.dir, { recursive: true, force: true });
   }
 
-  /** For the exit hook: synchronous, no waiting. */
+  /** For the exit hook: synchronous, no waiting (a server still dying may write a file: retry the removal). */
   killNow(): void {
-    if (this.#process.exitCode === null && this.#process.signalCode === null) this.#process.kill('SIGKILL');
-    rmSync(this.dir, { recursive: true, force: true });
+    if (this.#running()) this.#process?.kill('SIGKILL');
+    try {
+      rmSync(this.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
+    } catch {
+      // Nothing more can be done on the way out.
+    }
   }
 }
 

@@ -193,10 +193,19 @@ export class PgAgentRepo implements AsyncRepo<AgentRepo> {
     });
   }
 
-  /** See SqliteAgentRepo.setState: final states revoke tokens, requeue tasks and close the ledger interval. */
+  /**
+   * See SqliteAgentRepo.setState: final states revoke tokens, requeue tasks and close the ledger interval. Locks the
+   * agent's placed and running tasks before the agent, the order every task change takes (task, then its agent), so
+   * a task finishing or cancelled meanwhile waits instead of deadlocking.
+   */
   setState(id: string, state: AgentState, reason: string, nowMs: number): Promise<Agent> {
     return this.#db.transaction(async () => {
       const doing = `moving agent ${id} to ${state}`;
+      if (FINAL_STATES.has(state)) {
+        await this.#db.all(`SELECT 1 FROM tasks WHERE agent_id = $1 AND state IN ('placed', 'running') FOR UPDATE`, [
+          id,
+        ]);
+      }
       const agent = await this.#mustLock(id, doing);
       if (FINAL_STATES.has(agent.state) && FINAL_STATES.get(agent.state) !== state) {
         const next = FINAL_STATES.get(agent.state);

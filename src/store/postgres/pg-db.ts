@@ -124,6 +124,14 @@ export class PgDb {
     } catch (err) {
       throw new PostgresStoreError('starting a store transaction', err);
     }
+    // The server may end the connection between the callback's queries (a restart, a failover): pg reports it as an
+    // 'error' event on the checked-out client, which must not crash the process. The next query on it then fails,
+    // retryably, and the transaction rolls back on the server.
+    let lost: unknown;
+    const onError = (err: unknown): void => {
+      lost = err;
+    };
+    client.on('error', onError);
     let broken = false;
     try {
       await client.query(begin);
@@ -139,7 +147,8 @@ export class PgDb {
       }
       throw wrap('running a store transaction', err);
     } finally {
-      client.release(broken);
+      client.off('error', onError);
+      client.release(broken || lost !== undefined);
     }
   }
 

@@ -1,5 +1,7 @@
 import type { AsyncStore } from '../async-store.ts';
 import { PgAgentRepo } from './agent-repo.ts';
+import { PgAuditRepo } from './audit-repo.ts';
+import { PgBudgetRepo } from './budget-repo.ts';
 import { PgFencedLease } from './fenced-lease.ts';
 import { PgIntentRepo } from './intent-repo.ts';
 import { PgLeaseRepo } from './lease-repo.ts';
@@ -8,50 +10,66 @@ import { PgMetaRepo } from './meta-repo.ts';
 import { PG_MIGRATIONS, migratePostgres, type PgMigration } from './migrations.ts';
 import { openPostgresPool, type PostgresConnectionOptions } from './pg-connection.ts';
 import { PgDb } from './pg-db.ts';
+import { PgPolicyRepo } from './policy-repo.ts';
+import { PgRegistrationRepo } from './registration-repo.ts';
 import { PgTaskRepo } from './task-repo.ts';
 import { PgTokenRepo } from './token-repo.ts';
-
-/**
- * The repositories of the asynchronous port PostgreSQL implements so far. Issue 17 grows this to the whole
- * `AsyncStore`; until then nothing selects PostgreSQL in the config.
- */
-export type PostgresStorePort = Pick<
-  AsyncStore,
-  'transaction' | 'close' | 'meta' | 'lease' | 'ledger' | 'tasks' | 'tokens' | 'agents' | 'intents'
->;
 
 export interface PostgresStoreOptions extends PostgresConnectionOptions {
   /** The schema steps to apply; default PG_MIGRATIONS. Tests inject their own. */
   readonly migrations?: readonly PgMigration[];
 }
 
-/** The PostgreSQL store: the pool, its repositories, and the fenced lease a leader uses for its epoch. */
-export class PostgresStore implements PostgresStorePort {
+/**
+ * The PostgreSQL store: every repository of the asynchronous port, and the fenced lease a leader uses for its epoch.
+ * Not selectable in the config yet: the controller and API still call the synchronous port (issue 15 converts them).
+ */
+export class PostgresStore implements AsyncStore {
   readonly #db: PgDb;
   readonly meta: PgMetaRepo;
-  readonly lease: PgLeaseRepo;
   readonly ledger: PgLedgerRepo;
   readonly tasks: PgTaskRepo;
   readonly tokens: PgTokenRepo;
   readonly agents: PgAgentRepo;
   readonly intents: PgIntentRepo;
+  readonly audit: PgAuditRepo;
+  readonly policy: PgPolicyRepo;
+  readonly budgets: PgBudgetRepo;
+  readonly registrations: PgRegistrationRepo;
+  readonly lease: PgLeaseRepo;
   /** Epochs and the fence (see PgFencedLease): what makes several controllers on one database safe. */
   readonly fencedLease: PgFencedLease;
 
   constructor(db: PgDb) {
     this.#db = db;
     this.meta = new PgMetaRepo(db);
-    this.fencedLease = new PgFencedLease(db);
-    this.lease = new PgLeaseRepo(this.fencedLease);
     this.ledger = new PgLedgerRepo(db);
     this.tasks = new PgTaskRepo(db, this.ledger);
     this.tokens = new PgTokenRepo(db);
     this.agents = new PgAgentRepo(db, this.tasks, this.tokens, this.ledger);
     this.intents = new PgIntentRepo(db, this.agents);
+    this.audit = new PgAuditRepo(db);
+    this.policy = new PgPolicyRepo(db, this.audit);
+    this.budgets = new PgBudgetRepo(db, this.audit);
+    this.registrations = new PgRegistrationRepo(db);
+    this.fencedLease = new PgFencedLease(db);
+    this.lease = new PgLeaseRepo(this.fencedLease);
   }
 
   transaction<T>(fn: () => Promise<T>): Promise<T> {
     return this.#db.transaction(fn);
+  }
+
+  /**
+   * A write that acts on the world, fenced: one transaction that first checks that `epoch` is still the current epoch
+   * of lease `lease` (see PgFencedLease.check), then runs `fn`. Rejects with FencedError, changing nothing, when a
+   * newer epoch exists or the lease lapsed; a takeover waits until this transaction ends.
+   */
+  fencedTransaction<T>(lease: string, epoch: number, fn: () => Promise<T>): Promise<T> {
+    return this.#db.transaction(async () => {
+      await this.fencedLease.check(lease, epoch);
+      return fn();
+    });
   }
 
   /** Closing twice is not an error. */

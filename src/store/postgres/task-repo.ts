@@ -294,8 +294,14 @@ export class PgTaskRepo implements AsyncRepo<TaskRepo> {
     });
   }
 
-  /** Sets the agent's idle mark to `nowMs` when it has no placed or running task and is not marked already. */
+  /**
+   * Sets the agent's idle mark to `nowMs` when it has no placed or running task and is not marked already. Locks the
+   * agent's row first and checks in a statement of its own: under READ COMMITTED one UPDATE's subquery would read the
+   * snapshot it started with, so two transactions ending the agent's last two tasks at once could each still see the
+   * other's task and neither set the mark.
+   */
   async markIdleIfFree(agentId: string, nowMs: number): Promise<void> {
+    await this.#db.get('SELECT 1 FROM agents WHERE id = $1 FOR UPDATE', [agentId]);
     await this.#db.run(
       `UPDATE agents SET idle_since_ms = $1
        WHERE id = $2 AND idle_since_ms IS NULL

@@ -2,13 +2,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe } from 'mocha';
-import { openPostgresStore, type PostgresStorePort } from '../../../src/store/postgres/postgres-store.ts';
+import type { AsyncStore } from '../../../src/store/async-store.ts';
+import { openPostgresStore } from '../../../src/store/postgres/postgres-store.ts';
 import { asyncSqliteStore } from '../../../src/store/sqlite/async-sqlite-store.ts';
 import { openSqliteStore } from '../../../src/store/sqlite/sqlite-store.ts';
 import { POSTGRES_PASSWORD, PostgresServer } from '../../helpers/postgres-server.ts';
 
-/** What the contract tests exercise: the part of the async port both engines implement so far. */
-export type ContractStore = PostgresStorePort;
+/** What the contract tests exercise: the asynchronous port, which both engines implement. */
+export type ContractStore = AsyncStore;
 
 /**
  * One engine behind the asynchronous port. Each test gets fresh data (`fresh`); `open` gives another handle on that
@@ -20,7 +21,7 @@ export interface Engine {
   open(): Promise<ContractStore>;
 }
 
-interface EngineSetup extends Engine {
+export interface EngineSetup extends Engine {
   start(): Promise<void>;
   fresh(): Promise<void>;
   closeAll(): Promise<void>;
@@ -44,7 +45,7 @@ export function describeEachEngine(title: string, body: (engine: () => Engine) =
   }
 }
 
-function sqliteEngine(): EngineSetup {
+export function sqliteEngine(): EngineSetup {
   let dir = '';
   let path = '';
   let count = 0;
@@ -72,28 +73,49 @@ function sqliteEngine(): EngineSetup {
   };
 }
 
-function postgresEngine(): EngineSetup {
-  let server: PostgresServer | undefined;
-  let dir = '';
+/**
+ * One PostgreSQL server for the whole mocha run, started by the first engine that needs it and stopped after the last
+ * test (a root-level hook: this module is loaded once however many files import it), with a migrated template
+ * database that each test's fresh database copies.
+ */
+let shared: Promise<{ server: PostgresServer; template: string; passwordFile: string; dir: string }> | undefined;
+
+function sharedServer(): NonNullable<typeof shared> {
+  shared ??= (async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spillway-contract-pg-'));
+    const passwordFile = join(dir, 'password');
+    writeFileSync(passwordFile, POSTGRES_PASSWORD, { mode: 0o600 });
+    const server = await PostgresServer.start();
+    const template = await server.createDatabase('contract_template');
+    const store = await openPostgresStore({ url: server.url(template), passwordFile, maxConnections: 1 });
+    await store.close();
+    return { server, template, passwordFile, dir };
+  })();
+  return shared;
+}
+
+after(async () => {
+  if (shared === undefined) return;
+  const { server, dir } = await shared;
+  await server.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+export function postgresEngine(): EngineSetup {
   let database = '';
   const open: ContractStore[] = [];
   return {
     name: 'postgres',
     async start() {
-      dir = mkdtempSync(join(tmpdir(), 'spillway-contract-pg-'));
-      writeFileSync(join(dir, 'password'), POSTGRES_PASSWORD, { mode: 0o600 });
-      server = await PostgresServer.start();
+      await sharedServer();
     },
     async fresh() {
-      database = (await server?.createDatabase()) ?? '';
+      const { server, template } = await sharedServer();
+      database = await server.createDatabase('contract', template);
     },
     async open() {
-      if (server === undefined) throw new Error('the PostgreSQL server did not start');
-      const store = await openPostgresStore({
-        url: server.url(database),
-        passwordFile: join(dir, 'password'),
-        maxConnections: 4,
-      });
+      const { server, passwordFile } = await sharedServer();
+      const store = await openPostgresStore({ url: server.url(database), passwordFile, maxConnections: 4 });
       open.push(store);
       return store;
     },
@@ -101,8 +123,7 @@ function postgresEngine(): EngineSetup {
       for (const store of open.splice(0)) await store.close();
     },
     async stop() {
-      await server?.stop();
-      rmSync(dir, { recursive: true, force: true });
+      // The shared server outlives each describe block; the root hook stops it.
     },
   };
 }

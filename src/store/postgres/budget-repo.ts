@@ -88,7 +88,15 @@ export class PgBudgetRepo implements AsyncRepo<BudgetRepo> {
         written += await this.#db.run(
           `INSERT INTO budgets (id, name, scope, period, cap_micros, on_cap, created_at_ms, updated_at_ms)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (name) DO NOTHING`,
-          [`bud-${randomUUID()}`, spec.name, JSON.stringify(spec.scope), spec.period, spec.capMicros, spec.onCap, nowMs],
+          [
+            `bud-${randomUUID()}`,
+            spec.name,
+            JSON.stringify(spec.scope),
+            spec.period,
+            spec.capMicros,
+            spec.onCap,
+            nowMs,
+          ],
         );
       }
       await this.#db.run('INSERT INTO meta (key, value) VALUES ($1, $2)', [SEEDED, String(nowMs)]);

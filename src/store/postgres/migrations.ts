@@ -1,5 +1,6 @@
 import { SpillwayError, errorMessage } from '../../core/errors.ts';
 import type { PgDb } from './pg-db.ts';
+import { PG_SCHEMA_CONSOLE } from './schema-console.ts';
 import { PG_SCHEMA_FENCED_LEASE } from './schema-fenced-lease.ts';
 import { PG_SCHEMA_RECORD_ORDER } from './schema-record-order.ts';
 import {
@@ -43,6 +44,11 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     version: 8,
     description: 'number rows in the order they were written (seq, for rowid)',
     sql: PG_SCHEMA_RECORD_ORDER,
+  },
+  {
+    version: 9,
+    description: 'add web console sign-in codes and sessions; index recent intents and tasks by state (SQLite 7 and 8)',
+    sql: PG_SCHEMA_CONSOLE,
   },
 ];
 

@@ -2,6 +2,7 @@ import type { AsyncStore } from '../async-store.ts';
 import { PgAgentRepo } from './agent-repo.ts';
 import { PgAuditRepo } from './audit-repo.ts';
 import { PgBudgetRepo } from './budget-repo.ts';
+import { PgConsoleRepo } from './console-repo.ts';
 import { PgFencedLease } from './fenced-lease.ts';
 import { PgIntentRepo } from './intent-repo.ts';
 import { PgLeaseRepo } from './lease-repo.ts';
@@ -37,6 +38,7 @@ export class PostgresStore implements AsyncStore {
   readonly budgets: PgBudgetRepo;
   readonly registrations: PgRegistrationRepo;
   readonly lease: PgLeaseRepo;
+  readonly console: PgConsoleRepo;
   /** Epochs and the fence (see PgFencedLease): what makes several controllers on one database safe. */
   readonly fencedLease: PgFencedLease;
 
@@ -54,6 +56,7 @@ export class PostgresStore implements AsyncStore {
     this.registrations = new PgRegistrationRepo(db);
     this.fencedLease = new PgFencedLease(db);
     this.lease = new PgLeaseRepo(this.fencedLease);
+    this.console = new PgConsoleRepo(db);
   }
 
   transaction<T>(fn: () => Promise<T>): Promise<T> {

@@ -23,6 +23,7 @@ import type { TaskHeader } from '../core/task.ts';
 import { Provisioner, type CallOutcome, type LaunchContext } from './provisioner.ts';
 import { reconcile } from './reconcile.ts';
 import { scaleDown } from './scale-down.ts';
+import { ClusterModel } from '../model/cluster-model.ts';
 import type { TokenBucketOptions } from './token-bucket.ts';
 
 export interface ControllerSettings {
@@ -102,9 +103,12 @@ export class Controller {
   /** Aborts cloud calls in flight; only a hard stop uses it. */
   readonly #calls = new AbortController();
   #wake: (() => void) | undefined;
+  /** Shared with the builtin pool on the same store. */
+  readonly #model: ClusterModel;
 
   constructor(opts: ControllerOptions) {
     this.#o = opts;
+    this.#model = ClusterModel.of(opts.store);
     this.#breakers = new LaunchBreakers({
       clock: opts.clock,
       logger: opts.logger,
@@ -125,13 +129,18 @@ export class Controller {
       onOutcome: (intent, outcome) => opts.observer?.onCall?.(intent, outcome),
       hold: (intent) => {
         const now = opts.clock.now();
-        if (opts.store.lease.holder(LEASE, now) !== opts.identity.holderId) return 'this controller does not hold the lease';
+        if (opts.store.lease.holder(LEASE, now) !== opts.identity.holderId)
+          return 'this controller does not hold the lease';
         if (intent.kind === 'launch' && opts.store.policy.get().paused) return 'bursting is paused';
         return undefined;
       },
       onUnavailable: (key, reason) => {
         this.#unavailableUntil.set(key, opts.clock.now() + opts.settings.unavailableForMs);
-        opts.logger.warn('marked offering unavailable', { offering: key, forMs: opts.settings.unavailableForMs, reason });
+        opts.logger.warn('marked offering unavailable', {
+          offering: key,
+          forMs: opts.settings.unavailableForMs,
+          reason,
+        });
         this.wake();
       },
     });
@@ -203,7 +212,13 @@ export class Controller {
           const key = `${provider.id}/${instance.id}`;
           if (targets.has(key)) continue;
           const agent = store.agents.byInstance(provider.id, instance.id);
-          targets.set(key, { kind: 'terminate', agentId: agent?.id ?? null, providerId: provider.id, instanceId: instance.id, reason });
+          targets.set(key, {
+            kind: 'terminate',
+            agentId: agent?.id ?? null,
+            providerId: provider.id,
+            instanceId: instance.id,
+            reason,
+          });
         }
       } catch (err) {
         logger.warn('could not list instances to release', { providerId: provider.id, error: errorMessage(err) });
@@ -231,7 +246,8 @@ export class Controller {
    */
   retryProvider(name: string, actor: string): { providerId: string; closed: number } {
     const provider =
-      this.#o.providers.find((p) => p.id === name) ?? this.#o.providers.find((p) => p.id.split(':').slice(1).join(':') === name);
+      this.#o.providers.find((p) => p.id === name) ??
+      this.#o.providers.find((p) => p.id.split(':').slice(1).join(':') === name);
     if (!provider) {
       throw new NotFoundError(
         `retrying provider ${name}: no such provider (configured: ${this.#o.providers.map((p) => p.id).join(', ') || 'none'})`,
@@ -291,6 +307,7 @@ export class Controller {
     if (!this.#leader) {
       logger.info('took the lease; acting', { holderId: this.#o.identity.holderId });
       this.#leaderSinceMs = clock.now();
+      this.#model.load();
     }
     this.#leader = true;
     const first = this.#passes === 0;
@@ -306,8 +323,7 @@ export class Controller {
       }
     }
     pool.expireAgents(clock.now(), this.#leaderSinceMs);
-    const reconciled =
-      first || this.#passes % settings.reconcileEveryPasses === 0 ? await this.#reconcile() : [];
+    const reconciled = first || this.#passes % settings.reconcileEveryPasses === 0 ? await this.#reconcile() : [];
     if (first || this.#offerings.length === 0 || this.#passes % (settings.offeringsEveryPasses ?? 60) === 0) {
       await this.#refreshOfferings();
     }
@@ -321,7 +337,8 @@ export class Controller {
     const now = clock.now();
     const snapshot = pool.observe(now);
     const policy = store.policy.get();
-    const open = store.intents.open();
+    this.#model.refresh();
+    const open = this.#model.openIntents();
     const openLaunches = open.filter((i): i is LaunchIntent => i.kind === 'launch');
     const result = plan({
       nowMs: now,
@@ -335,7 +352,7 @@ export class Controller {
       admitLaunch: (offering, tasks) => book.admitLaunch(offering, launchOwnerShares(tasks, offering)),
     });
     const terminating = terminatingInstances(open);
-    const lost = store.agents.list({ states: ['lost'] });
+    const lost = this.#model.agents(['lost']);
     const chosen = scaleDown({
       nowMs: now,
       policy,
@@ -371,11 +388,16 @@ export class Controller {
   #budgets(nowMs: number): BudgetBook {
     const { store, logger, settings } = this.#o;
     const book = openBudgetBook(
-      readBudgetInput(store, nowMs, {
-        passIntervalMs: settings.passIntervalMs,
-        terminationAllowanceMs: settings.terminationAllowanceMs ?? 60_000,
-        launchAllowanceMs: settings.launchAllowanceMs ?? 120_000,
-      }),
+      readBudgetInput(
+        store,
+        nowMs,
+        {
+          passIntervalMs: settings.passIntervalMs,
+          terminationAllowanceMs: settings.terminationAllowanceMs ?? 60_000,
+          launchAllowanceMs: settings.launchAllowanceMs ?? 120_000,
+        },
+        this.#model,
+      ),
     );
     for (const command of book.preemptions()) {
       logger.warn('preempting for a budget', { ...command });
@@ -434,7 +456,9 @@ export class Controller {
     ];
     const reasons = this.#o.pool.explainWaiting?.(planned) ?? planned;
     this.#o.pool.noteWaiting?.(reasons);
-    const changed = new Set(this.#o.store.tasks.noteWaiting(reasons));
+    // Only reasons that differ from what the model last read are written; the store still checks each.
+    const news = reasons.filter((w) => this.#model.task(w.taskId)?.reason !== w.reason);
+    const changed = new Set(this.#o.store.tasks.noteWaiting(news));
     for (const w of waiting) if (changed.has(w.taskId)) this.#o.logger.info('task waits', w);
   }
 

@@ -29,6 +29,7 @@ export interface Store {
   readonly ledger: LedgerRepo;
   readonly budgets: BudgetRepo;
   readonly registrations: RegistrationRepo;
+  readonly changes: ChangeRepo;
   close(): void;
 }
 
@@ -323,4 +324,35 @@ export interface BudgetRepo {
   recordAlert(alert: NewBudgetAlert): boolean;
   /** Newest first; every alert when `limit` is left out; with `beforeId`, only alerts older than that one. */
   alerts(limit?: number, beforeId?: number): BudgetAlert[];
+}
+
+/** A row with its place in record order (the order agents are listed in, and pending tasks' last tie-break). */
+export interface Recorded<T> {
+  readonly seq: number;
+  readonly row: T;
+}
+
+/** An agent as recorded, without `allocated` (which is summed from its tasks). */
+export type AgentRecord = Omit<Agent, 'allocated'>;
+
+/** Rows for the controller's in-memory model (src/model/), as of one read snapshot at revision `rev`. */
+export interface ModelRows {
+  readonly rev: number;
+  readonly agents: readonly Recorded<AgentRecord>[];
+  readonly tasks: readonly Recorded<TaskHeader>[];
+  readonly intents: readonly Recorded<Intent>[];
+}
+
+/**
+ * What the in-memory model reads: revisions stamped on every task, agent and intent row in the transaction that
+ * wrote it, by whichever process wrote it (schema version 7). Each method reads one snapshot.
+ */
+export interface ChangeRepo {
+  /** What the model holds now: agents not terminated, tasks pending, placed or running (headers), open intents. */
+  current(): ModelRows;
+  /**
+   * Every task, agent and intent row written after revision `rev`, whatever its state now (a terminated agent, a
+   * finished task, a done intent: the reader drops them). `rev` of the answer is the store's revision, to pass next.
+   */
+  since(rev: number): ModelRows;
 }

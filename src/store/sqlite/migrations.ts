@@ -6,6 +6,7 @@ import { SCHEMA_REGISTRATION } from './schema-registration.ts';
 import { SCHEMA_BOOT_SCRIPT } from './schema-boot-script.ts';
 import { SCHEMA_SCOPES } from './schema-scopes.ts';
 import { SCHEMA_ISOLATION } from './schema-isolation.ts';
+import { SCHEMA_REVISION } from './schema-revision.ts';
 
 /**
  * One step of the schema. `version` is the `PRAGMA user_version` the database has after `up` ran; the versions of a
@@ -29,6 +30,11 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 4, description: "keep each launch intent's rendered boot script", up: (db) => db.exec(SCHEMA_BOOT_SCRIPT) },
   { version: 5, description: 'add token scopes (teams, projects)', up: (db) => db.exec(SCHEMA_SCOPES) },
   { version: 6, description: "add agents' isolation and runs' measured use", up: (db) => db.exec(SCHEMA_ISOLATION) },
+  {
+    version: 7,
+    description: 'stamp tasks, agents and intents with revisions for the in-memory model',
+    up: (db) => db.exec(SCHEMA_REVISION),
+  },
 ];
 
 /**

@@ -6,6 +6,7 @@ import type { Store } from '../store.ts';
 import { SqliteAgentRepo } from './agent-repo.ts';
 import { SqliteAuditRepo } from './audit-repo.ts';
 import { SqliteBudgetRepo } from './budget-repo.ts';
+import { SqliteChangeRepo } from './change-repo.ts';
 import { SqliteIntentRepo } from './intent-repo.ts';
 import { SqliteLeaseRepo } from './lease-repo.ts';
 import { SqliteLedgerRepo } from './ledger-repo.ts';
@@ -65,6 +66,7 @@ class SqliteStore implements Store {
   readonly ledger: SqliteLedgerRepo;
   readonly budgets: SqliteBudgetRepo;
   readonly registrations: SqliteRegistrationRepo;
+  readonly changes: SqliteChangeRepo;
 
   constructor(db: SqliteDb) {
     this.#db = db;
@@ -79,6 +81,7 @@ class SqliteStore implements Store {
     this.lease = new SqliteLeaseRepo(db);
     this.budgets = new SqliteBudgetRepo(db, this.audit);
     this.registrations = new SqliteRegistrationRepo(db);
+    this.changes = new SqliteChangeRepo(db);
   }
 
   transaction<T>(fn: () => T): T {

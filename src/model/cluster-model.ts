@@ -1,0 +1,246 @@
+import type { Agent, AgentState } from '../core/agent.ts';
+import type { Intent } from '../core/intent.ts';
+import { add, subtract, ZERO, type Resources } from '../core/resources.ts';
+import type { TaskHeader } from '../core/task.ts';
+import type { AgentRecord, ModelRows, Recorded, Store } from '../store/store.ts';
+import { FreeRoomIndex } from './free-room.ts';
+import { groupByClass, type PendingClass } from './pending-classes.ts';
+
+/** Everything the model holds, in the store's orders: what a test compares with a fresh load. */
+export interface ModelView {
+  /** Agents not terminated, in record order, with `allocated` summed from their tasks. */
+  readonly agents: readonly Agent[];
+  /** Pending, placed and running task headers, in record order. */
+  readonly tasks: readonly TaskHeader[];
+  /** Open intents, oldest first. */
+  readonly intents: readonly Intent[];
+}
+
+interface AgentEntry {
+  readonly seq: number;
+  record: AgentRecord;
+  /** Built on first read after a change. */
+  agent: Agent | undefined;
+}
+
+interface Allocation {
+  count: number;
+  sum: Resources;
+}
+
+const ACTIVE = new Set(['pending', 'placed', 'running']);
+const models = new WeakMap<Store, ClusterModel>();
+
+/**
+ * The controller's in-memory model of the pool (DESIGN section 9): agents not terminated (with their allocation),
+ * the headers of pending, placed and running tasks (never commands or output) and open intents. Finished tasks,
+ * terminated agents and settled intents leave it, so it is as large as what is live, not as the history.
+ *
+ * It is a cache of the store and nothing else: every write still goes to the store, in the same transaction as
+ * before, and the model catches up by reading the rows stamped with a revision above the last one it saw
+ * (`ChangeRepo.since`). That covers writes of every process on the store (a standby `serve`'s API, agents'
+ * heartbeats), not only this one's, and a model that missed anything is mended by `load`. The controller loads it when
+ * it gains the lease and refreshes it before each step that reads; reads between refreshes see the state as of the
+ * last one.
+ *
+ * Every read of the store goes through `load` and `refresh`, so making the store port asynchronous changes those
+ * two methods only.
+ */
+export class ClusterModel {
+  readonly #store: Store;
+  #rev: number | undefined;
+  readonly #agents = new Map<string, AgentEntry>();
+  readonly #tasks = new Map<string, Recorded<TaskHeader>>();
+  readonly #intents = new Map<string, Recorded<Intent>>();
+  readonly #allocations = new Map<string, Allocation>();
+  readonly #pending = new Set<string>();
+  readonly #placed = new Set<string>();
+  readonly #freeRoom = new FreeRoomIndex();
+  #agentOrder: AgentEntry[] | undefined;
+  #pendingOrder: TaskHeader[] | undefined;
+  #intentOrder: Intent[] | undefined;
+
+  constructor(store: Store) {
+    this.#store = store;
+  }
+
+  /** The one model of a store in this process: the controller and the builtin pool on that store share it. */
+  static of(store: Store): ClusterModel {
+    let model = models.get(store);
+    if (model === undefined) {
+      model = new ClusterModel(store);
+      models.set(store, model);
+    }
+    return model;
+  }
+
+  /** Forgets everything and reads the store's live state afresh (one read snapshot). */
+  load(): void {
+    const rows = this.#store.changes.current();
+    this.#agents.clear();
+    this.#tasks.clear();
+    this.#intents.clear();
+    this.#allocations.clear();
+    this.#pending.clear();
+    this.#placed.clear();
+    this.#freeRoom.clear();
+    this.#rev = undefined;
+    this.#apply(rows);
+  }
+
+  /** Catches up with every write since the last load or refresh; loads on first use. */
+  refresh(): void {
+    if (this.#rev === undefined) return this.load();
+    this.#apply(this.#store.changes.since(this.#rev));
+  }
+
+  /** The revision the model is as of (undefined before its first load). */
+  revision(): number | undefined {
+    return this.#rev;
+  }
+
+  /** Agents in these states (default: not terminated), in record order. */
+  agents(states?: readonly AgentState[]): Agent[] {
+    this.#agentOrder ??= [...this.#agents.values()].sort((a, b) => a.seq - b.seq);
+    const wanted = states === undefined ? undefined : new Set(states);
+    const out: Agent[] = [];
+    for (const entry of this.#agentOrder) {
+      if (wanted === undefined || wanted.has(entry.record.state)) out.push(this.#agentOf(entry));
+    }
+    return out;
+  }
+
+  agent(id: string): Agent | undefined {
+    const entry = this.#agents.get(id);
+    return entry === undefined ? undefined : this.#agentOf(entry);
+  }
+
+  /** Registered agents whose free room fits `request`, in record order: the only ones placement need look at. */
+  agentsWithRoomFor(request: Resources): Agent[] {
+    return this.#freeRoom
+      .withRoomFor(request)
+      .map((id) => this.#agents.get(id)!)
+      .sort((a, b) => a.seq - b.seq)
+      .map((entry) => this.#agentOf(entry));
+  }
+
+  /** Pending tasks, highest priority first, then longest waiting, then record order (as `TaskRepo.pending`). */
+  pending(): readonly TaskHeader[] {
+    this.#pendingOrder ??= [...this.#pending]
+      .map((id) => this.#tasks.get(id)!)
+      .sort((a, b) => b.row.priority - a.row.priority || a.row.pendingSinceMs - b.row.pendingSinceMs || a.seq - b.seq)
+      .map((t) => t.row);
+    return this.#pendingOrder;
+  }
+
+  /** Pending tasks grouped by class (pending-classes.ts), classes in the order of their first task. */
+  pendingClasses(): PendingClass[] {
+    return groupByClass(this.pending());
+  }
+
+  /** A pending, placed or running task's header. */
+  task(id: string): TaskHeader | undefined {
+    return this.#tasks.get(id)?.row;
+  }
+
+  /** Tasks placed on an agent and not yet taken by it, newest first (as `TaskRepo.listHeaders`). */
+  placed(): TaskHeader[] {
+    return [...this.#placed]
+      .map((id) => this.#tasks.get(id)!)
+      .sort((a, b) => b.row.createdAtMs - a.row.createdAtMs || b.seq - a.seq)
+      .map((t) => t.row);
+  }
+
+  /** Intents whose cloud call is not confirmed yet, oldest first (as `IntentRepo.open`). */
+  openIntents(): readonly Intent[] {
+    this.#intentOrder ??= [...this.#intents.values()]
+      .sort((a, b) => a.row.createdAtMs - b.row.createdAtMs || a.seq - b.seq)
+      .map((i) => i.row);
+    return this.#intentOrder;
+  }
+
+  /** Everything it holds, in the store's orders. */
+  view(): ModelView {
+    return {
+      agents: this.agents(),
+      tasks: [...this.#tasks.values()].sort((a, b) => a.seq - b.seq).map((t) => t.row),
+      intents: [...this.openIntents()],
+    };
+  }
+
+  #apply(rows: ModelRows): void {
+    const touched = new Set<string>();
+    for (const { seq, row } of rows.agents) {
+      const before = this.#agents.get(row.id);
+      if (row.state === 'terminated') {
+        if (before !== undefined) this.#agents.delete(row.id);
+        this.#agentOrder = undefined;
+      } else if (before === undefined) {
+        this.#agents.set(row.id, { seq, record: row, agent: undefined });
+        this.#agentOrder = undefined;
+      } else {
+        before.record = row;
+      }
+      touched.add(row.id);
+    }
+    for (const task of rows.tasks) {
+      const before = this.#tasks.get(task.row.id);
+      if (before !== undefined) this.#unapplyTask(before.row, touched);
+      if (ACTIVE.has(task.row.state)) {
+        this.#tasks.set(task.row.id, task);
+        this.#applyTask(task.row, touched);
+      } else {
+        this.#tasks.delete(task.row.id);
+      }
+    }
+    for (const intent of rows.intents) {
+      if (intent.row.state === 'pending') this.#intents.set(intent.row.id, intent);
+      else this.#intents.delete(intent.row.id);
+      this.#intentOrder = undefined;
+    }
+    for (const id of touched) {
+      const entry = this.#agents.get(id);
+      if (entry === undefined) {
+        this.#freeRoom.delete(id);
+        continue;
+      }
+      entry.agent = undefined;
+      this.#freeRoom.set(this.#agentOf(entry));
+    }
+    this.#rev = rows.rev;
+  }
+
+  #applyTask(task: TaskHeader, touched: Set<string>): void {
+    if (task.state === 'pending') {
+      this.#pending.add(task.id);
+      this.#pendingOrder = undefined;
+    }
+    if (task.state === 'placed') this.#placed.add(task.id);
+    if (task.agentId === null) return;
+    const allocation = this.#allocations.get(task.agentId);
+    if (allocation === undefined) this.#allocations.set(task.agentId, { count: 1, sum: task.resources });
+    else {
+      allocation.count++;
+      allocation.sum = add(allocation.sum, task.resources);
+    }
+    touched.add(task.agentId);
+  }
+
+  #unapplyTask(task: TaskHeader, touched: Set<string>): void {
+    if (this.#pending.delete(task.id)) this.#pendingOrder = undefined;
+    this.#placed.delete(task.id);
+    if (task.agentId === null) return;
+    const allocation = this.#allocations.get(task.agentId);
+    if (allocation !== undefined) {
+      allocation.count--;
+      if (allocation.count === 0) this.#allocations.delete(task.agentId);
+      else allocation.sum = subtract(allocation.sum, task.resources);
+    }
+    touched.add(task.agentId);
+  }
+
+  #agentOf(entry: AgentEntry): Agent {
+    entry.agent ??= { ...entry.record, allocated: this.#allocations.get(entry.record.id)?.sum ?? ZERO };
+    return entry.agent;
+  }
+}

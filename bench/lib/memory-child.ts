@@ -8,8 +8,9 @@
  *     with 1,000 pending tasks, act, scale down, reconcile every other pass); prints the process's peak and final
  *     resident memory and each pass's wall time. The store is filled elsewhere, so the peak is the controller's.
  */
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { resourceUsage } from 'node:process';
+import { setTimeout } from 'node:timers/promises';
 import { Controller } from '../../src/autoscaler/controller.ts';
 import { ManualClock } from '../../src/core/clock.ts';
 import { PRODUCTION_POLICY } from '../../src/core/policy.ts';
@@ -46,12 +47,22 @@ try {
     });
     store.tasks.insert(burstTasks(1_000, 'burst'), clock.now());
     const passMs: number[] = [];
+    const stalls: number[] = [];
     for (let i = 0; i < passes; i++) {
       clock.advance(1_000);
+      // The longest the event loop waited during the pass: what an API request on this process would have waited.
+      const delay = monitorEventLoopDelay({ resolution: 5 });
+      delay.enable();
+      // Its first timer run only starts the clock: let it run before the pass, so a stall at the pass's start counts.
+      await setTimeout(20);
       const started = performance.now();
       await controller.runPass();
       await controller.settle();
       passMs.push(performance.now() - started);
+      // The histogram samples when its timer runs late: let it run once after the pass.
+      await setTimeout(20);
+      delay.disable();
+      stalls.push(delay.max / 1e6);
     }
     const counts = store.tasks.countByState();
     process.stdout.write(
@@ -59,6 +70,7 @@ try {
         agents: store.agents.list({ states: ['registered'] }).length,
         tasks: counts.running + counts.pending,
         passMs,
+        stallMs: stalls,
         rssMiB: process.memoryUsage().rss / 2 ** 20,
         peakRssMiB: resourceUsage().maxRSS / 1024,
       })}\n`,

@@ -307,8 +307,10 @@ export class Controller {
     if (!this.#leader) {
       logger.info('took the lease; acting', { holderId: this.#o.identity.holderId });
       this.#leaderSinceMs = clock.now();
-      this.#model.load();
     }
+    // Read afresh on gaining the lease (what another leader did is unknown), else only what changed since.
+    if (this.#leader) await this.#model.catchUp();
+    else await this.#model.reload();
     this.#leader = true;
     const first = this.#passes === 0;
     this.#passes++;
@@ -473,6 +475,10 @@ export class Controller {
       logger,
       policy: store.policy.get(),
       onForeign: (providerId, instanceIds) => this.#o.observer?.onForeignInstances?.(providerId, instanceIds.length),
+      liveAgents: () => {
+        this.#model.refresh();
+        return this.#model.agents(NOT_TERMINATED_AGENT_STATES);
+      },
     });
   }
 

@@ -18,9 +18,8 @@ export interface ModelView {
 
 interface AgentEntry {
   readonly seq: number;
-  record: AgentRecord;
-  /** Built on first read after a change. */
-  agent: Agent | undefined;
+  /** Rebuilt when its record or its allocation changes. */
+  agent: Agent;
 }
 
 interface Allocation {
@@ -29,6 +28,13 @@ interface Allocation {
 }
 
 const ACTIVE = new Set(['pending', 'placed', 'running']);
+/** Rows of each table read at once: a few milliseconds of mapping, so reads yield often enough. */
+const SLICE = 1_000;
+
+/** Lets the event loop run what waits (API requests) before going on. */
+export function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 const models = new WeakMap<Store, ClusterModel>();
 
 /**
@@ -74,9 +80,52 @@ export class ClusterModel {
     return model;
   }
 
-  /** Forgets everything and reads the store's live state afresh (one read snapshot). */
+  /** Forgets everything and reads the store's live state afresh, in one read snapshot (synchronously). */
   load(): void {
-    const rows = this.#store.changes.current();
+    this.#clear();
+    this.#apply(this.#store.changes.current());
+  }
+
+  /**
+   * `load` in slices of `sliceRows` rows of each table (default 1,000), calling `pause` between them so a large pool
+   * does not hold the event loop: the slices are separate snapshots, and the rows changed meanwhile are read again
+   * at the end.
+   */
+  async reload(pause: () => Promise<void> = nextTurn, sliceRows = SLICE): Promise<void> {
+    const start = this.#store.changes.revision();
+    this.#clear();
+    for (let after = 0, more = true; more; after += sliceRows) {
+      const slice = this.#store.changes.currentSlice(after, sliceRows);
+      this.#apply(slice);
+      more = slice.more;
+      await pause();
+    }
+    this.#rev = start;
+    await this.catchUp(pause);
+  }
+
+  /** Catches up with every write since the last load or refresh; loads on first use. */
+  refresh(): void {
+    if (this.#rev === undefined) return this.load();
+    for (let more = true; more;) {
+      const page = this.#store.changes.since(this.#rev, SLICE);
+      this.#apply(page);
+      more = page.more;
+    }
+  }
+
+  /** `refresh` in pages, calling `pause` between them; loads in slices on first use. */
+  async catchUp(pause: () => Promise<void> = nextTurn): Promise<void> {
+    if (this.#rev === undefined) return this.reload(pause);
+    for (let more = true; more;) {
+      const page = this.#store.changes.since(this.#rev, SLICE);
+      this.#apply(page);
+      more = page.more;
+      if (more) await pause();
+    }
+  }
+
+  #clear(): void {
     this.#agents.clear();
     this.#tasks.clear();
     this.#intents.clear();
@@ -84,14 +133,10 @@ export class ClusterModel {
     this.#pending.clear();
     this.#placed.clear();
     this.#freeRoom.clear();
+    this.#agentOrder = undefined;
+    this.#pendingOrder = undefined;
+    this.#intentOrder = undefined;
     this.#rev = undefined;
-    this.#apply(rows);
-  }
-
-  /** Catches up with every write since the last load or refresh; loads on first use. */
-  refresh(): void {
-    if (this.#rev === undefined) return this.load();
-    this.#apply(this.#store.changes.since(this.#rev));
   }
 
   /** The revision the model is as of (undefined before its first load). */
@@ -105,14 +150,14 @@ export class ClusterModel {
     const wanted = states === undefined ? undefined : new Set(states);
     const out: Agent[] = [];
     for (const entry of this.#agentOrder) {
-      if (wanted === undefined || wanted.has(entry.record.state)) out.push(this.#agentOf(entry));
+      if (wanted === undefined || wanted.has(entry.agent.state)) out.push(entry.agent);
     }
     return out;
   }
 
   agent(id: string): Agent | undefined {
     const entry = this.#agents.get(id);
-    return entry === undefined ? undefined : this.#agentOf(entry);
+    return entry === undefined ? undefined : entry.agent;
   }
 
   /** Registered agents whose free room fits `request`, in record order: the only ones placement need look at. */
@@ -121,7 +166,7 @@ export class ClusterModel {
       .withRoomFor(request)
       .map((id) => this.#agents.get(id)!)
       .sort((a, b) => a.seq - b.seq)
-      .map((entry) => this.#agentOf(entry));
+      .map((entry) => entry.agent);
   }
 
   /** Pending tasks, highest priority first, then longest waiting, then record order (as `TaskRepo.pending`). */
@@ -176,10 +221,10 @@ export class ClusterModel {
         if (before !== undefined) this.#agents.delete(row.id);
         this.#agentOrder = undefined;
       } else if (before === undefined) {
-        this.#agents.set(row.id, { seq, record: row, agent: undefined });
+        this.#agents.set(row.id, { seq, agent: this.#withAllocation(row) });
         this.#agentOrder = undefined;
       } else {
-        before.record = row;
+        before.agent = this.#withAllocation(row);
       }
       touched.add(row.id);
     }
@@ -204,8 +249,9 @@ export class ClusterModel {
         this.#freeRoom.delete(id);
         continue;
       }
-      entry.agent = undefined;
-      this.#freeRoom.set(this.#agentOf(entry));
+      const allocated = this.#allocations.get(id)?.sum ?? ZERO;
+      if (entry.agent.allocated !== allocated) entry.agent = { ...entry.agent, allocated };
+      this.#freeRoom.set(entry.agent);
     }
     this.#rev = rows.rev;
   }
@@ -239,8 +285,7 @@ export class ClusterModel {
     touched.add(task.agentId);
   }
 
-  #agentOf(entry: AgentEntry): Agent {
-    entry.agent ??= { ...entry.record, allocated: this.#allocations.get(entry.record.id)?.sum ?? ZERO };
-    return entry.agent;
+  #withAllocation(record: AgentRecord): Agent {
+    return { ...record, allocated: this.#allocations.get(record.id)?.sum ?? ZERO };
   }
 }

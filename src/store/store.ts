@@ -348,11 +348,21 @@ export interface ModelRows {
  * wrote it, by whichever process wrote it (schema version 7). Each method reads one snapshot.
  */
 export interface ChangeRepo {
+  /** The store's revision now: the highest stamped on any row. */
+  revision(): number;
   /** What the model holds now: agents not terminated, tasks pending, placed or running (headers), open intents. */
   current(): ModelRows;
   /**
-   * Every task, agent and intent row written after revision `rev`, whatever its state now (a terminated agent, a
-   * finished task, a done intent: the reader drops them). `rev` of the answer is the store's revision, to pass next.
+   * The part of `current` recorded at positions (afterSeq, afterSeq + span] of each table, so a large load can be read
+   * in slices, each its own snapshot; `more` while some table has rows past the slice. Slices read at different
+   * times mix revisions: the reader then applies `since` from the revision read before the first slice, which
+   * brings every row that changed meanwhile to its newest state (the Kubernetes list-then-watch).
    */
-  since(rev: number): ModelRows;
+  currentSlice(afterSeq: number, span: number): ModelRows & { readonly more: boolean };
+  /**
+   * Every task, agent and intent row written after revision `rev`, whatever its state now (a terminated agent, a
+   * finished task, a done intent: the reader drops them). `rev` of the answer is the revision read up to, to pass
+   * next; with `limit` (rows per table), `more` tells that rows remain above it. Applying a row twice is harmless.
+   */
+  since(rev: number, limit?: number): ModelRows & { readonly more: boolean };
 }

@@ -1,12 +1,15 @@
-import type { TaskHeader } from '../../core/task.ts';
 import type { Intent } from '../../core/intent.ts';
+import { ZERO, type Resources } from '../../core/resources.ts';
+import type { TaskConstraints, TaskHeader, TaskState } from '../../core/task.ts';
 import type { AgentRecord, ChangeRepo, ModelRows, Recorded } from '../store.ts';
 import { toAgent } from './agent-repo.ts';
 import { toIntent } from './intent-repo.ts';
-import { int } from './rows.ts';
+import { bool, int, intOrNull, resourcesOf, text } from './rows.ts';
 import type { Row, SqliteDb } from './sqlite-db.ts';
-import { HEADER_COLUMNS, toTaskHeader } from './task-repo.ts';
-import { ZERO } from '../../core/resources.ts';
+import { HEADER_COLUMNS } from './task-repo.ts';
+
+const LIVE_AGENTS = `state IN ('provisioning', 'registered', 'draining', 'lost')`;
+const ACTIVE_TASKS = `state IN ('pending', 'placed', 'running')`;
 
 /**
  * Reads for the in-memory model by revision (schema-revision.ts). `since` uses the `*_by_rev` indexes, so a pass after
@@ -19,41 +22,80 @@ export class SqliteChangeRepo implements ChangeRepo {
     this.#db = db;
   }
 
+  revision(): number {
+    const row = this.#db.get('SELECT rev FROM revision WHERE id = 1');
+    return row === undefined ? 0 : int(row, 'rev');
+  }
+
   current(): ModelRows {
     return this.#db.read(() => ({
-      rev: this.#rev(),
+      rev: this.revision(),
       agents: this.#db
-        .all(
-          `SELECT rowid AS seq, * FROM agents INDEXED BY agents_by_state WHERE state IN ('provisioning', 'registered', 'draining', 'lost') ORDER BY rowid`,
-        )
+        .all(`SELECT rowid AS seq, * FROM agents INDEXED BY agents_by_state WHERE ${LIVE_AGENTS} ORDER BY rowid`)
         .map(recordedAgent),
-      tasks: this.#db
-        .all(`SELECT rowid AS seq, ${HEADER_COLUMNS} FROM tasks WHERE state IN ('pending', 'placed', 'running')`)
-        .map(recordedTask),
+      tasks: tasksOf(this.#db.all(`SELECT rowid AS seq, ${HEADER_COLUMNS} FROM tasks WHERE ${ACTIVE_TASKS}`)),
       intents: this.#db
         .all(`SELECT rowid AS seq, * FROM intents WHERE state = 'pending' ORDER BY created_at_ms, rowid`)
         .map(recordedIntent),
     }));
   }
 
-  since(rev: number): ModelRows {
+  /** Range reads on rowid: each slice reads at most `span` rows of each table, live or not. */
+  currentSlice(afterSeq: number, span: number): ModelRows & { readonly more: boolean } {
     return this.#db.read(() => {
-      const now = this.#rev();
-      if (now === rev) return { rev, agents: [], tasks: [], intents: [] };
+      const to = afterSeq + span;
+      const last = this.#db.get(
+        `SELECT max(
+           coalesce((SELECT max(rowid) FROM agents), 0),
+           coalesce((SELECT max(rowid) FROM tasks), 0),
+           coalesce((SELECT max(rowid) FROM intents), 0)
+         ) AS seq`,
+      );
       return {
-        rev: now,
-        agents: this.#db.all('SELECT rowid AS seq, * FROM agents WHERE rev > ? ORDER BY rowid', rev).map(recordedAgent),
-        tasks: this.#db.all(`SELECT rowid AS seq, ${HEADER_COLUMNS} FROM tasks WHERE rev > ?`, rev).map(recordedTask),
+        rev: this.revision(),
+        agents: this.#db
+          .all(`SELECT rowid AS seq, * FROM agents WHERE rowid > ? AND rowid <= ? AND ${LIVE_AGENTS}`, afterSeq, to)
+          .map(recordedAgent),
+        tasks: tasksOf(
+          this.#db.all(
+            `SELECT rowid AS seq, ${HEADER_COLUMNS} FROM tasks WHERE rowid > ? AND rowid <= ? AND ${ACTIVE_TASKS}`,
+            afterSeq,
+            to,
+          ),
+        ),
         intents: this.#db
-          .all('SELECT rowid AS seq, * FROM intents WHERE rev > ? ORDER BY created_at_ms, rowid', rev)
+          .all(`SELECT rowid AS seq, * FROM intents WHERE rowid > ? AND rowid <= ? AND state = 'pending'`, afterSeq, to)
           .map(recordedIntent),
+        more: last !== undefined && typeof last['seq'] === 'number' && last['seq'] > to,
       };
     });
   }
 
-  #rev(): number {
-    const row = this.#db.get('SELECT rev FROM revision WHERE id = 1');
-    return row === undefined ? 0 : int(row, 'rev');
+  /**
+   * Pages by revision: with `limit`, at most that many rows of each table, and the answer's `rev` is the highest
+   * revision up to which every table was read whole (rows above it may come again in the next page).
+   */
+  since(rev: number, limit = -1): ModelRows & { readonly more: boolean } {
+    return this.#db.read(() => {
+      const now = this.revision();
+      if (now === rev) return { rev, agents: [], tasks: [], intents: [], more: false };
+      const page = (sql: string): Row[] =>
+        this.#db.all(`${sql} WHERE rev > ? AND rev <= ? ORDER BY rev LIMIT ?`, rev, now, limit);
+      const agents = page('SELECT rowid AS seq, rev, * FROM agents');
+      const tasks = page(`SELECT rowid AS seq, rev, ${HEADER_COLUMNS} FROM tasks`);
+      const intents = page('SELECT rowid AS seq, rev, * FROM intents');
+      let upTo = now;
+      for (const rows of [agents, tasks, intents]) {
+        if (limit >= 0 && rows.length >= limit && rows.length > 0) upTo = Math.min(upTo, int(rows.at(-1)!, 'rev'));
+      }
+      return {
+        rev: upTo,
+        agents: agents.map(recordedAgent),
+        tasks: tasksOf(tasks),
+        intents: intents.map(recordedIntent),
+        more: upTo < now,
+      };
+    });
   }
 }
 
@@ -62,8 +104,65 @@ function recordedAgent(row: Row): Recorded<AgentRecord> {
   return { seq: int(row, 'seq'), row: record };
 }
 
-function recordedTask(row: Row): Recorded<TaskHeader> {
-  return { seq: int(row, 'seq'), row: toTaskHeader(row) };
+/**
+ * A task header like `toTaskHeader`'s, but sharing equal values among the rows of one read: hundreds of thousands of
+ * headers stay in the model, and most of their states, owners' teams and projects, agent ids, reasons, resources and
+ * constraints repeat (an agent's tasks are recorded together). Headers are read-only, so sharing is safe.
+ */
+function recordedTask(this: Sharing, row: Row): Recorded<TaskHeader> {
+  const header: TaskHeader = {
+    id: text(row, 'id'),
+    owner: { team: this.text(text(row, 'team')), project: this.text(text(row, 'project')), job: text(row, 'job') },
+    resources: this.resources(resourcesOf(row)),
+    priority: int(row, 'priority'),
+    revocable: bool(row, 'revocable'),
+    constraints: this.json<TaskConstraints>(text(row, 'constraints')),
+    state: this.text(text(row, 'state')) as TaskState,
+    agentId: row['agent_id'] === null ? null : this.text(text(row, 'agent_id')),
+    attempts: int(row, 'attempts'),
+    createdAtMs: int(row, 'created_at_ms'),
+    pendingSinceMs: int(row, 'pending_since_ms'),
+    startedAtMs: intOrNull(row, 'started_at_ms'),
+    finishedAtMs: intOrNull(row, 'finished_at_ms'),
+    exitCode: intOrNull(row, 'exit_code'),
+    reason: this.text(text(row, 'reason')),
+  };
+  return { seq: int(row, 'seq'), row: header };
+}
+
+/** Equal values of one read, kept once. */
+class Sharing {
+  readonly #values = new Map<string, unknown>();
+
+  text(value: string): string {
+    const known = this.#values.get(value);
+    if (known !== undefined) return known as string;
+    this.#values.set(value, value);
+    return value;
+  }
+
+  json<T>(source: string): T {
+    const key = `json:${source}`;
+    let value = this.#values.get(key);
+    if (value === undefined) {
+      value = JSON.parse(source) as T;
+      this.#values.set(key, value);
+    }
+    return value as T;
+  }
+
+  resources(value: Resources): Resources {
+    const key = `res:${value.cpuMillis}/${value.memoryMiB}/${value.gpus}/${value.netMbps}`;
+    const known = this.#values.get(key);
+    if (known !== undefined) return known as Resources;
+    this.#values.set(key, value);
+    return value;
+  }
+}
+
+/** Maps task rows, sharing equal values among them. */
+function tasksOf(rows: readonly Row[]): Recorded<TaskHeader>[] {
+  return rows.map(recordedTask, new Sharing());
 }
 
 function recordedIntent(row: Row): Recorded<Intent> {

@@ -15,15 +15,11 @@ import type { NewBudgetAlert } from '../cost-model/budget-alerts.ts';
 import type { Breaker } from './breaker.ts';
 import { LaunchBreakers } from './launch-breakers.ts';
 import { plan } from './planner.ts';
-import { cheapestHolder, warmRoomPays } from './warm-placement.ts';
-import { allowedOfferings } from '../cost-model/price-book-filter.ts';
-import type { Agent } from '../core/agent.ts';
-import type { Policy } from '../core/policy.ts';
-import type { TaskHeader } from '../core/task.ts';
+import { warmRoomCheck } from './warm-placement.ts';
 import { Provisioner, type CallOutcome, type LaunchContext } from './provisioner.ts';
 import { reconcile } from './reconcile.ts';
 import { scaleDown } from './scale-down.ts';
-import { ClusterModel } from '../model/cluster-model.ts';
+import { ClusterModel, nextTurn } from '../model/cluster-model.ts';
 import type { TokenBucketOptions } from './token-bucket.ts';
 
 export interface ControllerSettings {
@@ -86,7 +82,9 @@ const LEASE = 'controller';
 
 /**
  * The control loop (DESIGN section 2). Level-triggered: each pass reads the whole state and moves it one step toward
- * the policy, so a crash between any two steps loses nothing and repeats nothing. Only the holder of the store's lease
+ * the policy, so a crash between any two steps loses nothing and repeats nothing. The state is read from the
+ * in-memory model (src/model/), loaded on gaining the lease and caught up with what changed since the last read, so
+ * a pass costs what changed, not what exists. Only the holder of the store's lease
  * acts; another controller on the same store waits. Submissions between passes are batched into one plan.
  */
 export class Controller {
@@ -103,7 +101,7 @@ export class Controller {
   /** Aborts cloud calls in flight; only a hard stop uses it. */
   readonly #calls = new AbortController();
   #wake: (() => void) | undefined;
-  /** Shared with the builtin pool on the same store. */
+  /** The pool as last read (src/model/); shared with the builtin pool on the same store. */
   readonly #model: ClusterModel;
 
   constructor(opts: ControllerOptions) {
@@ -129,18 +127,13 @@ export class Controller {
       onOutcome: (intent, outcome) => opts.observer?.onCall?.(intent, outcome),
       hold: (intent) => {
         const now = opts.clock.now();
-        if (opts.store.lease.holder(LEASE, now) !== opts.identity.holderId)
-          return 'this controller does not hold the lease';
+        if (opts.store.lease.holder(LEASE, now) !== opts.identity.holderId) return 'this controller does not hold the lease';
         if (intent.kind === 'launch' && opts.store.policy.get().paused) return 'bursting is paused';
         return undefined;
       },
       onUnavailable: (key, reason) => {
         this.#unavailableUntil.set(key, opts.clock.now() + opts.settings.unavailableForMs);
-        opts.logger.warn('marked offering unavailable', {
-          offering: key,
-          forMs: opts.settings.unavailableForMs,
-          reason,
-        });
+        opts.logger.warn('marked offering unavailable', { offering: key, forMs: opts.settings.unavailableForMs, reason });
         this.wake();
       },
     });
@@ -212,13 +205,7 @@ export class Controller {
           const key = `${provider.id}/${instance.id}`;
           if (targets.has(key)) continue;
           const agent = store.agents.byInstance(provider.id, instance.id);
-          targets.set(key, {
-            kind: 'terminate',
-            agentId: agent?.id ?? null,
-            providerId: provider.id,
-            instanceId: instance.id,
-            reason,
-          });
+          targets.set(key, { kind: 'terminate', agentId: agent?.id ?? null, providerId: provider.id, instanceId: instance.id, reason });
         }
       } catch (err) {
         logger.warn('could not list instances to release', { providerId: provider.id, error: errorMessage(err) });
@@ -246,8 +233,7 @@ export class Controller {
    */
   retryProvider(name: string, actor: string): { providerId: string; closed: number } {
     const provider =
-      this.#o.providers.find((p) => p.id === name) ??
-      this.#o.providers.find((p) => p.id.split(':').slice(1).join(':') === name);
+      this.#o.providers.find((p) => p.id === name) ?? this.#o.providers.find((p) => p.id.split(':').slice(1).join(':') === name);
     if (!provider) {
       throw new NotFoundError(
         `retrying provider ${name}: no such provider (configured: ${this.#o.providers.map((p) => p.id).join(', ') || 'none'})`,
@@ -325,17 +311,21 @@ export class Controller {
       }
     }
     pool.expireAgents(clock.now(), this.#leaderSinceMs);
-    const reconciled = first || this.#passes % settings.reconcileEveryPasses === 0 ? await this.#reconcile() : [];
+    const reconciled =
+      first || this.#passes % settings.reconcileEveryPasses === 0 ? await this.#reconcile() : [];
     if (first || this.#offerings.length === 0 || this.#passes % (settings.offeringsEveryPasses ?? 60) === 0) {
       await this.#refreshOfferings();
     }
 
+    // Between steps the event loop serves what waits (the API): no step holds it for the whole pass.
+    await nextTurn();
     const book = this.#budgets(clock.now());
-    const warm = this.#warmRoom(store.policy.get(), clock.now());
+    const warm = warmRoomCheck(store.policy.get(), this.#offerings, clock.now());
     const placed = pool.place(
       clock.now(),
       (task, agent) => warm(task, agent) && book.admitPlacement(task, agent) === undefined,
     ).length;
+    await nextTurn();
     const now = clock.now();
     const snapshot = pool.observe(now);
     const policy = store.policy.get();
@@ -353,6 +343,7 @@ export class Controller {
       blocked: this.#breakers.blocked(this.#offerings),
       admitLaunch: (offering, tasks) => book.admitLaunch(offering, launchOwnerShares(tasks, offering)),
     });
+    await nextTurn();
     const terminating = terminatingInstances(open);
     const lost = this.#model.agents(['lost']);
     const chosen = scaleDown({
@@ -390,16 +381,11 @@ export class Controller {
   #budgets(nowMs: number): BudgetBook {
     const { store, logger, settings } = this.#o;
     const book = openBudgetBook(
-      readBudgetInput(
-        store,
-        nowMs,
-        {
-          passIntervalMs: settings.passIntervalMs,
-          terminationAllowanceMs: settings.terminationAllowanceMs ?? 60_000,
-          launchAllowanceMs: settings.launchAllowanceMs ?? 120_000,
-        },
-        this.#model,
-      ),
+      readBudgetInput(store, nowMs, {
+        passIntervalMs: settings.passIntervalMs,
+        terminationAllowanceMs: settings.terminationAllowanceMs ?? 60_000,
+        launchAllowanceMs: settings.launchAllowanceMs ?? 120_000,
+      }, this.#model),
     );
     for (const command of book.preemptions()) {
       logger.warn('preempting for a budget', { ...command });
@@ -429,25 +415,6 @@ export class Controller {
     return book;
   }
 
-  /**
-   * Whether a task should take room on a running cloud agent (`warm-placement.ts`): always while bursting is paused
-   * (no instance of its own would come), else when that room costs no more than the task's own cheapest instance, or
-   * that instance should have come by now.
-   */
-  #warmRoom(policy: Policy, nowMs: number): (task: TaskHeader, agent: Agent) => boolean {
-    if (policy.paused) return () => true;
-    let allowed: Offering[] | undefined;
-    const cheapest = new Map<string, Offering | undefined>();
-    return (task, agent) => {
-      const key = JSON.stringify([task.resources, task.constraints, task.revocable]);
-      if (!cheapest.has(key)) {
-        allowed ??= allowedOfferings(policy, this.#offerings);
-        cheapest.set(key, cheapestHolder(task, allowed));
-      }
-      return warmRoomPays(agent, cheapest.get(key), nowMs - task.pendingSinceMs - policy.pendingGraceMs);
-    };
-  }
-
   /** Shows people why each task waits (stored on the task; logged once per change). */
   #noteWaiting(launches: readonly LaunchCommand[], waiting: readonly Waiting[]): void {
     const planned = [
@@ -458,7 +425,7 @@ export class Controller {
     ];
     const reasons = this.#o.pool.explainWaiting?.(planned) ?? planned;
     this.#o.pool.noteWaiting?.(reasons);
-    // Only reasons that differ from what the model last read are written; the store still checks each.
+    // Only reasons that differ from the ones last read are written; the store still checks each.
     const news = reasons.filter((w) => this.#model.task(w.taskId)?.reason !== w.reason);
     const changed = new Set(this.#o.store.tasks.noteWaiting(news));
     for (const w of waiting) if (changed.has(w.taskId)) this.#o.logger.info('task waits', w);

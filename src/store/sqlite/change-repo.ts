@@ -1,10 +1,11 @@
 import type { Intent } from '../../core/intent.ts';
-import { ZERO, type Resources } from '../../core/resources.ts';
+import type { Resources } from '../../core/resources.ts';
+import type { AgentIsolation, AgentState, Lifecycle } from '../../core/agent.ts';
+import type { Location } from '../../core/location.ts';
 import type { TaskConstraints, TaskHeader, TaskState } from '../../core/task.ts';
 import type { AgentRecord, ChangeRepo, ModelRows, Recorded } from '../store.ts';
-import { toAgent } from './agent-repo.ts';
 import { toIntent } from './intent-repo.ts';
-import { bool, int, intOrNull, resourcesOf, text } from './rows.ts';
+import { bool, int, intOrNull, resourcesOf, text, textOrNull } from './rows.ts';
 import type { Row, SqliteDb } from './sqlite-db.ts';
 import { HEADER_COLUMNS } from './task-repo.ts';
 
@@ -28,16 +29,21 @@ export class SqliteChangeRepo implements ChangeRepo {
   }
 
   current(): ModelRows {
-    return this.#db.read(() => ({
-      rev: this.revision(),
-      agents: this.#db
-        .all(`SELECT rowid AS seq, * FROM agents INDEXED BY agents_by_state WHERE ${LIVE_AGENTS} ORDER BY rowid`)
-        .map(recordedAgent),
-      tasks: tasksOf(this.#db.all(`SELECT rowid AS seq, ${HEADER_COLUMNS} FROM tasks WHERE ${ACTIVE_TASKS}`)),
-      intents: this.#db
-        .all(`SELECT rowid AS seq, * FROM intents WHERE state = 'pending' ORDER BY created_at_ms, rowid`)
-        .map(recordedIntent),
-    }));
+    return this.#db.read(() => {
+      const share = new Sharing();
+      return {
+        rev: this.revision(),
+        agents: this.#db
+          .all(`SELECT rowid AS seq, * FROM agents INDEXED BY agents_by_state WHERE ${LIVE_AGENTS} ORDER BY rowid`)
+          .map(recordedAgent, share),
+        tasks: this.#db
+          .all(`SELECT rowid AS seq, ${HEADER_COLUMNS} FROM tasks WHERE ${ACTIVE_TASKS}`)
+          .map(recordedTask, share),
+        intents: this.#db
+          .all(`SELECT rowid AS seq, * FROM intents WHERE state = 'pending' ORDER BY created_at_ms, rowid`)
+          .map(recordedIntent),
+      };
+    });
   }
 
   /** Range reads on rowid: each slice reads at most `span` rows of each table, live or not. */
@@ -51,20 +57,18 @@ export class SqliteChangeRepo implements ChangeRepo {
            coalesce((SELECT max(rowid) FROM intents), 0)
          ) AS seq`,
       );
+      const share = new Sharing();
+      const range = 'rowid > ? AND rowid <= ?';
       return {
         rev: this.revision(),
         agents: this.#db
-          .all(`SELECT rowid AS seq, * FROM agents WHERE rowid > ? AND rowid <= ? AND ${LIVE_AGENTS}`, afterSeq, to)
-          .map(recordedAgent),
-        tasks: tasksOf(
-          this.#db.all(
-            `SELECT rowid AS seq, ${HEADER_COLUMNS} FROM tasks WHERE rowid > ? AND rowid <= ? AND ${ACTIVE_TASKS}`,
-            afterSeq,
-            to,
-          ),
-        ),
+          .all(`SELECT rowid AS seq, * FROM agents WHERE ${range} AND ${LIVE_AGENTS}`, afterSeq, to)
+          .map(recordedAgent, share),
+        tasks: this.#db
+          .all(`SELECT rowid AS seq, ${HEADER_COLUMNS} FROM tasks WHERE ${range} AND ${ACTIVE_TASKS}`, afterSeq, to)
+          .map(recordedTask, share),
         intents: this.#db
-          .all(`SELECT rowid AS seq, * FROM intents WHERE rowid > ? AND rowid <= ? AND state = 'pending'`, afterSeq, to)
+          .all(`SELECT rowid AS seq, * FROM intents WHERE ${range} AND state = 'pending'`, afterSeq, to)
           .map(recordedIntent),
         more: last !== undefined && typeof last['seq'] === 'number' && last['seq'] > to,
       };
@@ -86,12 +90,13 @@ export class SqliteChangeRepo implements ChangeRepo {
       const intents = page('SELECT rowid AS seq, rev, * FROM intents');
       let upTo = now;
       for (const rows of [agents, tasks, intents]) {
-        if (limit >= 0 && rows.length >= limit && rows.length > 0) upTo = Math.min(upTo, int(rows.at(-1)!, 'rev'));
+        if (limit > 0 && rows.length >= limit) upTo = Math.min(upTo, int(rows.at(-1)!, 'rev'));
       }
+      const share = new Sharing();
       return {
         rev: upTo,
-        agents: agents.map(recordedAgent),
-        tasks: tasksOf(tasks),
+        agents: agents.map(recordedAgent, share),
+        tasks: tasks.map(recordedTask, share),
         intents: intents.map(recordedIntent),
         more: upTo < now,
       };
@@ -99,8 +104,26 @@ export class SqliteChangeRepo implements ChangeRepo {
   }
 }
 
-function recordedAgent(row: Row): Recorded<AgentRecord> {
-  const { allocated: _allocated, ...record } = toAgent(row, ZERO);
+/** An agent like `toAgent`'s (without `allocated`), sharing equal values among the rows of one read. */
+function recordedAgent(this: Sharing, row: Row): Recorded<AgentRecord> {
+  const record: AgentRecord = {
+    id: this.text(text(row, 'id')),
+    name: text(row, 'name'),
+    location: this.json<Location>(text(row, 'location')),
+    capacity: this.resources(resourcesOf(row)),
+    labels: this.json<Record<string, string>>(text(row, 'labels')),
+    lifecycle: this.text(text(row, 'lifecycle')) as Lifecycle,
+    pricePerHourMicros: int(row, 'price_per_hour_micros'),
+    state: this.text(text(row, 'state')) as AgentState,
+    instanceId: textOrNull(row, 'instance_id'),
+    providerId: row['provider_id'] === null ? null : this.text(text(row, 'provider_id')),
+    intentId: row['intent_id'] === null ? null : this.text(text(row, 'intent_id')),
+    registeredAtMs: int(row, 'registered_at_ms'),
+    lastHeartbeatMs: int(row, 'last_heartbeat_ms'),
+    idleSinceMs: intOrNull(row, 'idle_since_ms'),
+    reason: this.text(text(row, 'reason')),
+    isolation: this.text(textOrNull(row, 'isolation') ?? 'none') as AgentIsolation,
+  };
   return { seq: int(row, 'seq'), row: record };
 }
 
@@ -158,11 +181,6 @@ class Sharing {
     this.#values.set(key, value);
     return value;
   }
-}
-
-/** Maps task rows, sharing equal values among them. */
-function tasksOf(rows: readonly Row[]): Recorded<TaskHeader>[] {
-  return rows.map(recordedTask, new Sharing());
 }
 
 function recordedIntent(row: Row): Recorded<Intent> {

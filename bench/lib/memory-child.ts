@@ -6,7 +6,8 @@
  *   node bench/lib/memory-child.ts measure <db> <passes>
  *     opens that store as a controller does and runs `passes` passes of the real controller (observe, place, plan
  *     with 1,000 pending tasks, act, scale down, reconcile every other pass); prints the process's peak and final
- *     resident memory and each pass's wall time. The store is filled elsewhere, so the peak is the controller's.
+ *     resident memory, each pass's wall time and the event loop's longest delay during it. The store is filled
+ *     elsewhere, so the peak is the controller's.
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { resourceUsage } from 'node:process';

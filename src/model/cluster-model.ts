@@ -5,6 +5,7 @@ import type { TaskHeader } from '../core/task.ts';
 import type { AgentRecord, ModelRows, Recorded, Store } from '../store/store.ts';
 import { FreeRoomIndex } from './free-room.ts';
 import { groupByClass, type PendingClass } from './pending-classes.ts';
+import { PendingQueue } from './pending-queue.ts';
 
 /** Everything the model holds, in the store's orders: what a test compares with a fresh load. */
 export interface ModelView {
@@ -59,11 +60,10 @@ export class ClusterModel {
   readonly #tasks = new Map<string, Recorded<TaskHeader>>();
   readonly #intents = new Map<string, Recorded<Intent>>();
   readonly #allocations = new Map<string, Allocation>();
-  readonly #pending = new Set<string>();
+  readonly #pending = new PendingQueue();
   readonly #placed = new Set<string>();
   readonly #freeRoom = new FreeRoomIndex();
   #agentOrder: AgentEntry[] | undefined;
-  #pendingOrder: TaskHeader[] | undefined;
   #intentOrder: Intent[] | undefined;
 
   constructor(store: Store) {
@@ -134,7 +134,6 @@ export class ClusterModel {
     this.#placed.clear();
     this.#freeRoom.clear();
     this.#agentOrder = undefined;
-    this.#pendingOrder = undefined;
     this.#intentOrder = undefined;
     this.#rev = undefined;
   }
@@ -171,11 +170,7 @@ export class ClusterModel {
 
   /** Pending tasks, highest priority first, then longest waiting, then record order (as `TaskRepo.pending`). */
   pending(): readonly TaskHeader[] {
-    this.#pendingOrder ??= [...this.#pending]
-      .map((id) => this.#tasks.get(id)!)
-      .sort((a, b) => b.row.priority - a.row.priority || a.row.pendingSinceMs - b.row.pendingSinceMs || a.seq - b.seq)
-      .map((t) => t.row);
-    return this.#pendingOrder;
+    return this.#pending.ordered();
   }
 
   /** Pending tasks grouped by class (pending-classes.ts), classes in the order of their first task. */
@@ -233,7 +228,7 @@ export class ClusterModel {
       if (before !== undefined) this.#unapplyTask(before.row, touched);
       if (ACTIVE.has(task.row.state)) {
         this.#tasks.set(task.row.id, task);
-        this.#applyTask(task.row, touched);
+        this.#applyTask(task, touched);
       } else {
         this.#tasks.delete(task.row.id);
       }
@@ -256,11 +251,9 @@ export class ClusterModel {
     this.#rev = rows.rev;
   }
 
-  #applyTask(task: TaskHeader, touched: Set<string>): void {
-    if (task.state === 'pending') {
-      this.#pending.add(task.id);
-      this.#pendingOrder = undefined;
-    }
+  #applyTask(entry: Recorded<TaskHeader>, touched: Set<string>): void {
+    const task = entry.row;
+    if (task.state === 'pending') this.#pending.add(entry);
     if (task.state === 'placed') this.#placed.add(task.id);
     if (task.agentId === null) return;
     const allocation = this.#allocations.get(task.agentId);
@@ -273,7 +266,7 @@ export class ClusterModel {
   }
 
   #unapplyTask(task: TaskHeader, touched: Set<string>): void {
-    if (this.#pending.delete(task.id)) this.#pendingOrder = undefined;
+    this.#pending.delete(task.id);
     this.#placed.delete(task.id);
     if (task.agentId === null) return;
     const allocation = this.#allocations.get(task.agentId);

@@ -18,6 +18,8 @@ interface Measured {
   readonly agents: number;
   readonly tasks: number;
   readonly passMs: readonly number[];
+  /** The process's CPU time (user and system) during each pass. */
+  readonly passCpuMs: readonly number[];
   /** The event loop's longest delay during each pass. */
   readonly stallMs: readonly number[];
   readonly rssMiB: number;
@@ -45,7 +47,8 @@ export const benchmark: Benchmark = {
         const r = await runChild<Measured>('./memory-child.ts', ['measure', db, PASSES]);
         ctx.log(
           `  run ${run + 1}: peak RSS ${r.peakRssMiB.toFixed(0)} MiB, after ${r.rssMiB.toFixed(0)} MiB; ` +
-            `passes ${r.passMs.map((ms) => ms.toFixed(0)).join(', ')} ms; ` +
+            `passes ${r.passMs.map((ms) => ms.toFixed(0)).join(', ')} ms ` +
+            `(CPU ${r.passCpuMs.map((ms) => ms.toFixed(0)).join(', ')} ms); ` +
             `event loop held at most ${r.stallMs.map((ms) => ms.toFixed(0)).join(', ')} ms; ` +
             `load average ${loadavg()[0]!.toFixed(1)}`,
         );
@@ -60,6 +63,7 @@ export const benchmark: Benchmark = {
           tasks: results[0]!.tasks,
           'peakRssMiB.median': median(results.map((r) => r.peakRssMiB)),
           'passMs.median': median(results.flatMap((r) => later(r.passMs))),
+          'passCpuMs.median': median(results.flatMap((r) => later(r.passCpuMs))),
           'firstPassMs.median': median(results.map((r) => r.passMs[0]!)),
           'stallMs.max': round(Math.max(...results.flatMap((r) => later(r.stallMs))), 0),
           'firstPassStallMs.max': round(Math.max(...results.map((r) => r.stallMs[0]!)), 0),

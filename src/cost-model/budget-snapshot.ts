@@ -1,5 +1,6 @@
 import type { Intent, LaunchIntent, TerminateIntent } from '../core/intent.ts';
 import type { TaskHeader } from '../core/task.ts';
+import type { LedgerSlice } from './ledger.ts';
 import type { Store } from '../store/store.ts';
 import { budgetAlerts, type NewBudgetAlert } from './budget-alerts.ts';
 import { budgetLedgerFromMs } from './budget.ts';
@@ -27,7 +28,7 @@ export function readBudgetInput(store: Store, nowMs: number, timing: BudgetTimin
     return {
       nowMs,
       budgets,
-      ledger: store.ledger.overlapping(budgetLedgerFromMs(budgets, nowMs), nowMs + 1),
+      ledger: (model ?? store.ledger).overlapping(budgetLedgerFromMs(budgets, nowMs), nowMs + 1),
       openLaunches: open.filter((i): i is LaunchIntent => i.kind === 'launch'),
       openTerminations: open.filter((i): i is TerminateIntent => i.kind === 'terminate'),
       placedTasks: model?.placed() ?? store.tasks.listHeaders({ states: ['placed'] }),
@@ -41,6 +42,8 @@ export interface LiveState {
   refresh(): void;
   openIntents(): readonly Intent[];
   placed(): readonly TaskHeader[];
+  /** As `store.ledger.overlapping`, read incrementally. */
+  overlapping(fromMs: number, toMs: number): LedgerSlice;
 }
 
 /**

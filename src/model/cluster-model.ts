@@ -5,7 +5,9 @@ import type { TaskHeader } from '../core/task.ts';
 import type { AgentRecord, ModelRows, Recorded, Store } from '../store/store.ts';
 import { FreeRoomIndex } from './free-room.ts';
 import { groupByClass, type PendingClass } from './pending-classes.ts';
-import { PendingQueue } from './pending-queue.ts';
+import { SortedMap } from './sorted-map.ts';
+import { LedgerWindow } from './ledger-window.ts';
+import type { LedgerSlice } from '../cost-model/ledger.ts';
 
 /** Everything the model holds, in the store's orders: what a test compares with a fresh load. */
 export interface ModelView {
@@ -60,14 +62,21 @@ export class ClusterModel {
   readonly #tasks = new Map<string, Recorded<TaskHeader>>();
   readonly #intents = new Map<string, Recorded<Intent>>();
   readonly #allocations = new Map<string, Allocation>();
-  readonly #pending = new PendingQueue();
+  /** Pending tasks in the order the pool serves them (as `TaskRepo.pending`). */
+  readonly #pending = new SortedMap<string, Recorded<TaskHeader>>(
+    (a, b) => b.row.priority - a.row.priority || a.row.pendingSinceMs - b.row.pendingSinceMs || a.seq - b.seq,
+  );
+  #pendingHeaders: readonly TaskHeader[] | undefined;
+  #pendingFrom: readonly Recorded<TaskHeader>[] | undefined;
   readonly #placed = new Set<string>();
   readonly #freeRoom = new FreeRoomIndex();
+  readonly #ledger: LedgerWindow;
   #agentOrder: AgentEntry[] | undefined;
   #intentOrder: Intent[] | undefined;
 
   constructor(store: Store) {
     this.#store = store;
+    this.#ledger = new LedgerWindow(store);
   }
 
   /** The one model of a store in this process: the controller and the builtin pool on that store share it. */
@@ -133,6 +142,7 @@ export class ClusterModel {
     this.#pending.clear();
     this.#placed.clear();
     this.#freeRoom.clear();
+    this.#ledger.reset();
     this.#agentOrder = undefined;
     this.#intentOrder = undefined;
     this.#rev = undefined;
@@ -170,7 +180,12 @@ export class ClusterModel {
 
   /** Pending tasks, highest priority first, then longest waiting, then record order (as `TaskRepo.pending`). */
   pending(): readonly TaskHeader[] {
-    return this.#pending.ordered();
+    const ordered = this.#pending.values();
+    if (this.#pendingFrom !== ordered) {
+      this.#pendingHeaders = ordered.map((t) => t.row);
+      this.#pendingFrom = ordered;
+    }
+    return this.#pendingHeaders!;
   }
 
   /** Pending tasks grouped by class (pending-classes.ts), classes in the order of their first task. */
@@ -197,6 +212,13 @@ export class ClusterModel {
       .sort((a, b) => a.row.createdAtMs - b.row.createdAtMs || a.seq - b.seq)
       .map((i) => i.row);
     return this.#intentOrder;
+  }
+
+  /**
+   * As `store.ledger.overlapping(fromMs, toMs)`, read incrementally (ledger-window.ts): what a pass's budgets read.
+   */
+  overlapping(fromMs: number, toMs: number): LedgerSlice {
+    return this.#ledger.overlapping(fromMs, toMs);
   }
 
   /** Everything it holds, in the store's orders. */
@@ -253,7 +275,7 @@ export class ClusterModel {
 
   #applyTask(entry: Recorded<TaskHeader>, touched: Set<string>): void {
     const task = entry.row;
-    if (task.state === 'pending') this.#pending.add(entry);
+    if (task.state === 'pending') this.#pending.set(task.id, entry);
     if (task.state === 'placed') this.#placed.add(task.id);
     if (task.agentId === null) return;
     const allocation = this.#allocations.get(task.agentId);

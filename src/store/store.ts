@@ -365,4 +365,15 @@ export interface ChangeRepo {
    * next; with `limit` (rows per table), `more` tells that rows remain above it. Applying a row twice is harmless.
    */
   since(rev: number, limit?: number): ModelRows & { readonly more: boolean };
+  /** `ledger.overlapping(fromMs, toMs)` and the revision it is as of, in one snapshot. */
+  ledgerOverlapping(fromMs: number, toMs: number): LedgerRows;
+  /** Every ledger interval written after revision `rev`, whatever its times; `rev` of the answer is the store's. */
+  ledgerSince(rev: number): LedgerRows;
+}
+
+/** Ledger intervals as of revision `rev`; an agent interval's `seq` is its place in record order. */
+export interface LedgerRows {
+  readonly rev: number;
+  readonly agents: readonly Recorded<AgentInterval>[];
+  readonly usage: readonly UsageInterval[];
 }

@@ -35,6 +35,7 @@ type Step =
   | { kind: 'note-waiting'; pick: number; reason: string }
   | { kind: 'register'; pick: number }
   | { kind: 'advance'; ms: number }
+  | { kind: 'window'; ms: number }
   | { kind: 'pass' }
   | { kind: 'crash' };
 
@@ -68,6 +69,7 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   fc.record({ kind: fc.constant('note-waiting' as const), pick: fc.nat(), reason: fc.constantFrom('a', 'b') }),
   fc.record({ kind: fc.constant('register' as const), pick: fc.nat() }),
   fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 100, max: 20_000 }) }),
+  fc.record({ kind: fc.constant('window' as const), ms: fc.integer({ min: 0, max: 60_000 }) }),
   { arbitrary: fc.constant({ kind: 'pass' as const }), weight: 4 },
   fc.constant({ kind: 'crash' as const }),
 );
@@ -143,6 +145,7 @@ describe('cluster model', () => {
             },
           });
         let controller = newController(ctl);
+        let windowMs = 30_000;
         try {
           for (const s of steps) {
             await apply(s);
@@ -155,6 +158,13 @@ describe('cluster model', () => {
               model.pending().map((t) => t.id),
               api.tasks.pending().map((t) => t.id),
               'pending order',
+            );
+            // The budgets' ledger window, read incrementally, over a window that mostly moves forward.
+            const fromMs = clock.now() - windowMs;
+            assert.deepEqual(
+              model.overlapping(fromMs, clock.now() + 1),
+              api.ledger.overlapping(fromMs, clock.now() + 1),
+              'ledger window',
             );
           }
           // The sliced reload (slices of separate snapshots, then what changed meanwhile) reads the same.
@@ -264,6 +274,9 @@ describe('cluster model', () => {
               }
               case 'advance':
                 clock.advance(s.ms);
+                return;
+              case 'window':
+                windowMs = s.ms;
                 return;
               case 'pass':
                 await controller.runPass();

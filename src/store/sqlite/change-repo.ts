@@ -3,7 +3,9 @@ import type { Resources } from '../../core/resources.ts';
 import type { AgentIsolation, AgentState, Lifecycle } from '../../core/agent.ts';
 import type { Location } from '../../core/location.ts';
 import type { TaskConstraints, TaskHeader, TaskState } from '../../core/task.ts';
-import type { AgentRecord, ChangeRepo, ModelRows, Recorded } from '../store.ts';
+import type { AgentRecord, ChangeRepo, LedgerRows, ModelRows, Recorded } from '../store.ts';
+import type { AgentInterval } from '../../cost-model/ledger.ts';
+import { toAgentInterval, toUsageInterval } from './ledger-repo.ts';
 import { toIntent } from './intent-repo.ts';
 import { bool, int, intOrNull, resourcesOf, text, textOrNull } from './rows.ts';
 import type { Row, SqliteDb } from './sqlite-db.ts';
@@ -102,6 +104,34 @@ export class SqliteChangeRepo implements ChangeRepo {
       };
     });
   }
+
+  ledgerOverlapping(fromMs: number, toMs: number): LedgerRows {
+    return this.#db.read(() => ({
+      rev: this.revision(),
+      agents: this.#db
+        .all(
+          `SELECT rowid AS seq, * FROM ledger_agents WHERE start_ms < ? AND (end_ms IS NULL OR end_ms >= ?)`,
+          toMs,
+          fromMs,
+        )
+        .map(recordedAgentInterval),
+      usage: this.#db
+        .all('SELECT * FROM ledger_usage WHERE start_ms < ? AND (end_ms IS NULL OR end_ms >= ?)', toMs, fromMs)
+        .map(toUsageInterval),
+    }));
+  }
+
+  ledgerSince(rev: number): LedgerRows {
+    return this.#db.read(() => {
+      const now = this.revision();
+      if (now === rev) return { rev, agents: [], usage: [] };
+      return {
+        rev: now,
+        agents: this.#db.all('SELECT rowid AS seq, * FROM ledger_agents WHERE rev > ?', rev).map(recordedAgentInterval),
+        usage: this.#db.all('SELECT * FROM ledger_usage WHERE rev > ?', rev).map(toUsageInterval),
+      };
+    });
+  }
 }
 
 /** An agent like `toAgent`'s (without `allocated`), sharing equal values among the rows of one read. */
@@ -185,4 +215,8 @@ class Sharing {
 
 function recordedIntent(row: Row): Recorded<Intent> {
   return { seq: int(row, 'seq'), row: toIntent(row) };
+}
+
+function recordedAgentInterval(row: Row): Recorded<AgentInterval> {
+  return { seq: int(row, 'seq'), row: toAgentInterval(row) };
 }

@@ -1,6 +1,7 @@
 /**
  * Schema version 7: revisions, so the controller's in-memory model (src/model/) reads only what changed since its
- * last pass, whichever process wrote it (the Kubernetes resourceVersion idea).
+ * last pass, whichever process wrote it (the Kubernetes resourceVersion idea): tasks, agents and intents, and the
+ * ledger's agent and usage intervals (the budgets' input).
  *
  * One counter row holds the store's revision. Triggers stamp every inserted or changed task, agent and intent row with
  * the next revision, in the writing transaction itself: a write from any process, through any repo method, cannot
@@ -15,6 +16,10 @@ const AGENT_COLUMNS = `name, location, cpu_millis, memory_mib, gpus, net_mbps, l
   state, instance_id, provider_id, intent_id, registered_at_ms, last_heartbeat_ms, idle_since_ms, reason, isolation`;
 const INTENT_COLUMNS = `kind, provider_id, offering, count, owners, reason, state, instance_ids, created_at_ms,
   updated_at_ms, attempts, error, boot_script`;
+const LEDGER_AGENT_COLUMNS = `agent_id, name, location, provider, provider_id, instance_id, instance_type, lifecycle,
+  price_per_hour_micros, cpu_millis, memory_mib, gpus, net_mbps, intent_id, owners, start_ms, end_ms`;
+const LEDGER_USAGE_COLUMNS = `task_id, agent_id, team, project, job, share, start_ms, end_ms, cpu_seconds,
+  peak_memory_bytes`;
 
 function stamped(table: string, columns: string): string {
   const stamp = `UPDATE revision SET rev = rev + 1 WHERE id = 1;
@@ -37,4 +42,6 @@ INSERT INTO revision (id, rev) VALUES (1, 0);
 ${stamped('tasks', TASK_COLUMNS)}
 ${stamped('agents', AGENT_COLUMNS)}
 ${stamped('intents', INTENT_COLUMNS)}
+${stamped('ledger_agents', LEDGER_AGENT_COLUMNS)}
+${stamped('ledger_usage', LEDGER_USAGE_COLUMNS)}
 `;

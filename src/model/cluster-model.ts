@@ -52,8 +52,9 @@ const models = new WeakMap<Store, ClusterModel>();
  * it gains the lease and refreshes it before each step that reads; reads between refreshes see the state as of the
  * last one.
  *
- * Every read of the store goes through `load` and `refresh`, so making the store port asynchronous changes those
- * two methods only.
+ * Every read of the store goes through `load`, `reload`, `refresh`, `catchUp` and `overlapping`, so making the
+ * store port asynchronous changes those methods and their callers only. One model serves one controller: a reload
+ * while another caller reads it mid-pass would show that caller a partial model.
  */
 export class ClusterModel {
   readonly #store: Store;
@@ -148,11 +149,6 @@ export class ClusterModel {
     this.#rev = undefined;
   }
 
-  /** The revision the model is as of (undefined before its first load). */
-  revision(): number | undefined {
-    return this.#rev;
-  }
-
   /** Agents in these states (default: not terminated), in record order. */
   agents(states?: readonly AgentState[]): Agent[] {
     this.#agentOrder ??= [...this.#agents.values()].sort((a, b) => a.seq - b.seq);
@@ -162,11 +158,6 @@ export class ClusterModel {
       if (wanted === undefined || wanted.has(entry.agent.state)) out.push(entry.agent);
     }
     return out;
-  }
-
-  agent(id: string): Agent | undefined {
-    const entry = this.#agents.get(id);
-    return entry === undefined ? undefined : entry.agent;
   }
 
   /** Registered agents whose free room fits `request`, in record order: the only ones placement need look at. */

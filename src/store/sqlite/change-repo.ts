@@ -85,11 +85,18 @@ export class SqliteChangeRepo implements ChangeRepo {
     return this.#db.read(() => {
       const now = this.revision();
       if (now === rev) return { rev, agents: [], tasks: [], intents: [], more: false };
-      const page = (sql: string): Row[] =>
-        this.#db.all(`${sql} WHERE rev > ? AND rev <= ? ORDER BY rev LIMIT ?`, rev, now, limit);
-      const agents = page('SELECT rowid AS seq, rev, * FROM agents');
-      const tasks = page(`SELECT rowid AS seq, rev, ${HEADER_COLUMNS} FROM tasks`);
-      const intents = page('SELECT rowid AS seq, rev, * FROM intents');
+      // Each table's newest stamp (the end of its rev index): a table written to since is the only one read.
+      const newest = this.#db.get(
+        `SELECT (SELECT max(rev) FROM agents) AS agents, (SELECT max(rev) FROM tasks) AS tasks,
+           (SELECT max(rev) FROM intents) AS intents`,
+      );
+      const page = (table: string, sql: string): Row[] =>
+        typeof newest?.[table] === 'number' && newest[table] > rev
+          ? this.#db.all(`${sql} WHERE rev > ? AND rev <= ? ORDER BY rev LIMIT ?`, rev, now, limit)
+          : [];
+      const agents = page('agents', 'SELECT rowid AS seq, rev, * FROM agents');
+      const tasks = page('tasks', `SELECT rowid AS seq, rev, ${HEADER_COLUMNS} FROM tasks`);
+      const intents = page('intents', 'SELECT rowid AS seq, rev, * FROM intents');
       let upTo = now;
       for (const rows of [agents, tasks, intents]) {
         if (limit > 0 && rows.length >= limit) upTo = Math.min(upTo, int(rows.at(-1)!, 'rev'));

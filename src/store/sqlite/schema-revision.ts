@@ -24,13 +24,19 @@ const LEDGER_USAGE_COLUMNS = `task_id, agent_id, team, project, job, share, star
 function stamped(table: string, columns: string): string {
   const stamp = `UPDATE revision SET rev = rev + 1 WHERE id = 1;
   UPDATE ${table} SET rev = (SELECT rev FROM revision WHERE id = 1) WHERE rowid = NEW.rowid;`;
+  // An update that sets a column to the value it had (placing a task clears its agent's idle mark, set or not)
+  // changes nothing a reader could see, and is not stamped.
+  const changed = columns
+    .split(',')
+    .map((c) => `OLD.${c.trim()} IS NOT NEW.${c.trim()}`)
+    .join(' OR ');
   return `
 ALTER TABLE ${table} ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX ${table}_by_rev ON ${table} (rev);
 CREATE TRIGGER ${table}_rev_on_insert AFTER INSERT ON ${table} BEGIN
   ${stamp}
 END;
-CREATE TRIGGER ${table}_rev_on_update AFTER UPDATE OF ${columns} ON ${table} BEGIN
+CREATE TRIGGER ${table}_rev_on_update AFTER UPDATE OF ${columns} ON ${table} WHEN ${changed} BEGIN
   ${stamp}
 END;
 `;

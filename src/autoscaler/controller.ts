@@ -4,6 +4,8 @@ import { ConflictError, NotFoundError, errorMessage } from '../core/errors.ts';
 import type { Intent, LaunchIntent } from '../core/intent.ts';
 import type { Offering } from '../core/offering.ts';
 import type { Logger } from '../log/logger.ts';
+import type { Policy } from '../core/policy.ts';
+import type { TaskHeader } from '../core/task.ts';
 import type { Pool } from '../pool/pool.ts';
 import type { CloudProvider } from '../providers/provider.ts';
 import type { Store } from '../store/store.ts';
@@ -17,14 +19,11 @@ import type { NewBudgetAlert } from '../cost-model/budget-alerts.ts';
 import type { Breaker } from './breaker.ts';
 import { LaunchBreakers } from './launch-breakers.ts';
 import { plan } from './planner.ts';
-import { cheapestHolder, warmRoomPays } from './warm-placement.ts';
-import { allowedOfferings } from '../cost-model/price-book-filter.ts';
-import type { Agent } from '../core/agent.ts';
-import type { Policy } from '../core/policy.ts';
-import type { TaskHeader } from '../core/task.ts';
+import { warmRoomCheck } from './warm-placement.ts';
 import { Provisioner, type CallOutcome, type LaunchContext } from './provisioner.ts';
 import { reconcile } from './reconcile.ts';
 import { scaleDown } from './scale-down.ts';
+import { ClusterModel, nextTurn } from '../model/cluster-model.ts';
 import type { TokenBucketOptions } from './token-bucket.ts';
 
 export interface ControllerSettings {
@@ -94,7 +93,9 @@ const LEASE = 'controller';
 
 /**
  * The control loop (DESIGN section 2). Level-triggered: each pass reads the whole state and moves it one step toward
- * the policy, so a crash between any two steps loses nothing and repeats nothing. Only the holder of the store's lease
+ * the policy, so a crash between any two steps loses nothing and repeats nothing. The state is read from the
+ * in-memory model (src/model/), loaded on gaining the lease and caught up with what changed since the last read, so
+ * a pass costs what changed, not what exists. Only the holder of the store's lease
  * acts; another controller on the same store waits. Submissions between passes are batched into one plan.
  */
 export class Controller {
@@ -109,9 +110,12 @@ export class Controller {
   readonly #loop: PassLoop;
   /** Aborts cloud calls in flight; only a hard stop uses it. */
   readonly #calls = new AbortController();
+  /** The pool as last read (src/model/); shared with the builtin pool on the same store. */
+  readonly #model: ClusterModel;
 
   constructor(opts: ControllerOptions) {
     this.#o = opts;
+    this.#model = ClusterModel.of(opts.store);
     this.#loop = new PassLoop({
       clock: opts.clock,
       intervalMs: opts.settings.passIntervalMs,
@@ -284,6 +288,9 @@ export class Controller {
       logger.info('took the lease; acting', { holderId: this.#o.identity.holderId });
       this.#leaderSinceMs = clock.now();
     }
+    // Read afresh on gaining the lease (what another leader did is unknown), else only what changed since.
+    if (this.#leader) await this.#model.catchUp();
+    else await this.#model.reload();
     this.#leader = true;
     const first = this.#passes === 0;
     this.#passes++;
@@ -304,16 +311,20 @@ export class Controller {
       await this.#refreshOfferings();
     }
 
+    // Between steps the event loop serves what waits (the API): no step holds it for the whole pass.
+    await nextTurn();
     const book = this.#budgets(clock.now());
-    const warm = this.#warmRoom(store.policy.get(), clock.now());
+    const warm = warmRoomCheck(store.policy.get(), this.#offerings, clock.now());
     const placed = pool.place(
       clock.now(),
       (task, agent) => warm(task, agent) && book.admitPlacement(task, agent) === undefined,
     ).length;
+    await nextTurn();
     const now = clock.now();
     const snapshot = pool.observe(now);
     const policy = store.policy.get();
-    const open = store.intents.open();
+    this.#model.refresh();
+    const open = this.#model.openIntents();
     const openLaunches = open.filter((i): i is LaunchIntent => i.kind === 'launch');
     const pending = dueAfterInterruption(snapshot.pending, now, policy);
     const result = plan({
@@ -327,8 +338,9 @@ export class Controller {
       blocked: this.#breakers.blocked(this.#offerings),
       admitLaunch: (offering, tasks) => book.admitLaunch(offering, launchOwnerShares(tasks, offering)),
     });
+    await nextTurn();
     const terminating = terminatingInstances(open);
-    const lost = store.agents.list({ states: ['lost'] });
+    const lost = this.#model.agents(['lost']);
     const chosen = scaleDown({
       nowMs: now,
       policy,
@@ -375,7 +387,7 @@ export class Controller {
         passIntervalMs: settings.passIntervalMs,
         terminationAllowanceMs: settings.terminationAllowanceMs ?? 60_000,
         launchAllowanceMs: settings.launchAllowanceMs ?? 120_000,
-      }),
+      }, this.#model),
     );
     for (const command of book.preemptions()) {
       logger.warn('preempting for a budget', { ...command });
@@ -405,25 +417,6 @@ export class Controller {
     return book;
   }
 
-  /**
-   * Whether a task should take room on a running cloud agent (`warm-placement.ts`): always while bursting is paused
-   * (no instance of its own would come), else when that room costs no more than the task's own cheapest instance, or
-   * that instance should have come by now.
-   */
-  #warmRoom(policy: Policy, nowMs: number): (task: TaskHeader, agent: Agent) => boolean {
-    if (policy.paused) return () => true;
-    let allowed: Offering[] | undefined;
-    const cheapest = new Map<string, Offering | undefined>();
-    return (task, agent) => {
-      const key = JSON.stringify([task.resources, task.constraints, task.revocable]);
-      if (!cheapest.has(key)) {
-        allowed ??= allowedOfferings(policy, this.#offerings);
-        cheapest.set(key, cheapestHolder(task, allowed));
-      }
-      return warmRoomPays(agent, cheapest.get(key), nowMs - task.pendingSinceMs - policy.pendingGraceMs);
-    };
-  }
-
   /** Shows people why each task waits (stored on the task; logged once per change). */
   #noteWaiting(launches: readonly LaunchCommand[], waiting: readonly Waiting[]): void {
     const planned = [
@@ -434,7 +427,9 @@ export class Controller {
     ];
     const reasons = this.#o.pool.explainWaiting?.(planned) ?? planned;
     this.#o.pool.noteWaiting?.(reasons);
-    const changed = new Set(this.#o.store.tasks.noteWaiting(reasons));
+    // Only reasons that differ from the ones last read are written; the store still checks each.
+    const news = reasons.filter((w) => this.#model.task(w.taskId)?.reason !== w.reason);
+    const changed = new Set(this.#o.store.tasks.noteWaiting(news));
     for (const w of waiting) if (changed.has(w.taskId)) this.#o.logger.info('task waits', w);
   }
 
@@ -449,6 +444,10 @@ export class Controller {
       logger,
       policy: store.policy.get(),
       onForeign: (providerId, instanceIds) => this.#o.observer?.onForeignInstances?.(providerId, instanceIds.length),
+      liveAgents: () => {
+        this.#model.refresh();
+        return this.#model.agents(NOT_TERMINATED_AGENT_STATES);
+      },
     });
   }
 

@@ -1,4 +1,4 @@
-import { NOT_TERMINATED_AGENT_STATES } from '../core/agent.ts';
+import { NOT_TERMINATED_AGENT_STATES, type Agent } from '../core/agent.ts';
 import type { Clock } from '../core/clock.ts';
 import { errorMessage } from '../core/errors.ts';
 import type { Policy } from '../core/policy.ts';
@@ -18,6 +18,10 @@ export interface ReconcileContext {
   readonly policy: Policy;
   /** Told about listed instances without the cluster's tag: never adopted or terminated (for metrics). */
   readonly onForeign?: (providerId: string, instanceIds: readonly string[]) => void;
+  /**
+   * The agents not terminated, as of now (the controller's in-memory model, caught up); default reads the store.
+   */
+  readonly liveAgents?: () => readonly Agent[];
 }
 
 /**
@@ -77,9 +81,9 @@ export async function reconcile(ctx: ReconcileContext): Promise<TerminateCommand
         });
       }
     }
-    const agents = ctx.store.agents
-      .list({ states: NOT_TERMINATED_AGENT_STATES })
-      .filter((a) => a.providerId === provider.id && a.instanceId !== null);
+    const agents = (ctx.liveAgents?.() ?? ctx.store.agents.list({ states: NOT_TERMINATED_AGENT_STATES })).filter(
+      (a) => a.providerId === provider.id && a.instanceId !== null,
+    );
     for (const agent of agents) {
       // An agent recorded after the list began may be missing from it without being gone, and so may a provisioning
       // one within the grace: lists are eventually consistent, and a new instance may be missing from them a while.

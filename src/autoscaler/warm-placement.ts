@@ -3,6 +3,8 @@ import type { Offering } from '../core/offering.ts';
 import { fits, isZero } from '../core/resources.ts';
 import type { TaskHeader } from '../core/task.ts';
 import { eligible, offeringHost } from '../pool/builtin/eligibility.ts';
+import { allowedOfferings } from '../cost-model/price-book-filter.ts';
+import type { Policy } from '../core/policy.ts';
 
 /**
  * Whether a pending task should take free room on a running cloud agent rather than an instance of its own (pure).
@@ -34,4 +36,27 @@ export type OwnInstance = Pick<Offering, 'pricePerHourMicros' | 'bootMs'>;
 /** The cheapest of `offerings` (allowed ones, cheapest first) that holds `task` alone and may run it. */
 export function cheapestHolder(task: TaskHeader, offerings: readonly Offering[]): Offering | undefined {
   return offerings.find((o) => fits(task.resources, o.capacity) && eligible(task, offeringHost(o)));
+}
+
+/**
+ * The check a pass's placement asks before a task takes room on a running cloud agent: always while bursting is
+ * paused (no instance of its own would come), else when that room costs no more than the task's own cheapest allowed
+ * instance (`warmRoomPays`), or that instance should have come by now. Finds each kind of task's cheapest holder once.
+ */
+export function warmRoomCheck(
+  policy: Policy,
+  offerings: readonly Offering[],
+  nowMs: number,
+): (task: TaskHeader, agent: Agent) => boolean {
+  if (policy.paused) return () => true;
+  let allowed: Offering[] | undefined;
+  const cheapest = new Map<string, Offering | undefined>();
+  return (task, agent) => {
+    const key = JSON.stringify([task.resources, task.constraints, task.revocable]);
+    if (!cheapest.has(key)) {
+      allowed ??= allowedOfferings(policy, offerings);
+      cheapest.set(key, cheapestHolder(task, allowed));
+    }
+    return warmRoomPays(agent, cheapest.get(key), nowMs - task.pendingSinceMs - policy.pendingGraceMs);
+  };
 }

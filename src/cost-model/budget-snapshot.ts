@@ -1,4 +1,6 @@
-import type { LaunchIntent, TerminateIntent } from '../core/intent.ts';
+import type { Intent, LaunchIntent, TerminateIntent } from '../core/intent.ts';
+import type { TaskHeader } from '../core/task.ts';
+import type { LedgerSlice } from './ledger.ts';
 import type { Store } from '../store/store.ts';
 import { budgetAlerts, type NewBudgetAlert } from './budget-alerts.ts';
 import { budgetLedgerFromMs } from './budget.ts';
@@ -14,23 +16,34 @@ import type { BudgetTiming } from './budget-exposure.ts';
  * Reads what a pass's BudgetBook decides from, as one consistent snapshot: the budgets, the ledger over their
  * windows, open launch and terminate intents and tasks placed but not yet running. With no budget set it reads nothing more.
  */
-export function readBudgetInput(store: Store, nowMs: number, timing: BudgetTiming): BudgetInput {
+export function readBudgetInput(store: Store, nowMs: number, timing: BudgetTiming, model?: LiveState): BudgetInput {
   return store.transaction(() => {
     const budgets = store.budgets.list();
     if (budgets.length === 0) {
       return { nowMs, budgets, ledger: { agents: [], usage: [] }, openLaunches: [], placedTasks: [], timing };
     }
-    const open = store.intents.open();
+    // Caught up inside this transaction, so the model's intents and tasks and the ledger are one snapshot.
+    model?.refresh();
+    const open = model?.openIntents() ?? store.intents.open();
     return {
       nowMs,
       budgets,
-      ledger: store.ledger.overlapping(budgetLedgerFromMs(budgets, nowMs), nowMs + 1),
+      ledger: (model ?? store.ledger).overlapping(budgetLedgerFromMs(budgets, nowMs), nowMs + 1),
       openLaunches: open.filter((i): i is LaunchIntent => i.kind === 'launch'),
       openTerminations: open.filter((i): i is TerminateIntent => i.kind === 'terminate'),
-      placedTasks: store.tasks.listHeaders({ states: ['placed'] }),
+      placedTasks: model?.placed() ?? store.tasks.listHeaders({ states: ['placed'] }),
       timing,
     };
   });
+}
+
+/** What the controller's in-memory model (src/model/) gives a pass instead of reading intents and tasks again. */
+export interface LiveState {
+  refresh(): void;
+  openIntents(): readonly Intent[];
+  placed(): readonly TaskHeader[];
+  /** As `store.ledger.overlapping`, read incrementally. */
+  overlapping(fromMs: number, toMs: number): LedgerSlice;
 }
 
 /**

@@ -30,6 +30,7 @@ export interface Store {
   readonly budgets: BudgetRepo;
   readonly registrations: RegistrationRepo;
   readonly console: ConsoleRepo;
+  readonly changes: ChangeRepo;
   close(): void;
 }
 
@@ -361,4 +362,56 @@ export interface ConsoleRepo {
   session(sessionHash: string, nowMs: number): ConsoleSession | undefined;
   /** Ends a session; ending one that does not exist is not an error. */
   closeSession(sessionHash: string): void;
+}
+
+/** A row with its place in record order (the order agents are listed in, and pending tasks' last tie-break). */
+export interface Recorded<T> {
+  readonly seq: number;
+  readonly row: T;
+}
+
+/** An agent as recorded, without `allocated` (which is summed from its tasks). */
+export type AgentRecord = Omit<Agent, 'allocated'>;
+
+/** Rows for the controller's in-memory model (src/model/), as of one read snapshot at revision `rev`. */
+export interface ModelRows {
+  readonly rev: number;
+  readonly agents: readonly Recorded<AgentRecord>[];
+  readonly tasks: readonly Recorded<TaskHeader>[];
+  readonly intents: readonly Recorded<Intent>[];
+}
+
+/**
+ * What the in-memory model reads: revisions stamped on every task, agent and intent row in the transaction that
+ * wrote it, by whichever process wrote it (schema version 9). Each method reads one snapshot.
+ */
+export interface ChangeRepo {
+  /** The store's revision now: the highest stamped on any row. */
+  revision(): number;
+  /** What the model holds now: agents not terminated, tasks pending, placed or running (headers), open intents. */
+  current(): ModelRows;
+  /**
+   * The part of `current` recorded at positions (afterSeq, afterSeq + span] of each table, so a large load can be read
+   * in slices, each its own snapshot; `more` while some table has rows past the slice. Slices read at different
+   * times mix revisions: the reader then applies `since` from the revision read before the first slice, which
+   * brings every row that changed meanwhile to its newest state (the Kubernetes list-then-watch).
+   */
+  currentSlice(afterSeq: number, span: number): ModelRows & { readonly more: boolean };
+  /**
+   * Every task, agent and intent row written after revision `rev`, whatever its state now (a terminated agent, a
+   * finished task, a done intent: the reader drops them). `rev` of the answer is the revision read up to, to pass
+   * next; with `limit` (rows per table), `more` tells that rows remain above it. Applying a row twice is harmless.
+   */
+  since(rev: number, limit?: number): ModelRows & { readonly more: boolean };
+  /** `ledger.overlapping(fromMs, toMs)` and the revision it is as of, in one snapshot. */
+  ledgerOverlapping(fromMs: number, toMs: number): LedgerRows;
+  /** Every ledger interval written after revision `rev`, whatever its times; `rev` of the answer is the store's. */
+  ledgerSince(rev: number): LedgerRows;
+}
+
+/** Ledger intervals as of revision `rev`; an agent interval's `seq` is its place in record order. */
+export interface LedgerRows {
+  readonly rev: number;
+  readonly agents: readonly Recorded<AgentInterval>[];
+  readonly usage: readonly UsageInterval[];
 }

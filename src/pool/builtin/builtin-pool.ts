@@ -5,7 +5,8 @@ import type { Logger } from '../../log/logger.ts';
 import type { Store } from '../../store/store.ts';
 import type { Placement, Pool, PoolSnapshot } from '../pool.ts';
 import { keptOffByIsolation, placeTasks, type PlacementOptions } from './placement.ts';
-
+import { ClusterModel } from '../../model/cluster-model.ts';
+import type { Resources } from '../../core/resources.ts';
 
 /** The embedded pool: Spillway keeps the queue in its store and places tasks on its own agents. */
 export class BuiltinPool implements Pool {
@@ -17,6 +18,8 @@ export class BuiltinPool implements Pool {
   #keptOff = new Map<string, string>();
 
   readonly #agentsIsolate: boolean;
+  /** Shared with the controller on the same store. */
+  readonly #model: ClusterModel;
 
   /**
    * `agentsIsolate`: the agents are real processes that report their isolation, so the policy's `requireIsolation`
@@ -34,19 +37,27 @@ export class BuiltinPool implements Pool {
     this.#logger = opts.logger;
     this.#lostAfterMs = opts.lostAfterMs;
     this.#placement = opts.placement ?? {};
+    this.#model = ClusterModel.of(opts.store);
   }
 
+  /** From the in-memory model (src/model/), caught up with the store first. */
   observe(): PoolSnapshot {
-    return this.#store.transaction(() => ({
-      agents: this.#store.agents.list({ states: LIVE_AGENT_STATES }),
-      pending: this.#store.tasks.pending(),
-    }));
+    this.#model.refresh();
+    return { agents: this.#model.agents(LIVE_AGENT_STATES), pending: [...this.#model.pending()] };
   }
 
+  /**
+   * Looks only at agents whose free room fits the smallest request of each dimension (the model's free-room index):
+   * no other agent could take any pending task, so the placements are those over every agent, found without
+   * visiting a full pool.
+   */
   place(nowMs: number, allowCloud?: (task: TaskHeader, agent: Agent) => boolean): Placement[] {
-    const { agents, pending } = this.observe();
+    this.#model.refresh();
+    const pending = this.#model.pending();
     this.#keptOff = new Map();
     if (pending.length === 0) return [];
+    const agents = this.#model.agentsWithRoomFor(smallestRequest(pending));
+    if (agents.length === 0) return [];
     const requireIsolation = this.#agentsIsolate && this.#store.policy.get().requireIsolation !== false;
     const options = { ...this.#placement, requireIsolation, ...(allowCloud ? { allowCloud } : {}) };
     const planned = placeTasks(pending, agents, options);
@@ -82,8 +93,9 @@ export class BuiltinPool implements Pool {
   }
 
   expireAgents(nowMs: number, watchingSinceMs = 0): string[] {
-    const silent = this.#store.agents
-      .list({ states: ['registered', 'draining'] })
+    this.#model.refresh();
+    const silent = this.#model
+      .agents(['registered', 'draining'])
       .filter((a) => nowMs - Math.max(a.lastHeartbeatMs, watchingSinceMs) > this.#lostAfterMs);
     for (const agent of silent) {
       this.markLost(agent.id, `no heartbeat for ${Math.round((nowMs - agent.lastHeartbeatMs) / 1000)} s`, nowMs);
@@ -104,4 +116,19 @@ export class BuiltinPool implements Pool {
     });
     this.#logger.warn('lost agent', { agentId, reason, requeuedTasks: requeued });
   }
+}
+
+/** The smallest request of each dimension among the tasks: what an agent must have free to take any of them. */
+function smallestRequest(tasks: readonly TaskHeader[]): Resources {
+  let cpuMillis = Infinity;
+  let memoryMiB = Infinity;
+  let gpus = Infinity;
+  let netMbps = Infinity;
+  for (const { resources: r } of tasks) {
+    cpuMillis = Math.min(cpuMillis, r.cpuMillis);
+    memoryMiB = Math.min(memoryMiB, r.memoryMiB);
+    gpus = Math.min(gpus, r.gpus);
+    netMbps = Math.min(netMbps, r.netMbps);
+  }
+  return { cpuMillis, memoryMiB, gpus, netMbps };
 }

@@ -251,7 +251,7 @@ export class SqliteAgentRepo implements AgentRepo {
   }
 }
 
-function toAgent(row: Row, allocated: Resources): Agent {
+export function toAgent(row: Row, allocated: Resources): Agent {
   return {
     id: text(row, 'id'),
     name: text(row, 'name'),

@@ -207,7 +207,7 @@ export class SqliteIntentRepo implements IntentRepo {
   }
 }
 
-function toIntent(row: Row): Intent {
+export function toIntent(row: Row): Intent {
   const common = {
     id: text(row, 'id'),
     providerId: text(row, 'provider_id'),

@@ -195,7 +195,7 @@ export class SqliteLedgerRepo implements LedgerRepo {
   }
 }
 
-function toAgentInterval(row: Row): AgentInterval {
+export function toAgentInterval(row: Row): AgentInterval {
   return {
     agentId: text(row, 'agent_id'),
     name: text(row, 'name'),
@@ -214,7 +214,7 @@ function toAgentInterval(row: Row): AgentInterval {
   };
 }
 
-function toUsageInterval(row: Row): UsageInterval {
+export function toUsageInterval(row: Row): UsageInterval {
   const share = row['share'];
   return {
     id: int(row, 'id'),

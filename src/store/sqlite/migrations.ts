@@ -8,6 +8,7 @@ import { SCHEMA_SCOPES } from './schema-scopes.ts';
 import { SCHEMA_ISOLATION } from './schema-isolation.ts';
 import { SCHEMA_CONSOLE } from './schema-console.ts';
 import { SCHEMA_LISTING } from './schema-listing.ts';
+import { SCHEMA_REVISION } from './schema-revision.ts';
 
 /**
  * One step of the schema. `version` is the `PRAGMA user_version` the database has after `up` ran; the versions of a
@@ -33,6 +34,11 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 6, description: "add agents' isolation and runs' measured use", up: (db) => db.exec(SCHEMA_ISOLATION) },
   { version: 7, description: 'add web console sign-in codes and sessions', up: (db) => db.exec(SCHEMA_CONSOLE) },
   { version: 8, description: 'index tasks by state in listing order', up: (db) => db.exec(SCHEMA_LISTING) },
+  {
+    version: 9,
+    description: 'stamp tasks, agents and intents with revisions for the in-memory model',
+    up: (db) => db.exec(SCHEMA_REVISION),
+  },
 ];
 
 /**

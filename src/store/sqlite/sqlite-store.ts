@@ -6,6 +6,7 @@ import type { Store } from '../store.ts';
 import { SqliteAgentRepo } from './agent-repo.ts';
 import { SqliteAuditRepo } from './audit-repo.ts';
 import { SqliteBudgetRepo } from './budget-repo.ts';
+import { SqliteChangeRepo } from './change-repo.ts';
 import { SqliteIntentRepo } from './intent-repo.ts';
 import { SqliteLeaseRepo } from './lease-repo.ts';
 import { SqliteLedgerRepo } from './ledger-repo.ts';
@@ -67,6 +68,7 @@ export class SqliteStore implements Store {
   readonly budgets: SqliteBudgetRepo;
   readonly registrations: SqliteRegistrationRepo;
   readonly console: SqliteConsoleRepo;
+  readonly changes: SqliteChangeRepo;
 
   constructor(db: SqliteDb) {
     this.#db = db;
@@ -82,6 +84,7 @@ export class SqliteStore implements Store {
     this.budgets = new SqliteBudgetRepo(db, this.audit);
     this.registrations = new SqliteRegistrationRepo(db);
     this.console = new SqliteConsoleRepo(db);
+    this.changes = new SqliteChangeRepo(db);
   }
 
   transaction<T>(fn: () => T): T {

@@ -1,0 +1,229 @@
+import type { Intent } from '../../core/intent.ts';
+import type { Resources } from '../../core/resources.ts';
+import type { AgentIsolation, AgentState, Lifecycle } from '../../core/agent.ts';
+import type { Location } from '../../core/location.ts';
+import type { TaskConstraints, TaskHeader, TaskState } from '../../core/task.ts';
+import type { AgentRecord, ChangeRepo, LedgerRows, ModelRows, Recorded } from '../store.ts';
+import type { AgentInterval } from '../../cost-model/ledger.ts';
+import { toAgentInterval, toUsageInterval } from './ledger-repo.ts';
+import { toIntent } from './intent-repo.ts';
+import { bool, int, intOrNull, resourcesOf, text, textOrNull } from './rows.ts';
+import type { Row, SqliteDb } from './sqlite-db.ts';
+import { HEADER_COLUMNS } from './task-repo.ts';
+
+const LIVE_AGENTS = `state IN ('provisioning', 'registered', 'draining', 'lost')`;
+const ACTIVE_TASKS = `state IN ('pending', 'placed', 'running')`;
+
+/**
+ * Reads for the in-memory model by revision (schema-revision.ts). `since` uses the `*_by_rev` indexes, so a pass after
+ * which little changed reads little, whatever the size of the pool.
+ */
+export class SqliteChangeRepo implements ChangeRepo {
+  readonly #db: SqliteDb;
+
+  constructor(db: SqliteDb) {
+    this.#db = db;
+  }
+
+  revision(): number {
+    const row = this.#db.get('SELECT rev FROM revision WHERE id = 1');
+    return row === undefined ? 0 : int(row, 'rev');
+  }
+
+  current(): ModelRows {
+    return this.#db.read(() => {
+      const share = new Sharing();
+      return {
+        rev: this.revision(),
+        agents: this.#db
+          .all(`SELECT rowid AS seq, * FROM agents INDEXED BY agents_by_state WHERE ${LIVE_AGENTS} ORDER BY rowid`)
+          .map(recordedAgent, share),
+        tasks: this.#db
+          .all(`SELECT rowid AS seq, ${HEADER_COLUMNS} FROM tasks WHERE ${ACTIVE_TASKS}`)
+          .map(recordedTask, share),
+        intents: this.#db
+          .all(`SELECT rowid AS seq, * FROM intents WHERE state = 'pending' ORDER BY created_at_ms, rowid`)
+          .map(recordedIntent),
+      };
+    });
+  }
+
+  /** Range reads on rowid: each slice reads at most `span` rows of each table, live or not. */
+  currentSlice(afterSeq: number, span: number): ModelRows & { readonly more: boolean } {
+    return this.#db.read(() => {
+      const to = afterSeq + span;
+      const last = this.#db.get(
+        `SELECT max(
+           coalesce((SELECT max(rowid) FROM agents), 0),
+           coalesce((SELECT max(rowid) FROM tasks), 0),
+           coalesce((SELECT max(rowid) FROM intents), 0)
+         ) AS seq`,
+      );
+      const share = new Sharing();
+      const range = 'rowid > ? AND rowid <= ?';
+      return {
+        rev: this.revision(),
+        agents: this.#db
+          .all(`SELECT rowid AS seq, * FROM agents WHERE ${range} AND ${LIVE_AGENTS}`, afterSeq, to)
+          .map(recordedAgent, share),
+        tasks: this.#db
+          .all(`SELECT rowid AS seq, ${HEADER_COLUMNS} FROM tasks WHERE ${range} AND ${ACTIVE_TASKS}`, afterSeq, to)
+          .map(recordedTask, share),
+        intents: this.#db
+          .all(`SELECT rowid AS seq, * FROM intents WHERE ${range} AND state = 'pending'`, afterSeq, to)
+          .map(recordedIntent),
+        more: last !== undefined && typeof last['seq'] === 'number' && last['seq'] > to,
+      };
+    });
+  }
+
+  /**
+   * Pages by revision: with `limit`, at most that many rows of each table, and the answer's `rev` is the highest
+   * revision up to which every table was read whole (rows above it may come again in the next page).
+   */
+  since(rev: number, limit = -1): ModelRows & { readonly more: boolean } {
+    return this.#db.read(() => {
+      const now = this.revision();
+      if (now === rev) return { rev, agents: [], tasks: [], intents: [], more: false };
+      // Each table's newest stamp (the end of its rev index): a table written to since is the only one read.
+      const newest = this.#db.get(
+        `SELECT (SELECT max(rev) FROM agents) AS agents, (SELECT max(rev) FROM tasks) AS tasks,
+           (SELECT max(rev) FROM intents) AS intents`,
+      );
+      const page = (table: string, sql: string): Row[] =>
+        typeof newest?.[table] === 'number' && newest[table] > rev
+          ? this.#db.all(`${sql} WHERE rev > ? AND rev <= ? ORDER BY rev LIMIT ?`, rev, now, limit)
+          : [];
+      const agents = page('agents', 'SELECT rowid AS seq, rev, * FROM agents');
+      const tasks = page('tasks', `SELECT rowid AS seq, rev, ${HEADER_COLUMNS} FROM tasks`);
+      const intents = page('intents', 'SELECT rowid AS seq, rev, * FROM intents');
+      let upTo = now;
+      for (const rows of [agents, tasks, intents]) {
+        if (limit > 0 && rows.length >= limit) upTo = Math.min(upTo, int(rows.at(-1)!, 'rev'));
+      }
+      const share = new Sharing();
+      return {
+        rev: upTo,
+        agents: agents.map(recordedAgent, share),
+        tasks: tasks.map(recordedTask, share),
+        intents: intents.map(recordedIntent),
+        more: upTo < now,
+      };
+    });
+  }
+
+  ledgerOverlapping(fromMs: number, toMs: number): LedgerRows {
+    return this.#db.read(() => ({
+      rev: this.revision(),
+      agents: this.#db
+        .all(
+          `SELECT rowid AS seq, * FROM ledger_agents WHERE start_ms < ? AND (end_ms IS NULL OR end_ms >= ?)`,
+          toMs,
+          fromMs,
+        )
+        .map(recordedAgentInterval),
+      usage: this.#db
+        .all('SELECT * FROM ledger_usage WHERE start_ms < ? AND (end_ms IS NULL OR end_ms >= ?)', toMs, fromMs)
+        .map(toUsageInterval),
+    }));
+  }
+
+  ledgerSince(rev: number): LedgerRows {
+    return this.#db.read(() => {
+      const now = this.revision();
+      if (now === rev) return { rev, agents: [], usage: [] };
+      return {
+        rev: now,
+        agents: this.#db.all('SELECT rowid AS seq, * FROM ledger_agents WHERE rev > ?', rev).map(recordedAgentInterval),
+        usage: this.#db.all('SELECT * FROM ledger_usage WHERE rev > ?', rev).map(toUsageInterval),
+      };
+    });
+  }
+}
+
+/** An agent like `toAgent`'s (without `allocated`), sharing equal values among the rows of one read. */
+function recordedAgent(this: Sharing, row: Row): Recorded<AgentRecord> {
+  const record: AgentRecord = {
+    id: this.text(text(row, 'id')),
+    name: text(row, 'name'),
+    location: this.json<Location>(text(row, 'location')),
+    capacity: this.resources(resourcesOf(row)),
+    labels: this.json<Record<string, string>>(text(row, 'labels')),
+    lifecycle: this.text(text(row, 'lifecycle')) as Lifecycle,
+    pricePerHourMicros: int(row, 'price_per_hour_micros'),
+    state: this.text(text(row, 'state')) as AgentState,
+    instanceId: textOrNull(row, 'instance_id'),
+    providerId: row['provider_id'] === null ? null : this.text(text(row, 'provider_id')),
+    intentId: row['intent_id'] === null ? null : this.text(text(row, 'intent_id')),
+    registeredAtMs: int(row, 'registered_at_ms'),
+    lastHeartbeatMs: int(row, 'last_heartbeat_ms'),
+    idleSinceMs: intOrNull(row, 'idle_since_ms'),
+    reason: this.text(text(row, 'reason')),
+    isolation: this.text(textOrNull(row, 'isolation') ?? 'none') as AgentIsolation,
+  };
+  return { seq: int(row, 'seq'), row: record };
+}
+
+/**
+ * A task header like `toTaskHeader`'s, but sharing equal values among the rows of one read: hundreds of thousands of
+ * headers stay in the model, and most of their states, owners' teams and projects, agent ids, reasons, resources and
+ * constraints repeat (an agent's tasks are recorded together). Headers are read-only, so sharing is safe.
+ */
+function recordedTask(this: Sharing, row: Row): Recorded<TaskHeader> {
+  const header: TaskHeader = {
+    id: text(row, 'id'),
+    owner: { team: this.text(text(row, 'team')), project: this.text(text(row, 'project')), job: text(row, 'job') },
+    resources: this.resources(resourcesOf(row)),
+    priority: int(row, 'priority'),
+    revocable: bool(row, 'revocable'),
+    constraints: this.json<TaskConstraints>(text(row, 'constraints')),
+    state: this.text(text(row, 'state')) as TaskState,
+    agentId: row['agent_id'] === null ? null : this.text(text(row, 'agent_id')),
+    attempts: int(row, 'attempts'),
+    createdAtMs: int(row, 'created_at_ms'),
+    pendingSinceMs: int(row, 'pending_since_ms'),
+    startedAtMs: intOrNull(row, 'started_at_ms'),
+    finishedAtMs: intOrNull(row, 'finished_at_ms'),
+    exitCode: intOrNull(row, 'exit_code'),
+    reason: this.text(text(row, 'reason')),
+  };
+  return { seq: int(row, 'seq'), row: header };
+}
+
+/** Equal values of one read, kept once. */
+class Sharing {
+  readonly #values = new Map<string, unknown>();
+
+  text(value: string): string {
+    const known = this.#values.get(value);
+    if (known !== undefined) return known as string;
+    this.#values.set(value, value);
+    return value;
+  }
+
+  json<T>(source: string): T {
+    const key = `json:${source}`;
+    let value = this.#values.get(key);
+    if (value === undefined) {
+      value = JSON.parse(source) as T;
+      this.#values.set(key, value);
+    }
+    return value as T;
+  }
+
+  resources(value: Resources): Resources {
+    const key = `res:${value.cpuMillis}/${value.memoryMiB}/${value.gpus}/${value.netMbps}`;
+    const known = this.#values.get(key);
+    if (known !== undefined) return known as Resources;
+    this.#values.set(key, value);
+    return value;
+  }
+}
+
+function recordedIntent(row: Row): Recorded<Intent> {
+  return { seq: int(row, 'seq'), row: toIntent(row) };
+}
+
+function recordedAgentInterval(row: Row): Recorded<AgentInterval> {
+  return { seq: int(row, 'seq'), row: toAgentInterval(row) };
+}

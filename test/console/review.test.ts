@@ -151,4 +151,34 @@ describe('web console review findings', function () {
       ].join('\n'),
     );
   });
+
+  it('reads the runs of the ledger only for a scoped caller’s spend: the pool and the whole bill need the agents alone', async () => {
+    bigLedger(3, 4);
+    const scoped = makeToken(h, 'finance', 'vision finance', { teams: ['vision'] });
+    // The real store, watched: which reads the routes ask for, and how much they get back.
+    const { ledger } = h.store;
+    const real = ledger.overlapping.bind(ledger);
+    const reads: { agentsOnly: boolean; agents: number; usage: number }[] = [];
+    ledger.overlapping = (fromMs, toMs, options) => {
+      const slice = real(fromMs, toMs, options);
+      reads.push({ agentsOnly: options?.agentsOnly === true, agents: slice.agents.length, usage: slice.usage.length });
+      return slice;
+    };
+    try {
+      const get = async (path: string, token: string): Promise<void> => {
+        const res = await fetch(`${h.server.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+        assert.equal(res.status, 200, await res.text());
+      };
+      await get('/v1/history/pool?resolution=minute', h.tokens.finance);
+      await get('/v1/history/spend?resolution=minute', h.tokens.finance);
+      await get('/v1/history/spend?resolution=minute', scoped);
+    } finally {
+      ledger.overlapping = real;
+    }
+    assert.deepEqual(reads, [
+      { agentsOnly: true, agents: 3, usage: 0 },
+      { agentsOnly: true, agents: 3, usage: 0 },
+      { agentsOnly: false, agents: 3, usage: 12 },
+    ]);
+  });
 });

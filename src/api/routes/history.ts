@@ -48,8 +48,9 @@ export function historyRoutes({ store }: RouteDeps): Route[] {
     }
     return body;
   };
-  const ledgerFor = (resolution: HistoryResolution, nowMs: number, last: number | undefined) =>
-    store.ledger.overlapping(historyWindow(resolution, nowMs, last).window.fromMs, nowMs + 1);
+  // The runs are read only for a scoped caller's spend: the pool and the whole bill need the agents alone.
+  const ledgerFor = (resolution: HistoryResolution, nowMs: number, last: number | undefined, agentsOnly: boolean) =>
+    store.ledger.overlapping(historyWindow(resolution, nowMs, last).window.fromMs, nowMs + 1, { agentsOnly });
   return [
     defineRoute({
       method: 'GET',
@@ -67,7 +68,7 @@ export function historyRoutes({ store }: RouteDeps): Route[] {
         const last = checkedLast(resolution, query.last);
         const body = reuse(`pool:${resolution}:${last ?? ''}`, nowMs, (): PoolHistory => {
           const { window, bucketMs, buckets } = poolSizes(
-            ledgerFor(resolution, nowMs, last).agents,
+            ledgerFor(resolution, nowMs, last, true).agents,
             resolution,
             nowMs,
             locationKey,
@@ -105,7 +106,7 @@ export function historyRoutes({ store }: RouteDeps): Route[] {
         const scope = scopeOf(caller);
         const key = `spend:${resolution}:${last ?? ''}:${scope === undefined ? '*' : JSON.stringify(scope)}`;
         const body = reuse(key, nowMs, async (): Promise<SpendHistory> => {
-          const ledger = ledgerFor(resolution, nowMs, last);
+          const ledger = ledgerFor(resolution, nowMs, last, scope === undefined);
           const { window, bucketMs, buckets } =
             scope === undefined
               ? cloudSpend(ledger.agents, resolution, nowMs, undefined, last)

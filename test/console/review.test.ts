@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'mocha';
-import type { SpendHistory } from '../../src/api/types.ts';
+import type { BudgetForecastView, SpendHistory } from '../../src/api/types.ts';
 import type { Owner } from '../../src/core/owner.ts';
 import { rawRequest, startApiHarness, type ApiHarness } from '../helpers/api-harness.ts';
 import { makeToken, signInLink } from './helpers/fixture.ts';
@@ -62,12 +62,10 @@ describe('web console review findings', function () {
   });
 
   /**
-   * `agents` cloud agents ($0.10 an hour, launched for team vision) in the pool for the last 24 hours, each running
-   * `runs` back-to-back tasks of half its capacity, alternately of team ml and vision.
+   * `agents` cloud agents ($0.10 an hour, launched for team vision) in the pool for 24 hours from `startMs` (default:
+   * the last 24 hours), each running `runs` back-to-back tasks of half its capacity, alternately of team ml and vision.
    */
-  function bigLedger(agents: number, runs: number): void {
-    const now = h.clock.now();
-    const startMs = now - 24 * HOUR;
+  function bigLedger(agents: number, runs: number, startMs = h.clock.now() - 24 * HOUR): void {
     const length = Math.floor((24 * HOUR) / runs);
     h.store.transaction(() => {
       for (let a = 0; a < agents; a += 1) {
@@ -180,5 +178,64 @@ describe('web console review findings', function () {
       { agentsOnly: true, agents: 3, usage: 0 },
       { agentsOnly: false, agents: 3, usage: 12 },
     ]);
+  });
+
+  it("answers other requests while it forecasts the month's budgets over a large ledger, and forecasts right", async () => {
+    const AGENTS = 100;
+    bigLedger(AGENTS, 200, h.clock.now());
+    h.clock.advance(24 * HOUR);
+    for (const [name, scope] of [
+      ['all-month', { kind: 'global' }],
+      ['vision-month', { kind: 'team', team: 'vision' }],
+    ] as const) {
+      h.store.budgets.set(
+        { name, scope, period: 'month', capMicros: 1_000_000_000, onCap: 'finish' },
+        'test',
+        h.clock.now(),
+      );
+    }
+    let done = false;
+    const answer = fetch(`${h.server.url}/v1/budgets/forecasts`, {
+      headers: { authorization: `Bearer ${h.tokens.finance}` },
+    }).then(async (res) => {
+      done = true;
+      return { status: res.status, body: (await res.json()) as { forecasts: BudgetForecastView[] } };
+    });
+    let answeredMeanwhile = 0;
+    while (!done) {
+      const res = await fetch(`${h.server.url}/healthz`);
+      await res.arrayBuffer();
+      assert.equal(res.status, 200);
+      if (!done) answeredMeanwhile += 1;
+    }
+    const { status, body } = await answer;
+    assert.equal(status, 200);
+    assert.ok(answeredMeanwhile >= 3, `only ${answeredMeanwhile} health checks were answered during the forecasts`);
+    // A day of 100 agents at $0.10 an hour since the month began; vision's share is three quarters (see above).
+    const all = body.forecasts.find((f) => f.name === 'all-month');
+    const vision = body.forecasts.find((f) => f.name === 'vision-month');
+    assert.ok(all && vision);
+    assert.equal(all.spentUsd, AGENTS * 0.1 * 24);
+    assert.ok(Math.abs(vision.spentUsd - 0.75 * all.spentUsd) < 0.01, `vision spent ${vision.spentUsd}`);
+    // The series climbs evenly (the pool was the same all day) to the spend so far.
+    assert.equal(all.series.length, 48);
+    assert.equal(all.series.at(-1)?.spentUsd, all.spentUsd);
+    const middle = all.series[24];
+    assert.ok(middle);
+    const expectedMiddle = (AGENTS * 0.1 * (middle.atMs - all.fromMs)) / HOUR;
+    assert.ok(
+      Math.abs(middle.spentUsd - expectedMiddle) < 0.01,
+      `${middle.spentUsd} at the middle, not ${expectedMiddle}`,
+    );
+    // Vision's series is three quarters of the whole's, point by point, give or take a quarter of one run's worth
+    // (which team's run is on at the point): 0.25 x 100 agents x $0.10 x 7.2 minutes = $0.30.
+    assert.equal(vision.series.length, all.series.length);
+    all.series.forEach((p, i) => {
+      const seen = vision.series[i]?.spentUsd ?? NaN;
+      assert.ok(Math.abs(seen - 0.75 * p.spentUsd) <= 0.31, `vision's point ${i}: ${seen}, whole ${p.spentUsd}`);
+    });
+    assert.equal(all.ratePerHourUsd, AGENTS * 0.1);
+    // The last hour holds 8 and a third runs: the same quarter of one run either way.
+    assert.ok(Math.abs(vision.ratePerHourUsd - 0.75 * AGENTS * 0.1) <= 0.31, `vision's rate ${vision.ratePerHourUsd}`);
   });
 });

@@ -3,7 +3,7 @@ import { microsToUsd } from '../../core/money.ts';
 import { scopeAllows, type TeamScope } from '../../core/team-scope.ts';
 import { attributeAgent, CLOUD_CATEGORIES } from '../../cost-model/attribution.ts';
 import { budgetLedgerFromMs } from '../../cost-model/budget.ts';
-import { budgetForecasts } from '../../cost-model/budget-forecast.ts';
+import { budgetForecastSteps } from '../../cost-model/budget-forecast.ts';
 import { usageByAgent, type AgentInterval, type TimeWindow, type UsageInterval } from '../../cost-model/ledger.ts';
 import {
   cloudSpend,
@@ -130,32 +130,39 @@ export function historyRoutes({ store }: RouteDeps): Route[] {
       path: '/v1/budgets/forecasts',
       summary:
         "Each budget's spend in its current period with a forecast to the period's end at the last hour's rate, and " +
-        'the spend through the period (at most 48 points). A team-scoped token sees its teams’ budgets only.',
+        'the spend through the period (at most 48 points). A team-scoped token sees its teams’ budgets only. An ' +
+        `answer may be up to ${HISTORY_REUSE_MS / 1000} s old (a budget set or deleted shows at once).`,
       access: { kind: 'roles', roles: ['finance', 'admin'] },
       query: noQuerySchema,
       response: { status: 200, description: 'The forecasts, by budget name.', schema: 'BudgetForecastList' },
-      handle: ({ caller, nowMs }) => {
+      handle: async ({ caller, nowMs }) => {
         const scope = scopeOf(caller);
         const budgets = store.budgets.list().filter((b) => budgetInScope(scope, b.scope));
-        const ledger =
-          budgets.length === 0
-            ? { agents: [], usage: [] }
-            : store.ledger.overlapping(budgetLedgerFromMs(budgets, nowMs), nowMs + 1);
-        const forecasts = budgetForecasts(budgets, ledger, nowMs).map((f): BudgetForecastView => ({
-          id: f.budget.id,
-          name: f.budget.name,
-          scope: f.budget.scope,
-          period: f.budget.period,
-          capUsd: microsToUsd(f.budget.capMicros),
-          fromMs: f.window.fromMs,
-          toMs: f.window.toMs,
-          spentUsd: microsToUsd(f.spentMicros),
-          ratePerHourUsd: microsToUsd(f.ratePerHourMicros),
-          forecastUsd: microsToUsd(f.forecastMicros),
-          overCap: f.forecastMicros > f.budget.capMicros,
-          series: f.series.map((p) => ({ atMs: p.atMs, spentUsd: microsToUsd(p.spentMicros) })),
-        }));
-        return { body: { forecasts } };
+        // The budgets are part of the key: a budget set or deleted is seen at once.
+        const key = `forecasts:${scope === undefined ? '*' : JSON.stringify(scope)}:${JSON.stringify(budgets)}`;
+        const body = reuse(key, nowMs, async () => {
+          const ledger =
+            budgets.length === 0
+              ? { agents: [], usage: [] }
+              : store.ledger.overlapping(budgetLedgerFromMs(budgets, nowMs), nowMs + 1);
+          const computed = await drainYielding(budgetForecastSteps(budgets, ledger, nowMs));
+          const forecasts = computed.map((f): BudgetForecastView => ({
+            id: f.budget.id,
+            name: f.budget.name,
+            scope: f.budget.scope,
+            period: f.budget.period,
+            capUsd: microsToUsd(f.budget.capMicros),
+            fromMs: f.window.fromMs,
+            toMs: f.window.toMs,
+            spentUsd: microsToUsd(f.spentMicros),
+            ratePerHourUsd: microsToUsd(f.ratePerHourMicros),
+            forecastUsd: microsToUsd(f.forecastMicros),
+            overCap: f.forecastMicros > f.budget.capMicros,
+            series: f.series.map((p) => ({ atMs: p.atMs, spentUsd: microsToUsd(p.spentMicros) })),
+          }));
+          return { forecasts };
+        });
+        return { body: await body };
       },
     }),
   ];
@@ -170,8 +177,21 @@ function checkedLast(resolution: HistoryResolution, last: number | undefined): n
   return last;
 }
 
-/** How long the scoped spend computes before it lets the event loop serve other requests. */
+/** How long the scoped spend and the forecasts compute before they let the event loop serve other requests. */
 const HISTORY_SLICE_MS = 10;
+
+/** Runs `steps` to its end, yielding to the event loop every HISTORY_SLICE_MS; its return value. */
+async function drainYielding<T>(steps: Generator<void, T, void>): Promise<T> {
+  let sliceStart = performance.now();
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+    if (performance.now() - sliceStart >= HISTORY_SLICE_MS) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      sliceStart = performance.now();
+    }
+  }
+}
 
 /**
  * `cloudSpend` for a scoped caller, whose attribution per agent and bucket costs far more than a bill: computed over

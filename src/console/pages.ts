@@ -12,6 +12,7 @@ import {
   clearedSessionCookie,
   csrfTokenOf,
   sessionCookie,
+  sessionSecretOf,
   startSession,
 } from './session.ts';
 
@@ -103,7 +104,7 @@ export class ConsolePages {
       case '/console/':
         return read ? { status: 200, body: shellPage() } : notAllowed('GET');
       case '/console/signin':
-        if (read) return this.#signInByCode(url);
+        if (read) return this.#signInByCode(req, url);
         if (method === 'POST') return this.#signInByToken(req);
         return notAllowed('GET, POST');
       case '/console/session':
@@ -115,7 +116,7 @@ export class ConsolePages {
     }
   }
 
-  #signInByCode(url: URL): Answer {
+  #signInByCode(req: http.IncomingMessage, url: URL): Answer {
     const code = url.searchParams.get('code');
     if (code === null) return { status: 200, body: signInPage() };
     const { store, clock } = this.#deps;
@@ -132,7 +133,7 @@ export class ConsolePages {
         ),
       };
     }
-    return this.#started(token, nowMs);
+    return this.#started(req, token, nowMs);
   }
 
   async #signInByToken(req: http.IncomingMessage): Promise<Answer> {
@@ -148,10 +149,13 @@ export class ConsolePages {
     if (token === undefined) {
       return { status: 401, body: signInPage('That token is not known, was revoked, or is an agent token.') };
     }
-    return this.#started(token, this.#deps.clock.now());
+    return this.#started(req, token, this.#deps.clock.now());
   }
 
-  #started(token: TokenRecord, nowMs: number): Answer {
+  /** Opens a session for `token`; the one the browser held until now (its cookie is replaced) ends. */
+  #started(req: http.IncomingMessage, token: TokenRecord, nowMs: number): Answer {
+    const previous = sessionSecretOf(req);
+    if (previous !== undefined) this.#deps.store.console.closeSession(hashToken(previous));
     const { secret, expiresAtMs } = startSession(this.#deps.store, token, nowMs);
     this.#deps.logger.info('started console session', { tokenId: token.id, role: token.role });
     return {

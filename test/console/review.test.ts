@@ -5,8 +5,10 @@
  * links that would outlive it.
  */
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { afterEach, beforeEach, describe, it } from 'mocha';
 import type { BudgetForecastView, SpendHistory } from '../../src/api/types.ts';
+import { CONSOLE_CSP } from '../../src/console/pages.ts';
 import type { Owner } from '../../src/core/owner.ts';
 import { rawRequest, startApiHarness, type ApiHarness } from '../helpers/api-harness.ts';
 import { makeToken, signInLink } from './helpers/fixture.ts';
@@ -237,5 +239,93 @@ describe('web console review findings', function () {
     assert.equal(all.ratePerHourUsd, AGENTS * 0.1);
     // The last hour holds 8 and a third runs: the same quarter of one run either way.
     assert.ok(Math.abs(vision.ratePerHourUsd - 0.75 * AGENTS * 0.1) <= 0.31, `vision's rate ${vision.ratePerHourUsd}`);
+  });
+
+  it('ends the session a browser held when it signs in again (its cookie is replaced, so nothing would end it)', async () => {
+    const first = await session(h.tokens.admin);
+    const link = new URL(await signInLink(h.server.url, h.tokens.finance));
+    const again = await rawRequest(h.server.url, {
+      method: 'GET',
+      path: `${link.pathname}${link.search}`,
+      headers: { cookie: first.cookie },
+    });
+    assert.equal(again.status, 303);
+    const second = (again.headers['set-cookie']?.[0] ?? '').split(';')[0] ?? '';
+    assert.notEqual(second, first.cookie);
+    const who = (cookie: string) =>
+      rawRequest(h.server.url, { method: 'GET', path: '/console/session', headers: { cookie } });
+    assert.equal((await who(first.cookie)).status, 401);
+    const now = await who(second);
+    assert.equal(now.status, 200);
+    assert.equal((now.json as { role: string }).role, 'finance');
+  });
+
+  it('opens one session for a sign-in link opened by many requests at once', async () => {
+    const link = new URL(await signInLink(h.server.url, h.tokens.admin));
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        rawRequest(h.server.url, { method: 'GET', path: `${link.pathname}${link.search}` }),
+      ),
+    );
+    assert.deepEqual(answers.map((a) => a.status).sort(), [303, 401, 401, 401, 401, 401, 401, 401]);
+    assert.equal(answers.filter((a) => a.headers['set-cookie'] !== undefined).length, 1);
+  });
+
+  it('serves only its own files, and every console answer (errors too) with the CSP, no-store and nosniff', async () => {
+    // Raw request targets: a client would tidy these before sending.
+    const target = async (path: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> =>
+      new Promise((resolve, reject) => {
+        const url = new URL(h.server.url);
+        const req = http.request({ host: url.hostname, port: url.port, method: 'GET', path, agent: false }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString() }),
+          );
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    const hostile = [
+      '/console/static/%2e%2e/session.ts',
+      '/console/static/..%2f..%2fpackage.json',
+      '/console/static/..%5c..%5cpackage.json',
+      '/console/static/app.js%00.css',
+      '/console/static/',
+      '/console/vendor/',
+      '/console/static/APP.JS',
+      '/console/vendor/preact.mjs/',
+      '/console/vendor/../../package.json',
+    ];
+    for (const path of hostile) {
+      const res = await target(path);
+      assert.equal(res.status, 404, path);
+      assert.ok(!res.text.includes('"name"') && !res.text.includes('import '), `${path} answered a file`);
+    }
+    const answers = [
+      ...(await Promise.all(hostile.slice(0, 3).map(target))),
+      await target('/console/static/app.js'),
+      await target('/console/vendor/preact.mjs'),
+      await target('/console/vendor/uplot.css'),
+      await target('/console/session'),
+      await target('/console/signin?code=not-a-code-but-long-enough'),
+      await target('/console/signout'),
+    ];
+    assert.deepEqual(
+      answers.slice(3).map((a) => [a.status, a.headers['content-type']]),
+      [
+        [200, 'text/javascript; charset=utf-8'],
+        [200, 'text/javascript; charset=utf-8'],
+        [200, 'text/css; charset=utf-8'],
+        [401, 'application/json; charset=utf-8'],
+        [401, 'text/html; charset=utf-8'],
+        [405, 'text/plain; charset=utf-8'],
+      ],
+    );
+    for (const a of answers) {
+      assert.equal(a.headers['content-security-policy'], CONSOLE_CSP);
+      assert.equal(a.headers['cache-control'], 'no-store');
+      assert.equal(a.headers['x-content-type-options'], 'nosniff');
+    }
   });
 });

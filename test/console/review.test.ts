@@ -328,4 +328,44 @@ describe('web console review findings', function () {
       assert.equal(a.headers['x-content-type-options'], 'nosniff');
     }
   });
+
+  it('asks before using a sign-in link opened from another site, and leaves a link a HEAD request checks unused', async () => {
+    const open = (path: string, headers: Record<string, string>, method = 'GET') =>
+      rawRequest(h.server.url, { method, path, headers });
+    const pathOf = async (): Promise<string> => {
+      const link = new URL(await signInLink(h.server.url, h.tokens.submitter));
+      return `${link.pathname}${link.search}`;
+    };
+    // From another site (a page elsewhere linking to a code its owner made): a page to continue from, no session.
+    const linked = await pathOf();
+    const code = new URL(linked, h.server.url).searchParams.get('code') ?? '';
+    for (const site of ['cross-site', 'same-site']) {
+      const res = await open(linked, { 'sec-fetch-site': site });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers['set-cookie'], undefined);
+      assert.ok(res.text.includes(`<input type="hidden" name="code" value="${code}">`), res.text);
+      assert.ok(res.text.includes('<form method="post" action="/console/signin">'));
+    }
+    // Continuing posts the code from this server's page: now it signs in, once.
+    const post = (origin: string) =>
+      rawRequest(h.server.url, {
+        method: 'POST',
+        path: '/console/signin',
+        headers: { origin, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ code }).toString(),
+      });
+    assert.equal((await post('http://elsewhere.example')).status, 403);
+    const continued = await post(h.server.url);
+    assert.equal(continued.status, 303);
+    assert.match(continued.headers['set-cookie']?.[0] ?? '', /^spillway_session=/);
+    assert.equal((await post(h.server.url)).status, 401);
+    // A HEAD (a link checker) answers without using the code; the user's own GET then signs in.
+    const checked = await pathOf();
+    const head = await open(checked, {}, 'HEAD');
+    assert.equal(head.status, 200);
+    assert.equal(head.headers['set-cookie'], undefined);
+    const typed = await open(checked, { 'sec-fetch-site': 'none' });
+    assert.equal(typed.status, 303);
+    assert.match(typed.headers['set-cookie']?.[0] ?? '', /^spillway_session=/);
+  });
 });

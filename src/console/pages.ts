@@ -171,7 +171,7 @@ export class ConsolePages {
 
   /** Opens a session for `token`; the one the browser held until now (its cookie is replaced) ends. */
   #started(req: http.IncomingMessage, token: TokenRecord, nowMs: number): Answer {
-    const previous = sessionSecretOf(req);
+    const previous = sessionSecretOf(req, this.#deps.secure);
     if (previous !== undefined) this.#deps.store.console.closeSession(hashToken(previous));
     const { secret, expiresAtMs } = startSession(this.#deps.store, token, nowMs);
     this.#deps.logger.info('started console session', { tokenId: token.id, role: token.role });
@@ -183,7 +183,7 @@ export class ConsolePages {
   }
 
   #session(req: http.IncomingMessage): Answer {
-    const session = activeSession(this.#deps.store, req, this.#deps.clock.now());
+    const session = activeSession(this.#deps.store, req, this.#deps.clock.now(), this.#deps.secure);
     if (session === undefined) {
       return json(401, { error: { code: 'unauthorized', message: 'signing in: there is no console session' } });
     }
@@ -199,7 +199,7 @@ export class ConsolePages {
   }
 
   #signOut(req: http.IncomingMessage): Answer {
-    const session = activeSession(this.#deps.store, req, this.#deps.clock.now());
+    const session = activeSession(this.#deps.store, req, this.#deps.clock.now(), this.#deps.secure);
     checkSameOrigin(req, 'POST /console/signout', session);
     if (session !== undefined) {
       this.#deps.store.console.closeSession(hashToken(session.secret));

@@ -6,11 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import https from 'node:https';
 import { afterEach, beforeEach, describe, it } from 'mocha';
 import type { BudgetForecastView, SpendHistory } from '../../src/api/types.ts';
 import { CONSOLE_CSP } from '../../src/console/pages.ts';
 import type { Owner } from '../../src/core/owner.ts';
 import { rawRequest, startApiHarness, type ApiHarness } from '../helpers/api-harness.ts';
+import { selfSignedCertificate } from '../helpers/self-signed.ts';
 import { makeToken, signInLink } from './helpers/fixture.ts';
 
 const HOUR = 3_600_000;
@@ -367,5 +369,45 @@ describe('web console review findings', function () {
     const typed = await open(checked, { 'sec-fetch-site': 'none' });
     assert.equal(typed.status, 303);
     assert.match(typed.headers['set-cookie']?.[0] ?? '', /^spillway_session=/);
+  });
+
+  it('names the session cookie __Host- over HTTPS and reads no cookie without the prefix (none planted by a sibling)', async () => {
+    const tls = selfSignedCertificate();
+    const secure = await startApiHarness({ tls });
+    const call = (method: string, path: string, headers: Record<string, string>, body?: string) =>
+      new Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }>((resolve, reject) => {
+        const req = https.request(new URL(path, secure.server.url), { method, ca: tls.cert, headers }, (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    try {
+      const made = await call(
+        'POST',
+        '/v1/console/codes',
+        { authorization: `Bearer ${secure.tokens.admin}`, 'content-type': 'application/json' },
+        '{}',
+      );
+      const opened = await call('GET', (JSON.parse(made.text) as { path: string }).path, {});
+      assert.equal(opened.status, 303);
+      const setCookie = opened.headers['set-cookie']?.[0] ?? '';
+      assert.match(
+        setCookie,
+        /^__Host-spillway_session=[A-Za-z0-9_-]{43}; Path=\/; Max-Age=43200; HttpOnly; SameSite=Strict; Secure$/,
+      );
+      const secret = /=([^;]+)/.exec(setCookie)?.[1] ?? '';
+      assert.equal(
+        (await call('GET', '/console/session', { cookie: `__Host-spillway_session=${secret}` })).status,
+        200,
+      );
+      // The same secret under the unprefixed name, as a sibling subdomain could set it: not a session here.
+      assert.equal((await call('GET', '/console/session', { cookie: `spillway_session=${secret}` })).status, 401);
+      assert.equal((await call('GET', '/v1/status', { cookie: `spillway_session=${secret}` })).status, 401);
+    } finally {
+      await secure.close();
+    }
   });
 });

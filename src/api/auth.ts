@@ -41,7 +41,7 @@ export function authenticateSession(
 ): Caller {
   if (access.kind === 'public') return { kind: 'anonymous' };
   authorize(token, access, params, what);
-  return { kind: 'token', token };
+  return { kind: 'token', token, viaSession: true };
 }
 
 function bearer(authorization: string | undefined): string {

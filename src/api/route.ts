@@ -23,7 +23,12 @@ export type Access =
 /** The authenticated caller of one request. */
 export type Caller =
   | { readonly kind: 'anonymous' }
-  | { readonly kind: 'token'; readonly token: TokenRecord }
+  | {
+      readonly kind: 'token';
+      readonly token: TokenRecord;
+      /** Set when the token acts through a web console session's cookie rather than a bearer header. */
+      readonly viaSession?: true;
+    }
   | { readonly kind: 'bootstrap'; readonly credential: string };
 
 export interface RouteContext<B, Q> {

@@ -200,7 +200,7 @@ function callerOf(
 ): Caller {
   const session =
     req.headers.authorization === undefined && route.access.kind !== 'public'
-      ? activeSession(deps.store, req, deps.clock.now())
+      ? activeSession(deps.store, req, deps.clock.now(), deps.listen.tls !== undefined)
       : undefined;
   if (session === undefined) return authenticate(deps.store, req.headers.authorization, route.access, params, what);
   if (route.method !== 'GET') checkSameOrigin(req, what, session);

@@ -5,13 +5,14 @@ import { AccessError, errorMessage } from '../core/errors.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Store, TokenRecord } from '../store/store.ts';
 import { loadConsoleAssets, type Asset } from './assets.ts';
-import { signInPage, shellPage } from './html.ts';
+import { confirmSignInPage, signInPage, shellPage } from './html.ts';
 import {
   activeSession,
   checkSameOrigin,
   clearedSessionCookie,
   csrfTokenOf,
   sessionCookie,
+  sessionSecretOf,
   startSession,
 } from './session.ts';
 
@@ -103,7 +104,7 @@ export class ConsolePages {
       case '/console/':
         return read ? { status: 200, body: shellPage() } : notAllowed('GET');
       case '/console/signin':
-        if (read) return this.#signInByCode(url);
+        if (read) return this.#signInByLink(req, url);
         if (method === 'POST') return this.#signInByToken(req);
         return notAllowed('GET, POST');
       case '/console/session':
@@ -115,9 +116,23 @@ export class ConsolePages {
     }
   }
 
-  #signInByCode(url: URL): Answer {
+  /**
+   * A sign-in link opened. Only a GET the user made by opening the link (typed, pasted or handed over by a terminal:
+   * `Sec-Fetch-Site: none`, or a browser that does not say) uses its code. A HEAD (a link checker) leaves it unused,
+   * and a navigation from another site gets a page asking to continue, which posts the code back: so a page elsewhere
+   * cannot sign a visitor in as its own token (login CSRF) by linking to a code it made.
+   */
+  #signInByLink(req: http.IncomingMessage, url: URL): Answer {
     const code = url.searchParams.get('code');
-    if (code === null) return { status: 200, body: signInPage() };
+    if (code === null || req.method === 'HEAD') return { status: 200, body: signInPage() };
+    const site = req.headers['sec-fetch-site'];
+    if (site !== undefined && site !== 'none' && site !== 'same-origin') {
+      return { status: 200, body: confirmSignInPage(code) };
+    }
+    return this.#signInByCode(req, code);
+  }
+
+  #signInByCode(req: http.IncomingMessage, code: string): Answer {
     const { store, clock } = this.#deps;
     const nowMs = clock.now();
     const token = store.transaction(() => {
@@ -132,7 +147,7 @@ export class ConsolePages {
         ),
       };
     }
-    return this.#started(token, nowMs);
+    return this.#started(req, token, nowMs);
   }
 
   async #signInByToken(req: http.IncomingMessage): Promise<Answer> {
@@ -143,15 +158,21 @@ export class ConsolePages {
     }
     const text = await readSmallBody(req, MAX_SIGN_IN_BODY_BYTES);
     if (text === undefined) return { status: 413, body: signInPage('That token is too long.') };
-    const secret = new URLSearchParams(text).get('token')?.trim() ?? '';
+    const form = new URLSearchParams(text);
+    const code = form.get('code');
+    if (code !== null) return this.#signInByCode(req, code);
+    const secret = form.get('token')?.trim() ?? '';
     const token = secret === '' ? undefined : usableToken(this.#deps.store.tokens.byHash(hashToken(secret)));
     if (token === undefined) {
       return { status: 401, body: signInPage('That token is not known, was revoked, or is an agent token.') };
     }
-    return this.#started(token, this.#deps.clock.now());
+    return this.#started(req, token, this.#deps.clock.now());
   }
 
-  #started(token: TokenRecord, nowMs: number): Answer {
+  /** Opens a session for `token`; the one the browser held until now (its cookie is replaced) ends. */
+  #started(req: http.IncomingMessage, token: TokenRecord, nowMs: number): Answer {
+    const previous = sessionSecretOf(req, this.#deps.secure);
+    if (previous !== undefined) this.#deps.store.console.closeSession(hashToken(previous));
     const { secret, expiresAtMs } = startSession(this.#deps.store, token, nowMs);
     this.#deps.logger.info('started console session', { tokenId: token.id, role: token.role });
     return {
@@ -162,7 +183,7 @@ export class ConsolePages {
   }
 
   #session(req: http.IncomingMessage): Answer {
-    const session = activeSession(this.#deps.store, req, this.#deps.clock.now());
+    const session = activeSession(this.#deps.store, req, this.#deps.clock.now(), this.#deps.secure);
     if (session === undefined) {
       return json(401, { error: { code: 'unauthorized', message: 'signing in: there is no console session' } });
     }
@@ -178,7 +199,7 @@ export class ConsolePages {
   }
 
   #signOut(req: http.IncomingMessage): Answer {
-    const session = activeSession(this.#deps.store, req, this.#deps.clock.now());
+    const session = activeSession(this.#deps.store, req, this.#deps.clock.now(), this.#deps.secure);
     checkSameOrigin(req, 'POST /console/signout', session);
     if (session !== undefined) {
       this.#deps.store.console.closeSession(hashToken(session.secret));

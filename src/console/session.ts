@@ -4,8 +4,17 @@ import { hashToken } from '../core/credentials.ts';
 import { AccessError } from '../core/errors.ts';
 import type { Store, TokenRecord } from '../store/store.ts';
 
-/** The session cookie's name. */
+/** The session cookie's name over plain HTTP (loopback). */
 export const SESSION_COOKIE = 'spillway_session';
+
+/**
+ * The session cookie's name: over HTTPS `__Host-` prefixed, which browsers accept only when set by this very host,
+ * Secure, with Path=/ and no Domain; so a sibling subdomain or a plain-HTTP page on the name cannot plant a session of
+ * its own in the browser (cookie tossing), and the server reads no cookie without the prefix.
+ */
+export function sessionCookieName(secure: boolean): string {
+  return secure ? `__Host-${SESSION_COOKIE}` : SESSION_COOKIE;
+}
 /** How long a sign-in link printed by `spillway console` stays usable (once). */
 export const SIGN_IN_CODE_TTL_MS = 5 * 60_000;
 /** How long a console session lasts before its user signs in again. */
@@ -43,14 +52,15 @@ export function startSession(store: Store, token: TokenRecord, nowMs: number): {
   return { secret, expiresAtMs };
 }
 
-/** The session secret of a request's cookie, if it sends one. */
-export function sessionSecretOf(req: IncomingMessage): string | undefined {
+/** The session secret of a request's cookie (named for a server that is `secure` or not), if it sends one. */
+export function sessionSecretOf(req: IncomingMessage, secure: boolean): string | undefined {
+  const name = sessionCookieName(secure);
   const header = req.headers.cookie;
   if (header === undefined) return undefined;
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
     if (eq < 0) continue;
-    if (part.slice(0, eq).trim() === SESSION_COOKIE) {
+    if (part.slice(0, eq).trim() === name) {
       const value = part.slice(eq + 1).trim();
       return /^[A-Za-z0-9_-]{20,100}$/.test(value) ? value : undefined;
     }
@@ -68,8 +78,13 @@ export interface ActiveSession {
  * The request's live session: its cookie names a session that has not expired, whose token is still known, unrevoked
  * and of a human role. Undefined otherwise.
  */
-export function activeSession(store: Store, req: IncomingMessage, nowMs: number): ActiveSession | undefined {
-  const secret = sessionSecretOf(req);
+export function activeSession(
+  store: Store,
+  req: IncomingMessage,
+  nowMs: number,
+  secure: boolean,
+): ActiveSession | undefined {
+  const secret = sessionSecretOf(req, secure);
   if (secret === undefined) return undefined;
   const session = store.console.session(hashToken(secret), nowMs);
   if (session === undefined) return undefined;
@@ -78,10 +93,13 @@ export function activeSession(store: Store, req: IncomingMessage, nowMs: number)
   return { secret, token, expiresAtMs: session.expiresAtMs };
 }
 
-/** The Set-Cookie value of a session: HttpOnly, SameSite=Strict, Path=/, Secure when the server speaks HTTPS. */
+/**
+ * The Set-Cookie value of a session: HttpOnly, SameSite=Strict, Path=/; Secure and `__Host-` named when the server
+ * speaks HTTPS.
+ */
 export function sessionCookie(secret: string, maxAgeMs: number, secure: boolean): string {
   const maxAge = Math.max(0, Math.floor(maxAgeMs / 1000));
-  return `${SESSION_COOKIE}=${secret}; Path=/; Max-Age=${maxAge}; HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}`;
+  return `${sessionCookieName(secure)}=${secret}; Path=/; Max-Age=${maxAge}; HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}`;
 }
 
 /** The Set-Cookie value that removes the session cookie. */

@@ -27,25 +27,64 @@ export interface BudgetForecast {
  * stopped later does not count its later hours early.
  */
 export function budgetForecasts(budgets: readonly Budget[], ledger: LedgerSlice, nowMs: number): BudgetForecast[] {
-  const spentAt = (budget: Budget, tMs: number): Micros =>
-    budgetSpend([budget], ledgerAsOf(ledger, tMs), tMs)[0]?.spentMicros ?? 0;
-  return budgetSpend(budgets, ledger, nowMs).map(({ budget, window, spentMicros }) => {
+  const steps = budgetForecastSteps(budgets, ledger, nowMs);
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+  }
+}
+
+/**
+ * `budgetForecasts` in steps: it yields after each point of spend it reads (each a pass over the whole ledger, so a
+ * large ledger makes the 48 points of a budget long work), letting an async caller serve other requests between them,
+ * and returns the forecasts.
+ */
+export function* budgetForecastSteps(
+  budgets: readonly Budget[],
+  ledger: LedgerSlice,
+  nowMs: number,
+): Generator<void, BudgetForecast[], void> {
+  // Budgets of one period read the same instants: each instant's ledger is attributed once for all of them.
+  const spentThen = new Map<string, Map<Budget, Micros>>();
+  const spentAt = (budget: Budget, tMs: number): Micros => {
+    const key = `${budget.period}:${tMs}`;
+    let spent = spentThen.get(key);
+    if (spent === undefined) {
+      const alike = budgets.filter((b) => b.period === budget.period);
+      const statuses = budgetSpend(alike, ledgerAsOf(ledger, tMs), tMs);
+      spentThen.set(key, (spent = new Map(statuses.map((s) => [s.budget, s.spentMicros]))));
+    }
+    return spent.get(budget) ?? 0;
+  };
+  const forecasts: BudgetForecast[] = [];
+  for (const { budget, window, spentMicros } of budgetSpend(budgets, ledger, nowMs)) {
     if (budget.period === 'burn') {
-      return { budget, window, spentMicros, ratePerHourMicros: spentMicros, forecastMicros: spentMicros, series: [] };
+      forecasts.push({
+        budget,
+        window,
+        spentMicros,
+        ratePerHourMicros: spentMicros,
+        forecastMicros: spentMicros,
+        series: [],
+      });
+      continue;
     }
     const rateFromMs = Math.max(window.fromMs, nowMs - HOUR_MS);
     const elapsedMs = nowMs - rateFromMs;
     const ratePerHourMicros =
       elapsedMs > 0 ? Math.round(((spentMicros - spentAt(budget, rateFromMs)) * HOUR_MS) / elapsedMs) : 0;
+    yield;
     const forecastMicros = spentMicros + Math.round((ratePerHourMicros * (window.toMs - nowMs)) / HOUR_MS);
     const series: { atMs: number; spentMicros: Micros }[] = [];
     for (let i = 0; i < FORECAST_SERIES_POINTS; i += 1) {
       const atMs = Math.round(window.fromMs + ((nowMs - window.fromMs) * i) / (FORECAST_SERIES_POINTS - 1));
       if (series.at(-1)?.atMs === atMs) continue;
       series.push({ atMs, spentMicros: atMs === nowMs ? spentMicros : spentAt(budget, atMs) });
+      yield;
     }
-    return { budget, window, spentMicros, ratePerHourMicros, forecastMicros, series };
-  });
+    forecasts.push({ budget, window, spentMicros, ratePerHourMicros, forecastMicros, series });
+  }
+  return forecasts;
 }
 
 /** The ledger as it stood at `tMs`: what had not started is left out, what ended later is still open. */

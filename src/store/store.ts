@@ -305,8 +305,12 @@ export interface LedgerRepo {
   openUsageInterval(usage: Omit<UsageInterval, 'id' | 'endMs'>): void;
   /** `measured`: what the run used, when its agent measured it (an exit report from an isolated agent). */
   closeUsageInterval(taskId: string, endMs: number, measured?: MeasuredUse): void;
-  /** Every agent and usage interval that overlaps [fromMs, toMs) or is still open, oldest first. */
-  overlapping(fromMs: number, toMs: number): LedgerSlice;
+  /**
+   * Every agent and usage interval that overlaps [fromMs, toMs) or is still open, oldest first. With
+   * `{ agentsOnly: true }` the caller needs only the agent intervals, and `usage` may come back empty (a ledger holds
+   * many runs per agent, so reading them for nothing is most of the cost).
+   */
+  overlapping(fromMs: number, toMs: number, options?: { readonly agentsOnly?: boolean }): LedgerSlice;
   agentInterval(agentId: string): AgentInterval | undefined;
   /** The task's runs, oldest first. */
   usageOf(taskId: string): UsageInterval[];

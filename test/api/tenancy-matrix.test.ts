@@ -326,7 +326,10 @@ describe('api route x role x team-scope matrix', () => {
       allowed: READERS,
       ok: 200,
       foreign: 404,
-      call: ({ target }) => ({ method: 'GET', path: `/v1/tasks/${target === 'vision' ? visionTaskId : mlTaskId}/runs` }),
+      call: ({ target }) => ({
+        method: 'GET',
+        path: `/v1/tasks/${target === 'vision' ? visionTaskId : mlTaskId}/runs`,
+      }),
       check: (_cell, res) => assert.ok(Array.isArray(json(res).runs)),
     },
     'POST /v1/tokens': {
@@ -460,54 +463,86 @@ describe('api route x role x team-scope matrix', () => {
     return row.ok;
   }
 
-  for (const [route, row] of Object.entries(ROWS)) {
-    it(`answers ${route} for every caller and team as the table says`, async () => {
-      const failures: string[] = [];
-      for (const caller of CALLERS) {
-        for (const target of ['vision', 'ml'] as const) {
-          let agentId = 'agt-none';
-          let secret = secrets.get(caller);
-          if (caller === 'agent-own' || row.allowed.includes('agent-own')) {
-            const own = agent();
-            agentId = own.id;
-            if (caller === 'agent-own') secret = own.secret;
-          }
-          const cell: Cell = { caller, target, agentId };
-          const call = row.call(cell);
-          const auditBefore = h.store.audit.list(1)[0]?.id ?? 0;
-          const res = await rawRequest(h.server.url, {
-            method: call.method,
-            path: call.path,
-            headers: {
-              ...(secret === undefined ? {} : { authorization: `Bearer ${secret}` }),
-              ...(call.body === undefined ? {} : { 'content-type': 'application/json' }),
-            },
-            ...(call.body === undefined ? {} : { body: JSON.stringify(call.body) }),
-          });
-          const want = expected(row, caller, target);
-          if (res.status !== want) {
-            failures.push(`${caller} on ${target}: got ${res.status} (${res.text.slice(0, 200)}), want ${want}`);
-            continue;
-          }
-          if (want === row.ok) {
-            try {
-              row.check?.(cell, res);
-            } catch (err) {
-              failures.push(`${caller} on ${target}: ${(err as Error).message}`);
-            }
-          }
-          const newest = h.store.audit.list(1)[0];
-          const wrote = newest !== undefined && newest.id > auditBefore;
-          if (row.audited && want === row.ok) {
-            const id = tokenIds.get(caller) ?? '';
-            if (!wrote || !newest.actor.includes(id)) {
-              failures.push(`${caller} on ${target}: no audit row naming token ${id} (newest: ${newest?.actor})`);
-            }
-          }
-          if (want >= 400 && wrote && row.audited) failures.push(`${caller} on ${target}: a refused call was audited`);
-        }
-      }
-      assert.deepEqual(failures, []);
+  /** A web console session of a human caller's token, opened through a one-time link: its cookie and CSRF token. */
+  async function consoleSession(secret: string): Promise<{ cookie: string; csrf: string }> {
+    const made = await rawRequest(h.server.url, {
+      method: 'POST',
+      path: '/v1/console/codes',
+      headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+      body: '{}',
     });
+    const opened = await rawRequest(h.server.url, { method: 'GET', path: String(json(made).path) });
+    const cookie = (opened.headers['set-cookie']?.[0] ?? '').split(';')[0] ?? '';
+    const me = await rawRequest(h.server.url, { method: 'GET', path: '/console/session', headers: { cookie } });
+    assert.equal(me.status, 200, `opening a console session: ${me.text}`);
+    return { cookie, csrf: String(json(me).csrfToken) };
   }
+
+  // Each route twice: human callers with their bearer tokens, then through console sessions of the same tokens (which
+  // send the cookie, this server's Origin and the CSRF token, as the console's pages do). Agent, revoked and anonymous
+  // callers cannot open a session, so they call as they are both times. A session may not make sign-in links.
+  for (const [route, row] of Object.entries(ROWS))
+    for (const via of ['bearer', 'console session'] as const) {
+      it(`answers ${route} for every caller and team as the table says (${via})`, async () => {
+        const failures: string[] = [];
+        const sessions = new Map<CallerName, { cookie: string; csrf: string }>();
+        if (via === 'console session') {
+          for (const caller of READERS) sessions.set(caller, await consoleSession(secrets.get(caller) ?? ''));
+        }
+        for (const caller of CALLERS) {
+          for (const target of ['vision', 'ml'] as const) {
+            let agentId = 'agt-none';
+            let secret = secrets.get(caller);
+            if (caller === 'agent-own' || row.allowed.includes('agent-own')) {
+              const own = agent();
+              agentId = own.id;
+              if (caller === 'agent-own') secret = own.secret;
+            }
+            const cell: Cell = { caller, target, agentId };
+            const call = row.call(cell);
+            const auditBefore = h.store.audit.list(1)[0]?.id ?? 0;
+            const session = sessions.get(caller);
+            const credentials: Record<string, string> =
+              session !== undefined
+                ? { cookie: session.cookie, origin: h.server.url, 'x-csrf-token': session.csrf }
+                : secret === undefined
+                  ? {}
+                  : { authorization: `Bearer ${secret}` };
+            const res = await rawRequest(h.server.url, {
+              method: call.method,
+              path: call.path,
+              headers: {
+                ...credentials,
+                ...(call.body === undefined ? {} : { 'content-type': 'application/json' }),
+              },
+              ...(call.body === undefined ? {} : { body: JSON.stringify(call.body) }),
+            });
+            const want =
+              session !== undefined && route === 'POST /v1/console/codes' ? 403 : expected(row, caller, target);
+            if (res.status !== want) {
+              failures.push(`${caller} on ${target}: got ${res.status} (${res.text.slice(0, 200)}), want ${want}`);
+              continue;
+            }
+            if (want === row.ok) {
+              try {
+                row.check?.(cell, res);
+              } catch (err) {
+                failures.push(`${caller} on ${target}: ${(err as Error).message}`);
+              }
+            }
+            const newest = h.store.audit.list(1)[0];
+            const wrote = newest !== undefined && newest.id > auditBefore;
+            if (row.audited && want === row.ok) {
+              const id = tokenIds.get(caller) ?? '';
+              if (!wrote || !newest.actor.includes(id)) {
+                failures.push(`${caller} on ${target}: no audit row naming token ${id} (newest: ${newest?.actor})`);
+              }
+            }
+            if (want >= 400 && wrote && row.audited)
+              failures.push(`${caller} on ${target}: a refused call was audited`);
+          }
+        }
+        assert.deepEqual(failures, []);
+      });
+    }
 });

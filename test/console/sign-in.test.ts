@@ -206,6 +206,36 @@ describe('web console sign-in and cross-site protection', function () {
     }
   });
 
+  it('a page elsewhere cannot sign its visitor in as its own token: the link it opens asks before it signs in', async () => {
+    const context = await newContext();
+    // Another origin on the same machine makes a link with its own (submitter) token and sends its visitor there.
+    const link = await signInLink(h.server.url, h.tokens.submitter);
+    const evil = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end(`<!doctype html><html><body><script>location.href = ${JSON.stringify(link)}</script></body></html>`);
+    });
+    await new Promise<void>((resolve) => evil.listen(0, '127.0.0.1', resolve));
+    try {
+      const page = await context.newPage();
+      const [answer] = await Promise.all([
+        page.waitForResponse((r) => r.url() === link),
+        page.goto(`http://127.0.0.1:${(evil.address() as AddressInfo).port}/`),
+      ]);
+      assert.equal((await answer.request().allHeaders())['sec-fetch-site'], 'same-site');
+      assert.equal(answer.status(), 200);
+      await page.waitForSelector('button:has-text("Continue signing in")');
+      assert.deepEqual(await context.cookies(h.server.url), [], 'no session was opened');
+      // The user who did mean it continues: a same-origin form post signs in.
+      await page.click('button:has-text("Continue signing in")');
+      await page.waitForSelector('main[data-view="pool"]');
+      const [cookie] = await context.cookies(h.server.url);
+      assert.equal(cookie?.name, 'spillway_session');
+    } finally {
+      evil.closeAllConnections();
+      await new Promise<void>((resolve) => evil.close(() => resolve()));
+    }
+  });
+
   it('marks the session cookie Secure when the server speaks HTTPS', async () => {
     const tls = selfSignedCertificate();
     const secure = await startApiHarness({ tls });

@@ -231,10 +231,12 @@ describe('web console views in Chromium', function () {
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('a[download]')]);
     const csvPath = await download.path();
     const lines = readFileSync(csvPath, 'utf8').trim().split('\n');
-    assert.equal(lines[0], 'team,project,job,privateUsd,onDemandUsd,spotUsd,idleUsd,cloudUsd,totalUsd');
+    // Every cell quoted (see test/console/review.test.ts).
+    const quoted = (cells: readonly unknown[]): string => cells.map((c) => `"${String(c)}"`).join(',');
+    assert.equal(lines[0], quoted(['team', 'project', 'job', 'privateUsd', 'onDemandUsd', 'spotUsd', 'idleUsd', 'cloudUsd', 'totalUsd']));
     assert.equal(lines.length, report.rows.length + 1);
     for (const row of report.rows) {
-      assert.ok(lines.includes(`${row.team},,,${row.privateUsd},${row.onDemandUsd},${row.spotUsd},${row.idleUsd},${row.cloudUsd},${row.totalUsd}`), row.team);
+      assert.ok(lines.includes(quoted([row.team, '', '', row.privateUsd, row.onDemandUsd, row.spotUsd, row.idleUsd, row.cloudUsd, row.totalUsd])), row.team);
     }
     await audit(page, 'chargeback');
 

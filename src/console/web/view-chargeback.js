@@ -1,6 +1,7 @@
 // Chargeback: cost by team, project or job over a chosen window, private and cloud (on-demand, spot, idle), as CSV too.
 import { useMemo, useState } from '/console/vendor/hooks.mjs';
 import { usePoll } from './api.js';
+import { csvOf } from './csv.js';
 import { Freshness, html, usd } from './format.js';
 
 const COLUMNS = [
@@ -19,7 +20,7 @@ export function ChargebackView() {
   const query = new URLSearchParams({ by, ...(from ? { from } : {}), ...(to ? { to } : {}) });
   const poll = usePoll([`/v1/reports/chargeback?${query}`]);
   const [report] = poll.data ?? [];
-  const csvUrl = useMemo(() => (report ? URL.createObjectURL(new Blob([csvOf(report)], { type: 'text/csv' })) : ''), [report]);
+  const csvUrl = useMemo(() => (report ? URL.createObjectURL(new Blob([csvOf(report, COLUMNS)], { type: 'text/csv' })) : ''), [report]);
   return html`
     <h1>Chargeback</h1>
     <form class="controls" onSubmit=${(e) => e.preventDefault()}>
@@ -70,18 +71,4 @@ function ownerOf(row, by) {
   if (by === 'team') return row.team;
   if (by === 'project') return `${row.team}/${row.project ?? ''}`;
   return `${row.team}/${row.project ?? ''}/${row.job ?? ''}`;
-}
-
-/** The report as CSV; a cell that a spreadsheet would read as a formula gets a leading quote (OWASP). */
-function csvOf(report) {
-  const cell = (value) => {
-    let text = String(value ?? '');
-    if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
-    return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-  };
-  const lines = [['team', 'project', 'job', ...COLUMNS.map(([key]) => key)].join(',')];
-  for (const row of report.rows) {
-    lines.push([row.team, row.project, row.job, ...COLUMNS.map(([key]) => row[key])].map(cell).join(','));
-  }
-  return `${lines.join('\n')}\n`;
 }

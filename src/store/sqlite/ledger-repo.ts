@@ -80,7 +80,7 @@ export class SqliteLedgerRepo implements LedgerRepo {
     );
   }
 
-  overlapping(fromMs: number, toMs: number): LedgerSlice {
+  overlapping(fromMs: number, toMs: number, options?: { readonly agentsOnly?: boolean }): LedgerSlice {
     return this.#db.read(() => ({
       agents: this.#db
         .all(
@@ -89,13 +89,16 @@ export class SqliteLedgerRepo implements LedgerRepo {
           fromMs,
         )
         .map(toAgentInterval),
-      usage: this.#db
-        .all(
-          `SELECT * FROM ledger_usage WHERE start_ms < ? AND (end_ms IS NULL OR end_ms >= ?) ORDER BY start_ms, id`,
-          toMs,
-          fromMs,
-        )
-        .map(toUsageInterval),
+      usage:
+        options?.agentsOnly === true
+          ? []
+          : this.#db
+              .all(
+                `SELECT * FROM ledger_usage WHERE start_ms < ? AND (end_ms IS NULL OR end_ms >= ?) ORDER BY start_ms, id`,
+                toMs,
+                fromMs,
+              )
+              .map(toUsageInterval),
     }));
   }
 

@@ -239,6 +239,8 @@ describe('web console views in Chromium', function () {
       assert.ok(lines.includes(quoted([row.team, '', '', row.privateUsd, row.onDemandUsd, row.spotUsd, row.idleUsd, row.cloudUsd, row.totalUsd])), row.team);
     }
     await audit(page, 'chargeback');
+    // A window's report is read once a minute (and when the window changes), not every 2 s like the live views.
+    assert.match((await page.textContent('main')) ?? '', /refreshes every 60 s/);
 
     // Another grouping and window: by project, from the seed's day on.
     await page.selectOption('#cb-by', 'project');

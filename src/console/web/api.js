@@ -50,10 +50,11 @@ export async function api(path, { method = 'GET', body } = {}) {
 export const POLL_MS = 2_000;
 
 /**
- * Reads `paths` (an array of API paths) now and every POLL_MS while the view is shown. Answers
- * `{ data: [answers] | undefined, error, updatedAt, reload }`; the previous data stays while a new read is on its way.
+ * Reads `paths` (an array of API paths) now and every `intervalMs` (default POLL_MS) while the view is shown. Answers
+ * `{ data: [answers] | undefined, error, updatedAt, intervalMs, reload }`; the previous data stays while a new read is
+ * on its way.
  */
-export function usePoll(paths) {
+export function usePoll(paths, intervalMs = POLL_MS) {
   const key = paths.join('\n');
   const [state, setState] = useState({ data: undefined, error: undefined, updatedAt: undefined });
   const generation = useRef(0);
@@ -72,13 +73,13 @@ export function usePoll(paths) {
     let stopped = false;
     const tick = async () => {
       await load(gen);
-      if (!stopped) timer = setTimeout(tick, POLL_MS);
+      if (!stopped) timer = setTimeout(tick, intervalMs);
     };
     tick();
     return () => {
       stopped = true;
       clearTimeout(timer);
     };
-  }, [key]);
-  return { ...state, reload: () => load(generation.current) };
+  }, [key, intervalMs]);
+  return { ...state, intervalMs, reload: () => load(generation.current) };
 }

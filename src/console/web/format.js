@@ -46,5 +46,5 @@ export function budgetScopeText(scope) {
 export function Freshness({ poll }) {
   if (poll.error) return html`<p class="error" role="alert">Reading the API failed: ${poll.error.message}</p>`;
   if (!poll.updatedAt) return html`<p class="muted">Loading…</p>`;
-  return html`<p class="muted">Updated ${poll.updatedAt.toLocaleTimeString('en-GB')}; refreshes every 2 s.</p>`;
+  return html`<p class="muted">Updated ${poll.updatedAt.toLocaleTimeString('en-GB')}; refreshes every ${poll.intervalMs / 1000} s.</p>`;
 }

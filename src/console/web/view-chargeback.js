@@ -4,6 +4,8 @@ import { usePoll } from './api.js';
 import { csvOf } from './csv.js';
 import { Freshness, html, usd } from './format.js';
 
+const CHARGEBACK_POLL_MS = 60_000;
+
 const COLUMNS = [
   ['privateUsd', 'Private'],
   ['onDemandUsd', 'On-demand'],
@@ -18,7 +20,9 @@ export function ChargebackView() {
   const [from, setFrom] = useState('');
   const [to, setTo] = useState('');
   const query = new URLSearchParams({ by, ...(from ? { from } : {}), ...(to ? { to } : {}) });
-  const poll = usePoll([`/v1/reports/chargeback?${query}`]);
+  // A report over a chosen window changes slowly and costs a read of its runs: once a minute, and at once when the
+  // window changes, not every 2 s like the live views.
+  const poll = usePoll([`/v1/reports/chargeback?${query}`], CHARGEBACK_POLL_MS);
   const [report] = poll.data ?? [];
   const csvUrl = useMemo(() => (report ? URL.createObjectURL(new Blob([csvOf(report, COLUMNS)], { type: 'text/csv' })) : ''), [report]);
   return html`

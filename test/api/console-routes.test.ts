@@ -9,6 +9,7 @@ import type { BudgetForecastView, DecisionView, PoolHistory, SpendHistory } from
 import { newIntentId } from '../../src/core/ids.ts';
 import type { OwnerShare } from '../../src/core/owner.ts';
 import { resources } from '../../src/core/resources.ts';
+import { privateAgent } from '../store/helpers.ts';
 import { launchIntent, offering } from '../fakes/builders.ts';
 import { PROVIDER_ID, startApiHarness, type ApiHarness } from '../helpers/api-harness.ts';
 import { makeToken } from '../console/helpers/fixture.ts';
@@ -94,10 +95,10 @@ describe('console routes: decisions, pool history, budget forecasts', () => {
     const scoped = makeToken(h, 'submitter', 'vision-ci', { teams: ['vision'] });
     const mine = (await get<{ decisions: DecisionView[] }>('/v1/decisions', scoped)).decisions;
     assert.deepEqual(mine.map((d) => d.reason).sort(), ['for vision', 'for vision+ml']);
-    assert.deepEqual(
-      mine.map((d) => d.owners?.map((o) => `${o.team}:${o.share}`)).sort(),
-      [['vision:0.25'], ['vision:1']],
-    );
+    assert.deepEqual(mine.map((d) => d.owners?.map((o) => `${o.team}:${o.share}`)).sort(), [
+      ['vision:0.25'],
+      ['vision:1'],
+    ]);
     const all = (await get<{ decisions: DecisionView[] }>('/v1/decisions')).decisions;
     assert.deepEqual(all.map((d) => d.kind).sort(), ['launch', 'launch', 'launch', 'terminate']);
     const launched = all.find((d) => d.reason === 'for vision');
@@ -112,18 +113,12 @@ describe('console routes: decisions, pool history, budget forecasts', () => {
   it('gives the pool by location and the cloud spend by provider per minute over the last 24 hours', async () => {
     // 00:00 a private agent joins; 00:01:30 a cloud agent ($0.60/h) is launched; it is terminated at 00:05:30.
     h.store.agents.insert(
-      {
+      privateAgent({
         name: 'lab-1',
         location: { kind: 'private', site: 'lab' },
         capacity: resources({ cpuMillis: 4000, memoryMiB: 8192 }),
         labels: {},
-        lifecycle: 'private',
-        pricePerHourMicros: 0,
-        state: 'registered',
-        instanceId: null,
-        providerId: null,
-        intentId: null,
-      },
+      }),
       h.clock.now(),
     );
     const t0 = h.clock.now();
@@ -212,7 +207,13 @@ describe('console routes: decisions, pool history, budget forecasts', () => {
   it("forecasts a budget to its period's end at the last hour's rate", async () => {
     // A day budget of team vision, $10. From 00:00 one machine ($1/h) works for vision; a second runs 00:00-01:30.
     h.store.budgets.set(
-      { name: 'vision-day', scope: { kind: 'team', team: 'vision' }, period: 'day', capMicros: 10_000_000, onCap: 'finish' },
+      {
+        name: 'vision-day',
+        scope: { kind: 'team', team: 'vision' },
+        period: 'day',
+        capMicros: 10_000_000,
+        onCap: 'finish',
+      },
       'test',
       h.clock.now(),
     );

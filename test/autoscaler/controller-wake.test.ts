@@ -7,6 +7,7 @@ import { Controller, type ControllerSettings, type PassReport } from '../../src/
 import { ManualClock } from '../../src/core/clock.ts';
 import { CapacityError } from '../../src/core/errors.ts';
 import { resources } from '../../src/core/resources.ts';
+import { privateAgent } from '../store/helpers.ts';
 import { silentLogger } from '../../src/log/logger.ts';
 import { BuiltinPool } from '../../src/pool/builtin/builtin-pool.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
@@ -19,7 +20,12 @@ const CLUSTER = 'test-cluster';
 const INTERVAL_MS = 10_000;
 const GRACE_MS = 5_000;
 const COALESCE_MS = 20;
-const small = offering({ providerId: 'fake:test', provider: 'fake', instanceType: 'f.small', pricePerHourMicros: 100_000 });
+const small = offering({
+  providerId: 'fake:test',
+  provider: 'fake',
+  instanceType: 'f.small',
+  pricePerHourMicros: 100_000,
+});
 
 function newTask(): NewTask {
   return {
@@ -63,7 +69,12 @@ describe('controller loop wake-ups', () => {
       },
       identity: {
         holderId: 'c1',
-        launch: { clusterId: CLUSTER, controllerUrl: 'http://127.0.0.1:1', caBundle: '', serverSecret: store.meta.serverSecret() },
+        launch: {
+          clusterId: CLUSTER,
+          controllerUrl: 'http://127.0.0.1:1',
+          caBundle: '',
+          serverSecret: store.meta.serverSecret(),
+        },
       },
     });
     const runPass = controller.runPass.bind(controller);
@@ -90,18 +101,12 @@ describe('controller loop wake-ups', () => {
 
   function addPrivateAgent(): void {
     store.agents.insert(
-      {
+      privateAgent({
         name: 'p0',
         location: { kind: 'private', site: 'lab' },
         capacity: resources({ cpuMillis: 2000, memoryMiB: 4096 }),
         labels: {},
-        lifecycle: 'private',
-        pricePerHourMicros: 0,
-        state: 'registered',
-        instanceId: null,
-        providerId: null,
-        intentId: null,
-      },
+      }),
       clock.now(),
     );
   }
@@ -156,7 +161,7 @@ describe('controller loop wake-ups', () => {
     assert.equal(store.tasks.get(task!.id)?.state, 'placed');
   });
 
-  it('wakes when a pending task\'s grace period ends, and launches for it then', async () => {
+  it("wakes when a pending task's grace period ends, and launches for it then", async () => {
     const t0 = clock.now();
     store.tasks.insert([newTask()], t0);
     clock.advance(1_000);
@@ -176,7 +181,9 @@ describe('controller loop wake-ups', () => {
     store.tasks.insert([newTask()], clock.now() - GRACE_MS);
     provider.failNext('launch', new CapacityError('launching f.small: no capacity', 'x'));
     start({ unavailableForMs: 3_000 });
-    await waitFor('the failed launch', () => passes.length === 1 && provider.launchCalls().length === 1, { intervalMs: 2 });
+    await waitFor('the failed launch', () => passes.length === 1 && provider.launchCalls().length === 1, {
+      intervalMs: 2,
+    });
     assert.equal(passes[0]!.report.launches.length, 1);
     await controller.settle();
     // The capacity error marked the offering unavailable until now + 3 s and woke the loop.

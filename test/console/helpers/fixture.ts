@@ -9,6 +9,7 @@ import { hashToken, newApiToken } from '../../../src/core/credentials.ts';
 import { newId, newIntentId } from '../../../src/core/ids.ts';
 import type { Owner } from '../../../src/core/owner.ts';
 import { resources } from '../../../src/core/resources.ts';
+import { privateAgent } from '../../store/helpers.ts';
 import type { TeamScope } from '../../../src/core/team-scope.ts';
 import type { Role } from '../../../src/store/store.ts';
 import { launchIntent, offering } from '../../fakes/builders.ts';
@@ -51,18 +52,12 @@ export function seed(h: ApiHarness): Seed {
   const { store, clock } = h;
   const startedAtMs = clock.now();
   store.agents.insert(
-    {
+    privateAgent({
       name: 'lab-1',
       location: { kind: 'private', site: 'lab' },
       capacity: resources({ cpuMillis: 4000, memoryMiB: 8192 }),
       labels: {},
-      lifecycle: 'private',
-      pricePerHourMicros: 0,
-      state: 'registered',
-      instanceId: null,
-      providerId: null,
-      intentId: null,
-    },
+    }),
     clock.now(),
   );
   const cloudAgentFor = (team: string, instanceId: string): string => {
@@ -129,7 +124,13 @@ export function seed(h: ApiHarness): Seed {
     ...pendingMl.map((taskId) => ({ taskId, reason: REASON_LIMIT })),
   ]);
   store.budgets.set(
-    { name: 'vision-day', scope: { kind: 'team', team: 'vision' }, period: 'day', capMicros: 5_000_000, onCap: 'finish' },
+    {
+      name: 'vision-day',
+      scope: { kind: 'team', team: 'vision' },
+      period: 'day',
+      capMicros: 5_000_000,
+      onCap: 'finish',
+    },
     'test',
     clock.now(),
   );

@@ -207,9 +207,18 @@ function callerOf(
   return authenticateSession(session.token, route.access, params, what);
 }
 
+/**
+ * The request target, in origin form only (RFC 9112 section 3.2.1): a path, then a query. Resolved as a path under a
+ * fixed origin, so a target that starts with `//` stays a path (`//x/v1/pause` is not `/v1/pause` on host `x`, which a
+ * proxy filtering on paths would let through); any other form (`http://...`, `*`) is refused.
+ */
 function requestUrl(raw: string | undefined): URL {
+  const target = raw ?? '/';
+  if (!target.startsWith('/')) {
+    throw new HttpError(400, 'invalid_request', 'reading the request: the target must be a path (origin form)');
+  }
   try {
-    return new URL(raw ?? '/', 'http://spillway.invalid');
+    return new URL(`http://spillway.invalid${target}`);
   } catch {
     throw new HttpError(400, 'invalid_request', 'reading the request: the URL is not valid');
   }

@@ -74,13 +74,14 @@ export async function startServe(
 }
 
 /**
- * Runs `call` back to back until `untilMs` (performance.now()); returns each call's duration in ms. A call whose
+ * Runs `call` back to back until `untilMs` (performance.now()), or until `done` holds after a call; returns each
+ * call's duration in ms. A call whose
  * kept-alive connection the server reset is made again, and its duration runs until that answer: after the event loop
  * was held longer than the server's keep-alive timeout (5 s), it closes connections a request was already on.
  */
-export async function loop(untilMs: number, call: () => Promise<void>): Promise<number[]> {
+export async function loop(untilMs: number, call: () => Promise<void>, done?: () => boolean): Promise<number[]> {
   const durations: number[] = [];
-  while (performance.now() < untilMs) {
+  while (performance.now() < untilMs && done?.() !== true) {
     const started = performance.now();
     for (let attempt = 1; ; attempt++) {
       try {

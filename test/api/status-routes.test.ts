@@ -4,6 +4,7 @@ import type { Status } from '../../src/api/types.ts';
 import { responseSchemas } from '../../src/api/response-schemas.ts';
 import type { Agent } from '../../src/core/agent.ts';
 import { resources } from '../../src/core/resources.ts';
+import { ClusterModel } from '../../src/model/cluster-model.ts';
 import { expectApiError, startApiHarness, type ApiHarness } from '../helpers/api-harness.ts';
 
 describe('api agents and status routes', () => {
@@ -171,6 +172,45 @@ describe('api agents and status routes', () => {
     });
     // The same fields, a few digits longer.
     assert.ok(JSON.stringify(after).length - before < 40, `grew by ${JSON.stringify(after).length - before} bytes`);
+  });
+
+  it("counts the leading controller's model once it is loaded, as of the model's last refresh", async () => {
+    const client = h.client(h.tokens.admin);
+    const model = ClusterModel.of(h.store);
+    model.load();
+    const status = await client.get<Status>('/v1/status');
+    responseSchemas.Status.parse(status);
+    assert.deepEqual(status.agentCounts, { provisioning: 1, registered: 3, draining: 1, lost: 1 });
+    assert.deepEqual(status.isolation, { none: 4 });
+    assert.deepEqual(status.locations.map((l) => [l.location, l.agents, l.allocated, l.free]), [
+      ['private:lab', 2, resources({ cpuMillis: 1500, memoryMiB: 1024 }), resources({ cpuMillis: 4500, memoryMiB: 15360, netMbps: 2000 })],
+      ['local:test:local-a', 3, resources(), resources({ cpuMillis: 2000, memoryMiB: 4096, netMbps: 1000 })],
+    ]);
+    assert.equal(status.cloudSpendPerHourUsd, 0.75);
+    // An agent the model has not caught up with yet is not counted; after a refresh it is.
+    h.store.agents.insert(
+      {
+        name: 'late',
+        location: { kind: 'private', site: 'lab' },
+        capacity: resources({ cpuMillis: 1000, memoryMiB: 1024 }),
+        labels: {},
+        lifecycle: 'private',
+        pricePerHourMicros: 0,
+        state: 'registered',
+        instanceId: null,
+        providerId: null,
+        intentId: null,
+      },
+      h.clock.now(),
+    );
+    assert.equal((await client.get<Status>('/v1/status')).agentCounts.registered, 3);
+    model.refresh();
+    const refreshed = await client.get<Status>('/v1/status');
+    assert.equal(refreshed.agentCounts.registered, 4);
+    assert.deepEqual(refreshed.locations[0]?.capacity, resources({ cpuMillis: 7000, memoryMiB: 17408, netMbps: 2000 }));
+    // The hour after which a lost agent leaves the status holds for the model's agents too.
+    h.clock.advance(3_600_001);
+    assert.equal((await client.get<Status>('/v1/status')).agentCounts.lost, 0);
   });
 
   it('refuses an agent token on status with 403', async () => {

@@ -117,6 +117,56 @@ describe('cluster model', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
+  it('says it is loaded only once a whole sliced reload is done, and not after a reload that failed half way', async () => {
+    const store = openSqliteStore(join(dir, 'loaded.db'));
+    try {
+      const clock = new ManualClock(1_000_000);
+      store.transaction(() => {
+        for (let i = 0; i < 1_200; i++) {
+          store.agents.insert(
+            {
+              name: `n-${i}`,
+              location: { kind: 'private', site: 'lab' },
+              capacity: resources({ cpuMillis: 4000, memoryMiB: 4096 }),
+              labels: {},
+              lifecycle: 'private',
+              pricePerHourMicros: 0,
+              state: 'registered',
+              instanceId: null,
+              providerId: null,
+              intentId: null,
+            },
+            clock.now(),
+          );
+        }
+      });
+      const model = new ClusterModel(store);
+      assert.equal(model.loaded, false, 'never loaded');
+      const seen: boolean[] = [];
+      // 1,200 agents in slices of 500 rows: three slices, a pause after each.
+      await model.reload(async () => {
+        seen.push(model.loaded);
+      }, 500);
+      assert.deepEqual(seen, [false, false, false]);
+      assert.equal(model.loaded, true);
+      assert.equal(model.agents().length, 1_200);
+
+      let pauses = 0;
+      await assert.rejects(
+        model.reload(async () => {
+          if (++pauses === 2) throw new Error('stopped');
+        }, 500),
+        /stopped/,
+      );
+      assert.equal(model.loaded, false, 'a partial model is not loaded');
+      await model.catchUp(async () => {});
+      assert.equal(model.loaded, true);
+      assert.equal(model.agents().length, 1_200, 'catchUp after a failed reload loads afresh');
+    } finally {
+      store.close();
+    }
+  });
+
   it('equals a fresh load from the store after any history of API calls, agent events, passes and crashes', async () => {
     let run = 0;
     await fc.assert(

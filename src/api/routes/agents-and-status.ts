@@ -1,3 +1,4 @@
+import { ClusterModel } from '../../model/cluster-model.ts';
 import { providerStatuses } from '../provider-status.ts';
 import { buildStatus } from '../status.ts';
 import { defineRoute, type Route, type RouteDeps } from '../route.ts';
@@ -34,9 +35,14 @@ export function agentsAndStatusRoutes({ store, isLeader, providers }: RouteDeps)
         'launch breakers.',
       access: { kind: 'roles', roles: READERS },
       response: { status: 200, description: 'The status.', schema: 'Status' },
-      handle: async ({ nowMs }) => ({
-        body: await buildStatus(store, nowMs, isLeader(), providerStatuses(providers, isLeader(), store.intents.open())),
-      }),
+      handle: async ({ nowMs }) => {
+        // The leader's model holds every live agent with its allocation: counted in memory, not read from the store.
+        const model = ClusterModel.of(store);
+        const leader = isLeader();
+        const fromModel = leader && model.loaded ? () => model.agents() : undefined;
+        const providerList = providerStatuses(providers, leader, store.intents.open());
+        return { body: await buildStatus(store, nowMs, leader, providerList, fromModel) };
+      },
     }),
   ];
 }

@@ -60,6 +60,8 @@ export class SqliteChangeRepo implements ChangeRepo {
          ) AS seq`,
       );
       const share = new Sharing();
+      // `+state`: the state is a filter only. Left to itself SQLite walks tasks_by_state_created (every running task,
+      // 300,000 at the bench's size, ~35 ms) for each slice instead of the slice's rowid range.
       const range = 'rowid > ? AND rowid <= ?';
       return {
         rev: this.revision(),
@@ -67,10 +69,10 @@ export class SqliteChangeRepo implements ChangeRepo {
           .all(`SELECT rowid AS seq, * FROM agents WHERE ${range} AND ${LIVE_AGENTS}`, afterSeq, to)
           .map(recordedAgent, share),
         tasks: this.#db
-          .all(`SELECT rowid AS seq, ${HEADER_COLUMNS} FROM tasks WHERE ${range} AND ${ACTIVE_TASKS}`, afterSeq, to)
+          .all(`SELECT rowid AS seq, ${HEADER_COLUMNS} FROM tasks WHERE ${range} AND +${ACTIVE_TASKS}`, afterSeq, to)
           .map(recordedTask, share),
         intents: this.#db
-          .all(`SELECT rowid AS seq, * FROM intents WHERE ${range} AND state = 'pending'`, afterSeq, to)
+          .all(`SELECT rowid AS seq, * FROM intents WHERE ${range} AND +state = 'pending'`, afterSeq, to)
           .map(recordedIntent),
         more: last !== undefined && typeof last['seq'] === 'number' && last['seq'] > to,
       };

@@ -18,7 +18,7 @@ import { readBudgetInput, recordBudgetAlerts } from '../cost-model/budget-snapsh
 import type { NewBudgetAlert } from '../cost-model/budget-alerts.ts';
 import type { Breaker } from './breaker.ts';
 import { LaunchBreakers } from './launch-breakers.ts';
-import { plan } from './planner.ts';
+import { planSliced } from './planner.ts';
 import { warmRoomCheck } from './warm-placement.ts';
 import { Provisioner, type CallOutcome, type LaunchContext } from './provisioner.ts';
 import { reconcile } from './reconcile.ts';
@@ -44,6 +44,11 @@ export interface ControllerSettings {
    * requests makes one pass; default 20 ms.
    */
   readonly wakeCoalesceMs?: number;
+  /**
+   * How long the planner may hold the event loop before it lets other work (the API) run, at least; default 10 ms. Only
+   * when it pauses depends on it, never what it decides.
+   */
+  readonly planSliceMs?: number;
   /** The first backoff of a launch breaker after a refusal; default 60 s. */
   readonly refusalBackoffMs?: number;
   /** A launch breaker's backoff doubles up to this; default 30 minutes. */
@@ -327,7 +332,7 @@ export class Controller {
     const open = this.#model.openIntents();
     const openLaunches = open.filter((i): i is LaunchIntent => i.kind === 'launch');
     const pending = dueAfterInterruption(snapshot.pending, now, policy);
-    const result = plan({
+    const result = await planSliced({
       nowMs: now,
       policy,
       pending,
@@ -337,7 +342,7 @@ export class Controller {
       unavailable: new Set([...this.#unavailable(now), ...interruptedOfferings(snapshot.agents)]),
       blocked: this.#breakers.blocked(this.#offerings),
       admitLaunch: (offering, tasks) => book.admitLaunch(offering, launchOwnerShares(tasks, offering)),
-    });
+    }, { sliceMs: settings.planSliceMs ?? 10 });
     await nextTurn();
     const terminating = terminatingInstances(open);
     const lost = this.#model.agents(['lost']);

@@ -1,5 +1,6 @@
 import { RESOURCE_KEYS, type Resources } from '../core/resources.ts';
 import type { Pattern, PackingInput } from './planner-packing-types.ts';
+import { runToEnd, type Steps } from './planner-slices.ts';
 
 /** Above this many tasks the one-type check is skipped: it costs tasks x offerings, and the packer's own plans win. */
 export const ONE_TYPE_MAX_TASKS = 2_000;
@@ -15,6 +16,17 @@ export function oneTypePacking(
   input: PackingInput,
   counts: ArrayLike<number>,
 ): { patterns: Pattern[]; costPerHourMicros: number } | undefined {
+  return runToEnd(oneTypeSteps(input, counts));
+}
+
+/** Offerings tried between two slice ends of `oneTypeSteps`. */
+const OFFERINGS_PER_SLICE = 32;
+
+/** `oneTypePacking` as steps (planner-slices.ts): a slice ends every OFFERINGS_PER_SLICE offerings. */
+export function* oneTypeSteps(
+  input: PackingInput,
+  counts: ArrayLike<number>,
+): Steps<{ patterns: Pattern[]; costPerHourMicros: number } | undefined> {
   const groups = input.groups.map((g, index) => ({ index, size: g.size, count: counts[index] ?? 0, classIndex: g.classIndex }));
   const wanted = groups.filter((g) => g.count > 0);
   const total = wanted.reduce((n, g) => n + g.count, 0);
@@ -23,6 +35,7 @@ export function oneTypePacking(
   const O = input.offerings.length;
   let best: { patterns: Pattern[]; costPerHourMicros: number } | undefined;
   for (let o = 0; o < O; o++) {
+    if (o > 0 && o % OFFERINGS_PER_SLICE === 0) yield;
     const offering = input.offerings[o]!;
     if (!wanted.every((g) => input.eligibility[g.classIndex * O + o] === 1 && fitsIn(g.size, offering.capacity))) continue;
     const price = offering.pricePerHourMicros;

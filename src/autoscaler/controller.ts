@@ -367,6 +367,8 @@ export class Controller {
     for (const command of result.launches) this.#provisioner.launch(command);
     this.#provisioner.terminateAll(terminates);
 
+    // Scale-down and acting, then the waiting reasons (a write per changed task): each its own stretch of the loop.
+    await nextTurn();
     this.#noteWaiting(result.launches, result.waiting);
 
     const report: PassReport = {

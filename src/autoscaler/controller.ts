@@ -310,6 +310,7 @@ export class Controller {
       }
     }
     pool.expireAgents(clock.now(), this.#leaderSinceMs);
+    await nextTurn();
     const reconciled =
       first || this.#passes % settings.reconcileEveryPasses === 0 ? await this.#reconcile() : [];
     if (first || this.#offerings.length === 0 || this.#passes % (settings.offeringsEveryPasses ?? 60) === 0) {
@@ -332,6 +333,8 @@ export class Controller {
     const open = this.#model.openIntents();
     const openLaunches = open.filter((i): i is LaunchIntent => i.kind === 'launch');
     const pending = dueAfterInterruption(snapshot.pending, now, policy);
+    // Reading the pool is one stretch, planning starts another.
+    await nextTurn();
     const result = await planSliced({
       nowMs: now,
       policy,

@@ -18,7 +18,7 @@ import { readBudgetInput, recordBudgetAlerts } from '../cost-model/budget-snapsh
 import type { NewBudgetAlert } from '../cost-model/budget-alerts.ts';
 import type { Breaker } from './breaker.ts';
 import { LaunchBreakers } from './launch-breakers.ts';
-import { plan } from './planner.ts';
+import { planSliced } from './planner.ts';
 import { warmRoomCheck } from './warm-placement.ts';
 import { Provisioner, type CallOutcome, type LaunchContext } from './provisioner.ts';
 import { reconcile } from './reconcile.ts';
@@ -44,6 +44,11 @@ export interface ControllerSettings {
    * requests makes one pass; default 20 ms.
    */
   readonly wakeCoalesceMs?: number;
+  /**
+   * How long the planner may hold the event loop before it lets other work (the API) run, at least; default 10 ms. Only
+   * when it pauses depends on it, never what it decides.
+   */
+  readonly planSliceMs?: number;
   /** The first backoff of a launch breaker after a refusal; default 60 s. */
   readonly refusalBackoffMs?: number;
   /** A launch breaker's backoff doubles up to this; default 30 minutes. */
@@ -305,6 +310,7 @@ export class Controller {
       }
     }
     pool.expireAgents(clock.now(), this.#leaderSinceMs);
+    await nextTurn();
     const reconciled =
       first || this.#passes % settings.reconcileEveryPasses === 0 ? await this.#reconcile() : [];
     if (first || this.#offerings.length === 0 || this.#passes % (settings.offeringsEveryPasses ?? 60) === 0) {
@@ -327,7 +333,9 @@ export class Controller {
     const open = this.#model.openIntents();
     const openLaunches = open.filter((i): i is LaunchIntent => i.kind === 'launch');
     const pending = dueAfterInterruption(snapshot.pending, now, policy);
-    const result = plan({
+    // Reading the pool is one stretch, planning starts another.
+    await nextTurn();
+    const result = await planSliced({
       nowMs: now,
       policy,
       pending,
@@ -337,7 +345,7 @@ export class Controller {
       unavailable: new Set([...this.#unavailable(now), ...interruptedOfferings(snapshot.agents)]),
       blocked: this.#breakers.blocked(this.#offerings),
       admitLaunch: (offering, tasks) => book.admitLaunch(offering, launchOwnerShares(tasks, offering)),
-    });
+    }, { sliceMs: settings.planSliceMs ?? 10 });
     await nextTurn();
     const terminating = terminatingInstances(open);
     const lost = this.#model.agents(['lost']);
@@ -362,6 +370,8 @@ export class Controller {
     for (const command of result.launches) this.#provisioner.launch(command);
     this.#provisioner.terminateAll(terminates);
 
+    // Scale-down and acting, then the waiting reasons (a write per changed task): each its own stretch of the loop.
+    await nextTurn();
     this.#noteWaiting(result.launches, result.waiting);
 
     const report: PassReport = {

@@ -1,5 +1,6 @@
 import { RESOURCE_KEYS, type Resources } from '../core/resources.ts';
 import type { Pattern, PackingInput } from './planner-packing-types.ts';
+import { runToEnd, type Steps } from './planner-slices.ts';
 
 /** Above this many tasks the one-type check is skipped: it costs tasks x offerings, and the packer's own plans win. */
 export const ONE_TYPE_MAX_TASKS = 2_000;
@@ -15,6 +16,17 @@ export function oneTypePacking(
   input: PackingInput,
   counts: ArrayLike<number>,
 ): { patterns: Pattern[]; costPerHourMicros: number } | undefined {
+  return runToEnd(oneTypeSteps(input, counts));
+}
+
+/** Offerings tried between two slice ends of `oneTypeSteps`. */
+const OFFERINGS_PER_SLICE = 32;
+
+/** `oneTypePacking` as steps (planner-slices.ts): a slice ends every OFFERINGS_PER_SLICE offerings. */
+export function* oneTypeSteps(
+  input: PackingInput,
+  counts: ArrayLike<number>,
+): Steps<{ patterns: Pattern[]; costPerHourMicros: number } | undefined> {
   const groups = input.groups.map((g, index) => ({ index, size: g.size, count: counts[index] ?? 0, classIndex: g.classIndex }));
   const wanted = groups.filter((g) => g.count > 0);
   const total = wanted.reduce((n, g) => n + g.count, 0);
@@ -23,10 +35,17 @@ export function oneTypePacking(
   const O = input.offerings.length;
   let best: { patterns: Pattern[]; costPerHourMicros: number } | undefined;
   for (let o = 0; o < O; o++) {
+    if (o > 0 && o % OFFERINGS_PER_SLICE === 0) yield;
     const offering = input.offerings[o]!;
     if (!wanted.every((g) => input.eligibility[g.classIndex * O + o] === 1 && fitsIn(g.size, offering.capacity))) continue;
+    const price = offering.pricePerHourMicros;
+    // No plan of this offering can beat the best so far: it needs at least `binsAtLeast` instances. Skipped without
+    // building its bins (a small offering for a thousand tasks is a thousand bins), which changes no result.
+    if (best !== undefined && binsAtLeast(wanted, offering.capacity) * price >= best.costPerHourMicros) continue;
     const bins: { free: Record<string, number>; items: Map<number, number> }[] = [];
+    let beaten = false;
     for (const g of wanted) {
+      if (beaten) break;
       let left = g.count;
       for (const bin of bins) {
         if (left === 0) break;
@@ -41,9 +60,15 @@ export function oneTypePacking(
         take(bin, g.index, g.size, n);
         bins.push(bin);
         left -= n;
+        // Bins are only ever added: once as dear as the best, this offering cannot win.
+        if (best !== undefined && bins.length * price >= best.costPerHourMicros) {
+          beaten = true;
+          break;
+        }
       }
     }
-    const cost = bins.length * offering.pricePerHourMicros;
+    if (beaten) continue;
+    const cost = bins.length * price;
     if (best !== undefined && cost >= best.costPerHourMicros) continue;
     const patterns = bins
       .map((bin) => ({
@@ -55,6 +80,22 @@ export function oneTypePacking(
     best = { patterns, costPerHourMicros: cost };
   }
   return best;
+}
+
+/**
+ * A lower bound on the instances of `capacity` any packing of the groups takes: in each dimension, the total asked
+ * over what one instance holds, rounded up. Floating division of integers rounds to nearest, so the bound never
+ * exceeds the true ceiling.
+ */
+function binsAtLeast(groups: readonly { size: Resources; count: number }[], capacity: Resources): number {
+  let n = 1;
+  for (const k of RESOURCE_KEYS) {
+    if (capacity[k] <= 0) continue;
+    let total = 0;
+    for (const g of groups) total += g.size[k] * g.count;
+    n = Math.max(n, Math.ceil(total / capacity[k]));
+  }
+  return n;
 }
 
 function compareDecreasing(a: Resources, b: Resources): number {

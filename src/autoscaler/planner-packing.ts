@@ -1,6 +1,7 @@
-import { oneTypePacking } from './planner-one-type.ts';
+import { oneTypeSteps } from './planner-one-type.ts';
 import { D, PackingModel, type Order } from './planner-packing-model.ts';
 import type { Packing, PackingInput, Pattern, PatternItem } from './planner-packing-types.ts';
+import { runToEnd, type Steps } from './planner-slices.ts';
 
 /** Candidate offerings scored in full for each new instance: the best by each quick estimate, and the cheapest. */
 const SHORTLIST_EACH = 16;
@@ -54,7 +55,17 @@ const WORK_BUDGET = 6_000_000;
  * eligible as, so a plan for thousands of identical tasks costs about as much as for one.
  */
 export function pack(input: PackingInput): Packing {
+  return runToEnd(packSteps(input));
+}
+
+/**
+ * `pack` as steps (planner-slices.ts): a slice ends after the model is built, after each new instance the greedy
+ * chooses, between variants and between the offerings of the one-type check, so no slice does more than one instance's
+ * choice over the shortlist.
+ */
+export function* packSteps(input: PackingInput): Steps<Packing> {
   const model = new PackingModel(input);
+  yield;
   const counts = Int32Array.from(input.counts);
   const unfit: number[] = [];
   for (let g = 0; g < model.G; g++) {
@@ -67,18 +78,18 @@ export function pack(input: PackingInput): Packing {
   let bestCost = Infinity;
   for (const [i, variant] of VARIANTS.entries()) {
     if (i > 0 && model.work >= WORK_BUDGET) break;
-    const patterns = improve(model, greedy(model, counts, variant), variant);
+    const patterns = yield* improve(model, yield* greedy(model, counts, variant), variant);
     const cost = model.cost(patterns);
     if (cost < bestCost) [best, bestCost] = [patterns, cost];
   }
   // Never worse than one node type for everything (first fit decreasing), where that is cheap to find.
-  const oneType = oneTypePacking(input, counts);
+  const oneType = yield* oneTypeSteps(input, counts);
   if (oneType !== undefined && oneType.costPerHourMicros < bestCost) [best, bestCost] = [oneType.patterns, oneType.costPerHourMicros];
   return { patterns: best, unfit, costPerHourMicros: bestCost === Infinity ? 0 : bestCost };
 }
 
 /** First-fit-decreasing over groups with a choice of offering per new instance (see `pack`). */
-function greedy(m: PackingModel, counts: Int32Array, variant: Variant): Pattern[] {
+function* greedy(m: PackingModel, counts: Int32Array, variant: Variant): Steps<Pattern[]> {
   const rem = Int32Array.from(counts);
   const patterns: Pattern[] = [];
   let alive = m.order(variant.order).filter((g) => rem[g]! > 0);
@@ -88,6 +99,7 @@ function greedy(m: PackingModel, counts: Int32Array, variant: Variant): Pattern[
   let smallest = smallestSizes(m, alive);
 
   while (alive.length > 0) {
+    if (patterns.length > 0) yield;
     const h = alive[0]!;
     let best = -1;
     let bestScore = Infinity;
@@ -274,7 +286,7 @@ function addDemand(m: PackingModel, classDemand: Float64Array, g: number, n: num
 }
 
 /** Shrinks each pattern to its cheapest holder, then re-packs the under-filled single instances together. */
-function improve(m: PackingModel, patterns: readonly Pattern[], variant: Variant): Pattern[] {
+function* improve(m: PackingModel, patterns: readonly Pattern[], variant: Variant): Steps<Pattern[]> {
   const shrunk = patterns.map((p) => shrink(m, p));
   const tail = shrunk.filter((p) => p.times === 1 && m.value(p) < TAIL_EFFICIENCY * m.price[p.offering]!);
   if (tail.length < 2) return shrunk;
@@ -283,7 +295,7 @@ function improve(m: PackingModel, patterns: readonly Pattern[], variant: Variant
   // While work is cheap (small plans), the tail is worth every variant; otherwise only the current one.
   let repacked: Pattern[] = tail;
   for (const v of m.work < SMALL_PLAN_WORK ? [variant, ...VARIANTS.filter((x) => x !== variant)] : [variant]) {
-    const candidate = greedy(m, counts, v).map((p) => shrink(m, p));
+    const candidate = (yield* greedy(m, counts, v)).map((p) => shrink(m, p));
     if (m.cost(candidate) < m.cost(repacked)) repacked = candidate;
   }
   if (repacked === tail) return shrunk;

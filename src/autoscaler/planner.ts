@@ -19,8 +19,9 @@ import {
   type TaskGroup,
 } from './planner-groups.ts';
 import { ownerShares } from './planner-owner-shares.ts';
-import { pack } from './planner-packing.ts';
+import { packSteps } from './planner-packing.ts';
 import type { PatternItem } from './planner-packing-types.ts';
+import { runSliced, runToEnd, type SliceOptions, type Steps } from './planner-slices.ts';
 import { Usage } from './planner-usage.ts';
 
 /** Everything the planner decides from. It reads nothing else: no clock, no I/O. */
@@ -62,6 +63,9 @@ export interface PlannedInstance {
 
 type NewBin = PlannedInstance;
 
+/** Instances admitted between two slice ends of the admission. */
+const ADMITTED_PER_SLICE = 64;
+
 /** Other offerings tried, cheapest first, for an instance whose packed offering a limit or admitLaunch refuses. */
 const ALTERNATIVES = 8;
 
@@ -76,6 +80,16 @@ const ALTERNATIVES = 8;
  */
 export function plan(input: PlanInput): PlanResult {
   const { instances, waiting } = planInstances(input);
+  return { launches: groupLaunches(instances, input.policy), waiting };
+}
+
+/**
+ * `plan` in slices (planner-slices.ts): the same result, but the event loop runs between slices of about
+ * `opts.sliceMs` of work, so a process that plans also answers requests meanwhile. The input must not change until
+ * it resolves (it is the controller's snapshot of this pass), and `admitLaunch` is called in the same order as by `plan`.
+ */
+export async function planSliced(input: PlanInput, opts: SliceOptions): Promise<PlanResult> {
+  const { instances, waiting } = await runSliced(planInstanceSteps(input), opts);
   return { launches: groupLaunches(instances, input.policy), waiting };
 }
 
@@ -99,10 +113,18 @@ export function planClasses(input: ClassPlanInput): PlanResult {
 }
 
 /** `planInstances` for pending tasks in classes (see `planClasses`). */
-export function planClassInstances(input: ClassPlanInput): {
+export function planClassInstances(input: ClassPlanInput): PlannedInstances {
+  return runToEnd(planClassInstanceSteps(input));
+}
+
+/** Instances and the tasks that wait: `planInstances`' result. */
+export interface PlannedInstances {
   readonly instances: readonly PlannedInstance[];
   readonly waiting: readonly Waiting[];
-} {
+}
+
+/** `planClassInstances` as steps (planner-slices.ts). */
+function* planClassInstanceSteps(input: ClassPlanInput): Steps<PlannedInstances> {
   const { policy, nowMs } = input;
   const isDue = (task: Task): boolean => nowMs - task.pendingSinceMs >= policy.pendingGraceMs;
   const privateOnly: PendingClass[] = [];
@@ -119,7 +141,7 @@ export function planClassInstances(input: ClassPlanInput): {
     waiting.push(...byRank(due, () => 'bursting is paused'));
     return { instances: [], waiting };
   }
-  const { instances, unplaced } = planGrouping(input, groupClasses(due));
+  const { instances, unplaced } = yield* planGrouping(input, groupClasses(due));
   if (unplaced.size > 0) waiting.push(...byRank(due, (t) => unplaced.get(t)));
   return { instances, waiting };
 }
@@ -156,10 +178,12 @@ function byRank(classes: readonly PendingClass[], reason: (task: Task) => string
  * The plan instance by instance, before launches of the same offering are merged into one command: what `plan`
  * decides, for tests and tools that check each instance's contents.
  */
-export function planInstances(input: PlanInput): {
-  readonly instances: readonly PlannedInstance[];
-  readonly waiting: readonly Waiting[];
-} {
+export function planInstances(input: PlanInput): PlannedInstances {
+  return runToEnd(planInstanceSteps(input));
+}
+
+/** `planInstances` as steps (planner-slices.ts). */
+function* planInstanceSteps(input: PlanInput): Steps<PlannedInstances> {
   const { policy, nowMs } = input;
   const waiting: Waiting[] = [];
   const due: Task[] = [];
@@ -176,7 +200,7 @@ export function planInstances(input: PlanInput): {
     for (const t of due) waiting.push({ taskId: t.id, reason: 'bursting is paused' });
     return { instances: [], waiting };
   }
-  const { instances, unplaced } = planGrouping(input, groupTasks(due));
+  const { instances, unplaced } = yield* planGrouping(input, groupTasks(due));
   if (unplaced.size > 0) {
     for (const task of due) {
       const reason = unplaced.get(task);
@@ -190,21 +214,25 @@ export function planInstances(input: PlanInput): {
  * Plans launches for due tasks already grouped (none private-only, bursting not paused): the instances, and why each
  * task no instance takes waits.
  */
-function planGrouping(
+function* planGrouping(
   input: PlanContext,
   grouping: Grouping,
-): { instances: readonly PlannedInstance[]; unplaced: ReadonlyMap<Task, string> } {
+): Steps<{ instances: readonly PlannedInstance[]; unplaced: ReadonlyMap<Task, string> }> {
+  yield;
   const { policy } = input;
   const { classes, groups } = grouping;
   const todo = coverWithInFlight(groups, classes, inFlightBins(input));
   // Everything due is covered by capacity on its way (passes while instances boot): nothing to pack.
   if (todo.every((tasks) => tasks.length === 0)) return { instances: [], unplaced: new Map() };
+  yield;
   const offerings = allowedOfferings(policy, input.offerings, skipped(input));
+  yield;
   const usage = new Usage(policy, input.agents, input.openLaunches);
+  yield;
   const reasons = new Map<Task, string>();
   const bins: NewBin[] = [];
 
-  const first = packAndAdmit({ input, classes, groups, todo, offerings, usage, bins, reasons });
+  const first = yield* packAndAdmit({ input, classes, groups, todo, offerings, usage, bins, reasons });
   for (const [g, tasks] of first.unfit) {
     const why = blockedReason(input, classes, groups[g]!) ?? `no allowed offering fits ${formatResources(groups[g]!.size)}`;
     for (const t of tasks) reasons.set(t, why);
@@ -213,7 +241,7 @@ function planGrouping(
   if (left.some((tasks) => tasks.length > 0)) {
     // What the limits still allow: a smaller instance may fit under them where the packed one did not.
     const within = offerings.filter((o) => usage.admits(o));
-    const second = packAndAdmit({ input, classes, groups, todo: left, offerings: within, usage, bins, reasons });
+    const second = yield* packAndAdmit({ input, classes, groups, todo: left, offerings: within, usage, bins, reasons });
     for (const [g, tasks] of second.unfit) {
       const eligibility = classEligibility([classes[groups[g]!.classIndex]!], offerings);
       const cheapest = offerings.find((o, i) => eligibility[i] === 1 && fits(groups[g]!.size, o.capacity));
@@ -227,9 +255,16 @@ function planGrouping(
     // each one left gets the cheapest offering that holds it alone within the limits and admitLaunch.
     const eligibility = classEligibility(classes, offerings);
     const round: Round = { input, classes, groups, todo: left, offerings, usage, bins, reasons };
-    left = left.map((tasks, g) =>
-      tasks.filter((t) => !launchOne(round, holders([{ group: g, count: 1 }], round, eligibility), [t]).launched),
-    );
+    const kept: Task[][] = [];
+    for (const [g, tasks] of left.entries()) {
+      const mine: Task[] = [];
+      for (const t of tasks) {
+        yield;
+        if (!launchOne(round, holders([{ group: g, count: 1 }], round, eligibility), [t]).launched) mine.push(t);
+      }
+      kept.push(mine);
+    }
+    left = kept;
   }
   for (const tasks of left) {
     for (const t of tasks) if (!reasons.has(t)) reasons.set(t, 'no launch admitted');
@@ -276,10 +311,11 @@ interface Round {
  * next cheapest ones that hold the same tasks, within the limits and `admitLaunch`. Returns, per group, the tasks no
  * admitted instance took, and the groups nothing fits.
  */
-function packAndAdmit(round: Round): { refused: Task[][]; unfit: [number, readonly Task[]][] } {
+function* packAndAdmit(round: Round): Steps<{ refused: Task[][]; unfit: [number, readonly Task[]][] }> {
   const { classes, groups, todo, offerings } = round;
   const eligibility = classEligibility(classes, offerings);
-  const packing = pack({
+  yield;
+  const packing = yield* packSteps({
     groups,
     counts: todo.map((t) => t.length),
     offerings,
@@ -297,6 +333,7 @@ function packAndAdmit(round: Round): { refused: Task[][]; unfit: [number, readon
         .filter((o) => o !== own[0])
         .slice(0, ALTERNATIVES));
     for (let r = 0; r < pattern.times; r++) {
+      if (r % ADMITTED_PER_SLICE === 0) yield;
       const tasks = instanceTasks(pattern.items, todo, next);
       const outcome = launchOne(round, own, tasks, others);
       if (outcome.launched) continue;

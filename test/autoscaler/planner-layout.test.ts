@@ -66,13 +66,16 @@ describe('planner layout', () => {
     assert.equal(findCycle(chain), undefined);
   });
 
-  it('reads the imports: the packer imports its model and the shared types', () => {
+  it('reads the imports: the packer imports its model, the shared types and the slicing of steps', () => {
     const graph = plannerImports();
     assert.deepEqual([...graph.get('planner-packing.ts')!].sort(), [
       'planner-one-type.ts',
       'planner-packing-model.ts',
       'planner-packing-types.ts',
+      'planner-slices.ts',
     ]);
+    // The slicing of steps is a leaf: it knows nothing of planning.
+    assert.deepEqual(graph.get('planner-slices.ts'), []);
     assert.ok(graph.get('planner.ts')!.includes('planner-packing.ts'));
   });
 

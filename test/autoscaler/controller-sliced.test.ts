@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, it } from 'mocha';
+import { Controller, type PassReport } from '../../src/autoscaler/controller.ts';
+import { ManualClock } from '../../src/core/clock.ts';
+import { offeringKey, type Offering } from '../../src/core/offering.ts';
+import { PRODUCTION_POLICY } from '../../src/core/policy.ts';
+import { resources } from '../../src/core/resources.ts';
+import { loadCatalog } from '../../src/cost-model/catalog.ts';
+import { PriceBook } from '../../src/cost-model/price-book.ts';
+import { silentLogger } from '../../src/log/logger.ts';
+import { BuiltinPool } from '../../src/pool/builtin/builtin-pool.ts';
+import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import type { NewTask, Store } from '../../src/store/store.ts';
+import { FakeProvider } from '../fakes/fake-provider.ts';
+
+/**
+ * A controller pass plans in slices (issue 15 item 2): with 1,000 pending tasks over the catalog's offerings, other
+ * callbacks run on the event loop while the pass plans, and the pass launches what it launches planning at once.
+ */
+
+const CLUSTER = 'test-cluster';
+/** The catalog's AWS us-east-1 offerings in three zones, as one fake provider's. */
+const OFFERINGS: Offering[] = new PriceBook(loadCatalog())
+  .offerings({ providerId: 'aws-ec2:us-east-1', provider: 'aws-ec2', region: 'us-east-1', zones: ['us-east-1a', 'us-east-1b', 'us-east-1c'] })
+  .map((o) => ({ ...o, providerId: 'fake:test', provider: 'fake' }));
+
+function burstTask(i: number): NewTask {
+  return {
+    owner: { team: 'burst', project: `p${i % 5}`, job: 'j' },
+    resources: resources({ cpuMillis: 1000, memoryMiB: 1024 }),
+    priority: 0,
+    revocable: false,
+    constraints: {},
+    command: ['true'],
+  };
+}
+
+describe('controller: a pass plans in slices', () => {
+  const dirs: string[] = [];
+  const stores: Store[] = [];
+
+  afterEach(() => {
+    for (const s of stores.splice(0)) s.close();
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  /** One pass over a fresh store with 1,000 due tasks; counts the event loop's turns during it. */
+  async function onePass(planSliceMs: number): Promise<{ report: PassReport; turns: number }> {
+    const dir = mkdtempSync(join(tmpdir(), 'spillway-sliced-'));
+    dirs.push(dir);
+    const store = openSqliteStore(join(dir, 'spillway.db'));
+    stores.push(store);
+    store.meta.bindClusterId(CLUSTER);
+    const clock = new ManualClock();
+    store.policy.seed(
+      { ...PRODUCTION_POLICY, pendingGraceMs: 0, limits: { maxInstances: 2_000, maxVcpus: 100_000, maxGpus: 64 } },
+      clock.now(),
+    );
+    store.tasks.insert(Array.from({ length: 1_000 }, (_, i) => burstTask(i)), clock.now());
+    clock.advance(1_000);
+    const controller = new Controller({
+      store,
+      pool: new BuiltinPool({ store, logger: silentLogger(), lostAfterMs: 3_600_000 }),
+      providers: [new FakeProvider({ id: 'fake:test', offerings: OFFERINGS, now: () => clock.now() })],
+      clock,
+      logger: silentLogger(),
+      settings: { passIntervalMs: 10_000, reconcileEveryPasses: 1_000, leaseTtlMs: 60_000, unavailableForMs: 60_000, planSliceMs },
+      identity: {
+        holderId: 'c1',
+        launch: { clusterId: CLUSTER, controllerUrl: 'http://127.0.0.1:1', caBundle: '', serverSecret: store.meta.serverSecret() },
+      },
+    });
+    let turns = 0;
+    let running = true;
+    const tick = (): void => {
+      if (!running) return;
+      turns++;
+      setImmediate(tick);
+    };
+    setImmediate(tick);
+    try {
+      const report = await controller.runPass();
+      return { report, turns };
+    } finally {
+      running = false;
+      await controller.stop({ abortCalls: true });
+    }
+  }
+
+  /** What a launch command decides, without the task ids (each store names its tasks anew). */
+  function decided(report: PassReport): { offering: string; count: number; tasks: number }[] {
+    return report.launches.map((l) => ({ offering: offeringKey(l.offering), count: l.count, tasks: l.taskIds.length }));
+  }
+
+  it('lets other callbacks run while it plans 1,000 tasks over hundreds of offerings, and launches the same', async () => {
+    assert.ok(OFFERINGS.length > 300, `${OFFERINGS.length} offerings`);
+    const atOnce = await onePass(Infinity);
+    const sliced = await onePass(0);
+    const launched = decided(atOnce.report);
+    assert.equal(launched.reduce((n, l) => n + l.tasks, 0), 1_000);
+    assert.deepEqual(decided(sliced.report), launched);
+    assert.equal(sliced.report.waiting.length, 0);
+    // The pass's own turns (between its steps) are the same in both; slicing the plan adds one per slice end, and the
+    // one-type check alone ends a slice every 32 offerings.
+    assert.ok(
+      sliced.turns - atOnce.turns >= OFFERINGS.length / 32,
+      `${sliced.turns} turns sliced, ${atOnce.turns} planning at once`,
+    );
+  });
+});

@@ -95,6 +95,8 @@ export interface PassReport {
 }
 
 const LEASE = 'controller';
+/** Waiting reasons written per transaction (see #noteWaiting). */
+const NOTE_WAITING_SLICE = 1_000;
 
 /**
  * The control loop (DESIGN section 2). Level-triggered: each pass reads the whole state and moves it one step toward
@@ -372,7 +374,7 @@ export class Controller {
 
     // Scale-down and acting, then the waiting reasons (a write per changed task): each its own stretch of the loop.
     await nextTurn();
-    this.#noteWaiting(result.launches, result.waiting);
+    await this.#noteWaiting(result.launches, result.waiting);
 
     const report: PassReport = {
       leader: true,
@@ -428,7 +430,7 @@ export class Controller {
   }
 
   /** Shows people why each task waits (stored on the task; logged once per change). */
-  #noteWaiting(launches: readonly LaunchCommand[], waiting: readonly Waiting[]): void {
+  async #noteWaiting(launches: readonly LaunchCommand[], waiting: readonly Waiting[]): Promise<void> {
     const planned = [
       ...waiting,
       ...launches.flatMap((l) =>
@@ -437,10 +439,20 @@ export class Controller {
     ];
     const reasons = this.#o.pool.explainWaiting?.(planned) ?? planned;
     this.#o.pool.noteWaiting?.(reasons);
-    // Only reasons that differ from the ones last read are written; the store still checks each.
+    // Only reasons that differ from the ones last read are written; the store still checks each. A first pass over a
+    // long queue changes every reason: written a slice at a time, each its own transaction, with a turn of the event
+    // loop between, so the API answers meanwhile (a reason is what people read; it needs no all-or-none).
     const news = reasons.filter((w) => this.#model.task(w.taskId)?.reason !== w.reason);
-    const changed = new Set(this.#o.store.tasks.noteWaiting(news));
-    for (const w of waiting) if (changed.has(w.taskId)) this.#o.logger.info('task waits', w);
+    const waits = new Map(waiting.map((w) => [w.taskId, w]));
+    for (let from = 0; from < news.length; from += NOTE_WAITING_SLICE) {
+      if (from > 0) await nextTurn();
+      const slice = news.slice(from, from + NOTE_WAITING_SLICE);
+      const changed = new Set(this.#o.store.tasks.noteWaiting(slice));
+      for (const { taskId } of slice) {
+        const w = waits.get(taskId);
+        if (w !== undefined && changed.has(taskId)) this.#o.logger.info('task waits', w);
+      }
+    }
   }
 
   async #reconcile(): Promise<TerminateCommand[]> {

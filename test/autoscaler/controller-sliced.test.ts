@@ -24,7 +24,12 @@ import { FakeProvider } from '../fakes/fake-provider.ts';
 const CLUSTER = 'test-cluster';
 /** The catalog's AWS us-east-1 offerings in three zones, as one fake provider's. */
 const OFFERINGS: Offering[] = new PriceBook(loadCatalog())
-  .offerings({ providerId: 'aws-ec2:us-east-1', provider: 'aws-ec2', region: 'us-east-1', zones: ['us-east-1a', 'us-east-1b', 'us-east-1c'] })
+  .offerings({
+    providerId: 'aws-ec2:us-east-1',
+    provider: 'aws-ec2',
+    region: 'us-east-1',
+    zones: ['us-east-1a', 'us-east-1b', 'us-east-1c'],
+  })
   .map((o) => ({ ...o, providerId: 'fake:test', provider: 'fake' }));
 
 function burstTask(i: number): NewTask {
@@ -47,8 +52,11 @@ describe('controller: a pass plans in slices', () => {
     for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
   });
 
-  /** One pass over a fresh store with 1,000 due tasks; counts the event loop's turns during it. */
-  async function onePass(planSliceMs: number): Promise<{ report: PassReport; turns: number }> {
+  /** One pass over a fresh store with `count` due tasks (1,000); counts the event loop's turns during it. */
+  async function onePass(
+    planSliceMs: number,
+    { count = 1_000, maxInstances = 2_000 } = {},
+  ): Promise<{ report: PassReport; turns: number; store: Store; noteTurns: number[] }> {
     const dir = mkdtempSync(join(tmpdir(), 'spillway-sliced-'));
     dirs.push(dir);
     const store = openSqliteStore(join(dir, 'spillway.db'));
@@ -56,10 +64,13 @@ describe('controller: a pass plans in slices', () => {
     store.meta.bindClusterId(CLUSTER);
     const clock = new ManualClock();
     store.policy.seed(
-      { ...PRODUCTION_POLICY, pendingGraceMs: 0, limits: { maxInstances: 2_000, maxVcpus: 100_000, maxGpus: 64 } },
+      { ...PRODUCTION_POLICY, pendingGraceMs: 0, limits: { maxInstances, maxVcpus: 100_000, maxGpus: 64 } },
       clock.now(),
     );
-    store.tasks.insert(Array.from({ length: 1_000 }, (_, i) => burstTask(i)), clock.now());
+    store.tasks.insert(
+      Array.from({ length: count }, (_, i) => burstTask(i)),
+      clock.now(),
+    );
     clock.advance(1_000);
     const controller = new Controller({
       store,
@@ -67,14 +78,34 @@ describe('controller: a pass plans in slices', () => {
       providers: [new FakeProvider({ id: 'fake:test', offerings: OFFERINGS, now: () => clock.now() })],
       clock,
       logger: silentLogger(),
-      settings: { passIntervalMs: 10_000, reconcileEveryPasses: 1_000, leaseTtlMs: 60_000, unavailableForMs: 60_000, planSliceMs },
+      settings: {
+        passIntervalMs: 10_000,
+        reconcileEveryPasses: 1_000,
+        leaseTtlMs: 60_000,
+        unavailableForMs: 60_000,
+        planSliceMs,
+      },
       identity: {
         holderId: 'c1',
-        launch: { clusterId: CLUSTER, controllerUrl: 'http://127.0.0.1:1', caBundle: '', serverSecret: store.meta.serverSecret() },
+        launch: {
+          clusterId: CLUSTER,
+          controllerUrl: 'http://127.0.0.1:1',
+          caBundle: '',
+          serverSecret: store.meta.serverSecret(),
+        },
       },
     });
     let turns = 0;
     let running = true;
+    // The event loop's turn count at each write of waiting reasons (the real store's method, watched).
+    const noteTurns: number[] = [];
+    const noteWaiting = store.tasks.noteWaiting.bind(store.tasks);
+    Object.assign(store.tasks, {
+      noteWaiting: (reasons: Parameters<typeof noteWaiting>[0]) => {
+        noteTurns.push(turns);
+        return noteWaiting(reasons);
+      },
+    });
     const tick = (): void => {
       if (!running) return;
       turns++;
@@ -83,7 +114,7 @@ describe('controller: a pass plans in slices', () => {
     setImmediate(tick);
     try {
       const report = await controller.runPass();
-      return { report, turns };
+      return { report, turns, store, noteTurns };
     } finally {
       running = false;
       await controller.stop({ abortCalls: true });
@@ -100,7 +131,10 @@ describe('controller: a pass plans in slices', () => {
     const atOnce = await onePass(Infinity);
     const sliced = await onePass(0);
     const launched = decided(atOnce.report);
-    assert.equal(launched.reduce((n, l) => n + l.tasks, 0), 1_000);
+    assert.equal(
+      launched.reduce((n, l) => n + l.tasks, 0),
+      1_000,
+    );
     assert.deepEqual(decided(sliced.report), launched);
     assert.equal(sliced.report.waiting.length, 0);
     // The pass's own turns (between its steps) are the same in both; slicing the plan adds one per slice end, and the
@@ -109,5 +143,26 @@ describe('controller: a pass plans in slices', () => {
       sliced.turns - atOnce.turns >= OFFERINGS.length / 32,
       `${sliced.turns} turns sliced, ${atOnce.turns} planning at once`,
     );
+  });
+
+  it("writes a long queue's waiting reasons a slice at a time, every one of them, with turns of the loop between", async () => {
+    // No instance may be launched: every task waits, and the first pass writes every reason.
+    const few = await onePass(Infinity, { count: 500, maxInstances: 0 });
+    const many = await onePass(Infinity, { count: 2_500, maxInstances: 0 });
+    for (const { report, store, count } of [
+      { ...few, count: 500 },
+      { ...many, count: 2_500 },
+    ]) {
+      assert.equal(report.waiting.length, count);
+      const pending = store.tasks.listHeaders({ states: ['pending'] });
+      assert.equal(pending.length, count);
+      assert.equal(pending.filter((t) => t.reason === '').length, 0, 'every pending task has its reason stored');
+    }
+    // 500 reasons are one write; 2,500 are three, with at least one turn of the event loop between each two.
+    assert.equal(few.noteTurns.length, 1);
+    assert.equal(many.noteTurns.length, 3);
+    for (let i = 1; i < many.noteTurns.length; i++) {
+      assert.ok(many.noteTurns[i]! > many.noteTurns[i - 1]!, `turns at each write: ${many.noteTurns.join(', ')}`);
+    }
   });
 });

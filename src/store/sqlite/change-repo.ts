@@ -82,6 +82,8 @@ export class SqliteChangeRepo implements ChangeRepo {
    * revision up to which every table was read whole (rows above it may come again in the next page).
    */
   since(rev: number, limit = -1): ModelRows & { readonly more: boolean } {
+    // Nothing written since (most calls of a pass): one statement, itself a snapshot, answers without a transaction.
+    if (this.revision() === rev) return { rev, agents: [], tasks: [], intents: [], more: false };
     return this.#db.read(() => {
       const now = this.revision();
       if (now === rev) return { rev, agents: [], tasks: [], intents: [], more: false };

@@ -381,13 +381,14 @@ export class Simulation {
           return;
         const where = this.#agentInstance.get(event.agentId);
         if (where && !where.provider.isLive(where.instanceId)) return; // its machine is gone; the controller requeues it
+        // An exit makes no task pending: whether any task waits is known from the model as just refreshed.
+        const waiting = this.#model.pending().length > 0;
         this.#registry.report(event.agentId, event.taskId, { kind: 'exit', exitCode: 0, outputTail: '' });
         this.#meta.delete(event.taskId);
         this.#finished++;
         this.#progressAtMs = now;
         // Room is free: a pass places what waits (nothing waits: nothing to place).
-        this.#model.refresh();
-        if (this.#model.pending().length > 0) this.#requestPass(now);
+        if (waiting) this.#requestPass(now);
         // The pass that finds the agent idle long enough to release (scale-down's rule).
         if (where) this.#requestPass(now + idleReleaseAfterMs(this.#policy, where.bootMs));
         return;

@@ -257,8 +257,11 @@ export class Simulation {
       if (t === undefined) break;
       // Past the trace's end, work nothing can ever run (a launch no cloud can serve) must not loop forever.
       if (next.done && t - this.#progressAtMs > STALL_MS) break;
+      // Cloud calls the clock wakes (a rate limit's wait) go on before anything else; when it wakes none, nothing waits
+      // for a turn of the event loop (each pass ends with one), and the turn is not taken.
+      const wakes = (this.#clock.nextWakeAt() ?? Infinity) <= t;
       this.#clock.set(t);
-      await nextMacrotask(); // cloud calls the clock just woke go on
+      if (wakes) await nextMacrotask();
       const batch: TraceTask[] = [];
       while (!next.done && this.#arrivalMs(next.value) <= t) {
         batch.push(next.value);

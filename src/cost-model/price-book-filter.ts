@@ -23,15 +23,50 @@ export function offeringAllowed(
   );
 }
 
-/** The allowed offerings, cheapest first (ties by offering key): a deterministic order for planning. */
+/**
+ * The allowed offerings, cheapest first (ties by offering key): a deterministic order for planning. A fresh array on
+ * every call; the answer for one `offerings` array (the controller keeps one between refreshes) is remembered per
+ * filter (the policy's providers, regions, families and spot rule, and the unavailable keys), so passes that ask again
+ * with the same ones filter and sort nothing. Offerings are immutable values: an array is never changed in place.
+ */
 export function allowedOfferings(
   policy: Policy,
   offerings: readonly Offering[],
   unavailable: ReadonlySet<string> = new Set(),
 ): Offering[] {
-  const keyed = offerings
-    .filter((o) => offeringAllowed(policy, o, unavailable))
-    .map((o) => ({ o, key: offeringKey(o) }));
-  keyed.sort((a, b) => a.o.pricePerHourMicros - b.o.pricePerHourMicros || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  return keyed.map((k) => k.o);
+  const filter = filterKey(policy, unavailable);
+  let byFilter = remembered.get(offerings);
+  if (byFilter === undefined) {
+    byFilter = new Map();
+    remembered.set(offerings, byFilter);
+  }
+  let sorted = byFilter.get(filter);
+  if (sorted === undefined) {
+    const keyed = offerings
+      .filter((o) => offeringAllowed(policy, o, unavailable))
+      .map((o) => ({ o, key: offeringKey(o) }));
+    keyed.sort(
+      (a, b) => a.o.pricePerHourMicros - b.o.pricePerHourMicros || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
+    );
+    sorted = keyed.map((k) => k.o);
+    if (byFilter.size >= MAX_FILTERS_PER_ARRAY) byFilter.clear();
+    byFilter.set(filter, sorted);
+  }
+  return sorted.slice();
+}
+
+/** Remembered answers of `allowedOfferings`, per offerings array (weakly: a refreshed array drops the old one's). */
+const remembered = new WeakMap<readonly Offering[], Map<string, readonly Offering[]>>();
+/** Distinct filters remembered per array at most (unavailable sets change now and then; they must not pile up). */
+const MAX_FILTERS_PER_ARRAY = 16;
+
+/** Everything of the policy and the unavailable keys that `offeringAllowed` reads, as one string. */
+function filterKey(policy: Policy, unavailable: ReadonlySet<string>): string {
+  return JSON.stringify([
+    policy.providers,
+    policy.regions,
+    policy.instanceFamilies,
+    policy.spot.allowed,
+    [...unavailable].sort(),
+  ]);
 }

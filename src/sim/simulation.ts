@@ -12,6 +12,7 @@ import type { Resources } from '../core/resources.ts';
 import { seededRandom } from '../core/random.ts';
 import type { BudgetSpec } from '../cost-model/budget.ts';
 import { silentLogger, type Logger } from '../log/logger.ts';
+import { ClusterModel } from '../model/cluster-model.ts';
 import { PROTOCOL_VERSION } from '../agent/protocol.ts';
 import { BuiltinPool } from '../pool/builtin/builtin-pool.ts';
 import { AgentRegistry } from '../pool/builtin/registry.ts';
@@ -142,6 +143,13 @@ export class Simulation {
   readonly #o: SimulationOptions;
   readonly #clock: ManualClock;
   readonly #store: Store;
+  /**
+   * The controller's in-memory model of this store (one per store: `ClusterModel.of`), caught up before each read: the
+   * simulation asks it for task states instead of SQLite (it equals a fresh load from the store).
+   */
+  readonly #model: ClusterModel;
+  /** The seeded policy: nothing in a simulation sets another (no API, no CLI), so it is read once. */
+  readonly #policy: Policy;
   readonly #registry: AgentRegistry;
   readonly #controller: Controller;
   readonly #providers = new Map<string, SimProvider>();
@@ -176,6 +184,8 @@ export class Simulation {
     this.#store.meta.bindClusterId(CLUSTER);
     this.#store.policy.seed(opts.policy, opts.startMs);
     if (opts.budgets?.length) this.#store.budgets.seed(opts.budgets, opts.startMs);
+    this.#policy = this.#store.policy.get();
+    this.#model = ClusterModel.of(this.#store);
     const random = seededRandom(opts.seed ?? 1);
     for (const cloud of opts.clouds) {
       const provider = new SimProvider({
@@ -247,8 +257,11 @@ export class Simulation {
       if (t === undefined) break;
       // Past the trace's end, work nothing can ever run (a launch no cloud can serve) must not loop forever.
       if (next.done && t - this.#progressAtMs > STALL_MS) break;
+      // Cloud calls the clock wakes (a rate limit's wait) go on before anything else; when it wakes none, nothing waits
+      // for a turn of the event loop (each pass ends with one), and the turn is not taken.
+      const wakes = (this.#clock.nextWakeAt() ?? Infinity) <= t;
       this.#clock.set(t);
-      await nextMacrotask(); // cloud calls the clock just woke go on
+      if (wakes) await nextMacrotask();
       const batch: TraceTask[] = [];
       while (!next.done && this.#arrivalMs(next.value) <= t) {
         batch.push(next.value);
@@ -346,7 +359,7 @@ export class Simulation {
     this.#requestPass(now);
     // Past its grace, a task that still waits makes the planner launch for it; OVERDUE_BOOTS boots later, it takes
     // any warm room (its own instance is overdue: warm-placement.ts).
-    const graceMs = this.#store.policy.get().pendingGraceMs;
+    const graceMs = this.#policy.pendingGraceMs;
     const taskIds = inserted.map((t) => t.id);
     for (const afterMs of [0, ...this.#bootTimesMs])
       this.#queue.push(now + graceMs + afterMs, { kind: 'grace', taskIds });
@@ -359,24 +372,28 @@ export class Simulation {
         return this.#boot(event.instance, event.credential);
       case 'grace': {
         // A grace period's end matters only where the planner may launch: not while paused, not without clouds.
-        if (this.#o.clouds.length === 0 || this.#store.policy.get().paused) return;
-        if (event.taskIds.some((id) => this.#store.tasks.get(id)?.state === 'pending')) this.#requestPass(now);
+        if (this.#o.clouds.length === 0 || this.#policy.paused) return;
+        this.#model.refresh();
+        if (event.taskIds.some((id) => this.#model.task(id)?.state === 'pending')) this.#requestPass(now);
         return;
       }
       case 'finish': {
-        const task = this.#store.tasks.get(event.taskId);
+        this.#model.refresh();
+        const task = this.#model.task(event.taskId); // undefined once finished (the model holds live tasks)
         if (task?.state !== 'running' || task.agentId !== event.agentId || task.startedAtMs !== event.startedAtMs)
           return;
         const where = this.#agentInstance.get(event.agentId);
         if (where && !where.provider.isLive(where.instanceId)) return; // its machine is gone; the controller requeues it
+        // An exit makes no task pending: whether any task waits is known from the model as just refreshed.
+        const waiting = this.#model.pending().length > 0;
         this.#registry.report(event.agentId, event.taskId, { kind: 'exit', exitCode: 0, outputTail: '' });
         this.#meta.delete(event.taskId);
         this.#finished++;
         this.#progressAtMs = now;
         // Room is free: a pass places what waits (nothing waits: nothing to place).
-        if (this.#store.tasks.list({ states: ['pending'], limit: 1 }).length > 0) this.#requestPass(now);
+        if (waiting) this.#requestPass(now);
         // The pass that finds the agent idle long enough to release (scale-down's rule).
-        if (where) this.#requestPass(now + idleReleaseAfterMs(this.#store.policy.get(), where.bootMs));
+        if (where) this.#requestPass(now + idleReleaseAfterMs(this.#policy, where.bootMs));
         return;
       }
       case 'notice': {
@@ -429,7 +446,7 @@ export class Simulation {
       this.#instanceAgent.set(instance.id, agentId);
       this.#registeredAtMs.set(agentId, this.#clock.now());
       this.#requestPass(this.#clock.now());
-      this.#requestPass(this.#clock.now() + idleReleaseAfterMs(this.#store.policy.get(), instance.offering.bootMs));
+      this.#requestPass(this.#clock.now() + idleReleaseAfterMs(this.#policy, instance.offering.bootMs));
     } catch (err) {
       // Terminated while booting, or too late for its credential: the controller releases it.
       if (!(err instanceof ConflictError || err instanceof AccessError)) throw err;

@@ -84,6 +84,8 @@ export class SqliteChangeRepo implements ChangeRepo {
    * revision up to which every table was read whole (rows above it may come again in the next page).
    */
   since(rev: number, limit = -1): ModelRows & { readonly more: boolean } {
+    // Nothing written since (most calls of a pass): one statement, itself a snapshot, answers without a transaction.
+    if (this.revision() === rev) return { rev, agents: [], tasks: [], intents: [], more: false };
     return this.#db.read(() => {
       const now = this.revision();
       if (now === rev) return { rev, agents: [], tasks: [], intents: [], more: false };
@@ -92,9 +94,13 @@ export class SqliteChangeRepo implements ChangeRepo {
         `SELECT (SELECT max(rev) FROM agents) AS agents, (SELECT max(rev) FROM tasks) AS tasks,
            (SELECT max(rev) FROM intents) AS intents`,
       );
+      // The limit is written into the SQL, not bound: with `LIMIT ?` node:sqlite's statement took about 50 us more per
+      // call than the same query with a literal limit (measured at 30,000 tasks), and a pass reads here several times.
+      // A page size is one of few integers, so the statement cache holds few variants.
+      const limitSql = Number.isSafeInteger(limit) && limit > 0 ? String(limit) : '-1';
       const page = (table: string, sql: string): Row[] =>
         typeof newest?.[table] === 'number' && newest[table] > rev
-          ? this.#db.all(`${sql} WHERE rev > ? AND rev <= ? ORDER BY rev LIMIT ?`, rev, now, limit)
+          ? this.#db.all(`${sql} WHERE rev > ? AND rev <= ? ORDER BY rev LIMIT ${limitSql}`, rev, now)
           : [];
       const agents = page('agents', 'SELECT rowid AS seq, rev, * FROM agents');
       const tasks = page('tasks', `SELECT rowid AS seq, rev, ${HEADER_COLUMNS} FROM tasks`);

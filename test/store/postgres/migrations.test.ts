@@ -110,9 +110,18 @@ describe('postgres store: migrations', () => {
         String(row['indexname']),
       ),
     );
+    // SQLite-only, on purpose: the in-memory model's change feed (SQLite step 9: a revision counter, and a `rev` column
+    // stamped by triggers and indexed). SQLite stamps revisions under its single writer; on PostgreSQL a revision can
+    // commit after a higher one a reader already passed, so the feed there needs a safe watermark first (issue 17).
+    const sqliteOnly = (name: string): boolean => name === 'revision' || name.endsWith('_by_rev');
     assert.ok(names('table').includes('console_sessions'));
-    for (const table of names('table')) assert.ok(pgTables.has(table), `table ${table} is missing`);
-    for (const index of names('index')) assert.ok(pgIndexes.has(index), `index ${index} is missing`);
+    assert.ok(names('table').includes('revision'), 'the exception above still names a SQLite table');
+    for (const table of names('table').filter((n) => !sqliteOnly(n))) {
+      assert.ok(pgTables.has(table), `table ${table} is missing`);
+    }
+    for (const index of names('index').filter((n) => !sqliteOnly(n))) {
+      assert.ok(pgIndexes.has(index), `index ${index} is missing`);
+    }
     sqlite.close();
   });
 

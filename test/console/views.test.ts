@@ -245,12 +245,18 @@ describe('web console views in Chromium', function () {
     // Another grouping and window: by project, from the seed's day on.
     await page.selectOption('#cb-by', 'project');
     await page.fill('#cb-from', new Date(data.startedAtMs).toISOString().slice(0, 10));
-    await page.waitForSelector('tr[data-row="vision/vision-p"]');
     const byProject = await apiGet<ChargebackResponse>(
       h.server.url,
       h.tokens.finance,
       `/v1/reports/chargeback?by=project&from=${new Date(data.startedAtMs).toISOString().slice(0, 10)}`,
     );
+    assert.ok(byProject.rows.some((r) => r.team === 'vision' && r.project === 'vision-p'));
+    // Wait for the new window's table (the page reads it after the controls change), then compare it row by row.
+    await page.waitForFunction((n) => {
+      type Doc = { querySelectorAll(s: string): { length: number }; querySelector(s: string): unknown };
+      const doc = (globalThis as unknown as { document: Doc }).document;
+      return doc.querySelectorAll('tbody tr[data-row]').length === n && doc.querySelector('tr[data-row="vision/vision-p"]') !== null;
+    }, byProject.rows.length);
     assert.equal(await page.locator('tbody tr[data-row]').count(), byProject.rows.length);
     for (const row of byProject.rows) {
       const shown = await textOf(page, `tr[data-row="${row.team}/${row.project ?? ''}"] [data-field="totalUsd"]`);

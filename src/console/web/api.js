@@ -56,19 +56,21 @@ export const POLL_MS = 2_000;
  */
 export function usePoll(paths, intervalMs = POLL_MS) {
   const key = paths.join('\n');
-  const [state, setState] = useState({ data: undefined, error: undefined, updatedAt: undefined });
+  // Each answer is kept with the paths it answers: on the render where the paths change, before the effect below reads
+  // the new ones, the view must not show the old paths' answers under the new controls.
+  const [state, setState] = useState({ key, data: undefined, error: undefined, updatedAt: undefined });
   const generation = useRef(0);
   const load = async (gen) => {
     try {
       const data = await Promise.all(paths.map((p) => api(p)));
-      if (gen === generation.current) setState({ data, error: undefined, updatedAt: new Date() });
+      if (gen === generation.current) setState({ key, data, error: undefined, updatedAt: new Date() });
     } catch (error) {
-      if (gen === generation.current) setState((s) => ({ ...s, error }));
+      if (gen === generation.current) setState((s) => ({ ...s, key, error }));
     }
   };
   useEffect(() => {
     const gen = (generation.current += 1);
-    setState({ data: undefined, error: undefined, updatedAt: undefined });
+    setState({ key, data: undefined, error: undefined, updatedAt: undefined });
     let timer;
     let stopped = false;
     const tick = async () => {
@@ -81,5 +83,6 @@ export function usePoll(paths, intervalMs = POLL_MS) {
       clearTimeout(timer);
     };
   }, [key, intervalMs]);
-  return { ...state, intervalMs, reload: () => load(generation.current) };
+  const current = state.key === key ? state : { data: undefined, error: undefined, updatedAt: undefined };
+  return { data: current.data, error: current.error, updatedAt: current.updatedAt, intervalMs, reload: () => load(generation.current) };
 }

@@ -65,6 +65,8 @@ export function homePath(config: Config, ...parts: string[]): string {
   return isAbsolute(joined) ? joined : join(home, joined);
 }
 
+/** The SQLite store's file. Throws a ValidationError naming `store.kind` when the store is PostgreSQL. */
 export function storePath(config: Config): string {
+  if (config.store.kind !== 'sqlite') throw new ValidationError('store.kind', `the ${config.store.kind} store has no file`);
   return config.store.path ? resolve(config.store.path) : homePath(config, 'spillway.db');
 }

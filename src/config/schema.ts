@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { PRODUCTION_POLICY, type Policy } from '../core/policy.ts';
 import { parseCpuMillis, parseMemoryMiB } from '../core/resources.ts';
 import { budgetSeedSchema } from './budget-schema.ts';
+import { storeSchema } from './store-schema.ts';
 import { gcpComputeProviderSchemaWith } from './gcp-compute-schema.ts';
 import { slurmPoolSchema } from '../pool/slurm/slurm-config.ts';
 import { DEFAULT_PRIVATE_RATES, type PrivateRates } from '../cost-model/private-rates.ts';
@@ -184,7 +185,7 @@ export const configSchema = z
     clusterId: nonEmpty.regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'use lowercase letters, digits and dashes (at most 63)'),
     /** The folder for the store, the local cloud's state and the admin token. */
     home: nonEmpty.default('.spillway'),
-    store: z.object({ path: nonEmpty.optional() }).strict().default({}),
+    store: storeSchema,
     api: z
       .object({
         host: nonEmpty.default('127.0.0.1'),

@@ -68,10 +68,65 @@ describe('config', () => {
     },
     { name: 'an unknown provider kind', input: { clusterId: 'a', providers: [{ kind: 'nimbus' }] }, want: /^providers\.0\.kind \| / },
     { name: 'a policy of the wrong type', input: { clusterId: 'a', policy: { idleTtlMs: 'soon' } }, want: /^policy\.idleTtlMs \| / },
+    { name: 'an unknown store kind', input: { clusterId: 'a', store: { kind: 'mysql' } }, want: /^store\.kind \| / },
+    { name: 'a PostgreSQL store without a URL', input: { clusterId: 'a', store: { kind: 'postgres' } }, want: /^store\.url \| / },
+    {
+      name: 'a SQLite key on a PostgreSQL store',
+      input: { clusterId: 'a', store: { kind: 'postgres', url: 'postgresql://s@db/s', path: 'x.db' } },
+      want: /^store\.path \| .*unknown field/,
+    },
+    {
+      name: 'two password sources',
+      input: { clusterId: 'a', store: { kind: 'postgres', url: 'postgresql://s@db/s', passwordFile: '/p', passwordEnv: 'PGPASS' } },
+      want: /^store\.passwordEnv \| .*not both/,
+    },
+    {
+      name: 'a password variable that is not a name',
+      input: { clusterId: 'a', store: { kind: 'postgres', url: 'postgresql://s@db/s', passwordEnv: 'hunter2!' } },
+      want: /^store\.passwordEnv \| .*environment variable name/,
+    },
+    {
+      name: 'a client certificate without its key',
+      input: { clusterId: 'a', store: { kind: 'postgres', url: 'postgresql://s@db/s', tls: { certFile: '/c.pem' } } },
+      want: /^store\.tls\.certFile \| .*together/,
+    },
+    {
+      name: 'an unknown TLS mode',
+      input: { clusterId: 'a', store: { kind: 'postgres', url: 'postgresql://s@db/s', tls: { mode: 'prefer' } } },
+      want: /^store\.tls\.mode \| /,
+    },
+    {
+      name: 'a pool of no connections',
+      input: { clusterId: 'a', store: { kind: 'postgres', url: 'postgresql://s@db/s', maxConnections: 0 } },
+      want: /^store\.maxConnections \| /,
+    },
   ];
   for (const c of bad) {
     it(`names the key of ${c.name}`, () => assert.match(fieldOf(() => parseConfig(c.input)), c.want));
   }
+
+  it('keeps a store written before PostgreSQL existed (`store: {path}`) a SQLite file', () => {
+    const config = parseConfig({ clusterId: 'a', store: { path: join(dir, 'x.db') } });
+    assert.deepEqual(config.store, { kind: 'sqlite', path: join(dir, 'x.db') });
+    assert.equal(storePath(config), join(dir, 'x.db'));
+    assert.deepEqual(parseConfig({ clusterId: 'a' }).store, { kind: 'sqlite' });
+  });
+
+  it('takes a PostgreSQL store with its defaults (verify-full TLS, 10 connections, 5 s to connect), and it has no file', () => {
+    const config = parseConfig({
+      clusterId: 'a',
+      store: { kind: 'postgres', url: 'postgresql://spillway@db:5432/spillway', passwordFile: '/run/secrets/pg', tls: {} },
+    });
+    assert.deepEqual(config.store, {
+      kind: 'postgres',
+      url: 'postgresql://spillway@db:5432/spillway',
+      passwordFile: '/run/secrets/pg',
+      tls: { mode: 'verify-full' },
+      maxConnections: 10,
+      connectTimeoutMs: 5_000,
+    });
+    assert.match(fieldOf(() => storePath(config)), /^store\.kind \| .*the postgres store has no file/);
+  });
 
   it('says which file it cannot read or parse', () => {
     assert.match(fieldOf(() => loadConfig(join(dir, 'missing.yaml'))), /^--config \| .*cannot read .*missing\.yaml/);

@@ -7,8 +7,12 @@ import { DEFAULT_BACKOFF, type Backoff } from './retry.ts';
 import { METADATA_URL_ENV } from './spot-watcher.ts';
 
 export interface AgentOptions {
-  /** The controller's URL, e.g. `http://127.0.0.1:7070`. */
-  readonly url: string;
+  /**
+   * The controller's URL, e.g. `http://127.0.0.1:7070`; or every controller of the cluster (replicas on one database):
+   * the agent stays with one while it answers and moves to the next when it does not (see ApiClient). The first is
+   * the audience of a cloud instance's identity token.
+   */
+  readonly url: string | readonly string[];
   /** An agent-role registration token, or a bootstrap credential on a cloud instance. */
   readonly token: string;
   readonly capacity: Resources;
@@ -54,6 +58,8 @@ export interface AgentOptions {
 /** AgentOptions with every default filled in and every value checked. */
 export interface ResolvedAgentOptions
   extends Required<Omit<AgentOptions, 'instanceId' | 'site' | 'ca' | 'isolation' | 'metadataUrl'>> {
+  /** `url` as a list, in the order given. */
+  readonly urls: readonly string[];
   readonly metadataUrl: string | undefined;
   readonly instanceId: string | undefined;
   readonly site: string | undefined;
@@ -66,7 +72,10 @@ const MAX_OUTPUT_TAIL_BYTES = 65_536;
 
 /** Fills in the defaults; throws a ValidationError naming the first bad option. */
 export function resolveAgentOptions(opts: AgentOptions): ResolvedAgentOptions {
-  if (!opts.url) throw new ValidationError('url', 'expected the controller URL, got an empty string');
+  const urls = typeof opts.url === 'string' ? [opts.url] : opts.url;
+  if (urls.length === 0 || urls.some((u) => !u)) {
+    throw new ValidationError('url', 'expected the controller URL (or several), got an empty one');
+  }
   if (!opts.token) throw new ValidationError('token', 'expected a token, got an empty string');
   const outputTailBytes = nonNegative('outputTailBytes', opts.outputTailBytes, 8_192);
   if (!Number.isInteger(outputTailBytes) || outputTailBytes < 1 || outputTailBytes > MAX_OUTPUT_TAIL_BYTES) {
@@ -77,6 +86,7 @@ export function resolveAgentOptions(opts: AgentOptions): ResolvedAgentOptions {
   }
   return {
     ...opts,
+    urls,
     name: opts.name ?? opts.instanceId ?? hostname(),
     instanceId: opts.instanceId,
     site: opts.site,

@@ -61,7 +61,7 @@ class Agent implements AgentHandle {
   constructor(opts: AgentOptions) {
     this.#opts = resolveAgentOptions(opts);
     this.#log = opts.logger.child({ component: 'agent' });
-    this.#client = new ApiClient({ url: opts.url, token: opts.token, ca: opts.ca });
+    this.#client = new ApiClient({ url: this.#opts.urls, token: opts.token, ca: opts.ca });
     this.done = this.#run(Date.now() + this.#opts.registerTimeoutMs).finally(() => {
       this.#reporter?.close();
       this.#client.close();
@@ -119,7 +119,7 @@ class Agent implements AgentHandle {
                 fetchInstanceIdentity({
                   providerId: this.#opts.labels[LABEL_PROVIDER],
                   metadataUrl: this.#opts.metadataUrl,
-                  audience: this.#opts.url,
+                  audience: this.#opts.urls[0]!,
                   env: process.env,
                   signal: this.#stopAbort.signal,
                 }),

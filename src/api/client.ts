@@ -4,8 +4,11 @@ import { AccessError, ConflictError, NotFoundError, SpillwayError, ValidationErr
 import type { ErrorBody } from './types.ts';
 
 export interface ApiClientOptions {
-  /** `http://127.0.0.1:7070` or `https://controller.example:7443`. */
-  readonly url: string;
+  /**
+   * `http://127.0.0.1:7070` or `https://controller.example:7443`; or several controllers of one cluster (replicas on
+   * one database), tried in turn: see `ApiClient`.
+   */
+  readonly url: string | readonly string[];
   readonly token?: string;
   /** PEM CA bundle to verify the controller's certificate (https only). */
   readonly ca?: string;
@@ -32,22 +35,39 @@ export class ApiError extends SpillwayError {
  * A small JSON client for Spillway's HTTP API, used by the CLI and the agent. It never logs and never puts the token
  * anywhere but the Authorization header. Network failures throw a retryable SpillwayError; answers >= 400 throw
  * ApiError.
+ *
+ * Given several URLs (the controllers of one cluster), it sends to one at a time and stays with it while it answers.
+ * When it does not (no connection, no answer within the timeout, or 503: a replica that lost its database), the
+ * request fails as it would with one URL, and the next request goes to the next URL, round the list: the caller's
+ * retry, with its backoff, is what moves the work to a controller that answers. A request is never sent to two
+ * controllers by the client itself.
  */
 export class ApiClient {
-  readonly url: string;
+  /** Every controller URL, in the order given. */
+  readonly urls: readonly string[];
+  #current = 0;
   #token: string | undefined;
   readonly #ca: string | undefined;
   readonly #timeoutMs: number;
-  readonly #agent: http.Agent;
+  readonly #agents: { readonly http: http.Agent; readonly https: https.Agent };
 
   constructor(opts: ApiClientOptions) {
-    this.url = opts.url.replace(/\/+$/, '');
+    const urls = (typeof opts.url === 'string' ? [opts.url] : opts.url).map((u) => u.replace(/\/+$/, ''));
+    if (urls.length === 0) throw new ValidationError('url', 'expected at least one controller URL');
+    this.urls = urls;
     this.#token = opts.token;
     this.#ca = opts.ca;
     this.#timeoutMs = opts.timeoutMs ?? 30_000;
-    this.#agent = this.url.startsWith('https:')
-      ? new https.Agent({ keepAlive: true, ca: this.#ca })
-      : new http.Agent({ keepAlive: true });
+    // One keep-alive pool per scheme: an http.Agent keeps sockets per host, so one serves every controller.
+    this.#agents = {
+      http: new http.Agent({ keepAlive: true }),
+      https: new https.Agent({ keepAlive: true, ca: this.#ca }),
+    };
+  }
+
+  /** The controller the next request goes to. */
+  get url(): string {
+    return this.urls[this.#current]!;
   }
 
   /** Replaces the bearer token (an agent swaps its bootstrap credential for its own token). */
@@ -77,14 +97,23 @@ export class ApiClient {
    * is then sent once more on a new socket. A POST is never resent, since the server may have acted on it.
    */
   request<T>(method: string, path: string, body?: unknown, opts: { signal?: AbortSignal } = {}): Promise<T> {
-    return this.#send<T>(method, path, body, opts).catch((err: unknown) => {
-      if (err instanceof StaleSocketError && IDEMPOTENT.has(method)) return this.#send<T>(method, path, body, opts);
-      throw err instanceof StaleSocketError ? err.wrapped : err;
-    });
+    const url = this.url;
+    return this.#send<T>(url, method, path, body, opts)
+      .catch((err: unknown) => {
+        if (err instanceof StaleSocketError && IDEMPOTENT.has(method)) return this.#send<T>(url, method, path, body, opts);
+        throw err instanceof StaleSocketError ? err.wrapped : err;
+      })
+      .catch((err: unknown) => {
+        // Only the first failure moves on: requests in flight together to one silent controller move one step.
+        if (this.urls.length > 1 && notAnswering(err) && this.url === url) {
+          this.#current = (this.#current + 1) % this.urls.length;
+        }
+        throw err;
+      });
   }
 
-  #send<T>(method: string, path: string, body: unknown, opts: { signal?: AbortSignal }): Promise<T> {
-    const target = new URL(this.url + path);
+  #send<T>(base: string, method: string, path: string, body: unknown, opts: { signal?: AbortSignal }): Promise<T> {
+    const target = new URL(base + path);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const headers: Record<string, string> = { accept: 'application/json' };
     if (payload) {
@@ -96,7 +125,13 @@ export class ApiClient {
     return new Promise<T>((resolve, reject) => {
       const req = transport.request(
         target,
-        { method, headers, agent: this.#agent, timeout: this.#timeoutMs, signal: opts.signal },
+        {
+          method,
+          headers,
+          agent: target.protocol === 'https:' ? this.#agents.https : this.#agents.http,
+          timeout: this.#timeoutMs,
+          signal: opts.signal,
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -132,8 +167,18 @@ export class ApiClient {
   }
 
   close(): void {
-    this.#agent.destroy();
+    this.#agents.http.destroy();
+    this.#agents.https.destroy();
   }
+}
+
+/**
+ * A controller that does not answer (a network error, not an abort) or answers 503 (it lost its database, or is
+ * shutting down): another replica may.
+ */
+function notAnswering(err: unknown): boolean {
+  if (err instanceof ApiError) return err.status === 503;
+  return err instanceof SpillwayError && err.retryable;
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE']);

@@ -41,7 +41,8 @@ export const DEFAULT_MEMORY_SHARE = 0.8;
 
 /** AgentOptions of src/agent/agent.ts without the logger, which the command adds. */
 export interface AgentSettings {
-  readonly url: string;
+  /** One controller URL, or every controller of the cluster. */
+  readonly url: string | readonly string[];
   readonly token: string;
   readonly capacity: Resources;
   readonly labels: Record<string, string>;
@@ -75,11 +76,16 @@ export function agentOptionsFromFlags(
   if (url === undefined || url.trim() === '') {
     throw new ValidationError('--url', 'give the controller URL with --url or SPILLWAY_URL');
   }
-  if (!/^https?:\/\/[^\s/]+/.test(url)) {
-    throw new ValidationError(
-      flags.url === undefined ? 'SPILLWAY_URL' : '--url',
-      `expected an http:// or https:// URL, got ${JSON.stringify(url)}`,
-    );
+  // Several controllers of one cluster (replicas on PostgreSQL), comma-separated: the agent moves to the next when
+  // one stops answering.
+  const urls = url.split(',').map((u) => u.trim());
+  for (const one of urls) {
+    if (!/^https?:\/\/[^\s/,]+/.test(one)) {
+      throw new ValidationError(
+        flags.url === undefined ? 'SPILLWAY_URL' : '--url',
+        `expected an http:// or https:// URL (or several, comma-separated), got ${JSON.stringify(one)}`,
+      );
+    }
   }
 
   const token = (
@@ -111,7 +117,7 @@ export function agentOptionsFromFlags(
   };
 
   const settings: { -readonly [K in keyof AgentSettings]: AgentSettings[K] } = {
-    url: url.trim(),
+    url: urls.length === 1 ? urls[0]! : urls,
     token,
     capacity,
     labels: flags.labels === undefined ? {} : parseLabels('--labels', flags.labels),

@@ -124,6 +124,32 @@ describe('agent', function () {
     assert.deepEqual(JSON.parse(report.outputTail), ['$HOME', 't-argv']);
   });
 
+  it('moves to the next controller of its list when the one it uses stops answering, and goes on working', async () => {
+    const second = await FakeController.start();
+    try {
+      const agent = start({ url: [controller.url, second.url] });
+      await waitFor('a heartbeat at the first controller', () => controller.heartbeats.length > 0 || undefined);
+      assert.equal(controller.registrations.length, 1);
+      assert.equal(second.requests.length, 0, 'nothing goes to the second while the first answers');
+      await controller.close();
+      // The second replica knows the agent (one database behind both): its heartbeats and work go there now.
+      second.assign({
+        id: 't-after-failover',
+        command: ['/bin/sh', '-c', 'echo moved'],
+        resources: { cpuMillis: 1, memoryMiB: 64, gpus: 0, netMbps: 0 },
+      });
+      const report = await waitFor('the exit report at the second controller', () => second.finalReport('t-after-failover'));
+      assert.ok(report.kind === 'exit');
+      assert.equal(report.exitCode, 0);
+      assert.match(report.outputTail, /moved/);
+      assert.ok(second.heartbeats.length > 0);
+      assert.equal(second.registrations.length, 0, 'it did not register again');
+      assert.equal(agent.agentId(), controller.agentId);
+    } finally {
+      await second.close();
+    }
+  });
+
   const exitCases = [
     { name: 'non-zero', command: ['/bin/sh', '-c', 'exit 7'], exitCode: 7, output: /^$/ },
     // Isolated, the command is exec'd by the shell that joined the cgroup; without isolation, spawned directly.

@@ -31,6 +31,12 @@ describe('cli agent flags -> agent options', () => {
     assert.equal(s.name, undefined);
   });
 
+  it('takes every controller of a cluster, comma-separated, in order; one URL stays a string', () => {
+    assert.deepEqual(settings({ url: 'http://a:7070, https://b:7443/' }).url, ['http://a:7070', 'https://b:7443/']);
+    assert.deepEqual(settings({}, { SPILLWAY_TOKEN: 't', SPILLWAY_URL: 'http://a:1,http://b:1' }).url, ['http://a:1', 'http://b:1']);
+    assert.equal(settings({ url: ' http://a:7070 ' }).url, 'http://a:7070');
+  });
+
   it('takes the capacity, labels, name, site and drain timeout from flags', () => {
     const s = settings({
       url: 'http://c:7070',
@@ -87,6 +93,8 @@ describe('cli agent flags -> agent options', () => {
       },
       { name: 'no URL', flags: {}, field: '--url', fragment: 'SPILLWAY_URL' },
       { name: 'a URL without a scheme', flags: { url: 'c:7070' }, field: '--url', fragment: '"c:7070"' },
+      { name: 'an empty URL in a list', flags: { url: 'http://a:1,,http://b:1' }, field: '--url', fragment: '""' },
+      { name: 'a bad URL in a list', flags: { url: 'http://a:1, b:1' }, field: '--url', fragment: '"b:1"' },
       { name: 'zero CPU', flags: { url: 'http://c:1', cpu: '0' }, field: '--cpu', fragment: '"0"' },
       {
         name: 'memory it cannot read',

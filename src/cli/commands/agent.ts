@@ -7,7 +7,7 @@ import { exitIfStillAlive, watchShutdown } from '../signals.ts';
 
 export function agentCommand(parent: Command, app: CliApp): void {
   const cmd = defineCommand(parent, 'agent', 'join this machine to the pool and run the tasks placed on it')
-    .option('--url <url>', 'controller API URL (default: $SPILLWAY_URL)')
+    .option('--url <url,...>', 'controller API URL, or every controller of the cluster, comma-separated (default: $SPILLWAY_URL)')
     .option('--cpu <cores>', 'CPU to offer: cores or millicores (default: every CPU of the machine)')
     .option('--memory <quantity>', "memory to offer: 4Gi, 512Mi (default: 80% of the machine's memory)")
     .option('--gpus <n>', 'GPUs to offer (default: 0)')
@@ -33,6 +33,8 @@ export function agentCommand(parent: Command, app: CliApp): void {
     '\nThe credential (an `agent` role token from `spillway token create --role agent`) comes from SPILLWAY_TOKEN or\n' +
       '--token-file, never from a --token flag: a command line is visible to every user of the machine.\n' +
       'SPILLWAY_INSTANCE_ID names the cloud instance when a cloud machine registers with its bootstrap credential.\n' +
+      'With several controller URLs the agent stays with one while it answers and moves to the next when it does not\n' +
+      '(no connection, a timeout, or 503); a cloud instance proves its identity to the first URL (the audience).\n' +
       'SIGTERM or Ctrl-C drains: running tasks get --drain-timeout-ms to finish, then the agent leaves the pool.',
   );
   addExamples(cmd, [

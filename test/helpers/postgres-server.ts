@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -34,6 +34,11 @@ export interface PostgresServerOptions {
   readonly port?: number;
   /** Serve TLS (on the TCP address) with this PEM certificate and key; they are copied into the server's folder. */
   readonly tls?: { readonly cert: string; readonly key: string };
+  /**
+   * Clients from this IPv4 network (CIDR, e.g. a bridge's `192.168.78.0/24`) may connect over TCP, with SCRAM like
+   * every other client; initdb's own rules allow only the socket and 127.0.0.1.
+   */
+  readonly allowNetwork?: string;
   /** Extra `-c name=value` server settings. */
   readonly settings?: Readonly<Record<string, string>>;
 }
@@ -104,6 +109,9 @@ export class PostgresServer {
     if (initdb.status !== 0) {
       rmSync(dir, { recursive: true, force: true });
       throw new Error(`initdb in ${data} failed (${initdb.status}): ${initdb.stderr || initdb.error?.message}`);
+    }
+    if (opts.allowNetwork !== undefined) {
+      appendFileSync(join(data, 'pg_hba.conf'), `host all all ${opts.allowNetwork} scram-sha-256\n`);
     }
 
     const tlsSettings: Record<string, string> = {};

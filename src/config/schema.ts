@@ -192,6 +192,16 @@ export const configSchema = z
         port: z.number().int().min(0).max(65_535).default(7070),
         /** The URL agents use to reach the controller; default derived from host and port. */
         publicUrl: z.url().optional(),
+        /**
+         * With several controllers on one PostgreSQL store: every controller's URL, the same list in each one's config.
+         * New instances get them all (an agent moves to the next when one stops answering), and the first is the
+         * audience a GCE identity token must name on every controller. Default: `[publicUrl]`.
+         */
+        agentUrls: z
+          .array(z.url().refine((u) => !u.includes(','), 'a URL without commas (the list is joined with them)'))
+          .min(1)
+          .max(16)
+          .optional(),
         tls: z.object({ certFile: nonEmpty, keyFile: nonEmpty, caFile: nonEmpty.optional() }).strict().optional(),
         maxBodyBytes: z.number().int().positive().default(1_048_576),
         /** A task's command plus environment, in UTF-8 bytes; more is refused with 400 naming the task. */

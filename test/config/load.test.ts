@@ -68,6 +68,8 @@ describe('config', () => {
     },
     { name: 'an unknown provider kind', input: { clusterId: 'a', providers: [{ kind: 'nimbus' }] }, want: /^providers\.0\.kind \| / },
     { name: 'a policy of the wrong type', input: { clusterId: 'a', policy: { idleTtlMs: 'soon' } }, want: /^policy\.idleTtlMs \| / },
+    { name: 'an empty list of agent URLs', input: { clusterId: 'a', api: { agentUrls: [] } }, want: /^api\.agentUrls \| / },
+    { name: 'an agent URL that is not one', input: { clusterId: 'a', api: { agentUrls: ['http://a:1', 'b'] } }, want: /^api\.agentUrls\.1 \| / },
     { name: 'an unknown store kind', input: { clusterId: 'a', store: { kind: 'mysql' } }, want: /^store\.kind \| / },
     { name: 'a PostgreSQL store without a URL', input: { clusterId: 'a', store: { kind: 'postgres' } }, want: /^store\.url \| / },
     {

@@ -283,9 +283,20 @@ export interface LeaseRepo {
    * already this holder's; returns false otherwise.
    */
   acquire(name: string, holder: string, nowMs: number, ttlMs: number): boolean;
-  /** Gives the lease up if `holder` has it. */
+  /** Gives the lease up if `holder` has it. Its epoch stays: the next holder's is higher. */
   release(name: string, holder: string): void;
   holder(name: string, nowMs: number): string | undefined;
+  /**
+   * The lease's epoch when `holder` holds it unexpired, else undefined. The epoch grows by one on every takeover
+   * (a new holder, or the same one after it expired or released) and never on a renewal, so it names one tenure.
+   */
+  epoch(name: string, holder: string, nowMs: number): number | undefined;
+  /**
+   * The fence (see src/store/fenced-store.ts). Inside a transaction only: throws FencedError, and the transaction
+   * rolls back, unless `epoch` is the lease's current epoch, held and unexpired; no takeover can commit until the
+   * transaction ends. Outside a transaction it throws a SpillwayError.
+   */
+  check(name: string, epoch: number, nowMs: number): void;
 }
 
 /**

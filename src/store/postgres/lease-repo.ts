@@ -25,4 +25,14 @@ export class PgLeaseRepo implements AsyncRepo<LeaseRepo> {
   async holder(name: string, _nowMs: number): Promise<string | undefined> {
     return (await this.#lease.current(name))?.holder;
   }
+
+  async epoch(name: string, holder: string, _nowMs: number): Promise<number | undefined> {
+    const grant = await this.#lease.current(name);
+    return grant?.holder === holder ? grant.epoch : undefined;
+  }
+
+  /** The database's clock decides expiry; `nowMs` is not used. */
+  check(name: string, epoch: number, _nowMs: number): Promise<void> {
+    return this.#lease.check(name, epoch);
+  }
 }

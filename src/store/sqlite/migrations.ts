@@ -9,6 +9,7 @@ import { SCHEMA_ISOLATION } from './schema-isolation.ts';
 import { SCHEMA_CONSOLE } from './schema-console.ts';
 import { SCHEMA_LISTING } from './schema-listing.ts';
 import { SCHEMA_REVISION } from './schema-revision.ts';
+import { SCHEMA_LEASE_EPOCH } from './schema-lease-epoch.ts';
 
 /**
  * One step of the schema. `version` is the `PRAGMA user_version` the database has after `up` ran; the versions of a
@@ -39,6 +40,7 @@ export const MIGRATIONS: readonly Migration[] = [
     description: 'stamp tasks, agents and intents with revisions for the in-memory model',
     up: (db) => db.exec(SCHEMA_REVISION),
   },
+  { version: 10, description: "add the lease's fencing epoch", up: (db) => db.exec(SCHEMA_LEASE_EPOCH) },
 ];
 
 /**

@@ -32,6 +32,11 @@ export class SqliteDb {
     this.#db = db;
   }
 
+  /** Whether a `transaction` (or `transactionAsync`) is open on this connection. */
+  get inTransaction(): boolean {
+    return this.#depth > 0;
+  }
+
   /** A prepared statement for `sql`, prepared once per connection. */
   statement(sql: string): StatementSync {
     let stmt = this.#statements.get(sql);

@@ -1,0 +1,48 @@
+import type { Clock } from '../core/clock.ts';
+import { REPO_NAMES, type AsyncStore } from './async-store.ts';
+
+/** The tenure a fenced view writes under: the lease's name and the epoch its holder was granted. */
+export interface Tenure {
+  readonly lease: string;
+  /** The epoch now held; read at every call, so a renewed tenure keeps working and a new one is picked up. */
+  epoch(): number;
+}
+
+/**
+ * A view of `store` for a leader: every call, and every `transaction`, runs in one transaction that first checks the
+ * leader's epoch (`lease.check`): when another controller took the lease over, or the leader's lease lapsed (a pause
+ * past its ttl: SIGSTOP, a long GC, a lost network), the call rejects with FencedError and writes nothing. A nested
+ * call checks again inside the open transaction, which costs one read.
+ *
+ * Reads are fenced too: one rule for every call is simpler to trust than a list of which methods write. The lease's
+ * own methods are not (a leader that lost its tenure must be able to take the lease again). `close` closes nothing:
+ * the view does not own the store.
+ *
+ * `fence()` alone is the check right before a cloud call: the call goes out only if the tenure still held a moment
+ * ago. It cannot hold the lease across the call (a transaction must not span a cloud call); what makes a call that
+ * raced a takeover safe is that it can only resend an intent recorded under the old tenure, with that intent's
+ * idempotency token.
+ */
+export function fencedStore(store: AsyncStore, tenure: Tenure, clock: Clock): AsyncStore & { fence(): Promise<void> } {
+  const inFence = <T>(fn: () => Promise<T>): Promise<T> =>
+    store.transaction(async () => {
+      await store.lease.check(tenure.lease, tenure.epoch(), clock.now());
+      return fn();
+    });
+  const wrap = <R extends object>(repo: R): R =>
+    new Proxy(repo, {
+      get: (target, property) => {
+        const value: unknown = Reflect.get(target, property, target);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => inFence(async () => (value as (...a: unknown[]) => unknown).apply(target, args));
+      },
+    });
+  // The lease itself is not fenced: a leader that lost its tenure must still be able to take the lease again.
+  const repos = Object.fromEntries(REPO_NAMES.map((name) => [name, name === 'lease' ? store.lease : wrap(store[name])]));
+  return {
+    ...(repos as { [K in keyof typeof repos]: never }),
+    transaction: (fn) => inFence(fn),
+    fence: () => inFence(async () => undefined),
+    close: async () => undefined,
+  } as AsyncStore & { fence(): Promise<void> };
+}

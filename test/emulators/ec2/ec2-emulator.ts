@@ -62,6 +62,11 @@ export interface Ec2EmulatorOptions {
   readonly bootScripts?: BootScriptOptions;
   /** Adversarial modes (filters ignored, eventual consistency, tokens ignored, bare or HTML errors); default none. */
   readonly realism?: Realism;
+  /**
+   * The IPv4 address to listen on; default 127.0.0.1. Controllers in network namespaces cannot reach the host's
+   * loopback: they reach the emulator on a bridge address (test/helpers/netns-lab.ts).
+   */
+  readonly host?: string;
 }
 
 /** One API call as the emulator saw it. */
@@ -144,10 +149,11 @@ export class Ec2Emulator {
 
   static async start(opts: Ec2EmulatorOptions = {}): Promise<Ec2Emulator> {
     const server = http.createServer();
-    server.listen(0, '127.0.0.1');
+    const host = opts.host ?? '127.0.0.1';
+    server.listen(0, host);
     await once(server, 'listening');
     const { port } = server.address() as AddressInfo;
-    const emulator = new Ec2Emulator(server, `http://127.0.0.1:${port}`, opts);
+    const emulator = new Ec2Emulator(server, `http://${host}:${port}`, opts);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => void emulator.handle(req, res));
     return emulator;
   }

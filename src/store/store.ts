@@ -246,7 +246,11 @@ export interface RegistrationRepo {
   bounds(tokenId: string): RegistrationBounds | undefined;
   /** Records that a registration token registered an agent. */
   record(registrationTokenId: string, agentId: string, nowMs: number): void;
-  /** How many agents a registration token has registered. */
+  /**
+   * How many agents a registration token has registered. Called inside a transaction, a check of the token's limit
+   * followed by `record` is safe against another controller doing the same at once: the second waits for the first's
+   * transaction (SQLite: its single writer; PostgreSQL: a lock on the token's row).
+   */
   count(registrationTokenId: string): number;
   /**
    * Marks a single-use identity token (by its SHA-256) used until it expires. Returns false, changing nothing, when

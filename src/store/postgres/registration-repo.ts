@@ -41,7 +41,16 @@ export class PgRegistrationRepo implements AsyncRepo<RegistrationRepo> {
     ]);
   }
 
+  /**
+   * Inside a transaction, first locks the token's row (FOR UPDATE) until the transaction ends: under READ COMMITTED,
+   * two controllers checking one token's `maxAgents` at once would otherwise both count the same total and both
+   * record an agent. The second now waits, then counts the first's committed registration (each statement reads the
+   * newest committed data).
+   */
   async count(registrationTokenId: string): Promise<number> {
+    if (this.#db.inTransaction) {
+      await this.#db.get('SELECT id FROM tokens WHERE id = $1 FOR UPDATE', [registrationTokenId]);
+    }
     const row = await this.#db.get('SELECT count(*) AS n FROM registrations WHERE registration_token_id = $1', [
       registrationTokenId,
     ]);

@@ -65,10 +65,15 @@ describe('registration is one transaction on the asynchronous store port', () =>
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /** Makes SQLite refuse the insert of any agent's own token (named `agent:<id>`), the registration's last write. */
-  function failAgentTokenInsert(): void {
+  /**
+   * Makes SQLite refuse the insert of an agent's own token (named `agent:<id>`), the registration's last write: of
+   * every agent, or only of agents named `agentName`.
+   */
+  function failAgentTokenInsert(agentName?: string): void {
+    const only =
+      agentName === undefined ? '' : `AND (SELECT name FROM agents WHERE id = NEW.agent_id) = '${agentName}'`;
     withConnection((db) =>
-      db.exec(`CREATE TRIGGER planted_failure BEFORE INSERT ON tokens WHEN NEW.name LIKE 'agent:%'
+      db.exec(`CREATE TRIGGER planted_failure BEFORE INSERT ON tokens WHEN NEW.name LIKE 'agent:%' ${only}
                BEGIN SELECT RAISE(ABORT, 'planted failure of the agent token insert'); END`),
     );
   }
@@ -148,5 +153,25 @@ describe('registration is one transaction on the asynchronous store port', () =>
       registry.register(caller, request, attested),
       (err) => err instanceof IdentityError && err.reason === 'replayed',
     );
+  });
+
+  it('keeps a registration made alongside one that fails, and undoes only the failed one', async () => {
+    const token = registrationToken(10);
+    failAgentTokenInsert('doomed');
+    // Both start in the same tick, as two requests can: neither may write into the other's transaction.
+    const [doomed, fine] = await Promise.allSettled([
+      registry.register({ kind: 'token', token }, { ...REQUEST, name: 'doomed' }),
+      registry.register({ kind: 'token', token }, { ...REQUEST, name: 'fine' }),
+    ]);
+    assert.equal(doomed.status, 'rejected');
+    assert.ok(doomed.status === 'rejected' && plantedFailure(doomed.reason));
+    assert.equal(fine.status, 'fulfilled');
+    const { agentId, token: agentToken } = fine.status === 'fulfilled' ? fine.value : { agentId: '', token: '' };
+    assert.deepEqual(
+      store.agents.list().map((a) => [a.name, a.id]),
+      [['fine', agentId]],
+    );
+    assert.equal(store.tokens.byHash(hashToken(agentToken))?.agentId, agentId);
+    assert.equal(store.registrations.count(token.id), 1);
   });
 });

@@ -23,9 +23,9 @@ export type AgentRegistryOptions = RegistrarOptions;
 /**
  * The agent-facing side of the builtin pool: registration (by its Registrar), heartbeats, work pulls, task reports
  * and clean leaves. Every method is one store transaction (on the asynchronous port: it settles once that transaction
- * has committed or rolled back) and reads time from the injected clock. Callers (the API)
- * have already checked that an agent token acts for the agent it names; the registry checks what only it can
- * (bootstrap credentials, identities, intents, instance state).
+ * has committed or rolled back) and reads time from the injected clock. Callers (the API) have already checked that
+ * an agent token acts for the agent it names; the registry checks what only it can (bootstrap credentials,
+ * identities, intents, instance state).
  */
 export class AgentRegistry {
   readonly #store: AsyncStore;

@@ -35,6 +35,7 @@ import { LocalProvider } from './providers/local/local-provider.ts';
 import { identityVerifiers } from './providers/identity-verifiers.ts';
 import type { CloudProvider } from './providers/provider.ts';
 import { openSqliteStore } from './store/sqlite/sqlite-store.ts';
+import { asyncSqliteStore } from './store/sqlite/async-sqlite-store.ts';
 import type { Role, Store } from './store/store.ts';
 
 export const VERSION = '0.1.0';
@@ -66,6 +67,7 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
   makePrivate({ home, storePath: storePath(config), logger });
 
   const store = openSqliteStore(storePath(config));
+  const asyncStore = asyncSqliteStore(store);
   // SQLite creates a new store 0644; its -wal and -shm then take the store's mode.
   makePrivate({ home, storePath: storePath(config), logger: silentLogger() });
   store.meta.bindClusterId(config.clusterId);
@@ -133,7 +135,7 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
   const registry = new AgentRegistry({
     identityVerifiers: verifiers,
     audience: () => audience,
-    store,
+    store: asyncStore,
     clock,
     heartbeatIntervalMs: config.pool.heartbeatIntervalMs,
     pollIntervalMs: Math.min(1_000, config.pool.heartbeatIntervalMs),
@@ -170,7 +172,7 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
 
   // Slurm mode: Slurm is the pool, and the planner sees only the offerings its cloud shapes cover.
   const slurm =
-    config.pool.kind === 'slurm' ? createSlurmPool({ config: config.pool, store, logger, providers }) : undefined;
+    config.pool.kind === 'slurm' ? createSlurmPool({ config: config.pool, store: asyncStore, logger, providers }) : undefined;
   const pool = slurm?.pool ?? new BuiltinPool({ store, logger, lostAfterMs: config.pool.lostAfterMs, agentsIsolate: true });
   const controller = new Controller({
     store,

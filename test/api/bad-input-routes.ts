@@ -20,15 +20,15 @@ export interface MatrixRoute {
  * Every route of the API that takes a body or a query, with the state it needs set up in `h`'s store: two private
  * agents (one to call as, one whose token is the wrong one), a launched instance, a pending and a placed task.
  */
-export function matrixRoutes(h: ApiHarness): MatrixRoute[] {
+export async function matrixRoutes(h: ApiHarness): Promise<MatrixRoute[]> {
   const routes: MatrixRoute[] = [];
   const registrationToken = h.store.tokens.list().find((t) => t.name === 'private-agents');
   if (!registrationToken) throw new Error('the harness has no registration token');
-  const { agentId, token: agentToken } = h.registry.register(
+  const { agentId, token: agentToken } = await h.registry.register(
     { kind: 'token', token: registrationToken },
     { protocolVersion: 1, name: 'n1', capacity: resources({ cpuMillis: 4000, memoryMiB: 4096 }), labels: {} },
   );
-  const other = h.registry.register(
+  const other = await h.registry.register(
     { kind: 'token', token: registrationToken },
     { protocolVersion: 1, name: 'n2', capacity: resources({ cpuMillis: 4000, memoryMiB: 4096 }), labels: {} },
   );

@@ -30,7 +30,7 @@ describe('api bad input', () => {
 
   before(async () => {
     h = await startApiHarness({ maxBodyBytes: MAX_BODY_BYTES });
-    routes.push(...matrixRoutes(h));
+    routes.push(...(await matrixRoutes(h)));
   });
 
   after(async () => {

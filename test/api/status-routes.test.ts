@@ -21,15 +21,15 @@ describe('api agents and status routes', () => {
   // Each test gets its own store and clock with these agents: one advances the clock an hour.
   beforeEach(async () => {
     h = await startApiHarness();
-    const register = (
+    const register = async (
       name: string,
       cpuMillis: number,
       extra: { site?: string; instanceId?: string; credential?: string } = {},
-    ): string => {
+    ): Promise<string> => {
       const caller = extra.credential
         ? ({ kind: 'bootstrap', credential: extra.credential } as const)
         : ({ kind: 'token', token: h.store.tokens.list().find((t) => t.name === 'private-agents')! } as const);
-      const answer = h.registry.register(caller, {
+      const answer = await h.registry.register(caller, {
         protocolVersion: 1,
         name,
         capacity: resources({ cpuMillis, memoryMiB: 8192, netMbps: 1000 }),
@@ -40,15 +40,15 @@ describe('api agents and status routes', () => {
       h.secrets.push(answer.token);
       return answer.agentId;
     };
-    ids.lab1 = register('lab-1', 4000, { site: 'lab' });
-    ids.lab2 = register('lab-2', 2000, { site: 'lab' });
-    ids.gone = register('gone', 2000, { site: 'lab' });
+    ids.lab1 = await register('lab-1', 4000, { site: 'lab' });
+    ids.lab2 = await register('lab-2', 2000, { site: 'lab' });
+    ids.gone = await register('gone', 2000, { site: 'lab' });
     h.store.agents.setState(ids.gone, 'terminated', 'test', h.clock.now());
-    ids.lost = register('lost', 2000, { site: 'attic' });
+    ids.lost = await register('lost', 2000, { site: 'attic' });
     h.store.agents.setState(ids.lost, 'lost', 'test', h.clock.now());
     const { credential } = h.launch(['i-1', 'i-2', 'i-3']);
-    ids.cloud = register('cloud', 2000, { instanceId: 'i-1', credential });
-    ids.draining = register('cloud-draining', 2000, { instanceId: 'i-3', credential });
+    ids.cloud = await register('cloud', 2000, { instanceId: 'i-1', credential });
+    ids.draining = await register('cloud-draining', 2000, { instanceId: 'i-3', credential });
     h.store.agents.setState(ids.draining, 'draining', 'test', h.clock.now());
     const [task] = h.store.tasks.insert(
       [

@@ -15,6 +15,7 @@ import { newId, newIntentId } from '../../src/core/ids.ts';
 import { DEMO_POLICY } from '../../src/core/policy.ts';
 import { AgentRegistry } from '../../src/pool/builtin/registry.ts';
 import { LocalIdentity } from '../../src/providers/local/local-identity.ts';
+import { asyncSqliteStore } from '../../src/store/sqlite/async-sqlite-store.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { Role, Store } from '../../src/store/store.ts';
 import { launchIntent, offering } from '../fakes/builders.ts';
@@ -75,6 +76,7 @@ export async function startApiHarness(opts: ApiHarnessOptions = {}): Promise<Api
   const dir = mkdtempSync(join(tmpdir(), 'spillway-api-'));
   const dbPath = join(dir, 'spillway.db');
   const store = openSqliteStore(dbPath);
+  const asyncStore = asyncSqliteStore(store);
   const clock = new ManualClock();
   const logs = captureLogs();
   const metrics = new ApiMetrics({ defaultMetrics: false });
@@ -109,7 +111,7 @@ export async function startApiHarness(opts: ApiHarnessOptions = {}): Promise<Api
     const registry = new AgentRegistry({
       identityVerifiers: new Map([[PROVIDER_ID, attestor.verifier()]]),
       audience: () => serverUrl,
-      store,
+      store: asyncStore,
       clock,
       heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS,
       pollIntervalMs: POLL_INTERVAL_MS,

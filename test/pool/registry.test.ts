@@ -12,8 +12,10 @@ import { resources } from '../../src/core/resources.ts';
 import type { RegisterRequest } from '../../src/agent/protocol.ts';
 import { AgentRegistry, type RegistrationCaller } from '../../src/pool/builtin/registry.ts';
 import { TooManyFailuresError } from '../../src/pool/builtin/registration-limits.ts';
-import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
-import type { Store, TokenRecord } from '../../src/store/store.ts';
+import { asyncSqliteStore } from '../../src/store/sqlite/async-sqlite-store.ts';
+import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import type { AsyncStore } from '../../src/store/async-store.ts';
+import type { TokenRecord } from '../../src/store/store.ts';
 import { launchIntent, offering } from '../fakes/builders.ts';
 import { captureLogs, type LogCapture } from '../helpers/log-capture.ts';
 import { dumpSqlite } from '../helpers/sqlite-dump.ts';
@@ -28,7 +30,9 @@ const REQUEST: RegisterRequest = {
 describe('agent registry', () => {
   let dir: string;
   let dbPath: string;
-  let store: Store;
+  let store: SqliteStore;
+  /** The registry's view of `store`: the asynchronous port, as serve gives it. */
+  let asyncStore: AsyncStore;
   let clock: ManualClock;
   let logs: LogCapture;
   let registry: AgentRegistry;
@@ -38,6 +42,7 @@ describe('agent registry', () => {
     dir = mkdtempSync(join(tmpdir(), 'spillway-registry-'));
     dbPath = join(dir, 'store.db');
     store = openSqliteStore(dbPath);
+    asyncStore = asyncSqliteStore(store);
     clock = new ManualClock();
     logs = captureLogs();
     store.meta.bindClusterId('test');
@@ -48,7 +53,7 @@ describe('agent registry', () => {
       hashToken('swt_registration'),
     );
     registry = new AgentRegistry({
-      store,
+      store: asyncStore,
       clock,
       heartbeatIntervalMs: 1_000,
       pollIntervalMs: 250,
@@ -100,24 +105,24 @@ describe('agent registry', () => {
     return tasks.map((t) => t.id);
   }
 
-  it('refuses a people token or an agent’s own token as a registration token', () => {
+  it('refuses a people token or an agent’s own token as a registration token', async () => {
     const admin = store.tokens.create({ id: 'tok-adm', role: 'admin', name: 'a', agentId: null, createdAtMs: 0 }, 'h1');
-    assert.throws(
-      () => registry.register({ kind: 'token', token: admin }, REQUEST),
+    await assert.rejects(
+      registry.register({ kind: 'token', token: admin }, REQUEST),
       (err) => err instanceof AccessError && err.status === 403,
     );
-    const { agentId } = registry.register(viaToken(), REQUEST);
+    const { agentId } = await registry.register(viaToken(), REQUEST);
     const bound = store.tokens.list().find((t) => t.agentId === agentId);
     assert.ok(bound);
-    assert.throws(
-      () => registry.register({ kind: 'token', token: bound }, REQUEST),
+    await assert.rejects(
+      registry.register({ kind: 'token', token: bound }, REQUEST),
       (err) => err instanceof AccessError && err.status === 403,
     );
   });
 
   it('limits failed registrations per credential and per address, on the injected clock, and audits each refusal', async () => {
     const limited = new AgentRegistry({
-      store,
+      store: asyncStore,
       clock,
       heartbeatIntervalMs: 1_000,
       pollIntervalMs: 250,
@@ -143,46 +148,61 @@ describe('agent registry', () => {
     clock.advance(2_000);
     await assert.rejects(limited.registerAttested(forged, request, from('10.0.0.2')), /credential is not valid/);
     const refused = store.audit.list(100).filter((e) => e.action === 'agent.register.refused');
-    assert.deepEqual(
-      refused.map((e) => (e.detail as { address: string; reason: string }).address).sort(),
-      ['10.0.0.1', '10.0.0.1', '10.0.0.2'],
-    );
+    assert.deepEqual(refused.map((e) => (e.detail as { address: string; reason: string }).address).sort(), [
+      '10.0.0.1',
+      '10.0.0.1',
+      '10.0.0.2',
+    ]);
   });
 
-  it('refuses a credential of a terminate intent with 401', () => {
+  it('refuses a credential of a terminate intent with 401', async () => {
     const credential = launch(['i-1'], 'terminate');
-    assert.throws(
-      () => registry.register({ kind: 'bootstrap', credential }, { ...REQUEST, instanceId: 'i-1' }, { instanceId: 'i-1' }),
+    await assert.rejects(
+      registry.register({ kind: 'bootstrap', credential }, { ...REQUEST, instanceId: 'i-1' }, { instanceId: 'i-1' }),
       (err) => err instanceof AccessError && err.status === 401 && /names no launch intent/.test(err.message),
     );
   });
 
-  it('changes nothing when a registration fails', () => {
+  it('changes nothing when a registration fails', async () => {
     const credential = launch(['i-1']);
-    registry.register({ kind: 'bootstrap', credential }, { ...REQUEST, instanceId: 'i-1' }, { instanceId: 'i-1' });
+    await registry.register(
+      { kind: 'bootstrap', credential },
+      { ...REQUEST, instanceId: 'i-1' },
+      { instanceId: 'i-1' },
+    );
     const before = dumpSqlite(dbPath);
-    assert.throws(
-      () => registry.register({ kind: 'bootstrap', credential }, { ...REQUEST, instanceId: 'i-1' }, { instanceId: 'i-1' }),
+    await assert.rejects(
+      registry.register({ kind: 'bootstrap', credential }, { ...REQUEST, instanceId: 'i-1' }, { instanceId: 'i-1' }),
       ConflictError,
     );
     assert.deepEqual(dumpSqlite(dbPath), before);
   });
 
-  it('never logs the tokens it issues', () => {
+  it('never logs the tokens it issues', async () => {
     const credential = launch(['i-1']);
     const issued = [
-      registry.register(viaToken(), REQUEST).token,
-      registry.register({ kind: 'bootstrap', credential }, { ...REQUEST, instanceId: 'i-1' }, { instanceId: 'i-1' }).token,
+      (await registry.register(viaToken(), REQUEST)).token,
+      (
+        await registry.register(
+          { kind: 'bootstrap', credential },
+          { ...REQUEST, instanceId: 'i-1' },
+          { instanceId: 'i-1' },
+        )
+      ).token,
     ];
     assert.ok(logs.lines().some((l) => l.message === 'registered agent'));
     for (const secret of [...issued, credential]) assert.ok(!logs.text().includes(secret));
   });
 
-  it('sets a leaving cloud agent draining so the controller terminates its instance', () => {
+  it('sets a leaving cloud agent draining so the controller terminates its instance', async () => {
     const credential = launch(['i-1']);
-    const { agentId } = registry.register({ kind: 'bootstrap', credential }, { ...REQUEST, instanceId: 'i-1' }, { instanceId: 'i-1' });
+    const { agentId } = await registry.register(
+      { kind: 'bootstrap', credential },
+      { ...REQUEST, instanceId: 'i-1' },
+      { instanceId: 'i-1' },
+    );
     const [taskId] = placeTasks(agentId, 1);
-    assert.deepEqual(registry.leave(agentId, 'shutting down'), { state: 'draining' });
+    assert.deepEqual(await registry.leave(agentId, 'shutting down'), { state: 'draining' });
     assert.equal(store.tasks.get(taskId ?? '')?.state, 'pending');
     assert.ok(
       store.tokens
@@ -190,25 +210,29 @@ describe('agent registry', () => {
         .filter((t) => t.agentId === agentId)
         .every((t) => t.revokedAtMs !== null),
     );
-    assert.deepEqual(registry.leave(agentId, 'again'), { state: 'draining' }, 'leaving twice is harmless');
+    assert.deepEqual(await registry.leave(agentId, 'again'), { state: 'draining' }, 'leaving twice is harmless');
   });
 
-  it('terminates a leaving private agent', () => {
-    const { agentId } = registry.register(viaToken(), REQUEST);
-    assert.deepEqual(registry.leave(agentId, 'bye'), { state: 'terminated' });
+  it('terminates a leaving private agent', async () => {
+    const { agentId } = await registry.register(viaToken(), REQUEST);
+    assert.deepEqual(await registry.leave(agentId, 'bye'), { state: 'terminated' });
     assert.equal(store.agents.get(agentId)?.state, 'terminated');
   });
 
-  it('keeps an agent draining through repeated interruption notices', () => {
+  it('keeps an agent draining through repeated interruption notices', async () => {
     const credential = launch(['i-1']);
-    const { agentId } = registry.register({ kind: 'bootstrap', credential }, { ...REQUEST, instanceId: 'i-1' }, { instanceId: 'i-1' });
+    const { agentId } = await registry.register(
+      { kind: 'bootstrap', credential },
+      { ...REQUEST, instanceId: 'i-1' },
+      { instanceId: 'i-1' },
+    );
     const tasks = placeTasks(agentId, 2);
-    registry.pull(agentId);
-    assert.deepEqual(registry.heartbeat(agentId, { runningTaskIds: tasks, notice: 'interruption' }), {
+    await registry.pull(agentId);
+    assert.deepEqual(await registry.heartbeat(agentId, { runningTaskIds: tasks, notice: 'interruption' }), {
       state: 'draining',
       stopTaskIds: tasks,
     });
-    assert.deepEqual(registry.heartbeat(agentId, { runningTaskIds: [], notice: 'interruption' }), {
+    assert.deepEqual(await registry.heartbeat(agentId, { runningTaskIds: [], notice: 'interruption' }), {
       state: 'draining',
       stopTaskIds: [],
     });
@@ -218,73 +242,102 @@ describe('agent registry', () => {
     );
   });
 
-  it('refuses heartbeats and pulls of unknown agents', () => {
-    assert.throws(() => registry.heartbeat('a-nope', { runningTaskIds: [] }), NotFoundError);
-    assert.throws(() => registry.pull('a-nope'), NotFoundError);
+  it('refuses heartbeats and pulls of unknown agents', async () => {
+    await assert.rejects(registry.heartbeat('a-nope', { runningTaskIds: [] }), NotFoundError);
+    await assert.rejects(registry.pull('a-nope'), NotFoundError);
   });
 
-  it('tells a terminated agent that heartbeats to stop everything it runs', () => {
-    const { agentId } = registry.register(viaToken(), REQUEST);
+  it('tells a terminated agent that heartbeats to stop everything it runs', async () => {
+    const { agentId } = await registry.register(viaToken(), REQUEST);
     const tasks = placeTasks(agentId, 1);
-    registry.pull(agentId);
+    await registry.pull(agentId);
     store.agents.setState(agentId, 'terminated', 'test', clock.now());
-    assert.deepEqual(registry.heartbeat(agentId, { runningTaskIds: tasks }), {
+    assert.deepEqual(await registry.heartbeat(agentId, { runningTaskIds: tasks }), {
       state: 'terminated',
       stopTaskIds: tasks,
     });
   });
 
-  it('leaves a cancelled task cancelled when its agent reports the exit', () => {
-    const { agentId } = registry.register(viaToken(), REQUEST);
+  it('leaves a cancelled task cancelled when its agent reports the exit', async () => {
+    const { agentId } = await registry.register(viaToken(), REQUEST);
     const [taskId = ''] = placeTasks(agentId, 1);
-    registry.pull(agentId);
+    await registry.pull(agentId);
     store.tasks.cancel(taskId, 'test', clock.now());
-    assert.deepEqual(registry.report(agentId, taskId, { kind: 'exit', exitCode: 137, outputTail: '' }), {
+    assert.deepEqual(await registry.report(agentId, taskId, { kind: 'exit', exitCode: 137, outputTail: '' }), {
       state: 'cancelled',
     });
-    assert.throws(() => registry.report(agentId, 't-nope', { kind: 'output', outputTail: '' }), NotFoundError);
+    await assert.rejects(registry.report(agentId, 't-nope', { kind: 'output', outputTail: '' }), NotFoundError);
   });
 
-  it('returns to pending a task the agent never acknowledges running, after two heartbeat intervals', () => {
-    const { agentId } = registry.register(viaToken(), REQUEST);
+  it('returns to pending a task the agent never acknowledges running, after two heartbeat intervals', async () => {
+    const { agentId } = await registry.register(viaToken(), REQUEST);
     const [task] = store.tasks.insert(
-      [{ owner: { team: 't', project: 'p', job: 'j' }, resources: resources({ cpuMillis: 500, memoryMiB: 256 }), priority: 0, revocable: false, constraints: {}, command: ['true'] }],
+      [
+        {
+          owner: { team: 't', project: 'p', job: 'j' },
+          resources: resources({ cpuMillis: 500, memoryMiB: 256 }),
+          priority: 0,
+          revocable: false,
+          constraints: {},
+          command: ['true'],
+        },
+      ],
       clock.now(),
     );
     store.tasks.place(task!.id, agentId, clock.now());
-    assert.equal(registry.pull(agentId).length, 1, 'the pull hands it over (its answer is then lost)');
+    assert.equal((await registry.pull(agentId)).length, 1, 'the pull hands it over (its answer is then lost)');
     clock.advance(1_000);
-    registry.heartbeat(agentId, { runningTaskIds: [] });
-    assert.equal(store.tasks.get(task!.id)!.state, 'running', 'a heartbeat sent before the answer arrived is not proof');
+    await registry.heartbeat(agentId, { runningTaskIds: [] });
+    assert.equal(
+      store.tasks.get(task!.id)!.state,
+      'running',
+      'a heartbeat sent before the answer arrived is not proof',
+    );
     clock.advance(1_001);
-    registry.heartbeat(agentId, { runningTaskIds: [] });
+    await registry.heartbeat(agentId, { runningTaskIds: [] });
     const after = store.tasks.get(task!.id)!;
     assert.equal(after.state, 'pending');
     assert.equal(after.attempts, 1);
     assert.match(after.reason, /does not run it/);
   });
 
-  it('keeps a task running while the agent reports it', () => {
-    const { agentId } = registry.register(viaToken(), REQUEST);
+  it('keeps a task running while the agent reports it', async () => {
+    const { agentId } = await registry.register(viaToken(), REQUEST);
     const [task] = store.tasks.insert(
-      [{ owner: { team: 't', project: 'p', job: 'j' }, resources: resources({ cpuMillis: 500, memoryMiB: 256 }), priority: 0, revocable: false, constraints: {}, command: ['true'] }],
+      [
+        {
+          owner: { team: 't', project: 'p', job: 'j' },
+          resources: resources({ cpuMillis: 500, memoryMiB: 256 }),
+          priority: 0,
+          revocable: false,
+          constraints: {},
+          command: ['true'],
+        },
+      ],
       clock.now(),
     );
     store.tasks.place(task!.id, agentId, clock.now());
-    registry.pull(agentId);
+    await registry.pull(agentId);
     clock.advance(60_000);
-    assert.deepEqual(registry.heartbeat(agentId, { runningTaskIds: [task!.id] }).stopTaskIds, []);
+    assert.deepEqual((await registry.heartbeat(agentId, { runningTaskIds: [task!.id] })).stopTaskIds, []);
     assert.equal(store.tasks.get(task!.id)!.state, 'running');
   });
 
-  it('drains an agent on its shutdown notice: no new placements, placed-but-not-pulled tasks go back to pending', () => {
-    const { agentId } = registry.register(viaToken(), REQUEST);
-    const spec = { owner: { team: 't', project: 'p', job: 'j' }, resources: resources({ cpuMillis: 500, memoryMiB: 256 }), priority: 0, revocable: false, constraints: {}, command: ['true'] };
+  it('drains an agent on its shutdown notice: no new placements, placed-but-not-pulled tasks go back to pending', async () => {
+    const { agentId } = await registry.register(viaToken(), REQUEST);
+    const spec = {
+      owner: { team: 't', project: 'p', job: 'j' },
+      resources: resources({ cpuMillis: 500, memoryMiB: 256 }),
+      priority: 0,
+      revocable: false,
+      constraints: {},
+      command: ['true'],
+    };
     const [running, placed] = store.tasks.insert([spec, spec], clock.now());
     store.tasks.place(running!.id, agentId, clock.now());
-    registry.pull(agentId);
+    await registry.pull(agentId);
     store.tasks.place(placed!.id, agentId, clock.now());
-    const answer = registry.heartbeat(agentId, { runningTaskIds: [running!.id], notice: 'draining' });
+    const answer = await registry.heartbeat(agentId, { runningTaskIds: [running!.id], notice: 'draining' });
     assert.equal(answer.state, 'draining');
     assert.deepEqual(answer.stopTaskIds, [], 'what runs may finish');
     assert.equal(store.tasks.get(running!.id)!.state, 'running');

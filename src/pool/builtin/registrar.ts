@@ -8,7 +8,8 @@ import { formatLocation } from '../../core/location.ts';
 import type { Resources } from '../../core/resources.ts';
 import { IdentityError, type AttestedInstance, type IdentityVerifier } from '../../providers/identity.ts';
 import type { Logger } from '../../log/logger.ts';
-import type { Store, TokenRecord } from '../../store/store.ts';
+import type { AsyncStore } from '../../store/async-store.ts';
+import type { TokenRecord } from '../../store/store.ts';
 import { PROTOCOL_VERSION, type RegisterRequest, type RegisterResponse } from '../../agent/protocol.ts';
 import { DEFAULT_FAILURE_LIMIT, RegistrationFailureLimiter, type FailureLimit } from './registration-limits.ts';
 
@@ -23,7 +24,7 @@ export interface RegistrationOrigin {
 }
 
 export interface RegistrarOptions {
-  readonly store: Store;
+  readonly store: AsyncStore;
   readonly clock: Clock;
   /** Told to every agent that registers. */
   readonly heartbeatIntervalMs: number;
@@ -46,7 +47,7 @@ export interface RegistrarOptions {
  * Each registration is one store transaction and reads time from the injected clock.
  */
 export class Registrar {
-  readonly #store: Store;
+  readonly #store: AsyncStore;
   readonly #clock: Clock;
   readonly #heartbeatIntervalMs: number;
   readonly #pollIntervalMs: number;
@@ -80,7 +81,7 @@ export class Registrar {
     req: RegisterRequest,
     origin: RegistrationOrigin,
   ): Promise<RegisterResponse> {
-    const keys = this.#limitKeys(caller, origin);
+    const keys = await this.#limitKeys(caller, origin);
     const spent = this.#limiter.spent(keys);
     // A launch's credential is shared by its instances and readable on them: once its failures are spent, an instance
     // whose signed identity verifies still registers, so one holder of it cannot lock the others out. Nothing else
@@ -89,11 +90,11 @@ export class Registrar {
     if (spent && !attestedOnly) throw spent;
     try {
       const attested = caller.kind === 'bootstrap' ? await this.#attest(caller.credential, req) : undefined;
-      return this.register(caller, req, attested);
+      return await this.register(caller, req, attested);
     } catch (err) {
       if (err instanceof AccessError) {
         if (spent) throw spent;
-        this.#refused(caller, req, origin, keys, err);
+        await this.#refused(caller, req, origin, keys, err);
       }
       throw err;
     }
@@ -104,19 +105,19 @@ export class Registrar {
    * credential naming a launch intent) counts against itself alone, so failures by others from the same address (a
    * NAT, a proxy, loopback) never lock it out; one that does not counts against the address as well (two keys).
    */
-  #limitKeys(caller: RegistrationCaller, origin: RegistrationOrigin): string[] {
+  async #limitKeys(caller: RegistrationCaller, origin: RegistrationOrigin): Promise<string[]> {
     const credential = `credential:${credentialKey(caller)}`;
-    if (caller.kind === 'token' || this.#namesLaunch(caller.credential)) return [credential];
+    if (caller.kind === 'token' || (await this.#namesLaunch(caller.credential))) return [credential];
     return [credential, `address:${origin.address}`];
   }
 
-  #namesLaunch(credential: string): boolean {
-    const intentId = verifyBootstrapCredential(this.#store.meta.serverSecret(), credential);
-    return intentId !== undefined && this.#store.intents.get(intentId)?.kind === 'launch';
+  async #namesLaunch(credential: string): Promise<boolean> {
+    const intentId = verifyBootstrapCredential(await this.#store.meta.serverSecret(), credential);
+    return intentId !== undefined && (await this.#store.intents.get(intentId))?.kind === 'launch';
   }
 
   async #attest(credential: string, req: RegisterRequest): Promise<AttestedInstance> {
-    const intent = this.#bootstrapIntent(credential);
+    const intent = await this.#bootstrapIntent(credential);
     const verifier = this.#verifiers.get(intent.providerId);
     if (!verifier) {
       throw new IdentityError(
@@ -127,24 +128,25 @@ export class Registrar {
     if (!req.identity) {
       throw new IdentityError('missing', "a bootstrap credential registers only with the instance's signed identity");
     }
+    const { maxProvisionMs } = await this.#store.policy.get();
     return verifier.verify(req.identity, {
       audience: this.#audience(),
       nowMs: this.#clock.now(),
-      maxAgeMs: this.#store.policy.get().maxProvisionMs,
+      maxAgeMs: maxProvisionMs,
     });
   }
 
-  #refused(
+  async #refused(
     caller: RegistrationCaller,
     req: RegisterRequest,
     origin: RegistrationOrigin,
     keys: readonly string[],
     err: AccessError,
-  ): void {
+  ): Promise<void> {
     this.#limiter.fail(keys);
     const intentId =
       caller.kind === 'bootstrap'
-        ? verifyBootstrapCredential(this.#store.meta.serverSecret(), caller.credential)
+        ? verifyBootstrapCredential(await this.#store.meta.serverSecret(), caller.credential)
         : null;
     const detail = {
       status: err.status,
@@ -157,7 +159,7 @@ export class Registrar {
       name: req.name,
     };
     const actor = caller.kind === 'token' ? `${caller.token.name} (${caller.token.id})` : 'bootstrap credential';
-    this.#store.audit.append({ atMs: this.#clock.now(), actor, action: 'agent.register.refused', detail });
+    await this.#store.audit.append({ atMs: this.#clock.now(), actor, action: 'agent.register.refused', detail });
     this.#log.warn('refused agent registration', detail);
   }
 
@@ -176,7 +178,11 @@ export class Registrar {
    *   where that is less (an OS reserve); its labels are the offering's.
    * A protocol version other than ours is a ValidationError on `protocolVersion`. Nothing changes on failure.
    */
-  register(caller: RegistrationCaller, req: RegisterRequest, attested?: AttestedInstance): RegisterResponse {
+  async register(
+    caller: RegistrationCaller,
+    req: RegisterRequest,
+    attested?: AttestedInstance,
+  ): Promise<RegisterResponse> {
     if (req.protocolVersion !== PROTOCOL_VERSION) {
       throw new ValidationError(
         'protocolVersion',
@@ -184,14 +190,14 @@ export class Registrar {
       );
     }
     const nowMs = this.#clock.now();
-    return this.#store.transaction(() => {
+    return this.#store.transaction(async () => {
       const agent =
         caller.kind === 'token'
-          ? this.#registerPrivate(caller.token, req, nowMs)
-          : this.#registerCloud(caller.credential, req, attested, nowMs);
-      this.#store.agents.setIsolation(agent.id, req.isolation ?? 'none');
+          ? await this.#registerPrivate(caller.token, req, nowMs)
+          : await this.#registerCloud(caller.credential, req, attested, nowMs);
+      await this.#store.agents.setIsolation(agent.id, req.isolation ?? 'none');
       const token = newApiToken();
-      this.#store.tokens.create(
+      await this.#store.tokens.create(
         { id: newId('tok'), role: 'agent', name: `agent:${agent.id}`, agentId: agent.id, createdAtMs: nowMs },
         hashToken(token),
       );
@@ -212,7 +218,7 @@ export class Registrar {
     });
   }
 
-  #registerPrivate(token: TokenRecord, req: RegisterRequest, nowMs: number): Agent {
+  async #registerPrivate(token: TokenRecord, req: RegisterRequest, nowMs: number): Promise<Agent> {
     if (token.role !== 'agent' || token.agentId !== null) {
       throw new AccessError(
         403,
@@ -220,7 +226,7 @@ export class Registrar {
       );
     }
     const site = req.site ?? 'default';
-    const bounds = this.#store.registrations.bounds(token.id);
+    const bounds = await this.#store.registrations.bounds(token.id);
     if (bounds?.expiresAtMs != null && nowMs >= bounds.expiresAtMs) {
       throw new AccessError(401, `registering: registration token ${token.id} expired`);
     }
@@ -230,13 +236,13 @@ export class Registrar {
         `registering: registration token ${token.id} registers agents at site ${bounds.site} only, not ${site}`,
       );
     }
-    if (bounds?.maxAgents != null && this.#store.registrations.count(token.id) >= bounds.maxAgents) {
+    if (bounds?.maxAgents != null && (await this.#store.registrations.count(token.id)) >= bounds.maxAgents) {
       throw new AccessError(
         403,
         `registering: registration token ${token.id} has registered its ${bounds.maxAgents} agents; create another`,
       );
     }
-    const agent = this.#store.agents.insert(
+    const agent = await this.#store.agents.insert(
       {
         name: req.name,
         location: { kind: 'private', site },
@@ -251,17 +257,17 @@ export class Registrar {
       },
       nowMs,
     );
-    this.#store.registrations.record(token.id, agent.id, nowMs);
+    await this.#store.registrations.record(token.id, agent.id, nowMs);
     return agent;
   }
 
-  #registerCloud(
+  async #registerCloud(
     credential: string,
     req: RegisterRequest,
     attested: AttestedInstance | undefined,
     nowMs: number,
-  ): Agent {
-    const intent = this.#bootstrapIntent(credential);
+  ): Promise<Agent> {
+    const intent = await this.#bootstrapIntent(credential);
     if (!attested) {
       throw new IdentityError('missing', "a bootstrap credential registers only with the instance's signed identity");
     }
@@ -272,20 +278,20 @@ export class Registrar {
         `the signed identity names instance ${instanceId}, not ${req.instanceId}: an instance registers only itself`,
       );
     }
-    const agent = this.#store.agents.byInstance(intent.providerId, instanceId);
+    const agent = await this.#store.agents.byInstance(intent.providerId, instanceId);
     if (agent && agent.intentId !== intent.id) {
       throw new IdentityError('intent', `instance ${instanceId} was not launched by intent ${intent.id}`);
     }
     if (!agent) throw new ConflictError(`registering: instance ${instanceId} was not launched by intent ${intent.id}`);
     // Before the state check, so a replayed token is named as such; a refused registration rolls back its use.
     const { singleUse } = attested;
-    if (singleUse && !this.#store.registrations.useOnce(singleUse.key, singleUse.expiresAtMs, nowMs)) {
+    if (singleUse && !(await this.#store.registrations.useOnce(singleUse.key, singleUse.expiresAtMs, nowMs))) {
       throw new IdentityError('replayed', `the identity token of instance ${instanceId} was used before`);
     }
     if (agent.state !== 'provisioning')
       throw new ConflictError(`registering: instance ${instanceId} is already registered or being terminated`);
     // The same start as scale-down's maxProvisionMs: when the launch was confirmed.
-    if (nowMs - agent.registeredAtMs > this.#store.policy.get().maxProvisionMs) {
+    if (nowMs - agent.registeredAtMs > (await this.#store.policy.get()).maxProvisionMs) {
       throw new AccessError(401, 'registering: the bootstrap credential expired');
     }
     const capacity = smaller(intent.offering.capacity, req.capacity);
@@ -296,13 +302,13 @@ export class Registrar {
         offering: intent.offering.instanceType,
       });
     }
-    return this.#store.agents.register(agent.id, { capacity, labels: intent.offering.labels }, nowMs);
+    return await this.#store.agents.register(agent.id, { capacity, labels: intent.offering.labels }, nowMs);
   }
 
-  #bootstrapIntent(credential: string): LaunchIntent {
-    const intentId = verifyBootstrapCredential(this.#store.meta.serverSecret(), credential);
+  async #bootstrapIntent(credential: string): Promise<LaunchIntent> {
+    const intentId = verifyBootstrapCredential(await this.#store.meta.serverSecret(), credential);
     if (intentId === undefined) throw new AccessError(401, 'registering: the bootstrap credential is not valid');
-    const intent = this.#store.intents.get(intentId);
+    const intent = await this.#store.intents.get(intentId);
     if (intent?.kind !== 'launch')
       throw new AccessError(401, 'registering: the bootstrap credential names no launch intent');
     return intent;

@@ -5,7 +5,7 @@ import { INTERRUPTION_REASON } from '../../core/interruption.ts';
 import type { TaskHeader, TaskState } from '../../core/task.ts';
 import type { AttestedInstance } from '../../providers/identity.ts';
 import type { Logger } from '../../log/logger.ts';
-import type { Store } from '../../store/store.ts';
+import type { AsyncStore } from '../../store/async-store.ts';
 import type {
   AssignedTask,
   HeartbeatRequest,
@@ -22,12 +22,13 @@ export type AgentRegistryOptions = RegistrarOptions;
 
 /**
  * The agent-facing side of the builtin pool: registration (by its Registrar), heartbeats, work pulls, task reports
- * and clean leaves. Every method is one store transaction and reads time from the injected clock. Callers (the API)
- * have already checked that an agent token acts for the agent it names; the registry checks what only it can
- * (bootstrap credentials, identities, intents, instance state).
+ * and clean leaves. Every method is one store transaction (on the asynchronous port: it settles once that transaction
+ * has committed or rolled back) and reads time from the injected clock. Callers (the API) have already checked that
+ * an agent token acts for the agent it names; the registry checks what only it can (bootstrap credentials,
+ * identities, intents, instance state).
  */
 export class AgentRegistry {
-  readonly #store: Store;
+  readonly #store: AsyncStore;
   readonly #clock: Clock;
   readonly #heartbeatIntervalMs: number;
   readonly #log: Logger;
@@ -51,7 +52,7 @@ export class AgentRegistry {
   }
 
   /** See Registrar.register: `attested` is what a provider's identity verifier vouched for. */
-  register(caller: RegistrationCaller, req: RegisterRequest, attested?: AttestedInstance): RegisterResponse {
+  register(caller: RegistrationCaller, req: RegisterRequest, attested?: AttestedInstance): Promise<RegisterResponse> {
     return this.#registrar.register(caller, req, attested);
   }
 
@@ -60,28 +61,33 @@ export class AgentRegistry {
    * (cancelled, requeued, moved). With an interruption notice the agent is drained and its tasks return to pending,
    * in the same transaction, so they are placed elsewhere before the instance goes away.
    */
-  heartbeat(agentId: string, req: HeartbeatRequest): HeartbeatResponse {
+  heartbeat(agentId: string, req: HeartbeatRequest): Promise<HeartbeatResponse> {
     const nowMs = this.#clock.now();
-    return this.#store.transaction(() => {
-      this.#agent(agentId, 'recording a heartbeat');
-      let agent = this.#store.agents.heartbeat(agentId, nowMs);
+    return this.#store.transaction(async () => {
+      await this.#agent(agentId, 'recording a heartbeat');
+      let agent = await this.#store.agents.heartbeat(agentId, nowMs);
       if (req.notice === 'draining' && agent.state === 'registered') {
         // It takes no new work; what was placed but not pulled goes elsewhere now rather than at its leave.
-        agent = this.#store.agents.setState(agentId, 'draining', 'the agent is shutting down', nowMs);
-        for (const task of this.#store.tasks.listHeaders({ agentId, states: ['placed'] })) {
-          this.#store.tasks.requeue(task.id, agentId, `returned to pending: agent ${agentId} is shutting down`, nowMs);
+        agent = await this.#store.agents.setState(agentId, 'draining', 'the agent is shutting down', nowMs);
+        for (const task of await this.#store.tasks.listHeaders({ agentId, states: ['placed'] })) {
+          await this.#store.tasks.requeue(
+            task.id,
+            agentId,
+            `returned to pending: agent ${agentId} is shutting down`,
+            nowMs,
+          );
         }
         this.#log.info('draining agent on its notice', { agentId });
       }
       if (req.notice === 'interruption') {
         if (agent.state === 'registered' || agent.state === 'provisioning') {
-          agent = this.#store.agents.setState(agentId, 'draining', INTERRUPTION_REASON, nowMs);
+          agent = await this.#store.agents.setState(agentId, 'draining', INTERRUPTION_REASON, nowMs);
         }
-        const requeued = this.#store.tasks.requeueAgent(agentId, INTERRUPTION_REASON, nowMs);
+        const requeued = await this.#store.tasks.requeueAgent(agentId, INTERRUPTION_REASON, nowMs);
         this.#log.warn('draining agent on interruption notice', { agentId, requeuedTasks: requeued });
       }
-      const runningHere = this.#store.tasks.listHeaders({ agentId, states: ['running'] });
-      this.#requeueUnacknowledged(agentId, runningHere, req.runningTaskIds, nowMs);
+      const runningHere = await this.#store.tasks.listHeaders({ agentId, states: ['running'] });
+      await this.#requeueUnacknowledged(agentId, runningHere, req.runningTaskIds, nowMs);
       const running = new Set(runningHere.map((task) => task.id));
       return { state: agent.state, stopTaskIds: req.runningTaskIds.filter((id) => !running.has(id)) };
     });
@@ -92,28 +98,28 @@ export class AgentRegistry {
    * reached the agent (the pull's answer was lost) or was lost by it: it goes back to pending rather than stay
    * running forever. Two heartbeat intervals cover a heartbeat sent before the pull's answer arrived.
    */
-  #requeueUnacknowledged(
+  async #requeueUnacknowledged(
     agentId: string,
     runningHere: readonly TaskHeader[],
     reported: readonly string[],
     nowMs: number,
-  ): void {
+  ): Promise<void> {
     const reportedIds = new Set(reported);
     const cutoff = nowMs - 2 * this.#heartbeatIntervalMs;
     for (const task of runningHere) {
       if (reportedIds.has(task.id) || (task.startedAtMs ?? nowMs) > cutoff) continue;
-      this.#store.tasks.requeue(task.id, agentId, `returned to pending: agent ${agentId} does not run it`, nowMs);
+      await this.#store.tasks.requeue(task.id, agentId, `returned to pending: agent ${agentId} does not run it`, nowMs);
       this.#log.warn('requeued task the agent does not run', { agentId, taskId: task.id });
     }
   }
 
   /** Hands the agent its placed tasks (placed -> running). */
-  pull(agentId: string): AssignedTask[] {
+  pull(agentId: string): Promise<AssignedTask[]> {
     const nowMs = this.#clock.now();
-    return this.#store.transaction(() => {
-      this.#agent(agentId, 'pulling tasks');
-      const metadataTeams = new Set(this.#store.policy.get().metadataAccessTeams ?? []);
-      return this.#store.tasks.claim(agentId, nowMs).map((task) => ({
+    return this.#store.transaction(async () => {
+      await this.#agent(agentId, 'pulling tasks');
+      const metadataTeams = new Set((await this.#store.policy.get()).metadataAccessTeams ?? []);
+      return (await this.#store.tasks.claim(agentId, nowMs)).map((task) => ({
         id: task.id,
         command: task.command,
         resources: task.resources,
@@ -126,21 +132,21 @@ export class AgentRegistry {
    * Records what the agent reports of one of its tasks: output, its exit, or its hand-back (the task returns to
    * pending). NotFoundError when the task is not this agent's.
    */
-  report(agentId: string, taskId: string, req: ReportRequest): { state: TaskState } {
+  report(agentId: string, taskId: string, req: ReportRequest): Promise<{ state: TaskState }> {
     const nowMs = this.#clock.now();
-    return this.#store.transaction(() => {
-      const task = this.#store.tasks.get(taskId);
+    return this.#store.transaction(async () => {
+      const task = await this.#store.tasks.get(taskId);
       if (!task || task.agentId !== agentId) {
         throw new NotFoundError(`reporting on task ${taskId}: it is not a task of agent ${agentId}`);
       }
       switch (req.kind) {
         case 'output':
-          this.#store.tasks.recordOutput(taskId, agentId, req.outputTail);
+          await this.#store.tasks.recordOutput(taskId, agentId, req.outputTail);
           return { state: task.state };
         case 'exit':
-          return { state: this.#store.tasks.finish(taskId, agentId, req, nowMs).state };
+          return { state: (await this.#store.tasks.finish(taskId, agentId, req, nowMs)).state };
         case 'handback': {
-          const requeued = this.#store.tasks.requeue(
+          const requeued = await this.#store.tasks.requeue(
             taskId,
             agentId,
             `handed back by agent ${agentId}: ${req.reason}`,
@@ -157,24 +163,24 @@ export class AgentRegistry {
    * A clean shutdown: the agent's tasks return to pending and its token is revoked. A private agent is terminated;
    * a cloud agent is set draining instead, so the controller's scale-down terminates its instance and billing stops.
    */
-  leave(agentId: string, reason: string): { state: AgentState } {
+  leave(agentId: string, reason: string): Promise<{ state: AgentState }> {
     const nowMs = this.#clock.now();
-    return this.#store.transaction(() => {
-      const agent = this.#agent(agentId, 'leaving the pool');
-      const requeued = this.#store.tasks.requeueAgent(agentId, `agent ${agentId} left: ${reason}`, nowMs);
+    return this.#store.transaction(async () => {
+      const agent = await this.#agent(agentId, 'leaving the pool');
+      const requeued = await this.#store.tasks.requeueAgent(agentId, `agent ${agentId} left: ${reason}`, nowMs);
       const target: AgentState = agent.location.kind === 'cloud' ? 'draining' : 'terminated';
       // A terminated agent stays so; a lost cloud agent is already the controller's to terminate.
       const settled =
         agent.state === target || agent.state === 'terminated' || (agent.state === 'lost' && target === 'draining');
-      const after = settled ? agent : this.#store.agents.setState(agentId, target, `left: ${reason}`, nowMs);
-      this.#store.tokens.revokeForAgent(agentId, nowMs);
+      const after = settled ? agent : await this.#store.agents.setState(agentId, target, `left: ${reason}`, nowMs);
+      await this.#store.tokens.revokeForAgent(agentId, nowMs);
       this.#log.info('agent left', { agentId, state: after.state, requeuedTasks: requeued });
       return { state: after.state };
     });
   }
 
-  #agent(agentId: string, doing: string): Agent {
-    const agent = this.#store.agents.get(agentId);
+  async #agent(agentId: string, doing: string): Promise<Agent> {
+    const agent = await this.#store.agents.get(agentId);
     if (!agent) throw new NotFoundError(`${doing}: no agent ${agentId}`);
     return agent;
   }

@@ -31,7 +31,7 @@ class AsyncSqliteStore {
       ...(repos as { [K in keyof typeof repos]: never }),
       transaction: (fn) => this.#transaction(fn),
       close: async () => {
-        await this.#idle();
+        while (this.#open !== undefined) await this.#open;
         this.#store.close();
       },
     } as AsyncStore;
@@ -44,7 +44,8 @@ class AsyncSqliteStore {
         const value: unknown = Reflect.get(target, property, target);
         if (typeof value !== 'function') return value;
         return async (...args: unknown[]) => {
-          if (this.#inside.getStore() !== true) await this.#idle();
+          // Checked and run in one step: a tick between them would let a transaction open and take this call in.
+          if (this.#inside.getStore() !== true) while (this.#open !== undefined) await this.#open;
           return (value as (...a: unknown[]) => unknown).apply(target, args);
         };
       },
@@ -53,7 +54,8 @@ class AsyncSqliteStore {
 
   async #transaction<T>(fn: () => Promise<T>): Promise<T> {
     if (this.#inside.getStore() === true) return this.#store.transactionAsync(fn);
-    await this.#idle();
+    // As in #wrap: no tick between finding the connection free and taking it (several waiters may wake: loop).
+    while (this.#open !== undefined) await this.#open;
     let settle: () => void = () => undefined;
     this.#open = new Promise((resolve) => (settle = resolve));
     try {
@@ -62,10 +64,5 @@ class AsyncSqliteStore {
       this.#open = undefined;
       settle();
     }
-  }
-
-  /** Waits until no transaction from another caller is open (another may start while a waiter wakes: loop). */
-  async #idle(): Promise<void> {
-    while (this.#open !== undefined) await this.#open;
   }
 }

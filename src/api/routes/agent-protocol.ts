@@ -33,7 +33,7 @@ export function agentProtocolRoutes({ registry }: RouteDeps): Route[] {
       access: { kind: 'own-agent' },
       body: heartbeatSchema,
       response: { status: 200, description: "The agent's state and the tasks to stop.", schema: 'HeartbeatResponse' },
-      handle: ({ params, body }) => ({ body: registry.heartbeat(params.id ?? '', body) }),
+      handle: async ({ params, body }) => ({ body: await registry.heartbeat(params.id ?? '', body) }),
     }),
     defineRoute({
       method: 'POST',
@@ -42,7 +42,7 @@ export function agentProtocolRoutes({ registry }: RouteDeps): Route[] {
       access: { kind: 'own-agent' },
       body: emptyBodySchema,
       response: { status: 200, description: 'The tasks to run now.', schema: 'PullResponse' },
-      handle: ({ params }) => ({ body: { tasks: registry.pull(params.id ?? '') } }),
+      handle: async ({ params }) => ({ body: { tasks: await registry.pull(params.id ?? '') } }),
     }),
     defineRoute({
       method: 'POST',
@@ -53,7 +53,9 @@ export function agentProtocolRoutes({ registry }: RouteDeps): Route[] {
       response: { status: 200, description: "The task's state after the report.", schema: 'TaskStateAnswer' },
       // An exit or a handback frees room (and a handback returns the task to pending); output alone changes nothing.
       wakes: (body) => body.kind !== 'output',
-      handle: ({ params, body }) => ({ body: registry.report(params.id ?? '', params.taskId ?? '', body) }),
+      handle: async ({ params, body }) => ({
+        body: await registry.report(params.id ?? '', params.taskId ?? '', body),
+      }),
     }),
     defineRoute({
       method: 'POST',
@@ -63,7 +65,7 @@ export function agentProtocolRoutes({ registry }: RouteDeps): Route[] {
       body: leaveSchema,
       response: { status: 200, description: "The agent's state after leaving.", schema: 'AgentStateAnswer' },
       wakes: () => true,
-      handle: ({ params, body }) => ({ body: registry.leave(params.id ?? '', body.reason) }),
+      handle: async ({ params, body }) => ({ body: await registry.leave(params.id ?? '', body.reason) }),
     }),
   ];
 }

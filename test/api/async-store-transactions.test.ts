@@ -37,11 +37,11 @@ describe('api state changes through the asynchronous store', () => {
     }
   }
 
-  const submit = (count: number, team = 'vision') => ({
+  const submit = (count: number) => ({
     tasks: Array.from({ length: count }, (_, i) => ({
       command: ['echo', String(i)],
       resources: { cpu: 500, memory: 256 },
-      owner: { team, project: 'p' },
+      owner: { team: 'vision', project: 'p' },
     })),
   });
 
@@ -69,7 +69,9 @@ describe('api state changes through the asynchronous store', () => {
       name: 'POST /v1/tokens creates the token, sets its registration bounds, then audits it',
       action: 'token.create',
       prepare: (h) => () =>
-        h.client(h.tokens.admin).post<CreateTokenResponse>('/v1/tokens', { role: 'agent', name: 'racks', maxAgents: 3 }),
+        h
+          .client(h.tokens.admin)
+          .post<CreateTokenResponse>('/v1/tokens', { role: 'agent', name: 'racks', maxAgents: 3 }),
     },
     {
       name: 'DELETE /v1/tokens/{id} revokes the token, then audits it',
@@ -110,7 +112,9 @@ describe('api state changes through the asynchronous store', () => {
 
   it('keeps a pause made while a policy replacement is between its read and its write (no lost update)', async () => {
     let probe: ReadProbe | undefined;
-    const harness = (h = await startApiHarness({ serverStore: (store) => (probe = holdFirstPolicyRead(store)).store }));
+    const harness = (h = await startApiHarness({
+      serverStore: (store) => (probe = holdFirstRead(store, 'policy', 'get')).store,
+    }));
     const admin = harness.client(harness.tokens.admin);
     const current = harness.store.policy.get();
     assert.equal(current.paused, false);
@@ -159,10 +163,6 @@ interface ReadProbe {
   readonly store: AsyncStore;
   /** Settles once the first matching read has run and its answer is being held. */
   readonly held: Promise<void>;
-}
-
-function holdFirstPolicyRead(store: AsyncStore): ReadProbe {
-  return holdFirstRead(store, 'policy', 'get');
 }
 
 /**

@@ -133,24 +133,25 @@ export class ConsolePages {
     return this.#signInByCode(req, code);
   }
 
+  /** Uses the code and opens the session in one transaction: a session that cannot be opened leaves the code unused. */
   async #signInByCode(req: http.IncomingMessage, code: string): Promise<Answer> {
     const { store, clock } = this.#deps;
     const nowMs = clock.now();
-    const token = await store.transaction(async () => {
+    const started = await store.transaction(async () => {
       const tokenId = /^[A-Za-z0-9_-]{20,100}$/.test(code)
         ? await store.console.useCode(hashToken(code), nowMs)
         : undefined;
-      return tokenId === undefined ? undefined : usableToken(await store.tokens.get(tokenId));
+      const token = tokenId === undefined ? undefined : usableToken(await store.tokens.get(tokenId));
+      return token === undefined ? undefined : this.#started(req, token, nowMs);
     });
-    if (token === undefined) {
-      return {
+    return (
+      started ?? {
         status: 401,
         body: signInPage(
           'This sign-in link is not valid: it expired or was used already. Run `spillway console` again.',
         ),
-      };
-    }
-    return this.#started(req, token, nowMs);
+      }
+    );
   }
 
   async #signInByToken(req: http.IncomingMessage): Promise<Answer> {

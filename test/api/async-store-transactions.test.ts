@@ -6,7 +6,7 @@ import type { CreateTokenResponse } from '../../src/api/types.ts';
 import type { Policy } from '../../src/core/policy.ts';
 import type { Task } from '../../src/core/task.ts';
 import { REPO_NAMES, type AsyncStore } from '../../src/store/async-store.ts';
-import { expectApiError, startApiHarness, type ApiHarness } from '../helpers/api-harness.ts';
+import { expectApiError, rawRequest, startApiHarness, type ApiHarness } from '../helpers/api-harness.ts';
 import { dumpSqlite } from '../helpers/sqlite-dump.ts';
 import { newTask } from '../store/helpers.ts';
 
@@ -20,21 +20,23 @@ describe('api state changes through the asynchronous store', () => {
   });
 
   /**
-   * Makes SQLite itself refuse (or take again) the audit entries of `action`: a trigger, created through a second
-   * connection to the file, so a route's last write fails after its first ones succeeded.
+   * Makes SQLite itself refuse the rows of `table` that match `when` (a trigger, created through a second connection to
+   * the file), so a request's later write fails after its first ones succeeded. Returns what takes them again.
    */
-  function setAuditRefused(dbPath: string, action: string, refused: boolean): void {
-    const db = new DatabaseSync(dbPath);
-    try {
-      db.exec(
-        refused
-          ? `CREATE TRIGGER refuse_audit BEFORE INSERT ON audit WHEN NEW.action = '${action}' ` +
-              `BEGIN SELECT RAISE(ABORT, 'audit refused for the test'); END`
-          : 'DROP TRIGGER refuse_audit',
-      );
-    } finally {
-      db.close();
-    }
+  function refuseInserts(dbPath: string, table: string, when: string): () => void {
+    const exec = (sql: string): void => {
+      const db = new DatabaseSync(dbPath);
+      try {
+        db.exec(sql);
+      } finally {
+        db.close();
+      }
+    };
+    exec(
+      `CREATE TRIGGER refuse_${table} BEFORE INSERT ON ${table} WHEN ${when} ` +
+        `BEGIN SELECT RAISE(ABORT, '${table} refused for the test'); END`,
+    );
+    return () => exec(`DROP TRIGGER refuse_${table}`);
   }
 
   const submit = (count: number) => ({
@@ -86,7 +88,7 @@ describe('api state changes through the asynchronous store', () => {
     it(`undoes every write of a request whose last write fails: ${c.name}`, async () => {
       const harness = (h = await startApiHarness());
       const request = c.prepare(harness);
-      setAuditRefused(harness.dbPath, c.action, true);
+      const allowAudit = refuseInserts(harness.dbPath, 'audit', `NEW.action = '${c.action}'`);
       const before = dumpSqlite(harness.dbPath);
       const err = await expectApiError(request(), 500, /handling the request failed on the server/);
       assert.equal(err.code, 'internal');
@@ -98,7 +100,7 @@ describe('api state changes through the asynchronous store', () => {
         'the cause is logged',
       );
       // The same request once SQLite takes the audit entry: it writes (so the equality above was not vacuous).
-      setAuditRefused(harness.dbPath, c.action, false);
+      allowAudit();
       await request();
       const after = dumpSqlite(harness.dbPath);
       assert.notDeepEqual(after, before);
@@ -109,6 +111,28 @@ describe('api state changes through the asynchronous store', () => {
       );
     });
   }
+
+  it('signs in by a link in one transaction: a session that cannot be opened leaves the link and the old session', async () => {
+    const harness = (h = await startApiHarness());
+    const admin = harness.client(harness.tokens.admin);
+    const open = (path: string, cookie?: string) =>
+      rawRequest(harness.server.url, { method: 'GET', path, headers: cookie === undefined ? {} : { cookie } });
+    const first = await admin.post<{ path: string }>('/v1/console/codes');
+    const cookie = (await open(first.path)).headers['set-cookie']?.[0]?.split(';')[0] ?? '';
+    assert.equal((await open('/console/session', cookie)).status, 200, 'the browser holds a session');
+    const second = await admin.post<{ path: string }>('/v1/console/codes');
+    // The link is used and the browser's session ended before the new session's row is written, which SQLite refuses.
+    const allowSessions = refuseInserts(harness.dbPath, 'console_sessions', '1');
+    const before = dumpSqlite(harness.dbPath);
+    assert.equal((await open(second.path, cookie)).status, 500);
+    assert.deepEqual(dumpSqlite(harness.dbPath), before, 'the failed sign-in left none of its writes');
+    assert.equal((await open('/console/session', cookie)).status, 200, 'the old session still works');
+    allowSessions();
+    const signedIn = await open(second.path, cookie);
+    assert.equal(signedIn.status, 303, 'the link was left unused');
+    assert.match(signedIn.headers['set-cookie']?.[0] ?? '', /^spillway_session=/);
+    assert.equal((await open('/console/session', cookie)).status, 401, 'signing in again ended the old session');
+  });
 
   it('keeps a pause made while a policy replacement is between its read and its write (no lost update)', async () => {
     let probe: ReadProbe | undefined;

@@ -36,6 +36,8 @@ import { identityVerifiers } from './providers/identity-verifiers.ts';
 import type { CloudProvider } from './providers/provider.ts';
 import { openSqliteStore } from './store/sqlite/sqlite-store.ts';
 import { asyncSqliteStore } from './store/sqlite/async-sqlite-store.ts';
+import type { AsyncStore } from './store/async-store.ts';
+import { ClusterModel } from './model/cluster-model.ts';
 import type { Role, Store } from './store/store.ts';
 
 export const VERSION = '0.1.0';
@@ -153,7 +155,7 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
     },
   };
   const api = await startApiServer({
-    store,
+    store: asyncStore,
     registry,
     logger,
     clock,
@@ -161,6 +163,10 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
     listen: { host: config.api.host, port: config.api.port, tls, maxBodyBytes: config.api.maxBodyBytes },
     maxTaskPayloadBytes: config.api.maxTaskPayloadBytes,
     health: { isLeader: () => isLeader(), version: VERSION },
+    liveAgents: () => {
+      const model = ClusterModel.of(store);
+      return model.loaded ? model.agents() : undefined;
+    },
     privateRate: amortizedPrivateRate(config.privateRates),
     providers: providersPort,
     // A submission, a finished task or a new agent starts a pass now instead of at the next interval.
@@ -201,7 +207,7 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
     },
   });
   // The pool's gauges read every agent: read when /metrics is scraped, not on every pass (a pass must not stall the API).
-  metrics.onExposition(() => recordGauges(store, metrics));
+  metrics.onExposition(() => recordGauges(asyncStore, metrics));
   isLeader = () => controller.isLeader();
   leading.controller = controller;
   controller.start();
@@ -260,8 +266,8 @@ function ensureTokenFile(store: Store, file: string, role: Role, name: string, c
   return token;
 }
 
-function recordGauges(store: Store, metrics: ApiMetrics): void {
-  const agents = store.agents.list({ states: NOT_TERMINATED_AGENT_STATES });
+async function recordGauges(store: AsyncStore, metrics: ApiMetrics): Promise<void> {
+  const agents = await store.agents.list({ states: NOT_TERMINATED_AGENT_STATES });
   metrics.agents.reset();
   let spendMicros = 0;
   for (const agent of agents) {
@@ -269,5 +275,5 @@ function recordGauges(store: Store, metrics: ApiMetrics): void {
     if (agent.location.kind === 'cloud' && agent.state !== 'lost') spendMicros += agent.pricePerHourMicros;
   }
   metrics.cloudSpendPerHourUsd.set(microsToUsd(spendMicros));
-  metrics.pendingTasks.set(store.tasks.countByState().pending);
+  metrics.pendingTasks.set((await store.tasks.countByState()).pending);
 }

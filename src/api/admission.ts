@@ -1,5 +1,6 @@
 import { ValidationError } from '../core/errors.ts';
-import type { NewTask, Store } from '../store/store.ts';
+import type { AsyncStore } from '../store/async-store.ts';
+import type { NewTask } from '../store/store.ts';
 import { HttpError } from './errors.ts';
 
 /**
@@ -44,20 +45,20 @@ export function checkPayloads(tasks: readonly NewTask[], maxBytes: number): void
 }
 
 /**
- * Refuses a submission that would take a team past `maxPendingPerTeam` pending tasks: HttpError 429 with
- * `Retry-After`, naming the team, its pending count and the limit. Call it inside the transaction that inserts, so two
- * submissions cannot both pass on the same count. Without a limit, every submission passes.
+ * Refuses a submission that would take a team past `maxPendingPerTeam` pending tasks: rejects with HttpError 429
+ * with `Retry-After`, naming the team, its pending count and the limit. Call it inside the transaction that inserts,
+ * so two submissions cannot both pass on the same count. Without a limit, every submission passes.
  */
-export function checkPendingQuota(
-  store: Store,
+export async function checkPendingQuota(
+  store: AsyncStore,
   tasks: readonly NewTask[],
   maxPendingPerTeam: number | undefined,
-): void {
+): Promise<void> {
   if (maxPendingPerTeam === undefined) return;
   const adding = new Map<string, number>();
   for (const task of tasks) adding.set(task.owner.team, (adding.get(task.owner.team) ?? 0) + 1);
   for (const [team, count] of [...adding].sort(([a], [b]) => a.localeCompare(b))) {
-    const pending = store.tasks.countPending(team);
+    const pending = await store.tasks.countPending(team);
     if (pending + count > maxPendingPerTeam) {
       throw new HttpError(
         429,

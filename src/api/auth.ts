@@ -1,28 +1,29 @@
 import { hashToken, isBootstrapCredential } from '../core/credentials.ts';
 import { AccessError } from '../core/errors.ts';
-import type { Store, TokenRecord } from '../store/store.ts';
+import type { AsyncStore } from '../store/async-store.ts';
+import type { TokenRecord } from '../store/store.ts';
 import type { Access, Caller } from './route.ts';
 
 /**
- * Authenticates and authorizes one request. `what` names the call for messages (`POST /v1/tasks`). Returns the
- * caller, or throws AccessError: 401 when there is no usable credential (missing, unknown, revoked, or a bootstrap
+ * Authenticates and authorizes one request. `what` names the call for messages (`POST /v1/tasks`). Resolves with the
+ * caller, or rejects with AccessError: 401 when there is no usable credential (missing, unknown, revoked, or a bootstrap
  * credential anywhere but registration), 403 when the credential may not make this call. Tokens are looked up by
  * their SHA-256 hash and never appear in a message.
  */
-export function authenticate(
-  store: Store,
+export async function authenticate(
+  store: AsyncStore,
   authorization: string | undefined,
   access: Access,
   params: Readonly<Record<string, string>>,
   what: string,
-): Caller {
+): Promise<Caller> {
   if (access.kind === 'public') return { kind: 'anonymous' };
   const secret = bearer(authorization);
   if (isBootstrapCredential(secret)) {
     if (access.kind === 'register') return { kind: 'bootstrap', credential: secret };
     throw new AccessError(401, 'authenticating: a bootstrap credential is accepted only by POST /v1/agents/register');
   }
-  const token = store.tokens.byHash(hashToken(secret));
+  const token = await store.tokens.byHash(hashToken(secret));
   if (!token) throw new AccessError(401, 'authenticating: the bearer token is not known');
   if (token.revokedAtMs !== null) throw new AccessError(401, 'authenticating: the bearer token was revoked');
   authorize(token, access, params, what);

@@ -9,7 +9,7 @@ const PROVIDER_HEALTHS: readonly ProviderStatus['health'][] = ['ok', 'degraded',
  */
 export class ApiMetrics {
   readonly registry: Registry;
-  readonly #refreshers: (() => void)[] = [];
+  readonly #refreshers: (() => void | Promise<void>)[] = [];
 
   /** Requests by method, route template (never the raw path) and status. */
   readonly httpRequests: Counter<'method' | 'route' | 'status'>;
@@ -125,16 +125,17 @@ export class ApiMetrics {
   }
 
   /**
-   * Runs `refresh` before every exposition: for gauges that cost a read of the whole pool, so they are read when
-   * someone scrapes, not on every pass of the loop.
+   * Runs `refresh` before every exposition, awaiting it when it returns a promise (a read through the asynchronous
+   * store): for gauges that cost a read of the whole pool, so they are read when someone scrapes, not on every pass
+   * of the loop. A refresh that throws or rejects fails that exposition (a 500), as it did when it was synchronous.
    */
-  onExposition(refresh: () => void): void {
+  onExposition(refresh: () => void | Promise<void>): void {
     this.#refreshers.push(refresh);
   }
 
   /** The registry's exposition text and its content type, for GET /metrics. */
   async exposition(): Promise<{ text: string; contentType: string }> {
-    for (const refresh of this.#refreshers) refresh();
+    for (const refresh of this.#refreshers) await refresh();
     return { text: await this.registry.metrics(), contentType: this.registry.contentType };
   }
 }

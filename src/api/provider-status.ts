@@ -9,10 +9,10 @@ export interface ProvidersPort {
   /** The open launch breakers, each with the reason its launches wait. */
   breakers(): readonly BreakerView[];
   /**
-   * Closes the launch breakers of the provider named by its id or by the part after its kind. Throws NotFoundError
-   * for a provider that is not configured.
+   * Closes the launch breakers of the provider named by its id or by the part after its kind. Throws (or rejects
+   * with) NotFoundError for a provider that is not configured.
    */
-  retry(name: string, actor: string): ProviderRetry;
+  retry(name: string, actor: string): ProviderRetry | Promise<ProviderRetry>;
 }
 
 /**

@@ -1,7 +1,9 @@
 import type { z } from 'zod';
+import type { Agent } from '../core/agent.ts';
 import type { TeamScope } from '../core/team-scope.ts';
 import type { AgentRegistry } from '../pool/builtin/registry.ts';
-import type { Role, Store, TokenRecord } from '../store/store.ts';
+import type { AsyncStore } from '../store/async-store.ts';
+import type { Role, TokenRecord } from '../store/store.ts';
 import type { ApiMetrics } from './metrics.ts';
 import type { ProvidersPort } from './provider-status.ts';
 import type { ResponseSchemaName } from './response-schemas.ts';
@@ -108,7 +110,8 @@ export function scopeOf(caller: Caller): TeamScope | undefined {
 
 /** What route handlers may use. Built once by the server from its deps. */
 export interface RouteDeps {
-  readonly store: Store;
+  /** Every read and write of a route goes through the asynchronous port; a state change is one `transaction`. */
+  readonly store: AsyncStore;
   readonly registry: AgentRegistry;
   readonly metrics: ApiMetrics;
   readonly isLeader: () => boolean;
@@ -119,4 +122,6 @@ export interface RouteDeps {
   readonly providers?: ProvidersPort;
   /** A task's command plus environment at most, in UTF-8 bytes (`api.maxTaskPayloadBytes`). */
   readonly maxTaskPayloadBytes: number;
+  /** See `ApiDeps.liveAgents`. */
+  readonly liveAgents?: () => readonly Agent[] | undefined;
 }

@@ -6,7 +6,8 @@ import { SpillwayError, ValidationError, errorMessage } from '../core/errors.ts'
 import { parseWith } from '../config/validate.ts';
 import type { Logger } from '../log/logger.ts';
 import type { AgentRegistry } from '../pool/builtin/registry.ts';
-import type { Store } from '../store/store.ts';
+import type { AsyncStore } from '../store/async-store.ts';
+import type { Agent } from '../core/agent.ts';
 import { amortizedPrivateRate, type PrivateRate } from '../cost-model/ledger.ts';
 import { DEFAULT_MAX_TASK_PAYLOAD_BYTES } from './admission.ts';
 import { authenticate, authenticateSession } from './auth.ts';
@@ -48,7 +49,11 @@ export interface ApiListenOptions {
 }
 
 export interface ApiDeps {
-  readonly store: Store;
+  /**
+   * The store, through the asynchronous port: every request reads and writes only through it, and each state change
+   * a request makes is one `transaction`.
+   */
+  readonly store: AsyncStore;
   readonly registry: AgentRegistry;
   readonly logger: Logger;
   /** Request times (`nowMs` of every store write) come from this clock. */
@@ -67,6 +72,12 @@ export interface ApiDeps {
   readonly maxTaskPayloadBytes?: number;
   /** Called after a successful request that may give the control loop work now (a route's `wakes`). */
   readonly onChange?: () => void;
+  /**
+   * The leading controller's in-memory agents (src/model/), each with its allocation, when its model is loaded;
+   * undefined otherwise (a standby, a model still loading). The status counts them rather than reading every agent
+   * from the store. Absent: the status always reads the store.
+   */
+  readonly liveAgents?: () => readonly Agent[] | undefined;
 }
 
 export interface ApiServer {
@@ -93,6 +104,7 @@ export async function startApiServer(deps: ApiDeps): Promise<ApiServer> {
     maxTaskPayloadBytes: deps.maxTaskPayloadBytes ?? DEFAULT_MAX_TASK_PAYLOAD_BYTES,
     ...(deps.slurmMungeKeyFile ? { slurmMungeKeyFile: deps.slurmMungeKeyFile } : {}),
     ...(deps.providers ? { providers: deps.providers } : {}),
+    ...(deps.liveAgents ? { liveAgents: deps.liveAgents } : {}),
   };
   let document: unknown;
   const routes: Route[] = [
@@ -159,7 +171,7 @@ async function handle(
     const url = requestUrl(req.url);
     const { route, params } = router.match(method, url.pathname);
     template = route.path;
-    const caller = callerOf(deps, req, route, params, `${method} ${route.path}`);
+    const caller = await callerOf(deps, req, route, params, `${method} ${route.path}`);
     const query: unknown = parseWith(route.query ?? noQuerySchema, queryObject(url.searchParams), 'query');
     const body: unknown = route.body
       ? parseWith(route.body, await readJsonBody(req, deps.listen.maxBodyBytes))
@@ -191,16 +203,16 @@ async function handle(
  * A request without an Authorization header may act through a web console session (its cookie); a state-changing one
  * must then pass the same-origin and CSRF checks. Bearer requests are authenticated as they always were.
  */
-function callerOf(
+async function callerOf(
   deps: ApiDeps,
   req: http.IncomingMessage,
   route: Route,
   params: Readonly<Record<string, string>>,
   what: string,
-): Caller {
+): Promise<Caller> {
   const session =
     req.headers.authorization === undefined && route.access.kind !== 'public'
-      ? activeSession(deps.store, req, deps.clock.now(), deps.listen.tls !== undefined)
+      ? await activeSession(deps.store, req, deps.clock.now(), deps.listen.tls !== undefined)
       : undefined;
   if (session === undefined) return authenticate(deps.store, req.headers.authorization, route.access, params, what);
   if (route.method !== 'GET') checkSameOrigin(req, what, session);

@@ -1,7 +1,7 @@
 import { NOT_TERMINATED_AGENT_STATES, type Agent } from '../core/agent.ts';
 import { microsToUsd } from '../core/money.ts';
 import { ZERO, add, subtract, type Resources } from '../core/resources.ts';
-import type { Store } from '../store/store.ts';
+import type { AsyncStore } from '../store/async-store.ts';
 import type { LocationSummary, ProviderStatus, Status } from './types.ts';
 
 /** How long a lost agent stays in the status after its last heartbeat. */
@@ -26,7 +26,7 @@ export const STATUS_PAGE_AGENTS = 500;
  * one snapshot: an agent that changes state while they are read may count in its old state or its new one.
  */
 export async function buildStatus(
-  store: Store,
+  store: AsyncStore,
   nowMs: number,
   leader: boolean,
   providers: readonly ProviderStatus[] = [],
@@ -57,7 +57,7 @@ export async function buildStatus(
   else {
     let after: number | undefined;
     do {
-      const page = store.agents.page({
+      const page = await store.agents.page({
         states: NOT_TERMINATED_AGENT_STATES,
         limit: STATUS_PAGE_AGENTS,
         ...(after !== undefined && { after }),
@@ -68,12 +68,12 @@ export async function buildStatus(
     } while (after !== undefined);
   }
   return {
-    clusterId: store.meta.clusterId(),
-    paused: store.policy.get().paused,
+    clusterId: await store.meta.clusterId(),
+    paused: (await store.policy.get()).paused,
     leader,
     agentCounts,
     isolation,
-    tasks: store.tasks.countByState(),
+    tasks: await store.tasks.countByState(),
     locations: summarizeLocations(locations),
     cloudSpendPerHourUsd: microsToUsd(cloudMicros),
     providers,

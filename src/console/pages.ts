@@ -3,7 +3,8 @@ import type { Clock } from '../core/clock.ts';
 import { hashToken } from '../core/credentials.ts';
 import { AccessError, errorMessage } from '../core/errors.ts';
 import type { Logger } from '../log/logger.ts';
-import type { Store, TokenRecord } from '../store/store.ts';
+import type { AsyncStore } from '../store/async-store.ts';
+import type { TokenRecord } from '../store/store.ts';
 import { loadConsoleAssets, type Asset } from './assets.ts';
 import { confirmSignInPage, signInPage, shellPage } from './html.ts';
 import {
@@ -25,7 +26,7 @@ export const CONSOLE_CSP =
 const MAX_SIGN_IN_BODY_BYTES = 4_096;
 
 export interface ConsolePagesDeps {
-  readonly store: Store;
+  readonly store: AsyncStore;
   readonly clock: Clock;
   readonly logger: Logger;
   /** Whether the server speaks HTTPS: the session cookie is then `Secure`. */
@@ -122,7 +123,7 @@ export class ConsolePages {
    * and a navigation from another site gets a page asking to continue, which posts the code back: so a page elsewhere
    * cannot sign a visitor in as its own token (login CSRF) by linking to a code it made.
    */
-  #signInByLink(req: http.IncomingMessage, url: URL): Answer {
+  async #signInByLink(req: http.IncomingMessage, url: URL): Promise<Answer> {
     const code = url.searchParams.get('code');
     if (code === null || req.method === 'HEAD') return { status: 200, body: signInPage() };
     const site = req.headers['sec-fetch-site'];
@@ -132,22 +133,25 @@ export class ConsolePages {
     return this.#signInByCode(req, code);
   }
 
-  #signInByCode(req: http.IncomingMessage, code: string): Answer {
+  /** Uses the code and opens the session in one transaction: a session that cannot be opened leaves the code unused. */
+  async #signInByCode(req: http.IncomingMessage, code: string): Promise<Answer> {
     const { store, clock } = this.#deps;
     const nowMs = clock.now();
-    const token = store.transaction(() => {
-      const tokenId = /^[A-Za-z0-9_-]{20,100}$/.test(code) ? store.console.useCode(hashToken(code), nowMs) : undefined;
-      return tokenId === undefined ? undefined : usableToken(store.tokens.get(tokenId));
+    const started = await store.transaction(async () => {
+      const tokenId = /^[A-Za-z0-9_-]{20,100}$/.test(code)
+        ? await store.console.useCode(hashToken(code), nowMs)
+        : undefined;
+      const token = tokenId === undefined ? undefined : usableToken(await store.tokens.get(tokenId));
+      return token === undefined ? undefined : this.#started(req, token, nowMs);
     });
-    if (token === undefined) {
-      return {
+    return (
+      started ?? {
         status: 401,
         body: signInPage(
           'This sign-in link is not valid: it expired or was used already. Run `spillway console` again.',
         ),
-      };
-    }
-    return this.#started(req, token, nowMs);
+      }
+    );
   }
 
   async #signInByToken(req: http.IncomingMessage): Promise<Answer> {
@@ -162,18 +166,24 @@ export class ConsolePages {
     const code = form.get('code');
     if (code !== null) return this.#signInByCode(req, code);
     const secret = form.get('token')?.trim() ?? '';
-    const token = secret === '' ? undefined : usableToken(this.#deps.store.tokens.byHash(hashToken(secret)));
+    const token = secret === '' ? undefined : usableToken(await this.#deps.store.tokens.byHash(hashToken(secret)));
     if (token === undefined) {
       return { status: 401, body: signInPage('That token is not known, was revoked, or is an agent token.') };
     }
     return this.#started(req, token, this.#deps.clock.now());
   }
 
-  /** Opens a session for `token`; the one the browser held until now (its cookie is replaced) ends. */
-  #started(req: http.IncomingMessage, token: TokenRecord, nowMs: number): Answer {
+  /**
+   * Opens a session for `token`; the one the browser held until now (its cookie is replaced) ends, in the same
+   * transaction.
+   */
+  async #started(req: http.IncomingMessage, token: TokenRecord, nowMs: number): Promise<Answer> {
+    const { store } = this.#deps;
     const previous = sessionSecretOf(req, this.#deps.secure);
-    if (previous !== undefined) this.#deps.store.console.closeSession(hashToken(previous));
-    const { secret, expiresAtMs } = startSession(this.#deps.store, token, nowMs);
+    const { secret, expiresAtMs } = await store.transaction(async () => {
+      if (previous !== undefined) await store.console.closeSession(hashToken(previous));
+      return startSession(store, token, nowMs);
+    });
     this.#deps.logger.info('started console session', { tokenId: token.id, role: token.role });
     return {
       status: 303,
@@ -182,8 +192,8 @@ export class ConsolePages {
     };
   }
 
-  #session(req: http.IncomingMessage): Answer {
-    const session = activeSession(this.#deps.store, req, this.#deps.clock.now(), this.#deps.secure);
+  async #session(req: http.IncomingMessage): Promise<Answer> {
+    const session = await activeSession(this.#deps.store, req, this.#deps.clock.now(), this.#deps.secure);
     if (session === undefined) {
       return json(401, { error: { code: 'unauthorized', message: 'signing in: there is no console session' } });
     }
@@ -198,11 +208,11 @@ export class ConsolePages {
     });
   }
 
-  #signOut(req: http.IncomingMessage): Answer {
-    const session = activeSession(this.#deps.store, req, this.#deps.clock.now(), this.#deps.secure);
+  async #signOut(req: http.IncomingMessage): Promise<Answer> {
+    const session = await activeSession(this.#deps.store, req, this.#deps.clock.now(), this.#deps.secure);
     checkSameOrigin(req, 'POST /console/signout', session);
     if (session !== undefined) {
-      this.#deps.store.console.closeSession(hashToken(session.secret));
+      await this.#deps.store.console.closeSession(hashToken(session.secret));
       this.#deps.logger.info('ended console session', { tokenId: session.token.id });
     }
     return { status: 204, body: '', headers: { 'set-cookie': clearedSessionCookie(this.#deps.secure) } };

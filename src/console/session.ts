@@ -2,7 +2,8 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { hashToken } from '../core/credentials.ts';
 import { AccessError } from '../core/errors.ts';
-import type { Store, TokenRecord } from '../store/store.ts';
+import type { AsyncStore } from '../store/async-store.ts';
+import type { TokenRecord } from '../store/store.ts';
 
 /** The session cookie's name over plain HTTP (loopback). */
 export const SESSION_COOKIE = 'spillway_session';
@@ -37,18 +38,26 @@ export function csrfTokenOf(sessionSecret: string): string {
 }
 
 /** A code made by `token`; returns the code (only its hash is stored). */
-export function makeSignInCode(store: Store, token: TokenRecord, nowMs: number): { code: string; expiresAtMs: number } {
+export async function makeSignInCode(
+  store: AsyncStore,
+  token: TokenRecord,
+  nowMs: number,
+): Promise<{ code: string; expiresAtMs: number }> {
   const code = newConsoleSecret();
   const expiresAtMs = nowMs + SIGN_IN_CODE_TTL_MS;
-  store.console.addCode(hashToken(code), token.id, nowMs, expiresAtMs);
+  await store.console.addCode(hashToken(code), token.id, nowMs, expiresAtMs);
   return { code, expiresAtMs };
 }
 
 /** Starts a session acting as `token`; returns its secret, for the cookie. */
-export function startSession(store: Store, token: TokenRecord, nowMs: number): { secret: string; expiresAtMs: number } {
+export async function startSession(
+  store: AsyncStore,
+  token: TokenRecord,
+  nowMs: number,
+): Promise<{ secret: string; expiresAtMs: number }> {
   const secret = newConsoleSecret();
   const expiresAtMs = nowMs + SESSION_TTL_MS;
-  store.console.openSession(hashToken(secret), { tokenId: token.id, createdAtMs: nowMs, expiresAtMs });
+  await store.console.openSession(hashToken(secret), { tokenId: token.id, createdAtMs: nowMs, expiresAtMs });
   return { secret, expiresAtMs };
 }
 
@@ -78,17 +87,17 @@ export interface ActiveSession {
  * The request's live session: its cookie names a session that has not expired, whose token is still known, unrevoked
  * and of a human role. Undefined otherwise.
  */
-export function activeSession(
-  store: Store,
+export async function activeSession(
+  store: AsyncStore,
   req: IncomingMessage,
   nowMs: number,
   secure: boolean,
-): ActiveSession | undefined {
+): Promise<ActiveSession | undefined> {
   const secret = sessionSecretOf(req, secure);
   if (secret === undefined) return undefined;
-  const session = store.console.session(hashToken(secret), nowMs);
+  const session = await store.console.session(hashToken(secret), nowMs);
   if (session === undefined) return undefined;
-  const token = store.tokens.get(session.tokenId);
+  const token = await store.tokens.get(session.tokenId);
   if (token === undefined || token.revokedAtMs !== null || token.role === 'agent') return undefined;
   return { secret, token, expiresAtMs: session.expiresAtMs };
 }

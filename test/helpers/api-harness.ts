@@ -15,6 +15,8 @@ import { newId, newIntentId } from '../../src/core/ids.ts';
 import { DEMO_POLICY } from '../../src/core/policy.ts';
 import { AgentRegistry } from '../../src/pool/builtin/registry.ts';
 import { LocalIdentity } from '../../src/providers/local/local-identity.ts';
+import { ClusterModel } from '../../src/model/cluster-model.ts';
+import type { AsyncStore } from '../../src/store/async-store.ts';
 import { asyncSqliteStore } from '../../src/store/sqlite/async-sqlite-store.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { Role, Store } from '../../src/store/store.ts';
@@ -36,12 +38,20 @@ export interface ApiHarnessOptions {
   readonly isLeader?: () => boolean;
   /** Called after each request that may give the control loop work now (the server's `onChange`). */
   readonly onChange?: () => void;
+  /**
+   * What the server gets as its store, given the harness's asynchronous SQLite store: by default that store itself.
+   * A test may hand the server a view of it that holds some calls back, to force an interleaving of requests.
+   */
+  readonly serverStore?: (store: AsyncStore) => AsyncStore;
 }
 
 /** A real SQLite file in a temp dir, a registry, and the API on 127.0.0.1 with a free port; all logs captured. */
 export interface ApiHarness {
   readonly dbPath: string;
+  /** The SQLite store, synchronous: for tests to set up and inspect data (the server reads only `asyncStore`). */
   readonly store: Store;
+  /** The same store through the asynchronous port, as the server uses it. */
+  readonly asyncStore: AsyncStore;
   readonly clock: ManualClock;
   readonly logs: LogCapture;
   readonly metrics: ApiMetrics;
@@ -125,13 +135,18 @@ export async function startApiHarness(opts: ApiHarnessOptions = {}): Promise<Api
     };
     const server = await startApiServer({
       providers,
-      store,
+      store: opts.serverStore ? opts.serverStore(asyncStore) : asyncStore,
       registry,
       logger: logs.logger,
       clock,
       metrics,
       listen: { host: '127.0.0.1', port: 0, maxBodyBytes: opts.maxBodyBytes ?? 64 * 1024, tls: opts.tls },
       health: { isLeader: opts.isLeader ?? (() => true), version: '9.9.9-test' },
+      // The in-memory model a leading controller keeps of this store (a test loads and refreshes it itself).
+      liveAgents: () => {
+        const model = ClusterModel.of(store);
+        return model.loaded ? model.agents() : undefined;
+      },
       ...(opts.maxTaskPayloadBytes === undefined ? {} : { maxTaskPayloadBytes: opts.maxTaskPayloadBytes }),
       ...(opts.slurmMungeKeyFile === undefined ? {} : { slurmMungeKeyFile: opts.slurmMungeKeyFile }),
       ...(opts.onChange === undefined ? {} : { onChange: opts.onChange }),
@@ -140,6 +155,7 @@ export async function startApiHarness(opts: ApiHarnessOptions = {}): Promise<Api
     return {
       dbPath,
       store,
+      asyncStore,
       clock,
       logs,
       metrics,
@@ -174,7 +190,7 @@ export async function startApiHarness(opts: ApiHarnessOptions = {}): Promise<Api
       async close() {
         for (const client of clients) client.close();
         await server.close();
-        store.close();
+        await asyncStore.close();
         rmSync(dir, { recursive: true, force: true });
       },
     };

@@ -53,7 +53,9 @@ export function agentProtocolRoutes({ registry }: RouteDeps): Route[] {
       response: { status: 200, description: "The task's state after the report.", schema: 'TaskStateAnswer' },
       // An exit or a handback frees room (and a handback returns the task to pending); output alone changes nothing.
       wakes: (body) => body.kind !== 'output',
-      handle: async ({ params, body }) => ({ body: await registry.report(params.id ?? '', params.taskId ?? '', body) }),
+      handle: async ({ params, body }) => ({
+        body: await registry.report(params.id ?? '', params.taskId ?? '', body),
+      }),
     }),
     defineRoute({
       method: 'POST',

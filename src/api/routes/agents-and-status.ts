@@ -1,4 +1,3 @@
-import { ClusterModel } from '../../model/cluster-model.ts';
 import { providerStatuses } from '../provider-status.ts';
 import { buildStatus } from '../status.ts';
 import { defineRoute, type Route, type RouteDeps } from '../route.ts';
@@ -8,7 +7,7 @@ import { agentsQuerySchema } from '../schemas.ts';
 const READERS = ['admin', 'submitter', 'finance'] as const;
 
 /** GET /v1/agents, GET /v1/status. */
-export function agentsAndStatusRoutes({ store, isLeader, providers }: RouteDeps): Route[] {
+export function agentsAndStatusRoutes({ store, isLeader, providers, liveAgents }: RouteDeps): Route[] {
   return [
     defineRoute({
       method: 'GET',
@@ -17,9 +16,9 @@ export function agentsAndStatusRoutes({ store, isLeader, providers }: RouteDeps)
       access: { kind: 'roles', roles: READERS },
       query: agentsQuerySchema,
       response: { status: 200, description: 'The agents.', schema: 'AgentList' },
-      handle: ({ query }) => {
+      handle: async ({ query }) => {
         const [after] = query.cursor === undefined ? [] : decodeCursor('agents', query.cursor, 1);
-        const page = store.agents.page({
+        const page = await store.agents.page({
           ...(query.state && { states: query.state }),
           limit: query.limit ?? DEFAULT_PAGE_SIZE,
           ...(after !== undefined && { after }),
@@ -37,10 +36,10 @@ export function agentsAndStatusRoutes({ store, isLeader, providers }: RouteDeps)
       response: { status: 200, description: 'The status.', schema: 'Status' },
       handle: async ({ nowMs }) => {
         // The leader's model holds every live agent with its allocation: counted in memory, not read from the store.
-        const model = ClusterModel.of(store);
         const leader = isLeader();
-        const fromModel = leader && model.loaded ? () => model.agents() : undefined;
-        const providerList = providerStatuses(providers, leader, store.intents.open());
+        const modelAgents = leader ? liveAgents?.() : undefined;
+        const fromModel = modelAgents === undefined ? undefined : () => modelAgents;
+        const providerList = providerStatuses(providers, leader, await store.intents.open());
         return { body: await buildStatus(store, nowMs, leader, providerList, fromModel) };
       },
     }),

@@ -12,11 +12,11 @@ export function auditRoutes({ store }: RouteDeps): Route[] {
       access: { kind: 'roles', roles: ['admin'] },
       query: auditQuerySchema,
       response: { status: 200, description: 'The entries.', schema: 'AuditList' },
-      handle: ({ query }) => {
+      handle: async ({ query }) => {
         const limit = query.limit ?? DEFAULT_PAGE_SIZE;
         const [beforeId] = query.cursor === undefined ? [] : decodeCursor('audit', query.cursor, 1);
         // One more than the page, to know whether another follows.
-        const entries = store.audit.list(limit + 1, beforeId);
+        const entries = await store.audit.list(limit + 1, beforeId);
         const page = entries.slice(0, limit);
         const last = page.at(-1);
         const next = entries.length > limit && last !== undefined ? encodeCursor('audit', [last.id]) : null;

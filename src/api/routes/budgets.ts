@@ -6,7 +6,7 @@ import { microsToUsd } from '../../core/money.ts';
 import type { BudgetAlert } from '../../cost-model/budget-alerts.ts';
 import { budgetLedgerFromMs, describeScope, type Budget, type BudgetScope } from '../../cost-model/budget.ts';
 import { budgetSpend } from '../../cost-model/budget-spend.ts';
-import type { Store } from '../../store/store.ts';
+import type { AsyncStore } from '../../store/async-store.ts';
 import { actorOf, defineRoute, scopeOf, type Access, type Route, type RouteDeps } from '../route.ts';
 import { DEFAULT_PAGE_SIZE, decodeCursor, encodeCursor, pageOf } from '../paging.ts';
 import { budgetAlertsQuerySchema, budgetBodySchema, pageQuerySchema } from '../schemas.ts';
@@ -30,12 +30,12 @@ export function budgetRoutes({ store }: RouteDeps): Route[] {
       access: FINANCE,
       response: { status: 200, description: 'The budgets.', schema: 'BudgetList' },
       query: pageQuerySchema,
-      handle: ({ query, caller, nowMs }) => {
+      handle: async ({ query, caller, nowMs }) => {
         const scope = scopeOf(caller);
-        const budgets = store.budgets.list().filter((budget) => budgetInScope(scope, budget.scope));
+        const budgets = (await store.budgets.list()).filter((budget) => budgetInScope(scope, budget.scope));
         // Spend is computed for the page's budgets only.
         const page = pageOf('budgets', budgets, query);
-        return { body: { budgets: viewsOf(store, page.items, nowMs), next: page.next } };
+        return { body: { budgets: await viewsOf(store, page.items, nowMs), next: page.next } };
       },
     }),
     defineRoute({
@@ -45,7 +45,7 @@ export function budgetRoutes({ store }: RouteDeps): Route[] {
       access: FINANCE,
       query: budgetAlertsQuerySchema,
       response: { status: 200, description: 'The alerts.', schema: 'BudgetAlertList' },
-      handle: ({ query, caller }) => {
+      handle: async ({ query, caller }) => {
         const scope = scopeOf(caller);
         const limit = query.limit ?? DEFAULT_PAGE_SIZE;
         const [beforeId] = query.cursor === undefined ? [] : decodeCursor('alerts', query.cursor, 1);
@@ -58,7 +58,7 @@ export function budgetRoutes({ store }: RouteDeps): Route[] {
         let scanned = 0;
         let resumeAt: number | undefined;
         for (;;) {
-          const batch = store.budgets.alerts(batchSize, from);
+          const batch = await store.budgets.alerts(batchSize, from);
           visible.push(...batch.filter((alert) => budgetInScope(scope, alert.scope)));
           scanned += batch.length;
           const last = batch.at(-1);
@@ -86,8 +86,8 @@ export function budgetRoutes({ store }: RouteDeps): Route[] {
       summary: 'One budget, by id or name, with its spend in its current period.',
       access: FINANCE,
       response: { status: 200, description: 'The budget.', schema: 'Budget' },
-      handle: ({ params, caller, nowMs }) => ({
-        body: viewsOf(store, [mustGet(store, params.id ?? '', 'reading', scopeOf(caller))], nowMs)[0],
+      handle: async ({ params, caller, nowMs }) => ({
+        body: (await viewsOf(store, [await mustGet(store, params.id ?? '', 'reading', scopeOf(caller))], nowMs))[0],
       }),
     }),
     defineRoute({
@@ -99,7 +99,7 @@ export function budgetRoutes({ store }: RouteDeps): Route[] {
       access: FINANCE,
       body: budgetBodySchema,
       response: { status: 200, description: 'The budget now in force (201 when created).', schema: 'Budget' },
-      handle: ({ params, body, caller, nowMs }) => {
+      handle: async ({ params, body, caller, nowMs }) => {
         const ref = params.id ?? '';
         const scope = scopeOf(caller);
         if (!budgetInScope(scope, body.scope) && scope !== undefined) {
@@ -108,14 +108,14 @@ export function budgetRoutes({ store }: RouteDeps): Route[] {
             `scope: this token acts for ${describeTeamScope(scope)}; it may not set a budget on ${describeScope(body.scope)}`,
           );
         }
-        return store.transaction(() => {
-          const existing = store.budgets.get(ref);
+        return store.transaction(async () => {
+          const existing = await store.budgets.get(ref);
           if (existing !== undefined && !budgetInScope(scope, existing.scope)) {
             throw new NotFoundError(`replacing budget ${ref}: there is no such budget`);
           }
           const name = existing?.name ?? parseWith(budgetNameSchema, ref, 'path.id');
-          const { budget, created } = store.budgets.set(toBudgetSpec(name, body), actorOf(caller), nowMs);
-          return { status: created ? 201 : 200, body: viewsOf(store, [budget], nowMs)[0] };
+          const { budget, created } = await store.budgets.set(toBudgetSpec(name, body), actorOf(caller), nowMs);
+          return { status: created ? 201 : 200, body: (await viewsOf(store, [budget], nowMs))[0] };
         });
       },
     }),
@@ -126,18 +126,23 @@ export function budgetRoutes({ store }: RouteDeps): Route[] {
       access: FINANCE,
       response: { status: 200, description: 'The deleted budget, with its spend at deletion.', schema: 'Budget' },
       handle: ({ params, caller, nowMs }) =>
-        store.transaction(() => {
-          const budget = mustGet(store, params.id ?? '', 'deleting', scopeOf(caller));
-          store.budgets.delete(budget.id, actorOf(caller), nowMs);
-          return { body: viewsOf(store, [budget], nowMs)[0] };
+        store.transaction(async () => {
+          const budget = await mustGet(store, params.id ?? '', 'deleting', scopeOf(caller));
+          await store.budgets.delete(budget.id, actorOf(caller), nowMs);
+          return { body: (await viewsOf(store, [budget], nowMs))[0] };
         }),
     }),
   ];
 }
 
 /** A budget outside the caller's scope is not found, like one that does not exist. */
-function mustGet(store: Store, ref: string, doing: string, scope: TeamScope | undefined): Budget {
-  const budget = store.budgets.get(ref);
+async function mustGet(
+  store: AsyncStore,
+  ref: string,
+  doing: string,
+  scope: TeamScope | undefined,
+): Promise<Budget> {
+  const budget = await store.budgets.get(ref);
   if (budget === undefined || !budgetInScope(scope, budget.scope)) {
     throw new NotFoundError(`${doing} budget ${ref}: there is no such budget`);
   }
@@ -163,9 +168,9 @@ export function budgetInScope(scope: TeamScope | undefined, budgetScope: BudgetS
 }
 
 /** Budgets with their spend now, read from one ledger slice that covers all their windows. */
-function viewsOf(store: Store, budgets: readonly Budget[], nowMs: number): BudgetView[] {
+async function viewsOf(store: AsyncStore, budgets: readonly Budget[], nowMs: number): Promise<BudgetView[]> {
   if (budgets.length === 0) return [];
-  const ledger = store.ledger.overlapping(budgetLedgerFromMs(budgets, nowMs), nowMs + 1);
+  const ledger = await store.ledger.overlapping(budgetLedgerFromMs(budgets, nowMs), nowMs + 1);
   return budgetSpend(budgets, ledger, nowMs).map(({ budget, window, spentMicros, percent, overrunMicros }) => ({
     id: budget.id,
     name: budget.name,

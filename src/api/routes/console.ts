@@ -16,13 +16,13 @@ export function consoleRoutes({ store }: RouteDeps): Route[] {
       access: { kind: 'roles', roles: ['admin', 'submitter', 'finance'] },
       body: emptyBodySchema,
       response: { status: 201, description: 'The code and the path that uses it.', schema: 'ConsoleCode' },
-      handle: ({ caller, nowMs }) => {
+      handle: async ({ caller, nowMs }) => {
         if (caller.kind !== 'token') throw new AccessError(401, 'making a sign-in code: send a bearer token');
         // A session making links would open sessions after it, each 12 hours more: it could outlive its expiry forever.
         if (caller.viaSession === true) {
           throw new AccessError(403, 'making a sign-in code: a console session cannot; send the bearer token');
         }
-        const { code, expiresAtMs } = makeSignInCode(store, caller.token, nowMs);
+        const { code, expiresAtMs } = await makeSignInCode(store, caller.token, nowMs);
         return { status: 201, body: { code, expiresAtMs, path: `/console/signin?code=${code}` } };
       },
     }),

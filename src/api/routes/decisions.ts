@@ -19,9 +19,9 @@ export function decisionRoutes({ store }: RouteDeps): Route[] {
       access: { kind: 'roles', roles: ['admin', 'submitter', 'finance'] },
       query: pageQuerySchema,
       response: { status: 200, description: 'The decisions.', schema: 'DecisionList' },
-      handle: ({ query, caller }) => {
+      handle: async ({ query, caller }) => {
         const [createdAtMs, seq] = query.cursor === undefined ? [] : decodeCursor('decisions', query.cursor, 2);
-        const page = store.intents.recent(
+        const page = await store.intents.recent(
           query.limit ?? DEFAULT_PAGE_SIZE,
           createdAtMs === undefined || seq === undefined ? undefined : { createdAtMs, seq },
         );

@@ -32,24 +32,28 @@ const HISTORY_CACHE_ENTRIES = 64;
  * cost ledger.
  */
 export function historyRoutes({ store }: RouteDeps): Route[] {
-  const cache = new Map<string, { atMs: number; body: unknown }>();
-  // A body may be a promise still being computed: callers asking meanwhile share it rather than computing again.
-  const reuse = (key: string, nowMs: number, compute: () => unknown): unknown => {
+  const cache = new Map<string, { atMs: number; body: Promise<unknown> }>();
+  // A body may be a promise still being computed: callers asking meanwhile share it rather than computing again. A
+  // computation that fails is not kept; every caller sharing it gets its error.
+  const reuse = (key: string, nowMs: number, compute: () => Promise<unknown>): Promise<unknown> => {
     const hit = cache.get(key);
     if (hit !== undefined && nowMs >= hit.atMs && nowMs - hit.atMs < HISTORY_REUSE_MS) return hit.body;
     const body = compute();
     if (cache.size >= HISTORY_CACHE_ENTRIES) cache.clear();
     const entry = { atMs: nowMs, body };
     cache.set(key, entry);
-    if (body instanceof Promise) {
-      body.catch(() => {
-        if (cache.get(key) === entry) cache.delete(key);
-      });
-    }
+    body.catch(() => {
+      if (cache.get(key) === entry) cache.delete(key);
+    });
     return body;
   };
   // The runs are read only for a scoped caller's spend: the pool and the whole bill need the agents alone.
-  const ledgerFor = (resolution: HistoryResolution, nowMs: number, last: number | undefined, agentsOnly: boolean) =>
+  const ledgerFor = async (
+    resolution: HistoryResolution,
+    nowMs: number,
+    last: number | undefined,
+    agentsOnly: boolean,
+  ) =>
     store.ledger.overlapping(historyWindow(resolution, nowMs, last).window.fromMs, nowMs + 1, { agentsOnly });
   return [
     defineRoute({
@@ -63,12 +67,12 @@ export function historyRoutes({ store }: RouteDeps): Route[] {
       access: { kind: 'roles', roles: ['admin', 'submitter', 'finance'] },
       query: historyQuerySchema,
       response: { status: 200, description: 'The history, oldest bucket first.', schema: 'PoolHistory' },
-      handle: ({ query, nowMs }) => {
+      handle: async ({ query, nowMs }) => {
         const resolution = query.resolution ?? 'minute';
         const last = checkedLast(resolution, query.last);
-        const body = reuse(`pool:${resolution}:${last ?? ''}`, nowMs, (): PoolHistory => {
+        const body = reuse(`pool:${resolution}:${last ?? ''}`, nowMs, async (): Promise<PoolHistory> => {
           const { window, bucketMs, buckets } = poolSizes(
-            ledgerFor(resolution, nowMs, last, true).agents,
+            (await ledgerFor(resolution, nowMs, last, true)).agents,
             resolution,
             nowMs,
             locationKey,
@@ -87,7 +91,7 @@ export function historyRoutes({ store }: RouteDeps): Route[] {
             })),
           };
         });
-        return { body };
+        return { body: await body };
       },
     }),
     defineRoute({
@@ -106,7 +110,7 @@ export function historyRoutes({ store }: RouteDeps): Route[] {
         const scope = scopeOf(caller);
         const key = `spend:${resolution}:${last ?? ''}:${scope === undefined ? '*' : JSON.stringify(scope)}`;
         const body = reuse(key, nowMs, async (): Promise<SpendHistory> => {
-          const ledger = ledgerFor(resolution, nowMs, last, scope === undefined);
+          const ledger = await ledgerFor(resolution, nowMs, last, scope === undefined);
           const { window, bucketMs, buckets } =
             scope === undefined
               ? cloudSpend(ledger.agents, resolution, nowMs, undefined, last)
@@ -137,14 +141,14 @@ export function historyRoutes({ store }: RouteDeps): Route[] {
       response: { status: 200, description: 'The forecasts, by budget name.', schema: 'BudgetForecastList' },
       handle: async ({ caller, nowMs }) => {
         const scope = scopeOf(caller);
-        const budgets = store.budgets.list().filter((b) => budgetInScope(scope, b.scope));
+        const budgets = (await store.budgets.list()).filter((b) => budgetInScope(scope, b.scope));
         // The budgets are part of the key: a budget set or deleted is seen at once.
         const key = `forecasts:${scope === undefined ? '*' : JSON.stringify(scope)}:${JSON.stringify(budgets)}`;
         const body = reuse(key, nowMs, async () => {
           const ledger =
             budgets.length === 0
               ? { agents: [], usage: [] }
-              : store.ledger.overlapping(budgetLedgerFromMs(budgets, nowMs), nowMs + 1);
+              : await store.ledger.overlapping(budgetLedgerFromMs(budgets, nowMs), nowMs + 1);
           const computed = await drainYielding(budgetForecastSteps(budgets, ledger, nowMs));
           const forecasts = computed.map((f): BudgetForecastView => ({
             id: f.budget.id,

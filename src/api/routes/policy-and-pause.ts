@@ -1,6 +1,6 @@
 import { actorOf, defineRoute, type Caller, type Route, type RouteDeps } from '../route.ts';
 import { emptyBodySchema, policySchema } from '../schemas.ts';
-import type { Store } from '../../store/store.ts';
+import type { AsyncStore } from '../../store/async-store.ts';
 
 /** GET and PUT /v1/policy, POST /v1/pause and /v1/resume. Every change is audited with the caller as actor. */
 export function policyAndPauseRoutes({ store }: RouteDeps): Route[] {
@@ -11,7 +11,7 @@ export function policyAndPauseRoutes({ store }: RouteDeps): Route[] {
       summary: 'The burst policy in force.',
       access: { kind: 'roles', roles: ['admin', 'submitter', 'finance'] },
       response: { status: 200, description: 'The policy.', schema: 'Policy' },
-      handle: () => ({ body: store.policy.get() }),
+      handle: async () => ({ body: await store.policy.get() }),
     }),
     defineRoute({
       method: 'PUT',
@@ -23,9 +23,11 @@ export function policyAndPauseRoutes({ store }: RouteDeps): Route[] {
       body: policySchema.partial({ paused: true }),
       response: { status: 200, description: 'The policy now in force.', schema: 'Policy' },
       wakes: () => true,
-      handle: ({ body, caller, nowMs }) => ({
-        body: store.transaction(() => {
-          store.policy.set({ ...body, paused: store.policy.get().paused }, actorOf(caller), nowMs);
+      handle: async ({ body, caller, nowMs }) => ({
+        // One transaction from reading the switch to writing it back: a pause made meanwhile is never lost.
+        body: await store.transaction(async () => {
+          const { paused } = await store.policy.get();
+          await store.policy.set({ ...body, paused }, actorOf(caller), nowMs);
           return store.policy.get();
         }),
       }),
@@ -37,7 +39,7 @@ export function policyAndPauseRoutes({ store }: RouteDeps): Route[] {
       access: { kind: 'roles', roles: ['admin'] },
       body: emptyBodySchema,
       response: { status: 200, description: 'Whether launches are paused now.', schema: 'Paused' },
-      handle: ({ caller, nowMs }) => ({ body: setPaused(store, true, caller, nowMs) }),
+      handle: async ({ caller, nowMs }) => ({ body: await setPaused(store, true, caller, nowMs) }),
     }),
     defineRoute({
       method: 'POST',
@@ -47,15 +49,20 @@ export function policyAndPauseRoutes({ store }: RouteDeps): Route[] {
       body: emptyBodySchema,
       response: { status: 200, description: 'Whether launches are paused now.', schema: 'Paused' },
       wakes: () => true,
-      handle: ({ caller, nowMs }) => ({ body: setPaused(store, false, caller, nowMs) }),
+      handle: async ({ caller, nowMs }) => ({ body: await setPaused(store, false, caller, nowMs) }),
     }),
   ];
 }
 
 /** Pausing goes through the same audited policy write as PUT /v1/policy; the entry's policy shows the switch. */
-function setPaused(store: Store, paused: boolean, caller: Caller, nowMs: number): { paused: boolean } {
-  return store.transaction(() => {
-    store.policy.set({ ...store.policy.get(), paused }, actorOf(caller), nowMs);
-    return { paused: store.policy.get().paused };
+async function setPaused(
+  store: AsyncStore,
+  paused: boolean,
+  caller: Caller,
+  nowMs: number,
+): Promise<{ paused: boolean }> {
+  return store.transaction(async () => {
+    await store.policy.set({ ...(await store.policy.get()), paused }, actorOf(caller), nowMs);
+    return { paused: (await store.policy.get()).paused };
   });
 }

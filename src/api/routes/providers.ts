@@ -15,7 +15,7 @@ export function providerRoutes({ store, isLeader, providers }: RouteDeps): Route
       access: { kind: 'roles', roles: ['admin'] },
       body: emptyBodySchema,
       response: { status: 200, description: 'The provider and how many breakers were closed.', schema: 'ProviderRetry' },
-      handle: ({ params, caller, nowMs }) => {
+      handle: async ({ params, caller, nowMs }) => {
         const name = params.name ?? '';
         if (!providers || !providers.ids().some((id) => id === name || id.split(':').slice(1).join(':') === name)) {
           throw new NotFoundError(`retrying provider ${name}: no such provider`);
@@ -24,8 +24,8 @@ export function providerRoutes({ store, isLeader, providers }: RouteDeps): Route
           throw new ConflictError(`retrying provider ${name}: this process does not lead; ask the leader`);
         }
         const actor = actorOf(caller);
-        const answer = providers.retry(name, actor);
-        store.audit.append({ atMs: nowMs, actor, action: 'provider.retry', detail: answer });
+        const answer = await providers.retry(name, actor);
+        await store.audit.append({ atMs: nowMs, actor, action: 'provider.retry', detail: answer });
         return { body: answer };
       },
     }),

@@ -26,7 +26,7 @@ export function reportRoutes({ store }: RouteDeps, opts: ReportRouteOptions): Ro
       access: { kind: 'roles', roles: ['finance', 'admin'] },
       query: chargebackQuerySchema,
       response: { status: 200, description: 'The report, costliest first.', schema: 'ChargebackReport' },
-      handle: ({ query, caller, nowMs }) => {
+      handle: async ({ query, caller, nowMs }) => {
         const fromMs = query.from ?? periodWindow('month', nowMs).fromMs;
         const toMs = query.to ?? nowMs;
         if (toMs <= fromMs) throw new ValidationError('query.to', 'must be after from');
@@ -34,7 +34,7 @@ export function reportRoutes({ store }: RouteDeps, opts: ReportRouteOptions): Ro
           throw new ValidationError('query.to', `must be at most ${MAX_REPORT_DAYS} days after from`);
         }
         const report = chargeback({
-          ledger: store.ledger.overlapping(fromMs, toMs),
+          ledger: await store.ledger.overlapping(fromMs, toMs),
           window: { fromMs, toMs },
           nowMs,
           by: query.by,
@@ -45,7 +45,7 @@ export function reportRoutes({ store }: RouteDeps, opts: ReportRouteOptions): Ro
         const rows = scope === undefined ? report.rows : report.rows.filter((row) => scopeAllows(scope, row));
         const totals = scope === undefined ? report.totals : sumBreakdowns(rows);
         // Measured use likewise: its total counts the scope's runs only, or it would give away the other teams'.
-        const runs = store.ledger.measuredRuns(fromMs, toMs).filter((run) => scopeAllows(scope, run.owner));
+        const runs = (await store.ledger.measuredRuns(fromMs, toMs)).filter((run) => scopeAllows(scope, run.owner));
         const use = measuredUse(runs, { fromMs, toMs }, nowMs, query.by);
         const body: ChargebackResponse = {
           by: report.by,

@@ -11,8 +11,8 @@ export function serviceRoutes({ store, metrics, isLeader, version }: RouteDeps, 
       summary: 'Liveness, leadership and version; 503 when the store does not answer.',
       access: { kind: 'public' },
       response: { status: 200, description: 'The health.', schema: 'Health' },
-      handle: () => {
-        const health: Health = { ok: storeAnswers(store), leader: isLeader(), version };
+      handle: async () => {
+        const health: Health = { ok: await storeAnswers(store), leader: isLeader(), version };
         return { status: health.ok ? 200 : 503, body: health };
       },
     }),
@@ -42,9 +42,9 @@ export function serviceRoutes({ store, metrics, isLeader, version }: RouteDeps, 
  * Whether the store answers a read: one row by its key, the same cost at any store size (a liveness probe is asked
  * often, and must not stall behind a scan of every task). An unbound store answered too.
  */
-function storeAnswers(store: RouteDeps['store']): boolean {
+async function storeAnswers(store: RouteDeps['store']): Promise<boolean> {
   try {
-    store.meta.clusterId();
+    await store.meta.clusterId();
     return true;
   } catch (err) {
     return err instanceof NotFoundError;

@@ -14,9 +14,9 @@ export function slurmRoutes({ store, slurmMungeKeyFile }: RouteDeps): Route[] {
       summary: "A Slurm cloud node's munge key, for its own agent credential only.",
       access: { kind: 'own-agent' },
       response: { status: 200, description: 'The munge key, base64.', schema: 'MungeKey' },
-      handle: ({ params }) => {
+      handle: async ({ params }) => {
         if (!slurmMungeKeyFile) throw new NotFoundError("fetching the munge key: Slurm is not this controller's pool");
-        const agent = store.agents.get(params.id ?? '');
+        const agent = await store.agents.get(params.id ?? '');
         if (!agent) throw new NotFoundError(`fetching the munge key: no agent ${params.id ?? ''}`);
         if (agent.location.kind !== 'cloud' || agent.state !== 'registered') {
           throw new ConflictError(`fetching the munge key: agent ${agent.id} is not a registered cloud agent`);

@@ -12,12 +12,12 @@ export function taskRunRoutes({ store }: RouteDeps): Route[] {
         'task of another team is a 404 for a team-scoped token.',
       access: { kind: 'roles', roles: ['submitter', 'admin', 'finance'] },
       response: { status: 200, description: 'The runs.', schema: 'TaskRunList' },
-      handle: ({ params, caller }) => {
+      handle: async ({ params, caller }) => {
         const id = params.id ?? '';
-        if (store.tasks.get(id, scopeOf(caller)) === undefined) {
+        if ((await store.tasks.get(id, scopeOf(caller))) === undefined) {
           throw new NotFoundError(`reading the runs of task ${id}: there is no such task`);
         }
-        const runs = store.ledger.usageOf(id).map((run) => ({
+        const runs = (await store.ledger.usageOf(id)).map((run) => ({
           agentId: run.agentId,
           startMs: run.startMs,
           endMs: run.endMs,

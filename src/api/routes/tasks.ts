@@ -3,7 +3,8 @@ import { AccessError, NotFoundError } from '../../core/errors.ts';
 import { DEFAULT_OWNER } from '../../core/owner.ts';
 import type { Task } from '../../core/task.ts';
 import { describeTeamScope, scopeAllows, type TeamScope } from '../../core/team-scope.ts';
-import type { NewTask, Store } from '../../store/store.ts';
+import type { AsyncStore } from '../../store/async-store.ts';
+import type { NewTask } from '../../store/store.ts';
 import { checkPayloads, checkPendingQuota } from '../admission.ts';
 import { DEFAULT_PAGE_SIZE, decodeCursor, encodeCursor } from '../paging.ts';
 import { actorOf, defineRoute, scopeOf, type Route, type RouteDeps } from '../route.ts';
@@ -20,15 +21,15 @@ export function taskRoutes({ store, maxTaskPayloadBytes }: RouteDeps): Route[] {
       body: submitSchema,
       response: { status: 201, description: 'The tasks as stored, pending.', schema: 'TaskList' },
       wakes: () => true,
-      handle: ({ body, caller, nowMs }) => {
+      handle: async ({ body, caller, nowMs }) => {
         const scope = scopeOf(caller);
         const tasks = body.tasks.map(toNewTask);
         tasks.forEach((task, index) => checkSubmitScope(scope, task, index));
         checkPayloads(tasks, maxTaskPayloadBytes);
-        const inserted = store.transaction(() => {
-          checkPendingQuota(store, tasks, store.policy.get().limits.maxPendingPerTeam);
-          const stored = store.tasks.insert(tasks, nowMs);
-          store.audit.append({
+        const inserted = await store.transaction(async () => {
+          await checkPendingQuota(store, tasks, (await store.policy.get()).limits.maxPendingPerTeam);
+          const stored = await store.tasks.insert(tasks, nowMs);
+          await store.audit.append({
             atMs: nowMs,
             actor: actorOf(caller),
             action: 'task.submit',
@@ -47,9 +48,9 @@ export function taskRoutes({ store, maxTaskPayloadBytes }: RouteDeps): Route[] {
       access: { kind: 'roles', roles: ['submitter', 'admin', 'finance'] },
       query: tasksQuerySchema,
       response: { status: 200, description: 'The tasks.', schema: 'TaskList' },
-      handle: ({ query, caller }) => {
+      handle: async ({ query, caller }) => {
         const [createdAtMs, seq] = query.cursor === undefined ? [] : decodeCursor('tasks', query.cursor, 2);
-        const page = store.tasks.page({
+        const page = await store.tasks.page({
           ...scopeFilter(scopeOf(caller)),
           ...(query.state && { states: query.state }),
           ...(query.team && { team: query.team }),
@@ -67,7 +68,7 @@ export function taskRoutes({ store, maxTaskPayloadBytes }: RouteDeps): Route[] {
       summary: 'Get one task.',
       access: { kind: 'roles', roles: ['submitter', 'admin', 'finance'] },
       response: { status: 200, description: 'The task.', schema: 'Task' },
-      handle: ({ params, caller }) => ({ body: requireTask(store, params.id ?? '', scopeOf(caller)) }),
+      handle: async ({ params, caller }) => ({ body: await requireTask(store, params.id ?? '', scopeOf(caller)) }),
     }),
     defineRoute({
       method: 'POST',
@@ -78,11 +79,11 @@ export function taskRoutes({ store, maxTaskPayloadBytes }: RouteDeps): Route[] {
       response: { status: 200, description: 'The cancelled task.', schema: 'Task' },
       // A running task's room is free again.
       wakes: () => true,
-      handle: ({ params, caller, nowMs }) => ({
-        body: store.transaction(() => {
-          const task = requireTask(store, params.id ?? '', scopeOf(caller));
-          const cancelled = store.tasks.cancel(task.id, `cancelled by ${actorOf(caller)}`, nowMs);
-          store.audit.append({
+      handle: async ({ params, caller, nowMs }) => ({
+        body: await store.transaction(async () => {
+          const task = await requireTask(store, params.id ?? '', scopeOf(caller));
+          const cancelled = await store.tasks.cancel(task.id, `cancelled by ${actorOf(caller)}`, nowMs);
+          await store.audit.append({
             atMs: nowMs,
             actor: actorOf(caller),
             action: 'task.cancel',
@@ -96,8 +97,8 @@ export function taskRoutes({ store, maxTaskPayloadBytes }: RouteDeps): Route[] {
 }
 
 /** A task outside the caller's scope is not found, exactly like one that does not exist: its existence must not leak. */
-function requireTask(store: Store, id: string, scope: TeamScope | undefined): Task {
-  const task = store.tasks.get(id, scope);
+async function requireTask(store: AsyncStore, id: string, scope: TeamScope | undefined): Promise<Task> {
+  const task = await store.tasks.get(id, scope);
   if (!task || !scopeAllows(scope, task.owner)) throw new NotFoundError(`finding task ${id}: no such task`);
   return task;
 }

@@ -22,15 +22,15 @@ export function tokenRoutes({ store }: RouteDeps): Route[] {
       access: { kind: 'roles', roles: ['admin'] },
       body: createTokenSchema,
       response: { status: 201, description: 'The new token.', schema: 'CreateTokenResponse' },
-      handle: ({ body, caller, nowMs }) => {
+      handle: async ({ body, caller, nowMs }) => {
         const bounds = registrationBounds(body, nowMs);
         const token = newApiToken();
         const scope: TeamScope | undefined =
           body.teams === undefined
             ? undefined
             : { teams: [...new Set(body.teams)], ...(body.projects && { projects: [...new Set(body.projects)] }) };
-        const record = store.transaction(() => {
-          const created = store.tokens.create(
+        const record = await store.transaction(async () => {
+          const created = await store.tokens.create(
             {
               id: newId('tok'),
               role: body.role,
@@ -41,8 +41,8 @@ export function tokenRoutes({ store }: RouteDeps): Route[] {
             },
             hashToken(token),
           );
-          if (bounds) store.registrations.setBounds(created.id, bounds);
-          store.audit.append({
+          if (bounds) await store.registrations.setBounds(created.id, bounds);
+          await store.audit.append({
             atMs: nowMs,
             actor: actorOf(caller),
             action: 'token.create',
@@ -76,8 +76,8 @@ export function tokenRoutes({ store }: RouteDeps): Route[] {
       access: { kind: 'roles', roles: ['admin'] },
       response: { status: 200, description: 'The tokens.', schema: 'TokenList' },
       query: pageQuerySchema,
-      handle: ({ query }) => {
-        const page = pageOf('tokens', store.tokens.list(), query);
+      handle: async ({ query }) => {
+        const page = pageOf('tokens', await store.tokens.list(), query);
         return { body: { tokens: page.items, next: page.next } };
       },
     }),
@@ -87,13 +87,13 @@ export function tokenRoutes({ store }: RouteDeps): Route[] {
       summary: 'Revoke a token (audited); revoking twice is not an error.',
       access: { kind: 'roles', roles: ['admin'] },
       response: { status: 200, description: 'The revoked token.', schema: 'TokenRecord' },
-      handle: ({ params, caller, nowMs }) => {
+      handle: async ({ params, caller, nowMs }) => {
         const id = params.id ?? '';
         return {
-          body: store.transaction(() => {
-            if (!store.tokens.get(id)) throw new NotFoundError(`revoking token ${id}: no such token`);
-            const revoked = store.tokens.revoke(id, nowMs);
-            store.audit.append({
+          body: await store.transaction(async () => {
+            if (!(await store.tokens.get(id))) throw new NotFoundError(`revoking token ${id}: no such token`);
+            const revoked = await store.tokens.revoke(id, nowMs);
+            await store.audit.append({
               atMs: nowMs,
               actor: actorOf(caller),
               action: 'token.revoke',

@@ -34,11 +34,9 @@ describeEachEngine('store contract: check-then-act races', (engine) => {
     return async () => {
       arrived += 1;
       if (eng.name === 'sqlite') return;
-      await waitFor(
-        'every racer to read or to wait for a lock',
-        async () => arrived + (await eng.lockWaiters()) >= n,
-        { intervalMs: 5 },
-      );
+      await waitFor('every racer to read or to wait for a lock', async () => arrived + (await eng.lockWaiters()) >= n, {
+        intervalMs: 5,
+      });
     };
   }
 
@@ -65,7 +63,10 @@ describeEachEngine('store contract: check-then-act races', (engine) => {
     const outcomes = await Promise.allSettled(racers.map(attempt));
     // One may be refused (both read before either wrote: PostgreSQL breaks the wait cycle), retryably; the client
     // sends it again, as it does on a 503.
-    assert.ok(outcomes.some((o) => o.status === 'fulfilled'), JSON.stringify(outcomes));
+    assert.ok(
+      outcomes.some((o) => o.status === 'fulfilled'),
+      JSON.stringify(outcomes),
+    );
     for (const [i, outcome] of outcomes.entries()) {
       if (outcome.status === 'fulfilled') continue;
       assert.ok(retryable(outcome), String(outcome.reason));

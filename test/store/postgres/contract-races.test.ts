@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { it } from 'mocha';
-import { SpillwayError } from '../../../src/core/errors.ts';
+import { ConflictError, SpillwayError } from '../../../src/core/errors.ts';
 import { PRODUCTION_POLICY, type Policy } from '../../../src/core/policy.ts';
 import type { BudgetSpec } from '../../../src/cost-model/budget.ts';
 import { waitFor } from '../../helpers/wait.ts';
-import { T0, newTask } from '../helpers.ts';
+import { T0, newTask, privateAgent } from '../helpers.ts';
 import { describeEachEngine, type ContractStore, type Engine } from './engines.ts';
 
 /**
@@ -154,6 +154,43 @@ describeEachEngine('store contract: check-then-act races', (engine) => {
     for (const entry of await setup.audit.list()) {
       if (entry.actor !== 'ml-finance') continue;
       assert.deepEqual((entry.detail as { before: BudgetSpec }).before.scope, { kind: 'team', team: 'ml' });
+    }
+  });
+
+  it("lets a heartbeat requeueing a task and that task's exit report, at once, both settle as one of their orders", async () => {
+    const setup = await engine().open();
+    const agent = await setup.agents.insert(privateAgent(), T0);
+    const [task] = await setup.tasks.insert([newTask()], T0);
+    await setup.tasks.place(task!.id, agent.id, T0);
+    await setup.tasks.claim(agent.id, T0);
+    const [beat, report] = await controllers(setup, 2);
+    // As the registry's heartbeat does (src/pool/builtin/registry.ts): record the heartbeat, then requeue a running
+    // task the agent no longer reports. Meanwhile the agent's exit report of that task finishes it.
+    let heartbeatRecorded: () => void = () => undefined;
+    const recorded = new Promise<void>((resolve) => (heartbeatRecorded = resolve));
+    const heartbeat = beat!.transaction(async () => {
+      await beat!.agents.heartbeat(agent.id, T0 + 1);
+      heartbeatRecorded();
+      // The exit report is under way and waits for a lock the heartbeat holds.
+      if (engine().name !== 'sqlite') {
+        await waitFor('the exit report to wait for a lock', async () => (await engine().lockWaiters()) >= 1, {
+          intervalMs: 5,
+        });
+      }
+      return beat!.tasks.requeue(task!.id, agent.id, 'returned to pending: the agent does not run it', T0 + 1);
+    });
+    await recorded;
+    const exit = report!.tasks.finish(task!.id, agent.id, { exitCode: 0, outputTail: 'done' }, T0 + 2);
+    const [requeued, finished] = await Promise.allSettled([heartbeat, exit]);
+    // Neither is refused for the race itself (a lock cycle PostgreSQL breaks by failing one): heartbeat first, the
+    // task is pending again and the late exit report changes nothing; exit first, the requeue finds it finished.
+    const stored = await setup.tasks.get(task!.id);
+    assert.equal(finished.status, 'fulfilled', String(finished.status === 'rejected' && finished.reason));
+    if (requeued.status === 'fulfilled') {
+      assert.deepEqual({ state: stored?.state, attempts: stored?.attempts }, { state: 'pending', attempts: 1 });
+    } else {
+      assert.ok(requeued.reason instanceof ConflictError, String(requeued.reason));
+      assert.deepEqual({ state: stored?.state, exitCode: stored?.exitCode }, { state: 'succeeded', exitCode: 0 });
     }
   });
 });

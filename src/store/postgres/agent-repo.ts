@@ -227,9 +227,15 @@ export class PgAgentRepo implements AsyncRepo<AgentRepo> {
     });
   }
 
-  /** Locks the agent's placed and running tasks: task before agent, the order every task change takes. */
+  /**
+   * Locks the agent's placed and running tasks: task before agent, the order every task change takes; by id, so two
+   * transactions locking the same tasks here take them in one order.
+   */
   async #lockActiveTasks(id: string): Promise<void> {
-    await this.#db.all(`SELECT 1 FROM tasks WHERE agent_id = $1 AND state IN ('placed', 'running') FOR UPDATE`, [id]);
+    await this.#db.all(
+      `SELECT 1 FROM tasks WHERE agent_id = $1 AND state IN ('placed', 'running') ORDER BY id FOR UPDATE`,
+      [id],
+    );
   }
 
   async #mustLock(id: string, doing: string): Promise<Agent> {

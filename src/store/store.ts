@@ -82,7 +82,12 @@ export interface TaskRepo {
    */
   page(filter: TaskFilter & { readonly limit: number }): { tasks: Task[]; next: TaskCursor | null };
   countByState(): Record<TaskState, number>;
-  /** How many of a team's tasks are pending (the pending quota's count). */
+  /**
+   * How many of a team's tasks are pending (the pending quota's count). Called inside a transaction, a check of the
+   * quota followed by `insert` is safe against another controller doing the same at once: the second waits for the
+   * first's transaction (SQLite: its single writer; PostgreSQL: a lock on the team's quota). Check several teams in
+   * one order (sorted), so two submissions never wait for each other.
+   */
   countPending(team: string): number;
   /** Pending tasks, highest priority first, then longest waiting; headers only (the control loop reads these). */
   pending(): TaskHeader[];
@@ -260,6 +265,11 @@ export interface RegistrationRepo {
 }
 
 export interface PolicyRepo {
+  /**
+   * Called inside a transaction, a read followed by `set` is safe against another controller doing the same at once:
+   * neither change is lost (SQLite: its single writer; PostgreSQL: the read holds the policy's lock shared, so when two
+   * transactions both read before either sets, one is refused with a retryable error and changes nothing).
+   */
   get(): Policy;
   /** Replaces the policy and appends an audit entry with the actor, in one transaction. */
   set(policy: Policy, actor: string, nowMs: number): void;
@@ -337,7 +347,11 @@ export interface LedgerRepo {
 export interface BudgetRepo {
   /** By name. */
   list(): Budget[];
-  /** By id (`bud-…`) or by name. */
+  /**
+   * By id (`bud-…`) or by name. Called inside a transaction, a check made on what it read followed by `set` or
+   * `delete` is safe against another controller changing the budgets at once: the other waits for this transaction
+   * (SQLite: its single writer; PostgreSQL: the budgets' lock).
+   */
   get(idOrName: string): Budget | undefined;
   /**
    * Creates the budget named `spec.name`, or replaces the one of that name (keeping its id and creation time), and

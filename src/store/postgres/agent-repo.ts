@@ -182,10 +182,16 @@ export class PgAgentRepo implements AsyncRepo<AgentRepo> {
     });
   }
 
-  /** A terminated or lost agent is returned as it is, heartbeat unrecorded (see SqliteAgentRepo.heartbeat). */
+  /**
+   * A terminated or lost agent is returned as it is, heartbeat unrecorded (see SqliteAgentRepo.heartbeat). Locks the
+   * agent's placed and running tasks before the agent, as setState does: the registry's heartbeat goes on, in the same
+   * transaction, to requeue tasks of the agent, and with the agent locked first it would wait for a task whose exit
+   * report (task, then agent) waits for the agent: a lock cycle PostgreSQL breaks by failing one of them.
+   */
   heartbeat(id: string, nowMs: number): Promise<Agent> {
     return this.#db.transaction(async () => {
       const doing = `recording a heartbeat of agent ${id}`;
+      await this.#lockActiveTasks(id);
       const agent = await this.#mustLock(id, doing);
       if (FINAL_STATES.has(agent.state)) return agent;
       await this.#db.run('UPDATE agents SET last_heartbeat_ms = $1 WHERE id = $2', [nowMs, id]);
@@ -201,11 +207,7 @@ export class PgAgentRepo implements AsyncRepo<AgentRepo> {
   setState(id: string, state: AgentState, reason: string, nowMs: number): Promise<Agent> {
     return this.#db.transaction(async () => {
       const doing = `moving agent ${id} to ${state}`;
-      if (FINAL_STATES.has(state)) {
-        await this.#db.all(`SELECT 1 FROM tasks WHERE agent_id = $1 AND state IN ('placed', 'running') FOR UPDATE`, [
-          id,
-        ]);
-      }
+      if (FINAL_STATES.has(state)) await this.#lockActiveTasks(id);
       const agent = await this.#mustLock(id, doing);
       if (FINAL_STATES.has(agent.state) && FINAL_STATES.get(agent.state) !== state) {
         const next = FINAL_STATES.get(agent.state);
@@ -223,6 +225,17 @@ export class PgAgentRepo implements AsyncRepo<AgentRepo> {
       }
       return this.#mustGet(id, doing);
     });
+  }
+
+  /**
+   * Locks the agent's placed and running tasks: task before agent, the order every task change takes; by id, so two
+   * transactions locking the same tasks here take them in one order.
+   */
+  async #lockActiveTasks(id: string): Promise<void> {
+    await this.#db.all(
+      `SELECT 1 FROM tasks WHERE agent_id = $1 AND state IN ('placed', 'running') ORDER BY id FOR UPDATE`,
+      [id],
+    );
   }
 
   async #mustLock(id: string, doing: string): Promise<Agent> {

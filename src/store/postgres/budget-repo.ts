@@ -29,8 +29,15 @@ export class PgBudgetRepo implements AsyncRepo<BudgetRepo> {
     return (await this.#db.all('SELECT * FROM budgets ORDER BY name')).map(toBudget);
   }
 
-  /** An id wins over a name (names cannot start with `bud-`, see the API's validation). */
+  /**
+   * An id wins over a name (names cannot start with `bud-`, see the API's validation). Inside a transaction, first
+   * takes the budgets' lock until the transaction ends, as `set` and `delete` do: the API checks a scoped token's
+   * right to a budget on what `get` read, then sets or deletes it, and under READ COMMITTED another controller could
+   * otherwise move the budget out of that token's scope in between, and the write would land on a budget the token
+   * may no longer touch. Only these read-then-write paths read one budget inside a transaction; passes use `list`.
+   */
   async get(idOrName: string): Promise<Budget | undefined> {
+    if (this.#db.inTransaction) await this.#lock();
     const row =
       (await this.#db.get('SELECT * FROM budgets WHERE id = $1', [idOrName])) ??
       (await this.#db.get('SELECT * FROM budgets WHERE name = $1', [idOrName]));

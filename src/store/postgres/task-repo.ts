@@ -147,7 +147,17 @@ export class PgTaskRepo implements AsyncRepo<TaskRepo> {
     return counts;
   }
 
+  /**
+   * Inside a transaction, first takes the team's pending-quota lock (a transaction-scoped advisory lock) until the
+   * transaction ends: under READ COMMITTED two submissions checking one team's `maxPendingPerTeam` at once would
+   * otherwise both count the same total and both insert. The second now waits, then counts the first's committed
+   * tasks (each statement reads the newest committed data). Callers checking several teams take them in one order
+   * (the API sorts them), so two submissions never wait for each other in a cycle.
+   */
   async countPending(team: string): Promise<number> {
+    if (this.#db.inTransaction) {
+      await this.#db.run(`SELECT pg_advisory_xact_lock(hashtext('spillway.pending'), hashtext($1))`, [team]);
+    }
     const row = await this.#db.get(`SELECT count(*) AS n FROM tasks WHERE team = $1 AND state = 'pending'`, [team]);
     return row === undefined ? 0 : int(row, 'n');
   }

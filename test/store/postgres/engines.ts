@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe } from 'mocha';
+import pg from 'pg';
 import type { AsyncStore } from '../../../src/store/async-store.ts';
 import { openPostgresStore } from '../../../src/store/postgres/postgres-store.ts';
 import { asyncSqliteStore } from '../../../src/store/sqlite/async-sqlite-store.ts';
@@ -19,6 +20,11 @@ export type ContractStore = AsyncStore;
 export interface Engine {
   readonly name: string;
   open(): Promise<ContractStore>;
+  /**
+   * How many sessions on this test's data wait for a lock now (PostgreSQL); always 0 on SQLite, whose one handle per
+   * process queues its transactions in the process instead.
+   */
+  lockWaiters(): Promise<number>;
 }
 
 export interface EngineSetup extends Engine {
@@ -63,6 +69,9 @@ export function sqliteEngine(): EngineSetup {
       const store = asyncSqliteStore(openSqliteStore(path));
       open.push(store);
       return store;
+    },
+    async lockWaiters() {
+      return 0;
     },
     async closeAll() {
       for (const store of open.splice(0)) await store.close();
@@ -118,6 +127,19 @@ export function postgresEngine(): EngineSetup {
       const store = await openPostgresStore({ url: server.url(database), passwordFile, maxConnections: 4 });
       open.push(store);
       return store;
+    },
+    async lockWaiters() {
+      const { server } = await sharedServer();
+      const client = new pg.Client(server.connection(database));
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+        );
+        return rows[0]?.n ?? 0;
+      } finally {
+        await client.end();
+      }
     },
     async closeAll() {
       for (const store of open.splice(0)) await store.close();

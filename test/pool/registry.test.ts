@@ -105,6 +105,20 @@ describe('agent registry', () => {
     return tasks.map((t) => t.id);
   }
 
+  it('refuses a registration token revoked after the caller was authenticated, writing nothing', async () => {
+    // The API authenticated the caller (this record), then the token was revoked before the registration ran.
+    const authenticated = viaToken();
+    store.tokens.revoke(registrationToken.id, clock.now());
+    const before = dumpSqlite(dbPath);
+    await assert.rejects(registry.register(authenticated, REQUEST), (err: unknown) => {
+      assert.ok(err instanceof AccessError);
+      assert.equal(err.status, 401);
+      assert.match(err.message, /registration token tok-reg was revoked/);
+      return true;
+    });
+    assert.deepEqual(dumpSqlite(dbPath), before);
+  });
+
   it('refuses a people token or an agent’s own token as a registration token', async () => {
     const admin = store.tokens.create({ id: 'tok-adm', role: 'admin', name: 'a', agentId: null, createdAtMs: 0 }, 'h1');
     await assert.rejects(
@@ -211,6 +225,54 @@ describe('agent registry', () => {
         .every((t) => t.revokedAtMs !== null),
     );
     assert.deepEqual(await registry.leave(agentId, 'again'), { state: 'draining' }, 'leaving twice is harmless');
+  });
+
+  it('lets a cloud agent leave when the leader marked it lost between its read and its change', async () => {
+    const credential = launch(['i-1']);
+    const { agentId } = await registry.register(
+      { kind: 'bootstrap', credential },
+      { ...REQUEST, instanceId: 'i-1' },
+      { instanceId: 'i-1' },
+    );
+    const [taskId] = placeTasks(agentId, 1);
+    // Another controller marks the agent lost right after the leave read it (as READ COMMITTED lets it on PostgreSQL;
+    // here the write joins the open transaction, which the next statement then sees).
+    let raced = false;
+    const racing = new Proxy(asyncStore, {
+      get: (target, property) =>
+        property !== 'agents'
+          ? Reflect.get(target, property)
+          : new Proxy(target.agents, {
+              get: (agents, method) =>
+                method !== 'get'
+                  ? Reflect.get(agents, method)
+                  : async (id: string) => {
+                      const read = await agents.get(id);
+                      if (!raced) {
+                        raced = true;
+                        store.agents.setState(id, 'lost', 'silent for too long', clock.now());
+                      }
+                      return read;
+                    },
+            }),
+    });
+    const racingRegistry = new AgentRegistry({
+      store: racing,
+      clock,
+      heartbeatIntervalMs: 1_000,
+      pollIntervalMs: 250,
+      logger: logs.logger,
+    });
+    assert.deepEqual(await racingRegistry.leave(agentId, 'shutting down'), { state: 'lost' });
+    assert.ok(raced);
+    // The rest of the leave committed: the task is pending again and the agent's tokens are revoked.
+    assert.equal(store.tasks.get(taskId ?? '')?.state, 'pending');
+    assert.ok(
+      store.tokens
+        .list()
+        .filter((t) => t.agentId === agentId)
+        .every((t) => t.revokedAtMs !== null),
+    );
   });
 
   it('terminates a leaving private agent', async () => {

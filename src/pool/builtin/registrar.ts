@@ -236,7 +236,14 @@ export class Registrar {
         `registering: registration token ${token.id} registers agents at site ${bounds.site} only, not ${site}`,
       );
     }
-    if (bounds?.maxAgents != null && (await this.#store.registrations.count(token.id)) >= bounds.maxAgents) {
+    // Counting first holds the token (on PostgreSQL, its row is locked until this transaction ends): a revocation
+    // that authentication did not see yet has committed before the read below, or waits until this registration
+    // has; either way no agent registers on a revoked token.
+    const registered = await this.#store.registrations.count(token.id);
+    if ((await this.#store.tokens.get(token.id))?.revokedAtMs != null) {
+      throw new AccessError(401, `registering: registration token ${token.id} was revoked`);
+    }
+    if (bounds?.maxAgents != null && registered >= bounds.maxAgents) {
       throw new AccessError(
         403,
         `registering: registration token ${token.id} has registered its ${bounds.maxAgents} agents; create another`,

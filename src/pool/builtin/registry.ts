@@ -1,6 +1,6 @@
 import type { Agent, AgentState } from '../../core/agent.ts';
 import type { Clock } from '../../core/clock.ts';
-import { NotFoundError } from '../../core/errors.ts';
+import { ConflictError, NotFoundError } from '../../core/errors.ts';
 import { INTERRUPTION_REASON } from '../../core/interruption.ts';
 import type { TaskHeader, TaskState } from '../../core/task.ts';
 import type { AttestedInstance } from '../../providers/identity.ts';
@@ -170,9 +170,20 @@ export class AgentRegistry {
       const requeued = await this.#store.tasks.requeueAgent(agentId, `agent ${agentId} left: ${reason}`, nowMs);
       const target: AgentState = agent.location.kind === 'cloud' ? 'draining' : 'terminated';
       // A terminated agent stays so; a lost cloud agent is already the controller's to terminate.
-      const settled =
-        agent.state === target || agent.state === 'terminated' || (agent.state === 'lost' && target === 'draining');
-      const after = settled ? agent : await this.#store.agents.setState(agentId, target, `left: ${reason}`, nowMs);
+      const settled = (a: Agent): boolean =>
+        a.state === target || a.state === 'terminated' || (a.state === 'lost' && target === 'draining');
+      let after = agent;
+      if (!settled(agent)) {
+        try {
+          // A savepoint: a refused change leaves the rest of the leave to commit.
+          after = await this.#store.transaction(() => this.#store.agents.setState(agentId, target, `left: ${reason}`, nowMs));
+        } catch (err) {
+          // The leader (another controller, on PostgreSQL) settled the agent since the read above: decide again.
+          const now = await this.#agent(agentId, 'leaving the pool');
+          if (!(err instanceof ConflictError) || !settled(now)) throw err;
+          after = now;
+        }
+      }
       await this.#store.tokens.revokeForAgent(agentId, nowMs);
       this.#log.info('agent left', { agentId, state: after.state, requeuedTasks: requeued });
       return { state: after.state };

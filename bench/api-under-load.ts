@@ -34,6 +34,9 @@ export const benchmark: Benchmark = {
       );
       // SPILLWAY_BENCH_CPU_PROF=<dir>: serve writes a V8 CPU profile there when it stops (`--cpu-prof`).
       const profDir = process.env['SPILLWAY_BENCH_CPU_PROF'];
+      // SPILLWAY_BENCH_SERVE_ARGS: more node arguments for serve, space-separated (for example `--import=probe.mjs`).
+      const extraArgs = (process.env['SPILLWAY_BENCH_SERVE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
+      const nodeArgs = [...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), ...extraArgs];
       const serve = await startServe(
         dir,
         {
@@ -53,7 +56,7 @@ export const benchmark: Benchmark = {
           policy: { pendingGraceMs: 1_000, limits: { maxInstances: 0, maxVcpus: 0, maxGpus: 0 } },
           log: { level: 'warn' },
         },
-        { log: ctx.log, ...(profDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] } : {}) },
+        { log: ctx.log, nodeArgs },
       );
       try {
         const { url, token } = serve;

@@ -1,7 +1,7 @@
 /**
  * The child of serve-footprint.test.ts: records every module URL this process resolves, starts a real `serve` whose
  * only provider is the local cloud, waits until its controller leads (its first pass ran), stops it, then loads the
- * EC2 and GCE adapters itself. Prints `{ served, afterAdapters }`: the cloud SDK modules resolved by then.
+ * EC2 and GCE adapters itself. Prints `{ served, afterAdapters }`: the cloud SDK modules resolved by each point.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { registerHooks } from 'node:module';

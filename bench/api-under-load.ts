@@ -6,7 +6,7 @@
  * 1 GiB. Scale to tens of thousands of agents is the incremental controller's issue.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { resources } from '../src/core/resources.ts';
@@ -34,6 +34,9 @@ export const benchmark: Benchmark = {
       );
       // SPILLWAY_BENCH_CPU_PROF=<dir>: serve writes a V8 CPU profile there when it stops (`--cpu-prof`).
       const profDir = process.env['SPILLWAY_BENCH_CPU_PROF'];
+      // SPILLWAY_BENCH_SERVE_ARGS: more node arguments for serve, space-separated (for example `--import=probe.mjs`).
+      const extraArgs = (process.env['SPILLWAY_BENCH_SERVE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
+      const nodeArgs = [...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), ...extraArgs];
       const serve = await startServe(
         dir,
         {
@@ -53,7 +56,7 @@ export const benchmark: Benchmark = {
           policy: { pendingGraceMs: 1_000, limits: { maxInstances: 0, maxVcpus: 0, maxGpus: 0 } },
           log: { level: 'warn' },
         },
-        { log: ctx.log, ...(profDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] } : {}) },
+        { log: ctx.log, nodeArgs },
       );
       try {
         const { url, token } = serve;
@@ -81,7 +84,8 @@ export const benchmark: Benchmark = {
         ctx.log(
           `  ${health.length} healthz (p50 ${quantile(health, 0.5).toFixed(1)} ms, max ${Math.max(...health).toFixed(0)} ms), ` +
             `${list.length} task lists (p50 ${quantile(list, 0.5).toFixed(1)} ms, max ${Math.max(...list).toFixed(0)} ms), ` +
-            `${pendingList.length} pending-task lists (p50 ${quantile(pendingList, 0.5).toFixed(1)} ms), peak RSS ${peakRssMiB.toFixed(0)} MiB`,
+            `${pendingList.length} pending-task lists (p50 ${quantile(pendingList, 0.5).toFixed(1)} ms), peak RSS ${peakRssMiB.toFixed(0)} MiB, ` +
+            `load average ${loadavg()[0]!.toFixed(1)}`,
         );
         return {
           metrics: {
@@ -95,6 +99,8 @@ export const benchmark: Benchmark = {
             'pendingList.p99Ms': round(quantile(pendingList, 0.99), 1),
             requests: health.length + list.length + pendingList.length,
             peakRssMiB: round(peakRssMiB, 0),
+            // Other work on the machine moves the latencies (the controller-memory benchmark reports it too).
+            loadAverage: round(loadavg()[0]!, 1),
           },
           targets: [
             { metric: 'healthz.p99Ms', max: 100 },

@@ -26,9 +26,7 @@ import { LocalAgents } from './agent/local-agents.ts';
 import { AgentRegistry } from './pool/builtin/registry.ts';
 import { BuiltinPool } from './pool/builtin/builtin-pool.ts';
 import { createSlurmPool, slurmBootRenderer } from './pool/slurm/slurm-setup.ts';
-import { AwsEc2Provider } from './providers/aws-ec2/aws-ec2-provider.ts';
 import { toPriceBookUpdates } from './providers/aws-ec2/price-book-feed.ts';
-import { GcpComputeProvider } from './providers/gcp-compute/gcp-compute-provider.ts';
 import { loadCatalog } from './cost-model/catalog.ts';
 import { PriceBook } from './cost-model/price-book.ts';
 import { LocalProvider } from './providers/local/local-provider.ts';
@@ -95,9 +93,14 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
   const metrics = new ApiMetrics();
   const onForeignInstances = (providerId: string, instances: readonly unknown[]): void =>
     metrics.foreignInstances.inc({ provider: providerId }, instances.length);
+  // A cloud's adapter, and its SDK, is loaded only when a provider of that cloud is configured: GCE's client alone
+  // keeps about 250 MiB resident, which a controller that bursts elsewhere must not carry (issue 13's peak RSS).
+  const kinds = new Set(config.providers.map((p) => p.kind));
+  const ec2 = kinds.has('aws-ec2') ? await import('./providers/aws-ec2/aws-ec2-provider.ts') : undefined;
+  const gce = kinds.has('gcp-compute') ? await import('./providers/gcp-compute/gcp-compute-provider.ts') : undefined;
   const providers: CloudProvider[] = config.providers.map((p) =>
     p.kind === 'aws-ec2'
-      ? new AwsEc2Provider({
+      ? new ec2!.AwsEc2Provider({
           config: p,
           clock,
           logger,
@@ -114,7 +117,7 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
           },
         })
       : p.kind === 'gcp-compute'
-        ? new GcpComputeProvider({
+        ? new gce!.GcpComputeProvider({
             config: p,
             clock,
             logger,

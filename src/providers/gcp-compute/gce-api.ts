@@ -1,5 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { InstancesClient, ZoneOperationsClient, type protos } from '@google-cloud/compute';
+import type { protos } from '@google-cloud/compute';
+// The two clients the adapter calls, not the package's index: the index loads every Compute client and the compiled
+// protos (30 MB of source), about 90 MiB more resident and 70 MiB more JS heap for every serve with a GCE provider.
+import { InstancesClient } from '@google-cloud/compute/build/src/v1/instances_client.js';
+import { ZoneOperationsClient } from '@google-cloud/compute/build/src/v1/zone_operations_client.js';
 
 export type GceOperation = protos.google.cloud.compute.v1.IOperation;
 export type GceInstance = protos.google.cloud.compute.v1.IInstance;

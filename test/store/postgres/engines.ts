@@ -3,9 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe } from 'mocha';
 import type { AsyncStore } from '../../../src/store/async-store.ts';
+import type { AsyncChangeRepo } from '../../../src/store/postgres/change-repo.ts';
 import { openPostgresStore } from '../../../src/store/postgres/postgres-store.ts';
 import { asyncSqliteStore } from '../../../src/store/sqlite/async-sqlite-store.ts';
 import { openSqliteStore } from '../../../src/store/sqlite/sqlite-store.ts';
+import type { ChangeRepo } from '../../../src/store/store.ts';
 import { POSTGRES_PASSWORD, PostgresServer } from '../../helpers/postgres-server.ts';
 
 /** What the contract tests exercise: the asynchronous port, which both engines implement. */
@@ -19,6 +21,11 @@ export type ContractStore = AsyncStore;
 export interface Engine {
   readonly name: string;
   open(): Promise<ContractStore>;
+  /**
+   * `open`, with the store's change feed through the asynchronous port (SQLite's synchronous ChangeRepo wrapped; the
+   * feed is not part of AsyncStore yet).
+   */
+  openWithFeed(): Promise<{ readonly store: ContractStore; readonly changes: AsyncChangeRepo }>;
 }
 
 export interface EngineSetup extends Engine {
@@ -63,6 +70,12 @@ export function sqliteEngine(): EngineSetup {
       const store = asyncSqliteStore(openSqliteStore(path));
       open.push(store);
       return store;
+    },
+    async openWithFeed() {
+      const sync = openSqliteStore(path);
+      const store = asyncSqliteStore(sync);
+      open.push(store);
+      return { store, changes: asyncChangeRepo(sync.changes) };
     },
     async closeAll() {
       for (const store of open.splice(0)) await store.close();
@@ -114,10 +127,13 @@ export function postgresEngine(): EngineSetup {
       database = await server.createDatabase('contract', template);
     },
     async open() {
+      return (await this.openWithFeed()).store;
+    },
+    async openWithFeed() {
       const { server, passwordFile } = await sharedServer();
       const store = await openPostgresStore({ url: server.url(database), passwordFile, maxConnections: 4 });
       open.push(store);
-      return store;
+      return { store, changes: store.changes };
     },
     async closeAll() {
       for (const store of open.splice(0)) await store.close();
@@ -125,5 +141,17 @@ export function postgresEngine(): EngineSetup {
     async stop() {
       // The shared server outlives each describe block; the root hook stops it.
     },
+  };
+}
+
+/** SQLite's synchronous change feed behind the asynchronous port's shape: each call runs at once and settles. */
+function asyncChangeRepo(changes: ChangeRepo): AsyncChangeRepo {
+  return {
+    revision: async () => changes.revision(),
+    current: async () => changes.current(),
+    currentSlice: async (afterSeq, span) => changes.currentSlice(afterSeq, span),
+    since: async (rev, limit) => changes.since(rev, limit),
+    ledgerOverlapping: async (fromMs, toMs) => changes.ledgerOverlapping(fromMs, toMs),
+    ledgerSince: async (rev) => changes.ledgerSince(rev),
   };
 }

@@ -20,7 +20,9 @@ const ACTIVE_TASKS = `state IN ('pending', 'placed', 'running')`;
  * The watermark, as a revision: one less than the oldest transaction id still running when the statement's snapshot
  * was taken (its xmin), or than this session's own transaction id when it has one (a feed read inside a writing
  * transaction must not pass its own, uncommitted rows). Every transaction below the xmin has ended, committed or
- * rolled back, so the rows it stamped are final: a later snapshot sees exactly what this one sees of them.
+ * rolled back, so the rows it stamped are final: a later snapshot sees exactly what this one sees of them. (PostgreSQL
+ * 15's snapshot xmin already counts the session's own transaction, though its list of running ones leaves it out; the
+ * `least` keeps the feed from depending on that undocumented detail.)
  */
 const WATERMARK = `(least(pg_snapshot_xmin(pg_current_snapshot()), pg_current_xact_id_if_assigned())::text::bigint - 1)`;
 

@@ -238,7 +238,9 @@ export class PgAgentRepo implements AsyncRepo<AgentRepo> {
 }
 
 function toAgent(row: PgRow, allocated: Resources): Agent {
-  return { ...toAgentRecord(row), allocated };
+  // Keys in SQLite's order, so both engines' agents serialize alike.
+  const { id, name, location, capacity, ...rest } = toAgentRecord(row);
+  return { id, name, location, capacity, allocated, ...rest };
 }
 
 /** An agent row as recorded, without `allocated` (the change feed reads these). */

@@ -68,9 +68,10 @@ const LEDGER_USAGE: Table = { name: 'ledger_usage', columns: `${STAMP}, *`, orde
  * delayed: they answer every committed row they see, and `since` from their `rev` brings any of those rows again
  * (applying a row twice is harmless).
  *
- * Every method reads one snapshot: one statement, or a REPEATABLE READ transaction. Inside a caller's open
- * transaction (READ COMMITTED) the watermark is read first, and rows seen by later statements that it does not cover
- * come again from `since`; rows the caller's transaction itself wrote are left out until it commits.
+ * Called outside a transaction, every method reads one snapshot: one statement, or a REPEATABLE READ transaction.
+ * Inside a caller's open transaction (READ COMMITTED, a snapshot per statement) the watermark is read first, so a row
+ * a later statement sees changed after it comes again from `since`; rows the caller's transaction itself wrote are
+ * left out until it commits (it may still roll back).
  */
 export class PgChangeRepo implements AsyncChangeRepo {
   readonly #db: PgDb;

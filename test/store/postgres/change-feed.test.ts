@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, it } from 'mocha';
+import { PG_MIGRATIONS } from '../../../src/store/postgres/migrations.ts';
 import { openPostgresStore, type PostgresStore } from '../../../src/store/postgres/postgres-store.ts';
 import type { ModelRows } from '../../../src/store/store.ts';
 import { PostgresServer } from '../../helpers/postgres-server.ts';
@@ -212,5 +213,37 @@ describe('postgres store: the change feed with concurrent writers', () => {
       more = page.more;
     }
     assert.deepEqual(rest, [tasks[3]!.id, tasks[4]!.id]);
+  });
+
+  it('is held back by an open writing transaction in another database of the same server, until it ends', async () => {
+    // Transaction ids are server-wide: the README's caveat, shown.
+    const [x] = await store.tasks.insert([newTask()], T0);
+    const start = await store.changes.revision();
+    const elsewhere = await Writer.connect(server.connection('postgres'));
+    writers.push(elsewhere);
+    await elsewhere.begin();
+    await elsewhere.client.query('SELECT pg_current_xact_id()');
+    await store.tasks.noteWaiting([{ taskId: x!.id, reason: 'waits for the other database' }]);
+    assert.deepEqual((await store.changes.since(start)).tasks, []);
+    await elsewhere.rollback();
+    assert.deepEqual(reasons(await store.changes.since(start)), [[x!.id, 'waits for the other database']]);
+  });
+
+  it('upgrades a database holding rows: they load with stamp 0, and a write to one stamps it', async () => {
+    const old = await dbs.create();
+    const options = { url: server.url(old), passwordFile: dbs.passwordFile, maxConnections: 2 };
+    const before = await openPostgresStore({ ...options, migrations: PG_MIGRATIONS.slice(0, 9) });
+    const [x, y] = await before.tasks.insert([newTask(), newTask()], T0);
+    await before.close();
+    const upgraded = await openPostgresStore(options);
+    try {
+      const loaded = await upgraded.changes.current();
+      assert.deepEqual(reasons(loaded), [...[x!.id, y!.id].sort().map((id): [string, string] => [id, ''])]);
+      assert.deepEqual((await upgraded.changes.since(loaded.rev)).tasks, []);
+      await upgraded.tasks.noteWaiting([{ taskId: y!.id, reason: 'after the upgrade' }]);
+      assert.deepEqual(reasons(await upgraded.changes.since(loaded.rev)), [[y!.id, 'after the upgrade']]);
+    } finally {
+      await upgraded.close();
+    }
   });
 });

@@ -26,7 +26,8 @@ type Step =
   | { readonly kind: 'write'; readonly writer: number; readonly write: Write; readonly savepoint: Savepoint }
   | { readonly kind: 'commit'; readonly writer: number }
   | { readonly kind: 'rollback'; readonly writer: number }
-  | { readonly kind: 'read'; readonly limit: number | undefined };
+  | { readonly kind: 'read'; readonly limit: number | undefined }
+  | { readonly kind: 'reload'; readonly span: number };
 
 /** A write made plainly, or inside a savepoint that is then released or rolled back. */
 type Savepoint = 'none' | 'release' | 'rollback';
@@ -62,10 +63,15 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
       limit: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }),
     }),
   },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('reload' as const), span: fc.integer({ min: 1, max: 4 }) }),
+  },
 );
 
 /**
- * The property: several writers begin, write, commit and roll back in any interleaving while the feed is read. Every
+ * The property: several writers begin, write, commit and roll back in any interleaving while the feed is read, and
+ * the model now and then reloads as ClusterModel.reload does (the revision, slices of record order, `since` it). Every
  * row a read returns is exactly as its last committed write left it (no uncommitted or rolled-back state), no read's
  * revision passes an open transaction, and applying every read's rows in order to a map loaded once gives, once the
  * writers are done, what the test's own record of the commits gives, and what a fresh `current` gives.
@@ -98,7 +104,7 @@ describe('postgres store: the change feed under random interleavings (property)'
         async (steps, finals) => {
           // Fresh rows for each history; a history that failed half-way may have left transactions open.
           for (const writer of writers) await writer.client.query('ROLLBACK');
-          await writers[0]!.client.query('TRUNCATE tasks');
+          await writers[0]!.client.query('TRUNCATE tasks RESTART IDENTITY');
           const base = await store.tasks.insert(
             Array.from({ length: BASE_TASKS }, () => newTask()),
             T0,
@@ -147,6 +153,22 @@ describe('postgres store: the change feed under random interleavings (property)'
           for (const step of steps) {
             if (step.kind === 'read') {
               await read(step.limit);
+              continue;
+            }
+            if (step.kind === 'reload') {
+              // The model's sliced load: the revision first, then slices of record order, then `since` it.
+              const start = await store.changes.revision();
+              model.clear();
+              for (let after = 0, more = true; more; after += step.span) {
+                const slice = await store.changes.currentSlice(after, step.span);
+                for (const { row } of slice.tasks) {
+                  assert.deepEqual({ state: row.state, reason: row.reason }, committed.get(row.id));
+                  model.set(row.id, { state: row.state, reason: row.reason });
+                }
+                more = slice.more;
+              }
+              rev = start;
+              await read(undefined);
               continue;
             }
             const w = step.writer;

@@ -148,6 +148,48 @@ describeEachEngine('store contract: the change feed', (engine) => {
     assert.equal(third.rev, await changes.revision());
   });
 
+  it('pages several tables at once without losing a row of either, whatever the page size', async () => {
+    const agents = [];
+    for (let i = 0; i < 3; i++) agents.push(await store.agents.insert(privateAgent({ name: `rack-${i}` }), T0));
+    const tasks = await store.tasks.insert(
+      Array.from({ length: 4 }, () => newTask()),
+      T0,
+    );
+    const start = await changes.revision();
+    // One transaction each; the last write to each row is the state the pages must end with.
+    const expected = new Map<string, string>();
+    // Runs of one table's writes, so a page of one table can end below rows the other table's page leaves out.
+    const order = ['agent 0', 'agent 1', 'task 0', 'task 1', 'task 2', 'agent 2', 'task 3'];
+    for (const [n, step] of order.entries()) {
+      const [table, index] = step.split(' ') as ['agent' | 'task', string];
+      if (table === 'task') {
+        const task = tasks[Number(index)]!;
+        await store.tasks.noteWaiting([{ taskId: task.id, reason: `write ${n}` }]);
+        expected.set(task.id, `write ${n}`);
+      } else {
+        const agent = agents[Number(index)]!;
+        await store.agents.heartbeat(agent.id, T0 + 1_000 * (n + 1));
+        expected.set(agent.id, String(T0 + 1_000 * (n + 1)));
+      }
+    }
+    for (const limit of [1, 2, 3, undefined]) {
+      const seen = new Map<string, string>();
+      let rev = start;
+      let pages = 0;
+      for (let more = true; more; pages++) {
+        const page = await changes.since(rev, limit);
+        for (const t of page.tasks) seen.set(t.row.id, t.row.reason);
+        for (const a of page.agents) seen.set(a.row.id, String(a.row.lastHeartbeatMs));
+        assert.ok(page.rev >= rev);
+        rev = page.rev;
+        more = page.more;
+        assert.ok(pages < 20, 'the pages end');
+      }
+      assert.deepEqual(seen, expected, `pages of ${limit ?? 'any'} rows`);
+      assert.equal(rev, await changes.revision());
+    }
+  });
+
   it('loads in slices of record order that add up to `current`, and `since` the start catches up what changed', async () => {
     const agents = [];
     for (let i = 0; i < 3; i++) agents.push(await store.agents.insert(privateAgent({ name: `rack-${i}` }), T0));

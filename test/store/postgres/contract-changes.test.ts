@@ -18,6 +18,17 @@ describeEachEngine('store contract: the change feed', (engine) => {
     ({ store, changes } = await engine().openWithFeed());
   });
 
+  /**
+   * No rows, at a revision no lower than `rev`. Not necessarily `rev` itself: on PostgreSQL any transaction that ends
+   * anywhere on the server (another database's, a background ANALYZE's) moves the watermark on.
+   */
+  function nothingNew(answer: object, rev: number): void {
+    const { rev: answered, more, ...rows } = answer as { rev: number; more?: boolean } & Record<string, unknown[]>;
+    assert.ok(answered >= rev, `revision ${answered} is below ${rev}`);
+    assert.notEqual(more, true);
+    for (const [table, list] of Object.entries(rows)) assert.deepEqual(list, [], `no ${table} written since`);
+  }
+
   const ids = (rows: ModelRows): Record<'agents' | 'tasks' | 'intents', string[]> => ({
     agents: rows.agents.map((a) => a.row.id).sort(),
     tasks: rows.tasks.map((t) => t.row.id).sort(),
@@ -56,13 +67,7 @@ describeEachEngine('store contract: the change feed', (engine) => {
     const agent = await store.agents.insert(privateAgent(), T0);
     const [a, b] = await store.tasks.insert([newTask(), newTask()], T0);
     const start = await changes.current();
-    assert.deepEqual(await changes.since(start.rev), {
-      rev: start.rev,
-      agents: [],
-      tasks: [],
-      intents: [],
-      more: false,
-    });
+    nothingNew(await changes.since(start.rev), start.rev);
 
     await store.tasks.noteWaiting([{ taskId: b!.id, reason: 'no room' }]);
     await store.agents.setState(agent.id, 'terminated', 'retired', T0 + 1);
@@ -78,7 +83,7 @@ describeEachEngine('store contract: the change feed', (engine) => {
       page.agents.map((x) => [x.row.id, x.row.state]),
       [[agent.id, 'terminated']],
     );
-    assert.deepEqual(await changes.since(page.rev), { rev: page.rev, agents: [], tasks: [], intents: [], more: false });
+    nothingNew(await changes.since(page.rev), page.rev);
     assert.notEqual(a!.id, b!.id);
   });
 
@@ -145,7 +150,7 @@ describeEachEngine('store contract: the change feed', (engine) => {
       (await changes.since(start)).tasks.map((t) => t.row.id),
       order,
     );
-    assert.equal(third.rev, await changes.revision());
+    assert.ok(third.rev <= (await changes.revision()));
   });
 
   it('pages several tables at once without losing a row of either, whatever the page size', async () => {
@@ -186,7 +191,7 @@ describeEachEngine('store contract: the change feed', (engine) => {
         assert.ok(pages < 20, 'the pages end');
       }
       assert.deepEqual(seen, expected, `pages of ${limit ?? 'any'} rows`);
-      assert.equal(rev, await changes.revision());
+      assert.ok(rev <= (await changes.revision()));
     }
   });
 
@@ -235,7 +240,7 @@ describeEachEngine('store contract: the change feed', (engine) => {
     const window = await changes.ledgerOverlapping(T0, Number.MAX_SAFE_INTEGER);
     assert.deepEqual(window.agents.map((a) => a.row.instanceId).sort(), ['i-1', 'i-2']);
     assert.deepEqual(window.usage, []);
-    assert.deepEqual(await changes.ledgerSince(window.rev), { rev: window.rev, agents: [], usage: [] });
+    nothingNew(await changes.ledgerSince(window.rev), window.rev);
 
     const launched = (await store.agents.byInstance(intent.providerId, 'i-2'))!;
     const agent = await store.agents.register(launched.id, { capacity: launched.capacity, labels: {} }, T0 + 1_500);
@@ -256,7 +261,7 @@ describeEachEngine('store contract: the change feed', (engine) => {
       since.usage.map((u) => [u.taskId, u.agentId, u.endMs]),
       [[task!.id, agent.id, null]],
     );
-    assert.deepEqual(await changes.ledgerSince(since.rev), { rev: since.rev, agents: [], usage: [] });
+    nothingNew(await changes.ledgerSince(since.rev), since.rev);
   });
 
   it('sees, from a second handle, what the first one wrote', async () => {
@@ -268,6 +273,6 @@ describeEachEngine('store contract: the change feed', (engine) => {
       page.tasks.map((t) => t.row.id),
       [task!.id],
     );
-    assert.equal(page.rev, await changes.revision());
+    assert.ok(page.rev <= (await changes.revision()));
   });
 });

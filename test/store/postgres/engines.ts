@@ -20,12 +20,12 @@ export type ContractStore = AsyncStore;
  */
 export interface Engine {
   readonly name: string;
-  open(): Promise<ContractStore>;
   /**
    * `open`, with the store's change feed through the asynchronous port (SQLite's synchronous ChangeRepo wrapped; the
    * feed is not part of AsyncStore yet).
    */
   openWithFeed(): Promise<{ readonly store: ContractStore; readonly changes: AsyncChangeRepo }>;
+  open(): Promise<ContractStore>;
 }
 
 export interface EngineSetup extends Engine {
@@ -66,16 +66,16 @@ export function sqliteEngine(): EngineSetup {
       count += 1;
       path = join(dir, `store-${count}.db`);
     },
-    async open() {
-      const store = asyncSqliteStore(openSqliteStore(path));
-      open.push(store);
-      return store;
-    },
     async openWithFeed() {
       const sync = openSqliteStore(path);
       const store = asyncSqliteStore(sync);
       open.push(store);
       return { store, changes: asyncChangeRepo(sync.changes) };
+    },
+    async open() {
+      const store = asyncSqliteStore(openSqliteStore(path));
+      open.push(store);
+      return store;
     },
     async closeAll() {
       for (const store of open.splice(0)) await store.close();

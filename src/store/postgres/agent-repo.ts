@@ -4,7 +4,7 @@ import { newId } from '../../core/ids.ts';
 import type { Location } from '../../core/location.ts';
 import { ZERO, type Resources } from '../../core/resources.ts';
 import type { AsyncRepo } from '../async-store.ts';
-import type { AgentFilter, AgentRepo, NewAgent } from '../store.ts';
+import type { AgentFilter, AgentRecord, AgentRepo, NewAgent } from '../store.ts';
 import type { PgLedgerRepo } from './ledger-repo.ts';
 import { isConstraintError, type PgDb, type PgRow } from './pg-db.ts';
 import { int, intOrNull, json, resourcesOf, text, textOrNull } from './rows.ts';
@@ -251,12 +251,18 @@ export class PgAgentRepo implements AsyncRepo<AgentRepo> {
 }
 
 function toAgent(row: PgRow, allocated: Resources): Agent {
+  // Keys in SQLite's order, so both engines' agents serialize alike.
+  const { id, name, location, capacity, ...rest } = toAgentRecord(row);
+  return { id, name, location, capacity, allocated, ...rest };
+}
+
+/** An agent row as recorded, without `allocated` (the change feed reads these). */
+export function toAgentRecord(row: PgRow): AgentRecord {
   return {
     id: text(row, 'id'),
     name: text(row, 'name'),
     location: json<Location>(row, 'location'),
     capacity: resourcesOf(row),
-    allocated,
     labels: json<Record<string, string>>(row, 'labels'),
     lifecycle: text(row, 'lifecycle') as Lifecycle,
     pricePerHourMicros: int(row, 'price_per_hour_micros'),

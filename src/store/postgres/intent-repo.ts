@@ -210,7 +210,7 @@ export class PgIntentRepo implements AsyncRepo<IntentRepo> {
   }
 }
 
-function toIntent(row: PgRow): Intent {
+export function toIntent(row: PgRow): Intent {
   const common = {
     id: text(row, 'id'),
     providerId: text(row, 'provider_id'),

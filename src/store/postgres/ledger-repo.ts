@@ -191,7 +191,7 @@ export class PgLedgerRepo implements AsyncRepo<LedgerRepo> {
   }
 }
 
-function toAgentInterval(row: PgRow): AgentInterval {
+export function toAgentInterval(row: PgRow): AgentInterval {
   return {
     agentId: text(row, 'agent_id'),
     name: text(row, 'name'),
@@ -210,7 +210,7 @@ function toAgentInterval(row: PgRow): AgentInterval {
   };
 }
 
-function toUsageInterval(row: PgRow): UsageInterval {
+export function toUsageInterval(row: PgRow): UsageInterval {
   return {
     id: int(row, 'id'),
     taskId: text(row, 'task_id'),

@@ -1,5 +1,6 @@
 import { SpillwayError, errorMessage } from '../../core/errors.ts';
 import type { PgDb } from './pg-db.ts';
+import { PG_SCHEMA_CHANGE_FEED } from './schema-change-feed.ts';
 import { PG_SCHEMA_CONSOLE } from './schema-console.ts';
 import { PG_SCHEMA_FENCED_LEASE } from './schema-fenced-lease.ts';
 import { PG_SCHEMA_RECORD_ORDER } from './schema-record-order.ts';
@@ -49,6 +50,11 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     version: 9,
     description: 'add web console sign-in codes and sessions; index recent intents and tasks by state (SQLite 7 and 8)',
     sql: PG_SCHEMA_CONSOLE,
+  },
+  {
+    version: 10,
+    description: "stamp tasks, agents, intents and ledger rows with their writer's transaction id (the change feed)",
+    sql: PG_SCHEMA_CHANGE_FEED,
   },
 ];
 

@@ -2,6 +2,7 @@ import type { AsyncStore } from '../async-store.ts';
 import { PgAgentRepo } from './agent-repo.ts';
 import { PgAuditRepo } from './audit-repo.ts';
 import { PgBudgetRepo } from './budget-repo.ts';
+import { PgChangeRepo } from './change-repo.ts';
 import { PgConsoleRepo } from './console-repo.ts';
 import { PgFencedLease } from './fenced-lease.ts';
 import { PgIntentRepo } from './intent-repo.ts';
@@ -39,6 +40,11 @@ export class PostgresStore implements AsyncStore {
   readonly registrations: PgRegistrationRepo;
   readonly lease: PgLeaseRepo;
   readonly console: PgConsoleRepo;
+  /**
+   * The in-memory model's change feed (see PgChangeRepo): revisions are transaction-id watermarks, safe with many
+   * writers. Not part of AsyncStore yet, which leaves `changes` out while SQLite's stays synchronous.
+   */
+  readonly changes: PgChangeRepo;
   /** Epochs and the fence (see PgFencedLease): what makes several controllers on one database safe. */
   readonly fencedLease: PgFencedLease;
 
@@ -57,6 +63,7 @@ export class PostgresStore implements AsyncStore {
     this.fencedLease = new PgFencedLease(db);
     this.lease = new PgLeaseRepo(this.fencedLease);
     this.console = new PgConsoleRepo(db);
+    this.changes = new PgChangeRepo(db);
   }
 
   transaction<T>(fn: () => Promise<T>): Promise<T> {

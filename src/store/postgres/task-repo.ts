@@ -348,14 +348,14 @@ function isActiveOn(task: Task, agentId: string): boolean {
 }
 
 /** Every column but the payload (command, output_tail). */
-const HEADER_COLUMNS = `id, state, agent_id, team, project, job, cpu_millis, memory_mib, gpus, net_mbps, priority,
+export const HEADER_COLUMNS = `id, state, agent_id, team, project, job, cpu_millis, memory_mib, gpus, net_mbps, priority,
   revocable, constraints, attempts, created_at_ms, pending_since_ms, started_at_ms, finished_at_ms, exit_code, reason`;
 
 function toTask(row: PgRow): Task {
   return { ...toTaskHeader(row), command: json<string[]>(row, 'command'), outputTail: text(row, 'output_tail') };
 }
 
-function toTaskHeader(row: PgRow): TaskHeader {
+export function toTaskHeader(row: PgRow): TaskHeader {
   return {
     id: text(row, 'id'),
     owner: { team: text(row, 'team'), project: text(row, 'project'), job: text(row, 'job') },

@@ -198,8 +198,17 @@ export class PostgresServer {
    * clients). `resume` starts it again.
    */
   async halt(): Promise<void> {
+    await this.#shutdown('SIGINT');
+  }
+
+  /**
+   * SIGINT: fast shutdown (sessions ended, a checkpoint written). SIGQUIT: immediate shutdown, no checkpoint, for a
+   * server whose data is deleted next: under load, a checkpoint of a run's worth of data can take longer than a
+   * mocha hook may. SIGKILL after 10 s either way.
+   */
+  async #shutdown(signal: 'SIGINT' | 'SIGQUIT'): Promise<void> {
     if (!this.#running()) return;
-    this.#process?.kill('SIGINT');
+    this.#process?.kill(signal);
     const killed = setTimeout(() => this.#process?.kill('SIGKILL'), 10_000);
     await this.#exited;
     clearTimeout(killed);
@@ -246,9 +255,9 @@ export class PostgresServer {
     return name;
   }
 
-  /** Fast shutdown (SIGINT: active sessions are ended), then deletes the folder. Stopping twice is not an error. */
+  /** Immediate shutdown (its data is not kept), then deletes the folder. Stopping twice is not an error. */
   async stop(): Promise<void> {
-    await this.halt();
+    await this.#shutdown('SIGQUIT');
     running.delete(this);
     rmSync(this.dir, { recursive: true, force: true });
   }

@@ -1,7 +1,7 @@
 import type { Intent, LaunchIntent, TerminateIntent } from '../core/intent.ts';
 import type { TaskHeader } from '../core/task.ts';
 import type { LedgerSlice } from './ledger.ts';
-import type { Store } from '../store/store.ts';
+import type { AsyncStore } from '../store/async-store.ts';
 import { budgetAlerts, type NewBudgetAlert } from './budget-alerts.ts';
 import { budgetLedgerFromMs } from './budget.ts';
 import type { BudgetSpend } from './budget-spend.ts';
@@ -16,22 +16,27 @@ import type { BudgetTiming } from './budget-exposure.ts';
  * Reads what a pass's BudgetBook decides from, as one consistent snapshot: the budgets, the ledger over their
  * windows, open launch and terminate intents and tasks placed but not yet running. With no budget set it reads nothing more.
  */
-export function readBudgetInput(store: Store, nowMs: number, timing: BudgetTiming, model?: LiveState): BudgetInput {
-  return store.transaction(() => {
-    const budgets = store.budgets.list();
+export async function readBudgetInput(
+  store: AsyncStore,
+  nowMs: number,
+  timing: BudgetTiming,
+  model?: LiveState,
+): Promise<BudgetInput> {
+  return store.transaction(async () => {
+    const budgets = await store.budgets.list();
     if (budgets.length === 0) {
       return { nowMs, budgets, ledger: { agents: [], usage: [] }, openLaunches: [], placedTasks: [], timing };
     }
     // Caught up inside this transaction, so the model's intents and tasks and the ledger are one snapshot.
-    model?.refresh();
-    const open = model?.openIntents() ?? store.intents.open();
+    await model?.refresh();
+    const open = model?.openIntents() ?? (await store.intents.open());
     return {
       nowMs,
       budgets,
-      ledger: (model ?? store.ledger).overlapping(budgetLedgerFromMs(budgets, nowMs), nowMs + 1),
+      ledger: await (model ?? store.ledger).overlapping(budgetLedgerFromMs(budgets, nowMs), nowMs + 1),
       openLaunches: open.filter((i): i is LaunchIntent => i.kind === 'launch'),
       openTerminations: open.filter((i): i is TerminateIntent => i.kind === 'terminate'),
-      placedTasks: model?.placed() ?? store.tasks.listHeaders({ states: ['placed'] }),
+      placedTasks: model?.placed() ?? (await store.tasks.listHeaders({ states: ['placed'] })),
       timing,
     };
   });
@@ -39,19 +44,27 @@ export function readBudgetInput(store: Store, nowMs: number, timing: BudgetTimin
 
 /** What the controller's in-memory model (src/model/) gives a pass instead of reading intents and tasks again. */
 export interface LiveState {
-  refresh(): void;
+  refresh(): Promise<void>;
   openIntents(): readonly Intent[];
   placed(): readonly TaskHeader[];
   /** As `store.ledger.overlapping`, read incrementally. */
-  overlapping(fromMs: number, toMs: number): LedgerSlice;
+  overlapping(fromMs: number, toMs: number): Promise<LedgerSlice>;
 }
 
 /**
  * Records the 50, 80 and 100 percent levels the budgets' spend has reached in their current periods, and returns
  * the ones not recorded before: log each, and count it in a metric, once.
  */
-export function recordBudgetAlerts(store: Store, spends: readonly BudgetSpend[], nowMs: number): NewBudgetAlert[] {
+export async function recordBudgetAlerts(
+  store: AsyncStore,
+  spends: readonly BudgetSpend[],
+  nowMs: number,
+): Promise<NewBudgetAlert[]> {
   const alerts = budgetAlerts(spends, nowMs);
   if (alerts.length === 0) return [];
-  return store.transaction(() => alerts.filter((alert) => store.budgets.recordAlert(alert)));
+  return store.transaction(async () => {
+    const recorded: NewBudgetAlert[] = [];
+    for (const alert of alerts) if (await store.budgets.recordAlert(alert)) recorded.push(alert);
+    return recorded;
+  });
 }

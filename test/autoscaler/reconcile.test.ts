@@ -15,6 +15,7 @@ import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { Store } from '../../src/store/store.ts';
 import { offering, policy } from '../fakes/builders.ts';
 import { FakeProvider } from '../fakes/fake-provider.ts';
+import { asyncOf } from '../helpers/async-store.ts';
 
 // reconcile() on its own: a real SQLite store and the builtin pool, providers that keep instances in memory, the
 // injected clock, and a real logger whose JSON lines the tests read (what an operator sees).
@@ -63,8 +64,8 @@ describe('reconcile', () => {
     });
     const logger = createLogger({ stream: sink, json: true, level: 'debug' });
     return {
-      store,
-      pool: new BuiltinPool({ store, logger, lostAfterMs: 3_600_000 }),
+      store: asyncOf(store),
+      pool: new BuiltinPool({ store: asyncOf(store), logger, lostAfterMs: 3_600_000 }),
       providers,
       clusterId: CLUSTER,
       clock,

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, it } from 'mocha';
 import { readBudgetInput, recordBudgetAlerts } from '../../src/cost-model/budget-snapshot.ts';
 import type { Store } from '../../src/store/store.ts';
 import { T0, TempStores, addAgent, launchIntent, newTask, offering, terminateIntent } from '../store/helpers.ts';
+import { asyncOf } from '../helpers/async-store.ts';
 
 const TIMING = { passIntervalMs: 1_000, terminationAllowanceMs: 30_000, launchAllowanceMs: 60_000 };
 const ML = { team: 'ml', project: 'vision', job: 'train' };
@@ -22,7 +23,7 @@ describe('the budget snapshot sorts what it reads', () => {
   });
   afterEach(() => temp.cleanup());
 
-  it('puts open launches and open terminations apart, and takes placed tasks only', () => {
+  it('puts open launches and open terminations apart, and takes placed tasks only', async () => {
     const launch = launchIntent({ offering: offering(), count: 1, owners: [{ owner: ML, share: 1 }] });
     const terminate = terminateIntent({ instanceIds: ['i-9'] });
     store.intents.insert(launch);
@@ -31,7 +32,7 @@ describe('the budget snapshot sorts what it reads', () => {
     const [placed, waiting] = store.tasks.insert([newTask(), newTask()], T0);
     store.tasks.place(placed!.id, rack.id, T0);
 
-    const input = readBudgetInput(store, T0 + 1_000, TIMING);
+    const input = await readBudgetInput(asyncOf(store), T0 + 1_000, TIMING);
     assert.deepEqual(
       input.openLaunches.map((i) => [i.kind, i.id]),
       [['launch', launch.id]],
@@ -47,19 +48,19 @@ describe('the budget snapshot sorts what it reads', () => {
     assert.ok(waiting, 'the pending task exists and is left out');
   });
 
-  it('reads an agent that started this very millisecond into the ledger', () => {
+  it('reads an agent that started this very millisecond into the ledger', async () => {
     const nowMs = T0 + 5_000;
     const launch = launchIntent({ offering: offering(), count: 1, owners: [{ owner: ML, share: 1 }] });
     store.intents.insert(launch);
     store.intents.completeLaunch(launch.id, ['i-now'], nowMs);
-    const input = readBudgetInput(store, nowMs, TIMING);
+    const input = await readBudgetInput(asyncOf(store), nowMs, TIMING);
     assert.deepEqual(
       input.ledger.agents.map((a) => a.instanceId),
       ['i-now'],
     );
   });
 
-  it('records nothing and returns nothing when no level is reached', () => {
-    assert.deepEqual(recordBudgetAlerts(store, [], T0), []);
+  it('records nothing and returns nothing when no level is reached', async () => {
+    assert.deepEqual(await recordBudgetAlerts(asyncOf(store), [], T0), []);
   });
 });

@@ -4,6 +4,7 @@ import { readBudgetInput, recordBudgetAlerts } from '../../src/cost-model/budget
 import { openBudgetBook } from '../../src/cost-model/budgets.ts';
 import type { Store } from '../../src/store/store.ts';
 import { T0, TempStores, addAgent, launchIntent, newTask, offering } from '../store/helpers.ts';
+import { asyncOf } from '../helpers/async-store.ts';
 
 const TIMING = { passIntervalMs: 1_000, terminationAllowanceMs: 30_000, launchAllowanceMs: 60_000 };
 const ML = { team: 'ml', project: 'vision', job: 'train' };
@@ -18,16 +19,16 @@ describe('budgets read from and recorded to the store', () => {
   });
   afterEach(() => temp.cleanup());
 
-  it('reads nothing but the budgets while none is set', () => {
+  it('reads nothing but the budgets while none is set', async () => {
     store.intents.insert(launchIntent());
-    const input = readBudgetInput(store, T0, TIMING);
+    const input = await readBudgetInput(asyncOf(store), T0, TIMING);
     assert.deepEqual(
       [input.budgets, input.ledger, input.openLaunches, input.placedTasks],
       [[], { agents: [], usage: [] }, [], []],
     );
   });
 
-  it('reads the ledger over the budgets’ windows, open launches and placed tasks, and alerts once per level', () => {
+  it('reads the ledger over the budgets’ windows, open launches and placed tasks, and alerts once per level', async () => {
     store.budgets.set(
       { name: 'ml', scope: { kind: 'team', team: 'ml' }, period: 'day', capMicros: 100_000, onCap: 'preempt' },
       'carol',
@@ -44,7 +45,7 @@ describe('budgets read from and recorded to the store', () => {
     store.tasks.place(task!.id, rack.id, T0);
 
     const nowMs = T0 + 3_600_000;
-    const input = readBudgetInput(store, nowMs, TIMING);
+    const input = await readBudgetInput(asyncOf(store), nowMs, TIMING);
     assert.equal(input.ledger.agents.length, 2);
     assert.deepEqual(
       input.openLaunches.map((i) => i.id),
@@ -58,10 +59,10 @@ describe('budgets read from and recorded to the store', () => {
     const spends = openBudgetBook(input).statuses();
     assert.equal(spends[0]?.spentMicros, 100_800);
     assert.deepEqual(
-      recordBudgetAlerts(store, spends, nowMs).map((a) => a.percent),
+      (await recordBudgetAlerts(asyncOf(store), spends, nowMs)).map((a) => a.percent),
       [50, 80, 100],
     );
-    assert.deepEqual(recordBudgetAlerts(store, spends, nowMs + 1), [], 'each level once per period');
+    assert.deepEqual(await recordBudgetAlerts(asyncOf(store), spends, nowMs + 1), [], 'each level once per period');
     assert.equal(store.budgets.alerts().length, 3);
   });
 });

@@ -39,7 +39,7 @@ const PARTITIONS_EVERY = 30;
  * - A cloud node Slurm finds down or unresponsive is lost: it is set DOWN (Slurm requeues its jobs), its instance is
  *   terminated, and the node is deleted once its agent is terminated.
  * - Why a job waits (a budget, a limit, a launch on its way) is written to its Slurm comment.
- * The snapshot is the last sync's: observe() is synchronous, the Slurm commands are not.
+ * The snapshot is the last sync's: observe() reads nothing new, the Slurm commands are in sync().
  */
 export class SlurmPool implements Pool {
   readonly #store: Store;
@@ -118,22 +118,22 @@ export class SlurmPool implements Pool {
     await this.#writeComments(jobs);
   }
 
-  observe(): PoolSnapshot {
+  async observe(): Promise<PoolSnapshot> {
     return this.#snapshot;
   }
 
   /** Slurm places jobs: nothing to do. */
-  place(): Placement[] {
+  async place(): Promise<Placement[]> {
     return [];
   }
 
   /** Cloud agents whose node Slurm reports down or unresponsive are lost. */
-  expireAgents(nowMs: number): string[] {
+  async expireAgents(nowMs: number): Promise<string[]> {
     const lost: string[] = [];
     for (const [node, agent] of this.#cloudAgents()) {
       const slurmNode = this.#nodes.get(node);
       if (!slurmNode || !isNodeDown(slurmNode) || !['registered', 'draining'].includes(agent.state)) continue;
-      this.markLost(
+      await this.markLost(
         agent.id,
         `slurm reports node ${node} ${slurmNode.state} ${(slurmNode.state_flags ?? []).join(',')}`.trim(),
         nowMs,
@@ -143,15 +143,15 @@ export class SlurmPool implements Pool {
     return lost;
   }
 
-  drain(agentId: string, reason: string, nowMs: number): void {
-    const agent = this.#store.agents.setState(agentId, 'draining', reason, nowMs);
+  async drain(agentId: string, reason: string, nowMs: number): Promise<void> {
+    const agent = await this.#store.agents.setState(agentId, 'draining', reason, nowMs);
     const node = this.nodeName(agent);
     if (node) this.#actions.set(node, { state: 'DRAIN', reason });
     this.#log.info('draining agent', { agentId, node, reason });
   }
 
-  markLost(agentId: string, reason: string, nowMs: number): void {
-    const agent = this.#store.agents.setState(agentId, 'lost', reason, nowMs);
+  async markLost(agentId: string, reason: string, nowMs: number): Promise<void> {
+    const agent = await this.#store.agents.setState(agentId, 'lost', reason, nowMs);
     const node = this.nodeName(agent);
     if (node) this.#actions.set(node, { state: 'DOWN', reason: `spillway: lost: ${reason}` });
     this.#log.warn('lost agent', { agentId, node, reason });
@@ -165,7 +165,7 @@ export class SlurmPool implements Pool {
   async release<T extends ReleaseRequest>(requests: readonly T[], nowMs: number): Promise<T[]> {
     const now: T[] = [];
     for (const request of requests) {
-      const agent = request.agentId ? this.#store.agents.get(request.agentId) : undefined;
+      const agent = request.agentId ? await this.#store.agents.get(request.agentId) : undefined;
       const node = agent ? this.nodeName(agent) : undefined;
       const slurmNode = node ? this.#nodes.get(node) : undefined;
       if (!agent || !node || !slurmNode) {
@@ -180,7 +180,7 @@ export class SlurmPool implements Pool {
         } else if (agent.state === 'registered') {
           if (!isNodeIdle(slurmNode)) continue;
           await this.#slurm.drain(node, `spillway: ${request.reason}`);
-          this.#store.agents.setState(agent.id, 'draining', request.reason, nowMs);
+          await this.#store.agents.setState(agent.id, 'draining', request.reason, nowMs);
           this.#log.info('draining node', { agentId: agent.id, node, reason: request.reason });
         } else if (isNodeDrained(slurmNode) || isNodeDown(slurmNode)) {
           await this.#slurm.delete(node);

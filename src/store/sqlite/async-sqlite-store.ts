@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { REPO_NAMES, type AsyncRepo, type AsyncStore } from '../async-store.ts';
 import type { SqliteStore } from './sqlite-store.ts';
+import type { ChangeRepo } from '../store.ts';
 
 /**
  * The SQLite store through the asynchronous port, so callers moved to `AsyncStore` keep SQLite as the embedded
@@ -10,10 +11,22 @@ import type { SqliteStore } from './sqlite-store.ts';
  * outside it (from another request, another timer) waits for it to settle; calls made inside the callback, however
  * deep, join it (an AsyncLocalStorage tells them apart). Transactions from outside therefore run one after another,
  * as SQLite's single writer does anyway; a callback should not await anything slow (a cloud call) inside one.
+ *
+ * The change feed (`changes`, SQLite only) goes through the same gate: a read of it from outside an open transaction
+ * would otherwise see that transaction's uncommitted rows (one connection), and the in-memory model would hold rows a
+ * rollback then undoes.
  */
-export function asyncSqliteStore(store: SqliteStore): AsyncStore {
-  return new AsyncSqliteStore(store).port();
+export function asyncSqliteStore(store: SqliteStore): AsyncStore & { readonly changes: AsyncRepo<ChangeRepo> } {
+  // One port per store: two would each keep their own gate on the one connection, and neither would wait for the other.
+  let port = ports.get(store);
+  if (port === undefined) {
+    port = new AsyncSqliteStore(store).port();
+    ports.set(store, port);
+  }
+  return port;
 }
+
+const ports = new WeakMap<SqliteStore, AsyncStore & { readonly changes: AsyncRepo<ChangeRepo> }>();
 
 class AsyncSqliteStore {
   readonly #store: SqliteStore;
@@ -25,16 +38,17 @@ class AsyncSqliteStore {
     this.#store = store;
   }
 
-  port(): AsyncStore {
+  port(): AsyncStore & { readonly changes: AsyncRepo<ChangeRepo> } {
     const repos = Object.fromEntries(REPO_NAMES.map((name) => [name, this.#wrap(this.#store[name])]));
     return {
       ...(repos as { [K in keyof typeof repos]: never }),
+      changes: this.#wrap(this.#store.changes),
       transaction: (fn) => this.#transaction(fn),
       close: async () => {
         await this.#idle();
         this.#store.close();
       },
-    } as AsyncStore;
+    } as AsyncStore & { readonly changes: AsyncRepo<ChangeRepo> };
   }
 
   /** A view of `repo` whose methods wait for another caller's open transaction, then run. */

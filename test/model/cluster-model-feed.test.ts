@@ -102,6 +102,28 @@ describe('cluster model: the change feed and open transactions', () => {
     });
   });
 
+  it('runs the transactions of callers that waited for the same one after one another, each whole', async () => {
+    const port = asyncSqliteStore(store);
+    const order: string[] = [];
+    const first = port.transaction(async () => {
+      order.push('first begins');
+      for (let i = 0; i < 3; i++) await nextTurn();
+      order.push('first ends');
+    });
+    // Both wait for the first; woken by its commit together, they must still not overlap.
+    const others = ['second', 'third'].map((name) =>
+      port.transaction(async () => {
+        order.push(`${name} begins`);
+        await port.tasks.insert([newTask(name)], NOW);
+        for (let i = 0; i < 3; i++) await nextTurn();
+        order.push(`${name} ends`);
+      }),
+    );
+    await Promise.all([first, ...others]);
+    assert.deepEqual(order, ['first begins', 'first ends', 'second begins', 'second ends', 'third begins', 'third ends']);
+    assert.equal(store.tasks.countByState().pending, 2);
+  });
+
   it('is one port per store: a second wrapper of the same store shares the gate', () => {
     assert.equal(asyncSqliteStore(store), asyncSqliteStore(store));
   });

@@ -51,23 +51,43 @@ class AsyncSqliteStore {
     } as AsyncStore & { readonly changes: AsyncRepo<ChangeRepo> };
   }
 
-  /** A view of `repo` whose methods wait for another caller's open transaction, then run. */
+  /**
+   * A view of `repo` whose methods wait for another caller's open transaction, then run. With none open (or from
+   * inside it) a method runs at once; the simulator makes hundreds of thousands of calls, so each wrapper is made once.
+   */
   #wrap<R extends object>(repo: R): AsyncRepo<R> {
+    const methods = new Map<PropertyKey, (...args: unknown[]) => Promise<unknown>>();
     return new Proxy(repo, {
       get: (target, property) => {
+        const made = methods.get(property);
+        if (made !== undefined) return made;
         const value: unknown = Reflect.get(target, property, target);
         if (typeof value !== 'function') return value;
-        return async (...args: unknown[]) => {
-          if (this.#inside.getStore() !== true) await this.#idle();
-          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        const run = (args: unknown[]): unknown => (value as (...a: unknown[]) => unknown).apply(target, args);
+        const method = (...args: unknown[]): Promise<unknown> => {
+          if (this.#open !== undefined && this.#inside.getStore() !== true) return this.#afterOthers(() => run(args));
+          try {
+            return Promise.resolve(run(args));
+          } catch (err) {
+            return Promise.reject(err as Error);
+          }
         };
+        methods.set(property, method);
+        return method;
       },
     }) as unknown as AsyncRepo<R>;
   }
 
+  /** Runs `fn` once no transaction of another caller is open, checked right before it runs. */
+  async #afterOthers<T>(fn: () => T): Promise<T> {
+    while (this.#open !== undefined) await this.#open;
+    return fn();
+  }
+
   async #transaction<T>(fn: () => Promise<T>): Promise<T> {
     if (this.#inside.getStore() === true) return this.#store.transactionAsync(fn);
-    await this.#idle();
+    // Checked and taken in one step: two callers woken by the same commit must not both begin.
+    while (this.#open !== undefined) await this.#open;
     let settle: () => void = () => undefined;
     this.#open = new Promise((resolve) => (settle = resolve));
     try {

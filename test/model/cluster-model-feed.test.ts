@@ -102,6 +102,24 @@ describe('cluster model: the change feed and open transactions', () => {
     });
   });
 
+  it('is one port per store: a second wrapper of the same store shares the gate', () => {
+    assert.equal(asyncSqliteStore(store), asyncSqliteStore(store));
+  });
+});
+
+describe('async SQLite store: transactions of several callers', () => {
+  let dir: string;
+  let store: SqliteStore;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'spillway-async-store-'));
+    store = openSqliteStore(join(dir, 'spillway.db'));
+  });
+  afterEach(() => {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it('runs the transactions of callers that waited for the same one after one another, each whole', async () => {
     const port = asyncSqliteStore(store);
     const order: string[] = [];
@@ -122,9 +140,5 @@ describe('cluster model: the change feed and open transactions', () => {
     await Promise.all([first, ...others]);
     assert.deepEqual(order, ['first begins', 'first ends', 'second begins', 'second ends', 'third begins', 'third ends']);
     assert.equal(store.tasks.countByState().pending, 2);
-  });
-
-  it('is one port per store: a second wrapper of the same store shares the gate', () => {
-    assert.equal(asyncSqliteStore(store), asyncSqliteStore(store));
   });
 });

@@ -76,7 +76,7 @@ try {
     process.stdout.write(
       `${JSON.stringify({
         // From the controller's model: listing 50,000 agents again here would add its own peak.
-        agents: ClusterModel.of(store).agents(['registered']).length,
+        agents: ClusterModel.of(asyncSqliteStore(store)).agents(['registered']).length,
         tasks: counts.running + counts.pending,
         passMs,
         passCpuMs,

@@ -475,6 +475,7 @@ export class Controller {
         await this.#model.refresh();
         return this.#model.agents(NOT_TERMINATED_AGENT_STATES);
       },
+      pause: nextTurn,
     });
   }
 

@@ -22,7 +22,15 @@ export interface ReconcileContext {
    * The agents not terminated, as of now (the controller's in-memory model, caught up); default reads the store.
    */
   readonly liveAgents?: () => Promise<readonly Agent[]>;
+  /**
+   * Lets other work run (the controller: a turn of the event loop, so the API answers) after every slice of listed
+   * instances, each of which costs a store read; default none. It changes when reconcile pauses, never what it does.
+   */
+  readonly pause?: () => Promise<void>;
 }
+
+/** Listed instances looked up between two pauses: about 5 ms of store reads. */
+const PAUSE_EVERY = 1_000;
 
 /**
  * Makes the store agree with what the clouds really run. Instances tagged with a known launch intent are adopted
@@ -53,7 +61,8 @@ export async function reconcile(ctx: ReconcileContext): Promise<TerminateCommand
     }
     const owned = instances.filter((i) => i.clusterId === ctx.clusterId);
     const live = new Set(owned.map((i) => i.id));
-    for (const instance of owned) {
+    for (const [index, instance] of owned.entries()) {
+      if (index > 0 && index % PAUSE_EVERY === 0) await ctx.pause?.();
       const known = await ctx.store.agents.byInstance(provider.id, instance.id);
       if (known?.state === 'terminated' && now - known.lastHeartbeatMs >= ctx.policy.unknownInstanceGraceMs) {
         // Its agent was closed, yet the instance still runs (a failed kill, a list that lags): end it again.

@@ -137,6 +137,24 @@ describe('reconcile', () => {
     assert.deepEqual(logged('skipped reconcile'), [{ level: 'warn', providerId: 'fake:a', error: 'connection reset' }]);
   });
 
+  it('pauses after every 1,000 listed instances when told how, and decides the same as without pausing', async () => {
+    const p = provider();
+    for (let i = 0; i < 2_500; i++) p.addStray(`i-${String(i).padStart(4, '0')}`, CLUSTER, clock.now() - GRACE);
+    clock.advance(1);
+    const expected = Array.from({ length: 2_500 }, (_, i) =>
+      terminateCommand(p, `i-${String(i).padStart(4, '0')}`, null, `instance carries cluster ${CLUSTER}'s tag but no intent launched it`),
+    );
+    let pauses = 0;
+    const counting = context([p], {
+      pause: async () => {
+        pauses++;
+      },
+    });
+    assert.deepEqual(await reconcile(counting), expected);
+    assert.equal(pauses, 2, 'after the 1,000th and the 2,000th instance');
+    assert.deepEqual(await reconcile(context([p])), expected, 'the same without pausing');
+  });
+
   it('reports instances without the cluster’s tag and leaves them alone, and reports nothing when there are none', async () => {
     const p = provider();
     const pending = launchIntent(p.id, 1);

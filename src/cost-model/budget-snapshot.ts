@@ -16,7 +16,7 @@ import type { BudgetTiming } from './budget-exposure.ts';
  * Reads what a pass's BudgetBook decides from, as one consistent snapshot: the budgets, the ledger over their
  * windows, open launch and terminate intents and tasks placed but not yet running. With no budget set it reads nothing more.
  */
-export async function readBudgetInput(
+export function readBudgetInput(
   store: AsyncStore,
   nowMs: number,
   timing: BudgetTiming,
@@ -44,11 +44,12 @@ export async function readBudgetInput(
 
 /** What the controller's in-memory model (src/model/) gives a pass instead of reading intents and tasks again. */
 export interface LiveState {
-  refresh(): Promise<void>;
+  /** Catches up with the store's committed changes; may settle later (awaited inside the snapshot's transaction). */
+  refresh(): void | Promise<void>;
   openIntents(): readonly Intent[];
   placed(): readonly TaskHeader[];
   /** As `store.ledger.overlapping`, read incrementally. */
-  overlapping(fromMs: number, toMs: number): Promise<LedgerSlice>;
+  overlapping(fromMs: number, toMs: number): LedgerSlice | Promise<LedgerSlice>;
 }
 
 /**

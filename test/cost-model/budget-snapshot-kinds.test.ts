@@ -1,20 +1,24 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'mocha';
 import { readBudgetInput, recordBudgetAlerts } from '../../src/cost-model/budget-snapshot.ts';
-import type { Store } from '../../src/store/store.ts';
+import type { AsyncStore } from '../../src/store/async-store.ts';
+import { asyncSqliteStore } from '../../src/store/sqlite/async-sqlite-store.ts';
+import type { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { T0, TempStores, addAgent, launchIntent, newTask, offering, terminateIntent } from '../store/helpers.ts';
-import { asyncOf } from '../helpers/async-store.ts';
 
 const TIMING = { passIntervalMs: 1_000, terminationAllowanceMs: 30_000, launchAllowanceMs: 60_000 };
 const ML = { team: 'ml', project: 'vision', job: 'train' };
 
 describe('the budget snapshot sorts what it reads', () => {
   let temp: TempStores;
-  let store: Store;
+  let store: SqliteStore;
+  /** What the controller reads budgets through: the asynchronous port over `store`. */
+  let asyncStore: AsyncStore;
 
   beforeEach(() => {
     temp = new TempStores();
-    store = temp.open();
+    store = temp.open() as SqliteStore;
+    asyncStore = asyncSqliteStore(store);
     store.budgets.set(
       { name: 'ml', scope: { kind: 'team', team: 'ml' }, period: 'day', capMicros: 100_000, onCap: 'preempt' },
       'carol',
@@ -32,7 +36,7 @@ describe('the budget snapshot sorts what it reads', () => {
     const [placed, waiting] = store.tasks.insert([newTask(), newTask()], T0);
     store.tasks.place(placed!.id, rack.id, T0);
 
-    const input = await readBudgetInput(asyncOf(store), T0 + 1_000, TIMING);
+    const input = await readBudgetInput(asyncStore, T0 + 1_000, TIMING);
     assert.deepEqual(
       input.openLaunches.map((i) => [i.kind, i.id]),
       [['launch', launch.id]],
@@ -53,7 +57,7 @@ describe('the budget snapshot sorts what it reads', () => {
     const launch = launchIntent({ offering: offering(), count: 1, owners: [{ owner: ML, share: 1 }] });
     store.intents.insert(launch);
     store.intents.completeLaunch(launch.id, ['i-now'], nowMs);
-    const input = await readBudgetInput(asyncOf(store), nowMs, TIMING);
+    const input = await readBudgetInput(asyncStore, nowMs, TIMING);
     assert.deepEqual(
       input.ledger.agents.map((a) => a.instanceId),
       ['i-now'],
@@ -61,6 +65,6 @@ describe('the budget snapshot sorts what it reads', () => {
   });
 
   it('records nothing and returns nothing when no level is reached', async () => {
-    assert.deepEqual(await recordBudgetAlerts(asyncOf(store), [], T0), []);
+    assert.deepEqual(await recordBudgetAlerts(asyncStore, [], T0), []);
   });
 });

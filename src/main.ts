@@ -173,7 +173,7 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
 
   // Slurm mode: Slurm is the pool, and the planner sees only the offerings its cloud shapes cover.
   const slurm =
-    config.pool.kind === 'slurm' ? createSlurmPool({ config: config.pool, store, logger, providers }) : undefined;
+    config.pool.kind === 'slurm' ? createSlurmPool({ config: config.pool, store: asyncStore, logger, providers }) : undefined;
   const pool =
     slurm?.pool ??
     new BuiltinPool({ store: asyncStore, logger, lostAfterMs: config.pool.lostAfterMs, agentsIsolate: true });

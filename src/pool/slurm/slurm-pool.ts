@@ -2,7 +2,7 @@ import { NOT_TERMINATED_AGENT_STATES, type Agent } from '../../core/agent.ts';
 import { errorMessage } from '../../core/errors.ts';
 import { resources, subtract, ZERO } from '../../core/resources.ts';
 import type { Logger } from '../../log/logger.ts';
-import type { Store } from '../../store/store.ts';
+import type { AsyncStore } from '../../store/async-store.ts';
 import type { Placement, Pool, PoolSnapshot, ReleaseRequest } from '../pool.ts';
 import { agentHost } from '../builtin/eligibility.ts';
 import { JobCompReader } from './jobcomp.ts';
@@ -16,7 +16,7 @@ import { nodeFeatures, shapesByPartition } from './slurm-shapes.ts';
 import { SlurmUsage } from './slurm-usage.ts';
 
 export interface SlurmPoolOptions {
-  readonly store: Store;
+  readonly store: AsyncStore;
   readonly logger: Logger;
   readonly commands: SlurmCommands;
   readonly config: SlurmPoolConfig;
@@ -42,7 +42,7 @@ const PARTITIONS_EVERY = 30;
  * The snapshot is the last sync's: observe() reads nothing new, the Slurm commands are in sync().
  */
 export class SlurmPool implements Pool {
-  readonly #store: Store;
+  readonly #store: AsyncStore;
   readonly #log: Logger;
   readonly #slurm: SlurmCommands;
   readonly #config: SlurmPoolConfig;
@@ -97,16 +97,16 @@ export class SlurmPool implements Pool {
     this.#nodes = nodesOf(nodesJson);
     const jobs = jobsOf(jobsJson);
     this.#jobs = jobs;
-    const cloud = this.#cloudAgents();
+    const cloud = await this.#cloudAgents();
     await this.#startRequeued(jobs, cloud);
     await this.#deleteStale(cloud);
     const live = new Map([...cloud].filter(([node]) => this.#nodes.has(node)));
-    this.#usage.recordQueue(jobs, live, nowMs);
-    if (this.#jobcomp) this.#usage.recordCompletions(await this.#jobcomp.read(), this.#allCloudAgents());
+    await this.#usage.recordQueue(jobs, live, nowMs);
+    if (this.#jobcomp) await this.#usage.recordCompletions(await this.#jobcomp.read(), await this.#allCloudAgents());
     // Slurm starts pending jobs on a joined cloud node in its own time: meanwhile its free room covers those that
     // fit it (no second launch for them), and it is not idle (no scale-down of the node they wait for).
     const cloudAgents = this.#cloudSnapshot(cloud, nowMs);
-    const { left, covering } = uncoveredByRoom(this.#demand(jobs), this.#cloudRooms(cloudAgents));
+    const { left, covering } = uncoveredByRoom(await this.#demand(jobs), this.#cloudRooms(cloudAgents));
     for (const node of covering) this.#idleSince.delete(node);
     this.#snapshot = {
       agents: [
@@ -130,7 +130,7 @@ export class SlurmPool implements Pool {
   /** Cloud agents whose node Slurm reports down or unresponsive are lost. */
   async expireAgents(nowMs: number): Promise<string[]> {
     const lost: string[] = [];
-    for (const [node, agent] of this.#cloudAgents()) {
+    for (const [node, agent] of await this.#cloudAgents()) {
       const slurmNode = this.#nodes.get(node);
       if (!slurmNode || !isNodeDown(slurmNode) || !['registered', 'draining'].includes(agent.state)) continue;
       await this.markLost(
@@ -290,14 +290,14 @@ export class SlurmPool implements Pool {
     }
   }
 
-  #demand(jobs: readonly SlurmJob[]) {
+  async #demand(jobs: readonly SlurmJob[]): Promise<ReturnType<typeof demandTasks>> {
     const cloudFeatures = new Set<string>();
     for (const shape of this.#config.shapes) {
       for (const f of nodeFeatures(shape, { provider: '', instanceType: shape.instanceType }))
         if (f) cloudFeatures.add(f);
     }
     // Provider kinds are features too: every configured shape's offerings carry theirs (see SlurmShapedProvider).
-    for (const agent of this.#store.agents.list({ states: NOT_TERMINATED_AGENT_STATES })) {
+    for (const agent of await this.#store.agents.list({ states: NOT_TERMINATED_AGENT_STATES })) {
       if (agent.location.kind === 'cloud') cloudFeatures.add(agent.location.provider);
     }
     for (const p of this.#providerKinds) cloudFeatures.add(p);
@@ -310,9 +310,9 @@ export class SlurmPool implements Pool {
   }
 
   /** Live cloud agents (not terminated, lost included) by node name. */
-  #cloudAgents(): Map<string, Agent> {
+  async #cloudAgents(): Promise<Map<string, Agent>> {
     const byNode = new Map<string, Agent>();
-    for (const agent of this.#store.agents.list({ states: NOT_TERMINATED_AGENT_STATES })) {
+    for (const agent of await this.#store.agents.list({ states: NOT_TERMINATED_AGENT_STATES })) {
       const node = agent.location.kind === 'cloud' ? this.nodeName(agent) : undefined;
       if (node) byNode.set(node, agent);
     }
@@ -320,9 +320,9 @@ export class SlurmPool implements Pool {
   }
 
   /** Every cloud agent, terminated ones too, by node name: completion records arrive after the fact. */
-  #allCloudAgents(): Map<string, Agent> {
+  async #allCloudAgents(): Promise<Map<string, Agent>> {
     const byNode = new Map<string, Agent>();
-    for (const agent of this.#store.agents.list()) {
+    for (const agent of await this.#store.agents.list()) {
       const node = agent.location.kind === 'cloud' ? this.nodeName(agent) : undefined;
       if (node) byNode.set(node, agent);
     }

@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from '../../log/logger.ts';
 import type { AgentBootParams } from '../../providers/boot-script.ts';
 import type { CloudProvider, LaunchRequest } from '../../providers/provider.ts';
-import type { Store } from '../../store/store.ts';
+import type { AsyncStore } from '../../store/async-store.ts';
 import { renderSlurmBootScript } from './slurm-boot.ts';
 import { childProcessRunner, SlurmCommands } from './slurm-commands.ts';
 import type { SlurmPoolConfig } from './slurm-config.ts';
@@ -29,7 +29,7 @@ export function slurmBootRenderer(
  */
 export function createSlurmPool(opts: {
   readonly config: SlurmPoolConfig;
-  readonly store: Store;
+  readonly store: AsyncStore;
   readonly logger: Logger;
   readonly providers: readonly CloudProvider[];
 }): { pool: SlurmPool; providers: CloudProvider[] } {

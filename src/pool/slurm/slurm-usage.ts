@@ -1,6 +1,6 @@
 import type { Agent } from '../../core/agent.ts';
 import { dominantShare, resources, type Resources } from '../../core/resources.ts';
-import type { Store } from '../../store/store.ts';
+import type { AsyncStore } from '../../store/async-store.ts';
 import type { JobCompRecord } from './jobcomp.ts';
 import { jobOwner, type SlurmJob } from './slurm-jobs.ts';
 import { expandHostList } from './slurm-shapes.ts';
@@ -15,21 +15,21 @@ export function runId(jobId: number, node: string): string {
  * node's cost by Slurm account exactly as for the builtin pool's tasks: a run opens when `squeue` shows the job
  * running on the node, and closes at the EndTime of its job completion record (jobcomp/filetxt), or, without one,
  * when squeue shows the job no longer running. Runs squeue never saw (short jobs between two passes) are recorded
- * whole from their completion record. Idempotent.
+ * whole from their completion record. Idempotent; each call is one store transaction.
  */
 export class SlurmUsage {
-  readonly #store: Store;
+  readonly #store: AsyncStore;
   readonly #accounts: Readonly<Record<string, string>>;
 
-  constructor(store: Store, accounts: Readonly<Record<string, string>>) {
+  constructor(store: AsyncStore, accounts: Readonly<Record<string, string>>) {
     this.#store = store;
     this.#accounts = accounts;
   }
 
   /** Opens the runs of running jobs on `agents` (by node name) and closes those of jobs that left their node. */
-  recordQueue(jobs: readonly SlurmJob[], agents: ReadonlyMap<string, Agent>, nowMs: number): void {
+  async recordQueue(jobs: readonly SlurmJob[], agents: ReadonlyMap<string, Agent>, nowMs: number): Promise<void> {
     const store = this.#store;
-    store.transaction(() => {
+    await store.transaction(async () => {
       const running = new Set<string>();
       for (const job of jobs) {
         if (job.job_state !== 'RUNNING') continue;
@@ -43,7 +43,7 @@ export class SlurmUsage {
             cpuMillis: Math.ceil((job.cpus ?? 1) / nodeCount) * 1000,
             memoryMiB: alloc.memory_allocated ?? 0,
           });
-          store.ledger.openUsageInterval({
+          await store.ledger.openUsageInterval({
             taskId: id,
             agentId: agent.id,
             owner: jobOwner(job, this.#accounts),
@@ -53,28 +53,28 @@ export class SlurmUsage {
         }
       }
       const ended = new Map(jobs.map((j) => [j.job_id, j]));
-      for (const usage of store.ledger.overlapping(nowMs, nowMs + 1).usage) {
+      for (const usage of (await store.ledger.overlapping(nowMs, nowMs + 1)).usage) {
         if (usage.endMs !== null || !usage.taskId.startsWith('slurm-') || running.has(usage.taskId)) continue;
         const job = ended.get(Number(/^slurm-(\d+)@/.exec(usage.taskId)?.[1]));
         // A job squeue still lists as ended carries its end time; one it forgot ended before now.
         const endS = job && job.job_state !== 'PENDING' && (job.end_time ?? 0) > 0 ? job.end_time! : nowMs / 1000;
-        store.ledger.closeUsageInterval(usage.taskId, Math.min(endS * 1000, nowMs));
+        await store.ledger.closeUsageInterval(usage.taskId, Math.min(endS * 1000, nowMs));
       }
     });
   }
 
   /** Records completed runs on cloud nodes from job completion records: opened if never seen, closed at EndTime. */
-  recordCompletions(records: readonly JobCompRecord[], agents: ReadonlyMap<string, Agent>): void {
+  async recordCompletions(records: readonly JobCompRecord[], agents: ReadonlyMap<string, Agent>): Promise<void> {
     const store = this.#store;
-    store.transaction(() => {
+    await store.transaction(async () => {
       for (const record of records) {
         for (const node of expandHostList(record.nodeList)) {
           const agent = agents.get(node);
           if (!agent) continue;
           const id = runId(record.jobId, node);
-          const runs = store.ledger.usageOf(id);
+          const runs = await store.ledger.usageOf(id);
           if (!runs.some((r) => r.startMs === record.startMs || r.endMs === null)) {
-            store.ledger.openUsageInterval({
+            await store.ledger.openUsageInterval({
               taskId: id,
               agentId: agent.id,
               owner: jobOwner(
@@ -85,7 +85,7 @@ export class SlurmUsage {
               startMs: record.startMs,
             });
           }
-          store.ledger.closeUsageInterval(id, record.endMs);
+          await store.ledger.closeUsageInterval(id, record.endMs);
         }
       }
     });

@@ -15,6 +15,7 @@ import { SlurmPool } from '../../../src/pool/slurm/slurm-pool.ts';
 import { openSqliteStore } from '../../../src/store/sqlite/sqlite-store.ts';
 import type { Store } from '../../../src/store/store.ts';
 import { offering, policy } from '../../fakes/builders.ts';
+import { asyncOf } from '../../helpers/async-store.ts';
 
 const T0 = 1_795_677_570_000;
 const SETTLE_MS = 3_000;
@@ -114,7 +115,7 @@ describe('slurm pool: a joined cloud node covers the pending jobs that fit it', 
       return '';
     };
     pool = new SlurmPool({
-      store,
+      store: asyncOf(store),
       logger: silentLogger(),
       commands: new SlurmCommands(run),
       config: slurmPoolSchema.parse({

@@ -24,6 +24,7 @@ import { BuiltinPool } from '../src/pool/builtin/builtin-pool.ts';
 import type { CallOptions, CloudProvider, LaunchRequest } from '../src/providers/provider.ts';
 import type { SimProvider } from '../src/sim/sim-provider.ts';
 import { openSqliteStore } from '../src/store/sqlite/sqlite-store.ts';
+import { asyncSqliteStore } from '../src/store/sqlite/async-sqlite-store.ts';
 import { quantile, round, type Benchmark, type BenchContext, type BenchResult } from './lib/bench.ts';
 import { BENCH_IDENTITY, benchSimProviders, burstTasks, fillPool } from './lib/big-pool.ts';
 
@@ -68,18 +69,19 @@ export const benchmark: Benchmark = {
     const logger = silentLogger();
     const random = seededRandom(ctx.seed);
     const providers = benchSimProviders(systemClock, random).map((p) => new TimedProvider(p));
-    const pool = new BuiltinPool({ store, logger, lostAfterMs: 3_600_000 });
+    const asyncStore = asyncSqliteStore(store);
+    const pool = new BuiltinPool({ store: asyncStore, logger, lostAfterMs: 3_600_000 });
     // The moment the pool placed each task (the placement decision), read off the pool the controller uses.
     const placedAtMs = new Map<string, number>();
     const place = pool.place.bind(pool);
-    pool.place = (nowMs, allowCloud) => {
-      const placements = place(nowMs, allowCloud);
+    pool.place = async (nowMs, allowCloud) => {
+      const placements = await place(nowMs, allowCloud);
       const at = Date.now();
       for (const p of placements) placedAtMs.set(p.taskId, at);
       return placements;
     };
     const controller = new Controller({
-      store,
+      store: asyncStore,
       pool,
       providers,
       clock: systemClock,

@@ -18,6 +18,7 @@ import { silentLogger } from '../src/log/logger.ts';
 import { BuiltinPool } from '../src/pool/builtin/builtin-pool.ts';
 import { AwsEc2Provider } from '../src/providers/aws-ec2/aws-ec2-provider.ts';
 import { openSqliteStore } from '../src/store/sqlite/sqlite-store.ts';
+import { asyncSqliteStore } from '../src/store/sqlite/async-sqlite-store.ts';
 import { EMULATOR_CREDENTIALS, Ec2Emulator } from '../test/emulators/ec2/ec2-emulator.ts';
 import { EC2_BUCKETS } from '../test/emulators/ec2/emulator-buckets.ts';
 import { providerConfig, quiet } from '../test/providers/aws-ec2/fixture.ts';
@@ -52,8 +53,8 @@ export async function runEc2Burst(ctx: BenchContext): Promise<BenchResult> {
     credentials: EMULATOR_CREDENTIALS,
   });
   const controller = new Controller({
-    store,
-    pool: new BuiltinPool({ store, logger, lostAfterMs: 10_000 }),
+    store: asyncSqliteStore(store),
+    pool: new BuiltinPool({ store: asyncSqliteStore(store), logger, lostAfterMs: 10_000 }),
     providers: [aws],
     clock,
     logger,

@@ -10,7 +10,7 @@ import { Controller } from './autoscaler/controller.ts';
 import { NOT_TERMINATED_AGENT_STATES } from './core/agent.ts';
 import { systemClock, type Clock } from './core/clock.ts';
 import { hashToken, newApiToken } from './core/credentials.ts';
-import { ConflictError } from './core/errors.ts';
+import { ConflictError, errorMessage } from './core/errors.ts';
 import { microsToUsd } from './core/money.ts';
 import { homePath, storePath } from './config/load.ts';
 import { makePrivate } from './store/private-files.ts';
@@ -70,9 +70,9 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
   const asyncStore = asyncSqliteStore(store);
   // SQLite creates a new store 0644; its -wal and -shm then take the store's mode.
   makePrivate({ home, storePath: storePath(config), logger: silentLogger() });
-  store.meta.bindClusterId(config.clusterId);
-  if (store.policy.seed(effectivePolicy(config), clock.now())) logger.info('seeded policy from config');
-  const seededBudgets = store.budgets.seed(
+  await asyncStore.meta.bindClusterId(config.clusterId);
+  if (await asyncStore.policy.seed(effectivePolicy(config), clock.now())) logger.info('seeded policy from config');
+  const seededBudgets = await asyncStore.budgets.seed(
     config.budgets.map((b) => toBudgetSpec(b.name, b)),
     clock.now(),
   );
@@ -167,7 +167,7 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
     maxTaskPayloadBytes: config.api.maxTaskPayloadBytes,
     health: { isLeader: () => isLeader(), version: VERSION },
     liveAgents: () => {
-      const model = ClusterModel.of(store);
+      const model = ClusterModel.of(asyncStore);
       return model.loaded ? model.agents() : undefined;
     },
     privateRate: amortizedPrivateRate(config.privateRates),
@@ -182,9 +182,12 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
   // Slurm mode: Slurm is the pool, and the planner sees only the offerings its cloud shapes cover.
   const slurm =
     config.pool.kind === 'slurm' ? createSlurmPool({ config: config.pool, store: asyncStore, logger, providers }) : undefined;
-  const pool = slurm?.pool ?? new BuiltinPool({ store, logger, lostAfterMs: config.pool.lostAfterMs, agentsIsolate: true });
+  const pool =
+    slurm?.pool ??
+    new BuiltinPool({ store: asyncStore, logger, lostAfterMs: config.pool.lostAfterMs, agentsIsolate: true });
+  const serverSecret = await asyncStore.meta.serverSecret();
   const controller = new Controller({
-    store,
+    store: asyncStore,
     pool,
     providers: slurm?.providers ?? providers,
     clock,
@@ -192,11 +195,14 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
     settings: config.controller,
     identity: {
       holderId,
-      launch: { clusterId: config.clusterId, controllerUrl, caBundle, serverSecret: store.meta.serverSecret() },
+      launch: { clusterId: config.clusterId, controllerUrl, caBundle, serverSecret },
     },
     observer: {
       onPass: (report) => {
-        metrics.recordProviders(providerStatuses(providersPort, report.leader, store.intents.open()));
+        asyncStore.intents
+          .open()
+          .then((open) => metrics.recordProviders(providerStatuses(providersPort, report.leader, open)))
+          .catch((err: unknown) => logger.warn('could not read intents for metrics', { error: errorMessage(err) }));
         metrics.decisions.inc({ kind: 'place' }, report.placed);
         metrics.decisions.inc({ kind: 'launch' }, report.launches.length);
         metrics.decisions.inc({ kind: 'terminate' }, report.terminates.length);
@@ -216,13 +222,13 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
   controller.start();
 
   const adminTokenFile = join(home, 'admin.token');
-  ensureTokenFile(store, adminTokenFile, 'admin', 'local-admin', clock);
+  await ensureTokenFile(asyncStore, adminTokenFile, 'admin', 'local-admin', clock);
   writeFileSync(join(home, 'api.url'), `${api.url}\n`, { mode: 0o600 });
 
   let privateAgents: LocalAgents | undefined;
   const spec = config.pool.privateAgents;
   if (spec && spec.count > 0) {
-    const agentToken = ensureTokenFile(store, join(home, 'agent.token'), 'agent', 'local-private-agents', clock);
+    const agentToken = await ensureTokenFile(asyncStore, join(home, 'agent.token'), 'agent', 'local-private-agents', clock);
     privateAgents = new LocalAgents({
       agentCommand: agentCommand(),
       url: api.url,
@@ -246,7 +252,7 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
       await privateAgents?.stop();
       await controller.stop(config.controller.releaseOnShutdown ? { release: 'the controller is shutting down' } : {});
       await api.close();
-      store.close();
+      await asyncStore.close();
     },
   };
 }
@@ -255,14 +261,14 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
  * Returns the token kept in `file` when the store still honours it; otherwise creates one with `role` and writes it
  * there, readable only by this user. Lets the demo work without anyone typing a token.
  */
-function ensureTokenFile(store: Store, file: string, role: Role, name: string, clock: Clock): string {
+async function ensureTokenFile(store: AsyncStore, file: string, role: Role, name: string, clock: Clock): Promise<string> {
   if (existsSync(file)) {
     const token = readFileSync(file, 'utf8').trim();
-    const record = store.tokens.byHash(hashToken(token));
+    const record = await store.tokens.byHash(hashToken(token));
     if (record && record.revokedAtMs === null && record.role === role) return token;
   }
   const token = newApiToken();
-  store.tokens.create({ id: `tok-${randomUUID()}`, role, name, agentId: null, createdAtMs: clock.now() }, hashToken(token));
+  await store.tokens.create({ id: `tok-${randomUUID()}`, role, name, agentId: null, createdAtMs: clock.now() }, hashToken(token));
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, `${token}\n`, { mode: 0o600 });
   chmodSync(file, 0o600);

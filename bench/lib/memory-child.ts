@@ -20,6 +20,7 @@ import { silentLogger } from '../../src/log/logger.ts';
 import { BuiltinPool } from '../../src/pool/builtin/builtin-pool.ts';
 import { ClusterModel } from '../../src/model/cluster-model.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { asyncSqliteStore } from '../../src/store/sqlite/async-sqlite-store.ts';
 import { BENCH_IDENTITY, benchSimProviders, burstTasks, fillPool } from './big-pool.ts';
 
 const START_MS = Date.UTC(2026, 0, 1);
@@ -39,8 +40,8 @@ try {
     const logger = silentLogger();
     const random = seededRandom(1);
     const controller = new Controller({
-      store,
-      pool: new BuiltinPool({ store, logger, lostAfterMs: 3_600_000 }),
+      store: asyncSqliteStore(store),
+      pool: new BuiltinPool({ store: asyncSqliteStore(store), logger, lostAfterMs: 3_600_000 }),
       providers: benchSimProviders(clock, random),
       clock,
       logger,
@@ -75,7 +76,7 @@ try {
     process.stdout.write(
       `${JSON.stringify({
         // From the controller's model: listing 50,000 agents again here would add its own peak.
-        agents: ClusterModel.of(store).agents(['registered']).length,
+        agents: ClusterModel.of(asyncSqliteStore(store)).agents(['registered']).length,
         tasks: counts.running + counts.pending,
         passMs,
         passCpuMs,

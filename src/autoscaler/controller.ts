@@ -1,4 +1,4 @@
-import { NOT_TERMINATED_AGENT_STATES } from '../core/agent.ts';
+import { NOT_TERMINATED_AGENT_STATES, type Agent } from '../core/agent.ts';
 import type { Clock } from '../core/clock.ts';
 import { ConflictError, NotFoundError, errorMessage } from '../core/errors.ts';
 import type { Intent, LaunchIntent } from '../core/intent.ts';
@@ -8,7 +8,7 @@ import type { Policy } from '../core/policy.ts';
 import type { TaskHeader } from '../core/task.ts';
 import type { Pool } from '../pool/pool.ts';
 import type { CloudProvider } from '../providers/provider.ts';
-import type { Store } from '../store/store.ts';
+import type { AsyncStore } from '../store/async-store.ts';
 import type { LaunchCommand, TerminateCommand, Waiting } from './commands.ts';
 import { dueAfterInterruption, interruptedOfferings } from './interruptions.ts';
 import { nextDueMs } from './next-due.ts';
@@ -72,7 +72,7 @@ export interface ControllerObserver {
 }
 
 export interface ControllerOptions {
-  readonly store: Store;
+  readonly store: AsyncStore;
   readonly pool: Pool;
   readonly providers: readonly CloudProvider[];
   readonly clock: Clock;
@@ -110,6 +110,8 @@ export class Controller {
   readonly #provisioner: Provisioner;
   readonly #breakers: LaunchBreakers;
   readonly #unavailableUntil = new Map<string, number>();
+  /** The launched offering's boot time by launch intent, as read for scale-down (kept: it never changes). */
+  readonly #bootMsOfIntent = new Map<string, number | undefined>();
   #offerings: Offering[] = [];
   #passes = 0;
   #leader = false;
@@ -149,10 +151,12 @@ export class Controller {
       rateLimit: opts.rateLimit,
       signal: this.#calls.signal,
       onOutcome: (intent, outcome) => opts.observer?.onCall?.(intent, outcome),
-      hold: (intent) => {
+      hold: async (intent) => {
         const now = opts.clock.now();
-        if (opts.store.lease.holder(LEASE, now) !== opts.identity.holderId) return 'this controller does not hold the lease';
-        if (intent.kind === 'launch' && opts.store.policy.get().paused) return 'bursting is paused';
+        if ((await opts.store.lease.holder(LEASE, now)) !== opts.identity.holderId) {
+          return 'this controller does not hold the lease';
+        }
+        if (intent.kind === 'launch' && (await opts.store.policy.get()).paused) return 'bursting is paused';
         return undefined;
       },
       onUnavailable: (key, reason) => {
@@ -185,7 +189,7 @@ export class Controller {
     if (opts.abortCalls) this.#calls.abort(new Error('controller stopping'));
     await this.#provisioner.settle();
     if (opts.release && this.#leader) await this.releaseAll(opts.release);
-    if (this.#leader) this.#o.store.lease.release(LEASE, this.#o.identity.holderId);
+    if (this.#leader) await this.#o.store.lease.release(LEASE, this.#o.identity.holderId);
     this.#leader = false;
   }
 
@@ -199,12 +203,12 @@ export class Controller {
   async releaseAll(reason: string): Promise<number> {
     if (!this.#leader) return 0;
     const { store, clock, providers, logger } = this.#o;
-    for (const intent of store.intents.open()) {
-      if (intent.kind === 'launch') store.intents.fail(intent.id, `given up: ${reason}`, clock.now());
+    for (const intent of await store.intents.open()) {
+      if (intent.kind === 'launch') await store.intents.fail(intent.id, `given up: ${reason}`, clock.now());
     }
-    const terminating = terminatingInstances(store.intents.open());
+    const terminating = terminatingInstances(await store.intents.open());
     const targets = new Map<string, TerminateCommand>();
-    for (const agent of store.agents.list({ states: NOT_TERMINATED_AGENT_STATES })) {
+    for (const agent of await store.agents.list({ states: NOT_TERMINATED_AGENT_STATES })) {
       if (agent.location.kind !== 'cloud' || !agent.providerId || !agent.instanceId) continue;
       targets.set(`${agent.providerId}/${agent.instanceId}`, {
         kind: 'terminate',
@@ -226,7 +230,7 @@ export class Controller {
           }
           const key = `${provider.id}/${instance.id}`;
           if (targets.has(key)) continue;
-          const agent = store.agents.byInstance(provider.id, instance.id);
+          const agent = await store.agents.byInstance(provider.id, instance.id);
           targets.set(key, { kind: 'terminate', agentId: agent?.id ?? null, providerId: provider.id, instanceId: instance.id, reason });
         }
       } catch (err) {
@@ -234,10 +238,13 @@ export class Controller {
       }
     }
     const release = [...targets].filter(([key]) => !terminating.has(key)).map(([, command]) => command);
-    const count = this.#provisioner
-      .terminateAll(release, { force: true })
-      .reduce((n, intent) => n + intent.instanceIds.length, 0);
-    for (const intent of store.intents.open()) if (intent.kind === 'terminate') this.#provisioner.execute(intent);
+    const count = (await this.#provisioner.terminateAll(release, { force: true })).reduce(
+      (n, intent) => n + intent.instanceIds.length,
+      0,
+    );
+    for (const intent of await store.intents.open()) {
+      if (intent.kind === 'terminate') await this.#provisioner.execute(intent);
+    }
     await this.#provisioner.settle();
     logger.info('released cloud instances', { count, reason });
     return count;
@@ -286,7 +293,7 @@ export class Controller {
   async runPass(): Promise<PassReport> {
     const { store, pool, clock, logger, settings } = this.#o;
     const idle: PassReport = { leader: false, placed: 0, launches: [], terminates: [], waiting: [] };
-    if (!store.lease.acquire(LEASE, this.#o.identity.holderId, clock.now(), settings.leaseTtlMs)) {
+    if (!(await store.lease.acquire(LEASE, this.#o.identity.holderId, clock.now(), settings.leaseTtlMs))) {
       if (this.#leader) logger.warn('lost the lease; standing by');
       this.#leader = false;
       return idle;
@@ -311,7 +318,7 @@ export class Controller {
         return { ...idle, leader: true };
       }
     }
-    pool.expireAgents(clock.now(), this.#leaderSinceMs);
+    await pool.expireAgents(clock.now(), this.#leaderSinceMs);
     await nextTurn();
     const reconciled =
       first || this.#passes % settings.reconcileEveryPasses === 0 ? await this.#reconcile() : [];
@@ -321,17 +328,16 @@ export class Controller {
 
     // Between steps the event loop serves what waits (the API): no step holds it for the whole pass.
     await nextTurn();
-    const book = this.#budgets(clock.now());
-    const warm = warmRoomCheck(store.policy.get(), this.#offerings, clock.now());
-    const placed = pool.place(
-      clock.now(),
-      (task, agent) => warm(task, agent) && book.admitPlacement(task, agent) === undefined,
+    const book = await this.#budgets(clock.now());
+    const warm = warmRoomCheck(await store.policy.get(), this.#offerings, clock.now());
+    const placed = (
+      await pool.place(clock.now(), (task, agent) => warm(task, agent) && book.admitPlacement(task, agent) === undefined)
     ).length;
     await nextTurn();
     const now = clock.now();
-    const snapshot = pool.observe(now);
-    const policy = store.policy.get();
-    this.#model.refresh();
+    const snapshot = await pool.observe(now);
+    const policy = await store.policy.get();
+    await this.#model.refresh();
     const open = this.#model.openIntents();
     const openLaunches = open.filter((i): i is LaunchIntent => i.kind === 'launch');
     const pending = dueAfterInterruption(snapshot.pending, now, policy);
@@ -351,15 +357,14 @@ export class Controller {
     await nextTurn();
     const terminating = terminatingInstances(open);
     const lost = this.#model.agents(['lost']);
+    const agents = [...snapshot.agents, ...lost];
+    const relaunchMs = await this.#relaunchTimes(agents);
     const chosen = scaleDown({
       nowMs: now,
       policy,
-      agents: [...snapshot.agents, ...lost],
+      agents,
       terminating,
-      relaunchMsOf: (agent) => {
-        const intent = agent.intentId ? store.intents.get(agent.intentId) : undefined;
-        return intent?.kind === 'launch' ? intent.offering.bootMs : undefined;
-      },
+      relaunchMsOf: (agent) => (agent.intentId ? relaunchMs.get(agent.intentId) : undefined),
     });
     // A pool with its own scheduler takes its nodes out of it before their instances go.
     const terminates = [...reconciled, ...(pool.release ? await pool.release(chosen, now) : chosen)];
@@ -367,10 +372,10 @@ export class Controller {
     // Act: first what crashes or retries left open, then this pass's decisions.
     for (const intent of open) {
       if (intent.kind === 'launch' && policy.paused) continue;
-      this.#provisioner.execute(intent);
+      await this.#provisioner.execute(intent);
     }
-    for (const command of result.launches) this.#provisioner.launch(command);
-    this.#provisioner.terminateAll(terminates);
+    for (const command of result.launches) await this.#provisioner.launch(command);
+    await this.#provisioner.terminateAll(terminates);
 
     // Scale-down and acting, then the waiting reasons (a write per changed task): each its own stretch of the loop.
     await nextTurn();
@@ -392,10 +397,10 @@ export class Controller {
    * Opens this pass's budget book and carries out what hard caps require first: tasks stopped and agents terminated
    * early enough that no `preempt` budget is ever passed. Records and reports new 50/80/100 percent alerts.
    */
-  #budgets(nowMs: number): BudgetBook {
+  async #budgets(nowMs: number): Promise<BudgetBook> {
     const { store, logger, settings } = this.#o;
     const book = openBudgetBook(
-      readBudgetInput(store, nowMs, {
+      await readBudgetInput(store, nowMs, {
         passIntervalMs: settings.passIntervalMs,
         terminationAllowanceMs: settings.terminationAllowanceMs ?? 60_000,
         launchAllowanceMs: settings.launchAllowanceMs ?? 120_000,
@@ -405,12 +410,12 @@ export class Controller {
       logger.warn('preempting for a budget', { ...command });
       if (command.kind === 'stop-task') {
         try {
-          store.tasks.requeue(command.taskId, command.agentId, command.reason, nowMs);
+          await store.tasks.requeue(command.taskId, command.agentId, command.reason, nowMs);
         } catch (err) {
           if (!(err instanceof ConflictError)) throw err; // it finished or moved since the snapshot
         }
       } else if (command.providerId && command.instanceId) {
-        this.#provisioner.terminate(
+        await this.#provisioner.terminate(
           {
             kind: 'terminate',
             agentId: command.agentId,
@@ -422,7 +427,7 @@ export class Controller {
         );
       }
     }
-    for (const alert of recordBudgetAlerts(store, book.statuses(), nowMs)) {
+    for (const alert of await recordBudgetAlerts(store, book.statuses(), nowMs)) {
       logger.warn('budget alert', { ...alert });
       this.#o.observer?.onBudgetAlert?.(alert);
     }
@@ -447,7 +452,7 @@ export class Controller {
     for (let from = 0; from < news.length; from += NOTE_WAITING_SLICE) {
       if (from > 0) await nextTurn();
       const slice = news.slice(from, from + NOTE_WAITING_SLICE);
-      const changed = new Set(this.#o.store.tasks.noteWaiting(slice));
+      const changed = new Set(await this.#o.store.tasks.noteWaiting(slice));
       for (const { taskId } of slice) {
         const w = waits.get(taskId);
         if (w !== undefined && changed.has(taskId)) this.#o.logger.info('task waits', w);
@@ -464,12 +469,13 @@ export class Controller {
       clusterId: this.#o.identity.launch.clusterId,
       clock,
       logger,
-      policy: store.policy.get(),
+      policy: await store.policy.get(),
       onForeign: (providerId, instanceIds) => this.#o.observer?.onForeignInstances?.(providerId, instanceIds.length),
-      liveAgents: () => {
-        this.#model.refresh();
+      liveAgents: async () => {
+        await this.#model.refresh();
         return this.#model.agents(NOT_TERMINATED_AGENT_STATES);
       },
+      pause: nextTurn,
     });
   }
 
@@ -485,6 +491,21 @@ export class Controller {
       }
     }
     this.#offerings = fresh;
+  }
+
+  /**
+   * The boot time of the launch behind each agent that has one (scale-down keeps a node whose relaunch would cost
+   * more than its idle time): read before scale-down, which is pure.
+   */
+  async #relaunchTimes(agents: readonly Agent[]): Promise<ReadonlyMap<string, number | undefined>> {
+    for (const agent of agents) {
+      // Only an idle registered cloud agent is asked about (scale-down.ts); an intent's offering never changes.
+      const asked = agent.state === 'registered' && agent.location.kind === 'cloud' && agent.idleSinceMs !== null;
+      if (!asked || agent.intentId === null || this.#bootMsOfIntent.has(agent.intentId)) continue;
+      const intent = await this.#o.store.intents.get(agent.intentId);
+      this.#bootMsOfIntent.set(agent.intentId, intent?.kind === 'launch' ? intent.offering.bootMs : undefined);
+    }
+    return this.#bootMsOfIntent;
   }
 
   /** When the next pass must run at the latest for the pending tasks, breakers and unavailable offerings it saw. */

@@ -11,7 +11,7 @@ import { isZero } from '../core/resources.ts';
 import type { Logger } from '../log/logger.ts';
 import type { CloudProvider, LaunchRequest } from '../providers/provider.ts';
 import { PartialTerminateError } from '../providers/terminate-outcome.ts';
-import type { Store } from '../store/store.ts';
+import type { AsyncStore } from '../store/async-store.ts';
 import type { LaunchCommand, TerminateCommand } from './commands.ts';
 import type { BreakerTarget } from './breaker.ts';
 import type { LaunchBreakers, LaunchVerdict } from './launch-breakers.ts';
@@ -26,7 +26,7 @@ export interface LaunchContext {
 }
 
 export interface ProvisionerOptions {
-  readonly store: Store;
+  readonly store: AsyncStore;
   readonly providers: readonly CloudProvider[];
   readonly clock: Clock;
   readonly logger: Logger;
@@ -41,7 +41,7 @@ export interface ProvisionerOptions {
    * Asked right before each cloud call: a reason to hold the intent (it stays open, for whoever acts next), or
    * undefined to go ahead. The controller holds every call once it has lost the lease, and launches while paused.
    */
-  readonly hold?: (intent: Intent) => string | undefined;
+  readonly hold?: (intent: Intent) => Promise<string | undefined>;
   /** Aborts cloud calls in flight (a hard stop); an aborted call leaves its intent open. */
   readonly signal?: AbortSignal;
   /** Told how each cloud call ended, for metrics. */
@@ -97,7 +97,7 @@ export class Provisioner {
   }
 
   /** Records a launch intent and queues its cloud call. */
-  launch(command: LaunchCommand): LaunchIntent {
+  async launch(command: LaunchCommand): Promise<LaunchIntent> {
     const now = this.#opts.clock.now();
     const intent: LaunchIntent = {
       id: newIntentId(),
@@ -114,7 +114,7 @@ export class Provisioner {
       attempts: 0,
       error: '',
     };
-    this.#opts.store.intents.insert(intent);
+    await this.#opts.store.intents.insert(intent);
     this.#opts.logger.info('decided launch', {
       intentId: intent.id,
       offering: offeringKey(intent.offering),
@@ -122,7 +122,7 @@ export class Provisioner {
       reason: intent.reason,
     });
     failpoint('intent.written');
-    this.execute(intent);
+    await this.execute(intent);
     return intent;
   }
 
@@ -131,27 +131,27 @@ export class Provisioner {
    * the call. Returns undefined when the agent took work since the plan, unless `force` (a shutdown or a budget that
    * releases it anyway: the agent's tasks return to pending when its instance is gone).
    */
-  terminate(command: TerminateCommand, opts: { force?: boolean } = {}): TerminateIntent | undefined {
-    return this.terminateAll([command], opts)[0];
+  async terminate(command: TerminateCommand, opts: { force?: boolean } = {}): Promise<TerminateIntent | undefined> {
+    return (await this.terminateAll([command], opts))[0];
   }
 
   /**
    * The same for many instances, as one intent per provider and up to TERMINATE_BATCH instances, so a large
    * scale-down costs few cloud calls. Instances whose agent took work since the plan are left out (unless `force`).
    */
-  terminateAll(commands: readonly TerminateCommand[], opts: { force?: boolean } = {}): TerminateIntent[] {
+  async terminateAll(commands: readonly TerminateCommand[], opts: { force?: boolean } = {}): Promise<TerminateIntent[]> {
     const { store, clock } = this.#opts;
     const now = clock.now();
-    const intents = store.transaction((): TerminateIntent[] => {
+    const intents = await store.transaction(async (): Promise<TerminateIntent[]> => {
       const byProvider = new Map<string, TerminateCommand[]>();
       for (const command of commands) {
         if (command.agentId) {
-          const agent = store.agents.get(command.agentId);
+          const agent = await store.agents.get(command.agentId);
           if (!agent) continue;
           if (agent.state === 'registered' && !isZero(agent.allocated) && !opts.force) continue;
           // Draining takes it out of placement, and a provisioning instance can no longer register.
           if (agent.state === 'registered' || agent.state === 'provisioning') {
-            store.agents.setState(agent.id, 'draining', command.reason, now);
+            await store.agents.setState(agent.id, 'draining', command.reason, now);
           }
         }
         byProvider.set(command.providerId, [...(byProvider.get(command.providerId) ?? []), command]);
@@ -173,7 +173,7 @@ export class Provisioner {
             attempts: 0,
             error: '',
           };
-          store.intents.insert(record);
+          await store.intents.insert(record);
           records.push(record);
         }
       }
@@ -190,17 +190,20 @@ export class Provisioner {
       }
     }
     if (intents.length > 0) failpoint('terminate.written');
-    for (const intent of intents) this.execute(intent);
+    for (const intent of intents) await this.execute(intent);
     return intents;
   }
 
-  /** Queues an open intent's cloud call unless it is in flight or backing off. Safe to call every pass. */
-  execute(intent: Intent): void {
+  /**
+   * Queues an open intent's cloud call unless it is in flight or backing off. Safe to call every pass. Resolves once
+   * the call is queued (not done: `settle` waits for that).
+   */
+  async execute(intent: Intent): Promise<void> {
     if (this.#inFlight.has(intent.id)) return;
     if ((this.#notBefore.get(intent.id) ?? 0) > this.#opts.clock.now()) return;
     const lane = this.#lanes.get(intent.providerId);
     if (!lane) {
-      this.#opts.store.intents.fail(intent.id, `no provider ${intent.providerId} is configured`, this.#opts.clock.now());
+      await this.#opts.store.intents.fail(intent.id, `no provider ${intent.providerId} is configured`, this.#opts.clock.now());
       this.#opts.logger.error('dropped intent', { intentId: intent.id, reason: `unknown provider ${intent.providerId}` });
       return;
     }
@@ -217,23 +220,23 @@ export class Provisioner {
   }
 
   /** True when the intent must wait (logged); it stays open. */
-  #held(intent: Intent): boolean {
-    const reason = this.#opts.hold?.(intent);
+  async #held(intent: Intent): Promise<boolean> {
+    const reason = await this.#opts.hold?.(intent);
     if (reason) this.#opts.logger.info('held intent', { intentId: intent.id, kind: intent.kind, reason });
     return reason !== undefined;
   }
 
   async #runLaunch(lane: Lane, intent: LaunchIntent): Promise<void> {
     const { store, clock, logger, launchContext: ctx } = this.#opts;
-    const { maxProvisionMs } = store.policy.get();
+    const { maxProvisionMs } = await store.policy.get();
     if (clock.now() - intent.createdAtMs > maxProvisionMs && intent.instanceIds.length === 0) {
       // Its instances could not register in time any more; reconcile still adopts any it did launch.
-      store.intents.fail(intent.id, `gave up: not launched within maxProvisionMs ${maxProvisionMs}`, clock.now());
+      await store.intents.fail(intent.id, `gave up: not launched within maxProvisionMs ${maxProvisionMs}`, clock.now());
       logger.warn('gave up launch', { intentId: intent.id, error: intent.error, attempts: intent.attempts });
       return;
     }
     await lane.bucket.take(1);
-    if (this.#held(intent)) return;
+    if (await this.#held(intent)) return;
     const target: BreakerTarget = { providerId: intent.providerId, offeringKey: offeringKey(intent.offering) };
     const gate = this.#opts.breakers?.gate(target, intent.id) ?? { go: true };
     if (!gate.go) {
@@ -244,7 +247,7 @@ export class Provisioner {
         return;
       }
       // No call: the next plan skips what the breaker holds, and the tasks say why.
-      store.intents.fail(intent.id, gate.reason, clock.now());
+      await store.intents.fail(intent.id, gate.reason, clock.now());
       this.#notBefore.delete(intent.id);
       logger.info('gave up launch at an open breaker', { intentId: intent.id, reason: gate.reason });
       return;
@@ -265,11 +268,12 @@ export class Provisioner {
       // Rendered once, kept before the first call: every retry, after a restart too, sends the same bytes.
       const render = lane.provider.bootScriptFor?.bind(lane.provider);
       const bootScript =
-        intent.bootScript ?? (render ? store.intents.fixBootScript(intent.id, render(request), clock.now()) : undefined);
+        intent.bootScript ??
+        (render ? await store.intents.fixBootScript(intent.id, render(request), clock.now()) : undefined);
       const instances = await lane.provider.launch({ ...request, bootScript }, this.#callOptions());
       failpoint('provider.returned');
       this.#opts.breakers?.record(target, { kind: 'accepted' }, intent.id);
-      store.intents.completeLaunch(
+      await store.intents.completeLaunch(
         intent.id,
         instances.map((i) => i.id),
         clock.now(),
@@ -283,24 +287,24 @@ export class Provisioner {
       });
     } catch (err) {
       this.#opts.breakers?.record(target, launchVerdict(err), intent.id);
-      this.#onFailure(intent, err);
+      await this.#onFailure(intent, err);
     }
   }
 
   async #runTerminate(lane: Lane, intent: TerminateIntent): Promise<void> {
     const { store, clock, logger } = this.#opts;
     await lane.bucket.take(1);
-    if (this.#held(intent)) return;
+    if (await this.#held(intent)) return;
     try {
       await lane.provider.terminate(intent.instanceIds, this.#callOptions());
       failpoint('provider.terminated');
-      store.intents.completeTerminate(intent, clock.now());
+      await store.intents.completeTerminate(intent, clock.now());
       this.#notBefore.delete(intent.id);
       this.#opts.onOutcome?.(intent, 'done');
       logger.info('terminated instances', { intentId: intent.id, instanceIds: intent.instanceIds, reason: intent.reason });
     } catch (err) {
-      if (err instanceof PartialTerminateError) this.#recordEnded(intent, err);
-      this.#onFailure(intent, err);
+      if (err instanceof PartialTerminateError) await this.#recordEnded(intent, err);
+      await this.#onFailure(intent, err);
     }
   }
 
@@ -308,14 +312,14 @@ export class Provisioner {
    * A terminate ended some of its instances: their agents are closed now (tokens revoked, tasks back to pending), and
    * the intent stays open for the rest, to be sent again after a backoff.
    */
-  #recordEnded(intent: TerminateIntent, err: PartialTerminateError): void {
+  async #recordEnded(intent: TerminateIntent, err: PartialTerminateError): Promise<void> {
     const { store, clock, logger } = this.#opts;
     const now = clock.now();
-    store.transaction(() => {
+    await store.transaction(async () => {
       for (const instanceId of err.terminated) {
-        const agent = store.agents.byInstance(intent.providerId, instanceId);
+        const agent = await store.agents.byInstance(intent.providerId, instanceId);
         if (agent && agent.state !== 'terminated') {
-          store.agents.setState(agent.id, 'terminated', `terminated by intent ${intent.id}: ${intent.reason}`, now);
+          await store.agents.setState(agent.id, 'terminated', `terminated by intent ${intent.id}: ${intent.reason}`, now);
         }
       }
     });
@@ -330,13 +334,13 @@ export class Provisioner {
     return this.#opts.signal ? { signal: this.#opts.signal } : {};
   }
 
-  #onFailure(intent: Intent, err: unknown): void {
+  async #onFailure(intent: Intent, err: unknown): Promise<void> {
     const { store, clock, logger } = this.#opts;
     const now = clock.now();
     const message = errorMessage(err);
     const what = intent.kind === 'launch' ? `launching ${intent.count} x ${offeringKey(intent.offering)}` : 'terminating';
     if (intent.kind === 'launch' && (err instanceof CapacityError || err instanceof QuotaError)) {
-      store.intents.fail(intent.id, message, now);
+      await store.intents.fail(intent.id, message, now);
       this.#opts.onOutcome?.(intent, err instanceof CapacityError ? 'capacity' : 'quota');
       this.#opts.onUnavailable(offeringKey(intent.offering), message);
       logger.warn('launch failed over', { intentId: intent.id, error: message, action: 'next cheapest offering' });
@@ -345,7 +349,7 @@ export class Provisioner {
     const refusal = intent.kind === 'launch' ? refusalOf(err) : undefined;
     if (intent.kind === 'launch' && refusal) {
       // The breaker opened (or stays open) and logged it; the next plans skip what it holds.
-      store.intents.fail(intent.id, message, now);
+      await store.intents.fail(intent.id, message, now);
       this.#notBefore.delete(intent.id);
       this.#opts.onOutcome?.(intent, 'refused');
       logger.debug('launch refused', { intentId: intent.id, what, scope: refusal.scope, code: refusal.code, error: message });
@@ -354,12 +358,12 @@ export class Provisioner {
     const retryable = err instanceof SpillwayError ? err.retryable : true;
     const attempts = intent.attempts + 1;
     if (refusalOf(err) || !retryable || attempts >= MAX_ATTEMPTS) {
-      store.intents.fail(intent.id, message, now);
+      await store.intents.fail(intent.id, message, now);
       this.#opts.onOutcome?.(intent, 'failed');
       logger.error(`${intent.kind} failed`, { intentId: intent.id, what, error: message, attempts });
       return;
     }
-    store.intents.recordAttempt(intent.id, message, now);
+    await store.intents.recordAttempt(intent.id, message, now);
     this.#opts.onOutcome?.(intent, 'retry');
     const backoffMs = Math.min(MAX_BACKOFF_MS, 1_000 * 2 ** (attempts - 1));
     this.#notBefore.set(intent.id, now + backoffMs);

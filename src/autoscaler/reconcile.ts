@@ -5,11 +5,11 @@ import type { Policy } from '../core/policy.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Pool } from '../pool/pool.ts';
 import type { CloudProvider } from '../providers/provider.ts';
-import type { Store } from '../store/store.ts';
+import type { AsyncStore } from '../store/async-store.ts';
 import type { TerminateCommand } from './commands.ts';
 
 export interface ReconcileContext {
-  readonly store: Store;
+  readonly store: AsyncStore;
   readonly pool: Pool;
   readonly providers: readonly CloudProvider[];
   readonly clusterId: string;
@@ -21,8 +21,16 @@ export interface ReconcileContext {
   /**
    * The agents not terminated, as of now (the controller's in-memory model, caught up); default reads the store.
    */
-  readonly liveAgents?: () => readonly Agent[];
+  readonly liveAgents?: () => Promise<readonly Agent[]>;
+  /**
+   * Lets other work run (the controller: a turn of the event loop, so the API answers) after every slice of listed
+   * instances, each of which costs a store read; default none. It changes when reconcile pauses, never what it does.
+   */
+  readonly pause?: () => Promise<void>;
 }
+
+/** Listed instances looked up between two pauses: about 5 ms of store reads. */
+const PAUSE_EVERY = 1_000;
 
 /**
  * Makes the store agree with what the clouds really run. Instances tagged with a known launch intent are adopted
@@ -53,8 +61,9 @@ export async function reconcile(ctx: ReconcileContext): Promise<TerminateCommand
     }
     const owned = instances.filter((i) => i.clusterId === ctx.clusterId);
     const live = new Set(owned.map((i) => i.id));
-    for (const instance of owned) {
-      const known = ctx.store.agents.byInstance(provider.id, instance.id);
+    for (const [index, instance] of owned.entries()) {
+      if (index > 0 && index % PAUSE_EVERY === 0) await ctx.pause?.();
+      const known = await ctx.store.agents.byInstance(provider.id, instance.id);
       if (known?.state === 'terminated' && now - known.lastHeartbeatMs >= ctx.policy.unknownInstanceGraceMs) {
         // Its agent was closed, yet the instance still runs (a failed kill, a list that lags): end it again.
         commands.push({
@@ -66,11 +75,11 @@ export async function reconcile(ctx: ReconcileContext): Promise<TerminateCommand
         });
       }
       if (known) continue;
-      const intent = instance.intentId ? ctx.store.intents.get(instance.intentId) : undefined;
+      const intent = instance.intentId ? await ctx.store.intents.get(instance.intentId) : undefined;
       if (intent?.kind === 'launch' && intent.providerId === provider.id) {
-        ctx.store.intents.adoptInstances(intent.id, [instance.id], now);
+        await ctx.store.intents.adoptInstances(intent.id, [instance.id], now);
         ctx.logger.info('adopted instance', { providerId: provider.id, instanceId: instance.id, intentId: intent.id });
-        completeIfFound(ctx, intent.id, now);
+        await completeIfFound(ctx, intent.id, now);
       } else if (now - instance.launchedAtMs >= ctx.policy.unknownInstanceGraceMs) {
         commands.push({
           kind: 'terminate',
@@ -81,7 +90,9 @@ export async function reconcile(ctx: ReconcileContext): Promise<TerminateCommand
         });
       }
     }
-    const agents = (ctx.liveAgents?.() ?? ctx.store.agents.list({ states: NOT_TERMINATED_AGENT_STATES })).filter(
+    const agents = (
+      await (ctx.liveAgents?.() ?? ctx.store.agents.list({ states: NOT_TERMINATED_AGENT_STATES }))
+    ).filter(
       (a) => a.providerId === provider.id && a.instanceId !== null,
     );
     for (const agent of agents) {
@@ -90,8 +101,8 @@ export async function reconcile(ctx: ReconcileContext): Promise<TerminateCommand
       // A registered agent's instance was there to register, so its absence counts at once.
       if (live.has(agent.instanceId!) || agent.registeredAtMs >= startedAtMs) continue;
       if (agent.state === 'provisioning' && now - agent.registeredAtMs < ctx.policy.unknownInstanceGraceMs) continue;
-      if (agent.state !== 'lost') ctx.pool.markLost(agent.id, 'its instance is gone at the provider', now);
-      ctx.store.agents.setState(agent.id, 'terminated', 'instance gone at the provider', now);
+      if (agent.state !== 'lost') await ctx.pool.markLost(agent.id, 'its instance is gone at the provider', now);
+      await ctx.store.agents.setState(agent.id, 'terminated', 'instance gone at the provider', now);
       ctx.logger.warn('closed agent', { agentId: agent.id, instanceId: agent.instanceId, reason: 'instance gone' });
     }
   }
@@ -99,9 +110,9 @@ export async function reconcile(ctx: ReconcileContext): Promise<TerminateCommand
 }
 
 /** Completes a pending launch intent once all its `count` instances are known: it is not sent again. */
-function completeIfFound(ctx: ReconcileContext, intentId: string, nowMs: number): void {
-  const intent = ctx.store.intents.get(intentId);
+async function completeIfFound(ctx: ReconcileContext, intentId: string, nowMs: number): Promise<void> {
+  const intent = await ctx.store.intents.get(intentId);
   if (intent?.kind !== 'launch' || intent.state !== 'pending' || intent.instanceIds.length < intent.count) return;
-  ctx.store.intents.completeLaunch(intent.id, [], nowMs);
+  await ctx.store.intents.completeLaunch(intent.id, [], nowMs);
   ctx.logger.info('completed launch from found instances', { intentId, instanceIds: intent.instanceIds });
 }

@@ -49,7 +49,7 @@ export interface LiveState {
   openIntents(): readonly Intent[];
   placed(): readonly TaskHeader[];
   /** As `store.ledger.overlapping`, read incrementally. */
-  overlapping(fromMs: number, toMs: number): LedgerSlice;
+  overlapping(fromMs: number, toMs: number): LedgerSlice | Promise<LedgerSlice>;
 }
 
 /**

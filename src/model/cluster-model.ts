@@ -2,7 +2,7 @@ import type { Agent, AgentState } from '../core/agent.ts';
 import type { Intent } from '../core/intent.ts';
 import { add, subtract, ZERO, type Resources } from '../core/resources.ts';
 import type { TaskHeader } from '../core/task.ts';
-import type { AgentRecord, ModelRows, Recorded, Store } from '../store/store.ts';
+import type { AgentRecord, ChangeRepo, ModelRows, Recorded } from '../store/store.ts';
 import { FreeRoomIndex } from './free-room.ts';
 import { groupByClass, type PendingClass } from './pending-classes.ts';
 import { SortedMap } from './sorted-map.ts';
@@ -38,7 +38,28 @@ const SLICE = 500;
 export function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
-const models = new WeakMap<Store, ClusterModel>();
+const models = new WeakMap<ModelSource, ClusterModel>();
+
+/**
+ * The change feed the model reads: the asynchronous store's (`AsyncStore.changes`, which waits for other callers'
+ * open transactions), or a synchronous one's in tests that set up data through the SQLite store directly.
+ */
+export type ChangeFeed = {
+  readonly [K in keyof ChangeRepo]: ChangeRepo[K] extends (...args: infer A) => infer T
+    ? (...args: A) => T | Promise<T>
+    : never;
+};
+
+/** A store with a change feed: what the model is built on. */
+export interface ModelSource {
+  readonly changes?: ChangeFeed;
+}
+
+/** The feed of `store`; throws for an engine without one (PostgreSQL has none yet: see `AsyncStore.changes`). */
+export function changeFeed(store: ModelSource): ChangeFeed {
+  if (store.changes === undefined) throw new Error('building the in-memory model: this store has no change feed');
+  return store.changes;
+}
 
 /**
  * The controller's in-memory model of the pool (DESIGN section 9): agents not terminated (with their allocation),
@@ -52,12 +73,13 @@ const models = new WeakMap<Store, ClusterModel>();
  * it gains the lease and refreshes it before each step that reads; reads between refreshes see the state as of the
  * last one.
  *
- * Every read of the store goes through `load`, `reload`, `refresh`, `catchUp` and `overlapping`, so making the
- * store port asynchronous changes those methods and their callers only. One model serves one controller: a reload
- * while another caller reads it mid-pass would show that caller a partial model.
+ * Every read of the store goes through `load`, `reload`, `refresh`, `catchUp` and `overlapping`, each asynchronous:
+ * through the asynchronous store's feed they wait while another caller's transaction is open, so the model never
+ * holds a row that transaction may still roll back. One model serves one controller: a reload while another caller
+ * reads it mid-pass would show that caller a partial model.
  */
 export class ClusterModel {
-  readonly #store: Store;
+  readonly #feed: ChangeFeed;
   #rev: number | undefined;
   /** A sliced reload is under way: the model holds part of the pool. */
   #reloading = false;
@@ -77,13 +99,13 @@ export class ClusterModel {
   #agentOrder: AgentEntry[] | undefined;
   #intentOrder: Intent[] | undefined;
 
-  constructor(store: Store) {
-    this.#store = store;
-    this.#ledger = new LedgerWindow(store);
+  constructor(store: ModelSource) {
+    this.#feed = changeFeed(store);
+    this.#ledger = new LedgerWindow(this.#feed);
   }
 
   /** The one model of a store in this process: the controller and the builtin pool on that store share it. */
-  static of(store: Store): ClusterModel {
+  static of(store: ModelSource): ClusterModel {
     let model = models.get(store);
     if (model === undefined) {
       model = new ClusterModel(store);
@@ -92,10 +114,11 @@ export class ClusterModel {
     return model;
   }
 
-  /** Forgets everything and reads the store's live state afresh, in one read snapshot (synchronously). */
-  load(): void {
+  /** Forgets everything and reads the store's live state afresh, in one read snapshot. */
+  async load(): Promise<void> {
+    const rows = await this.#feed.current();
     this.#clear();
-    this.#apply(this.#store.changes.current());
+    this.#apply(rows);
   }
 
   /**
@@ -104,12 +127,12 @@ export class ClusterModel {
    * at the end.
    */
   async reload(pause: () => Promise<void> = nextTurn, sliceRows = SLICE): Promise<void> {
-    const start = this.#store.changes.revision();
+    const start = await this.#feed.revision();
     this.#clear();
     this.#reloading = true;
     try {
       for (let after = 0, more = true; more; after += sliceRows) {
-        const slice = this.#store.changes.currentSlice(after, sliceRows);
+        const slice = await this.#feed.currentSlice(after, sliceRows);
         this.#apply(slice);
         more = slice.more;
         await pause();
@@ -126,11 +149,11 @@ export class ClusterModel {
   }
 
   /** Catches up with every write since the last load or refresh; loads on first use. */
-  refresh(): void {
+  async refresh(): Promise<void> {
     if (this.#rev === undefined) return this.load();
-    for (let more = true; more;) {
-      const page = this.#store.changes.since(this.#rev, SLICE);
-      this.#apply(page);
+    for (let more = true; more && this.#rev !== undefined;) {
+      const page = await this.#feed.since(this.#rev, SLICE);
+      this.#applyPage(page);
       more = page.more;
     }
   }
@@ -138,9 +161,9 @@ export class ClusterModel {
   /** `refresh` in pages, calling `pause` between them; loads in slices on first use. */
   async catchUp(pause: () => Promise<void> = nextTurn): Promise<void> {
     if (this.#rev === undefined) return this.reload(pause);
-    for (let more = true; more;) {
-      const page = this.#store.changes.since(this.#rev, SLICE);
-      this.#apply(page);
+    for (let more = true; more && this.#rev !== undefined;) {
+      const page = await this.#feed.since(this.#rev, SLICE);
+      this.#applyPage(page);
       more = page.more;
       if (more) await pause();
     }
@@ -227,7 +250,7 @@ export class ClusterModel {
   /**
    * As `store.ledger.overlapping(fromMs, toMs)`, read incrementally (ledger-window.ts): what a pass's budgets read.
    */
-  overlapping(fromMs: number, toMs: number): LedgerSlice {
+  overlapping(fromMs: number, toMs: number): Promise<LedgerSlice> {
     return this.#ledger.overlapping(fromMs, toMs);
   }
 
@@ -238,6 +261,14 @@ export class ClusterModel {
       tasks: [...this.#tasks.values()].sort((a, b) => a.seq - b.seq).map((t) => t.row),
       intents: [...this.openIntents()],
     };
+  }
+
+  /**
+   * Applies a page of `since`, unless a read that began later and saw more was applied first while this one was on
+   * its way (two callers catching up at once): its rows are then older than the ones held.
+   */
+  #applyPage(page: ModelRows): void {
+    if (this.#rev !== undefined && page.rev >= this.#rev) this.#apply(page);
   }
 
   #apply(rows: ModelRows): void {

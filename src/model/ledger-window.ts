@@ -1,5 +1,6 @@
 import type { AgentInterval, LedgerSlice, UsageInterval } from '../cost-model/ledger.ts';
-import type { LedgerRows, Recorded, Store } from '../store/store.ts';
+import type { LedgerRows, Recorded } from '../store/store.ts';
+import type { ChangeFeed } from './cluster-model.ts';
 import { SortedMap } from './sorted-map.ts';
 
 /**
@@ -10,7 +11,7 @@ import { SortedMap } from './sorted-map.ts';
  * one held (a budget with a longer period was added) is loaded whole again.
  */
 export class LedgerWindow {
-  readonly #store: Store;
+  readonly #feed: ChangeFeed;
   #rev: number | undefined;
   #fromMs = 0;
   readonly #agents = new SortedMap<string, Recorded<AgentInterval>>(
@@ -18,8 +19,8 @@ export class LedgerWindow {
   );
   readonly #usage = new SortedMap<number, UsageInterval>((a, b) => a.startMs - b.startMs || a.id - b.id);
 
-  constructor(store: Store) {
-    this.#store = store;
+  constructor(feed: ChangeFeed) {
+    this.#feed = feed;
   }
 
   /** Forgets what it holds; the next read loads whole. */
@@ -30,14 +31,15 @@ export class LedgerWindow {
   }
 
   /** As `store.ledger.overlapping(fromMs, toMs)`. */
-  overlapping(fromMs: number, toMs: number): LedgerSlice {
+  async overlapping(fromMs: number, toMs: number): Promise<LedgerSlice> {
     if (this.#rev === undefined || fromMs < this.#fromMs) {
+      // No upper bound: an interval starting after this window's end comes into later ones.
+      const rows = await this.#feed.ledgerOverlapping(fromMs, Number.MAX_SAFE_INTEGER);
       this.#agents.clear();
       this.#usage.clear();
-      // No upper bound: an interval starting after this window's end comes into later ones.
-      this.#apply(this.#store.changes.ledgerOverlapping(fromMs, Number.MAX_SAFE_INTEGER));
+      this.#apply(rows);
     } else {
-      this.#apply(this.#store.changes.ledgerSince(this.#rev));
+      this.#apply(await this.#feed.ledgerSince(this.#rev));
     }
     this.#fromMs = fromMs;
     const ended = (endMs: number | null): boolean => endMs !== null && endMs < fromMs;

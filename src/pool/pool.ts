@@ -18,24 +18,26 @@ export interface Placement {
 /**
  * The pool port: where tasks wait and run. The builtin pool keeps the queue itself and places tasks; a Slurm pool
  * reports Slurm's pending jobs and leaves placement to Slurm. Spillway only adds and removes capacity.
+ *
+ * Every method that may read or write the store is asynchronous (the store port is: src/store/async-store.ts).
  */
 export interface Pool {
-  observe(nowMs: number): PoolSnapshot;
+  observe(nowMs: number): Promise<PoolSnapshot>;
   /**
    * Places pending tasks on free room, private agents first; returns what it placed. `allowCloud` is asked before a
    * task goes to a cloud agent (budgets); default allows all.
    */
-  place(nowMs: number, allowCloud?: (task: TaskHeader, agent: Agent) => boolean): Placement[];
+  place(nowMs: number, allowCloud?: (task: TaskHeader, agent: Agent) => boolean): Promise<Placement[]>;
   /**
    * Marks agents whose heartbeats stopped as lost and returns their tasks to pending; returns their ids. Silence is
    * counted from `watchingSinceMs` at the earliest (when this controller started watching), so agents are not
    * blamed for a controller's own downtime.
    */
-  expireAgents(nowMs: number, watchingSinceMs?: number): string[];
+  expireAgents(nowMs: number, watchingSinceMs?: number): Promise<string[]>;
   /** Stops new placements on an agent; running work goes on. */
-  drain(agentId: string, reason: string, nowMs: number): void;
-  /** Marks an agent lost (its instance vanished) and returns its tasks to pending. */
-  markLost(agentId: string, reason: string, nowMs: number): void;
+  drain(agentId: string, reason: string, nowMs: number): Promise<void>;
+  /** Marks an agent lost (its instance vanished) and returns its tasks to pending, in one transaction. */
+  markLost(agentId: string, reason: string, nowMs: number): Promise<void>;
   /**
    * For a pool that keeps its state elsewhere (Slurm): reads it and carries out what earlier calls decided, before a
    * pass observes. Absent for the builtin pool, whose state is the store.

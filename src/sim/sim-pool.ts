@@ -28,25 +28,25 @@ export class WatchedPool implements Pool {
     this.#onWaiting?.(waiting);
   }
 
-  observe(nowMs: number): PoolSnapshot {
+  observe(nowMs: number): Promise<PoolSnapshot> {
     return this.#pool.observe(nowMs);
   }
 
-  place(nowMs: number, allowCloud?: (task: TaskHeader, agent: Agent) => boolean): Placement[] {
-    const placed = this.#pool.place(nowMs, allowCloud);
+  async place(nowMs: number, allowCloud?: (task: TaskHeader, agent: Agent) => boolean): Promise<Placement[]> {
+    const placed = await this.#pool.place(nowMs, allowCloud);
     if (placed.length > 0) this.#onPlaced(placed);
     return placed;
   }
 
-  expireAgents(nowMs: number, watchingSinceMs?: number): string[] {
+  expireAgents(nowMs: number, watchingSinceMs?: number): Promise<string[]> {
     return this.#pool.expireAgents(nowMs, watchingSinceMs);
   }
 
-  drain(agentId: string, reason: string, nowMs: number): void {
-    this.#pool.drain(agentId, reason, nowMs);
+  drain(agentId: string, reason: string, nowMs: number): Promise<void> {
+    return this.#pool.drain(agentId, reason, nowMs);
   }
 
-  markLost(agentId: string, reason: string, nowMs: number): void {
-    this.#pool.markLost(agentId, reason, nowMs);
+  markLost(agentId: string, reason: string, nowMs: number): Promise<void> {
+    return this.#pool.markLost(agentId, reason, nowMs);
   }
 }

@@ -18,7 +18,9 @@ import { BuiltinPool } from '../pool/builtin/builtin-pool.ts';
 import { AgentRegistry } from '../pool/builtin/registry.ts';
 import type { Placement } from '../pool/pool.ts';
 import type { LaunchRequest } from '../providers/provider.ts';
-import { openSqliteStore } from '../store/sqlite/sqlite-store.ts';
+import { openSqliteStore, type SqliteStore } from '../store/sqlite/sqlite-store.ts';
+import { asyncSqliteStore } from '../store/sqlite/async-sqlite-store.ts';
+import type { AsyncStore } from '../store/async-store.ts';
 import type { NewTask, Store } from '../store/store.ts';
 import { EventQueue } from './event-queue.ts';
 import { WatchedPool } from './sim-pool.ts';
@@ -142,7 +144,9 @@ interface TaskMeta {
 export class Simulation {
   readonly #o: SimulationOptions;
   readonly #clock: ManualClock;
-  readonly #store: Store;
+  /** Seeded and read after the run through the synchronous port; every read and write during it goes through #async. */
+  readonly #store: SqliteStore;
+  readonly #async: AsyncStore;
   /**
    * The controller's in-memory model of this store (one per store: `ClusterModel.of`), caught up before each read: the
    * simulation asks it for task states instead of SQLite (it equals a fresh load from the store).
@@ -185,7 +189,8 @@ export class Simulation {
     this.#store.policy.seed(opts.policy, opts.startMs);
     if (opts.budgets?.length) this.#store.budgets.seed(opts.budgets, opts.startMs);
     this.#policy = this.#store.policy.get();
-    this.#model = ClusterModel.of(this.#store);
+    this.#async = asyncSqliteStore(this.#store);
+    this.#model = ClusterModel.of(this.#async);
     const random = seededRandom(opts.seed ?? 1);
     for (const cloud of opts.clouds) {
       const provider = new SimProvider({
@@ -209,14 +214,14 @@ export class Simulation {
       this.#providers.set(provider.id, provider);
     }
     this.#registry = new AgentRegistry({
-      store: this.#store,
+      store: this.#async,
       clock: this.#clock,
       heartbeatIntervalMs: 1_000,
       pollIntervalMs: 1_000,
       logger,
     });
     const pool = new WatchedPool(
-      new BuiltinPool({ store: this.#store, logger, lostAfterMs: NEVER_LOST_MS }),
+      new BuiltinPool({ store: this.#async, logger, lostAfterMs: NEVER_LOST_MS }),
       (p) => this.#placed.push(...p),
       (waiting) => {
         for (const w of waiting) {
@@ -226,7 +231,7 @@ export class Simulation {
       },
     );
     this.#controller = new Controller({
-      store: this.#store,
+      store: this.#async,
       pool,
       providers: [...this.#providers.values()],
       clock: this.#clock,
@@ -248,7 +253,7 @@ export class Simulation {
   async run(): Promise<SimulationRun> {
     const iterator = this.#o.trace[Symbol.asyncIterator]();
     let next = await iterator.next();
-    this.#registerPrivate();
+    await this.#registerPrivate();
     this.#requestPass(this.#clock.now());
     let lastProgress = 0;
     for (;;) {
@@ -267,12 +272,12 @@ export class Simulation {
         batch.push(next.value);
         next = await iterator.next();
       }
-      if (batch.length > 0) this.#submit(batch);
+      if (batch.length > 0) await this.#submit(batch);
       let pass = false;
       while ((this.#queue.peekTime() ?? Infinity) <= t) {
         const { event } = this.#queue.pop()!;
         if (event.kind === 'pass') pass = true;
-        else this.#handle(event);
+        else await this.#handle(event);
       }
       if (pass) await this.#pass();
       if (this.#o.onProgress && this.#submitted - lastProgress >= 500) {
@@ -311,15 +316,15 @@ export class Simulation {
     this.#queue.push(tick, { kind: 'pass' }, PASS_RANK);
   }
 
-  #registerPrivate(): void {
+  async #registerPrivate(): Promise<void> {
     if (this.#o.privateMachines.length === 0) return;
     const now = this.#clock.now();
-    const token = this.#store.tokens.create(
+    const token = await this.#async.tokens.create(
       { id: newId('tok'), role: 'agent', name: 'simulated private agents', agentId: null, createdAtMs: now },
       hashToken(newApiToken()),
     );
     for (const machine of this.#o.privateMachines) {
-      const { agentId } = this.#registry.register(
+      const { agentId } = await this.#registry.register(
         { kind: 'token', token },
         {
           protocolVersion: PROTOCOL_VERSION,
@@ -333,7 +338,7 @@ export class Simulation {
     }
   }
 
-  #submit(batch: readonly TraceTask[]): void {
+  async #submit(batch: readonly TraceTask[]): Promise<void> {
     const now = this.#clock.now();
     const tasks: NewTask[] = batch.map((t) => ({
       owner: t.owner,
@@ -343,7 +348,7 @@ export class Simulation {
       constraints: t.constraints,
       command: [],
     }));
-    const inserted = this.#store.tasks.insert(tasks, now);
+    const inserted = await this.#async.tasks.insert(tasks, now);
     inserted.forEach((task, i) => {
       const source = batch[i]!;
       this.#meta.set(task.id, {
@@ -365,7 +370,7 @@ export class Simulation {
       this.#queue.push(now + graceMs + afterMs, { kind: 'grace', taskIds });
   }
 
-  #handle(event: Exclude<SimEvent, { kind: 'pass' }>): void {
+  async #handle(event: Exclude<SimEvent, { kind: 'pass' }>): Promise<void> {
     const now = this.#clock.now();
     switch (event.kind) {
       case 'boot':
@@ -373,12 +378,12 @@ export class Simulation {
       case 'grace': {
         // A grace period's end matters only where the planner may launch: not while paused, not without clouds.
         if (this.#o.clouds.length === 0 || this.#policy.paused) return;
-        this.#model.refresh();
+        await this.#model.refresh();
         if (event.taskIds.some((id) => this.#model.task(id)?.state === 'pending')) this.#requestPass(now);
         return;
       }
       case 'finish': {
-        this.#model.refresh();
+        await this.#model.refresh();
         const task = this.#model.task(event.taskId); // undefined once finished (the model holds live tasks)
         if (task?.state !== 'running' || task.agentId !== event.agentId || task.startedAtMs !== event.startedAtMs)
           return;
@@ -386,7 +391,7 @@ export class Simulation {
         if (where && !where.provider.isLive(where.instanceId)) return; // its machine is gone; the controller requeues it
         // An exit makes no task pending: whether any task waits is known from the model as just refreshed.
         const waiting = this.#model.pending().length > 0;
-        this.#registry.report(event.agentId, event.taskId, { kind: 'exit', exitCode: 0, outputTail: '' });
+        await this.#registry.report(event.agentId, event.taskId, { kind: 'exit', exitCode: 0, outputTail: '' });
         this.#meta.delete(event.taskId);
         this.#finished++;
         this.#progressAtMs = now;
@@ -402,8 +407,8 @@ export class Simulation {
         this.#interruptions++;
         const agentId = this.#instanceAgent.get(event.instance.id);
         if (agentId) {
-          const running = this.#store.tasks.list({ agentId, states: ['running'] }).map((t) => t.id);
-          this.#registry.heartbeat(agentId, { runningTaskIds: running, notice: 'interruption' });
+          const running = (await this.#async.tasks.list({ agentId, states: ['running'] })).map((t) => t.id);
+          await this.#registry.heartbeat(agentId, { runningTaskIds: running, notice: 'interruption' });
         }
         this.#queue.push(now + INTERRUPTION_NOTICE_MS, { kind: 'reclaim', instance: event.instance });
         this.#requestPass(now);
@@ -425,11 +430,11 @@ export class Simulation {
   }
 
   /** The instance is up: its agent registers with the launch's bootstrap credential, as the boot script's agent does. */
-  #boot(instance: SimInstance, credential: string): void {
+  async #boot(instance: SimInstance, credential: string): Promise<void> {
     const provider = this.#providers.get(instance.providerId)!;
     if (!provider.isLive(instance.id)) return;
     try {
-      const { agentId } = this.#registry.register(
+      const { agentId } = await this.#registry.register(
         { kind: 'bootstrap', credential },
         {
           protocolVersion: PROTOCOL_VERSION,
@@ -463,7 +468,7 @@ export class Simulation {
     const placed = this.#placed;
     const agents = new Set(placed.map((p) => p.agentId));
     for (const agentId of agents) {
-      for (const task of this.#registry.pull(agentId)) {
+      for (const task of await this.#registry.pull(agentId)) {
         const meta = this.#meta.get(task.id);
         if (!meta) continue;
         this.#progressAtMs = now;
@@ -490,7 +495,8 @@ export class Simulation {
   }
 
   #log(atMs: number, report: PassReport, placed: readonly Placement[]): void {
-    const trace = (id: string): string => this.#meta.get(id)?.traceId ?? this.#store.tasks.get(id)?.id ?? id;
+    // A task no longer in #meta has finished: named by its id.
+    const trace = (id: string): string => this.#meta.get(id)?.traceId ?? id;
     const agent = (id: string | null): string => (id ? (this.#agentNames.get(id) ?? id) : '(unknown)');
     if (report.launches.length + placed.length + report.terminates.length === 0) return;
     this.#decisions.push({

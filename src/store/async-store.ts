@@ -1,4 +1,4 @@
-import type { Store } from './store.ts';
+import type { ChangeRepo, Store } from './store.ts';
 
 /**
  * A repository of the store port with every method returning a promise of what the synchronous one returns: the shape
@@ -42,6 +42,12 @@ export const REPO_NAMES = Object.keys(REPO_NAMES_SET) as readonly RepoName[];
  * with NotFoundError or ConflictError and changes nothing.
  */
 export type AsyncStore = { readonly [K in RepoName]: AsyncRepo<Store[K]> } & {
+  /**
+   * SQLite only, for now: the change feed the in-memory model (src/model/) reads, waiting like every other repository
+   * for another caller's open transaction, so the model never sees uncommitted rows. Absent on an engine without a
+   * safe feed yet (see `RepoName`).
+   */
+  readonly changes?: AsyncRepo<ChangeRepo>;
   transaction<T>(fn: () => Promise<T>): Promise<T>;
   /** Closing twice is not an error. */
   close(): Promise<void>;

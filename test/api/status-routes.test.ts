@@ -177,7 +177,7 @@ describe('api agents and status routes', () => {
   it("counts the leading controller's model once it is loaded, as of the model's last refresh", async () => {
     const client = h.client(h.tokens.admin);
     const model = ClusterModel.of(h.store);
-    model.load();
+    await model.load();
     const status = await client.get<Status>('/v1/status');
     responseSchemas.Status.parse(status);
     assert.deepEqual(status.agentCounts, { provisioning: 1, registered: 3, draining: 1, lost: 1 });
@@ -204,7 +204,7 @@ describe('api agents and status routes', () => {
       h.clock.now(),
     );
     assert.equal((await client.get<Status>('/v1/status')).agentCounts.registered, 3);
-    model.refresh();
+    await model.refresh();
     const refreshed = await client.get<Status>('/v1/status');
     assert.equal(refreshed.agentCounts.registered, 4);
     assert.deepEqual(refreshed.locations[0]?.capacity, resources({ cpuMillis: 7000, memoryMiB: 17408, netMbps: 2000 }));

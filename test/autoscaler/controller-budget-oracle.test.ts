@@ -18,6 +18,7 @@ import { propertyRuns } from '../cost-model/ledger-builders.ts';
 import { scopeSpendBound, type BilledInstance, type TaskRun } from '../cost-model/spend-oracle.ts';
 import { offering, policy } from '../fakes/builders.ts';
 import { FakeProvider } from '../fakes/fake-provider.ts';
+import { asyncOf } from '../helpers/async-store.ts';
 
 /**
  * The budget oracle at the controller (DESIGN section 10): the real controller, SQLite store, ledger, pool and
@@ -141,8 +142,8 @@ async function runScenario(s: Scenario, dir: string): Promise<RunResult> {
       return p;
     });
     const c = new Controller({
-      store,
-      pool: new BuiltinPool({ store, logger: silentLogger(), lostAfterMs: 3_600_000 }),
+      store: asyncOf(store),
+      pool: new BuiltinPool({ store: asyncOf(store), logger: silentLogger(), lostAfterMs: 3_600_000 }),
       providers,
       clock,
       logger: silentLogger(),

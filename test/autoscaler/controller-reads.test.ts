@@ -18,6 +18,7 @@ import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { NewTask, Store } from '../../src/store/store.ts';
 import { offering, policy } from '../fakes/builders.ts';
 import { FakeProvider } from '../fakes/fake-provider.ts';
+import { asyncOf } from '../helpers/async-store.ts';
 
 const small = offering({
   providerId: 'fake:test',
@@ -101,8 +102,8 @@ describe('controller reads', () => {
     store.policy.seed(policy({ pendingGraceMs: 5_000, idleTtlMs: 10_000, maxProvisionMs: 30_000 }), clock.now());
     const provider = new FakeProvider({ offerings: [small], now: () => clock.now() });
     const controller = new Controller({
-      store,
-      pool: new BuiltinPool({ store, logger: silentLogger(), lostAfterMs: 3_600_000 }),
+      store: asyncOf(store),
+      pool: new BuiltinPool({ store: asyncOf(store), logger: silentLogger(), lostAfterMs: 3_600_000 }),
       providers: [provider],
       clock,
       logger: silentLogger(),

@@ -15,6 +15,7 @@ import { BuiltinPool } from '../../src/pool/builtin/builtin-pool.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { NewTask, Store } from '../../src/store/store.ts';
 import { FakeProvider } from '../fakes/fake-provider.ts';
+import { asyncOf } from '../helpers/async-store.ts';
 
 /**
  * A controller pass plans in slices (issue 15 item 2): with 1,000 pending tasks over the catalog's offerings, other
@@ -73,8 +74,8 @@ describe('controller: a pass plans in slices', () => {
     );
     clock.advance(1_000);
     const controller = new Controller({
-      store,
-      pool: new BuiltinPool({ store, logger: silentLogger(), lostAfterMs: 3_600_000 }),
+      store: asyncOf(store),
+      pool: new BuiltinPool({ store: asyncOf(store), logger: silentLogger(), lostAfterMs: 3_600_000 }),
       providers: [new FakeProvider({ id: 'fake:test', offerings: OFFERINGS, now: () => clock.now() })],
       clock,
       logger: silentLogger(),

@@ -15,6 +15,7 @@ import type { NewTask, Store } from '../../src/store/store.ts';
 import { offering, policy } from '../fakes/builders.ts';
 import { FakeProvider } from '../fakes/fake-provider.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { asyncOf } from '../helpers/async-store.ts';
 
 const CLUSTER = 'test-cluster';
 const INTERVAL_MS = 10_000;
@@ -54,8 +55,8 @@ describe('controller loop wake-ups', () => {
 
   function start(settings: Partial<ControllerSettings> = {}): void {
     controller = new Controller({
-      store,
-      pool: new BuiltinPool({ store, logger: silentLogger(), lostAfterMs: 3_600_000 }),
+      store: asyncOf(store),
+      pool: new BuiltinPool({ store: asyncOf(store), logger: silentLogger(), lostAfterMs: 3_600_000 }),
       providers: [provider],
       clock,
       logger: silentLogger(),

@@ -17,6 +17,7 @@ import type { NewTask, Store } from '../../src/store/store.ts';
 import { offering, policy } from '../fakes/builders.ts';
 import { FakeProvider } from '../fakes/fake-provider.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { asyncOf } from '../helpers/async-store.ts';
 
 const CLUSTER = 'test-cluster';
 const small = offering({ providerId: 'fake:test', provider: 'fake', instanceType: 'f.small', pricePerHourMicros: 100_000 });
@@ -49,8 +50,8 @@ describe('controller', () => {
   function controller(holderId = 'c1', lostAfterMs = 3_600_000, rateLimit?: ControllerOptions['rateLimit']): Controller {
     return new Controller({
       rateLimit,
-      store,
-      pool: new BuiltinPool({ store, logger: silentLogger(), lostAfterMs }),
+      store: asyncOf(store),
+      pool: new BuiltinPool({ store: asyncOf(store), logger: silentLogger(), lostAfterMs }),
       providers: [provider],
       clock,
       logger: silentLogger(),

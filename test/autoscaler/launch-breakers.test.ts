@@ -19,6 +19,7 @@ import type { Store } from '../../src/store/store.ts';
 import { offering } from '../fakes/builders.ts';
 import { FakeProvider } from '../fakes/fake-provider.ts';
 import { captureLogs } from '../helpers/log-capture.ts';
+import { asyncOf } from '../helpers/async-store.ts';
 
 const MIN = 60_000;
 const a1 = offering({ providerId: 'fake:a', provider: 'fake', instanceType: 'f.small', pricePerHourMicros: 100_000 });
@@ -133,8 +134,8 @@ describe('controller with refusing providers', () => {
     store.policy.seed({ ...PRODUCTION_POLICY, pendingGraceMs: 0 }, clock.now());
     const s = store;
     return new Controller({
-      store: s,
-      pool: new BuiltinPool({ store: s, logger: silentLogger(), lostAfterMs: 3_600_000 }),
+      store: asyncOf(s),
+      pool: new BuiltinPool({ store: asyncOf(s), logger: silentLogger(), lostAfterMs: 3_600_000 }),
       providers,
       clock,
       logger: silentLogger(),
@@ -228,7 +229,7 @@ describe('provisioner at an open breaker', () => {
       const fake = new FakeProvider({ id: 'fake:a', offerings: [a1, a2], now: () => clock.now() });
       const breakers = new LaunchBreakers({ clock, logger: silentLogger() });
       const provisioner = new Provisioner({
-        store,
+        store: asyncOf(store),
         providers: [fake],
         clock,
         logger: silentLogger(),
@@ -239,21 +240,21 @@ describe('provisioner at an open breaker', () => {
       const command = (o: typeof a1) => ({ kind: 'launch' as const, offering: o, count: 1, owners: [], taskIds: [], reason: 'test' });
       fake.failNext('launch', new ProviderError('no answer', { retryable: true }));
       fake.failNext('launch', new AuthError('denied', { code: 'UnauthorizedOperation' }));
-      const lost = provisioner.launch(command(a1));
+      const lost = await provisioner.launch(command(a1));
       await provisioner.settle();
-      const refused = provisioner.launch(command(a2));
+      const refused = await provisioner.launch(command(a2));
       await provisioner.settle();
       assert.equal(store.intents.get(refused.id)!.state, 'failed');
       assert.equal(store.intents.get(lost.id)!.attempts, 1);
 
       clock.advance(2_000);
-      provisioner.execute(store.intents.get(lost.id)!);
+      await provisioner.execute(store.intents.get(lost.id)!);
       await provisioner.settle();
       assert.equal(fake.launchCalls().length, 2, 'no call while the breaker holds');
       assert.equal(store.intents.get(lost.id)!.state, 'pending', 'the intent and its idempotency key are kept');
 
       clock.advance(MIN);
-      provisioner.execute(store.intents.get(lost.id)!);
+      await provisioner.execute(store.intents.get(lost.id)!);
       await provisioner.settle();
       assert.deepEqual(fake.launchCalls().map((r) => r.intentId), [lost.id, refused.id, lost.id]);
       assert.equal(store.intents.get(lost.id)!.state, 'done');

@@ -12,6 +12,7 @@ import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { Store } from '../../src/store/store.ts';
 import { offering, policy } from '../fakes/builders.ts';
 import { FakeProvider } from '../fakes/fake-provider.ts';
+import { asyncOf } from '../helpers/async-store.ts';
 
 const CLUSTER = 'test-cluster';
 const small = offering({
@@ -45,8 +46,8 @@ describe('reconcile checks ownership again and completes intents whose instances
 
   function controller(): Controller {
     return new Controller({
-      store,
-      pool: new BuiltinPool({ store, logger: silentLogger(), lostAfterMs: 3_600_000 }),
+      store: asyncOf(store),
+      pool: new BuiltinPool({ store: asyncOf(store), logger: silentLogger(), lostAfterMs: 3_600_000 }),
       providers: [provider],
       clock,
       logger: silentLogger(),

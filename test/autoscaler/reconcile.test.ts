@@ -15,6 +15,7 @@ import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { Store } from '../../src/store/store.ts';
 import { offering, policy } from '../fakes/builders.ts';
 import { FakeProvider } from '../fakes/fake-provider.ts';
+import { asyncOf } from '../helpers/async-store.ts';
 
 // reconcile() on its own: a real SQLite store and the builtin pool, providers that keep instances in memory, the
 // injected clock, and a real logger whose JSON lines the tests read (what an operator sees).
@@ -63,8 +64,8 @@ describe('reconcile', () => {
     });
     const logger = createLogger({ stream: sink, json: true, level: 'debug' });
     return {
-      store,
-      pool: new BuiltinPool({ store, logger, lostAfterMs: 3_600_000 }),
+      store: asyncOf(store),
+      pool: new BuiltinPool({ store: asyncOf(store), logger, lostAfterMs: 3_600_000 }),
       providers,
       clusterId: CLUSTER,
       clock,
@@ -134,6 +135,24 @@ describe('reconcile', () => {
     ]);
     assert.equal(store.agents.get(agent.id)?.state, 'registered', 'its instance was not listed, but the list failed');
     assert.deepEqual(logged('skipped reconcile'), [{ level: 'warn', providerId: 'fake:a', error: 'connection reset' }]);
+  });
+
+  it('pauses after every 1,000 listed instances when told how, and decides the same as without pausing', async () => {
+    const p = provider();
+    for (let i = 0; i < 2_500; i++) p.addStray(`i-${String(i).padStart(4, '0')}`, CLUSTER, clock.now() - GRACE);
+    clock.advance(1);
+    const expected = Array.from({ length: 2_500 }, (_, i) =>
+      terminateCommand(p, `i-${String(i).padStart(4, '0')}`, null, `instance carries cluster ${CLUSTER}'s tag but no intent launched it`),
+    );
+    let pauses = 0;
+    const counting = context([p], {
+      pause: async () => {
+        pauses++;
+      },
+    });
+    assert.deepEqual(await reconcile(counting), expected);
+    assert.equal(pauses, 2, 'after the 1,000th and the 2,000th instance');
+    assert.deepEqual(await reconcile(context([p])), expected, 'the same without pausing');
   });
 
   it('reports instances without the cluster’s tag and leaves them alone, and reports nothing when there are none', async () => {

@@ -16,6 +16,7 @@ import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { Store } from '../../src/store/store.ts';
 import { offering, policy } from '../fakes/builders.ts';
 import { FakeProvider } from '../fakes/fake-provider.ts';
+import { asyncOf } from '../helpers/async-store.ts';
 
 /**
  * Histories tried: a fifth of SPILLWAY_PROPERTY_RUNS (CI sets 1000: 200 histories of up to 50 steps, each step checked),
@@ -140,7 +141,7 @@ describe('cluster model', () => {
           );
         }
       });
-      const model = new ClusterModel(store);
+      const model = new ClusterModel(asyncOf(store));
       assert.equal(model.loaded, false, 'never loaded');
       const seen: boolean[] = [];
       // 1,200 agents in slices of 500 rows: three slices, a pause after each.
@@ -181,8 +182,8 @@ describe('cluster model', () => {
         const provider = new FakeProvider({ offerings: [small], now: () => clock.now() });
         const newController = (store: Store): Controller =>
           new Controller({
-            store,
-            pool: new BuiltinPool({ store, logger: silentLogger(), lostAfterMs: 30_000 }),
+            store: asyncOf(store),
+            pool: new BuiltinPool({ store: asyncOf(store), logger: silentLogger(), lostAfterMs: 30_000 }),
             providers: [provider],
             clock,
             logger: silentLogger(),
@@ -202,8 +203,8 @@ describe('cluster model', () => {
         try {
           for (const s of steps) {
             await apply(s);
-            const model = ClusterModel.of(ctl);
-            model.refresh();
+            const model = ClusterModel.of(asyncOf(ctl));
+            await model.refresh();
             const expected = fromRepos(api);
             assert.deepEqual(ofModel(model), expected, `after ${JSON.stringify(s)}`);
 
@@ -215,14 +216,14 @@ describe('cluster model', () => {
             // The budgets' ledger window, read incrementally, over a window that mostly moves forward.
             const fromMs = clock.now() - windowMs;
             assert.deepEqual(
-              model.overlapping(fromMs, clock.now() + 1),
+              await model.overlapping(fromMs, clock.now() + 1),
               api.ledger.overlapping(fromMs, clock.now() + 1),
               'ledger window',
             );
           }
           // The sliced reload (slices of separate snapshots, then what changed meanwhile) reads the same.
           // Slices of 2 rows, and between slices the API goes on writing: each pause replays one more step.
-          const fresh = new ClusterModel(ctl);
+          const fresh = new ClusterModel(asyncOf(ctl));
           let replay = 0;
           await fresh.reload(async () => {
             const again = steps[replay++ % steps.length]!;

@@ -13,6 +13,7 @@ import { BuiltinPool } from '../../src/pool/builtin/builtin-pool.ts';
 import { placeTasks } from '../../src/pool/builtin/placement.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { policy } from '../fakes/builders.ts';
+import { asyncOf } from '../helpers/async-store.ts';
 
 /** Pools tried: a fifth of SPILLWAY_PROPERTY_RUNS (CI sets 1000), default 20; each is a store file of its own. */
 const RUNS = Math.ceil(Number(process.env['SPILLWAY_PROPERTY_RUNS'] ?? 100) / 5);
@@ -119,8 +120,8 @@ describe('builtin pool on the model', () => {
               requireIsolation,
               allowCloud,
             });
-            const pool = new BuiltinPool({ store, logger: silentLogger(), lostAfterMs: 60_000, agentsIsolate: true });
-            assert.deepEqual(pool.place(NOW, allowCloud), expected);
+            const pool = new BuiltinPool({ store: asyncOf(store), logger: silentLogger(), lostAfterMs: 60_000, agentsIsolate: true });
+            assert.deepEqual(await pool.place(NOW, allowCloud), expected);
             for (const p of expected) assert.equal(store.tasks.get(p.taskId)?.agentId, p.agentId);
           } finally {
             store.close();

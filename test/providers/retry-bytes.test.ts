@@ -11,13 +11,14 @@ import { GceEmulator, EMULATOR_ACCESS_TOKEN } from '../emulators/gce/gce-emulato
 import { PASS_MS, startControllerFixture, type ControllerFixture } from './aws-ec2/controller-fixture.ts';
 import { CLUSTER } from './aws-ec2/fixture.ts';
 import { catalogBook, gceProviderConfig, UNTHROTTLED } from './gcp-compute/fixture.ts';
+import { asyncOf } from '../helpers/async-store.ts';
 
 /** A second controller on the fixture's store, as a restart with the API on another port would build it. */
 function restarted(fx: ControllerFixture, providers: readonly CloudProvider[], controllerUrl: string): Controller {
   fx.store.lease.release('controller', 'test-controller');
   return new Controller({
-    store: fx.store,
-    pool: new BuiltinPool({ store: fx.store, logger: silentLogger(), lostAfterMs: 3_600_000 }),
+    store: asyncOf(fx.store),
+    pool: new BuiltinPool({ store: asyncOf(fx.store), logger: silentLogger(), lostAfterMs: 3_600_000 }),
     providers,
     clock: fx.clock,
     logger: silentLogger(),

@@ -21,6 +21,7 @@ import { Simulation, SIM_SETTINGS, type Decision, type PrivateMachine } from '..
 import type { TraceTask } from '../../src/sim/trace.ts';
 import { job, stream } from './helpers.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { asyncSqliteStore } from '../../src/store/sqlite/async-sqlite-store.ts';
 import type { Store } from '../../src/store/store.ts';
 
 /** An "agent" that needs no controller: it runs until killed (the test registers instances itself). */
@@ -80,10 +81,11 @@ async function referenceRun(dir: string): Promise<{ decisions: Decision[]; store
     now: () => clock.now(),
     terminateGraceMs: 300,
   });
-  const registry = new AgentRegistry({ store, clock, heartbeatIntervalMs: 1_000, pollIntervalMs: 1_000, logger });
+  const asyncStore = asyncSqliteStore(store);
+  const registry = new AgentRegistry({ store: asyncStore, clock, heartbeatIntervalMs: 1_000, pollIntervalMs: 1_000, logger });
   const controller = new Controller({
-    store,
-    pool: new BuiltinPool({ store, logger, lostAfterMs: Number.MAX_SAFE_INTEGER / 4 }),
+    store: asyncStore,
+    pool: new BuiltinPool({ store: asyncStore, logger, lostAfterMs: Number.MAX_SAFE_INTEGER / 4 }),
     providers: [provider],
     clock,
     logger,

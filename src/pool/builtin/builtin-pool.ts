@@ -2,7 +2,7 @@ import { LIVE_AGENT_STATES, type Agent } from '../../core/agent.ts';
 import { ConflictError } from '../../core/errors.ts';
 import type { TaskHeader } from '../../core/task.ts';
 import type { Logger } from '../../log/logger.ts';
-import type { Store } from '../../store/store.ts';
+import type { AsyncStore } from '../../store/async-store.ts';
 import type { Placement, Pool, PoolSnapshot } from '../pool.ts';
 import { keptOffByIsolation, placeTasks, type PlacementOptions } from './placement.ts';
 import { ClusterModel } from '../../model/cluster-model.ts';
@@ -10,7 +10,7 @@ import type { Resources } from '../../core/resources.ts';
 
 /** The embedded pool: Spillway keeps the queue in its store and places tasks on its own agents. */
 export class BuiltinPool implements Pool {
-  readonly #store: Store;
+  readonly #store: AsyncStore;
   readonly #logger: Logger;
   readonly #lostAfterMs: number;
   readonly #placement: PlacementOptions;
@@ -26,7 +26,7 @@ export class BuiltinPool implements Pool {
    * applies; false (the simulator's simulated agents) places on every agent.
    */
   constructor(opts: {
-    store: Store;
+    store: AsyncStore;
     logger: Logger;
     lostAfterMs: number;
     placement?: PlacementOptions;
@@ -41,8 +41,8 @@ export class BuiltinPool implements Pool {
   }
 
   /** From the in-memory model (src/model/), caught up with the store first. */
-  observe(): PoolSnapshot {
-    this.#model.refresh();
+  async observe(): Promise<PoolSnapshot> {
+    await this.#model.refresh();
     return { agents: this.#model.agents(LIVE_AGENT_STATES), pending: [...this.#model.pending()] };
   }
 
@@ -51,14 +51,14 @@ export class BuiltinPool implements Pool {
    * no other agent could take any pending task, so the placements are those over every agent, found without
    * visiting a full pool.
    */
-  place(nowMs: number, allowCloud?: (task: TaskHeader, agent: Agent) => boolean): Placement[] {
-    this.#model.refresh();
+  async place(nowMs: number, allowCloud?: (task: TaskHeader, agent: Agent) => boolean): Promise<Placement[]> {
+    await this.#model.refresh();
     const pending = this.#model.pending();
     this.#keptOff = new Map();
     if (pending.length === 0) return [];
     const agents = this.#model.agentsWithRoomFor(smallestRequest(pending));
     if (agents.length === 0) return [];
-    const requireIsolation = this.#agentsIsolate && this.#store.policy.get().requireIsolation !== false;
+    const requireIsolation = this.#agentsIsolate && (await this.#store.policy.get()).requireIsolation !== false;
     const options = { ...this.#placement, requireIsolation, ...(allowCloud ? { allowCloud } : {}) };
     const planned = placeTasks(pending, agents, options);
     if (requireIsolation) {
@@ -66,10 +66,10 @@ export class BuiltinPool implements Pool {
       this.#keptOff = keptOffByIsolation(pending.filter((t) => !placedIds.has(t.id)), agents);
     }
     const placed: Placement[] = [];
-    this.#store.transaction(() => {
+    await this.#store.transaction(async () => {
       for (const p of planned) {
         try {
-          this.#store.tasks.place(p.taskId, p.agentId, nowMs);
+          await this.#store.tasks.place(p.taskId, p.agentId, nowMs);
           placed.push(p);
         } catch (err) {
           // A task cancelled or an agent drained since the snapshot: the next pass sees the new state.
@@ -92,26 +92,30 @@ export class BuiltinPool implements Pool {
     });
   }
 
-  expireAgents(nowMs: number, watchingSinceMs = 0): string[] {
-    this.#model.refresh();
+  async expireAgents(nowMs: number, watchingSinceMs = 0): Promise<string[]> {
+    await this.#model.refresh();
     const silent = this.#model
       .agents(['registered', 'draining'])
       .filter((a) => nowMs - Math.max(a.lastHeartbeatMs, watchingSinceMs) > this.#lostAfterMs);
     for (const agent of silent) {
-      this.markLost(agent.id, `no heartbeat for ${Math.round((nowMs - agent.lastHeartbeatMs) / 1000)} s`, nowMs);
+      await this.markLost(agent.id, `no heartbeat for ${Math.round((nowMs - agent.lastHeartbeatMs) / 1000)} s`, nowMs);
     }
     return silent.map((a) => a.id);
   }
 
-  drain(agentId: string, reason: string, nowMs: number): void {
-    this.#store.agents.setState(agentId, 'draining', reason, nowMs);
+  async drain(agentId: string, reason: string, nowMs: number): Promise<void> {
+    await this.#store.agents.setState(agentId, 'draining', reason, nowMs);
     this.#logger.info('draining agent', { agentId, reason });
   }
 
-  markLost(agentId: string, reason: string, nowMs: number): void {
-    const requeued = this.#store.transaction(() => {
-      const count = this.#store.tasks.requeueAgent(agentId, `returned to pending: agent ${agentId} lost (${reason})`, nowMs);
-      this.#store.agents.setState(agentId, 'lost', reason, nowMs);
+  async markLost(agentId: string, reason: string, nowMs: number): Promise<void> {
+    const requeued = await this.#store.transaction(async () => {
+      const count = await this.#store.tasks.requeueAgent(
+        agentId,
+        `returned to pending: agent ${agentId} lost (${reason})`,
+        nowMs,
+      );
+      await this.#store.agents.setState(agentId, 'lost', reason, nowMs);
       return count;
     });
     this.#logger.warn('lost agent', { agentId, reason, requeuedTasks: requeued });

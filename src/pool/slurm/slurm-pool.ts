@@ -2,7 +2,7 @@ import { NOT_TERMINATED_AGENT_STATES, type Agent } from '../../core/agent.ts';
 import { errorMessage } from '../../core/errors.ts';
 import { resources, subtract, ZERO } from '../../core/resources.ts';
 import type { Logger } from '../../log/logger.ts';
-import type { Store } from '../../store/store.ts';
+import type { AsyncStore } from '../../store/async-store.ts';
 import type { Placement, Pool, PoolSnapshot, ReleaseRequest } from '../pool.ts';
 import { agentHost } from '../builtin/eligibility.ts';
 import { JobCompReader } from './jobcomp.ts';
@@ -16,7 +16,7 @@ import { nodeFeatures, shapesByPartition } from './slurm-shapes.ts';
 import { SlurmUsage } from './slurm-usage.ts';
 
 export interface SlurmPoolOptions {
-  readonly store: Store;
+  readonly store: AsyncStore;
   readonly logger: Logger;
   readonly commands: SlurmCommands;
   readonly config: SlurmPoolConfig;
@@ -39,10 +39,10 @@ const PARTITIONS_EVERY = 30;
  * - A cloud node Slurm finds down or unresponsive is lost: it is set DOWN (Slurm requeues its jobs), its instance is
  *   terminated, and the node is deleted once its agent is terminated.
  * - Why a job waits (a budget, a limit, a launch on its way) is written to its Slurm comment.
- * The snapshot is the last sync's: observe() is synchronous, the Slurm commands are not.
+ * The snapshot is the last sync's: observe() reads nothing new, the Slurm commands are in sync().
  */
 export class SlurmPool implements Pool {
-  readonly #store: Store;
+  readonly #store: AsyncStore;
   readonly #log: Logger;
   readonly #slurm: SlurmCommands;
   readonly #config: SlurmPoolConfig;
@@ -97,16 +97,16 @@ export class SlurmPool implements Pool {
     this.#nodes = nodesOf(nodesJson);
     const jobs = jobsOf(jobsJson);
     this.#jobs = jobs;
-    const cloud = this.#cloudAgents();
+    const cloud = await this.#cloudAgents();
     await this.#startRequeued(jobs, cloud);
     await this.#deleteStale(cloud);
     const live = new Map([...cloud].filter(([node]) => this.#nodes.has(node)));
-    this.#usage.recordQueue(jobs, live, nowMs);
-    if (this.#jobcomp) this.#usage.recordCompletions(await this.#jobcomp.read(), this.#allCloudAgents());
+    await this.#usage.recordQueue(jobs, live, nowMs);
+    if (this.#jobcomp) await this.#usage.recordCompletions(await this.#jobcomp.read(), await this.#allCloudAgents());
     // Slurm starts pending jobs on a joined cloud node in its own time: meanwhile its free room covers those that
     // fit it (no second launch for them), and it is not idle (no scale-down of the node they wait for).
     const cloudAgents = this.#cloudSnapshot(cloud, nowMs);
-    const { left, covering } = uncoveredByRoom(this.#demand(jobs), this.#cloudRooms(cloudAgents));
+    const { left, covering } = uncoveredByRoom(await this.#demand(jobs), this.#cloudRooms(cloudAgents));
     for (const node of covering) this.#idleSince.delete(node);
     this.#snapshot = {
       agents: [
@@ -118,22 +118,22 @@ export class SlurmPool implements Pool {
     await this.#writeComments(jobs);
   }
 
-  observe(): PoolSnapshot {
+  async observe(): Promise<PoolSnapshot> {
     return this.#snapshot;
   }
 
   /** Slurm places jobs: nothing to do. */
-  place(): Placement[] {
+  async place(): Promise<Placement[]> {
     return [];
   }
 
   /** Cloud agents whose node Slurm reports down or unresponsive are lost. */
-  expireAgents(nowMs: number): string[] {
+  async expireAgents(nowMs: number): Promise<string[]> {
     const lost: string[] = [];
-    for (const [node, agent] of this.#cloudAgents()) {
+    for (const [node, agent] of await this.#cloudAgents()) {
       const slurmNode = this.#nodes.get(node);
       if (!slurmNode || !isNodeDown(slurmNode) || !['registered', 'draining'].includes(agent.state)) continue;
-      this.markLost(
+      await this.markLost(
         agent.id,
         `slurm reports node ${node} ${slurmNode.state} ${(slurmNode.state_flags ?? []).join(',')}`.trim(),
         nowMs,
@@ -143,15 +143,15 @@ export class SlurmPool implements Pool {
     return lost;
   }
 
-  drain(agentId: string, reason: string, nowMs: number): void {
-    const agent = this.#store.agents.setState(agentId, 'draining', reason, nowMs);
+  async drain(agentId: string, reason: string, nowMs: number): Promise<void> {
+    const agent = await this.#store.agents.setState(agentId, 'draining', reason, nowMs);
     const node = this.nodeName(agent);
     if (node) this.#actions.set(node, { state: 'DRAIN', reason });
     this.#log.info('draining agent', { agentId, node, reason });
   }
 
-  markLost(agentId: string, reason: string, nowMs: number): void {
-    const agent = this.#store.agents.setState(agentId, 'lost', reason, nowMs);
+  async markLost(agentId: string, reason: string, nowMs: number): Promise<void> {
+    const agent = await this.#store.agents.setState(agentId, 'lost', reason, nowMs);
     const node = this.nodeName(agent);
     if (node) this.#actions.set(node, { state: 'DOWN', reason: `spillway: lost: ${reason}` });
     this.#log.warn('lost agent', { agentId, node, reason });
@@ -165,7 +165,7 @@ export class SlurmPool implements Pool {
   async release<T extends ReleaseRequest>(requests: readonly T[], nowMs: number): Promise<T[]> {
     const now: T[] = [];
     for (const request of requests) {
-      const agent = request.agentId ? this.#store.agents.get(request.agentId) : undefined;
+      const agent = request.agentId ? await this.#store.agents.get(request.agentId) : undefined;
       const node = agent ? this.nodeName(agent) : undefined;
       const slurmNode = node ? this.#nodes.get(node) : undefined;
       if (!agent || !node || !slurmNode) {
@@ -180,7 +180,7 @@ export class SlurmPool implements Pool {
         } else if (agent.state === 'registered') {
           if (!isNodeIdle(slurmNode)) continue;
           await this.#slurm.drain(node, `spillway: ${request.reason}`);
-          this.#store.agents.setState(agent.id, 'draining', request.reason, nowMs);
+          await this.#store.agents.setState(agent.id, 'draining', request.reason, nowMs);
           this.#log.info('draining node', { agentId: agent.id, node, reason: request.reason });
         } else if (isNodeDrained(slurmNode) || isNodeDown(slurmNode)) {
           await this.#slurm.delete(node);
@@ -290,14 +290,14 @@ export class SlurmPool implements Pool {
     }
   }
 
-  #demand(jobs: readonly SlurmJob[]) {
+  async #demand(jobs: readonly SlurmJob[]): Promise<ReturnType<typeof demandTasks>> {
     const cloudFeatures = new Set<string>();
     for (const shape of this.#config.shapes) {
       for (const f of nodeFeatures(shape, { provider: '', instanceType: shape.instanceType }))
         if (f) cloudFeatures.add(f);
     }
     // Provider kinds are features too: every configured shape's offerings carry theirs (see SlurmShapedProvider).
-    for (const agent of this.#store.agents.list({ states: NOT_TERMINATED_AGENT_STATES })) {
+    for (const agent of await this.#store.agents.list({ states: NOT_TERMINATED_AGENT_STATES })) {
       if (agent.location.kind === 'cloud') cloudFeatures.add(agent.location.provider);
     }
     for (const p of this.#providerKinds) cloudFeatures.add(p);
@@ -310,9 +310,9 @@ export class SlurmPool implements Pool {
   }
 
   /** Live cloud agents (not terminated, lost included) by node name. */
-  #cloudAgents(): Map<string, Agent> {
+  async #cloudAgents(): Promise<Map<string, Agent>> {
     const byNode = new Map<string, Agent>();
-    for (const agent of this.#store.agents.list({ states: NOT_TERMINATED_AGENT_STATES })) {
+    for (const agent of await this.#store.agents.list({ states: NOT_TERMINATED_AGENT_STATES })) {
       const node = agent.location.kind === 'cloud' ? this.nodeName(agent) : undefined;
       if (node) byNode.set(node, agent);
     }
@@ -320,9 +320,9 @@ export class SlurmPool implements Pool {
   }
 
   /** Every cloud agent, terminated ones too, by node name: completion records arrive after the fact. */
-  #allCloudAgents(): Map<string, Agent> {
+  async #allCloudAgents(): Promise<Map<string, Agent>> {
     const byNode = new Map<string, Agent>();
-    for (const agent of this.#store.agents.list()) {
+    for (const agent of await this.#store.agents.list()) {
       const node = agent.location.kind === 'cloud' ? this.nodeName(agent) : undefined;
       if (node) byNode.set(node, agent);
     }

@@ -15,6 +15,7 @@ import { SlurmPool } from '../../../src/pool/slurm/slurm-pool.ts';
 import { openSqliteStore } from '../../../src/store/sqlite/sqlite-store.ts';
 import type { Store } from '../../../src/store/store.ts';
 import { offering, policy } from '../../fakes/builders.ts';
+import { asyncOf } from '../../helpers/async-store.ts';
 
 const T0 = 1_795_677_570_000;
 const SETTLE_MS = 3_000;
@@ -114,7 +115,7 @@ describe('slurm pool: a joined cloud node covers the pending jobs that fit it', 
       return '';
     };
     pool = new SlurmPool({
-      store,
+      store: asyncOf(store),
       logger: silentLogger(),
       commands: new SlurmCommands(run),
       config: slurmPoolSchema.parse({
@@ -134,8 +135,8 @@ describe('slurm pool: a joined cloud node covers the pending jobs that fit it', 
     rmSync(dir, { recursive: true, force: true });
   });
 
-  function planned(nowMs: number) {
-    const snapshot = pool.observe();
+  async function planned(nowMs: number) {
+    const snapshot = await pool.observe();
     return plan({
       nowMs,
       policy: policy({ pendingGraceMs: 0 }),
@@ -149,15 +150,15 @@ describe('slurm pool: a joined cloud node covers the pending jobs that fit it', 
 
   it('launches no second instance for, and keeps, an idle node long past settleMs whose job Slurm has not started', async () => {
     await pool.sync(T0);
-    assert.deepEqual(planned(T0).launches, [], 'settling: the node is capacity on its way');
+    assert.deepEqual((await planned(T0)).launches, [], 'settling: the node is capacity on its way');
     for (const nowMs of [T0 + SETTLE_MS, T0 + 10 * SETTLE_MS, T0 + 100 * SETTLE_MS]) {
       await pool.sync(nowMs);
-      const snapshot = pool.observe();
+      const snapshot = await pool.observe();
       const agent = snapshot.agents.find((a) => a.id === agentId)!;
       assert.equal(agent.state, 'registered');
       assert.equal(agent.idleSinceMs, null, 'not idle while the job waits for it');
       assert.deepEqual(snapshot.pending, [], 'the job is covered by the node');
-      assert.deepEqual(planned(nowMs).launches, [], `no launch at +${nowMs - T0} ms`);
+      assert.deepEqual((await planned(nowMs)).launches, [], `no launch at +${nowMs - T0} ms`);
       const terminates = scaleDown({
         nowMs,
         policy: policy({ idleTtlMs: SETTLE_MS }),
@@ -170,12 +171,12 @@ describe('slurm pool: a joined cloud node covers the pending jobs that fit it', 
     slurm.jobs = [];
     const gone = T0 + 101 * SETTLE_MS;
     await pool.sync(gone);
-    assert.equal(pool.observe().agents.find((a) => a.id === agentId)!.idleSinceMs, gone);
+    assert.equal((await pool.observe()).agents.find((a) => a.id === agentId)!.idleSinceMs, gone);
     await pool.sync(gone + SETTLE_MS);
     const terminates = scaleDown({
       nowMs: gone + SETTLE_MS,
       policy: policy({ idleTtlMs: SETTLE_MS }),
-      agents: pool.observe().agents,
+      agents: (await pool.observe()).agents,
       terminating: new Set(),
     });
     assert.deepEqual(
@@ -193,16 +194,16 @@ describe('slurm pool: a joined cloud node covers the pending jobs that fit it', 
     await pool.sync(T0);
     await pool.sync(T0 + SETTLE_MS);
     assert.deepEqual(
-      pool.observe().pending.map((t) => t.id),
+      (await pool.observe()).pending.map((t) => t.id),
       ['slurm-8', 'slurm-9', 'slurm-9.1'],
     );
     slurm.jobs = [pendingJob({ job_id: 9, cpus: 2, node_count: 2, memory_per_node: 100 })];
     await pool.sync(T0 + SETTLE_MS + 1);
     assert.deepEqual(
-      pool.observe().pending.map((t) => t.id),
+      (await pool.observe()).pending.map((t) => t.id),
       ['slurm-9.1'],
     );
-    assert.equal(planned(T0 + SETTLE_MS + 1).launches.length, 1);
+    assert.equal((await planned(T0 + SETTLE_MS + 1)).launches.length, 1);
   });
 
   it('does not count a node that lacks the feature, is busy, draining or down', async () => {
@@ -210,7 +211,7 @@ describe('slurm pool: a joined cloud node covers the pending jobs that fit it', 
     await pool.sync(T0);
     await pool.sync(T0 + SETTLE_MS);
     assert.deepEqual(
-      pool.observe().pending.map((t) => t.id),
+      (await pool.observe()).pending.map((t) => t.id),
       ['slurm-8'],
       'v100 is no feature of the node (and of no shape: private-only)',
     );
@@ -223,7 +224,7 @@ describe('slurm pool: a joined cloud node covers the pending jobs that fit it', 
       slurm.nodes = [{ ...slurm.nodes[1]!, name: node, ...busy }];
       await pool.sync(T0 + SETTLE_MS + 1);
       assert.deepEqual(
-        pool.observe().pending.map((t) => t.id),
+        (await pool.observe()).pending.map((t) => t.id),
         ['slurm-7'],
         JSON.stringify(busy),
       );

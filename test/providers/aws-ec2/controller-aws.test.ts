@@ -9,6 +9,7 @@ import { offering } from '../../fakes/builders.ts';
 import { FakeProvider } from '../../fakes/fake-provider.ts';
 import { PASS_MS, startControllerFixture, type ControllerFixture } from './controller-fixture.ts';
 import { CLUSTER } from './fixture.ts';
+import { asyncOf } from '../../helpers/async-store.ts';
 
 describe('controller with the aws-ec2 provider against the emulator', () => {
   let fx: ControllerFixture | undefined;
@@ -173,7 +174,7 @@ describe('controller with the aws-ec2 provider against the emulator', () => {
   it('on a spot interruption notice drains the agent, requeues its task and plans a replacement in the next pass, elsewhere', async () => {
     fx = await startControllerFixture({ policy: { pendingGraceMs: 60_000 } });
     const registry = new AgentRegistry({
-      store: fx.store,
+      store: asyncOf(fx.store),
       clock: fx.clock,
       heartbeatIntervalMs: 1_000,
       pollIntervalMs: 500,
@@ -199,7 +200,7 @@ describe('controller with the aws-ec2 provider against the emulator', () => {
     assert.equal(fx.store.tasks.get(taskId!)!.agentId, provisioning!.id);
 
     fx.emulator.interrupt(fx.emulator.instances()[0]!.id);
-    registry.heartbeat(provisioning!.id, { runningTaskIds: [taskId!], notice: 'interruption' });
+    await registry.heartbeat(provisioning!.id, { runningTaskIds: [taskId!], notice: 'interruption' });
     assert.equal(fx.store.agents.get(provisioning!.id)!.state, 'draining');
     assert.equal(fx.store.tasks.get(taskId!)!.state, 'pending');
 

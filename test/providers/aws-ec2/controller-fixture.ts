@@ -14,6 +14,7 @@ import type { NewTask, Store } from '../../../src/store/store.ts';
 import { EMULATOR_CREDENTIALS, Ec2Emulator, type Ec2EmulatorOptions } from '../../emulators/ec2/ec2-emulator.ts';
 import { CLUSTER, providerConfig } from './fixture.ts';
 import { FAMILY_REALISM } from '../cloud-fixture.ts';
+import { asyncOf } from '../../helpers/async-store.ts';
 
 export const PASS_MS = 1_000;
 
@@ -57,8 +58,8 @@ export async function startControllerFixture(
     credentials: EMULATOR_CREDENTIALS,
   });
   const controller = new Controller({
-    store,
-    pool: new BuiltinPool({ store, logger, lostAfterMs: 3_600_000 }),
+    store: asyncOf(store),
+    pool: new BuiltinPool({ store: asyncOf(store), logger, lostAfterMs: 3_600_000 }),
     providers: [aws, ...(opts.others?.(clock) ?? [])],
     clock,
     logger,

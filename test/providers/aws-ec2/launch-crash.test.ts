@@ -19,6 +19,7 @@ import { openSqliteStore } from '../../../src/store/sqlite/sqlite-store.ts';
 import type { Store } from '../../../src/store/store.ts';
 import { EMULATOR_CREDENTIALS, Ec2Emulator } from '../../emulators/ec2/ec2-emulator.ts';
 import { CLUSTER, providerConfig } from './fixture.ts';
+import { asyncOf } from '../../helpers/async-store.ts';
 
 const CHILD = fileURLToPath(new URL('../fixtures/launch-controller.ts', import.meta.url));
 const COUNT = 3;
@@ -85,8 +86,8 @@ describe('a controller killed after the launch call and before its answer is rec
       credentials: EMULATOR_CREDENTIALS,
     });
     controller = new Controller({
-      store,
-      pool: new BuiltinPool({ store, logger, lostAfterMs: 3_600_000 }),
+      store: asyncOf(store),
+      pool: new BuiltinPool({ store: asyncOf(store), logger, lostAfterMs: 3_600_000 }),
       providers: [aws],
       clock: systemClock,
       logger,

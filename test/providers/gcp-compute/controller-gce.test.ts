@@ -10,6 +10,7 @@ import { EMULATOR_ACCESS_TOKEN, GceEmulator } from '../../emulators/gce/gce-emul
 import { PASS_MS, startControllerFixture, type ControllerFixture } from '../aws-ec2/controller-fixture.ts';
 import { catalogBook, gceProviderConfig, UNTHROTTLED } from './fixture.ts';
 import { FAMILY_REALISM } from '../cloud-fixture.ts';
+import { asyncOf } from '../../helpers/async-store.ts';
 
 const ONE_SUBNET = { subnets: [{ id: 'subnet-0a000000000000001', zone: 'us-east-1a' }] };
 
@@ -113,7 +114,7 @@ describe('controller with AWS (EC2 emulator) and GCE (GCE emulator) both configu
       { policy: { pendingGraceMs: 60_000 }, config: ONE_SUBNET },
     );
     const registry = new AgentRegistry({
-      store: fx!.store,
+      store: asyncOf(fx!.store),
       clock: fx!.clock,
       heartbeatIntervalMs: 1_000,
       pollIntervalMs: 500,
@@ -139,7 +140,7 @@ describe('controller with AWS (EC2 emulator) and GCE (GCE emulator) both configu
     assert.equal(fx!.store.tasks.get(taskId!)!.agentId, provisioning!.id);
 
     gce!.preempt(fx!.store.agents.get(provisioning!.id)!.instanceId!);
-    registry.heartbeat(provisioning!.id, { runningTaskIds: [taskId!], notice: 'interruption' });
+    await registry.heartbeat(provisioning!.id, { runningTaskIds: [taskId!], notice: 'interruption' });
     assert.equal(fx!.store.agents.get(provisioning!.id)!.state, 'draining');
     assert.equal(fx!.store.tasks.get(taskId!)!.state, 'pending');
 

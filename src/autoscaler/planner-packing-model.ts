@@ -2,7 +2,8 @@ import { packingSize, toVector, type TaskGroup } from './planner-groups.ts';
 import { D, OfferingTable } from './planner-offering-table.ts';
 import type { PackingInput, Pattern } from './planner-packing-types.ts';
 
-export { D };
+// The packer reaches the table through its model (the planner's files import each other one way).
+export { D, OfferingTable };
 
 /**
  * The order groups are taken in, within each priority: `size` is the planning order (GPUs weigh most, then CPUs,

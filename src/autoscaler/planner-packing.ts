@@ -1,6 +1,5 @@
 import { oneTypeSteps } from './planner-one-type.ts';
-import { D, PackingModel, type Order } from './planner-packing-model.ts';
-import { OfferingTable } from './planner-offering-table.ts';
+import { D, OfferingTable, PackingModel, type Order } from './planner-packing-model.ts';
 import type { Packing, PackingInput, Pattern, PatternItem } from './planner-packing-types.ts';
 import { runToEnd, type Steps } from './planner-slices.ts';
 
@@ -333,8 +332,9 @@ function shrink(m: PackingModel, p: Pattern): Pattern {
   return p;
 }
 
-/** Plans with at most this many groups are remembered (see `rememberedPacking`). */
+/** Plans of at most this many groups and tasks are remembered (see `rememberedPacking`). */
 const MEMO_MAX_GROUPS = 8;
+const MEMO_MAX_TASKS = 64;
 /** Plans remembered per table of offerings before they are all dropped. */
 const MEMO_MAX_ENTRIES = 4_096;
 
@@ -354,11 +354,14 @@ const memos = new WeakMap<OfferingTable, Map<string, MemoEntry[]>>();
  * else (the tasks themselves never). So an equal input gets the packing computed before, and the decisions are the
  * ones computing it again would make. Most passes of a busy controller plan a few tasks of shapes seen before (a
  * replayed year plans thousands of one-task plans over the same 3,000 offerings): each then costs a key instead of a
- * packing. Only small plans are remembered; a large one is rarely repeated and its patterns are large to keep.
+ * packing. Only small plans are remembered: their cost is mostly the setup over the offerings, and they recur; a
+ * large plan rarely recurs, costs its packing (which runs in slices), and its patterns are large to keep.
  */
 function rememberedPacking(input: PackingInput): { packing?: Packing; remember: (packing: Packing) => void } {
   const G = input.groups.length;
-  if (G > MEMO_MAX_GROUPS || G === 0) return { remember: () => undefined };
+  let tasks = 0;
+  for (let g = 0; g < G; g++) tasks += input.counts[g]!;
+  if (G > MEMO_MAX_GROUPS || G === 0 || tasks > MEMO_MAX_TASKS) return { remember: () => undefined };
   const table = OfferingTable.of(input.offerings);
   let byKey = memos.get(table);
   if (byKey === undefined) memos.set(table, (byKey = new Map()));

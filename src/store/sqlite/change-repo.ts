@@ -87,24 +87,17 @@ export class SqliteChangeRepo implements ChangeRepo {
     // Nothing written since (most calls of a pass): one statement, itself a snapshot, answers without a transaction.
     if (this.revision() === rev) return { rev, agents: [], tasks: [], intents: [], more: false };
     return this.#db.read(() => {
-      const now = this.revision();
+      // The store's revision and each table's newest stamp (the end of its rev index), in one statement: a table
+      // written to since is the only one read.
+      const newest = this.#db.get(NEWEST)!;
+      const now = int(newest, 'rev');
       if (now === rev) return { rev, agents: [], tasks: [], intents: [], more: false };
-      // Each table's newest stamp (the end of its rev index): a table written to since is the only one read.
-      const newest = this.#db.get(
-        `SELECT (SELECT max(rev) FROM agents) AS agents, (SELECT max(rev) FROM tasks) AS tasks,
-           (SELECT max(rev) FROM intents) AS intents`,
-      );
-      // The limit is written into the SQL, not bound: with `LIMIT ?` node:sqlite's statement took about 50 us more per
-      // call than the same query with a literal limit (measured at 30,000 tasks), and a pass reads here several times.
-      // A page size is one of few integers, so the statement cache holds few variants.
-      const limitSql = Number.isSafeInteger(limit) && limit > 0 ? String(limit) : '-1';
-      const page = (table: string, sql: string): Row[] =>
-        typeof newest?.[table] === 'number' && newest[table] > rev
-          ? this.#db.all(`${sql} WHERE rev > ? AND rev <= ? ORDER BY rev LIMIT ${limitSql}`, rev, now)
-          : [];
-      const agents = page('agents', 'SELECT rowid AS seq, rev, * FROM agents');
-      const tasks = page('tasks', `SELECT rowid AS seq, rev, ${HEADER_COLUMNS} FROM tasks`);
-      const intents = page('intents', 'SELECT rowid AS seq, rev, * FROM intents');
+      const sql = pageSql(limit);
+      const page = (table: 'agents' | 'tasks' | 'intents'): Row[] =>
+        typeof newest[table] === 'number' && newest[table] > rev ? this.#db.all(sql[table], rev, now) : [];
+      const agents = page('agents');
+      const tasks = page('tasks');
+      const intents = page('intents');
       let upTo = now;
       for (const rows of [agents, tasks, intents]) {
         if (limit > 0 && rows.length >= limit) upTo = Math.min(upTo, int(rows.at(-1)!, 'rev'));
@@ -147,6 +140,32 @@ export class SqliteChangeRepo implements ChangeRepo {
       };
     });
   }
+}
+
+/** The store's revision and the newest stamp of each table the model reads. */
+const NEWEST = `SELECT (SELECT rev FROM revision WHERE id = 1) AS rev, (SELECT max(rev) FROM agents) AS agents,
+  (SELECT max(rev) FROM tasks) AS tasks, (SELECT max(rev) FROM intents) AS intents`;
+
+/** `since`'s page statements by limit, built once per limit (a pass reads pages many times). */
+const pageStatements = new Map<number, { readonly agents: string; readonly tasks: string; readonly intents: string }>();
+
+function pageSql(limit: number): { readonly agents: string; readonly tasks: string; readonly intents: string } {
+  // The limit is written into the SQL, not bound: with `LIMIT ?` node:sqlite's statement took about 50 us more per
+  // call than the same query with a literal limit (measured at 30,000 tasks), and a pass reads here several times.
+  // A page size is one of few integers, so the statement cache holds few variants.
+  const limitSql = Number.isSafeInteger(limit) && limit > 0 ? limit : -1;
+  let sql = pageStatements.get(limitSql);
+  if (sql === undefined) {
+    const page = (select: string): string => `${select} WHERE rev > ? AND rev <= ? ORDER BY rev LIMIT ${limitSql}`;
+    sql = {
+      agents: page('SELECT rowid AS seq, rev, * FROM agents'),
+      tasks: page(`SELECT rowid AS seq, rev, ${HEADER_COLUMNS} FROM tasks`),
+      intents: page('SELECT rowid AS seq, rev, * FROM intents'),
+    };
+    if (pageStatements.size >= 16) pageStatements.clear();
+    pageStatements.set(limitSql, sql);
+  }
+  return sql;
 }
 
 /** An agent like `toAgent`'s (without `allocated`), sharing equal values among the rows of one read. */

@@ -219,32 +219,42 @@ function recordedTask(this: Sharing, row: Row): Recorded<TaskHeader> {
 
 /** Equal values of one read, kept once. */
 class Sharing {
-  readonly #values = new Map<string, unknown>();
+  readonly #texts = new Map<string, string>();
+  readonly #parsed = new Map<string, unknown>();
+  /** By CPU, then memory, GPUs and network: numbers as keys, no key string per row (a page is read per pass). */
+  readonly #resources = new Map<number, Map<number, Map<number, Map<number, Resources>>>>();
 
   text(value: string): string {
-    const known = this.#values.get(value);
-    if (known !== undefined) return known as string;
-    this.#values.set(value, value);
+    const known = this.#texts.get(value);
+    if (known !== undefined) return known;
+    this.#texts.set(value, value);
     return value;
   }
 
   json<T>(source: string): T {
-    const key = `json:${source}`;
-    let value = this.#values.get(key);
+    let value = this.#parsed.get(source);
     if (value === undefined) {
       value = JSON.parse(source) as T;
-      this.#values.set(key, value);
+      this.#parsed.set(source, value);
     }
     return value as T;
   }
 
   resources(value: Resources): Resources {
-    const key = `res:${value.cpuMillis}/${value.memoryMiB}/${value.gpus}/${value.netMbps}`;
-    const known = this.#values.get(key);
-    if (known !== undefined) return known as Resources;
-    this.#values.set(key, value);
+    const byMemory = child(this.#resources, value.cpuMillis);
+    const byGpus = child(byMemory, value.memoryMiB);
+    const byNet = child(byGpus, value.gpus);
+    const known = byNet.get(value.netMbps);
+    if (known !== undefined) return known;
+    byNet.set(value.netMbps, value);
     return value;
   }
+}
+
+function child<V>(map: Map<number, Map<number, V>>, key: number): Map<number, V> {
+  let found = map.get(key);
+  if (found === undefined) map.set(key, (found = new Map()));
+  return found;
 }
 
 function recordedIntent(row: Row): Recorded<Intent> {

@@ -219,12 +219,14 @@ function recordedTask(this: Sharing, row: Row): Recorded<TaskHeader> {
 
 /** Equal values of one read, kept once. */
 class Sharing {
-  readonly #texts = new Map<string, string>();
-  readonly #parsed = new Map<string, unknown>();
+  // Made on first use: most reads are a pass's few changed rows.
+  #texts: Map<string, string> | undefined;
+  #parsed: Map<string, unknown> | undefined;
   /** By CPU, then memory, GPUs and network: numbers as keys, no key string per row (a page is read per pass). */
-  readonly #resources = new Map<number, Map<number, Map<number, Map<number, Resources>>>>();
+  #resources: Map<number, Map<number, Map<number, Map<number, Resources>>>> | undefined;
 
   text(value: string): string {
+    this.#texts ??= new Map();
     const known = this.#texts.get(value);
     if (known !== undefined) return known;
     this.#texts.set(value, value);
@@ -232,6 +234,7 @@ class Sharing {
   }
 
   json<T>(source: string): T {
+    this.#parsed ??= new Map();
     let value = this.#parsed.get(source);
     if (value === undefined) {
       value = JSON.parse(source) as T;
@@ -241,6 +244,7 @@ class Sharing {
   }
 
   resources(value: Resources): Resources {
+    this.#resources ??= new Map<number, Map<number, Map<number, Map<number, Resources>>>>();
     const byMemory = child(this.#resources, value.cpuMillis);
     const byGpus = child(byMemory, value.memoryMiB);
     const byNet = child(byGpus, value.gpus);

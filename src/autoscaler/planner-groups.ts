@@ -199,7 +199,10 @@ function planningOrder(groups: TaskGroup[], classes: readonly TaskClass[]): Task
   );
 }
 
-/** `result[c * offerings.length + o]` is 1 when class `c` may run on offering `o` (resources aside). */
+/**
+ * `result[c * offerings.length + o]` is 1 when class `c` may run on offering `o` (resources aside). Classes are told
+ * apart by their key (`classKey`, which decides eligibility): each key's row is derived once per list of offerings.
+ */
 export function classEligibility(classes: readonly TaskClass[], offerings: readonly Offering[]): Uint8Array {
   const result = new Uint8Array(classes.length * offerings.length);
   // Each class's row is derived once per list of offerings (planner-offering-table.ts), not once per plan.

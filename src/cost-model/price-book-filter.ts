@@ -62,7 +62,8 @@ export function allowedOfferings(
 /** Remembered answers of `allowedOfferings`, per offerings array (weakly: a refreshed array drops the old one's). */
 const remembered = new WeakMap<readonly Offering[], Map<string, readonly Offering[]>>();
 /** The array last remembered anew, and its answers. */
-let lastList: { readonly offerings: readonly Offering[]; readonly byFilter: Map<string, readonly Offering[]> } | undefined;
+let lastList:
+  { readonly offerings: readonly Offering[]; readonly byFilter: Map<string, readonly Offering[]> } | undefined;
 
 function sameOfferings(a: readonly Offering[], b: readonly Offering[]): boolean {
   if (a.length !== b.length) return false;

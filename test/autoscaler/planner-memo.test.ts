@@ -71,9 +71,13 @@ const inputArb = fc
     eligibility: fc.array(fc.boolean(), { minLength: 2 * OFFERINGS.length, maxLength: 2 * OFFERINGS.length }),
   })
   .map(({ groups, eligibility }) => ({
-    groups: groups.map(
-      (g, i): TaskGroup => ({ key: `g${i}`, classIndex: g.classIndex, priority: g.priority, size: SHAPES[g.shape]!, tasks: [] }),
-    ),
+    groups: groups.map((g, i): TaskGroup => ({
+      key: `g${i}`,
+      classIndex: g.classIndex,
+      priority: g.priority,
+      size: SHAPES[g.shape]!,
+      tasks: [],
+    })),
     counts: groups.map((g) => g.count),
     eligibility: Uint8Array.from(eligibility, (b) => (b ? 1 : 0)),
   }));
@@ -90,7 +94,10 @@ describe('planner: what it derives once and what it remembers', () => {
       [...table.cap],
       OFFERINGS.flatMap((o) => [o.capacity.cpuMillis, o.capacity.memoryMiB, o.capacity.gpus, o.capacity.netMbps]),
     );
-    assert.deepEqual([...table.price], OFFERINGS.map((o) => o.pricePerHourMicros));
+    assert.deepEqual(
+      [...table.price],
+      OFFERINGS.map((o) => o.pricePerHourMicros),
+    );
   });
 
   it('gives each class the eligibility the rules give it, offering by offering', () => {
@@ -111,7 +118,10 @@ describe('planner: what it derives once and what it remembers', () => {
   it('packs any small input as a fresh packing does, whatever it packed before over the same offerings', () => {
     fc.assert(
       fc.property(inputArb, inputArb, (before, after) => {
-        const base = (i: Omit<PackingInput, 'offerings' | 'classCount'>, offerings: readonly Offering[]): PackingInput => ({
+        const base = (
+          i: Omit<PackingInput, 'offerings' | 'classCount'>,
+          offerings: readonly Offering[],
+        ): PackingInput => ({
           ...i,
           offerings,
           classCount: 2,

@@ -3,7 +3,7 @@ import type { Offering } from '../core/offering.ts';
 import { RESOURCE_KEYS, type Resources } from '../core/resources.ts';
 // The control loop plans on task headers: it never reads a command or an output.
 import type { TaskHeader as Task } from '../core/task.ts';
-import { eligible, offeringHost } from '../pool/builtin/eligibility.ts';
+import { OfferingTable } from './planner-offering-table.ts';
 
 /** Tasks that may run on exactly the same hosts: same revocability and the same constraints. */
 export interface TaskClass {
@@ -199,15 +199,15 @@ function planningOrder(groups: TaskGroup[], classes: readonly TaskClass[]): Task
   );
 }
 
-/** `result[c * offerings.length + o]` is 1 when class `c` may run on offering `o` (resources aside). */
+/**
+ * `result[c * offerings.length + o]` is 1 when class `c` may run on offering `o` (resources aside). Classes are told
+ * apart by their key (`classKey`, which decides eligibility): each key's row is derived once per list of offerings.
+ */
 export function classEligibility(classes: readonly TaskClass[], offerings: readonly Offering[]): Uint8Array {
   const result = new Uint8Array(classes.length * offerings.length);
-  offerings.forEach((offering, o) => {
-    const host = offeringHost(offering);
-    classes.forEach((cls, c) => {
-      if (eligible(cls.representative, host)) result[c * offerings.length + o] = 1;
-    });
-  });
+  // Each class's row is derived once per list of offerings (planner-offering-table.ts), not once per plan.
+  const table = OfferingTable.of(offerings);
+  classes.forEach((cls, c) => result.set(table.eligibility(cls), c * offerings.length));
   return result;
 }
 

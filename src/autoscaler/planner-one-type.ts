@@ -37,6 +37,8 @@ export function* oneTypeSteps(
   for (let o = 0; o < O; o++) {
     if (o > 0 && o % OFFERINGS_PER_SLICE === 0) yield;
     const offering = input.offerings[o]!;
+    // At least one instance: an offering as dear as the best plan cannot beat it (the bound below, checked first).
+    if (best !== undefined && offering.pricePerHourMicros >= best.costPerHourMicros) continue;
     if (!wanted.every((g) => input.eligibility[g.classIndex * O + o] === 1 && fitsIn(g.size, offering.capacity))) continue;
     const price = offering.pricePerHourMicros;
     // No plan of this offering can beat the best so far: it needs at least `binsAtLeast` instances. Skipped without

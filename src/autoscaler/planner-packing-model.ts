@@ -1,8 +1,9 @@
 import { packingSize, toVector, type TaskGroup } from './planner-groups.ts';
+import { D, OfferingTable } from './planner-offering-table.ts';
 import type { PackingInput, Pattern } from './planner-packing-types.ts';
 
-/** Dimensions of a resource vector: CPU, memory, GPUs, network, in RESOURCE_KEYS order. */
-export const D = 4;
+// The packer reaches the table through its model (the planner's files import each other one way).
+export { D, OfferingTable };
 
 /**
  * The order groups are taken in, within each priority: `size` is the planning order (GPUs weigh most, then CPUs,
@@ -41,16 +42,14 @@ export class PackingModel {
     this.classCount = input.classCount;
     this.eligibility = input.eligibility;
     this.size = new Float64Array(G * D);
-    this.cap = new Float64Array(O * D);
-    this.price = new Float64Array(O);
+    // Shared with every plan over the same offerings (never written here).
+    const table = OfferingTable.of(input.offerings);
+    this.cap = table.cap;
+    this.price = table.price;
     this.groupClass = new Int32Array(G);
     input.groups.forEach((g, i) => {
       this.size.set(toVector(g.size), i * D);
       this.groupClass[i] = g.classIndex;
-    });
-    input.offerings.forEach((o, i) => {
-      this.cap.set(toVector(o.capacity), i * D);
-      this.price[i] = o.pricePerHourMicros;
     });
     this.fit = new Uint8Array(G * O);
     const { size, cap, fit } = this;

@@ -1,5 +1,5 @@
 import { oneTypeSteps } from './planner-one-type.ts';
-import { D, PackingModel, type Order } from './planner-packing-model.ts';
+import { D, OfferingTable, PackingModel, type Order } from './planner-packing-model.ts';
 import type { Packing, PackingInput, Pattern, PatternItem } from './planner-packing-types.ts';
 import { runToEnd, type Steps } from './planner-slices.ts';
 
@@ -64,6 +64,14 @@ export function pack(input: PackingInput): Packing {
  * choice over the shortlist.
  */
 export function* packSteps(input: PackingInput): Steps<Packing> {
+  const memo = rememberedPacking(input);
+  if (memo.packing !== undefined) return memo.packing;
+  const packing = yield* packAnew(input);
+  memo.remember(packing);
+  return packing;
+}
+
+function* packAnew(input: PackingInput): Steps<Packing> {
   const model = new PackingModel(input);
   yield;
   const counts = Int32Array.from(input.counts);
@@ -322,4 +330,57 @@ function shrink(m: PackingModel, p: Pattern): Pattern {
     if (ok) return { ...p, offering: o };
   }
   return p;
+}
+
+/** Plans of at most this many groups and tasks are remembered (see `rememberedPacking`). */
+const MEMO_MAX_GROUPS = 8;
+const MEMO_MAX_TASKS = 64;
+/** Plans remembered per table of offerings before they are all dropped. */
+const MEMO_MAX_ENTRIES = 4_096;
+
+interface MemoEntry {
+  readonly eligibility: Uint8Array;
+  readonly packing: Packing;
+}
+
+/** Remembered small plans, per table of offerings (weakly: a table no longer used drops its plans). */
+const memos = new WeakMap<OfferingTable, Map<string, MemoEntry[]>>();
+
+/**
+ * The packing remembered for an input equal to `input`, if any, and how to remember this one's.
+ *
+ * `pack` is a pure function of its input: the groups' sizes, priorities and classes, the counts, the offerings (their
+ * capacities and prices, by the table that holds the same offerings) and the eligibility matrix; it reads nothing
+ * else (the tasks themselves never). So an equal input gets the packing computed before, and the decisions are the
+ * ones computing it again would make. Most passes of a busy controller plan a few tasks of shapes seen before (a
+ * replayed year plans thousands of one-task plans over the same 3,000 offerings): each then costs a key instead of a
+ * packing. Only small plans are remembered: their cost is mostly the setup over the offerings, and they recur; a
+ * large plan rarely recurs, costs its packing (which runs in slices), and its patterns are large to keep.
+ */
+function rememberedPacking(input: PackingInput): { packing?: Packing; remember: (packing: Packing) => void } {
+  const G = input.groups.length;
+  let tasks = 0;
+  for (let g = 0; g < G; g++) tasks += input.counts[g]!;
+  if (G > MEMO_MAX_GROUPS || G === 0 || tasks > MEMO_MAX_TASKS) return { remember: () => undefined };
+  const table = OfferingTable.of(input.offerings);
+  let byKey = memos.get(table);
+  if (byKey === undefined) memos.set(table, (byKey = new Map()));
+  let key = `${input.classCount}`;
+  for (let g = 0; g < G; g++) {
+    const { size, priority, classIndex } = input.groups[g]!;
+    key += `|${input.counts[g]!},${priority},${classIndex},${size.cpuMillis},${size.memoryMiB},${size.gpus},${size.netMbps}`;
+  }
+  const entries = byKey.get(key);
+  const eligibility = Buffer.from(input.eligibility.buffer, input.eligibility.byteOffset, input.eligibility.byteLength);
+  const found = entries?.find((e) => eligibility.equals(e.eligibility));
+  if (found !== undefined) return { packing: found.packing, remember: () => undefined };
+  const memo = byKey;
+  return {
+    remember: (packing) => {
+      if (memo.size >= MEMO_MAX_ENTRIES) memo.clear();
+      const list = memo.get(key) ?? [];
+      list.push({ eligibility: Uint8Array.from(input.eligibility), packing });
+      memo.set(key, list);
+    },
+  };
 }

@@ -5,6 +5,7 @@ import type { TaskHeader } from '../core/task.ts';
 import { eligible, offeringHost } from '../pool/builtin/eligibility.ts';
 import { allowedOfferings } from '../cost-model/price-book-filter.ts';
 import type { Policy } from '../core/policy.ts';
+import { OfferingTable } from './planner-offering-table.ts';
 
 /**
  * Whether a pending task should take free room on a running cloud agent rather than an instance of its own (pure).
@@ -50,13 +51,40 @@ export function warmRoomCheck(
 ): (task: TaskHeader, agent: Agent) => boolean {
   if (policy.paused) return () => true;
   let allowed: Offering[] | undefined;
+  let holders: Map<string, Offering | undefined> | undefined;
   const cheapest = new Map<string, Offering | undefined>();
+  // Placement asks once per task and agent it tries: each task's key is built once, not once per agent.
+  const ofTask = new Map<TaskHeader, Offering | undefined>();
   return (task, agent) => {
-    const key = JSON.stringify([task.resources, task.constraints, task.revocable]);
-    if (!cheapest.has(key)) {
-      allowed ??= allowedOfferings(policy, offerings);
-      cheapest.set(key, cheapestHolder(task, allowed));
+    let own = ofTask.get(task);
+    if (own === undefined && !ofTask.has(task)) {
+      const key = JSON.stringify([task.resources, task.constraints, task.revocable]);
+      if (!cheapest.has(key)) {
+        allowed ??= allowedOfferings(policy, offerings);
+        // Remembered per list of allowed offerings (the same list pass after pass): a holder is found once per kind.
+        holders ??= rememberedHolders(allowed);
+        if (!holders.has(key)) holders.set(key, cheapestHolder(task, allowed));
+        cheapest.set(key, holders.get(key));
+      }
+      own = cheapest.get(key);
+      ofTask.set(task, own);
     }
-    return warmRoomPays(agent, cheapest.get(key), nowMs - task.pendingSinceMs - policy.pendingGraceMs);
+    return warmRoomPays(agent, own, nowMs - task.pendingSinceMs - policy.pendingGraceMs);
   };
+}
+
+/** Kinds of task remembered per list of allowed offerings before they are all dropped. */
+const HOLDERS_KEPT = 4_096;
+const holdersByTable = new WeakMap<OfferingTable, Map<string, Offering | undefined>>();
+
+/**
+ * The cheapest holders found before over the same allowed offerings in the same order (OfferingTable matches lists
+ * element by element), by kind of task: `cheapestHolder` reads the task's resources, constraints and revocability
+ * only, which the key holds.
+ */
+function rememberedHolders(allowed: readonly Offering[]): Map<string, Offering | undefined> {
+  const table = OfferingTable.of(allowed);
+  let holders = holdersByTable.get(table);
+  if (holders === undefined || holders.size >= HOLDERS_KEPT) holdersByTable.set(table, (holders = new Map()));
+  return holders;
 }

@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 
 /** Token prefixes say what a secret is when one turns up where it should not (a log, a ticket). */
 const API_TOKEN_PREFIX = 'swt_';
@@ -36,7 +36,25 @@ export function isBootstrapCredential(token: string): boolean {
 }
 
 function bootstrapMac(secret: Buffer, intentId: string): string {
-  return createHmac('sha256', secret).update(`bootstrap:${intentId}`).digest('base64url');
+  return createHmac('sha256', macKey(secret)).update(`bootstrap:${intentId}`).digest('base64url');
+}
+
+/** Key objects of the server secrets seen, by content: a few at most (one per store in this process). */
+const macKeys = new Map<string, KeyObject>();
+const MAC_KEYS_KEPT = 8;
+
+/**
+ * The secret as a key object, made once per secret: given raw bytes, every HMAC imported them into a new key object
+ * first, most of the cost of a MAC (one per launch and one per registration). The same MAC either way.
+ */
+function macKey(secret: Buffer): KeyObject {
+  const id = secret.toString('base64');
+  let key = macKeys.get(id);
+  if (key === undefined) {
+    if (macKeys.size >= MAC_KEYS_KEPT) macKeys.clear();
+    macKeys.set(id, (key = createSecretKey(secret)));
+  }
+  return key;
 }
 
 /** Replaces anything shaped like a Spillway secret in text meant for logs. */

@@ -25,9 +25,10 @@ export function offeringAllowed(
 
 /**
  * The allowed offerings, cheapest first (ties by offering key): a deterministic order for planning. A fresh array on
- * every call; the answer for one `offerings` array (the controller keeps one between refreshes) is remembered per
- * filter (the policy's providers, regions, families and spot rule, and the unavailable keys), so passes that ask again
- * with the same ones filter and sort nothing. Offerings are immutable values: an array is never changed in place.
+ * every call; the answer for one `offerings` array (the controller keeps one between refreshes, and a refresh that
+ * finds the same offerings in the same order shares it) is remembered per filter (the policy's providers, regions,
+ * families and spot rule, and the unavailable keys), so passes that ask again with the same ones filter and sort
+ * nothing. Offerings are immutable values: an array is never changed in place.
  */
 export function allowedOfferings(
   policy: Policy,
@@ -37,8 +38,11 @@ export function allowedOfferings(
   const filter = filterKey(policy, unavailable);
   let byFilter = remembered.get(offerings);
   if (byFilter === undefined) {
-    byFilter = new Map();
+    // A refreshed list of the same offerings in the same order (a provider answering from its catalog) has the same
+    // answers: it shares the last list's.
+    byFilter = lastList !== undefined && sameOfferings(lastList.offerings, offerings) ? lastList.byFilter : new Map();
     remembered.set(offerings, byFilter);
+    lastList = { offerings, byFilter };
   }
   let sorted = byFilter.get(filter);
   if (sorted === undefined) {
@@ -57,6 +61,16 @@ export function allowedOfferings(
 
 /** Remembered answers of `allowedOfferings`, per offerings array (weakly: a refreshed array drops the old one's). */
 const remembered = new WeakMap<readonly Offering[], Map<string, readonly Offering[]>>();
+/** The array last remembered anew, and its answers. */
+let lastList:
+  { readonly offerings: readonly Offering[]; readonly byFilter: Map<string, readonly Offering[]> } | undefined;
+
+function sameOfferings(a: readonly Offering[], b: readonly Offering[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** Distinct filters remembered per array at most (unavailable sets change now and then; they must not pile up). */
 const MAX_FILTERS_PER_ARRAY = 16;
 

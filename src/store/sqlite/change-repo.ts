@@ -87,24 +87,17 @@ export class SqliteChangeRepo implements ChangeRepo {
     // Nothing written since (most calls of a pass): one statement, itself a snapshot, answers without a transaction.
     if (this.revision() === rev) return { rev, agents: [], tasks: [], intents: [], more: false };
     return this.#db.read(() => {
-      const now = this.revision();
+      // The store's revision and each table's newest stamp (the end of its rev index), in one statement: a table
+      // written to since is the only one read.
+      const newest = this.#db.get(NEWEST)!;
+      const now = int(newest, 'rev');
       if (now === rev) return { rev, agents: [], tasks: [], intents: [], more: false };
-      // Each table's newest stamp (the end of its rev index): a table written to since is the only one read.
-      const newest = this.#db.get(
-        `SELECT (SELECT max(rev) FROM agents) AS agents, (SELECT max(rev) FROM tasks) AS tasks,
-           (SELECT max(rev) FROM intents) AS intents`,
-      );
-      // The limit is written into the SQL, not bound: with `LIMIT ?` node:sqlite's statement took about 50 us more per
-      // call than the same query with a literal limit (measured at 30,000 tasks), and a pass reads here several times.
-      // A page size is one of few integers, so the statement cache holds few variants.
-      const limitSql = Number.isSafeInteger(limit) && limit > 0 ? String(limit) : '-1';
-      const page = (table: string, sql: string): Row[] =>
-        typeof newest?.[table] === 'number' && newest[table] > rev
-          ? this.#db.all(`${sql} WHERE rev > ? AND rev <= ? ORDER BY rev LIMIT ${limitSql}`, rev, now)
-          : [];
-      const agents = page('agents', 'SELECT rowid AS seq, rev, * FROM agents');
-      const tasks = page('tasks', `SELECT rowid AS seq, rev, ${HEADER_COLUMNS} FROM tasks`);
-      const intents = page('intents', 'SELECT rowid AS seq, rev, * FROM intents');
+      const sql = pageSql(limit);
+      const page = (table: 'agents' | 'tasks' | 'intents'): Row[] =>
+        typeof newest[table] === 'number' && newest[table] > rev ? this.#db.all(sql[table], rev, now) : [];
+      const agents = page('agents');
+      const tasks = page('tasks');
+      const intents = page('intents');
       let upTo = now;
       for (const rows of [agents, tasks, intents]) {
         if (limit > 0 && rows.length >= limit) upTo = Math.min(upTo, int(rows.at(-1)!, 'rev'));
@@ -147,6 +140,32 @@ export class SqliteChangeRepo implements ChangeRepo {
       };
     });
   }
+}
+
+/** The store's revision and the newest stamp of each table the model reads. */
+const NEWEST = `SELECT (SELECT rev FROM revision WHERE id = 1) AS rev, (SELECT max(rev) FROM agents) AS agents,
+  (SELECT max(rev) FROM tasks) AS tasks, (SELECT max(rev) FROM intents) AS intents`;
+
+/** `since`'s page statements by limit, built once per limit (a pass reads pages many times). */
+const pageStatements = new Map<number, { readonly agents: string; readonly tasks: string; readonly intents: string }>();
+
+function pageSql(limit: number): { readonly agents: string; readonly tasks: string; readonly intents: string } {
+  // The limit is written into the SQL, not bound: with `LIMIT ?` node:sqlite's statement took about 50 us more per
+  // call than the same query with a literal limit (measured at 30,000 tasks), and a pass reads here several times.
+  // A page size is one of few integers, so the statement cache holds few variants.
+  const limitSql = Number.isSafeInteger(limit) && limit > 0 ? limit : -1;
+  let sql = pageStatements.get(limitSql);
+  if (sql === undefined) {
+    const page = (select: string): string => `${select} WHERE rev > ? AND rev <= ? ORDER BY rev LIMIT ${limitSql}`;
+    sql = {
+      agents: page('SELECT rowid AS seq, rev, * FROM agents'),
+      tasks: page(`SELECT rowid AS seq, rev, ${HEADER_COLUMNS} FROM tasks`),
+      intents: page('SELECT rowid AS seq, rev, * FROM intents'),
+    };
+    if (pageStatements.size >= 16) pageStatements.clear();
+    pageStatements.set(limitSql, sql);
+  }
+  return sql;
 }
 
 /** An agent like `toAgent`'s (without `allocated`), sharing equal values among the rows of one read. */
@@ -200,32 +219,46 @@ function recordedTask(this: Sharing, row: Row): Recorded<TaskHeader> {
 
 /** Equal values of one read, kept once. */
 class Sharing {
-  readonly #values = new Map<string, unknown>();
+  // Made on first use: most reads are a pass's few changed rows.
+  #texts: Map<string, string> | undefined;
+  #parsed: Map<string, unknown> | undefined;
+  /** By CPU, then memory, GPUs and network: numbers as keys, no key string per row (a page is read per pass). */
+  #resources: Map<number, Map<number, Map<number, Map<number, Resources>>>> | undefined;
 
   text(value: string): string {
-    const known = this.#values.get(value);
-    if (known !== undefined) return known as string;
-    this.#values.set(value, value);
+    this.#texts ??= new Map();
+    const known = this.#texts.get(value);
+    if (known !== undefined) return known;
+    this.#texts.set(value, value);
     return value;
   }
 
   json<T>(source: string): T {
-    const key = `json:${source}`;
-    let value = this.#values.get(key);
+    this.#parsed ??= new Map();
+    let value = this.#parsed.get(source);
     if (value === undefined) {
       value = JSON.parse(source) as T;
-      this.#values.set(key, value);
+      this.#parsed.set(source, value);
     }
     return value as T;
   }
 
   resources(value: Resources): Resources {
-    const key = `res:${value.cpuMillis}/${value.memoryMiB}/${value.gpus}/${value.netMbps}`;
-    const known = this.#values.get(key);
-    if (known !== undefined) return known as Resources;
-    this.#values.set(key, value);
+    this.#resources ??= new Map<number, Map<number, Map<number, Map<number, Resources>>>>();
+    const byMemory = child(this.#resources, value.cpuMillis);
+    const byGpus = child(byMemory, value.memoryMiB);
+    const byNet = child(byGpus, value.gpus);
+    const known = byNet.get(value.netMbps);
+    if (known !== undefined) return known;
+    byNet.set(value.netMbps, value);
     return value;
   }
+}
+
+function child<V>(map: Map<number, Map<number, V>>, key: number): Map<number, V> {
+  let found = map.get(key);
+  if (found === undefined) map.set(key, (found = new Map()));
+  return found;
 }
 
 function recordedIntent(row: Row): Recorded<Intent> {

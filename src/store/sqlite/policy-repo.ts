@@ -2,13 +2,15 @@ import { NotFoundError } from '../../core/errors.ts';
 import type { Policy } from '../../core/policy.ts';
 import type { PolicyRepo } from '../store.ts';
 import type { SqliteAuditRepo } from './audit-repo.ts';
-import { json } from './rows.ts';
+import { json, text } from './rows.ts';
 import type { SqliteDb } from './sqlite-db.ts';
 
 /** The one stored burst policy. Changes through `set` are audited; the first-start `seed` is not a change. */
 export class SqlitePolicyRepo implements PolicyRepo {
   readonly #db: SqliteDb;
   readonly #audit: SqliteAuditRepo;
+  /** The stored text last read and the policy parsed from it. */
+  #last: { readonly body: string; readonly policy: Policy } | undefined;
 
   constructor(db: SqliteDb, audit: SqliteAuditRepo) {
     this.#db = db;
@@ -49,6 +51,19 @@ export class SqlitePolicyRepo implements PolicyRepo {
 
   #read(): Policy | undefined {
     const row = this.#db.get('SELECT body FROM policy WHERE id = 1');
-    return row === undefined ? undefined : json<Policy>(row, 'body');
+    if (row === undefined) return undefined;
+    // A pass reads the policy several times and it rarely changes: the same stored text gives the policy parsed from
+    // it before (frozen, as Policy's readonly type promises, so no reader can change it for the others).
+    const body = text(row, 'body');
+    if (this.#last?.body !== body) this.#last = { body, policy: deepFreeze(json<Policy>(row, 'body')) };
+    return this.#last.policy;
   }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
 }

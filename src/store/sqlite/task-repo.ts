@@ -206,7 +206,8 @@ export class SqliteTaskRepo implements TaskRepo {
         `placed on agent ${agentId}`,
         taskId,
       );
-      this.#db.run('UPDATE agents SET idle_since_ms = NULL WHERE id = ?', agentId);
+      // Clearing a mark that is not set would rewrite the agent's row for nothing (placing a task on a busy agent).
+      this.#db.run('UPDATE agents SET idle_since_ms = NULL WHERE id = ? AND idle_since_ms IS NOT NULL', agentId);
     });
   }
 
@@ -264,20 +265,30 @@ export class SqliteTaskRepo implements TaskRepo {
       const doing = `finishing task ${taskId} on agent ${agentId}`;
       const task = this.#mustGet(taskId, doing);
       if (!isActiveOn(task, agentId)) return task;
+      const finished: Task = {
+        ...task,
+        state: result.exitCode === 0 ? TaskState.succeeded : TaskState.failed,
+        finishedAtMs: nowMs,
+        exitCode: result.exitCode,
+        outputTail: result.outputTail,
+        reason:
+          result.reason === undefined
+            ? `exited with code ${result.exitCode} on agent ${agentId}`
+            : `${result.reason} (exited with code ${result.exitCode} on agent ${agentId})`,
+      };
       this.#db.run(
         `UPDATE tasks SET state = ?, finished_at_ms = ?, exit_code = ?, output_tail = ?, reason = ? WHERE id = ?`,
-        result.exitCode === 0 ? TaskState.succeeded : TaskState.failed,
-        nowMs,
-        result.exitCode,
-        result.outputTail,
-        result.reason === undefined
-          ? `exited with code ${result.exitCode} on agent ${agentId}`
-          : `${result.reason} (exited with code ${result.exitCode} on agent ${agentId})`,
+        finished.state,
+        finished.finishedAtMs,
+        finished.exitCode,
+        finished.outputTail,
+        finished.reason,
         taskId,
       );
       this.#ledger.closeUsageInterval(taskId, nowMs, result.usage);
       this.markIdleIfFree(agentId, nowMs);
-      return this.#mustGet(taskId, doing);
+      // The row as written (these five columns are all the update changes), not read back: one agent report each.
+      return finished;
     });
   }
 

@@ -6,15 +6,13 @@ import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { Controller } from './autoscaler/controller.ts';
+import { CONTROLLER_LEASE, Controller } from './autoscaler/controller.ts';
 import { NOT_TERMINATED_AGENT_STATES } from './core/agent.ts';
 import { systemClock, type Clock } from './core/clock.ts';
 import { hashToken, newApiToken } from './core/credentials.ts';
 import { ConflictError, errorMessage } from './core/errors.ts';
 import { microsToUsd } from './core/money.ts';
-import { homePath, storePath } from './config/load.ts';
-import { makePrivate } from './store/private-files.ts';
-import { silentLogger } from './log/logger.ts';
+import { homePath } from './config/load.ts';
 import { effectivePolicy, type Config } from './config/schema.ts';
 import { toBudgetSpec } from './config/budget-schema.ts';
 import { amortizedPrivateRate } from './cost-model/ledger.ts';
@@ -32,11 +30,11 @@ import { PriceBook } from './cost-model/price-book.ts';
 import { LocalProvider } from './providers/local/local-provider.ts';
 import { identityVerifiers } from './providers/identity-verifiers.ts';
 import type { CloudProvider } from './providers/provider.ts';
-import { openSqliteStore } from './store/sqlite/sqlite-store.ts';
-import { asyncSqliteStore } from './store/sqlite/async-sqlite-store.ts';
+import { openStore } from './store/open-store.ts';
+import { LeaseTenure, fencedStore } from './store/fenced-store.ts';
 import type { AsyncStore } from './store/async-store.ts';
 import { ClusterModel } from './model/cluster-model.ts';
-import type { Role, Store } from './store/store.ts';
+import type { Role } from './store/store.ts';
 
 export const VERSION = '0.1.0';
 
@@ -49,7 +47,7 @@ export interface RunningServer {
   readonly url: string;
   readonly adminTokenFile: string;
   readonly controller: Controller;
-  readonly store: Store;
+  readonly store: AsyncStore;
   close(): Promise<void>;
 }
 
@@ -64,12 +62,13 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
   const { logger } = opts;
   const clock = opts.clock ?? systemClock;
   const home = homePath(config);
-  makePrivate({ home, storePath: storePath(config), logger });
-
-  const store = openSqliteStore(storePath(config));
-  const asyncStore = asyncSqliteStore(store);
-  // SQLite creates a new store 0644; its -wal and -shm then take the store's mode.
-  makePrivate({ home, storePath: storePath(config), logger: silentLogger() });
+  const opened = await openStore(config, logger);
+  const asyncStore = opened.store;
+  logger.info('opened the store', { store: opened.describe });
+  // What the loop writes goes through this view: each write carries the controller's lease epoch, and the store
+  // refuses it once another controller has taken over (PostgreSQL: controllers on several machines).
+  const tenure = new LeaseTenure(CONTROLLER_LEASE);
+  const leaderStore = fencedStore(asyncStore, tenure, clock);
   await asyncStore.meta.bindClusterId(config.clusterId);
   if (await asyncStore.policy.seed(effectivePolicy(config), clock.now())) logger.info('seeded policy from config');
   const seededBudgets = await asyncStore.budgets.seed(
@@ -136,7 +135,7 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
   const holderId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const verifiers = identityVerifiers(config.providers, providers);
   // The controller's URL is the audience of GCE identity tokens; it is known once the API listens.
-  let audience = config.api.publicUrl ?? '';
+  let audience = config.api.agentUrls?.[0] ?? config.api.publicUrl ?? '';
   const registry = new AgentRegistry({
     identityVerifiers: verifiers,
     audience: () => audience,
@@ -176,18 +175,22 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
     onChange: () => leading.controller?.wake(),
     ...(config.pool.kind === 'slurm' ? { slurmMungeKeyFile: config.pool.mungeKeyFile } : {}),
   });
-  const controllerUrl = config.api.publicUrl ?? api.url;
-  audience = controllerUrl;
+  // Every controller's URL goes to new instances (`api.agentUrls`, with several controllers), and the first is the
+  // audience of GCE identity tokens on every controller.
+  const agentUrls = config.api.agentUrls ?? [config.api.publicUrl ?? api.url];
+  const controllerUrl = agentUrls.join(',');
+  audience = agentUrls[0]!;
 
   // Slurm mode: Slurm is the pool, and the planner sees only the offerings its cloud shapes cover.
   const slurm =
     config.pool.kind === 'slurm' ? createSlurmPool({ config: config.pool, store: asyncStore, logger, providers }) : undefined;
   const pool =
     slurm?.pool ??
-    new BuiltinPool({ store: asyncStore, logger, lostAfterMs: config.pool.lostAfterMs, agentsIsolate: true });
+    new BuiltinPool({ store: leaderStore, logger, lostAfterMs: config.pool.lostAfterMs, agentsIsolate: true });
   const serverSecret = await asyncStore.meta.serverSecret();
   const controller = new Controller({
-    store: asyncStore,
+    store: leaderStore,
+    tenure,
     pool,
     providers: slurm?.providers ?? providers,
     clock,
@@ -247,7 +250,7 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
     url: api.url,
     adminTokenFile,
     controller,
-    store,
+    store: asyncStore,
     async close() {
       await privateAgents?.stop();
       await controller.stop(config.controller.releaseOnShutdown ? { release: 'the controller is shutting down' } : {});

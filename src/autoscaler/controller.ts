@@ -9,6 +9,8 @@ import type { TaskHeader } from '../core/task.ts';
 import type { Pool } from '../pool/pool.ts';
 import type { CloudProvider } from '../providers/provider.ts';
 import type { AsyncStore } from '../store/async-store.ts';
+import { FencedError } from '../store/fenced-error.ts';
+import type { LeaseTenure } from '../store/fenced-store.ts';
 import type { LaunchCommand, TerminateCommand, Waiting } from './commands.ts';
 import { dueAfterInterruption, interruptedOfferings } from './interruptions.ts';
 import { nextDueMs } from './next-due.ts';
@@ -82,6 +84,12 @@ export interface ControllerOptions {
   readonly identity: { readonly holderId: string; readonly launch: LaunchContext };
   readonly rateLimit?: (provider: CloudProvider) => TokenBucketOptions;
   readonly observer?: ControllerObserver;
+  /**
+   * The tenure behind `store` when `store` is a fenced view of it (src/store/fenced-store.ts), as `serve` builds it:
+   * the controller records the epoch each lease grant carries, checks it right before every cloud call, and stands
+   * by when the store refuses a write of an old epoch. Without it the store is used as given (one controller).
+   */
+  readonly tenure?: LeaseTenure;
 }
 
 export interface PassReport {
@@ -94,7 +102,9 @@ export interface PassReport {
   readonly nextDueMs?: number;
 }
 
-const LEASE = 'controller';
+/** The lease a controller leads by (its epoch fences the leader's writes). */
+export const CONTROLLER_LEASE = 'controller';
+const LEASE = CONTROLLER_LEASE;
 /** Waiting reasons written per transaction (see #noteWaiting). */
 const NOTE_WAITING_SLICE = 1_000;
 
@@ -131,7 +141,15 @@ export class Controller {
       coalesceMs: opts.settings.wakeCoalesceMs ?? 20,
       // Through the instance, so a wrapped runPass (the benchmarks time it) is the one the loop runs.
       pass: async () => (await this.runPass()).nextDueMs,
-      onError: (err) => opts.logger.error('pass failed', { error: errorMessage(err) }),
+      onError: (err) => {
+        if (err instanceof FencedError) {
+          // Another controller leads now (or this one's lease lapsed mid-pass): nothing of the pass was written.
+          opts.logger.warn('the store refused a write of an old tenure; standing by', { error: errorMessage(err) });
+          this.#standBy();
+          return;
+        }
+        opts.logger.error('pass failed', { error: errorMessage(err) });
+      },
     });
     this.#breakers = new LaunchBreakers({
       clock: opts.clock,
@@ -156,6 +174,15 @@ export class Controller {
         if ((await opts.store.lease.holder(LEASE, now)) !== opts.identity.holderId) {
           return 'this controller does not hold the lease';
         }
+        if (opts.tenure) {
+          // The epoch, right before the call: a leader paused past its lease (another took over) calls nothing.
+          try {
+            await opts.store.transaction(async () => undefined);
+          } catch (err) {
+            if (err instanceof FencedError) return `this controller's tenure ended: ${err.message}`;
+            throw err;
+          }
+        }
         if (intent.kind === 'launch' && (await opts.store.policy.get()).paused) return 'bursting is paused';
         return undefined;
       },
@@ -169,6 +196,12 @@ export class Controller {
 
   isLeader(): boolean {
     return this.#leader;
+  }
+
+  /** Acts as a standby from now on: the next pass that gets the lease reads the store afresh. */
+  #standBy(): void {
+    this.#leader = false;
+    this.#o.tenure?.drop();
   }
 
   /**
@@ -191,6 +224,7 @@ export class Controller {
     if (opts.release && this.#leader) await this.releaseAll(opts.release);
     if (this.#leader) await this.#o.store.lease.release(LEASE, this.#o.identity.holderId);
     this.#leader = false;
+    this.#o.tenure?.drop();
   }
 
   /**
@@ -295,8 +329,19 @@ export class Controller {
     const idle: PassReport = { leader: false, placed: 0, launches: [], terminates: [], waiting: [] };
     if (!(await store.lease.acquire(LEASE, this.#o.identity.holderId, clock.now(), settings.leaseTtlMs))) {
       if (this.#leader) logger.warn('lost the lease; standing by');
-      this.#leader = false;
+      this.#standBy();
       return idle;
+    }
+    const tenure = this.#o.tenure;
+    if (tenure) {
+      const epoch = await store.lease.epoch(LEASE, this.#o.identity.holderId, clock.now());
+      if (epoch === undefined) {
+        this.#standBy();
+        return idle;
+      }
+      // A new epoch is a new tenure (the lease lapsed meanwhile, even if nobody else took it): read afresh.
+      if (tenure.held && tenure.epoch() !== epoch) this.#leader = false;
+      tenure.hold(epoch);
     }
     if (!this.#leader) {
       logger.info('took the lease; acting', { holderId: this.#o.identity.holderId });

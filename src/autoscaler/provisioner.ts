@@ -114,6 +114,7 @@ export class Provisioner {
       attempts: 0,
       error: '',
     };
+    failpoint('intent.writing');
     await this.#opts.store.intents.insert(intent);
     this.#opts.logger.info('decided launch', {
       intentId: intent.id,
@@ -211,6 +212,11 @@ export class Provisioner {
     const run = intent.kind === 'launch' ? () => this.#runLaunch(lane, intent) : () => this.#runTerminate(lane, intent);
     void lane.queue
       .add(run, { priority: intent.kind === 'terminate' ? 1 : 0 })
+      .catch((err: unknown) => {
+        // A store that refused (a fenced write of an old tenure, a lost database): the intent stays open, recorded,
+        // for whichever controller leads next; nothing was called that the store did not record.
+        this.#opts.logger.warn('could not carry out intent', { intentId: intent.id, error: errorMessage(err) });
+      })
       .finally(() => this.#inFlight.delete(intent.id));
   }
 

@@ -1,10 +1,12 @@
 /**
  * Named failpoints for crash tests, compiled into the product and switched on only by the environment:
  * `SPILLWAY_FAILPOINTS=intent.written=kill,provider.returned=kill@2` kills the process with SIGKILL the first (or
- * second) time execution reaches that point; `=throw` throws instead. Unset, a failpoint costs one map lookup.
+ * second) time execution reaches that point; `=throw` throws instead; `=stop` stops the process (SIGSTOP) there, and
+ * it goes on from that point when continued (SIGCONT): a controller paused mid-pass. Unset, a failpoint costs one map
+ * lookup.
  */
 interface Rule {
-  readonly action: 'kill' | 'throw';
+  readonly action: 'kill' | 'throw' | 'stop';
   readonly onHit: number;
 }
 
@@ -14,8 +16,10 @@ const hits = new Map<string, number>();
 function parseRules(spec: string): Map<string, Rule> {
   const parsed = new Map<string, Rule>();
   for (const item of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
-    const match = /^([a-z0-9.-]+)=(kill|throw)(?:@(\d+))?$/.exec(item);
-    if (!match) throw new Error(`reading SPILLWAY_FAILPOINTS: cannot parse ${JSON.stringify(item)} (want name=kill[@N])`);
+    const match = /^([a-z0-9.-]+)=(kill|throw|stop)(?:@(\d+))?$/.exec(item);
+    if (!match) {
+      throw new Error(`reading SPILLWAY_FAILPOINTS: cannot parse ${JSON.stringify(item)} (want name=kill|throw|stop[@N])`);
+    }
     parsed.set(match[1]!, { action: match[2] as Rule['action'], onHit: Number(match[3] ?? 1) });
   }
   return parsed;
@@ -32,6 +36,11 @@ export function failpoint(name: string): void {
   if (rule.action === 'kill') {
     process.stderr.write(`failpoint ${name}: killing process ${process.pid}\n`);
     process.kill(process.pid, 'SIGKILL');
+  }
+  if (rule.action === 'stop') {
+    process.stderr.write(`failpoint ${name}: stopping process ${process.pid}\n`);
+    process.kill(process.pid, 'SIGSTOP');
+    return;
   }
   throw new Error(`failpoint ${name} reached`);
 }

@@ -38,7 +38,8 @@ const SLICE = 500;
 export function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
-const models = new WeakMap<ModelSource, ClusterModel>();
+/** By change feed: views of one store (a leader's fenced view) share its feed, and so its model. */
+const models = new WeakMap<ChangeFeed, ClusterModel>();
 
 /**
  * The change feed the model reads: the asynchronous store's (`AsyncStore.changes`, which waits for other callers'
@@ -106,10 +107,11 @@ export class ClusterModel {
 
   /** The one model of a store in this process: the controller and the builtin pool on that store share it. */
   static of(store: ModelSource): ClusterModel {
-    let model = models.get(store);
+    const feed = changeFeed(store);
+    let model = models.get(feed);
     if (model === undefined) {
       model = new ClusterModel(store);
-      models.set(store, model);
+      models.set(feed, model);
     }
     return model;
   }

@@ -41,8 +41,42 @@ export function fencedStore(store: AsyncStore, tenure: Tenure, clock: Clock): As
   const repos = Object.fromEntries(REPO_NAMES.map((name) => [name, name === 'lease' ? store.lease : wrap(store[name])]));
   return {
     ...(repos as { [K in keyof typeof repos]: never }),
+    // The change feed only reads, and the in-memory model of the store is found by it (one per feed).
+    ...(store.changes === undefined ? {} : { changes: store.changes }),
     transaction: (fn) => inFence(fn),
     fence: () => inFence(async () => undefined),
     close: async () => undefined,
   } as AsyncStore & { fence(): Promise<void> };
+}
+
+/** No epoch is held: every fenced call is refused. */
+const NO_EPOCH = -1;
+
+/**
+ * The tenure a controller holds, for its fenced view: it records the epoch the lease granted (`hold`) and forgets it
+ * when the controller stands by (`drop`). Until `hold`, and after `drop`, every call of the view is refused.
+ */
+export class LeaseTenure implements Tenure {
+  readonly lease: string;
+  #epoch = NO_EPOCH;
+
+  constructor(lease: string) {
+    this.lease = lease;
+  }
+
+  epoch(): number {
+    return this.#epoch;
+  }
+
+  get held(): boolean {
+    return this.#epoch !== NO_EPOCH;
+  }
+
+  hold(epoch: number): void {
+    this.#epoch = epoch;
+  }
+
+  drop(): void {
+    this.#epoch = NO_EPOCH;
+  }
 }

@@ -26,11 +26,16 @@ export class PrivateFileError extends SpillwayError {
  * store folder it creates is 0700). Modes an older version left open are tightened and logged once, in one line. A
  * path it cannot tighten stops the start with a PrivateFileError naming the path and its mode.
  */
-export function makePrivate(opts: { readonly home: string; readonly storePath: string; readonly logger: Logger }): void {
+export function makePrivate(opts: {
+  readonly home: string;
+  /** The SQLite store's file; undefined when the store is a server (PostgreSQL). */
+  readonly storePath: string | undefined;
+  readonly logger: Logger;
+}): void {
   const tightened: string[] = [];
   mkdirSync(opts.home, { recursive: true, mode: 0o700 });
   tightenTree(opts.home, tightened);
-  if (opts.storePath !== ':memory:') {
+  if (opts.storePath !== undefined && opts.storePath !== ':memory:') {
     const folder = dirname(opts.storePath);
     if (!existsSync(folder)) mkdirSync(folder, { recursive: true, mode: 0o700 });
     const name = basename(opts.storePath);

@@ -153,6 +153,24 @@ describe('end to end: two controllers on one PostgreSQL store', function () {
     }
   });
 
+  it('answers 503 with Retry-After while PostgreSQL is down, and carries on when it returns', async () => {
+    const { first, urls } = await twoControllers();
+    const token = readFileSync(join(cluster!.home, 'admin.token'), 'utf8').trim();
+    await db.halt();
+    try {
+      const answer = await fetch(`${urls[0]}/v1/tasks?limit=10`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(answer.status, 503);
+      assert.ok(Number(answer.headers.get('retry-after')) >= 1);
+      assert.equal(((await answer.json()) as { error: { code: string } }).error.code, 'unavailable');
+    } finally {
+      await db.resume();
+    }
+    // Back: the same controllers take and run work.
+    const done = await runToSuccess(client(urls[1], token), 1);
+    assert.equal(done.length, 1);
+    assert.ok(first.child.exitCode === null, 'the leader lived through the outage');
+  });
+
   it('refuses every write of a leader paused past its lease once the other took over (SIGSTOP, SIGCONT)', async () => {
     const { first, second, urls } = await twoControllers();
     const token = readFileSync(join(cluster!.home, 'admin.token'), 'utf8').trim();

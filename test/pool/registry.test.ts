@@ -67,6 +67,17 @@ describe('agent registry', () => {
 
   const viaToken = (): RegistrationCaller => ({ kind: 'token', token: registrationToken });
 
+  /** Launches `instanceId` and registers its agent with the launch's bootstrap credential; returns the agent id. */
+  async function registerCloudAgent(instanceId: string): Promise<string> {
+    const credential = launch([instanceId]);
+    const { agentId } = await registry.register(
+      { kind: 'bootstrap', credential },
+      { ...REQUEST, instanceId },
+      { instanceId },
+    );
+    return agentId;
+  }
+
   function launch(instanceIds: string[], kind: 'launch' | 'terminate' = 'launch'): string {
     const id = newIntentId();
     if (kind === 'launch') {
@@ -209,12 +220,7 @@ describe('agent registry', () => {
   });
 
   it('sets a leaving cloud agent draining so the controller terminates its instance', async () => {
-    const credential = launch(['i-1']);
-    const { agentId } = await registry.register(
-      { kind: 'bootstrap', credential },
-      { ...REQUEST, instanceId: 'i-1' },
-      { instanceId: 'i-1' },
-    );
+    const agentId = await registerCloudAgent('i-1');
     const [taskId] = placeTasks(agentId, 1);
     assert.deepEqual(await registry.leave(agentId, 'shutting down'), { state: 'draining' });
     assert.equal(store.tasks.get(taskId ?? '')?.state, 'pending');
@@ -228,12 +234,7 @@ describe('agent registry', () => {
   });
 
   it('lets a cloud agent leave when the leader marked it lost between its read and its change', async () => {
-    const credential = launch(['i-1']);
-    const { agentId } = await registry.register(
-      { kind: 'bootstrap', credential },
-      { ...REQUEST, instanceId: 'i-1' },
-      { instanceId: 'i-1' },
-    );
+    const agentId = await registerCloudAgent('i-1');
     const [taskId] = placeTasks(agentId, 1);
     // Another controller marks the agent lost right after the leave read it (as READ COMMITTED lets it on PostgreSQL;
     // here the write joins the open transaction, which the next statement then sees).
@@ -282,12 +283,7 @@ describe('agent registry', () => {
   });
 
   it('keeps an agent draining through repeated interruption notices', async () => {
-    const credential = launch(['i-1']);
-    const { agentId } = await registry.register(
-      { kind: 'bootstrap', credential },
-      { ...REQUEST, instanceId: 'i-1' },
-      { instanceId: 'i-1' },
-    );
+    const agentId = await registerCloudAgent('i-1');
     const tasks = placeTasks(agentId, 2);
     await registry.pull(agentId);
     assert.deepEqual(await registry.heartbeat(agentId, { runningTaskIds: tasks, notice: 'interruption' }), {

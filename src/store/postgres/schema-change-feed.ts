@@ -1,3 +1,11 @@
+import {
+  AGENT_COLUMNS,
+  INTENT_COLUMNS,
+  LEDGER_AGENT_COLUMNS,
+  LEDGER_USAGE_COLUMNS,
+  TASK_COLUMNS,
+} from '../feed-columns.ts';
+
 /**
  * PostgreSQL schema version 10: the in-memory model's change feed (SQLite's step 9, schema-revision.ts, redone for
  * many writers). SQLite stamps rows with a counter under its single writer; here several controllers and API replicas
@@ -13,16 +21,6 @@
  * neither is one that sets every column to the value it had. Rows written before this version keep the stamp 0: the
  * model reads them in its first load, and nothing can change them without stamping them anew.
  */
-const TASK_COLUMNS = `state, agent_id, team, project, job, cpu_millis, memory_mib, gpus, net_mbps, priority, revocable,
-  constraints, attempts, created_at_ms, pending_since_ms, started_at_ms, finished_at_ms, exit_code, reason`;
-const AGENT_COLUMNS = `name, location, cpu_millis, memory_mib, gpus, net_mbps, labels, lifecycle, price_per_hour_micros,
-  state, instance_id, provider_id, intent_id, registered_at_ms, last_heartbeat_ms, idle_since_ms, reason, isolation`;
-const INTENT_COLUMNS = `kind, provider_id, offering, count, owners, reason, state, instance_ids, created_at_ms,
-  updated_at_ms, attempts, error, boot_script`;
-const LEDGER_AGENT_COLUMNS = `agent_id, name, location, provider, provider_id, instance_id, instance_type, lifecycle,
-  price_per_hour_micros, cpu_millis, memory_mib, gpus, net_mbps, intent_id, owners, start_ms, end_ms`;
-const LEDGER_USAGE_COLUMNS = `task_id, agent_id, team, project, job, share, start_ms, end_ms, cpu_seconds,
-  peak_memory_bytes`;
 
 function stamped(table: string, columns: string): string {
   const names = columns.split(',').map((c) => c.trim());

@@ -1,3 +1,11 @@
+import {
+  AGENT_COLUMNS,
+  INTENT_COLUMNS,
+  LEDGER_AGENT_COLUMNS,
+  LEDGER_USAGE_COLUMNS,
+  TASK_COLUMNS,
+} from '../feed-columns.ts';
+
 /**
  * Schema version 9: revisions, so the controller's in-memory model (src/model/) reads only what changed since its
  * last pass, whichever process wrote it (the Kubernetes resourceVersion idea): tasks, agents and intents, and the
@@ -10,16 +18,6 @@
  * payload alone (its output tail) do not stamp it: the model holds headers only. Recursive triggers are off, and the
  * stamping UPDATE names no column the update triggers watch, so a stamp never stamps again.
  */
-const TASK_COLUMNS = `state, agent_id, team, project, job, cpu_millis, memory_mib, gpus, net_mbps, priority, revocable,
-  constraints, attempts, created_at_ms, pending_since_ms, started_at_ms, finished_at_ms, exit_code, reason`;
-const AGENT_COLUMNS = `name, location, cpu_millis, memory_mib, gpus, net_mbps, labels, lifecycle, price_per_hour_micros,
-  state, instance_id, provider_id, intent_id, registered_at_ms, last_heartbeat_ms, idle_since_ms, reason, isolation`;
-const INTENT_COLUMNS = `kind, provider_id, offering, count, owners, reason, state, instance_ids, created_at_ms,
-  updated_at_ms, attempts, error, boot_script`;
-const LEDGER_AGENT_COLUMNS = `agent_id, name, location, provider, provider_id, instance_id, instance_type, lifecycle,
-  price_per_hour_micros, cpu_millis, memory_mib, gpus, net_mbps, intent_id, owners, start_ms, end_ms`;
-const LEDGER_USAGE_COLUMNS = `task_id, agent_id, team, project, job, share, start_ms, end_ms, cpu_seconds,
-  peak_memory_bytes`;
 
 function stamped(table: string, columns: string): string {
   const stamp = `UPDATE revision SET rev = rev + 1 WHERE id = 1;

@@ -85,6 +85,11 @@ function removeLeftovers(): void {
     if (ns?.startsWith('spwha-')) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
   }
   spawnSync('ip', ['link', 'del', NetnsLab.bridge], { stdio: 'ignore' });
+  // A host-side veth whose namespace never got its peer (a run killed half-way through `create`).
+  const links = spawnSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).stdout ?? '';
+  for (const match of links.matchAll(/^\d+: (spwhav\d+)[@:]/gm)) {
+    spawnSync('ip', ['link', 'del', match[1]!], { stdio: 'ignore' });
+  }
 }
 
 function ip(...args: string[]): void {

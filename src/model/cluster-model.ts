@@ -56,7 +56,7 @@ export interface ModelSource {
   readonly changes?: ChangeFeed;
 }
 
-/** The feed of `store`; throws for an engine without one (PostgreSQL has none yet: see `AsyncStore.changes`). */
+/** The feed of `store`; throws for a store without one (a test double: both engines have one). */
 export function changeFeed(store: ModelSource): ChangeFeed {
   if (store.changes === undefined) throw new Error('building the in-memory model: this store has no change feed');
   return store.changes;

@@ -10,10 +10,10 @@ export type AsyncRepo<R> = {
 };
 
 /**
- * The repositories of the store port, by name. The change feed (`changes`, the in-memory model's revisions) is left
- * out for now: SQLite stamps revisions under its single writer, but on PostgreSQL a sequence-stamped revision can
- * commit after a higher one a reader already passed, so the feed there needs a safe watermark (the oldest running
- * transaction's snapshot) before it can join the asynchronous port.
+ * The repositories of the store port, by name. The change feed (`changes`, the in-memory model's revisions) is not
+ * one of them: it only reads, each engine builds it its own way (SQLite: a revision counter under its single writer;
+ * PostgreSQL: writers' transaction ids read up to a safe watermark), and views of a store (a leader's fenced view)
+ * pass it through unchanged.
  */
 export type RepoName = Exclude<keyof Store, 'transaction' | 'close' | 'changes'>;
 
@@ -43,9 +43,9 @@ export const REPO_NAMES = Object.keys(REPO_NAMES_SET) as readonly RepoName[];
  */
 export type AsyncStore = { readonly [K in RepoName]: AsyncRepo<Store[K]> } & {
   /**
-   * SQLite only, for now: the change feed the in-memory model (src/model/) reads, waiting like every other repository
-   * for another caller's open transaction, so the model never sees uncommitted rows. Absent on an engine without a
-   * safe feed yet (see `RepoName`).
+   * The change feed the in-memory model (src/model/) reads; it never shows uncommitted rows (SQLite: it waits like
+   * every other repository for another caller's open transaction; PostgreSQL: src/store/postgres/change-repo.ts).
+   * Optional so a test double may leave it out; both engines have it.
    */
   readonly changes?: AsyncRepo<ChangeRepo>;
   transaction<T>(fn: () => Promise<T>): Promise<T>;

@@ -24,7 +24,7 @@ export interface PostgresStoreOptions extends PostgresConnectionOptions {
 
 /**
  * The PostgreSQL store: every repository of the asynchronous port, and the fenced lease a leader uses for its epoch.
- * Not selectable in the config yet: the controller and API still call the synchronous port (issue 15 converts them).
+ * Selected by `store: {kind: postgres}` (src/store/open-store.ts), for controllers on separate machines.
  */
 export class PostgresStore implements AsyncStore {
   readonly #db: PgDb;

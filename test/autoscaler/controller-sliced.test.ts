@@ -59,7 +59,7 @@ describe('controller: a pass plans in slices', () => {
   async function onePass(
     planSliceMs: number,
     { count = 1_000, maxInstances = 2_000, zones = [] as readonly string[] } = {},
-  ): Promise<{ report: PassReport; turns: number; store: Store; noteTurns: number[]; launchTurns: number[]; completeTurns: number[] }> {
+  ): Promise<{ report: PassReport; turns: number; store: Store; noteTurns: number[]; launchTurns: number[]; completeTurns: number[]; releaseTurns: number[] }> {
     const dir = mkdtempSync(join(tmpdir(), 'spillway-sliced-'));
     dirs.push(dir);
     const store = openSqliteStore(join(dir, 'spillway.db'));
@@ -75,9 +75,18 @@ describe('controller: a pass plans in slices', () => {
       clock.now(),
     );
     clock.advance(1_000);
+    const pool = new BuiltinPool({ store: asyncOf(store), logger: silentLogger(), lostAfterMs: 3_600_000 });
+    // The turn count when scale-down's choice reaches the pool (it releases what it is given, as without the hook).
+    const releaseTurns: number[] = [];
+    Object.assign(pool, {
+      release: <T,>(chosen: readonly T[]): Promise<T[]> => {
+        releaseTurns.push(turns);
+        return Promise.resolve([...chosen]);
+      },
+    });
     const controller = new Controller({
       store: asyncOf(store),
-      pool: new BuiltinPool({ store: asyncOf(store), logger: silentLogger(), lostAfterMs: 3_600_000 }),
+      pool,
       providers: [new FakeProvider({ id: 'fake:test', offerings: OFFERINGS, now: () => clock.now() })],
       clock,
       logger: silentLogger(),
@@ -133,7 +142,7 @@ describe('controller: a pass plans in slices', () => {
     try {
       const report = await controller.runPass();
       await controller.settle();
-      return { report, turns, store, noteTurns, launchTurns, completeTurns };
+      return { report, turns, store, noteTurns, launchTurns, completeTurns, releaseTurns };
     } finally {
       running = false;
       await controller.stop({ abortCalls: true });
@@ -185,9 +194,12 @@ describe('controller: a pass plans in slices', () => {
     }
   });
 
-  it('records each launch in a turn of the event loop of its own, its instances before the next launch', async () => {
+  it('acts in a turn after scale-down, and records each launch in a turn of its own, its instances before the next', async () => {
     const zones = ['us-east-1a', 'us-east-1b', 'us-east-1c'];
-    const { report, launchTurns, completeTurns } = await onePass(Infinity, { zones });
+    const { report, launchTurns, completeTurns, releaseTurns } = await onePass(Infinity, { zones });
+    // Acting begins in a turn after scale-down's.
+    assert.equal(releaseTurns.length, 1);
+    assert.ok(launchTurns[0]! > releaseTurns[0]!, `scale-down at turn ${releaseTurns[0]}, the first launch at ${launchTurns[0]}`);
     assert.deepEqual(new Set(report.launches.map((l) => l.offering.zone)), new Set(zones));
     // Several launches, each written once, and each (the fake cloud answers at once) completed before the next one.
     assert.ok(report.launches.length >= 2, `${report.launches.length} launches`);

@@ -363,6 +363,8 @@ export class Controller {
         return { ...idle, leader: true };
       }
     }
+    // The model's last page of changes is one stretch, the scan of every agent for silent ones another.
+    await nextTurn();
     await pool.expireAgents(clock.now(), this.#leaderSinceMs);
     await nextTurn();
     const reconciled =

@@ -59,7 +59,7 @@ describe('controller: a pass plans in slices', () => {
   async function onePass(
     planSliceMs: number,
     { count = 1_000, maxInstances = 2_000, zones = [] as readonly string[] } = {},
-  ): Promise<{ report: PassReport; turns: number; store: Store; noteTurns: number[]; launchTurns: number[]; completeTurns: number[]; releaseTurns: number[] }> {
+  ): Promise<{ report: PassReport; turns: number; store: Store; noteTurns: number[]; launchTurns: number[]; completeTurns: number[]; releaseTurns: number[]; feedTurns: number[]; expireTurns: number[] }> {
     const dir = mkdtempSync(join(tmpdir(), 'spillway-sliced-'));
     dirs.push(dir);
     const store = openSqliteStore(join(dir, 'spillway.db'));
@@ -78,10 +78,29 @@ describe('controller: a pass plans in slices', () => {
     const pool = new BuiltinPool({ store: asyncOf(store), logger: silentLogger(), lostAfterMs: 3_600_000 });
     // The turn count when scale-down's choice reaches the pool (it releases what it is given, as without the hook).
     const releaseTurns: number[] = [];
+    // The turn count at each read of the model's change feed before the pool first looks for silent agents, and then.
+    const feedTurns: number[] = [];
+    const expireTurns: number[] = [];
+    const { currentSlice, since } = store.changes;
+    Object.assign(store.changes, {
+      currentSlice: (...args: Parameters<typeof currentSlice>) => {
+        if (expireTurns.length === 0) feedTurns.push(turns);
+        return currentSlice.apply(store.changes, args);
+      },
+      since: (...args: Parameters<typeof since>) => {
+        if (expireTurns.length === 0) feedTurns.push(turns);
+        return since.apply(store.changes, args);
+      },
+    });
+    const expireAgents = pool.expireAgents.bind(pool);
     Object.assign(pool, {
       release: <T,>(chosen: readonly T[]): Promise<T[]> => {
         releaseTurns.push(turns);
         return Promise.resolve([...chosen]);
+      },
+      expireAgents: (...args: Parameters<typeof expireAgents>) => {
+        expireTurns.push(turns);
+        return expireAgents(...args);
       },
     });
     const controller = new Controller({
@@ -142,7 +161,7 @@ describe('controller: a pass plans in slices', () => {
     try {
       const report = await controller.runPass();
       await controller.settle();
-      return { report, turns, store, noteTurns, launchTurns, completeTurns, releaseTurns };
+      return { report, turns, store, noteTurns, launchTurns, completeTurns, releaseTurns, feedTurns, expireTurns };
     } finally {
       running = false;
       await controller.stop({ abortCalls: true });
@@ -211,5 +230,13 @@ describe('controller: a pass plans in slices', () => {
         `turns at each launch: ${launchTurns.join(', ')}; at each completion: ${completeTurns.join(', ')}`,
       );
     }
+  });
+
+  it('looks for silent agents in a turn after the one that read the last of the model', async () => {
+    const { feedTurns, expireTurns } = await onePass(Infinity, { count: 10 });
+    assert.equal(expireTurns.length, 1);
+    // The first pass's load: a slice, then the catch-up with what changed meanwhile; the scan comes in a later turn.
+    assert.ok(feedTurns.length >= 2, `feed read at turns ${feedTurns.join(', ')}`);
+    assert.ok(expireTurns[0]! > feedTurns.at(-1)!, `feed read at turns ${feedTurns.join(', ')}, scan at ${expireTurns[0]}`);
   });
 });

@@ -363,6 +363,8 @@ export class Controller {
         return { ...idle, leader: true };
       }
     }
+    // The model's last page of changes is one stretch, the scan of every agent for silent ones another.
+    await nextTurn();
     await pool.expireAgents(clock.now(), this.#leaderSinceMs);
     await nextTurn();
     const reconciled =
@@ -386,6 +388,8 @@ export class Controller {
     const open = this.#model.openIntents();
     const openLaunches = open.filter((i): i is LaunchIntent => i.kind === 'launch');
     const pending = dueAfterInterruption(snapshot.pending, now, policy);
+    // A scan of every agent: with the pool's reading, not in the planner's first slice.
+    const unavailable = new Set([...this.#unavailable(now), ...interruptedOfferings(snapshot.agents)]);
     // Reading the pool is one stretch, planning starts another.
     await nextTurn();
     const result = await planSliced({
@@ -395,7 +399,7 @@ export class Controller {
       agents: snapshot.agents,
       openLaunches,
       offerings: this.#offerings,
-      unavailable: new Set([...this.#unavailable(now), ...interruptedOfferings(snapshot.agents)]),
+      unavailable,
       blocked: this.#breakers.blocked(this.#offerings),
       admitLaunch: (offering, tasks) => book.admitLaunch(offering, launchOwnerShares(tasks, offering)),
     }, { sliceMs: settings.planSliceMs ?? 10 });
@@ -404,6 +408,9 @@ export class Controller {
     const lost = this.#model.agents(['lost']);
     const agents = [...snapshot.agents, ...lost];
     const relaunchMs = await this.#relaunchTimes(agents);
+    // Each a scan of every agent: scale-down and acting are stretches of their own (decisions unchanged: both read
+    // the snapshot and the relaunch times read above).
+    await nextTurn();
     const chosen = scaleDown({
       nowMs: now,
       policy,
@@ -413,13 +420,18 @@ export class Controller {
     });
     // A pool with its own scheduler takes its nodes out of it before their instances go.
     const terminates = [...reconciled, ...(pool.release ? await pool.release(chosen, now) : chosen)];
+    await nextTurn();
 
     // Act: first what crashes or retries left open, then this pass's decisions.
     for (const intent of open) {
       if (intent.kind === 'launch' && policy.paused) continue;
       await this.#provisioner.execute(intent);
     }
-    for (const command of result.launches) await this.#provisioner.launch(command);
+    for (const [i, command] of result.launches.entries()) {
+      // A launch's intent and, with a cloud that answers at once, its instances' records: a stretch of its own each.
+      if (i > 0) await nextTurn();
+      await this.#provisioner.launch(command);
+    }
     await this.#provisioner.terminateAll(terminates);
 
     // Scale-down and acting, then the waiting reasons (a write per changed task): each its own stretch of the loop.

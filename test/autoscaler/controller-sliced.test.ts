@@ -14,6 +14,7 @@ import { silentLogger } from '../../src/log/logger.ts';
 import { BuiltinPool } from '../../src/pool/builtin/builtin-pool.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { NewTask, Store } from '../../src/store/store.ts';
+import { LABEL_ZONE } from '../../src/providers/local/offerings.ts';
 import { FakeProvider } from '../fakes/fake-provider.ts';
 import { asyncOf } from '../helpers/async-store.ts';
 
@@ -33,13 +34,14 @@ const OFFERINGS: Offering[] = new PriceBook(loadCatalog())
   })
   .map((o) => ({ ...o, providerId: 'fake:test', provider: 'fake' }));
 
-function burstTask(i: number): NewTask {
+/** The i-th task of a burst; with `zones`, it asks for the i-th zone of them in turn (one launch each at least). */
+function burstTask(i: number, zones: readonly string[] = []): NewTask {
   return {
     owner: { team: 'burst', project: `p${i % 5}`, job: 'j' },
     resources: resources({ cpuMillis: 1000, memoryMiB: 1024 }),
     priority: 0,
     revocable: false,
-    constraints: {},
+    constraints: zones.length === 0 ? {} : { labels: { [LABEL_ZONE]: zones[i % zones.length]! } },
     command: ['true'],
   };
 }
@@ -56,8 +58,8 @@ describe('controller: a pass plans in slices', () => {
   /** One pass over a fresh store with `count` due tasks (1,000); counts the event loop's turns during it. */
   async function onePass(
     planSliceMs: number,
-    { count = 1_000, maxInstances = 2_000 } = {},
-  ): Promise<{ report: PassReport; turns: number; store: Store; noteTurns: number[] }> {
+    { count = 1_000, maxInstances = 2_000, zones = [] as readonly string[] } = {},
+  ): Promise<{ report: PassReport; turns: number; store: Store; noteTurns: number[]; launchTurns: number[]; completeTurns: number[]; releaseTurns: number[]; feedTurns: number[]; expireTurns: number[] }> {
     const dir = mkdtempSync(join(tmpdir(), 'spillway-sliced-'));
     dirs.push(dir);
     const store = openSqliteStore(join(dir, 'spillway.db'));
@@ -69,13 +71,41 @@ describe('controller: a pass plans in slices', () => {
       clock.now(),
     );
     store.tasks.insert(
-      Array.from({ length: count }, (_, i) => burstTask(i)),
+      Array.from({ length: count }, (_, i) => burstTask(i, zones)),
       clock.now(),
     );
     clock.advance(1_000);
+    const pool = new BuiltinPool({ store: asyncOf(store), logger: silentLogger(), lostAfterMs: 3_600_000 });
+    // The turn count when scale-down's choice reaches the pool (it releases what it is given, as without the hook).
+    const releaseTurns: number[] = [];
+    // The turn count at each read of the model's change feed before the pool first looks for silent agents, and then.
+    const feedTurns: number[] = [];
+    const expireTurns: number[] = [];
+    const { currentSlice, since } = store.changes;
+    Object.assign(store.changes, {
+      currentSlice: (...args: Parameters<typeof currentSlice>) => {
+        if (expireTurns.length === 0) feedTurns.push(turns);
+        return currentSlice.apply(store.changes, args);
+      },
+      since: (...args: Parameters<typeof since>) => {
+        if (expireTurns.length === 0) feedTurns.push(turns);
+        return since.apply(store.changes, args);
+      },
+    });
+    const expireAgents = pool.expireAgents.bind(pool);
+    Object.assign(pool, {
+      release: <T,>(chosen: readonly T[]): Promise<T[]> => {
+        releaseTurns.push(turns);
+        return Promise.resolve([...chosen]);
+      },
+      expireAgents: (...args: Parameters<typeof expireAgents>) => {
+        expireTurns.push(turns);
+        return expireAgents(...args);
+      },
+    });
     const controller = new Controller({
       store: asyncOf(store),
-      pool: new BuiltinPool({ store: asyncOf(store), logger: silentLogger(), lostAfterMs: 3_600_000 }),
+      pool,
       providers: [new FakeProvider({ id: 'fake:test', offerings: OFFERINGS, now: () => clock.now() })],
       clock,
       logger: silentLogger(),
@@ -107,6 +137,21 @@ describe('controller: a pass plans in slices', () => {
         return noteWaiting(reasons);
       },
     });
+    // The turn count at each launch intent's write and at each launch's completion (instances recorded).
+    const launchTurns: number[] = [];
+    const completeTurns: number[] = [];
+    const insert = store.intents.insert.bind(store.intents);
+    const completeLaunch = store.intents.completeLaunch.bind(store.intents);
+    Object.assign(store.intents, {
+      insert: (intent: Parameters<typeof insert>[0]) => {
+        if (intent.kind === 'launch') launchTurns.push(turns);
+        return insert(intent);
+      },
+      completeLaunch: (...args: Parameters<typeof completeLaunch>) => {
+        completeTurns.push(turns);
+        return completeLaunch(...args);
+      },
+    });
     const tick = (): void => {
       if (!running) return;
       turns++;
@@ -115,7 +160,8 @@ describe('controller: a pass plans in slices', () => {
     setImmediate(tick);
     try {
       const report = await controller.runPass();
-      return { report, turns, store, noteTurns };
+      await controller.settle();
+      return { report, turns, store, noteTurns, launchTurns, completeTurns, releaseTurns, feedTurns, expireTurns };
     } finally {
       running = false;
       await controller.stop({ abortCalls: true });
@@ -165,5 +211,32 @@ describe('controller: a pass plans in slices', () => {
     for (let i = 1; i < many.noteTurns.length; i++) {
       assert.ok(many.noteTurns[i]! > many.noteTurns[i - 1]!, `turns at each write: ${many.noteTurns.join(', ')}`);
     }
+  });
+
+  it('acts in a turn after scale-down, and records each launch in a turn of its own, its instances before the next', async () => {
+    const zones = ['us-east-1a', 'us-east-1b', 'us-east-1c'];
+    const { report, launchTurns, completeTurns, releaseTurns } = await onePass(Infinity, { zones });
+    // Acting begins in a turn after scale-down's.
+    assert.equal(releaseTurns.length, 1);
+    assert.ok(launchTurns[0]! > releaseTurns[0]!, `scale-down at turn ${releaseTurns[0]}, the first launch at ${launchTurns[0]}`);
+    assert.deepEqual(new Set(report.launches.map((l) => l.offering.zone)), new Set(zones));
+    // Several launches, each written once, and each (the fake cloud answers at once) completed before the next one.
+    assert.ok(report.launches.length >= 2, `${report.launches.length} launches`);
+    assert.equal(launchTurns.length, report.launches.length);
+    assert.equal(completeTurns.length, report.launches.length);
+    for (let i = 1; i < launchTurns.length; i++) {
+      assert.ok(
+        launchTurns[i]! > completeTurns[i - 1]! && completeTurns[i - 1]! >= launchTurns[i - 1]!,
+        `turns at each launch: ${launchTurns.join(', ')}; at each completion: ${completeTurns.join(', ')}`,
+      );
+    }
+  });
+
+  it('looks for silent agents in a turn after the one that read the last of the model', async () => {
+    const { feedTurns, expireTurns } = await onePass(Infinity, { count: 10 });
+    assert.equal(expireTurns.length, 1);
+    // The first pass's load: a slice, then the catch-up with what changed meanwhile; the scan comes in a later turn.
+    assert.ok(feedTurns.length >= 2, `feed read at turns ${feedTurns.join(', ')}`);
+    assert.ok(expireTurns[0]! > feedTurns.at(-1)!, `feed read at turns ${feedTurns.join(', ')}, scan at ${expireTurns[0]}`);
   });
 });

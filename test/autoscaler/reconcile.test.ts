@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, it } from 'mocha';
 import { reconcile, type ReconcileContext } from '../../src/autoscaler/reconcile.ts';
-import type { Agent } from '../../src/core/agent.ts';
+import { NOT_TERMINATED_AGENT_STATES, type Agent } from '../../src/core/agent.ts';
 import { ManualClock } from '../../src/core/clock.ts';
 import type { Instance } from '../../src/core/instance.ts';
 import type { LaunchIntent, TerminateIntent } from '../../src/core/intent.ts';
@@ -137,7 +137,7 @@ describe('reconcile', () => {
     assert.deepEqual(logged('skipped reconcile'), [{ level: 'warn', providerId: 'fake:a', error: 'connection reset' }]);
   });
 
-  it('pauses after every 1,000 listed instances when told how, and decides the same as without pausing', async () => {
+  it('pauses after every 1,000 listed instances and before scanning the agents when told how, deciding the same', async () => {
     const p = provider();
     for (let i = 0; i < 2_500; i++) p.addStray(`i-${String(i).padStart(4, '0')}`, CLUSTER, clock.now() - GRACE);
     clock.advance(1);
@@ -145,13 +145,19 @@ describe('reconcile', () => {
       terminateCommand(p, `i-${String(i).padStart(4, '0')}`, null, `instance carries cluster ${CLUSTER}'s tag but no intent launched it`),
     );
     let pauses = 0;
+    let pausesAtScan: number | undefined;
     const counting = context([p], {
       pause: async () => {
         pauses++;
       },
+      liveAgents: async () => {
+        pausesAtScan = pauses;
+        return store.agents.list({ states: NOT_TERMINATED_AGENT_STATES });
+      },
     });
     assert.deepEqual(await reconcile(counting), expected);
-    assert.equal(pauses, 2, 'after the 1,000th and the 2,000th instance');
+    assert.equal(pauses, 3, 'after the 1,000th and the 2,000th instance, and once more before the scan of the agents');
+    assert.equal(pausesAtScan, 3, 'the scan of the agents comes after the last pause');
     assert.deepEqual(await reconcile(context([p])), expected, 'the same without pausing');
   });
 

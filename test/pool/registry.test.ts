@@ -8,6 +8,7 @@ import { bootstrapCredential, hashToken } from '../../src/core/credentials.ts';
 import { AccessError, ConflictError, NotFoundError } from '../../src/core/errors.ts';
 import { newIntentId } from '../../src/core/ids.ts';
 import { DEMO_POLICY } from '../../src/core/policy.ts';
+import { INTERRUPTION_REASON } from '../../src/core/interruption.ts';
 import { resources } from '../../src/core/resources.ts';
 import type { RegisterRequest } from '../../src/agent/protocol.ts';
 import { AgentRegistry, type RegistrationCaller } from '../../src/pool/builtin/registry.ts';
@@ -224,6 +225,8 @@ describe('agent registry', () => {
     const [taskId] = placeTasks(agentId, 1);
     assert.deepEqual(await registry.leave(agentId, 'shutting down'), { state: 'draining' });
     assert.equal(store.tasks.get(taskId ?? '')?.state, 'pending');
+    assert.equal(store.tasks.get(taskId ?? '')?.reason, `agent ${agentId} left: shutting down`);
+    assert.equal(store.agents.get(agentId)?.reason, 'left: shutting down');
     assert.ok(
       store.tokens
         .list()
@@ -400,6 +403,117 @@ describe('agent registry', () => {
     assert.deepEqual(answer.stopTaskIds, [], 'what runs may finish');
     assert.equal(store.tasks.get(running!.id)!.state, 'running');
     assert.equal(store.tasks.get(placed!.id)!.state, 'pending');
+    assert.equal(store.tasks.get(placed!.id)!.reason, `returned to pending: agent ${agentId} is shutting down`);
     assert.equal(store.agents.get(agentId)!.state, 'draining');
+  });
+
+  it('returns an unacknowledged task to pending at exactly two heartbeat intervals, not a millisecond before', async () => {
+    const { agentId } = await registry.register(viaToken(), REQUEST);
+    const [early, exact] = placeTasks(agentId, 2);
+    await registry.pull(agentId);
+    clock.advance(1_999);
+    await registry.heartbeat(agentId, { runningTaskIds: [] });
+    assert.equal(store.tasks.get(early!)!.state, 'running', '1,999 ms after the pull: not yet');
+    clock.advance(1);
+    await registry.heartbeat(agentId, { runningTaskIds: [] });
+    assert.deepEqual([store.tasks.get(early!)!.state, store.tasks.get(exact!)!.state], ['pending', 'pending']);
+  });
+
+  it('drains on the interruption notice whether the agent is registered or still provisioning', async () => {
+    const { agentId: registered } = await registry.register(viaToken(), REQUEST);
+    assert.equal((await registry.heartbeat(registered, { runningTaskIds: [], notice: 'interruption' })).state, 'draining');
+    assert.equal(store.agents.get(registered)!.reason, INTERRUPTION_REASON);
+    const provisioning = store.agents.insert(
+      {
+        name: 'booting',
+        location: { kind: 'private', site: 'default' },
+        capacity: resources({ cpuMillis: 1000, memoryMiB: 1024 }),
+        labels: {},
+        lifecycle: 'private',
+        pricePerHourMicros: 0,
+        state: 'provisioning',
+        instanceId: null,
+        providerId: null,
+        intentId: null,
+      },
+      clock.now(),
+    );
+    assert.equal(
+      (await registry.heartbeat(provisioning.id, { runningTaskIds: [], notice: 'interruption' })).state,
+      'draining',
+    );
+    // An agent already terminated stays so.
+    const { agentId: gone } = await registry.register(viaToken(), REQUEST);
+    store.agents.setState(gone, 'terminated', 'test', clock.now());
+    assert.equal((await registry.heartbeat(gone, { runningTaskIds: [], notice: 'interruption' })).state, 'terminated');
+  });
+
+  it('takes a shutdown notice from an agent that is not registered as a heartbeat, changing nothing', async () => {
+    const { agentId } = await registry.register(viaToken(), REQUEST);
+    assert.equal((await registry.heartbeat(agentId, { runningTaskIds: [], notice: 'draining' })).state, 'draining');
+    assert.equal((await registry.heartbeat(agentId, { runningTaskIds: [], notice: 'draining' })).state, 'draining');
+    assert.equal(store.agents.get(agentId)!.reason, 'the agent is shutting down');
+    const lost = await registerCloudAgent('i-7');
+    store.agents.setState(lost, 'lost', 'silent', clock.now());
+    assert.equal((await registry.heartbeat(lost, { runningTaskIds: [], notice: 'draining' })).state, 'lost');
+  });
+
+  it('marks pulled tasks of the teams the policy lets reach the cloud metadata service, and only theirs', async () => {
+    store.policy.set({ ...DEMO_POLICY, metadataAccessTeams: ['ml'] }, 'test', clock.now());
+    const { agentId } = await registry.register(viaToken(), REQUEST);
+    const spec = (team: string) => ({
+      owner: { team, project: 'p', job: 'j' },
+      resources: resources({ cpuMillis: 100, memoryMiB: 64 }),
+      priority: 0,
+      revocable: false,
+      constraints: {},
+      command: ['true'],
+    });
+    const [ml, web] = store.tasks.insert([spec('ml'), spec('web')], clock.now());
+    store.tasks.place(ml!.id, agentId, clock.now());
+    store.tasks.place(web!.id, agentId, clock.now());
+    const pulled = new Map((await registry.pull(agentId)).map((t) => [t.id, t.metadataAccess]));
+    assert.deepEqual([pulled.get(ml!.id), pulled.get(web!.id)], [true, undefined]);
+  });
+
+  it('lets a terminated agent or a lost cloud agent leave, keeping its state', async () => {
+    const { agentId: gone } = await registry.register(viaToken(), REQUEST);
+    store.agents.setState(gone, 'terminated', 'test', clock.now());
+    assert.deepEqual(await registry.leave(gone, 'bye'), { state: 'terminated' });
+    const lost = await registerCloudAgent('i-9');
+    store.agents.setState(lost, 'lost', 'silent', clock.now());
+    assert.deepEqual(await registry.leave(lost, 'bye'), { state: 'lost' });
+    assert.equal(store.agents.get(lost)!.reason, 'silent');
+  });
+
+  it('names what it was doing when the agent is unknown', async () => {
+    await assert.rejects(registry.heartbeat('a-nope', { runningTaskIds: [] }), /^NotFoundError: recording a heartbeat: no agent a-nope$/);
+    await assert.rejects(registry.pull('a-nope'), /pulling tasks: no agent a-nope/);
+    await assert.rejects(registry.leave('a-nope', 'bye'), /leaving the pool: no agent a-nope/);
+  });
+
+  it('fails a leave whose state change fails for any reason but a settled agent, writing nothing', async () => {
+    const { agentId } = await registry.register(viaToken(), REQUEST);
+    for (const failure of [new Error('disk full'), new ConflictError('someone set it provisioning')]) {
+      const failing = new Proxy(asyncStore, {
+        get: (target, property) =>
+          property !== 'agents'
+            ? Reflect.get(target, property)
+            : new Proxy(target.agents, {
+                get: (agents, method) =>
+                  method === 'setState' ? async () => Promise.reject(failure) : Reflect.get(agents, method),
+              }),
+      });
+      const failingRegistry = new AgentRegistry({
+        store: failing,
+        clock,
+        heartbeatIntervalMs: 1_000,
+        pollIntervalMs: 250,
+        logger: logs.logger,
+      });
+      await assert.rejects(failingRegistry.leave(agentId, 'bye'), (err: unknown) => err === failure);
+      assert.equal(store.agents.get(agentId)!.state, 'registered');
+      assert.ok(store.tokens.list().some((t) => t.agentId === agentId && t.revokedAtMs === null), 'its token stands');
+    }
   });
 });

@@ -235,6 +235,14 @@ export class FailoverLab {
     );
   }
 
+  /** Waits until the emulator runs no instance (idle capacity released), so the next burst must launch. */
+  async waitScaledToZero(timeoutMs = 60_000): Promise<void> {
+    await waitFor('every instance to be terminated', () => this.emulator.liveInstances().length === 0, {
+      timeoutMs,
+      intervalMs: 200,
+    });
+  }
+
   /** The controller whose /healthz says it leads; undefined when none answers so. */
   async leader(): Promise<LabServe | undefined> {
     const answers = await Promise.all(this.serves.map(async (s) => ((await s.health())?.leader ? s : undefined)));
@@ -359,6 +367,7 @@ export class FailoverLab {
     }
     for (const serve of this.serves) await this.waitHealthy(serve);
     await this.waitLeader();
+    await this.waitScaledToZero();
   }
 
   /** Stops everything; safe to call twice. */

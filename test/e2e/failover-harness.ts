@@ -51,14 +51,17 @@ export class LabServe {
     return c !== undefined && c.exitCode === null && c.signalCode === null;
   }
 
-  /** Starts it (again) in its namespace. `ip netns exec` execs in place: the child's pid is the serve's. */
-  start(): void {
+  /**
+   * Starts it (again) in its namespace, `env` over the lab's (for this run only, e.g. SPILLWAY_FAILPOINTS). `ip netns
+   * exec` execs in place: the child's pid is the serve's.
+   */
+  start(env: Record<string, string> = {}): void {
     assert.ok(!this.alive, `controller ${this.index} already runs`);
     const logFile = join(this.#lab.cluster.dir, `serve-${this.index}-${this.#logFiles.length}.log`);
     this.#logFiles.push(logFile);
     const log = createWriteStream(logFile);
     const child = this.#lab.lab.spawn(this.ns, process.execPath, [CLI, 'serve', '--config', this.configPath], {
-      env: { ...process.env, ...awsServeEnv(this.#lab.cluster.dir), METADATA_SERVER_DETECTION: 'none' },
+      env: { ...process.env, ...awsServeEnv(this.#lab.cluster.dir), METADATA_SERVER_DETECTION: 'none', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout!.pipe(log);

@@ -54,6 +54,33 @@ describe('end to end: failover of three controllers in network namespaces on one
     assert.ok(found.instances >= 1, 'the burst launched instances');
   });
 
+  it('SIGKILL of the leader between its EC2 call and recording the answer: the next resends the same ClientToken', async () => {
+    // The moment a random kill rarely hits: the call went out, its instances exist, the store does not know them yet.
+    // One controller is armed to die there; the other two are stopped until it leads, then started again.
+    const { leader, standby: armed } = await leaderAndStandby();
+    const third = lab.serves.find((s) => s !== leader && s !== armed)!;
+    await armed.signal('SIGKILL');
+    armed.start({ SPILLWAY_FAILPOINTS: 'provider.returned=kill@1' });
+    await lab.waitHealthy(armed);
+    await leader.signal('SIGKILL');
+    await third.signal('SIGKILL');
+    assert.equal(await lab.waitLeader({ not: leader }), armed);
+    leader.start();
+    third.start();
+    await lab.waitHealthy(leader);
+    await lab.waitHealthy(third);
+    await lab.submitBurst(third, 3);
+    await waitFor('the armed leader to die after its call returned', () => armed.child?.signalCode === 'SIGKILL', {
+      timeoutMs: 30_000,
+    });
+    assert.match(armed.lastLog(), /failpoint provider\.returned/);
+    const next = await lab.waitLeader({ not: armed });
+    await lab.waitAllSucceeded();
+    const found = await lab.check();
+    assert.ok(found.instances >= 2, 'the resent launch and the instances it found');
+    assert.match(next.log(), /took the lease; acting/);
+  });
+
   it('SIGSTOP of the leader past its lease, SIGCONT later: it records nothing more and stands by', async () => {
     const { leader, standby } = await leaderAndStandby();
     const launches = countLines(leader.log(), 'decided launch');

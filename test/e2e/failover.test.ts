@@ -54,7 +54,7 @@ describe('end to end: failover of three controllers in network namespaces on one
     assert.ok(found.instances >= 1, 'the burst launched instances');
   });
 
-  it('SIGKILL of the leader between its EC2 call and recording the answer: the next resends the same ClientToken', async () => {
+  it('SIGKILL of the leader between its EC2 call and recording the answer: the next adopts what the call launched', async () => {
     // The moment a random kill rarely hits: the call went out, its instances exist, the store does not know them yet.
     // One controller is armed to die there; the other two are stopped until it leads, then started again.
     const { leader, standby: armed } = await leaderAndStandby();
@@ -77,8 +77,9 @@ describe('end to end: failover of three controllers in network namespaces on one
     const next = await lab.waitLeader({ not: armed });
     await lab.waitAllSucceeded();
     const found = await lab.check();
-    assert.ok(found.instances >= 2, 'the resent launch and the instances it found');
-    assert.match(next.log(), /took the lease; acting/);
+    assert.ok(found.instances >= 1);
+    // The instances of the call the armed leader never recorded: found by their intent tag, not launched again.
+    assert.match(next.log(), /"message":"adopted instance"/);
   });
 
   it('SIGSTOP of the leader past its lease, SIGCONT later: it records nothing more and stands by', async () => {

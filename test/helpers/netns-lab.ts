@@ -85,7 +85,8 @@ function removeLeftovers(): void {
     if (ns?.startsWith('spwha-')) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
   }
   spawnSync('ip', ['link', 'del', NetnsLab.bridge], { stdio: 'ignore' });
-  // A host-side veth whose namespace never got its peer (a run killed half-way through `create`).
+  // A namespace outlives its mount while something still holds it (sockets closing), and its veth with it: a
+  // host-side veth left so would make the next `create` fail with "File exists".
   const links = spawnSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).stdout ?? '';
   for (const match of links.matchAll(/^\d+: (spwhav\d+)[@:]/gm)) {
     spawnSync('ip', ['link', 'del', match[1]!], { stdio: 'ignore' });

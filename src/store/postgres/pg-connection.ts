@@ -20,6 +20,14 @@ export interface PostgresConnectionOptions {
   readonly maxConnections?: number;
   /** How long connecting may take before it fails, retryably; default 5000. */
   readonly connectTimeoutMs?: number;
+  /**
+   * The server ends a session left idle inside a transaction this long (PostgreSQL's
+   * `idle_in_transaction_session_timeout`, set on each connection); default 5000. A controller cut off from the
+   * database mid-transaction (packets dropped, no reset) otherwise keeps its locks on the server, the lease row's
+   * FOR SHARE among them, and no standby can take over until TCP gives up, minutes later. Product transactions await
+   * only the store, never a cloud call, so a live one is never idle this long.
+   */
+  readonly idleInTransactionTimeoutMs?: number;
 }
 
 export const TlsMode = {
@@ -89,6 +97,13 @@ export function openPostgresPool(opts: PostgresConnectionOptions, env: NodeJS.Pr
   if (!Number.isInteger(connectTimeoutMs) || connectTimeoutMs < 1) {
     throw new ValidationError('connectTimeoutMs', `expected a positive integer, got ${connectTimeoutMs}`);
   }
+  const idleInTransactionTimeoutMs = opts.idleInTransactionTimeoutMs ?? 5_000;
+  if (!Number.isInteger(idleInTransactionTimeoutMs) || idleInTransactionTimeoutMs < 1) {
+    throw new ValidationError(
+      'idleInTransactionTimeoutMs',
+      `expected a positive integer, got ${idleInTransactionTimeoutMs}`,
+    );
+  }
   return new pg.Pool({
     host:
       url.searchParams.get('host') ??
@@ -101,6 +116,7 @@ export function openPostgresPool(opts: PostgresConnectionOptions, env: NodeJS.Pr
     ssl: tlsSettings(opts.tls),
     max: maxConnections,
     connectionTimeoutMillis: connectTimeoutMs,
+    idle_in_transaction_session_timeout: idleInTransactionTimeoutMs,
     types: { getTypeParser },
   });
 }

@@ -3,7 +3,8 @@ import { after, afterEach, before, beforeEach, describe, it } from 'mocha';
 import { FencedError } from '../../../src/store/fenced-error.ts';
 import { PgFencedLease, type LeaseGrant } from '../../../src/store/postgres/fenced-lease.ts';
 import { migratePostgres } from '../../../src/store/postgres/migrations.ts';
-import type { PgDb } from '../../../src/store/postgres/pg-db.ts';
+import { openPostgresPool } from '../../../src/store/postgres/pg-connection.ts';
+import { PgDb } from '../../../src/store/postgres/pg-db.ts';
 import { PostgresServer } from '../../helpers/postgres-server.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { TempDatabases } from './helpers.ts';
@@ -61,6 +62,36 @@ describe('postgres store: fenced lease', () => {
       intervalMs: 20,
     });
   }
+
+  it('lets a standby take over from a holder gone silent inside a fenced transaction (the server ends its session)', async () => {
+    // The holder's own pool, with a short idle-in-transaction limit; its transaction locks the lease row FOR SHARE
+    // (check) and then hears nothing more, as when its link to the database is cut without a reset.
+    const database = String((await dbA.get('SELECT current_database() AS d'))!['d']);
+    const silent = new PgDb(
+      openPostgresPool({ url: server.url(database), passwordFile: dbs.passwordFile, idleInTransactionTimeoutMs: 300 }),
+    );
+    const lease = new PgFencedLease(silent);
+    try {
+      const grant = await lease.acquire(LEASE, 'ctl-a', SHORT_TTL_MS);
+      assert.ok(grant);
+      let resume!: () => void;
+      const link = new Promise<void>((resolve) => (resume = resolve));
+      const stalled = silent.transaction(async () => {
+        await lease.check(LEASE, grant.epoch);
+        await link;
+        await silent.run('INSERT INTO meta (key, value) VALUES ($1, $2)', ['silent', String(grant.epoch)]);
+      });
+      stalled.catch(() => undefined);
+      // Without the limit the takeover waits on the FOR SHARE lock for as long as the holder stays silent.
+      const taken = await takeOver(b, 'ctl-b');
+      assert.equal(taken.epoch, grant.epoch + 1);
+      resume();
+      await assert.rejects(stalled);
+      assert.deepEqual(await metaKeys().then((keys) => keys.filter((k) => k === 'silent')), []);
+    } finally {
+      await silent.close();
+    }
+  });
 
   it('lets one of two holders have the lease, at epoch 1, for its ttl by the database clock', async () => {
     const first = await a.acquire(LEASE, 'ctl-a', LONG_TTL_MS);

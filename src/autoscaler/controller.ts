@@ -125,6 +125,8 @@ export class Controller {
   #offerings: Offering[] = [];
   #passes = 0;
   #leader = false;
+  /** When the last lease renewal that succeeded was asked for. */
+  #leaseAskedAtMs = 0;
   #leaderSinceMs = 0;
   readonly #loop: PassLoop;
   /** Aborts cloud calls in flight; only a hard stop uses it. */
@@ -194,8 +196,13 @@ export class Controller {
     });
   }
 
+  /**
+   * Whether this controller leads: it held the lease at its last renewal, and that renewal was asked for less than
+   * `leaseTtlMs` ago. A controller whose store stopped answering (its link cut) stops claiming to lead when its lease
+   * would have lapsed, even before a pass can tell it so; another controller may lead by then.
+   */
   isLeader(): boolean {
-    return this.#leader;
+    return this.#leader && this.#o.clock.now() - this.#leaseAskedAtMs < this.#o.settings.leaseTtlMs;
   }
 
   /** Acts as a standby from now on: the next pass that gets the lease reads the store afresh. */
@@ -327,7 +334,8 @@ export class Controller {
   async runPass(): Promise<PassReport> {
     const { store, pool, clock, logger, settings } = this.#o;
     const idle: PassReport = { leader: false, placed: 0, launches: [], terminates: [], waiting: [] };
-    if (!(await store.lease.acquire(LEASE, this.#o.identity.holderId, clock.now(), settings.leaseTtlMs))) {
+    const askedAtMs = clock.now();
+    if (!(await store.lease.acquire(LEASE, this.#o.identity.holderId, askedAtMs, settings.leaseTtlMs))) {
       if (this.#leader) logger.warn('lost the lease; standing by');
       this.#standBy();
       return idle;
@@ -351,6 +359,7 @@ export class Controller {
     if (this.#leader) await this.#model.catchUp();
     else await this.#model.reload();
     this.#leader = true;
+    this.#leaseAskedAtMs = askedAtMs;
     const first = this.#passes === 0;
     this.#passes++;
 

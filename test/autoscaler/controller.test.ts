@@ -343,6 +343,7 @@ describe('controller', () => {
     assert.equal(standby.leader, false);
     assert.deepEqual(standby.launches, []);
     clock.advance(10_001);
+    assert.equal(a.isLeader(), false, 'a no longer claims to lead once its lease would have lapsed, pass or not');
     assert.equal((await b.runPass()).leader, true);
     assert.equal(b.isLeader(), true);
   });

@@ -68,6 +68,25 @@ describe('agent registry', () => {
 
   const viaToken = (): RegistrationCaller => ({ kind: 'token', token: registrationToken });
 
+  /**
+   * A registry on a view of the store whose `agents.<method>` is replaced (given the real repository): what another
+   * controller, or a failing database, does between two statements of a registry call.
+   */
+  function registryWithAgentMethod(
+    method: keyof AsyncStore['agents'],
+    replace: (agents: AsyncStore['agents']) => (...args: never[]) => Promise<unknown>,
+  ): AgentRegistry {
+    const view = new Proxy(asyncStore, {
+      get: (target, property) =>
+        property !== 'agents'
+          ? Reflect.get(target, property)
+          : new Proxy(target.agents, {
+              get: (agents, name) => (name === method ? replace(agents) : Reflect.get(agents, name)),
+            }),
+    });
+    return new AgentRegistry({ store: view, clock, heartbeatIntervalMs: 1_000, pollIntervalMs: 250, logger: logs.logger });
+  }
+
   /** Launches `instanceId` and registers its agent with the launch's bootstrap credential; returns the agent id. */
   async function registerCloudAgent(instanceId: string): Promise<string> {
     const credential = launch([instanceId]);
@@ -242,30 +261,13 @@ describe('agent registry', () => {
     // Another controller marks the agent lost right after the leave read it (as READ COMMITTED lets it on PostgreSQL;
     // here the write joins the open transaction, which the next statement then sees).
     let raced = false;
-    const racing = new Proxy(asyncStore, {
-      get: (target, property) =>
-        property !== 'agents'
-          ? Reflect.get(target, property)
-          : new Proxy(target.agents, {
-              get: (agents, method) =>
-                method !== 'get'
-                  ? Reflect.get(agents, method)
-                  : async (id: string) => {
-                      const read = await agents.get(id);
-                      if (!raced) {
-                        raced = true;
-                        store.agents.setState(id, 'lost', 'silent for too long', clock.now());
-                      }
-                      return read;
-                    },
-            }),
-    });
-    const racingRegistry = new AgentRegistry({
-      store: racing,
-      clock,
-      heartbeatIntervalMs: 1_000,
-      pollIntervalMs: 250,
-      logger: logs.logger,
+    const racingRegistry = registryWithAgentMethod('get', (agents) => async (id: string) => {
+      const read = await agents.get(id);
+      if (!raced) {
+        raced = true;
+        store.agents.setState(id, 'lost', 'silent for too long', clock.now());
+      }
+      return read;
     });
     assert.deepEqual(await racingRegistry.leave(agentId, 'shutting down'), { state: 'lost' });
     assert.ok(raced);
@@ -495,22 +497,7 @@ describe('agent registry', () => {
   it('fails a leave whose state change fails for any reason but a settled agent, writing nothing', async () => {
     const { agentId } = await registry.register(viaToken(), REQUEST);
     for (const failure of [new Error('disk full'), new ConflictError('someone set it provisioning')]) {
-      const failing = new Proxy(asyncStore, {
-        get: (target, property) =>
-          property !== 'agents'
-            ? Reflect.get(target, property)
-            : new Proxy(target.agents, {
-                get: (agents, method) =>
-                  method === 'setState' ? async () => Promise.reject(failure) : Reflect.get(agents, method),
-              }),
-      });
-      const failingRegistry = new AgentRegistry({
-        store: failing,
-        clock,
-        heartbeatIntervalMs: 1_000,
-        pollIntervalMs: 250,
-        logger: logs.logger,
-      });
+      const failingRegistry = registryWithAgentMethod('setState', () => async () => Promise.reject(failure));
       await assert.rejects(failingRegistry.leave(agentId, 'bye'), (err: unknown) => err === failure);
       assert.equal(store.agents.get(agentId)!.state, 'registered');
       assert.ok(store.tokens.list().some((t) => t.agentId === agentId && t.revokedAtMs === null), 'its token stands');

@@ -52,8 +52,11 @@ export function sleepSync(ms: number): void {
 }
 
 /** Retries removing cgroups whose last processes are still exiting, for a few seconds, in the background. */
-export function removeCgroupsEventually(dirs: readonly string[], attemptsLeft = 50): void {
+export function removeCgroupsEventually(dirs: readonly string[], done?: () => void, attemptsLeft = 50): void {
   const left = dirs.filter((dir) => !removeCgroup(dir));
-  if (left.length === 0 || attemptsLeft <= 0) return;
-  setTimeout(() => removeCgroupsEventually(left, attemptsLeft - 1), 100).unref();
+  if (left.length === 0 || attemptsLeft <= 0) {
+    done?.();
+    return;
+  }
+  setTimeout(() => removeCgroupsEventually(left, done, attemptsLeft - 1), 100).unref();
 }

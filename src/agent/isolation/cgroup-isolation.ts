@@ -125,8 +125,8 @@ class CgroupSandbox implements TaskSandbox {
     this.#finalUsage = this.#cgroup.usage();
     this.#finalOomKills = this.#cgroup.oomKills();
     this.#cgroup.killEverything();
-    this.#cgroup.remove();
-    this.#free();
+    // The uid goes back to the range only once its cgroup is gone (see TaskCgroup.remove).
+    this.#cgroup.remove(() => this.#free());
   }
 }
 

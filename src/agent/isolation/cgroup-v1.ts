@@ -140,8 +140,8 @@ class CgroupV1 implements TaskCgroup {
     return this.#readOomKills() - this.#oomKillsAtStart;
   }
 
-  remove(): void {
-    removeCgroupsEventually([...new Set(this.#dirs.values())]);
+  remove(removed?: () => void): void {
+    removeCgroupsEventually([...new Set(this.#dirs.values())], removed);
   }
 
   #readOomKills(): number {

@@ -135,8 +135,8 @@ class CgroupV2 implements TaskCgroup {
     return this.#stat('memory.events', 'oom_kill') - this.#oomKillsAtStart;
   }
 
-  remove(): void {
-    removeCgroupsEventually([this.#dir]);
+  remove(removed?: () => void): void {
+    removeCgroupsEventually([this.#dir], removed);
   }
 
   #stat(file: string, key: string): number {

@@ -21,8 +21,12 @@ export interface TaskCgroup {
   usage(): TaskUsage;
   /** How many processes the kernel's OOM killer ended in the cgroup. */
   oomKills(): number;
-  /** Removes the cgroup once its processes are gone, retrying in the background for a few seconds. */
-  remove(): void;
+  /**
+   * Removes the cgroup once its processes are gone, retrying in the background for a few seconds; then calls
+   * `removed` (also when it gave up). The task's uid must not be leased again before: the cgroup is named after it,
+   * and a removal still pending would remove the next task's cgroup before that task joined it.
+   */
+  remove(removed?: () => void): void;
 }
 
 /** Creates task cgroups under the agent's own cgroup: one implementation per cgroup version. */

@@ -177,7 +177,8 @@ export class Controller {
           return 'this controller does not hold the lease';
         }
         if (opts.tenure) {
-          // The epoch, right before the call: a leader paused past its lease (another took over) calls nothing.
+          // The epoch, right before the call (an empty transaction of the fenced view is its check): a leader paused
+          // past its lease (another took over) calls nothing.
           try {
             await opts.store.transaction(async () => undefined);
           } catch (err) {

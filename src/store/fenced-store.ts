@@ -18,12 +18,12 @@ export interface Tenure {
  * own methods are not (a leader that lost its tenure must be able to take the lease again). `close` closes nothing:
  * the view does not own the store.
  *
- * `fence()` alone is the check right before a cloud call: the call goes out only if the tenure still held a moment
- * ago. It cannot hold the lease across the call (a transaction must not span a cloud call); what makes a call that
+ * An empty `transaction` is the check right before a cloud call (the controller's `hold`): the call goes out only if
+ * the tenure still held a moment ago. It cannot hold the lease across the call (a transaction must not span a cloud call); what makes a call that
  * raced a takeover safe is that it can only resend an intent recorded under the old tenure, with that intent's
  * idempotency token.
  */
-export function fencedStore(store: AsyncStore, tenure: Tenure, clock: Clock): AsyncStore & { fence(): Promise<void> } {
+export function fencedStore(store: AsyncStore, tenure: Tenure, clock: Clock): AsyncStore {
   const inFence = <T>(fn: () => Promise<T>): Promise<T> =>
     store.transaction(async () => {
       await store.lease.check(tenure.lease, tenure.epoch(), clock.now());
@@ -38,15 +38,16 @@ export function fencedStore(store: AsyncStore, tenure: Tenure, clock: Clock): As
       },
     });
   // The lease itself is not fenced: a leader that lost its tenure must still be able to take the lease again.
-  const repos = Object.fromEntries(REPO_NAMES.map((name) => [name, name === 'lease' ? store.lease : wrap(store[name])]));
+  const repos = Object.fromEntries(
+    REPO_NAMES.map((name) => [name, name === 'lease' ? store.lease : wrap(store[name])]),
+  );
   return {
     ...(repos as { [K in keyof typeof repos]: never }),
     // The change feed only reads, and the in-memory model of the store is found by it (one per feed).
     ...(store.changes === undefined ? {} : { changes: store.changes }),
     transaction: (fn) => inFence(fn),
-    fence: () => inFence(async () => undefined),
     close: async () => undefined,
-  } as AsyncStore & { fence(): Promise<void> };
+  } as AsyncStore;
 }
 
 /** No epoch is held: every fenced call is refused. */

@@ -18,6 +18,7 @@ import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/sqlite
 import type { AsyncStore } from '../../src/store/async-store.ts';
 import type { TokenRecord } from '../../src/store/store.ts';
 import { launchIntent, offering } from '../fakes/builders.ts';
+import { newTask } from '../store/helpers.ts';
 import { captureLogs, type LogCapture } from '../helpers/log-capture.ts';
 import { dumpSqlite } from '../helpers/sqlite-dump.ts';
 
@@ -84,7 +85,13 @@ describe('agent registry', () => {
               get: (agents, name) => (name === method ? replace(agents) : Reflect.get(agents, name)),
             }),
     });
-    return new AgentRegistry({ store: view, clock, heartbeatIntervalMs: 1_000, pollIntervalMs: 250, logger: logs.logger });
+    return new AgentRegistry({
+      store: view,
+      clock,
+      heartbeatIntervalMs: 1_000,
+      pollIntervalMs: 250,
+      logger: logs.logger,
+    });
   }
 
   /** Launches `instanceId` and registers its agent with the launch's bootstrap credential; returns the agent id. */
@@ -423,7 +430,10 @@ describe('agent registry', () => {
 
   it('drains on the interruption notice whether the agent is registered or still provisioning', async () => {
     const { agentId: registered } = await registry.register(viaToken(), REQUEST);
-    assert.equal((await registry.heartbeat(registered, { runningTaskIds: [], notice: 'interruption' })).state, 'draining');
+    assert.equal(
+      (await registry.heartbeat(registered, { runningTaskIds: [], notice: 'interruption' })).state,
+      'draining',
+    );
     assert.equal(store.agents.get(registered)!.reason, INTERRUPTION_REASON);
     const provisioning = store.agents.insert(
       {
@@ -463,14 +473,8 @@ describe('agent registry', () => {
   it('marks pulled tasks of the teams the policy lets reach the cloud metadata service, and only theirs', async () => {
     store.policy.set({ ...DEMO_POLICY, metadataAccessTeams: ['ml'] }, 'test', clock.now());
     const { agentId } = await registry.register(viaToken(), REQUEST);
-    const spec = (team: string) => ({
-      owner: { team, project: 'p', job: 'j' },
-      resources: resources({ cpuMillis: 100, memoryMiB: 64 }),
-      priority: 0,
-      revocable: false,
-      constraints: {},
-      command: ['true'],
-    });
+    const spec = (team: string) =>
+      newTask({ owner: { team, project: 'p', job: 'j' }, resources: resources({ cpuMillis: 100, memoryMiB: 64 }) });
     const [ml, web] = store.tasks.insert([spec('ml'), spec('web')], clock.now());
     store.tasks.place(ml!.id, agentId, clock.now());
     store.tasks.place(web!.id, agentId, clock.now());
@@ -489,7 +493,10 @@ describe('agent registry', () => {
   });
 
   it('names what it was doing when the agent is unknown', async () => {
-    await assert.rejects(registry.heartbeat('a-nope', { runningTaskIds: [] }), /^NotFoundError: recording a heartbeat: no agent a-nope$/);
+    await assert.rejects(
+      registry.heartbeat('a-nope', { runningTaskIds: [] }),
+      /^NotFoundError: recording a heartbeat: no agent a-nope$/,
+    );
     await assert.rejects(registry.pull('a-nope'), /pulling tasks: no agent a-nope/);
     await assert.rejects(registry.leave('a-nope', 'bye'), /leaving the pool: no agent a-nope/);
   });
@@ -500,7 +507,10 @@ describe('agent registry', () => {
       const failingRegistry = registryWithAgentMethod('setState', () => async () => Promise.reject(failure));
       await assert.rejects(failingRegistry.leave(agentId, 'bye'), (err: unknown) => err === failure);
       assert.equal(store.agents.get(agentId)!.state, 'registered');
-      assert.ok(store.tokens.list().some((t) => t.agentId === agentId && t.revokedAtMs === null), 'its token stands');
+      assert.ok(
+        store.tokens.list().some((t) => t.agentId === agentId && t.revokedAtMs === null),
+        'its token stands',
+      );
     }
   });
 });

@@ -4,6 +4,7 @@ import { systemClock } from '../../../src/core/clock.ts';
 import { SpillwayError } from '../../../src/core/errors.ts';
 import { PRODUCTION_POLICY } from '../../../src/core/policy.ts';
 import { FencedError } from '../../../src/store/fenced-error.ts';
+import type { AsyncStore } from '../../../src/store/async-store.ts';
 import { fencedStore } from '../../../src/store/fenced-store.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { describeEachEngine } from './engines.ts';
@@ -14,6 +15,8 @@ import { describeEachEngine } from './engines.ts';
  */
 const LEASE = 'controller';
 const LONG_TTL_MS = 60_000;
+/** The check before a cloud call: an empty transaction of the fenced view (as the controller's `hold` runs it). */
+const fence = (view: AsyncStore): Promise<void> => view.transaction(async () => undefined);
 const SHORT_TTL_MS = 200;
 
 describeEachEngine('store contract: lease epochs and the fence', (engine) => {
@@ -29,16 +32,26 @@ describeEachEngine('store contract: lease epochs and the fence', (engine) => {
     await a.lease.release(LEASE, 'ctl-a');
     assert.equal(await a.lease.epoch(LEASE, 'ctl-a', Date.now()), undefined, 'released');
     assert.equal(await b.lease.acquire(LEASE, 'ctl-b', Date.now(), SHORT_TTL_MS), true);
-    assert.equal(await b.lease.epoch(LEASE, 'ctl-b', Date.now()), 2, 'a release keeps the epoch for the next holder to pass');
+    assert.equal(
+      await b.lease.epoch(LEASE, 'ctl-b', Date.now()),
+      2,
+      'a release keeps the epoch for the next holder to pass',
+    );
     // ctl-b lets its short lease lapse; ctl-a takes over, then ctl-b comes back after ctl-a released.
-    await waitFor('ctl-a to take over', () => a.lease.acquire(LEASE, 'ctl-a', Date.now(), LONG_TTL_MS), { intervalMs: 20 });
+    await waitFor('ctl-a to take over', () => a.lease.acquire(LEASE, 'ctl-a', Date.now(), LONG_TTL_MS), {
+      intervalMs: 20,
+    });
     assert.equal(await a.lease.epoch(LEASE, 'ctl-a', Date.now()), 3);
     await a.lease.release(LEASE, 'ctl-a');
     assert.equal(await a.lease.acquire(LEASE, 'ctl-a', Date.now(), LONG_TTL_MS), true);
-    assert.equal(await a.lease.epoch(LEASE, 'ctl-a', Date.now()), 4, 'the same holder after its release is a new tenure');
+    assert.equal(
+      await a.lease.epoch(LEASE, 'ctl-a', Date.now()),
+      4,
+      'the same holder after its release is a new tenure',
+    );
   });
 
-  it("writes through the fenced view while the tenure holds, and refuses every write of an old tenure, writing nothing", async () => {
+  it('writes through the fenced view while the tenure holds, and refuses every write of an old tenure, writing nothing', async () => {
     const a = await engine().open();
     const b = await engine().open();
     await a.policy.seed(PRODUCTION_POLICY, Date.now());
@@ -49,10 +62,12 @@ describeEachEngine('store contract: lease epochs and the fence', (engine) => {
     const leaderA = fencedStore(a, { lease: LEASE, epoch: () => epochA }, systemClock);
     await setPaused(leaderA, true, 'ctl-a');
     assert.equal((await b.policy.get()).paused, true, 'a write of the current tenure lands');
-    await leaderA.fence();
+    await fence(leaderA);
 
     // A is paused past its ttl; B takes over.
-    await waitFor('ctl-b to take over', () => b.lease.acquire(LEASE, 'ctl-b', Date.now(), LONG_TTL_MS), { intervalMs: 20 });
+    await waitFor('ctl-b to take over', () => b.lease.acquire(LEASE, 'ctl-b', Date.now(), LONG_TTL_MS), {
+      intervalMs: 20,
+    });
     const epochB = (await b.lease.epoch(LEASE, 'ctl-b', Date.now()))!;
     assert.equal(epochB, epochA + 1);
 
@@ -72,9 +87,12 @@ describeEachEngine('store contract: lease epochs and the fence', (engine) => {
       }),
       refusedBy,
     );
-    await assert.rejects(leaderA.fence(), refusedBy);
+    await assert.rejects(fence(leaderA), refusedBy);
     assert.equal((await b.policy.get()).paused, true, "none of the old tenure's writes landed");
-    assert.deepEqual((await b.audit.list(50)).filter((e) => e.action === 'inside-the-fence'), []);
+    assert.deepEqual(
+      (await b.audit.list(50)).filter((e) => e.action === 'inside-the-fence'),
+      [],
+    );
 
     // B's own view writes.
     const leaderB = fencedStore(b, { lease: LEASE, epoch: () => epochB }, systemClock);
@@ -90,11 +108,15 @@ describeEachEngine('store contract: lease epochs and the fence', (engine) => {
     assert.equal(await a.lease.acquire(LEASE, 'ctl-a', Date.now(), SHORT_TTL_MS), true);
     const epoch = (await a.lease.epoch(LEASE, 'ctl-a', Date.now()))!;
     const leader = fencedStore(a, { lease: LEASE, epoch: () => epoch }, systemClock);
-    await leader.fence();
-    await waitFor('the lease to lapse', async () => (await a.lease.holder(LEASE, Date.now())) === undefined || undefined, {
-      intervalMs: 20,
-    });
-    await assert.rejects(leader.fence(), (err: unknown) => err instanceof FencedError && err.currentEpoch === epoch);
+    await fence(leader);
+    await waitFor(
+      'the lease to lapse',
+      async () => (await a.lease.holder(LEASE, Date.now())) === undefined || undefined,
+      {
+        intervalMs: 20,
+      },
+    );
+    await assert.rejects(fence(leader), (err: unknown) => err instanceof FencedError && err.currentEpoch === epoch);
   });
 
   it('refuses the check outside a transaction: its lock would end at once', async () => {

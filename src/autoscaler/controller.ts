@@ -90,6 +90,12 @@ export interface ControllerOptions {
    * by when the store refuses a write of an old epoch. Without it the store is used as given (one controller).
    */
   readonly tenure?: LeaseTenure;
+  /**
+   * Lets the event loop serve other work between a pass's stretches (and the planner's slices); default: one turn of
+   * the event loop (setImmediate), so the API answers while a pass runs. A caller with nothing else to serve (the
+   * simulator) may pass a cheaper one: the decisions do not depend on it.
+   */
+  readonly pause?: () => Promise<void>;
 }
 
 export interface PassReport {
@@ -117,6 +123,7 @@ const NOTE_WAITING_SLICE = 1_000;
  */
 export class Controller {
   readonly #o: ControllerOptions;
+  readonly #pause: () => Promise<void>;
   readonly #provisioner: Provisioner;
   readonly #breakers: LaunchBreakers;
   readonly #unavailableUntil = new Map<string, number>();
@@ -136,6 +143,7 @@ export class Controller {
 
   constructor(opts: ControllerOptions) {
     this.#o = opts;
+    this.#pause = opts.pause ?? nextTurn;
     this.#model = ClusterModel.of(opts.store);
     this.#loop = new PassLoop({
       clock: opts.clock,
@@ -374,9 +382,9 @@ export class Controller {
       }
     }
     // The model's last page of changes is one stretch, the scan of every agent for silent ones another.
-    await nextTurn();
+    await this.#pause();
     await pool.expireAgents(clock.now(), this.#leaderSinceMs);
-    await nextTurn();
+    await this.#pause();
     const reconciled =
       first || this.#passes % settings.reconcileEveryPasses === 0 ? await this.#reconcile() : [];
     if (first || this.#offerings.length === 0 || this.#passes % (settings.offeringsEveryPasses ?? 60) === 0) {
@@ -384,13 +392,13 @@ export class Controller {
     }
 
     // Between steps the event loop serves what waits (the API): no step holds it for the whole pass.
-    await nextTurn();
+    await this.#pause();
     const book = await this.#budgets(clock.now());
     const warm = warmRoomCheck(await store.policy.get(), this.#offerings, clock.now());
     const placed = (
       await pool.place(clock.now(), (task, agent) => warm(task, agent) && book.admitPlacement(task, agent) === undefined)
     ).length;
-    await nextTurn();
+    await this.#pause();
     const now = clock.now();
     const snapshot = await pool.observe(now);
     const policy = await store.policy.get();
@@ -401,7 +409,7 @@ export class Controller {
     // A scan of every agent: with the pool's reading, not in the planner's first slice.
     const unavailable = new Set([...this.#unavailable(now), ...interruptedOfferings(snapshot.agents)]);
     // Reading the pool is one stretch, planning starts another.
-    await nextTurn();
+    await this.#pause();
     const result = await planSliced({
       nowMs: now,
       policy,
@@ -412,15 +420,15 @@ export class Controller {
       unavailable,
       blocked: this.#breakers.blocked(this.#offerings),
       admitLaunch: (offering, tasks) => book.admitLaunch(offering, launchOwnerShares(tasks, offering)),
-    }, { sliceMs: settings.planSliceMs ?? 10 });
-    await nextTurn();
+    }, { sliceMs: settings.planSliceMs ?? 10, pause: this.#pause });
+    await this.#pause();
     const terminating = terminatingInstances(open);
     const lost = this.#model.agents(['lost']);
     const agents = [...snapshot.agents, ...lost];
     const relaunchMs = await this.#relaunchTimes(agents);
     // Each a scan of every agent: scale-down and acting are stretches of their own (decisions unchanged: both read
     // the snapshot and the relaunch times read above).
-    await nextTurn();
+    await this.#pause();
     const chosen = scaleDown({
       nowMs: now,
       policy,
@@ -430,7 +438,7 @@ export class Controller {
     });
     // A pool with its own scheduler takes its nodes out of it before their instances go.
     const terminates = [...reconciled, ...(pool.release ? await pool.release(chosen, now) : chosen)];
-    await nextTurn();
+    await this.#pause();
 
     // Act: first what crashes or retries left open, then this pass's decisions.
     for (const intent of open) {
@@ -439,13 +447,13 @@ export class Controller {
     }
     for (const [i, command] of result.launches.entries()) {
       // A launch's intent and, with a cloud that answers at once, its instances' records: a stretch of its own each.
-      if (i > 0) await nextTurn();
+      if (i > 0) await this.#pause();
       await this.#provisioner.launch(command);
     }
     await this.#provisioner.terminateAll(terminates);
 
     // Scale-down and acting, then the waiting reasons (a write per changed task): each its own stretch of the loop.
-    await nextTurn();
+    await this.#pause();
     await this.#noteWaiting(result.launches, result.waiting);
 
     const report: PassReport = {
@@ -517,7 +525,7 @@ export class Controller {
     const news = reasons.filter((w) => this.#model.task(w.taskId)?.reason !== w.reason);
     const waits = new Map(waiting.map((w) => [w.taskId, w]));
     for (let from = 0; from < news.length; from += NOTE_WAITING_SLICE) {
-      if (from > 0) await nextTurn();
+      if (from > 0) await this.#pause();
       const slice = news.slice(from, from + NOTE_WAITING_SLICE);
       const changed = new Set(await this.#o.store.tasks.noteWaiting(slice));
       for (const { taskId } of slice) {
@@ -542,7 +550,7 @@ export class Controller {
         await this.#model.refresh();
         return this.#model.agents(NOT_TERMINATED_AGENT_STATES);
       },
-      pause: nextTurn,
+      pause: this.#pause,
     });
   }
 

@@ -237,6 +237,8 @@ export class Simulation {
       clock: this.#clock,
       logger,
       settings: this.#settings,
+      // Nothing else runs on the simulator's event loop: a pass's stretches need no turn of it between them.
+      pause: () => Promise.resolve(),
       identity: {
         holderId: 'simulator',
         launch: {

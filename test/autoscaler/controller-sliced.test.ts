@@ -58,7 +58,12 @@ describe('controller: a pass plans in slices', () => {
   /** One pass over a fresh store with `count` due tasks (1,000); counts the event loop's turns during it. */
   async function onePass(
     planSliceMs: number,
-    { count = 1_000, maxInstances = 2_000, zones = [] as readonly string[] } = {},
+    {
+      count = 1_000,
+      maxInstances = 2_000,
+      zones = [] as readonly string[],
+      pause = undefined as (() => Promise<void>) | undefined,
+    } = {},
   ): Promise<{ report: PassReport; turns: number; store: Store; noteTurns: number[]; launchTurns: number[]; completeTurns: number[]; releaseTurns: number[]; feedTurns: number[]; expireTurns: number[] }> {
     const dir = mkdtempSync(join(tmpdir(), 'spillway-sliced-'));
     dirs.push(dir);
@@ -116,6 +121,7 @@ describe('controller: a pass plans in slices', () => {
         unavailableForMs: 60_000,
         planSliceMs,
       },
+      ...(pause === undefined ? {} : { pause }),
       identity: {
         holderId: 'c1',
         launch: {
@@ -190,6 +196,22 @@ describe('controller: a pass plans in slices', () => {
       sliced.turns - atOnce.turns >= OFFERINGS.length / 32,
       `${sliced.turns} turns sliced, ${atOnce.turns} planning at once`,
     );
+  });
+
+  it('takes the pause it is given between its stretches and the plan\'s slices, and decides the same', async () => {
+    const taken = await onePass(0);
+    let pauses = 0;
+    const given = await onePass(0, {
+      pause: () => {
+        pauses++;
+        return Promise.resolve();
+      },
+    });
+    assert.deepEqual(decided(given.report), decided(taken.report));
+    // The plan alone ends a slice every 32 offerings; the pass's steps add their own.
+    assert.ok(pauses >= OFFERINGS.length / 32 + 5, `${pauses} pauses`);
+    // None of them a turn of the event loop: the turns the pass took are its cloud calls', far fewer.
+    assert.ok(given.turns < taken.turns - OFFERINGS.length / 32, `${given.turns} turns given, ${taken.turns} taken`);
   });
 
   it("writes a long queue's waiting reasons a slice at a time, every one of them, with turns of the loop between", async () => {

@@ -88,12 +88,12 @@ export class SqliteDb {
    */
   async transactionAsync<T>(fn: () => Promise<T>): Promise<T> {
     if (this.#depth > 0) {
-      const savepoint = `sp${this.#depth}`;
-      this.#db.exec(`SAVEPOINT ${savepoint}`);
+      const savepoint = SAVEPOINTS[this.#depth] ?? `sp${this.#depth}`;
+      this.#control(`SAVEPOINT ${savepoint}`);
       this.#depth += 1;
       try {
         const result = await fn();
-        this.#db.exec(`RELEASE ${savepoint}`);
+        this.#control(`RELEASE ${savepoint}`);
         return result;
       } catch (err) {
         this.#db.exec(`ROLLBACK TO ${savepoint}`);
@@ -107,7 +107,7 @@ export class SqliteDb {
     this.#depth = 1;
     try {
       const result = await fn();
-      this.#db.exec('COMMIT');
+      this.#control('COMMIT');
       return result;
     } catch (err) {
       if (this.#db.isTransaction) this.#db.exec('ROLLBACK');

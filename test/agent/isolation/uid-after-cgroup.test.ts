@@ -97,7 +97,10 @@ class HeldRemovals implements CgroupDriver {
     second.release();
     assert.deepEqual([...driver.held.keys()].sort(), uids.map((u) => `spillway-task-${u}`).sort());
     // Both removals are still pending: neither uid may be handed out, or its new cgroup would be removed under it.
-    assert.throws(() => prepare('t-third'), (err: unknown) => err instanceof IsolationError && err.retryable);
+    assert.throws(
+      () => prepare('t-third'),
+      (err: unknown) => err instanceof IsolationError && err.retryable,
+    );
 
     const freed = first.spawn.uid;
     const cgroupDirs = first.spawn.selfAttach.map((procs) => dirname(procs));

@@ -768,6 +768,61 @@ describe('provisioner: intents, calls and their outcomes', () => {
     });
   });
 
+  describe('without an outcome listener (onOutcome is optional)', () => {
+    it('records a terminate done, and fails a launch over, refuses, fails and retries as with one', async () => {
+      const p = new ScriptedProvider('fake:a');
+      p.next(
+        () => undefined,
+        () => {
+          throw new CapacityError('no capacity', SMALL_KEY);
+        },
+        () => {
+          throw new RefusedError('no such type', { scope: 'offering', code: 'InvalidParameterValue' });
+        },
+        () => {
+          throw new AuthError('not authorized', { code: 'UnauthorizedOperation' });
+        },
+        () => {
+          throw new ThrottledError('Request limit exceeded.');
+        },
+      );
+      // One call at a time, so the scripted answers go to the calls in order.
+      const prov = provisioner([p], { onOutcome: undefined, concurrency: 1 });
+      const done = await prov.terminate(terminateCommand('i-1', null));
+      await prov.settle();
+      const capacity = await prov.launch(launchCommand());
+      await prov.settle();
+      const refused = await prov.launch(launchCommand());
+      await prov.settle();
+      const failed = await prov.terminate(terminateCommand('i-2', null));
+      await prov.settle();
+      const retried = await prov.launch(launchCommand());
+      await prov.settle();
+      assert.deepEqual(
+        [done!, capacity, refused, failed!, retried].map((i) => [stored(i.id).state, stored(i.id).attempts]),
+        [
+          ['done', 0],
+          ['failed', 0],
+          ['failed', 0],
+          ['failed', 0],
+          ['pending', 1],
+        ],
+      );
+      assert.deepEqual(unavailable, [[SMALL_KEY, 'no capacity']]);
+      assert.deepEqual(
+        logs
+          .lines()
+          .map((l) => l.message)
+          .filter((m) => m !== 'decided launch' && m !== 'decided terminate'),
+        ['terminated instances', 'launch failed over', 'launch refused', 'terminate failed', 'launch will be retried'],
+      );
+      // Backing off: not sent again before a second has passed.
+      await prov.execute(stored(retried.id));
+      await prov.settle();
+      assert.equal(p.calls.length, 5);
+    });
+  });
+
   describe('breakers', () => {
     const target = { providerId: 'fake:a', offeringKey: SMALL_KEY };
 

@@ -41,6 +41,8 @@ const ALL_TESTS = [
   'test/api/auth.test.ts',
   'test/providers/aws-ec2/ec2-errors.test.ts',
   'test/providers/gcp-compute/gce-errors.test.ts',
+  // The builtin pool's registry, on a real SQLite file.
+  'test/pool/registry*.test.ts',
 ];
 
 /**

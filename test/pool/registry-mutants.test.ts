@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'mocha';
 import { ManualClock } from '../../src/core/clock.ts';
 import { bootstrapCredential, hashToken } from '../../src/core/credentials.ts';
+import { NotFoundError } from '../../src/core/errors.ts';
 import { newIntentId } from '../../src/core/ids.ts';
 import { INTERRUPTION_REASON } from '../../src/core/interruption.ts';
 import { DEMO_POLICY } from '../../src/core/policy.ts';
@@ -137,6 +138,17 @@ describe('agent registry: log lines and settled leaves', () => {
       );
     });
 
+    it('warns of an interruption notice, naming the agent and how many of its tasks went back to pending', async () => {
+      const agentId = await registerCloudAgent('i-1');
+      const [running] = placeTasks(agentId, ['t']);
+      await registry.pull(agentId);
+      placeTasks(agentId, ['t']); // placed after the pull: not running yet
+      await registry.heartbeat(agentId, { runningTaskIds: [running!], notice: 'interruption' });
+      assert.deepEqual(logged('draining agent on interruption notice'), [
+        { level: 'warn', fields: { agentId, requeuedTasks: 2 } },
+      ]);
+    });
+
     it('logs a hand-back at info, naming agent and task, and returns the task to pending with the agent’s reason', async () => {
       const agentId = await registerPrivateAgent();
       const [taskId] = placeTasks(agentId, ['t']);
@@ -215,6 +227,28 @@ describe('agent registry: log lines and settled leaves', () => {
         ['terminated', 'left: bye'],
       );
     });
+  });
+
+  it('records the output an agent reports of its running task, and refuses a report on a task not its own', async () => {
+    const agentId = await registerPrivateAgent();
+    const other = await registerPrivateAgent();
+    const [taskId] = placeTasks(agentId, ['t']);
+    await registry.pull(agentId);
+    assert.deepEqual(await registry.report(agentId, taskId!, { kind: 'output', outputTail: 'epoch 3 of 10' }), {
+      state: 'running',
+    });
+    assert.equal(store.tasks.get(taskId!)!.outputTail, 'epoch 3 of 10');
+    await assert.rejects(
+      registry.report(other, taskId!, { kind: 'output', outputTail: 'not mine' }),
+      (err: unknown) =>
+        err instanceof NotFoundError &&
+        err.message === `reporting on task ${taskId!}: it is not a task of agent ${other}`,
+    );
+    await assert.rejects(
+      registry.report(agentId, 't-nope', { kind: 'output', outputTail: 'x' }),
+      /reporting on task t-nope: it is not a task of agent/,
+    );
+    assert.equal(store.tasks.get(taskId!)!.outputTail, 'epoch 3 of 10', 'the refused report wrote nothing');
   });
 
   it('gives no pulled task metadata access when the policy names no team, whatever the team is called', async () => {

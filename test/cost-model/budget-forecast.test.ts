@@ -78,6 +78,18 @@ describe('budget forecasts', () => {
     assert.deepEqual(series[30], { atMs: T0 + HOUR + 702_128, spentMicros: 70_300 });
   });
 
+  it('ends the series at the spend it reports, even from a ledger read a moment after now', () => {
+    // The ledger was read just after now: x closed since, at now + 500 ms. Its bill through its end covers 4,701 s
+    // (per second, rounded up) at 100 a second; the last point is that same figure, not a second figure as of now.
+    const ledger: LedgerSlice = {
+      agents: [cloudInterval({ agentId: 'x', startMs: T0, endMs: NOW + 500 })],
+      usage: [],
+    };
+    const [forecast] = budgetForecasts([budget({ period: 'day' })], ledger, NOW);
+    assert.equal(forecast?.spentMicros, 470_100);
+    assert.deepEqual(forecast?.series.at(-1), { atMs: NOW, spentMicros: 470_100 });
+  });
+
   it('forecasts a burn budget as its trailing hour, with no series', () => {
     // The trailing hour is [T0 + 1,100 s, now): x's 3,600 s; y had stopped before it.
     const burn = budget({ id: 'bud-burn', period: 'burn' });

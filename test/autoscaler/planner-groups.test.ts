@@ -134,6 +134,35 @@ describe('planner: task classes and groups', () => {
     assert.equal(forward.indexOf('c') < forward.indexOf('m'), forward.indexOf('cr') < forward.indexOf('mr'));
   });
 
+  it('orders classes of equal priority and size by their constraints, labels compared by name in name order', () => {
+    // a: labels app=x and pool=z; b: pool=a. Name by name, a's first label (app) comes before b's (pool), whatever
+    // the values: a's group is planned first, in either input order.
+    const a = task({ id: 'a', constraints: { labels: { pool: 'z', app: 'x' } } });
+    const b = task({ id: 'b', constraints: { labels: { pool: 'a' } } });
+    assert.deepEqual(ids(groupTasks([b, a])), [['a'], ['b']]);
+    assert.deepEqual(ids(groupTasks([a, b])), [['a'], ['b']]);
+  });
+
+  it('numbers and represents a class by its first task in the queue, whichever of its classes comes first', () => {
+    // Two classes of one key (two owners) around a revocable task: the steady key's first task is q0 (rank 0), so
+    // it is class 0 and q0 represents it, though a steady class starting at rank 1 is handed over last.
+    const q = [0, 1, 2, 3].map((i) => task({ id: `q${i}`, owner: { team: `t${i % 2}`, project: 'p', job: 'j' } }));
+    const spot = task({ id: 's', revocable: true });
+    const grouped = groupClasses([
+      { tasks: [q[0]!, q[2]!], ranks: [0, 2] },
+      { tasks: [spot], ranks: [0.5] },
+      { tasks: [q[1]!, q[3]!], ranks: [1, 3] },
+    ]);
+    assert.deepEqual(
+      grouped.classes.map((c) => [c.key, c.representative.id]),
+      [
+        ['steady', 'q0'],
+        ['revocable', 's'],
+      ],
+    );
+    assert.deepEqual(shape(grouped), shape(groupTasks([q[0]!, spot, q[1]!, q[2]!, q[3]!])));
+  });
+
   it('groups classes handed over with ranks as groupTasks groups the tasks listed by rank', () => {
     const owner = (team: string): Task['owner'] => ({ team, project: 'p', job: 'j' });
     // The queue: q0 .. q8. Three classes of one group (owners red, blue, green), one of another shape, one empty.

@@ -51,6 +51,21 @@ describe('planner: the offering table', () => {
     assert.notEqual(OfferingTable.of([...c!]), tc);
   });
 
+  it('finds the first lists of a fresh process again, before four tables are kept', async () => {
+    // A module instance of its own (a new URL): its list of recent tables starts empty, as in a new controller.
+    const url = `../../src/autoscaler/planner-offering-table.ts?fresh=${process.hrtime.bigint()}`;
+    const { OfferingTable: Fresh } = (await import(url)) as { OfferingTable: typeof OfferingTable };
+    const [a, b, c] = ['fa', 'fb', 'fc'].map((tag) => list(2, tag));
+    const ta = Fresh.of(a!);
+    assert.notEqual(ta, OfferingTable.of(a!), 'the fresh module has tables of its own');
+    const tb = Fresh.of(b!);
+    assert.notEqual(tb, ta);
+    assert.equal(Fresh.of([...a!]), ta);
+    assert.equal(Fresh.of([...b!]), tb);
+    const tc = Fresh.of(c!);
+    assert.deepEqual([Fresh.of([...a!]), Fresh.of([...b!]), Fresh.of([...c!])], [ta, tb, tc]);
+  });
+
   it('copies the list it was made from: changing the caller array later changes no table', () => {
     const offerings = list(3, 'copy');
     const table = OfferingTable.of(offerings);

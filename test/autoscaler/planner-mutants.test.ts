@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'mocha';
-import { plan, planClasses, planInstances, type PlanInput } from '../../src/autoscaler/planner.ts';
+import { plan, planClasses, planInstances, planSliced, type PlanInput } from '../../src/autoscaler/planner.ts';
 import { offeringKey, type Offering } from '../../src/core/offering.ts';
+import type { Resources } from '../../src/core/resources.ts';
 import type { TaskHeader as Task } from '../../src/core/task.ts';
 import { cloudAgent, launchIntent, offering, policy, T0, task } from '../fakes/builders.ts';
 
@@ -156,6 +157,20 @@ describe('planner rules, one at a time', () => {
       );
     });
 
+    it('counts the instances of a launch in flight that reconcile has not adopted yet', () => {
+      // Two smalls launched, one already adopted as a booting agent: 2 + 2 CPUs on their way cover four tasks.
+      const intent = launchIntent(small, { count: 2 });
+      const adopted = cloudAgent({ state: 'provisioning', intentId: intent.id });
+      const pending = ids('t', 4).map((id) => task({ id }));
+      assert.deepEqual(plan(input({ pending, agents: [adopted], openLaunches: [intent] })), { launches: [], waiting: [] });
+      // A fifth task is not covered.
+      const fifth = task({ id: 'fifth' });
+      assert.deepEqual(
+        plan(input({ pending: [...pending, fifth], agents: [adopted], openLaunches: [intent] })).launches.map((l) => l.taskIds),
+        [['fifth']],
+      );
+    });
+
     it('launches for a group the capacity on its way does not cover though it covers another group', () => {
       const booting = cloudAgent({ state: 'provisioning', capacity: { cpuMillis: 2000, memoryMiB: 4096 } });
       const covered = [task({ id: 'c0' }), task({ id: 'c1' })];
@@ -173,7 +188,10 @@ describe('planner rules, one at a time', () => {
     it('packs what a limit refuses once more into the offerings the limits still allow', () => {
       // Eight one-CPU tasks pack into one large (8 vCPUs, $0.30) rather than four smalls ($0.40), but maxVcpus=7
       // refuses it. Smalls (2 vCPUs each) are still allowed: three fit under 7 vCPUs, two tasks each, in queue order.
-      const pending = ids('t', 8).map((id) => task({ id }));
+      // t0 has another owner: a limit, unlike a budget, refuses the instance whoever's tasks it holds, so the owners
+      // are not tried apart (that would launch t0 alone first and pair the others differently).
+      const web = { team: 'web', project: 'p', job: 'j' };
+      const pending = ids('t', 8).map((id) => task({ id, ...(id === 't0' ? { owner: web } : {}) }));
       const i = input({ pending, policy: policy({ limits: { maxInstances: 8, maxVcpus: 7, maxGpus: 0 } }) });
       assert.deepEqual(instancesOf(i), ['local.small: t0,t1', 'local.small: t2,t3', 'local.small: t4,t5']);
       assert.deepEqual(plan(i).waiting, [
@@ -203,6 +221,27 @@ describe('planner rules, one at a time', () => {
         launches: [],
         waiting: [{ taskId: 'x', reason: 'burst limit reached (total maxVcpus=4)' }],
       });
+    });
+  });
+
+  describe('the second round', () => {
+    it('packs the refused tasks of one group again though another group launched', () => {
+      // A revocable task fits a tiny spot offering (1 vCPU, $0.01/h) on its own; eight steady one-CPU tasks pack into
+      // a large (8 vCPUs), which maxVcpus=7 refuses. With the spot instance's 1 vCPU counted, two smalls (4 vCPUs)
+      // still fit under 7, two tasks each.
+      const tiny = offering({
+        instanceType: 'local.tiny',
+        lifecycle: 'spot',
+        capacity: { cpuMillis: 1000, memoryMiB: 1024 },
+        pricePerHourMicros: 10_000,
+      });
+      const pending = [task({ id: 'r', revocable: true }), ...ids('t', 8).map((id) => task({ id }))];
+      const i = input({
+        offerings: [tiny, small, large],
+        pending,
+        policy: policy({ limits: { maxInstances: 8, maxVcpus: 7, maxGpus: 0 } }),
+      });
+      assert.deepEqual(instancesOf(i).sort(), ['local.small: t0,t1', 'local.small: t2,t3', 'local.small: t4,t5', 'local.tiny: r'].sort());
     });
   });
 
@@ -287,15 +326,26 @@ describe('planner rules, one at a time', () => {
       });
     }
 
-    it('counts every task of the instance when it looks for another offering that holds them', () => {
-      // Two one-CPU tasks: 'half' (1.5 CPUs) holds one, 'packed' and 'next' (2 CPUs) hold both.
-      const half = offering({ instanceType: 'half', capacity: { cpuMillis: 1500 }, pricePerHourMicros: 60_000 });
-      const packed = offering({ instanceType: 'packed', pricePerHourMicros: 100_000 });
-      const next = offering({ instanceType: 'next', pricePerHourMicros: 200_000 });
-      const admitLaunch = (o: Offering): string | undefined => (o === packed ? 'packed is refused' : undefined);
-      const pending = [task({ id: 'a' }), task({ id: 'b' })];
-      assert.deepEqual(instancesOf(input({ offerings: [half, packed, next], pending, admitLaunch })), ['next: a,b']);
-    });
+    const halves: { name: string; each: Partial<Resources>; half: Partial<Resources> }[] = [
+      { name: 'CPU', each: { cpuMillis: 1000 }, half: { cpuMillis: 1500 } },
+      { name: 'memory', each: { memoryMiB: 1500 }, half: { memoryMiB: 2048 } },
+      { name: 'GPUs', each: { gpus: 1 }, half: { gpus: 1 } },
+      { name: 'network', each: { netMbps: 1500 }, half: { netMbps: 2000 } },
+    ];
+    for (const c of halves) {
+      it(`counts the ${c.name} of every task of the instance when it looks for another offering that holds them`, () => {
+        // Two tasks: 'half' holds one, 'packed' and 'next' hold both (2 CPUs, 4 GiB, 2 GPUs, 4 Gbit/s).
+        const both = { gpus: 2, netMbps: 4000 };
+        const half = offering({ instanceType: 'half', capacity: { ...both, ...c.half }, pricePerHourMicros: 60_000 });
+        const packed = offering({ instanceType: 'packed', capacity: both, pricePerHourMicros: 100_000 });
+        const next = offering({ instanceType: 'next', capacity: both, pricePerHourMicros: 200_000 });
+        const admitLaunch = (o: Offering): string | undefined => (o === packed ? 'packed is refused' : undefined);
+        const pending = [task({ id: 'a', resources: c.each }), task({ id: 'b', resources: c.each })];
+        const gpus = policy({ limits: { maxInstances: 8, maxVcpus: 32, maxGpus: 8 } });
+        const i = input({ offerings: [half, packed, next], pending, admitLaunch, policy: gpus });
+        assert.deepEqual(instancesOf(i), ['next: a,b']);
+      });
+    }
 
     it('asks for tasks of two classes in one instance only offerings both may run on', () => {
       // A revocable and a steady task share 'packed'; the spot offering is cheaper but only the revocable may use it.
@@ -321,9 +371,19 @@ describe('planner rules, one at a time', () => {
       };
       const pending = [task({ id: 'a' }), task({ id: 'b' })];
       const result = plan(input({ offerings: os, pending, admitLaunch }));
-      const eight = os.slice(0, 9).map((o) => `${o.instanceType}: a,b`);
-      assert.deepEqual(asked.slice(0, 9), eight, 'the packed o0, then o1 to o8 for both tasks');
-      assert.ok(!asked.includes('o9: a,b'), 'o9 is past the eight alternatives');
+      const asks = (tasks: string, n: number): string[] => os.slice(0, n).map((o) => `${o.instanceType}: ${tasks}`);
+      assert.deepEqual(
+        asked,
+        [
+          // The packed o0, then o1 to o8 (o9 is past the eight alternatives); one owner, so no owner is tried apart.
+          ...asks('a,b', 9),
+          // Packed again within the limits (which refused nothing): the same answers.
+          ...asks('a,b', 9),
+          // Each task on its own, on every offering that holds it, cheapest first, until one is admitted.
+          ...asks('a', 10),
+          ...asks('b', 10),
+        ],
+      );
       // Each task then gets an instance on its own, where every allowed offering is tried.
       assert.deepEqual(
         result.launches.map((l) => [l.offering.instanceType, l.count, l.taskIds]),
@@ -386,6 +446,28 @@ describe('planner rules, one at a time', () => {
       const t = task({ id: 'x', constraints: { labels: { pool: 'a' } } });
       const result = plan(input({ pending: [t], blocked: new Map([[offeringKey(small), 'local.small is held']]) }));
       assert.deepEqual(result.waiting, [{ taskId: 'x', reason: 'no allowed offering fits cpu=1 mem=1Gi' }]);
+    });
+  });
+
+  describe('in slices', () => {
+    it('ends a slice every 64 instances it admits', async () => {
+      // n two-CPU tasks, one per small: one pattern repeated n times. What the rest of the plan pauses for does not
+      // depend on n, so 6,400 instances pause (6,400 - 640) / 64 = 90 times more than 640.
+      const pauses = async (n: number): Promise<number> => {
+        const pending = Array.from({ length: n }, (_, k) => task({ id: `t${k}`, resources: { cpuMillis: 2000 } }));
+        const roomy = policy({ limits: { maxInstances: 100_000, maxVcpus: 1_000_000, maxGpus: 0 } });
+        let count = 0;
+        const result = await planSliced(input({ pending, offerings: [small], policy: roomy }), {
+          sliceMs: 0,
+          pause: () => {
+            count++;
+            return Promise.resolve();
+          },
+        });
+        assert.equal(result.launches[0]?.count, n);
+        return count;
+      };
+      assert.equal((await pauses(6_400)) - (await pauses(640)), 90);
     });
   });
 

@@ -66,6 +66,22 @@ describe('planner rules, one at a time', () => {
       assert.deepEqual(result.waiting, []);
     });
 
+    it('passes over a class with no tasks', () => {
+      const a = task({ id: 'a' });
+      const result = planClasses({
+        ...input({}),
+        pending: [
+          { tasks: [], ranks: [] },
+          { tasks: [a], ranks: [0] },
+        ],
+      });
+      assert.deepEqual(
+        result.launches.map((l) => [l.offering.instanceType, l.count, l.taskIds]),
+        [['local.small', 1, ['a']]],
+      );
+      assert.deepEqual(result.waiting, []);
+    });
+
     it('keeps a young task of a class out of the plan when its class-mates are due', () => {
       // The young task comes first in its class: the class is filtered, not cut at its first young task.
       const young = task({ id: 'young', pendingSinceMs: T0 + 9_000 });

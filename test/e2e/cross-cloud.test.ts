@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'mocha';
@@ -16,7 +16,7 @@ import {
   storeView,
 } from '../emulators/gce/spillway-config.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { PROVISIONER_FAILPOINTS, tasksSpec } from './crash-rounds.ts';
+import { PROVISIONER_FAILPOINTS } from './crash-rounds.ts';
 import { assertEc2NoDuplicateNoUnknown, awsServeEnv, ec2ProviderEntry } from './ec2-cloud.ts';
 import { adminClient, CLI, makeCloudCluster, query, Serves, tearDown, type Cluster } from './harness.ts';
 
@@ -74,7 +74,9 @@ describe('end to end: one pool of private, AWS (EC2 emulator) and GCE (GCE emula
     // first terminate call (then the burst was done and the restarted controller finishes the scale-down).
     const seed = Number(process.env.SPILLWAY_E2E_SEED ?? Math.floor(Math.random() * 1_000_000));
     const point = PROVISIONER_FAILPOINTS[Math.floor(seededRandom(seed)() * PROVISIONER_FAILPOINTS.length)]!;
-    console.log(`      cross-cloud crash seed: ${seed}, SIGKILL at ${point}=kill@1 (replay with SPILLWAY_E2E_SEED=${seed})`);
+    console.log(
+      `      cross-cloud crash seed: ${seed}, SIGKILL at ${point}=kill@1 (replay with SPILLWAY_E2E_SEED=${seed})`,
+    );
     const crashing = await serves.startHealthy(c, 'crashing', { SPILLWAY_FAILPOINTS: `${point}=kill@1` });
     client = adminClient(c);
     await waitFor(
@@ -82,15 +84,29 @@ describe('end to end: one pool of private, AWS (EC2 emulator) and GCE (GCE emula
       () => query(c, `SELECT id FROM agents WHERE state = 'registered'`).length === 1,
       { timeoutMs: 30_000 },
     );
-    // Tasks long enough that the burst needs every slot at once (1 private + 2 on GCE + 4 on AWS): a task cannot
-    // finish and free an AWS slot before the GCE agent registers, so all three locations run work.
-    await client.post('/v1/tasks', tasksSpec(7, 20_000));
+    // Tasks that wait at a gate the test opens only once all seven run at once (1 private + 2 on GCE + 4 on AWS): no
+    // task can end and free an AWS slot before the GCE agent registers, however slow the machine, so all three
+    // locations run work. The gate opens meanwhile, whichever controller (the crashing one or its successor) leads.
+    const gate = join(logDir, 'gate');
+    chmodSync(logDir, 0o755);
+    const gated = ['/bin/sh', '-c', `while [ ! -e ${gate} ]; do sleep 0.2; done`];
+    await client.post('/v1/tasks', {
+      tasks: Array.from({ length: 7 }, () => ({ command: gated, resources: { cpu: 1, memory: '256Mi' } })),
+    });
+    const allRunning = waitFor(
+      'all seven tasks running at once',
+      () => query<{ id: string }>(c, `SELECT id FROM tasks WHERE state = 'running'`).length === 7,
+      { timeoutMs: 180_000, intervalMs: 250 },
+    ).then(() => writeFileSync(gate, ''));
+    // Awaited below, once the restarted controller listens; a failure before then must not go unhandled meanwhile.
+    allRunning.catch(() => undefined);
     await waitFor(`the controller to die at ${point}`, () => crashing.child.signalCode === 'SIGKILL', {
-      timeoutMs: 120_000,
+      timeoutMs: 180_000,
     });
     assert.match(crashing.log(), new RegExp(`failpoint ${point.replace('.', '\\.')}`));
 
     await serves.startHealthy(c, 'restarted');
+    await allRunning;
     const tasks = await waitFor(
       'every task to succeed',
       async () => {

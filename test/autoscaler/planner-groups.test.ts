@@ -70,6 +70,9 @@ describe('planner: task classes and groups', () => {
     assert.equal(key({ gpuModels: [' a100', 't4'] }), key({ gpuModels: ['T4', 'A100'] }));
     assert.equal(key({ gpuModels: ['a100 80gb'] }), key({ gpuModels: ['A100-80GB'] }));
     assert.equal(key({ labels: { zone: 'z', pool: 'a', app: 'x' } }), key({ labels: { app: 'x', pool: 'a', zone: 'z' } }));
+    // An empty list and no list are the same constraint, beside another that takes the long key.
+    assert.equal(key({ providers: [], labels: { pool: 'a' } }), key({ labels: { pool: 'a' } }));
+    assert.equal(key({ gpuModels: [], labels: { pool: 'a' } }), key({ labels: { pool: 'a' } }));
   });
 
   it('groups by class, every resource and priority, keeping queue order within a group', () => {

@@ -386,6 +386,38 @@ describe('controller (behaviour its mutants showed untested)', () => {
       assert.match(String(held?.reason), /^this controller's tenure ended: /);
     });
 
+    it('sends nothing when the check of its tenure fails for another reason than a newer tenure', async () => {
+      const base = asyncOf(store);
+      let broken = false;
+      const flaky = {
+        ...base,
+        transaction: <T,>(fn: () => Promise<T>): Promise<T> =>
+          broken ? Promise.reject(new Error('database is locked')) : base.transaction(fn),
+      } as AsyncStore;
+      const tenure = new LeaseTenure('controller');
+      const view = fencedStore(flaky, tenure, clock);
+      store.tasks.insert([newTask({ resources: resources({ cpuMillis: 1500, memoryMiB: 1024 }) }), bigTask()], clock.now());
+      clock.advance(5_000);
+      // One call now, the next after 1,000 s; the lease outlasts that.
+      const c = controller({
+        store: view,
+        tenure,
+        settings: { leaseTtlMs: 10_000_000 },
+        rateLimit: () => ({ capacity: 1, refillPerSecond: 0.001 }),
+      });
+      started.push(c);
+      assert.equal((await c.runPass()).launches.length, 2);
+      await waitFor('the first launch call', () => provider.launchCalls().length === 1, { intervalMs: 1 });
+      broken = true;
+      clock.advance(1_000_000);
+      await c.settle();
+      broken = false;
+      assert.equal(provider.launchCalls().length, 1, 'the queued call was not sent');
+      const warn = logs.lines().find((l) => l.message === 'could not carry out intent');
+      assert.equal(warn?.error, 'database is locked');
+      assert.equal(store.intents.open().length, 1, 'its intent stays open');
+    });
+
     it('stands by when the store refuses a write of its old tenure mid-pass, and logs why', async () => {
       const tenure = new LeaseTenure('controller');
       const view = fencedStore(asyncOf(store), tenure, clock);
@@ -481,6 +513,35 @@ describe('controller (behaviour its mutants showed untested)', () => {
       assert.deepEqual(calls, [['launch', 'done']]);
       assert.deepEqual(foreign, [['fake:test', 2]], 'the first pass reconciles');
       assert.ok(provider.instances.has('theirs-1') && provider.instances.has('theirs-2'));
+    });
+
+    it('while paused, leaves an open launch alone (no call, not even a held one) and sends it once resumed', async () => {
+      const id = '0b5c1f4e-0000-4000-8000-0000000000bb';
+      store.intents.insert({
+        id,
+        kind: 'launch',
+        providerId: provider.id,
+        offering: small,
+        count: 1,
+        owners: [],
+        reason: 'written before a crash',
+        state: 'pending',
+        instanceIds: [],
+        createdAtMs: clock.now(),
+        updatedAtMs: clock.now(),
+        attempts: 0,
+        error: '',
+      });
+      store.policy.set({ ...store.policy.get(), paused: true }, 'test', clock.now());
+      const c = controller();
+      await pass(c);
+      assert.equal(provider.launchCalls().length, 0);
+      assert.equal(store.intents.get(id)!.state, 'pending');
+      assert.ok(!messages().includes('held intent'), 'the pass did not even queue it');
+      store.policy.set({ ...store.policy.get(), paused: false }, 'test', clock.now());
+      clock.advance(1_000);
+      await pass(c);
+      assert.deepEqual(provider.launchCalls().map((r) => r.intentId), [id]);
     });
 
     it('while paused, still terminates an idle agent past its time', async () => {
@@ -632,6 +693,22 @@ describe('controller (behaviour its mutants showed untested)', () => {
       await pass(c);
       assert.equal(waits().length, 1, 'the same reason is not logged again');
     });
+
+    it("writes the pool's own explanation of why tasks wait, and tells the pool the reasons", async () => {
+      const pool = new BuiltinPool({ store: asyncOf(store), logger: silentLogger(), lostAfterMs: 3_600_000 });
+      const told: { taskId: string; reason: string }[] = [];
+      Object.assign(pool, {
+        explainWaiting: (waiting: readonly { taskId: string; reason: string }[]) =>
+          waiting.map((w) => ({ taskId: w.taskId, reason: `${w.reason} (and the pool says so)` })),
+        noteWaiting: (waiting: readonly { taskId: string; reason: string }[]) => told.push(...waiting),
+      });
+      const [task] = store.tasks.insert([newTask()], clock.now());
+      clock.advance(5_000);
+      await pass(controller({ pool }));
+      const expected = 'waits for f.small being launched (and the pool says so)';
+      assert.equal(store.tasks.get(task!.id)!.reason, expected);
+      assert.deepEqual(told, [{ taskId: task!.id, reason: expected }]);
+    });
   });
 
   describe('relaunch times', () => {
@@ -648,6 +725,32 @@ describe('controller (behaviour its mutants showed untested)', () => {
       clock.set(idleSince + 90_000);
       await pass(c);
       assert.equal(store.agents.get(agent!.id)!.state, 'terminated', 'released at 90 s idle, long before idleTtlMs');
+    });
+  });
+
+  describe('a pool with its own scheduler', () => {
+    it('terminates only the agents the pool lets go, and the others once it does', async () => {
+      const pool = new BuiltinPool({ store: asyncOf(store), logger: silentLogger(), lostAfterMs: 3_600_000 });
+      let letGo = false;
+      const asked: (string | null)[][] = [];
+      Object.assign(pool, {
+        release: async <T extends { agentId: string | null }>(requests: readonly T[]): Promise<T[]> => {
+          asked.push(requests.map((r) => r.agentId));
+          return letGo ? [...requests] : [];
+        },
+      });
+      const c = controller({ pool });
+      const [agent] = await registeredAgents(c, 1);
+      for (const t of store.tasks.list({ states: ['pending', 'placed'] })) store.tasks.cancel(t.id, 'test', clock.now());
+      clock.advance(600_000);
+      assert.deepEqual((await pass(c)).terminates, []);
+      assert.deepEqual(asked.at(-1), [agent!.id], 'scale-down chose it, and asked the pool');
+      assert.equal(store.agents.get(agent!.id)!.state, 'registered', 'the pool holds it back');
+      assert.equal(provider.instances.size, 1);
+      letGo = true;
+      clock.advance(1_000);
+      assert.deepEqual((await pass(c)).terminates.map((t) => t.agentId), [agent!.id]);
+      assert.equal(provider.instances.size, 0);
     });
   });
 

@@ -728,6 +728,39 @@ describe('controller (behaviour its mutants showed untested)', () => {
     });
   });
 
+  describe('scale-down', () => {
+    it('terminates the instance of an agent that went silent (lost), in the pass that finds it lost', async () => {
+      const pool = new BuiltinPool({ store: asyncOf(store), logger: silentLogger(), lostAfterMs: 10_000 });
+      const c = controller({ pool, settings: { leaseTtlMs: 60_000 } });
+      const [agent] = await registeredAgents(c, 1);
+      // Its heartbeat was at registration; nothing since.
+      clock.advance(10_001);
+      const report = await pass(c);
+      assert.deepEqual(report.terminates.map((t) => t.agentId), [agent!.id]);
+      assert.equal(provider.instances.size, 0);
+      assert.equal(store.agents.get(agent!.id)!.state, 'terminated');
+    });
+
+    it('does not choose again an agent whose terminate is still open, and plans launches meanwhile', async () => {
+      const c = controller();
+      const [agent] = await registeredAgents(c, 1);
+      for (const t of store.tasks.list({ states: ['pending', 'placed'] })) store.tasks.cancel(t.id, 'test', clock.now());
+      provider.failNext('terminate', new Error('RequestLimitExceeded'));
+      clock.advance(60_000);
+      assert.deepEqual((await pass(c)).terminates.map((t) => t.agentId), [agent!.id]);
+      const [open] = store.intents.open();
+      assert.deepEqual([open?.kind, open?.state], ['terminate', 'pending'], 'the failed call is retried later');
+      // A due task meanwhile: the open terminate is not capacity on its way.
+      store.tasks.insert([newTask()], clock.now() - 5_000);
+      clock.advance(1);
+      const next = await c.runPass();
+      assert.deepEqual(next.terminates, [], 'the agent is not chosen again');
+      assert.deepEqual(next.launches.map((l) => l.offering.instanceType), ['f.small']);
+      assert.equal(store.intents.open().filter((i) => i.kind === 'terminate').length, 1, 'one terminate intent, not two');
+      await c.settle();
+    });
+  });
+
   describe('a pool with its own scheduler', () => {
     it('terminates only the agents the pool lets go, and the others once it does', async () => {
       const pool = new BuiltinPool({ store: asyncOf(store), logger: silentLogger(), lostAfterMs: 3_600_000 });

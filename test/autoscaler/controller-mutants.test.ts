@@ -445,6 +445,8 @@ describe('controller (behaviour its mutants showed untested)', () => {
       assert.equal(tenure.held, false);
       assert.equal(c.isLeader(), false);
       assert.ok(!messages().includes('pass failed'));
+      const refused = logs.lines().find((l) => l.message === 'the store refused a write of an old tenure; standing by');
+      assert.match(String(refused?.error), /newer epoch/);
     });
   });
 
@@ -975,6 +977,178 @@ describe('controller (behaviour its mutants showed untested)', () => {
         [['f.medium', [task!.id]]],
         'within its grace period, and not on f.small',
       );
+    });
+  });
+  describe('more of what its mutants showed', () => {
+    it('logs why it holds a queued call: bursting paused, then the lease held by another', async () => {
+      store.tasks.insert([newTask({ resources: resources({ cpuMillis: 1500, memoryMiB: 1024 }) }), bigTask()], clock.now());
+      clock.advance(5_000);
+      // One call now, the next 100 s later (well within maxProvisionMs); the lease outlasts it all.
+      const c = controller({ settings: { leaseTtlMs: 10_000_000 }, rateLimit: () => ({ capacity: 1, refillPerSecond: 0.01 }) });
+      started.push(c);
+      assert.equal((await c.runPass()).launches.length, 2);
+      await waitFor('the first launch call', () => provider.launchCalls().length === 1, { intervalMs: 1 });
+      const heldReasons = () => logs.lines().filter((l) => l.message === 'held intent').map((l) => l.reason);
+      store.policy.set({ ...store.policy.get(), paused: true }, 'test', clock.now());
+      clock.advance(100_000);
+      await c.settle();
+      assert.equal(provider.launchCalls().length, 1);
+      assert.deepEqual(heldReasons(), ['bursting is paused']);
+      store.policy.set({ ...store.policy.get(), paused: false }, 'test', clock.now());
+      await c.runPass();
+      store.lease.release('controller', 'c1');
+      assert.ok(store.lease.acquire('controller', 'other', clock.now(), 10_000_000));
+      clock.advance(100_000);
+      await c.settle();
+      assert.equal(provider.launchCalls().length, 1);
+      assert.deepEqual(heldReasons(), ['bursting is paused', 'this controller does not hold the lease']);
+      assert.equal(store.intents.open().length, 1);
+    });
+
+    it('a plain stop lets a call in flight finish; abortCalls aborts it with the reason', async () => {
+      let answer: (() => void) | undefined;
+      const launch = provider.launch.bind(provider);
+      provider.launch = (request, opts) =>
+        new Promise((resolve, reject) => {
+          opts?.signal?.addEventListener('abort', () => reject(opts.signal!.reason as Error));
+          answer = () => resolve(launch(request));
+        });
+      store.tasks.insert([newTask()], clock.now());
+      clock.advance(5_000);
+      const c = controller();
+      await c.runPass();
+      await waitFor('the launch call', () => answer !== undefined, { intervalMs: 1 });
+      const stopping = c.stop();
+      answer!();
+      await stopping;
+      assert.deepEqual(store.intents.launches(0).map((i) => i.state), ['done'], 'the call ended as the cloud answered');
+    });
+
+    it('names the abort as the reason of the aborted call', async () => {
+      provider.launch = (request, opts) => {
+        provider.calls.push({ method: 'launch', arg: request });
+        return new Promise((_resolve, reject) => {
+          opts?.signal?.addEventListener('abort', () => reject(opts.signal!.reason as Error));
+        });
+      };
+      store.tasks.insert([newTask()], clock.now());
+      clock.advance(5_000);
+      const c = controller();
+      await c.runPass();
+      await waitFor('the launch call', () => provider.launchCalls().length === 1, { intervalMs: 1 });
+      await c.stop({ abortCalls: true });
+      assert.match(logs.text(), /controller stopping/);
+    });
+
+    it('an observer may leave out any hook', async () => {
+      provider.listIgnoresCluster = true;
+      provider.addStray('theirs', 'another-cluster', clock.now());
+      const c = controller({ observer: {} });
+      await registeredAgents(c, 1);
+      store.budgets.set({ name: 'ml-tiny', scope: { kind: 'team', team: 'ml' }, period: 'hour', capMicros: 10, onCap: 'finish' }, 'test', clock.now());
+      clock.advance(10_000);
+      await pass(c);
+      assert.ok(store.budgets.alerts().length > 0, 'an alert was due');
+      assert.equal(await c.releaseAll('shutting down'), 1);
+      assert.ok(!messages().includes('could not carry out intent'), messages().join(', '));
+      assert.ok(!messages().includes('could not list instances to release'));
+      assert.deepEqual([...provider.instances.keys()], ['theirs']);
+      const ignored = logs.lines().filter((l) => l.message === 'ignored foreign instances');
+      assert.deepEqual(ignored.at(-1)?.instanceIds, ['theirs'], 'releaseAll names what it left alone');
+      assert.deepEqual(ignored.at(-1)?.providerId, 'fake:test');
+    });
+
+    it('releases only agents not yet terminated', async () => {
+      const c = controller();
+      const [first, second] = await registeredAgents(c, 2);
+      // The first agent's task is cancelled: idle, it is released after 60 s (its relaunch's minimum bill).
+      const [task] = store.tasks.list({ states: ['placed'] }).filter((t) => t.agentId === first!.id);
+      store.tasks.cancel(task!.id, 'test', clock.now());
+      clock.advance(60_000);
+      await pass(c);
+      assert.equal(store.agents.get(first!.id)!.state, 'terminated');
+      assert.equal(await c.releaseAll('shutting down'), 1, 'only the second agent');
+      assert.equal(store.agents.get(second!.id)!.state, 'terminated');
+    });
+
+    it('while paused, carries out a terminate a crash left open', async () => {
+      const c = controller();
+      const [agent] = await registeredAgents(c, 1);
+      store.intents.insert({
+        id: '0b5c1f4e-0000-4000-8000-0000000000cc',
+        kind: 'terminate',
+        providerId: provider.id,
+        instanceIds: [agent!.instanceId!],
+        reason: 'written before a crash',
+        state: 'pending',
+        createdAtMs: clock.now(),
+        updatedAtMs: clock.now(),
+        attempts: 0,
+        error: '',
+      });
+      store.policy.set({ ...store.policy.get(), paused: true }, 'test', clock.now());
+      clock.advance(1_000);
+      await pass(c);
+      assert.equal(store.intents.get('0b5c1f4e-0000-4000-8000-0000000000cc')!.state, 'done');
+      assert.equal(provider.instances.size, 0);
+    });
+
+    it('works with a pool that explains nothing', async () => {
+      const pool = new BuiltinPool({ store: asyncOf(store), logger: silentLogger(), lostAfterMs: 3_600_000 });
+      Object.assign(pool, { explainWaiting: undefined });
+      const [task] = store.tasks.insert([newTask()], clock.now());
+      clock.advance(5_000);
+      assert.equal((await pass(controller({ pool }))).launches.length, 1);
+      assert.equal(store.tasks.get(task!.id)!.reason, 'waits for f.small being launched');
+    });
+
+    it('logs each task that starts waiting once, over a queue longer than one write', async () => {
+      store.budgets.set({ name: 'ml-zero', scope: { kind: 'team', team: 'ml' }, period: 'hour', capMicros: 1, onCap: 'preempt' }, 'test', clock.now());
+      const tasks = store.tasks.insert(Array.from({ length: 1_001 }, () => newTask()), clock.now());
+      clock.advance(5_000);
+      await pass(controller());
+      const logged = logs.lines().filter((l) => l.message === 'task waits').map((l) => String(l.taskId));
+      assert.equal(logged.length, 1_001);
+      assert.deepEqual(new Set(logged), new Set(tasks.map((t) => t.id)));
+    });
+
+    it("drops a provider's offerings it no longer lists, while keeping those of one that failed to list", async () => {
+      const a1 = offering({ providerId: 'fake:a', provider: 'fake', instanceType: 'a.small', pricePerHourMicros: 90_000 });
+      const bOld = offering({ providerId: 'fake:b', provider: 'fake', instanceType: 'b.old', pricePerHourMicros: 50_000 });
+      const bNew = offering({ providerId: 'fake:b', provider: 'fake', instanceType: 'b.new', pricePerHourMicros: 95_000 });
+      const a = new FakeProvider({ id: 'fake:a', offerings: [a1], now: () => clock.now() });
+      const b = new FakeProvider({ id: 'fake:b', offerings: [bOld], now: () => clock.now() });
+      const c = controller({ providers: [a, b], settings: { offeringsEveryPasses: 2 } });
+      await c.runPass();
+      a.failNext('offerings', new Error('throttled'));
+      b.offerings = async () => [bNew];
+      store.tasks.insert([newTask()], clock.now() - 5_000);
+      const second = await pass(c);
+      assert.deepEqual(second.launches.map((l) => l.offering.instanceType), ['a.small']);
+    });
+
+    it('doubles the refusal backoff by default (60 s, then 120 s)', async () => {
+      const e = new FakeProvider({ id: 'fake:e', offerings: [offering({ providerId: 'fake:e', provider: 'fake', instanceType: 'e.small' })], now: () => clock.now() });
+      for (let i = 0; i < 2; i++) e.failNext('launch', new RefusedError('no subnet', { scope: 'provider', code: 'NoSubnet' }));
+      const c = controller({ providers: [e] });
+      store.tasks.insert([newTask()], clock.now() - 5_000);
+      await pass(c);
+      assert.equal(c.breakers()[0]!.retryAtMs, clock.now() + 60_000);
+      clock.advance(60_000);
+      await pass(c);
+      assert.equal(e.launchCalls().length, 2);
+      assert.equal(c.breakers()[0]!.retryAtMs, clock.now() + 120_000);
+    });
+
+    it('logs who closed the breakers it retried', async () => {
+      const e = new FakeProvider({ id: 'fake:e', offerings: [offering({ providerId: 'fake:e', provider: 'fake', instanceType: 'e.small' })], now: () => clock.now() });
+      e.failNext('launch', new RefusedError('no subnet', { scope: 'provider', code: 'NoSubnet' }));
+      const c = controller({ providers: [e] });
+      store.tasks.insert([newTask()], clock.now() - 5_000);
+      await pass(c);
+      c.retryProvider('fake:e', 'ops');
+      const closed = logs.lines().find((l) => l.message === 'closed launch breaker');
+      assert.equal(closed?.reason, 'retried by ops');
     });
   });
 });

@@ -1150,5 +1150,20 @@ describe('controller (behaviour its mutants showed untested)', () => {
       const closed = logs.lines().find((l) => l.message === 'closed launch breaker');
       assert.equal(closed?.reason, 'retried by ops');
     });
+
+    it('a controller that starts with an agent already idle reads its boot time and releases it at that much idle', async () => {
+      const slowBoot = offering({ ...small, bootMs: 90_000 });
+      provider = new FakeProvider({ offerings: [slowBoot], now: () => clock.now() });
+      const first = controller({ holderId: 'first' });
+      const [agent] = await registeredAgents(first, 1);
+      for (const t of store.tasks.list({ states: ['pending', 'placed'] })) store.tasks.cancel(t.id, 'test', clock.now());
+      await first.stop();
+      const idleSince = store.agents.get(agent!.id)!.idleSinceMs!;
+      // A new controller (nothing read yet) whose first pass finds the agent idle for 90 s: its relaunch's cost.
+      clock.set(idleSince + 90_000);
+      const second = controller({ holderId: 'second' });
+      await pass(second);
+      assert.equal(store.agents.get(agent!.id)!.state, 'terminated');
+    });
   });
 });

@@ -1019,6 +1019,8 @@ describe('controller (behaviour its mutants showed untested)', () => {
       await c.runPass();
       await waitFor('the launch call', () => answer !== undefined, { intervalMs: 1 });
       const stopping = c.stop();
+      // A turn of the event loop: stop has stopped its loop and is waiting for the call (aborting it would come first).
+      await new Promise((resolve) => setImmediate(resolve));
       answer!();
       await stopping;
       assert.deepEqual(store.intents.launches(0).map((i) => i.state), ['done'], 'the call ended as the cloud answered');
@@ -1049,11 +1051,13 @@ describe('controller (behaviour its mutants showed untested)', () => {
       clock.advance(10_000);
       await pass(c);
       assert.ok(store.budgets.alerts().length > 0, 'an alert was due');
+      const ignoredBefore = logs.lines().filter((l) => l.message === 'ignored foreign instances').length;
       assert.equal(await c.releaseAll('shutting down'), 1);
       assert.ok(!messages().includes('could not carry out intent'), messages().join(', '));
       assert.ok(!messages().includes('could not list instances to release'));
       assert.deepEqual([...provider.instances.keys()], ['theirs']);
       const ignored = logs.lines().filter((l) => l.message === 'ignored foreign instances');
+      assert.equal(ignored.length, ignoredBefore + 1);
       assert.deepEqual(ignored.at(-1)?.instanceIds, ['theirs'], 'releaseAll names what it left alone');
       assert.deepEqual(ignored.at(-1)?.providerId, 'fake:test');
     });
@@ -1164,6 +1168,18 @@ describe('controller (behaviour its mutants showed untested)', () => {
       const second = controller({ holderId: 'second' });
       await pass(second);
       assert.equal(store.agents.get(agent!.id)!.state, 'terminated');
+    });
+
+    it('without an observer, reconciles and releases past foreign instances all the same', async () => {
+      provider.listIgnoresCluster = true;
+      provider.addStray('theirs', 'another-cluster', clock.now());
+      const c = controller();
+      await registeredAgents(c, 1);
+      provider.addStray('ours-unknown', CLUSTER, clock.now());
+      assert.equal(await c.releaseAll('shutting down'), 2, 'the known agent and the unknown instance of the cluster');
+      assert.deepEqual([...provider.instances.keys()], ['theirs']);
+      const troubles = logs.lines().filter((l) => l.level === 'error' || String(l.message).startsWith('could not'));
+      assert.deepEqual(troubles, []);
     });
   });
 });

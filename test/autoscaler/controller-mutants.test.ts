@@ -12,6 +12,7 @@ import { afterEach, beforeEach, describe, it } from 'mocha';
 import { Controller, type ControllerObserver, type ControllerSettings } from '../../src/autoscaler/controller.ts';
 import { ManualClock } from '../../src/core/clock.ts';
 import { CapacityError, NotFoundError, RefusedError } from '../../src/core/errors.ts';
+import type { Instance } from '../../src/core/instance.ts';
 import { INTERRUPTION_REASON } from '../../src/core/interruption.ts';
 import { offeringKey } from '../../src/core/offering.ts';
 import { resources } from '../../src/core/resources.ts';
@@ -22,6 +23,7 @@ import type { Pool } from '../../src/pool/pool.ts';
 import type { AsyncStore } from '../../src/store/async-store.ts';
 import { LeaseTenure, fencedStore } from '../../src/store/fenced-store.ts';
 import { LABEL_INSTANCE_TYPE } from '../../src/providers/local/offerings.ts';
+import type { CallOptions, LaunchRequest } from '../../src/providers/provider.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { NewTask, Store } from '../../src/store/store.ts';
 import { offering, policy } from '../fakes/builders.ts';
@@ -194,7 +196,7 @@ describe('controller (behaviour its mutants showed untested)', () => {
 
     it('with abortCalls, aborts a cloud call in flight and leaves its intent open for the next start', async () => {
       // A launch that answers only when its call is aborted.
-      provider.launch = (request, opts) => {
+      provider.launch = (request: LaunchRequest, opts?: CallOptions): Promise<Instance[]> => {
         provider.calls.push({ method: 'launch', arg: request });
         return new Promise((_resolve, reject) => {
           opts?.signal?.addEventListener('abort', () => reject(opts.signal!.reason as Error));
@@ -455,12 +457,12 @@ describe('controller (behaviour its mutants showed untested)', () => {
       const pool = new BuiltinPool({ store: asyncOf(store), logger: silentLogger(), lostAfterMs: 3_600_000 });
       let fail = true;
       const observe = pool.observe.bind(pool);
-      pool.observe = async (nowMs) => {
+      pool.observe = async () => {
         if (fail) {
           fail = false;
           throw new Error('observe broke');
         }
-        return observe(nowMs);
+        return observe();
       };
       const c = controller({ pool, settings: { passIntervalMs: 600_000 } });
       started.push(c);
@@ -1008,8 +1010,8 @@ describe('controller (behaviour its mutants showed untested)', () => {
     it('a plain stop lets a call in flight finish; abortCalls aborts it with the reason', async () => {
       let answer: (() => void) | undefined;
       const launch = provider.launch.bind(provider);
-      provider.launch = (request, opts) =>
-        new Promise((resolve, reject) => {
+      provider.launch = (request: LaunchRequest, opts?: CallOptions): Promise<Instance[]> =>
+        new Promise<Instance[]>((resolve, reject) => {
           opts?.signal?.addEventListener('abort', () => reject(opts.signal!.reason as Error));
           answer = () => resolve(launch(request));
         });
@@ -1027,7 +1029,7 @@ describe('controller (behaviour its mutants showed untested)', () => {
     });
 
     it('names the abort as the reason of the aborted call', async () => {
-      provider.launch = (request, opts) => {
+      provider.launch = (request: LaunchRequest, opts?: CallOptions): Promise<Instance[]> => {
         provider.calls.push({ method: 'launch', arg: request });
         return new Promise((_resolve, reject) => {
           opts?.signal?.addEventListener('abort', () => reject(opts.signal!.reason as Error));

@@ -1183,5 +1183,36 @@ describe('controller (behaviour its mutants showed untested)', () => {
       const troubles = logs.lines().filter((l) => l.level === 'error' || String(l.message).startsWith('could not'));
       assert.deepEqual(troubles, []);
     });
+
+    it('an open launch does not keep its instances from scale-down: only open terminates do', async () => {
+      const [task] = store.tasks.insert([newTask()], clock.now());
+      clock.advance(5_000);
+      const c = controller();
+      await pass(c);
+      const [agent] = store.agents.list({ states: ['provisioning'] });
+      store.tasks.cancel(task!.id, 'test', clock.now());
+      // A launch still open that names the agent's instance (as one reconcile found half launched), held by a pause.
+      store.intents.insert({
+        id: '0b5c1f4e-0000-4000-8000-0000000000dd',
+        kind: 'launch',
+        providerId: provider.id,
+        offering: small,
+        count: 2,
+        owners: [],
+        reason: 'half launched',
+        state: 'pending',
+        instanceIds: [agent!.instanceId!],
+        createdAtMs: clock.now(),
+        updatedAtMs: clock.now(),
+        attempts: 1,
+        error: '',
+      });
+      store.policy.set({ ...store.policy.get(), paused: true }, 'test', clock.now());
+      // It never registered: past maxProvisionMs (600 s) it goes.
+      clock.advance(600_000);
+      const report = await pass(c);
+      assert.deepEqual(report.terminates.map((t) => t.agentId), [agent!.id]);
+      assert.equal(provider.instances.has(agent!.instanceId!), false);
+    });
   });
 });

@@ -840,6 +840,21 @@ describe('controller (behaviour its mutants showed untested)', () => {
       assert.deepEqual([warn?.providerId, warn?.error], ['fake:test', 'DescribeInstances timed out']);
     });
 
+    it("names a listed instance's agent in its terminate decision, even one the store already calls terminated", async () => {
+      const c = controller();
+      const [agent] = await registeredAgents(c, 1);
+      // Its terminate went through on our side, but the cloud still lists the instance (a delete that did not take).
+      store.agents.setState(agent!.id, 'draining', 'test', clock.now());
+      store.agents.setState(agent!.id, 'terminated', 'test', clock.now());
+      assert.equal(await c.releaseAll('shutting down'), 1);
+      const decided = logs.lines().filter((l) => l.message === 'decided terminate');
+      assert.deepEqual(
+        decided.map((l) => [l.instanceId, l.agentId, l.reason]),
+        [[agent!.instanceId, agent!.id, 'shutting down']],
+      );
+      assert.equal(provider.instances.size, 0);
+    });
+
     it('does not terminate again what an open terminate intent covers, and carries that intent out', async () => {
       const c = controller();
       const [agent] = await registeredAgents(c, 2);

@@ -57,12 +57,13 @@ describe('controller: a pass plans in slices', () => {
 
   /** One pass over a fresh store with `count` due tasks (1,000); counts the event loop's turns during it. */
   async function onePass(
-    planSliceMs: number,
+    planSliceMs: number | undefined,
     {
       count = 1_000,
       maxInstances = 2_000,
       zones = [] as readonly string[],
       pause = undefined as (() => Promise<void>) | undefined,
+      task = burstTask,
     } = {},
   ): Promise<{ report: PassReport; turns: number; store: Store; noteTurns: number[]; launchTurns: number[]; completeTurns: number[]; releaseTurns: number[]; feedTurns: number[]; expireTurns: number[] }> {
     const dir = mkdtempSync(join(tmpdir(), 'spillway-sliced-'));
@@ -76,7 +77,7 @@ describe('controller: a pass plans in slices', () => {
       clock.now(),
     );
     store.tasks.insert(
-      Array.from({ length: count }, (_, i) => burstTask(i, zones)),
+      Array.from({ length: count }, (_, i) => task(i, zones)),
       clock.now(),
     );
     clock.advance(1_000);
@@ -196,6 +197,29 @@ describe('controller: a pass plans in slices', () => {
       sliced.turns - atOnce.turns >= OFFERINGS.length / 32,
       `${sliced.turns} turns sliced, ${atOnce.turns} planning at once`,
     );
+  });
+
+  it('plans in slices of 10 ms by default: a plan of 3,000 tasks over hundreds of offerings pauses on its way', async () => {
+    // Planning this much takes about 100 ms on a 2-core VM, ten slices of 10 ms; the
+    // pass's own steps pause as often either way, so the plan's slices are the difference.
+    const pausesOf = async (planSliceMs: number | undefined): Promise<{ pauses: number; report: PassReport }> => {
+      let pauses = 0;
+      const pause = (): Promise<void> => {
+        pauses++;
+        return new Promise((resolve) => setImmediate(resolve));
+      };
+      // Shapes of every size: hundreds of classes to pack, not a few.
+      const varied = (i: number): NewTask => ({
+        ...burstTask(i),
+        resources: resources({ cpuMillis: 250 * (1 + (i % 16)), memoryMiB: 256 * (1 + (i % 23)) }),
+      });
+      const { report } = await onePass(planSliceMs, { count: 3_000, maxInstances: 5_000, pause, task: varied });
+      return { pauses, report };
+    };
+    const atOnce = await pausesOf(Infinity);
+    const byDefault = await pausesOf(undefined);
+    assert.deepEqual(decided(byDefault.report), decided(atOnce.report));
+    assert.ok(byDefault.pauses > atOnce.pauses, `${byDefault.pauses} pauses by default, ${atOnce.pauses} planning at once`);
   });
 
   it('takes the pause it is given between its stretches and the plan\'s slices, and decides the same', async () => {

@@ -141,6 +141,8 @@ export class Provisioner {
    * scale-down costs few cloud calls. Instances whose agent took work since the plan are left out (unless `force`).
    */
   async terminateAll(commands: readonly TerminateCommand[], opts: { force?: boolean } = {}): Promise<TerminateIntent[]> {
+    // Most passes terminate nothing: no transaction for them (on SQLite it would take the write lock for nothing).
+    if (commands.length === 0) return [];
     const { store, clock } = this.#opts;
     const now = clock.now();
     const intents = await store.transaction(async (): Promise<TerminateIntent[]> => {

@@ -791,6 +791,47 @@ describe('controller (behaviour its mutants showed untested)', () => {
     });
   });
 
+  describe('the fence check', () => {
+    it('without a tenure, runs no empty transaction (before a cloud call, or to terminate nothing)', async () => {
+      // The store as the controller sees it, counting transactions in which no repository method was called.
+      const base = asyncOf(store);
+      let repoCalls = 0;
+      let empty = 0;
+      const counted = new Proxy(base, {
+        get(target, property) {
+          const value: unknown = Reflect.get(target, property);
+          if (property === 'transaction') {
+            return <T,>(fn: () => Promise<T>): Promise<T> => {
+              const before = repoCalls;
+              return target.transaction(async () => {
+                const result = await fn();
+                if (repoCalls === before) empty++;
+                return result;
+              });
+            };
+          }
+          if (typeof value !== 'object' || value === null) return value;
+          return new Proxy(value, {
+            get(repo, method) {
+              const f: unknown = Reflect.get(repo, method);
+              if (typeof f !== 'function') return f;
+              return (...args: unknown[]): unknown => {
+                repoCalls++;
+                return (f as (...a: unknown[]) => unknown).apply(repo, args);
+              };
+            },
+          });
+        },
+      });
+      const c = controller({ store: counted });
+      store.tasks.insert([newTask()], clock.now());
+      clock.advance(5_000);
+      await pass(c);
+      assert.equal(provider.calls.filter((call) => call.method === 'launch').length, 1, 'the pass launched');
+      assert.equal(empty, 0);
+    });
+  });
+
   describe('releaseAll', () => {
     it('gives up open launches, terminates known and unknown instances of the cluster, and never a foreign one', async () => {
       const foreign: [string, number][] = [];

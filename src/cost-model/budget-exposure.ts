@@ -137,7 +137,9 @@ export class AgentExposure {
       this.tasks.filter((t) => !this.stoppedTaskIds.has(t.taskId)),
       this.idle,
     );
-    return Math.ceil(now * this.stopMicros + after * (this.keepMicros - this.stopMicros));
+    // The whole span at today's fraction, corrected after the stop by the change in fraction: with no change (the
+    // stopped tasks were not the scope's) the correction is exactly 0 and this is the line above's figure, bit for bit.
+    return Math.ceil(now * this.keepMicros + (after - now) * (this.keepMicros - this.stopMicros));
   }
 
   /** Whether `scope` could be charged anything on this agent. */

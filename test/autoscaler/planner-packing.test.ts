@@ -1,0 +1,186 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'mocha';
+import type { TaskGroup } from '../../src/autoscaler/planner-groups.ts';
+import { pack, packSteps } from '../../src/autoscaler/planner-packing.ts';
+import type { PackingInput } from '../../src/autoscaler/planner-packing-types.ts';
+import type { Offering } from '../../src/core/offering.ts';
+import { offering } from '../fakes/builders.ts';
+
+/**
+ * The packer (planner-packing.ts) on small hand-worked inputs: which tasks are unfit, how many instances of which
+ * offering it chooses and how ties are broken, the one-type baseline, and which packings it remembers. Each expected
+ * plan is worked out by hand in the comments (a task's value: its cheapest price of its dominant share of an offering).
+ */
+
+function off(instanceType: string, cpuMillis: number, memoryMiB: number, price: number, gpus = 0, netMbps = 0): Offering {
+  return offering({ instanceType, capacity: { cpuMillis, memoryMiB, gpus, netMbps }, pricePerHourMicros: price });
+}
+
+function group(cpuMillis: number, memoryMiB: number, opts: { classIndex?: number; priority?: number; gpus?: number; netMbps?: number } = {}): TaskGroup {
+  const { classIndex = 0, priority = 0, gpus = 0, netMbps = 0 } = opts;
+  return { key: `g-${cpuMillis}-${memoryMiB}-${gpus}-${netMbps}-${classIndex}-${priority}`, classIndex, priority, size: { cpuMillis, memoryMiB, gpus, netMbps }, tasks: [] };
+}
+
+function input(groups: TaskGroup[], counts: number[], offerings: Offering[], eligibility?: Uint8Array, classCount = 1): PackingInput {
+  return { groups, counts, offerings, eligibility: eligibility ?? new Uint8Array(classCount * offerings.length).fill(1), classCount };
+}
+
+/** The plan as offering names and contents, for readable comparisons. */
+function shape(offerings: readonly Offering[], packing: ReturnType<typeof pack>): string[] {
+  return packing.patterns.map(
+    (p) => `${p.times} x ${offerings[p.offering]!.instanceType} [${p.items.map((i) => `g${i.group}:${i.count}`).join(' ')}]`,
+  );
+}
+
+describe('planner packing', () => {
+  it('sets aside the groups with tasks that fit no offering, and packs the rest', () => {
+    const offerings = [off('a', 2000, 4096, 100)];
+    // g1 (4000 CPU) fits nothing and has 3 tasks: unfit. g2 fits nothing either but has no task: not reported.
+    const packing = pack(input([group(1000, 1024), group(4000, 1024), group(4000, 2048)], [2, 3, 0], offerings));
+    assert.deepEqual(packing.unfit, [1]);
+    assert.deepEqual(shape(offerings, packing), ['1 x a [g0:2]']);
+    assert.equal(packing.costPerHourMicros, 100);
+  });
+
+  it('plans nothing, at no cost, when no task fits', () => {
+    const offerings = [off('a', 2000, 4096, 100)];
+    const packing = pack(input([group(4000, 1024)], [2], offerings));
+    assert.deepEqual(packing, { patterns: [], unfit: [0], costPerHourMicros: 0 });
+  });
+
+  it('repeats an instance while enough tasks are left, then packs the rest on the best offering for it', () => {
+    // Ten 1000/1024 tasks; a (2000/4096) 100, b (4000/8192) 190. Value: b's quarter, 47.5. b holds 4 (190 per 190 of
+    // value), a 2 (100 per 95): b, twice (8 tasks). Two left: a holds both at 100 per 95, b at 190 per 95: a.
+    // 480 in all; one type alone costs 500 (five a) or 570 (three b).
+    const offerings = [off('a', 2000, 4096, 100), off('b', 4000, 8192, 190)];
+    const packing = pack(input([group(1000, 1024)], [10], offerings));
+    assert.deepEqual(shape(offerings, packing), ['2 x b [g0:4]', '1 x a [g0:2]']);
+    assert.equal(packing.costPerHourMicros, 480);
+    assert.deepEqual(packing.unfit, []);
+  });
+
+  it('breaks a tie of price per value to the cheaper offering', () => {
+    // Four 1000/1024 tasks, each worth 50 on a (2000/4096, 100) and on b (4000/8192, 200): a holds 2 for 100, b 4 for
+    // 200, the same price per value: a, twice.
+    const offerings = [off('a', 2000, 4096, 100), off('b', 4000, 8192, 200)];
+    const packing = pack(input([group(1000, 1024)], [4], offerings));
+    assert.deepEqual(shape(offerings, packing), ['2 x a [g0:2]']);
+    assert.equal(packing.costPerHourMicros, 200);
+  });
+
+  it('breaks a tie of price per value and of price to the offering listed first', () => {
+    // Two 1000/1024 tasks; x (2000/8192) and y (4000/2048) both cost 100 and both hold the two tasks (x by CPU, y by
+    // memory): x, listed first.
+    const offerings = [off('x', 2000, 8192, 100), off('y', 4000, 2048, 100)];
+    const packing = pack(input([group(1000, 1024)], [2], offerings));
+    assert.deepEqual(shape(offerings, packing), ['1 x x [g0:2]']);
+    // Listed the other way round, y.
+    const swapped = [offerings[1]!, offerings[0]!];
+    assert.deepEqual(shape(swapped, pack(input([group(1000, 1024)], [2], swapped))), ['1 x y [g0:2]']);
+  });
+
+  it('keeps the one-type plan when it is cheaper than its own', () => {
+    // Three 1000/1024 tasks; a (2000/4096) 100, b (4000/8192) 190. The greedy takes a for two (100 per 95 of value
+    // against b's 190 per 142.5), then a for the last: 200. One b holds all three: 190.
+    const offerings = [off('a', 2000, 4096, 100), off('b', 4000, 8192, 190)];
+    const packing = pack(input([group(1000, 1024)], [3], offerings));
+    assert.deepEqual(shape(offerings, packing), ['1 x b [g0:3]']);
+    assert.equal(packing.costPerHourMicros, 190);
+  });
+
+  it('chooses among more than 48 offerings the one with the least price per value', () => {
+    // 60 offerings, each bigger than the one before: offering i holds i + 1 tasks of 1000/1024 and costs
+    // 100 (i + 1) + 5, except o40 at 4100 (still between o39 at 4005 and o41 at 4205). Per task o40 costs 100, every
+    // other more: 41 tasks go on one o40. A task of another class that only z (2000/2048 at 20, first) may run keeps
+    // the one-type plan out (no offering runs both classes); it goes on z.
+    const offerings = [off('z', 2000, 2048, 20)];
+    for (let i = 0; i < 60; i++) offerings.push(off(`o${i}`, 1000 * (i + 1), 1024 * (i + 1), i === 40 ? 4100 : 100 * (i + 1) + 5));
+    const eligibility = new Uint8Array(2 * offerings.length);
+    for (let o = 1; o < offerings.length; o++) eligibility[o] = 1;
+    eligibility[offerings.length] = 1;
+    const groups = [group(1000, 1024), group(1000, 1024, { classIndex: 1 })];
+    const packing = pack(input(groups, [41, 1], offerings, eligibility, 2));
+    assert.deepEqual(shape(offerings, packing).sort(), ['1 x o40 [g0:41]', '1 x z [g1:1]']);
+    assert.equal(packing.costPerHourMicros, 4100 + 20);
+  });
+
+  describe('remembered packings', () => {
+    it('remembers plans of up to 8 groups and 64 tasks, and no larger one', () => {
+      const offerings = [off('a', 2000, 4096, 100), off('b', 4000, 8192, 190)];
+      const groups = (n: number): TaskGroup[] => [...Array(n).keys()].map((i) => group(100 + i, 128));
+      const again = (i: PackingInput): PackingInput => ({ ...i, counts: [...(i.counts as number[])], eligibility: Uint8Array.from(i.eligibility) });
+      const eight = input(groups(8), Array(8).fill(1), offerings);
+      assert.equal(pack(again(eight)), pack(eight));
+      const nine = input(groups(9), Array(9).fill(1), offerings);
+      const first = pack(nine);
+      const second = pack(again(nine));
+      assert.notEqual(second, first);
+      assert.deepEqual(second, first);
+      const tasks64 = input([group(100, 128)], [64], offerings);
+      assert.equal(pack(again(tasks64)), pack(tasks64));
+      const tasks65 = input([group(100, 128)], [65], offerings);
+      const p65 = pack(tasks65);
+      assert.notEqual(pack(again(tasks65)), p65);
+      // 65 tasks of 100 millis and 128 MiB: b holds 40 (190), a 20 (100). The greedy's b + a + a costs 390; two b
+      // (40 and 25, the one-type plan) cost 380.
+      assert.deepEqual(shape(offerings, p65), ['1 x b [g0:40]', '1 x b [g0:25]']);
+      assert.equal(p65.costPerHourMicros, 380);
+    });
+
+    it('tells apart inputs that differ only in GPUs or only in network', () => {
+      // a (2000/4096, 1000 Mbps) 100; g (one GPU) 300; n (10,000 Mbps) 150. Same offerings for all three inputs.
+      const offerings = [off('a', 2000, 4096, 100, 0, 1000), off('n', 2000, 4096, 150, 0, 10_000), off('g', 2000, 4096, 300, 1, 1000)];
+      const plain = pack(input([group(1000, 1024)], [2], offerings));
+      assert.deepEqual(shape(offerings, plain), ['1 x a [g0:2]']);
+      // 600 Mbps each: a holds one (two a: 200), n both (150).
+      const net = pack(input([group(1000, 1024, { netMbps: 600 })], [2], offerings));
+      assert.deepEqual(shape(offerings, net), ['1 x n [g0:2]']);
+      // One GPU each: only g, one per instance.
+      const gpu = pack(input([group(1000, 1024, { gpus: 1 })], [2], offerings));
+      assert.deepEqual(shape(offerings, gpu), ['2 x g [g0:1]']);
+    });
+
+    it('remembers a plan per eligibility for the same groups', () => {
+      // s (2000/4096) 60 and a (same) 100: with both allowed, s; with s refused, a.
+      const offerings = [off('s', 2000, 4096, 60), off('a', 2000, 4096, 100)];
+      const both = input([group(1000, 1024)], [2], offerings, Uint8Array.of(1, 1));
+      const onlyA = input([group(1000, 1024)], [2], offerings, Uint8Array.of(0, 1));
+      const p1 = pack(both);
+      const p2 = pack(onlyA);
+      assert.deepEqual(shape(offerings, p1), ['1 x s [g0:2]']);
+      assert.deepEqual(shape(offerings, p2), ['1 x a [g0:2]']);
+      assert.equal(pack(input([group(1000, 1024)], [2], offerings, Uint8Array.of(1, 1))), p1);
+      assert.equal(pack(input([group(1000, 1024)], [2], offerings, Uint8Array.of(0, 1))), p2);
+    });
+
+    it('drops every remembered plan over a table once 4,096 are kept and another comes', () => {
+      const offerings = [off('a', 100_000, 131_072, 100)];
+      // 4,096 distinct inputs: one group of 1 to 64 tasks of 1 to 64 x 10 millis.
+      const at = (i: number): PackingInput => input([group(10 * (1 + (i % 64)), 16)], [1 + Math.floor(i / 64)], offerings);
+      const first = pack(at(0));
+      for (let i = 1; i < 4096; i++) pack(at(i));
+      // 4,096 kept: the first is still there.
+      assert.equal(pack(at(0)), first);
+      // The 4,097th drops them all: the first is computed again.
+      pack(input([group(5, 16)], [1], offerings));
+      const recomputed = pack(at(0));
+      assert.notEqual(recomputed, first);
+      assert.deepEqual(recomputed, first);
+      // ... and remembered again.
+      assert.equal(pack(at(0)), recomputed);
+    });
+  });
+
+  it('in steps: a remembered plan is answered without a pause; a new one pauses after building its model', () => {
+    const offerings = [off('a', 2000, 4096, 100), off('b', 4000, 8192, 190)];
+    const steps = packSteps(input([group(1000, 1024)], [10], offerings));
+    const firstStep = steps.next();
+    assert.equal(firstStep.done, false);
+    let next = steps.next();
+    while (!next.done) next = steps.next();
+    assert.equal(next.value.costPerHourMicros, 480);
+    const again = packSteps(input([group(1000, 1024)], [10], offerings)).next();
+    assert.equal(again.done, true);
+    assert.equal(again.value, next.value);
+  });
+});

@@ -183,4 +183,35 @@ describe('planner packing', () => {
     assert.equal(again.done, true);
     assert.equal(again.value, next.value);
   });
+
+  it('fills what the head group leaves with a group that fits it exactly, in every dimension; items by group index', () => {
+    // X (4000 / 8192 / 2 GPUs / 2000 Mbps) 1000 may run class 0; Z (1000 / 2048 / 1 / 500) 10 only class 1.
+    // g1 (3000 / 6144 / 1 / 1500) heads an X; what it leaves (1000 / 2048 / 1 / 500) is exactly g0's size, and exactly
+    // the smallest size of any group left (g2's, the class-1 group): g0 still goes in. g2 goes on Z. No offering runs
+    // both classes, so there is no one-type plan. Split, the two X would cost 2010.
+    const offerings = [off('Z', 1000, 2048, 10, 1, 500), off('X', 4000, 8192, 1000, 2, 2000)];
+    const groups = [
+      group(1000, 2048, { gpus: 1, netMbps: 500 }),
+      group(3000, 6144, { gpus: 1, netMbps: 1500 }),
+      group(1000, 2048, { gpus: 1, netMbps: 500, classIndex: 1 }),
+    ];
+    const packing = pack(input(groups, [1, 1, 1], offerings, Uint8Array.of(0, 1, 1, 0), 2));
+    assert.deepEqual(shape(offerings, packing), ['1 x X [g0:1 g1:1]', '1 x Z [g2:1]']);
+    assert.equal(packing.costPerHourMicros, 1010);
+  });
+
+  it('in steps: pauses after building its model and after every instance but the first of each greedy run', () => {
+    // The ten-task plan above: each of the 7 variants' greedy chooses two instances (one pause), none re-packs a tail
+    // (a single under-filled instance), and the one-type check over 2 offerings ends no slice: 1 + 7 pauses.
+    const offerings = [off('a', 2000, 4096, 100), off('b', 4000, 8192, 190)];
+    const steps = packSteps(input([group(1000, 1024)], [10], offerings));
+    let pauses = 0;
+    let next = steps.next();
+    while (!next.done) {
+      pauses++;
+      next = steps.next();
+    }
+    assert.equal(pauses, 8);
+    assert.equal(next.value.costPerHourMicros, 480);
+  });
 });

@@ -32,6 +32,44 @@ function shape(offerings: readonly Offering[], packing: ReturnType<typeof pack>)
   );
 }
 
+/**
+ * The least cost of any plan for `tasks` (CPU, memory, GPU vectors) over `offerings`, by exhaustive search: each task,
+ * largest first, goes into each open instance it fits or a new instance of each offering it fits; a branch is cut once
+ * it costs as much as the best plan found. Independent of the packer; for a dozen tasks or so.
+ */
+function optimum(offerings: readonly Offering[], tasks: readonly (readonly number[])[]): number {
+  const caps = offerings.map((o) => [o.capacity.cpuMillis, o.capacity.memoryMiB, o.capacity.gpus]);
+  const sorted = [...tasks].sort((a, b) => b[0]! + b[1]! + 1e6 * b[2]! - (a[0]! + a[1]! + 1e6 * a[2]!));
+  const fits = (t: readonly number[], free: readonly number[]): boolean => t.every((x, d) => x <= free[d]!);
+  const bins: { o: number; free: number[] }[] = [];
+  let best = Infinity;
+  const search = (i: number, cost: number): void => {
+    if (cost >= best) return;
+    if (i === sorted.length) {
+      best = cost;
+      return;
+    }
+    const t = sorted[i]!;
+    const tried = new Set<string>();
+    for (const bin of bins) {
+      const key = `${bin.o}:${bin.free.join(',')}`;
+      if (!fits(t, bin.free) || tried.has(key)) continue;
+      tried.add(key);
+      t.forEach((x, d) => (bin.free[d]! -= x));
+      search(i + 1, cost);
+      t.forEach((x, d) => (bin.free[d]! += x));
+    }
+    caps.forEach((cap, o) => {
+      if (!fits(t, cap)) return;
+      bins.push({ o, free: cap.map((c, d) => c - t[d]!) });
+      search(i + 1, cost + offerings[o]!.pricePerHourMicros);
+      bins.pop();
+    });
+  };
+  search(0, 0);
+  return best;
+}
+
 describe('planner packing', () => {
   it('sets aside the groups with tasks that fit no offering, and packs the rest', () => {
     const offerings = [off('a', 2000, 4096, 100)];
@@ -213,5 +251,45 @@ describe('planner packing', () => {
     }
     assert.equal(pauses, 8);
     assert.equal(next.value.costPerHourMicros, 480);
+  });
+
+  describe('finds the least-cost plan (by exhaustive search) on small inputs where one part of it is needed', () => {
+    /** Offerings as [CPU, memory, GPUs, price], cheapest first; groups as [CPU, memory, GPUs] with their counts. */
+    function check(offs: number[][], groups: number[][], counts: number[]): ReturnType<typeof pack> {
+      const offerings = offs.map(([c, m, g, p], i) => off(`o${i}`, c!, m!, p!, g!));
+      const taskGroups = groups.map(([c, m, g]) => group(c!, m!, { gpus: g! }));
+      const packing = pack(input(taskGroups, counts, offerings));
+      const tasks = groups.flatMap((g, i) => Array<number[]>(counts[i]!).fill(g));
+      assert.equal(packing.costPerHourMicros, optimum(offerings, tasks));
+      // The plan holds every task once, within each instance's capacity.
+      const placed = new Array<number>(groups.length).fill(0);
+      for (const p of packing.patterns) {
+        const used = [0, 0, 0];
+        for (const item of p.items) {
+          placed[item.group]! += item.count * p.times;
+          groups[item.group]!.forEach((x, d) => (used[d]! += x * item.count));
+        }
+        used.forEach((u, d) => assert.ok(u <= offs[p.offering]![d]!, `pattern within o${p.offering} in dimension ${d}`));
+      }
+      assert.deepEqual(placed, counts);
+      assert.equal(packing.costPerHourMicros, packing.patterns.reduce((c, p) => c + offs[p.offering]![3]! * p.times, 0));
+      return packing;
+    }
+
+    it('a filler kept off an instance that would be too dear a home for it (mix limit): 1140', () => {
+      // Without the limit, the packer's plans cost 1300.
+      check([[3000, 1024, 0, 160], [5000, 13312, 0, 330], [1000, 9216, 0, 630], [5000, 11264, 2, 980]], [[500, 512, 0], [3000, 1024, 0], [1000, 2048, 1]], [6, 1, 1]);
+    });
+
+    it('the under-filled instances re-packed together, with every variant: 1200', () => {
+      // Without the re-packing, or with the current variant only, 1230.
+      check([[2000, 8192, 1, 140], [8000, 9216, 0, 250], [4000, 14336, 0, 290], [6000, 1024, 0, 680]], [[500, 512, 0], [2000, 2048, 0], [1000, 8192, 0]], [3, 5, 5]);
+    });
+
+    it('instances scored by price per task (count) as well as per value: 1460 and 990', () => {
+      // Scored by value only, 1560 and 1180.
+      check([[2000, 3072, 0, 260], [6000, 8192, 0, 790], [1000, 15360, 0, 820], [7000, 8192, 0, 940]], [[2000, 2048, 0], [1000, 1024, 0]], [4, 3]);
+      check([[4000, 9216, 0, 400], [4000, 15360, 0, 450], [5000, 13312, 0, 590], [1000, 12288, 0, 990]], [[4000, 4096, 0], [500, 512, 0]], [2, 2]);
+    });
   });
 });

@@ -286,6 +286,13 @@ describe('planner packing', () => {
       check([[2000, 8192, 1, 140], [8000, 9216, 0, 250], [4000, 14336, 0, 290], [6000, 1024, 0, 680]], [[500, 512, 0], [2000, 2048, 0], [1000, 8192, 0]], [3, 5, 5]);
     });
 
+    it('only single under-filled instances re-packed, and repeats as many as every group in them allows: 4000, 2000', () => {
+      // Repeated instances (times 2) in the re-packed tail would lose their copies' tasks; repeating by the group with
+      // the most tasks left would pack tasks that are not there (2100 for the second).
+      check([[6000, 3072, 0, 440], [1000, 3072, 0, 670], [3000, 16384, 2, 830], [5000, 14336, 0, 900]], [[2000, 2048, 0], [4000, 4096, 0], [1000, 1024, 0]], [5, 2, 5]);
+      check([[2000, 7168, 0, 280], [4000, 9216, 0, 350], [7000, 12288, 0, 600], [5000, 4096, 0, 700]], [[1000, 1024, 0], [2000, 2048, 0], [1000, 8192, 0]], [2, 2, 5]);
+    });
+
     it('instances scored by price per task (count) as well as per value: 1460 and 990', () => {
       // Scored by value only, 1560 and 1180.
       check([[2000, 3072, 0, 260], [6000, 8192, 0, 790], [1000, 15360, 0, 820], [7000, 8192, 0, 940]], [[2000, 2048, 0], [1000, 1024, 0]], [4, 3]);

@@ -142,6 +142,45 @@ describe('planner packing', () => {
     assert.equal(packing.costPerHourMicros, 4100 + 20);
   });
 
+  it('over more than 48 offerings, scores in full one found only by price per head task', () => {
+    // Thirty 1000-millis tasks (1 MiB). Eight small offerings first (1000 to 1007 millis, 1100 to 1170: one task
+    // each), then sixteen that hold two tasks but almost three (2975 to 2990 millis, 2700 to 2775), then B (3000
+    // millis, 3000: three tasks, 1000 a task), then 25 dearer ones. As if the demand were fluid, the sixteen near-three
+    // rank above B (2700 / 2.975 < 3000 / 3); per head task B ranks first. Ten B are the plan; the near-three would
+    // cost 1350 a task. A class-1 task only Z (first, 10) may run keeps the one-type plan out.
+    const offerings = [off('Z', 1000, 1024, 10)];
+    for (let i = 0; i < 8; i++) offerings.push(off(`s${i}`, 1000 + i, 1024 + i, 1100 + 10 * i));
+    for (let j = 0; j < 16; j++) offerings.push(off(`d${j}`, 2975 + j, 4096 + j, 2700 + 5 * j));
+    offerings.push(off('B', 3000, 4200, 3000));
+    for (let j = 0; j < 25; j++) offerings.push(off(`x${j}`, 3010 + j, 4300 + j, 3100 + 10 * j));
+    const eligibility = new Uint8Array(2 * offerings.length);
+    for (let o = 1; o < offerings.length; o++) eligibility[o] = 1;
+    eligibility[offerings.length] = 1;
+    const groups = [group(1000, 1), group(1000, 1024, { classIndex: 1 })];
+    const packing = pack(input(groups, [30, 1], offerings, eligibility, 2));
+    // Z's task is larger (1024 MiB): planned first.
+    assert.deepEqual(shape(offerings, packing), ['1 x Z [g1:1]', '10 x B [g0:3]']);
+    assert.equal(packing.costPerHourMicros, 30_010);
+  });
+
+  it('over more than 48 offerings, scores in full one found only by price per value of the demand left', () => {
+    // One 2000-millis head task and 29 fillers of 1000 (1 MiB each). 24 small offerings (2000 to 2023 millis, 1500 to
+    // 1523) hold the head alone: they are the cheapest and the best per head task. B (31000 millis, 20000) holds all
+    // thirty: the best per value of the demand left (20000 against 1500 x 31000 / 2000 = 23250 for a small one), and
+    // so it is in full: 20000 for all. 25 dearer ones follow (31100 millis and up, 30000 and up). Z as above.
+    const offerings = [off('Z', 1000, 1024, 10)];
+    for (let i = 0; i < 24; i++) offerings.push(off(`s${i}`, 2000 + i, 1024 + i, 1500 + i));
+    offerings.push(off('B', 31_000, 4096, 20_000));
+    for (let j = 0; j < 25; j++) offerings.push(off(`x${j}`, 31_100 + 100 * j, 4096 + j, 30_000 + 100 * j));
+    const eligibility = new Uint8Array(2 * offerings.length);
+    for (let o = 1; o < offerings.length; o++) eligibility[o] = 1;
+    eligibility[offerings.length] = 1;
+    const groups = [group(2000, 1), group(1000, 1), group(1000, 1024, { classIndex: 1 })];
+    const packing = pack(input(groups, [1, 29, 1], offerings, eligibility, 2));
+    assert.deepEqual(shape(offerings, packing), ['1 x B [g0:1 g1:29]', '1 x Z [g2:1]']);
+    assert.equal(packing.costPerHourMicros, 20_010);
+  });
+
   describe('remembered packings', () => {
     it('remembers plans of up to 8 groups and 64 tasks, and no larger one', () => {
       const offerings = [off('a', 2000, 4096, 100), off('b', 4000, 8192, 190)];

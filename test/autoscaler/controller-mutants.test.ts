@@ -31,6 +31,7 @@ import { FakeProvider } from '../fakes/fake-provider.ts';
 import { asyncOf } from '../helpers/async-store.ts';
 import { captureLogs, type LogCapture } from '../helpers/log-capture.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { newTask } from '../store/helpers.ts';
 
 const CLUSTER = 'mut-cluster';
 const small = offering({ providerId: 'fake:test', provider: 'fake', instanceType: 'f.small', pricePerHourMicros: 100_000 });
@@ -42,17 +43,6 @@ const medium = offering({
   pricePerHourMicros: 400_000,
 });
 
-function newTask(overrides: Partial<NewTask> = {}): NewTask {
-  return {
-    owner: { team: 'ml', project: 'p', job: 'j' },
-    resources: resources({ cpuMillis: 1000, memoryMiB: 1024 }),
-    priority: 0,
-    revocable: false,
-    constraints: {},
-    command: ['true'],
-    ...overrides,
-  };
-}
 
 function bigTask(): NewTask {
   return newTask({ resources: resources({ cpuMillis: 3000, memoryMiB: 6000 }) });

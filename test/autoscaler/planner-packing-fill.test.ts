@@ -1,34 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'mocha';
-import type { TaskGroup } from '../../src/autoscaler/planner-groups.ts';
 import { pack, packSteps } from '../../src/autoscaler/planner-packing.ts';
-import type { PackingInput } from '../../src/autoscaler/planner-packing-types.ts';
-import type { Offering } from '../../src/core/offering.ts';
-import { offering } from '../fakes/builders.ts';
+import { group, input, off, shape } from './packing-fixtures.ts';
 
 /**
  * How the packer fills one instance (planner-packing.ts, `fill`) in the dimensions the other packer tests leave alone:
  * tasks that take no CPU or no memory, GPUs and network as the limiting dimension, and how many slices a plan of
  * three instances per greedy run takes. Each expected plan is worked out by hand in the comments.
  */
-
-function off(instanceType: string, cpuMillis: number, memoryMiB: number, price: number, gpus = 0, netMbps = 0): Offering {
-  return offering({ instanceType, capacity: { cpuMillis, memoryMiB, gpus, netMbps }, pricePerHourMicros: price });
-}
-
-function group(cpuMillis: number, memoryMiB: number, gpus = 0, netMbps = 0): TaskGroup {
-  return { key: `g-${cpuMillis}-${memoryMiB}-${gpus}-${netMbps}`, classIndex: 0, priority: 0, size: { cpuMillis, memoryMiB, gpus, netMbps }, tasks: [] };
-}
-
-function input(groups: TaskGroup[], counts: number[], offerings: Offering[]): PackingInput {
-  return { groups, counts, offerings, eligibility: new Uint8Array(offerings.length).fill(1), classCount: 1 };
-}
-
-function shape(offerings: readonly Offering[], packing: ReturnType<typeof pack>): string[] {
-  return packing.patterns.map(
-    (p) => `${p.times} x ${offerings[p.offering]!.instanceType} [${p.items.map((i) => `g${i.group}:${i.count}`).join(' ')}]`,
-  );
-}
 
 describe('planner packing: filling an instance', () => {
   it('adds a task that takes no CPU to an instance whose CPU is all taken, and one that takes no memory likewise', () => {
@@ -46,12 +25,12 @@ describe('planner packing: filling an instance', () => {
   it('holds as many GPU tasks as its GPUs allow, and no filler whose GPUs the head left too few of', () => {
     // G (8000 / 16384, 4 GPUs) 500. Three tasks of 2 GPUs: two per instance, then one.
     const g = [off('G', 8000, 16384, 500, 4)];
-    const two = pack(input([group(1000, 1024, 2)], [3], g));
+    const two = pack(input([group(1000, 1024, { gpus: 2 })], [3], g));
     assert.deepEqual(shape(g, two), ['1 x G [g0:2]', '1 x G [g0:1]']);
     assert.equal(two.costPerHourMicros, 1000);
     // g0 (2000 / 8192, 2 GPUs) and g1 (1000 / 1024, 3 GPUs): 5 GPUs, so never together. The plan of the first variant
     // (GPUs first: g1 heads) is kept, as the others cost the same.
-    const apart = pack(input([group(2000, 8192, 2), group(1000, 1024, 3)], [1, 1], g));
+    const apart = pack(input([group(2000, 8192, { gpus: 2 }), group(1000, 1024, { gpus: 3 })], [1, 1], g));
     assert.deepEqual(shape(g, apart), ['1 x G [g1:1]', '1 x G [g0:1]']);
     assert.equal(apart.costPerHourMicros, 1000);
   });
@@ -60,7 +39,7 @@ describe('planner packing: filling an instance', () => {
     // N (8000 / 16384, 1000 Mbps) 500: g0 (2000 / 8192, 600 Mbps) heads; g1 (1000 / 1024, 700 Mbps) does not fit the
     // 400 left: two instances.
     const n = [off('N', 8000, 16384, 500, 0, 1000)];
-    const apart = pack(input([group(2000, 8192, 0, 600), group(1000, 1024, 0, 700)], [1, 1], n));
+    const apart = pack(input([group(2000, 8192, { netMbps: 600 }), group(1000, 1024, { netMbps: 700 })], [1, 1], n));
     assert.deepEqual(shape(n, apart), ['1 x N [g0:1]', '1 x N [g1:1]']);
     assert.equal(apart.costPerHourMicros, 1000);
   });

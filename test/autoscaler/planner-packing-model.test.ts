@@ -1,24 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'mocha';
-import type { TaskGroup } from '../../src/autoscaler/planner-groups.ts';
 import { PackingModel } from '../../src/autoscaler/planner-packing-model.ts';
 import type { PackingInput } from '../../src/autoscaler/planner-packing-types.ts';
-import type { Offering } from '../../src/core/offering.ts';
-import { offering } from '../fakes/builders.ts';
+import { group, off } from './packing-fixtures.ts';
 
 /**
  * The packing model (planner-packing-model.ts) on small hand-worked inputs: which offerings each group fits and keeps
  * (the undominated ones), each group's value, the group orders, the fit lists and home ratios, and its arithmetic.
  * Every expected value below is worked out by hand from the offerings and groups in the comments.
  */
-
-function off(instanceType: string, cpuMillis: number, memoryMiB: number, gpus: number, netMbps: number, price: number): Offering {
-  return offering({ instanceType, capacity: { cpuMillis, memoryMiB, gpus, netMbps }, pricePerHourMicros: price });
-}
-
-function group(classIndex: number, priority: number, cpuMillis: number, memoryMiB: number, gpus = 0, netMbps = 0): TaskGroup {
-  return { key: `g${classIndex}-${priority}-${cpuMillis}-${memoryMiB}-${gpus}-${netMbps}`, classIndex, priority, size: { cpuMillis, memoryMiB, gpus, netMbps }, tasks: [] };
-}
 
 /**
  * Five offerings, cheapest first (CPU millis / memory MiB / GPUs / network, price):
@@ -30,11 +20,11 @@ function group(classIndex: number, priority: number, cpuMillis: number, memoryMi
  * Class 0 may run on all five, class 1 only on b and d.
  */
 const OFFERINGS = [
-  off('a', 2000, 4096, 0, 0, 100),
-  off('e', 2000, 4096, 0, 0, 150),
-  off('b', 4000, 8192, 0, 0, 190),
-  off('c', 2000, 16384, 0, 0, 210),
-  off('d', 8000, 16384, 1, 0, 500),
+  off('a', 2000, 4096, 100),
+  off('e', 2000, 4096, 150),
+  off('b', 4000, 8192, 190),
+  off('c', 2000, 16384, 210),
+  off('d', 8000, 16384, 500, 1),
 ];
 const ELIGIBILITY = Uint8Array.of(1, 1, 1, 1, 1, /* class 1 */ 0, 0, 1, 0, 1);
 
@@ -50,14 +40,14 @@ const ELIGIBILITY = Uint8Array.of(1, 1, 1, 1, 1, /* class 1 */ 0, 0, 1, 0, 1);
  *   g7 class 0, priority 0: 1000 / 1024 / 1 GPU   fits d only
  */
 const GROUPS = [
-  group(0, 0, 1000, 1024),
-  group(0, 1, 1000, 1024),
-  group(1, 0, 4000, 2048, 1),
-  group(0, 0, 1000, 8192),
-  group(0, 0, 2000, 1024),
-  group(1, 0, 1000, 1024),
-  group(0, 0, 1000, 1024),
-  group(0, 0, 1000, 1024, 1),
+  group(1000, 1024),
+  group(1000, 1024, { priority: 1 }),
+  group(4000, 2048, { classIndex: 1, gpus: 1 }),
+  group(1000, 8192),
+  group(2000, 1024),
+  group(1000, 1024, { classIndex: 1 }),
+  group(1000, 1024),
+  group(1000, 1024, { gpus: 1 }),
 ];
 
 function model(over: Partial<PackingInput> = {}): PackingModel {
@@ -108,7 +98,7 @@ describe('planner packing model', () => {
 
   it('gives a task that takes nothing, and one that fits nowhere, a billionth of the cheapest price as its value', () => {
     const m = model({
-      groups: [group(0, 0, 0, 0), group(0, 0, 100_000, 1024), group(0, 0, 1000, 1024)],
+      groups: [group(0, 0), group(100_000, 1024), group(1000, 1024)],
       counts: [1, 1, 1],
     });
     // The cheapest offering is a at 100, whether or not it is kept.
@@ -136,7 +126,7 @@ describe('planner packing model', () => {
 
   it('orders lower priorities after higher ones whatever their size', () => {
     const m = model({
-      groups: [group(0, 0, 4000, 8192), group(0, 2, 1000, 1024), group(0, 1, 2000, 1024)],
+      groups: [group(4000, 8192), group(1000, 1024, { priority: 2 }), group(2000, 1024, { priority: 1 })],
       counts: [1, 1, 1],
     });
     for (const order of ['size', 'gpu', 'memory'] as const) assert.deepEqual(m.order(order), [1, 2, 0]);
@@ -173,7 +163,7 @@ describe('planner packing model', () => {
   });
 
   it('counts copies that fit free capacity, at an offset, and Infinity for a task that takes nothing', () => {
-    const m = model({ groups: [...GROUPS, group(0, 0, 0, 0)], counts: [...GROUPS.map(() => 1), 1] });
+    const m = model({ groups: [...GROUPS, group(0, 0)], counts: [...GROUPS.map(() => 1), 1] });
     // g0 (1000/1024) in 3000/5000: 3 by CPU, 4 by memory.
     assert.equal(m.copies(0, [3000, 5000, 0, 0]), 3);
     assert.equal(m.copies(0, Float64Array.of(9, 9, 3000, 5000, 0, 0), 2), 3);
@@ -221,9 +211,9 @@ describe('planner packing model', () => {
     // p (2000/4096 @100) may run class 0, q (4000/8192 @200) class 1 only. The class-1 group has no task to pack, so q
     // is kept for nobody, though the group fits it.
     const m = new PackingModel({
-      groups: [group(0, 0, 1000, 1024), group(1, 0, 1000, 1024)],
+      groups: [group(1000, 1024), group(1000, 1024, { classIndex: 1 })],
       counts: [1, 0],
-      offerings: [off('p', 2000, 4096, 0, 0, 100), off('q', 4000, 8192, 0, 0, 200)],
+      offerings: [off('p', 2000, 4096, 100), off('q', 4000, 8192, 200)],
       eligibility: Uint8Array.of(1, 0, 0, 1),
       classCount: 2,
     });
@@ -232,9 +222,9 @@ describe('planner packing model', () => {
     assert.equal(m.fit[1 * 2 + 1], 1);
     // With a task to pack, q is kept for it.
     const live = new PackingModel({
-      groups: [group(0, 0, 1000, 1024), group(1, 0, 1000, 1024)],
+      groups: [group(1000, 1024), group(1000, 1024, { classIndex: 1 })],
       counts: [1, 1],
-      offerings: [off('p', 2000, 4096, 0, 0, 100), off('q', 4000, 8192, 0, 0, 200)],
+      offerings: [off('p', 2000, 4096, 100), off('q', 4000, 8192, 200)],
       eligibility: Uint8Array.of(1, 0, 0, 1),
       classCount: 2,
     });
@@ -242,10 +232,10 @@ describe('planner packing model', () => {
   });
 
   it('compares only the dimensions some task with a count needs', () => {
-    const offerings = [off('n0', 2000, 4096, 0, 0, 100), off('n1', 2000, 4096, 0, 1000, 120)];
+    const offerings = [off('n0', 2000, 4096, 100), off('n1', 2000, 4096, 120, 0, 1000)];
     const one = Uint8Array.of(1, 1);
-    const noNet = group(0, 0, 1000, 1024);
-    const net = group(0, 0, 1000, 1024, 0, 100);
+    const noNet = group(1000, 1024);
+    const net = group(1000, 1024, { netMbps: 100 });
     // No task needs network: n1 is as big as n0 where it matters, and dearer.
     const without = new PackingModel({ groups: [noNet, net], counts: [1, 0], offerings, eligibility: one, classCount: 1 });
     assert.deepEqual([...without.fitKept[0]!], [0]);
@@ -256,9 +246,9 @@ describe('planner packing model', () => {
   });
 
   it('drops an offering as dear as an earlier one that is at least as big in every needed dimension', () => {
-    const offerings = [off('p', 2000, 4096, 0, 0, 100), off('q', 2000, 4096, 0, 0, 100), off('r', 1000, 4096, 0, 0, 100)];
+    const offerings = [off('p', 2000, 4096, 100), off('q', 2000, 4096, 100), off('r', 1000, 4096, 100)];
     const m = new PackingModel({
-      groups: [group(0, 0, 500, 512)],
+      groups: [group(500, 512)],
       counts: [1],
       offerings,
       eligibility: Uint8Array.of(1, 1, 1),
@@ -267,9 +257,9 @@ describe('planner packing model', () => {
     assert.deepEqual([...m.fitKept[0]!], [0]);
     // Bigger in one dimension only: a dearer offering with more memory is kept.
     const m2 = new PackingModel({
-      groups: [group(0, 0, 500, 512)],
+      groups: [group(500, 512)],
       counts: [1],
-      offerings: [off('p', 2000, 4096, 0, 0, 100), off('s', 1000, 8192, 0, 0, 150), off('t', 4000, 2048, 0, 0, 160)],
+      offerings: [off('p', 2000, 4096, 100), off('s', 1000, 8192, 150), off('t', 4000, 2048, 160)],
       eligibility: Uint8Array.of(1, 1, 1),
       classCount: 1,
     });
@@ -279,8 +269,8 @@ describe('planner packing model', () => {
   it('keeps an offering that runs a class the cheaper one may not, over more than 32 classes', () => {
     // 33 groups, one per class, each 500 / 512. X (4000/8192 @100) may run classes 0 to 31; Y (2000/4096 @200)
     // every class; Z (2000/4096 @300) class 0 only. Z is dominated by X; Y is not (class 32, the 33rd bit).
-    const groups = [...Array(33).keys()].map((c) => group(c, 0, 500, 512));
-    const offerings = [off('X', 4000, 8192, 0, 0, 100), off('Y', 2000, 4096, 0, 0, 200), off('Z', 2000, 4096, 0, 0, 300)];
+    const groups = [...Array(33).keys()].map((c) => group(500, 512, { classIndex: c }));
+    const offerings = [off('X', 4000, 8192, 100), off('Y', 2000, 4096, 200), off('Z', 2000, 4096, 300)];
     const eligibility = new Uint8Array(33 * 3);
     for (let c = 0; c < 33; c++) {
       eligibility[c * 3] = c < 32 ? 1 : 0;

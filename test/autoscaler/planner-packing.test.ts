@@ -4,33 +4,13 @@ import type { TaskGroup } from '../../src/autoscaler/planner-groups.ts';
 import { pack, packSteps } from '../../src/autoscaler/planner-packing.ts';
 import type { PackingInput } from '../../src/autoscaler/planner-packing-types.ts';
 import type { Offering } from '../../src/core/offering.ts';
-import { offering } from '../fakes/builders.ts';
+import { group, input, off, shape } from './packing-fixtures.ts';
 
 /**
  * The packer (planner-packing.ts) on small hand-worked inputs: which tasks are unfit, how many instances of which
  * offering it chooses and how ties are broken, the one-type baseline, and which packings it remembers. Each expected
  * plan is worked out by hand in the comments (a task's value: its cheapest price of its dominant share of an offering).
  */
-
-function off(instanceType: string, cpuMillis: number, memoryMiB: number, price: number, gpus = 0, netMbps = 0): Offering {
-  return offering({ instanceType, capacity: { cpuMillis, memoryMiB, gpus, netMbps }, pricePerHourMicros: price });
-}
-
-function group(cpuMillis: number, memoryMiB: number, opts: { classIndex?: number; priority?: number; gpus?: number; netMbps?: number } = {}): TaskGroup {
-  const { classIndex = 0, priority = 0, gpus = 0, netMbps = 0 } = opts;
-  return { key: `g-${cpuMillis}-${memoryMiB}-${gpus}-${netMbps}-${classIndex}-${priority}`, classIndex, priority, size: { cpuMillis, memoryMiB, gpus, netMbps }, tasks: [] };
-}
-
-function input(groups: TaskGroup[], counts: number[], offerings: Offering[], eligibility?: Uint8Array, classCount = 1): PackingInput {
-  return { groups, counts, offerings, eligibility: eligibility ?? new Uint8Array(classCount * offerings.length).fill(1), classCount };
-}
-
-/** The plan as offering names and contents, for readable comparisons. */
-function shape(offerings: readonly Offering[], packing: ReturnType<typeof pack>): string[] {
-  return packing.patterns.map(
-    (p) => `${p.times} x ${offerings[p.offering]!.instanceType} [${p.items.map((i) => `g${i.group}:${i.count}`).join(' ')}]`,
-  );
-}
 
 /**
  * The least cost of any plan for `tasks` (CPU, memory, GPU vectors) over `offerings`, by exhaustive search: each task,

@@ -31,7 +31,7 @@ import { FakeProvider } from '../fakes/fake-provider.ts';
 import { asyncOf } from '../helpers/async-store.ts';
 import { captureLogs, type LogCapture } from '../helpers/log-capture.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { newTask } from '../store/helpers.ts';
+import { addAgent, newTask } from '../store/helpers.ts';
 
 const CLUSTER = 'mut-cluster';
 const small = offering({ providerId: 'fake:test', provider: 'fake', instanceType: 'f.small', pricePerHourMicros: 100_000 });
@@ -90,6 +90,22 @@ describe('controller (behaviour its mutants showed untested)', () => {
   /** Messages logged so far, in order. */
   function messages(): string[] {
     return logs.lines().map((l) => String(l.message));
+  }
+
+  /** A terminate intent a crash left open: recorded, its call never sent. */
+  function openTerminate(id: string, instanceId: string): void {
+    store.intents.insert({
+      id,
+      kind: 'terminate',
+      providerId: provider.id,
+      instanceIds: [instanceId],
+      reason: 'written before a crash',
+      state: 'pending',
+      createdAtMs: clock.now(),
+      updatedAtMs: clock.now(),
+      attempts: 0,
+      error: '',
+    });
   }
 
   /** A pass, then every cloud call it queued. */
@@ -294,21 +310,7 @@ describe('controller (behaviour its mutants showed untested)', () => {
     });
 
     it('a lease that lapsed and is taken again is a new tenure: agents are not blamed for the gap', async () => {
-      store.agents.insert(
-        {
-          name: 'p0',
-          location: { kind: 'private', site: 'lab' },
-          capacity: resources({ cpuMillis: 2000, memoryMiB: 4096 }),
-          labels: {},
-          lifecycle: 'private',
-          pricePerHourMicros: 0,
-          state: 'registered',
-          instanceId: null,
-          providerId: null,
-          intentId: null,
-        },
-        clock.now(),
-      );
+      addAgent(store, { name: 'p0', capacity: resources({ cpuMillis: 2000, memoryMiB: 4096 }) }, clock.now());
       const [agent] = store.agents.list();
       const tenure = new LeaseTenure('controller');
       const view = fencedStore(asyncOf(store), tenure, clock);
@@ -848,21 +850,7 @@ describe('controller (behaviour its mutants showed untested)', () => {
     it('still releases the instances it knows when a provider cannot list', async () => {
       const c = controller();
       await registeredAgents(c, 2);
-      const lab = store.agents.insert(
-        {
-          name: 'lab-0',
-          location: { kind: 'private', site: 'lab' },
-          capacity: resources({ cpuMillis: 2000, memoryMiB: 4096 }),
-          labels: {},
-          lifecycle: 'private',
-          pricePerHourMicros: 0,
-          state: 'registered',
-          instanceId: null,
-          providerId: null,
-          intentId: null,
-        },
-        clock.now(),
-      );
+      const lab = addAgent(store, { name: 'lab-0', capacity: resources({ cpuMillis: 2000, memoryMiB: 4096 }) }, clock.now());
       provider.failNext('list', new Error('DescribeInstances timed out'));
       assert.equal(await c.releaseAll('shutting down'), 2);
       assert.equal(provider.instances.size, 0);
@@ -890,18 +878,7 @@ describe('controller (behaviour its mutants showed untested)', () => {
       const c = controller();
       const [agent] = await registeredAgents(c, 2);
       // A terminate recorded before a crash, not sent.
-      store.intents.insert({
-        id: '0b5c1f4e-0000-4000-8000-0000000000aa',
-        kind: 'terminate',
-        providerId: provider.id,
-        instanceIds: [agent!.instanceId!],
-        reason: 'written before a crash',
-        state: 'pending',
-        createdAtMs: clock.now(),
-        updatedAtMs: clock.now(),
-        attempts: 0,
-        error: '',
-      });
+      openTerminate('0b5c1f4e-0000-4000-8000-0000000000aa', agent!.instanceId!);
       assert.equal(await c.releaseAll('shutting down'), 1, 'only the other instance is a new terminate');
       assert.equal(provider.instances.size, 0);
       assert.equal(store.intents.get('0b5c1f4e-0000-4000-8000-0000000000aa')!.state, 'done');
@@ -1126,18 +1103,7 @@ describe('controller (behaviour its mutants showed untested)', () => {
     it('while paused, carries out a terminate a crash left open', async () => {
       const c = controller();
       const [agent] = await registeredAgents(c, 1);
-      store.intents.insert({
-        id: '0b5c1f4e-0000-4000-8000-0000000000cc',
-        kind: 'terminate',
-        providerId: provider.id,
-        instanceIds: [agent!.instanceId!],
-        reason: 'written before a crash',
-        state: 'pending',
-        createdAtMs: clock.now(),
-        updatedAtMs: clock.now(),
-        attempts: 0,
-        error: '',
-      });
+      openTerminate('0b5c1f4e-0000-4000-8000-0000000000cc', agent!.instanceId!);
       store.policy.set({ ...store.policy.get(), paused: true }, 'test', clock.now());
       clock.advance(1_000);
       await pass(c);

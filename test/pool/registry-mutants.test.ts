@@ -1,68 +1,40 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'mocha';
-import { ManualClock } from '../../src/core/clock.ts';
-import { bootstrapCredential, hashToken } from '../../src/core/credentials.ts';
+import type { ManualClock } from '../../src/core/clock.ts';
+import { bootstrapCredential } from '../../src/core/credentials.ts';
 import { NotFoundError } from '../../src/core/errors.ts';
 import { newIntentId } from '../../src/core/ids.ts';
 import { INTERRUPTION_REASON } from '../../src/core/interruption.ts';
-import { DEMO_POLICY } from '../../src/core/policy.ts';
 import { resources } from '../../src/core/resources.ts';
-import type { RegisterRequest } from '../../src/agent/protocol.ts';
 import { interruptedOfferings } from '../../src/autoscaler/interruptions.ts';
-import { AgentRegistry, type RegistrationCaller } from '../../src/pool/builtin/registry.ts';
-import { asyncSqliteStore } from '../../src/store/sqlite/async-sqlite-store.ts';
-import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import type { AgentRegistry} from '../../src/pool/builtin/registry.ts';
+import { type RegistrationCaller } from '../../src/pool/builtin/registry.ts';
+import type { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { TokenRecord } from '../../src/store/store.ts';
 import { launchIntent, offering } from '../fakes/builders.ts';
 import { newTask } from '../store/helpers.ts';
-import { captureLogs, type LogCapture } from '../helpers/log-capture.ts';
+import type { LogCapture } from '../helpers/log-capture.ts';
+import { openRegistryFixture, REQUEST, type RegistryFixture } from './registry-fixture.ts';
 
 // Issue 14 (mutation testing of src/pool/builtin/registry.ts, run Q): the operator's view of the registry (the level,
 // text and fields of each of its log lines) and how a leave treats an agent that is already draining, terminated or
 // lost, each stated from the scenario.
 
-const REQUEST: RegisterRequest = {
-  protocolVersion: 1,
-  name: 'node',
-  capacity: resources({ cpuMillis: 2000, memoryMiB: 4096 }),
-  labels: {},
-};
 
 describe('agent registry: log lines and settled leaves', () => {
-  let dir: string;
   let store: SqliteStore;
   let clock: ManualClock;
   let logs: LogCapture;
   let registry: AgentRegistry;
   let registrationToken: TokenRecord;
 
+  let fixture: RegistryFixture;
+
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'spillway-registry-mutants-'));
-    store = openSqliteStore(join(dir, 'store.db'));
-    clock = new ManualClock();
-    logs = captureLogs();
-    store.meta.bindClusterId('test');
-    store.meta.serverSecret();
-    store.policy.seed(DEMO_POLICY, clock.now());
-    registrationToken = store.tokens.create(
-      { id: 'tok-reg', role: 'agent', name: 'reg', agentId: null, createdAtMs: clock.now() },
-      hashToken('swt_registration'),
-    );
-    registry = new AgentRegistry({
-      store: asyncSqliteStore(store),
-      clock,
-      heartbeatIntervalMs: 1_000,
-      pollIntervalMs: 250,
-      logger: logs.logger,
-    });
+    fixture = openRegistryFixture('spillway-registry-mutants-');
+    ({ store, clock, logs, registry, registrationToken } = fixture);
   });
-  afterEach(() => {
-    store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterEach(() => fixture.close());
 
   const viaToken = (): RegistrationCaller => ({ kind: 'token', token: registrationToken });
 

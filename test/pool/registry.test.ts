@@ -1,36 +1,25 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'mocha';
-import { ManualClock } from '../../src/core/clock.ts';
-import { bootstrapCredential, hashToken } from '../../src/core/credentials.ts';
+import type { ManualClock } from '../../src/core/clock.ts';
+import { bootstrapCredential } from '../../src/core/credentials.ts';
 import { AccessError, ConflictError, NotFoundError } from '../../src/core/errors.ts';
 import { newIntentId } from '../../src/core/ids.ts';
 import { DEMO_POLICY } from '../../src/core/policy.ts';
 import { INTERRUPTION_REASON } from '../../src/core/interruption.ts';
 import { resources } from '../../src/core/resources.ts';
-import type { RegisterRequest } from '../../src/agent/protocol.ts';
 import { AgentRegistry, type RegistrationCaller } from '../../src/pool/builtin/registry.ts';
 import { TooManyFailuresError } from '../../src/pool/builtin/registration-limits.ts';
-import { asyncSqliteStore } from '../../src/store/sqlite/async-sqlite-store.ts';
-import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import type { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { AsyncStore } from '../../src/store/async-store.ts';
 import type { TokenRecord } from '../../src/store/store.ts';
 import { launchIntent, offering } from '../fakes/builders.ts';
 import { newTask } from '../store/helpers.ts';
-import { captureLogs, type LogCapture } from '../helpers/log-capture.ts';
+import type { LogCapture } from '../helpers/log-capture.ts';
+import { openRegistryFixture, REQUEST, type RegistryFixture } from './registry-fixture.ts';
 import { dumpSqlite } from '../helpers/sqlite-dump.ts';
 
-const REQUEST: RegisterRequest = {
-  protocolVersion: 1,
-  name: 'node',
-  capacity: resources({ cpuMillis: 2000, memoryMiB: 4096 }),
-  labels: {},
-};
 
 describe('agent registry', () => {
-  let dir: string;
   let dbPath: string;
   let store: SqliteStore;
   /** The registry's view of `store`: the asynchronous port, as serve gives it. */
@@ -40,32 +29,13 @@ describe('agent registry', () => {
   let registry: AgentRegistry;
   let registrationToken: TokenRecord;
 
+  let fixture: RegistryFixture;
+
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'spillway-registry-'));
-    dbPath = join(dir, 'store.db');
-    store = openSqliteStore(dbPath);
-    asyncStore = asyncSqliteStore(store);
-    clock = new ManualClock();
-    logs = captureLogs();
-    store.meta.bindClusterId('test');
-    store.meta.serverSecret();
-    store.policy.seed(DEMO_POLICY, clock.now());
-    registrationToken = store.tokens.create(
-      { id: 'tok-reg', role: 'agent', name: 'reg', agentId: null, createdAtMs: clock.now() },
-      hashToken('swt_registration'),
-    );
-    registry = new AgentRegistry({
-      store: asyncStore,
-      clock,
-      heartbeatIntervalMs: 1_000,
-      pollIntervalMs: 250,
-      logger: logs.logger,
-    });
+    fixture = openRegistryFixture('spillway-registry-');
+    ({ dbPath, store, asyncStore, clock, logs, registry, registrationToken } = fixture);
   });
-  afterEach(() => {
-    store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterEach(() => fixture.close());
 
   const viaToken = (): RegistrationCaller => ({ kind: 'token', token: registrationToken });
 

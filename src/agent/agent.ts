@@ -221,7 +221,7 @@ class Agent implements AgentHandle {
       try {
         // While it drains, every beat says so: the controller places nothing more here.
         const kind = notice ? 'interruption' : this.#stopAbort.signal.aborted ? 'draining' : undefined;
-        const body: HeartbeatRequest = { runningTaskIds: tasks.runningTaskIds(), ...(kind ? { notice: kind } : {}) };
+        const body: HeartbeatRequest = { runningTaskIds: tasks.heldTaskIds(), ...(kind ? { notice: kind } : {}) };
         const res = await this.#post<HeartbeatResponse>(agentId, 'heartbeat', body, signal);
         if (notice) {
           this.#interruption = 'delivered';

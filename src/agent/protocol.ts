@@ -35,7 +35,10 @@ export interface RegisterResponse {
 
 /** POST /v1/agents/{id}/heartbeat */
 export interface HeartbeatRequest {
-  /** Tasks the agent is running now. */
+  /**
+   * Tasks the agent is running now, and those that ended whose exit or hand-back report is still on its way. The
+   * controller requeues a task it has running here, started over two heartbeat intervals ago, that the agent does not list.
+   */
   readonly runningTaskIds: readonly string[];
   /**
    * `interruption`: the cloud announced the instance's interruption (spot) or preemption; its tasks return to pending

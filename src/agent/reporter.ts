@@ -71,6 +71,13 @@ export class TaskReporter {
     return [...this.#queues.keys()];
   }
 
+  /** The tasks whose final (exit or handback) report is queued and not yet delivered or dropped. */
+  undeliveredEnds(): string[] {
+    const ids: string[] = [];
+    for (const [taskId, queue] of this.#queues) if (queue.final) ids.push(taskId);
+    return ids;
+  }
+
   /** Stops every retry; undelivered reports are lost. */
   close(): void {
     this.#abort.abort(new Error('the reporter is closed'));

@@ -47,8 +47,15 @@ export class TaskSupervisor {
     this.#freeGpus = Array.from({ length: opts.gpus }, (_, i) => i);
   }
 
-  runningTaskIds(): string[] {
-    return [...this.#tasks.keys()];
+  /**
+   * The tasks this agent holds, for its heartbeat: those it runs and those that ended but whose exit (or hand-back)
+   * report is not delivered yet. The controller requeues a task the agent does not list, so a task that just ended
+   * must stay listed until the controller has its outcome: dropped from the list first, it would run again.
+   */
+  heldTaskIds(): string[] {
+    const ids = new Set(this.#tasks.keys());
+    for (const taskId of this.#opts.reporter.undeliveredEnds()) ids.add(taskId);
+    return [...ids];
   }
 
   /**

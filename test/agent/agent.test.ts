@@ -221,6 +221,29 @@ describe('agent', function () {
     );
   });
 
+  it('keeps listing a task that ended in its heartbeats until the controller has taken its exit report', async () => {
+    start();
+    // The controller answers the exit report with 503 for now: the report waits, retried.
+    controller.reportFailures = Array.from({ length: 1000 }, () => 503);
+    controller.assign({
+      id: 't-ended',
+      command: ['/bin/true'],
+      resources: { cpuMillis: 1, memoryMiB: 64, gpus: 0, netMbps: 0 },
+    });
+    await waitFor('a refused exit report', () => controller.reportsFor('t-ended').some((r) => r.body.kind === 'exit'));
+    // The process is gone, but its outcome has not reached the controller: every later beat must still list it,
+    // or the controller would requeue it and run it again.
+    const afterExit = controller.heartbeats.length;
+    await waitFor('three heartbeats after the task ended', () => controller.heartbeats.length >= afterExit + 3);
+    for (const beat of controller.heartbeats.slice(afterExit)) assert.deepEqual(beat.runningTaskIds, ['t-ended']);
+
+    controller.reportFailures = [];
+    await waitFor('the accepted exit report', () => controller.finalReport('t-ended'));
+    const afterAccepted = controller.heartbeats.length;
+    await waitFor('a heartbeat after the report was taken', () => controller.heartbeats.length > afterAccepted + 1);
+    assert.deepEqual(controller.heartbeats.at(-1)!.runningTaskIds, []);
+  });
+
   it('retries registration on network failures, 5xx, and 401/403/409 to a bootstrap credential', async () => {
     const credential = bootstrapCredential(Buffer.from('secret'), '7f1c9a52-0000-4000-8000-000000000001');
     controller.registrationToken = credential;

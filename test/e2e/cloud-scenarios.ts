@@ -25,6 +25,11 @@ export async function burstToZero(
     { timeoutMs: 90_000, intervalMs: 250 },
   );
   assert.equal(tasks.length, opts.count);
+  // Each ran once: none was requeued (a task whose exit report was still on its way used to be, and ran again).
+  assert.deepEqual(
+    tasks.filter((t) => t.attempts !== 0).map((t) => `${t.id}: ${t.attempts} requeue(s)`),
+    [],
+  );
   const used = query<{ location: string }>(cluster, `SELECT location FROM agents WHERE instance_id IS NOT NULL`);
   await waitFor('every instance to be gone after the idle TTL', () => opts.liveInstances() === 0, {
     timeoutMs: 60_000,

@@ -7,8 +7,14 @@
  *
  * A benchmark is any bench/*.ts module (other than this one) exporting `benchmark: Benchmark` (bench/lib/bench.ts).
  * results.json keeps the last result of every benchmark: running some replaces only theirs.
+ *
+ * Each benchmark runs in a Node process of its own (this file again, with `--child NAME`), so none measures the heap,
+ * the compiled code or the leftovers of the ones before it: the figures are those of a fresh process, whatever ran
+ * first and whether it ran alone or with the others.
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
@@ -19,21 +25,64 @@ const resultsPath = join(benchDir, 'results.json');
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
-const seedAt = args.indexOf('--seed');
-const seed = seedAt >= 0 ? Number(args[seedAt + 1]) : 20_260_101;
-const names = args.filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--seed');
+const seed = args.includes('--seed') ? Number(valueOf('--seed')) : 20_260_101;
+const valueFlags = new Set(['--seed', '--child', '--result-file']);
+const names = args.filter((a, i) => !a.startsWith('--') && !valueFlags.has(args[i - 1] ?? ''));
 
-const modules = readdirSync(benchDir)
-  .filter((f) => f.endsWith('.ts') && f !== 'run.ts')
-  .sort();
-const benchmarks: Benchmark[] = [];
-for (const file of modules) {
-  const mod = (await import(pathToFileURL(join(benchDir, file)).href)) as { benchmark?: Benchmark };
-  if (mod.benchmark && (names.length === 0 || names.includes(mod.benchmark.name))) benchmarks.push(mod.benchmark);
+/** The value after `flag` in the arguments. */
+function valueOf(flag: string): string | undefined {
+  const at = args.indexOf(flag);
+  return at >= 0 ? args[at + 1] : undefined;
 }
-if (benchmarks.length === 0) {
-  console.error(`no benchmark matches ${names.join(', ')}`);
+
+/** Every benchmark module's `benchmark`, by file name order. */
+async function discover(): Promise<Map<string, Benchmark>> {
+  const found = new Map<string, Benchmark>();
+  const modules = readdirSync(benchDir)
+    .filter((f) => f.endsWith('.ts') && f !== 'run.ts')
+    .sort();
+  for (const file of modules) {
+    const mod = (await import(pathToFileURL(join(benchDir, file)).href)) as { benchmark?: Benchmark };
+    if (mod.benchmark) found.set(mod.benchmark.name, mod.benchmark);
+  }
+  return found;
+}
+
+const child = valueOf('--child');
+if (child !== undefined) {
+  // A child: runs the one benchmark and writes its result where the parent said.
+  const benchmark = (await discover()).get(child);
+  if (!benchmark) throw new Error(`no benchmark named ${child}`);
+  const result = await benchmark.run({ log: (line) => console.error(line), seed, quick });
+  writeFileSync(valueOf('--result-file')!, JSON.stringify(result));
+  process.exit(0);
+}
+
+const all = await discover();
+const benchmarks = [...all.values()].filter((b) => names.length === 0 || names.includes(b.name));
+const unknown = names.filter((n) => !all.has(n));
+if (benchmarks.length === 0 || unknown.length > 0) {
+  console.error(`no benchmark named ${unknown.join(', ') || names.join(', ')}; there are: ${[...all.keys()].join(', ')}`);
   process.exit(2);
+}
+
+/** Runs `name` in a fresh Node process (its progress lines on this stderr) and returns its result. */
+async function runInChild(name: string): Promise<BenchResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'spillway-bench-'));
+  const resultFile = join(dir, 'result.json');
+  try {
+    const childArgs = [...process.execArgv, fileURLToPath(import.meta.url), '--child', name, '--result-file', resultFile];
+    childArgs.push('--seed', String(seed), ...(quick ? ['--quick'] : []));
+    const proc = spawn(process.execPath, childArgs, { stdio: ['ignore', 'inherit', 'inherit'] });
+    const code = await new Promise<number | null>((resolve, reject) => {
+      proc.once('error', reject);
+      proc.once('exit', (exitCode, signal) => resolve(signal ? null : exitCode));
+    });
+    if (code !== 0 || !existsSync(resultFile)) throw new Error(`benchmark ${name} failed (exit ${code ?? 'by signal'})`);
+    return JSON.parse(readFileSync(resultFile, 'utf8')) as BenchResult;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 const previous = existsSync(resultsPath)
@@ -45,7 +94,7 @@ let missed = 0;
 for (const b of benchmarks) {
   console.error(`running ${b.name}: ${b.description}`);
   const started = performance.now();
-  const result: BenchResult = await b.run({ log: (line) => console.error(line), seed, quick });
+  const result = await runInChild(b.name);
   const seconds = (performance.now() - started) / 1000;
   results[b.name] = { ...result, seconds: Math.round(seconds * 10) / 10, seed, quick };
   for (const [metric, value] of Object.entries(result.metrics)) {

@@ -1,5 +1,6 @@
 import highsModule, { type Highs } from 'highs';
 import { SpillwayError } from '../core/errors.ts';
+import { once } from '../core/once.ts';
 import { offeringKey, type Offering } from '../core/offering.ts';
 import type { Policy } from '../core/policy.ts';
 // A bound over demand: task headers, never their commands.
@@ -70,12 +71,8 @@ type HighsLoader = typeof highsModule.default;
 const loadHighs: HighsLoader =
   (highsModule as unknown as { default?: HighsLoader }).default ?? (highsModule as unknown as HighsLoader);
 
-let highsPromise: Promise<Highs> | undefined;
-
-function highs(): Promise<Highs> {
-  highsPromise ??= loadHighs();
-  return highsPromise;
-}
+/** The solver, loaded on first use and shared by every later bound. */
+const highs: () => Promise<Highs> = once(loadHighs);
 
 /**
  * Solves the fluid relaxation above for `tasks` over the `offerings` the `policy` allows. Throws a SpillwayError when

@@ -25,12 +25,12 @@ const resultsPath = join(benchDir, 'results.json');
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
-const seed = args.includes('--seed') ? Number(valueOf('--seed')) : 20_260_101;
+const seed = args.includes('--seed') ? Number(flagValue('--seed')) : 20_260_101;
 const valueFlags = new Set(['--seed', '--child', '--result-file']);
 const names = args.filter((a, i) => !a.startsWith('--') && !valueFlags.has(args[i - 1] ?? ''));
 
 /** The value after `flag` in the arguments. */
-function valueOf(flag: string): string | undefined {
+function flagValue(flag: string): string | undefined {
   const at = args.indexOf(flag);
   return at >= 0 ? args[at + 1] : undefined;
 }
@@ -48,13 +48,13 @@ async function discover(): Promise<Map<string, Benchmark>> {
   return found;
 }
 
-const child = valueOf('--child');
+const child = flagValue('--child');
 if (child !== undefined) {
   // A child: runs the one benchmark and writes its result where the parent said.
   const benchmark = (await discover()).get(child);
   if (!benchmark) throw new Error(`no benchmark named ${child}`);
   const result = await benchmark.run({ log: (line) => console.error(line), seed, quick });
-  writeFileSync(valueOf('--result-file')!, JSON.stringify(result));
+  writeFileSync(flagValue('--result-file')!, JSON.stringify(result));
   process.exit(0);
 }
 
@@ -62,7 +62,9 @@ const all = await discover();
 const benchmarks = [...all.values()].filter((b) => names.length === 0 || names.includes(b.name));
 const unknown = names.filter((n) => !all.has(n));
 if (benchmarks.length === 0 || unknown.length > 0) {
-  console.error(`no benchmark named ${unknown.join(', ') || names.join(', ')}; there are: ${[...all.keys()].join(', ')}`);
+  console.error(
+    `no benchmark named ${unknown.join(', ') || names.join(', ')}; there are: ${[...all.keys()].join(', ')}`,
+  );
   process.exit(2);
 }
 
@@ -71,14 +73,22 @@ async function runInChild(name: string): Promise<BenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'spillway-bench-'));
   const resultFile = join(dir, 'result.json');
   try {
-    const childArgs = [...process.execArgv, fileURLToPath(import.meta.url), '--child', name, '--result-file', resultFile];
+    const childArgs = [
+      ...process.execArgv,
+      fileURLToPath(import.meta.url),
+      '--child',
+      name,
+      '--result-file',
+      resultFile,
+    ];
     childArgs.push('--seed', String(seed), ...(quick ? ['--quick'] : []));
     const proc = spawn(process.execPath, childArgs, { stdio: ['ignore', 'inherit', 'inherit'] });
     const code = await new Promise<number | null>((resolve, reject) => {
       proc.once('error', reject);
       proc.once('exit', (exitCode, signal) => resolve(signal ? null : exitCode));
     });
-    if (code !== 0 || !existsSync(resultFile)) throw new Error(`benchmark ${name} failed (exit ${code ?? 'by signal'})`);
+    if (code !== 0 || !existsSync(resultFile))
+      throw new Error(`benchmark ${name} failed (exit ${code ?? 'by signal'})`);
     return JSON.parse(readFileSync(resultFile, 'utf8')) as BenchResult;
   } finally {
     rmSync(dir, { recursive: true, force: true });

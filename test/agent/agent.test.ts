@@ -138,7 +138,9 @@ describe('agent', function () {
         command: ['/bin/sh', '-c', 'echo moved'],
         resources: { cpuMillis: 1, memoryMiB: 64, gpus: 0, netMbps: 0 },
       });
-      const report = await waitFor('the exit report at the second controller', () => second.finalReport('t-after-failover'));
+      const report = await waitFor('the exit report at the second controller', () =>
+        second.finalReport('t-after-failover'),
+      );
       assert.ok(report.kind === 'exit');
       assert.equal(report.exitCode, 0);
       assert.match(report.outputTail, /moved/);

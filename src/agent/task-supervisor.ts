@@ -3,6 +3,7 @@ import type { Logger } from '../log/logger.ts';
 import type { Isolation, TaskSandbox } from './isolation/isolation.ts';
 import type { AssignedTask } from './protocol.ts';
 import type { TaskReporter } from './reporter.ts';
+import { withTimeout } from './wait.ts';
 import { startTask, type TaskExit, type TaskProcess } from './task-runner.ts';
 
 /** What is reported when a task's process ends. */
@@ -184,18 +185,5 @@ export class TaskSupervisor {
     } else {
       this.#log.info('killed task', { taskId, exitCode: exit.exitCode });
     }
-  }
-}
-
-/** Waits for `promise` or `timeoutMs`, whichever comes first. */
-async function withTimeout(promise: Promise<unknown>, timeoutMs: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, timeoutMs);
-  });
-  try {
-    await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -246,6 +246,31 @@ describe('agent', function () {
     assert.deepEqual(controller.heartbeats.at(-1)!.runningTaskIds, []);
   });
 
+  it('writes no heartbeat while a pull is on its way: the beat waits for the answer and lists what it brought', async () => {
+    // A slow controller: each pull answered 300 ms after it arrives, beats due every 500 ms, pulls 150 ms apart.
+    controller.heartbeatIntervalMs = 500;
+    controller.pollIntervalMs = 150;
+    const beatsDuringHolds: number[] = [];
+    controller.beforePullAnswer = async () => {
+      const from = controller.requests.length;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      beatsDuringHolds.push(controller.requests.slice(from).filter((r) => r.path.endsWith('/heartbeat')).length);
+    };
+    start();
+    controller.assign({
+      id: 't-held',
+      command: LONG_TASK,
+      resources: { cpuMillis: 1, memoryMiB: 64, gpus: 0, netMbps: 0 },
+    });
+    await waitFor('eight answered pulls', () => beatsDuringHolds.length >= 8, { timeoutMs: 20_000 });
+    const beats = controller.heartbeats.length;
+    // Pulls are held two thirds of the time: beats written on their own schedule would land in some holds.
+    assert.ok(beats >= 4, `${beats} heartbeats went out meanwhile`);
+    assert.deepEqual(beatsDuringHolds.slice(0, 8), [0, 0, 0, 0, 0, 0, 0, 0]);
+    // The first pull handed the task over; every beat after the first two lists it.
+    assert.ok(controller.heartbeats.slice(2).every((h) => h.runningTaskIds.includes('t-held')));
+  });
+
   it('retries registration on network failures, 5xx, and 401/403/409 to a bootstrap credential', async () => {
     const credential = bootstrapCredential(Buffer.from('secret'), '7f1c9a52-0000-4000-8000-000000000001');
     controller.registrationToken = credential;

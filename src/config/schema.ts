@@ -151,7 +151,10 @@ export const awsEc2ProviderSchema = z
      * AWS "RSA" public certificate of the region (PEM file) and the account the instances run in.
      */
     identity: z
-      .object({ certificateFile: nonEmpty, accountId: nonEmpty.regex(/^\d{12}$/, 'expected a 12-digit AWS account id') })
+      .object({
+        certificateFile: nonEmpty,
+        accountId: nonEmpty.regex(/^\d{12}$/, 'expected a 12-digit AWS account id'),
+      })
       .strict()
       .optional(),
   })
@@ -160,7 +163,11 @@ export const awsEc2ProviderSchema = z
 /** A Google Compute Engine project and region to burst to (src/providers/gcp-compute/); see gcp-compute-schema.ts. */
 export const gcpComputeProviderSchema = gcpComputeProviderSchemaWith(ec2InstanceTypeSchema, cloudBootScriptSchema);
 
-const providerSchema = z.discriminatedUnion('kind', [localProviderSchema, awsEc2ProviderSchema, gcpComputeProviderSchema]);
+const providerSchema = z.discriminatedUnion('kind', [
+  localProviderSchema,
+  awsEc2ProviderSchema,
+  gcpComputeProviderSchema,
+]);
 
 const privateAgentsSchema = z
   .object({
@@ -274,6 +281,16 @@ export const configSchema = z
   })
   .strict()
   .superRefine((config, ctx) => {
+    // An agent's beats come an interval apart, or two when a beat waits for a pull on its way (src/agent/agent.ts):
+    // one late beat must not make a healthy agent lost, and its tasks run again elsewhere.
+    const { heartbeatIntervalMs, lostAfterMs } = config.pool;
+    if (lostAfterMs < 3 * heartbeatIntervalMs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['pool', 'lostAfterMs'],
+        message: `must be at least 3 x pool.heartbeatIntervalMs (${3 * heartbeatIntervalMs} ms): an agent's heartbeats may come two intervals apart`,
+      });
+    }
     // A cloud instance's boot script carries the controller's URL, and a retried launch must send the same bytes: a
     // port picked anew at every start would change them.
     const cloud = config.providers.find((p) => p.kind !== 'local');

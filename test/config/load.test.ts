@@ -66,12 +66,32 @@ describe('config', () => {
       },
       want: /^providers\.0\.offerings\.0\.memory \| .*expected a memory quantity/,
     },
-    { name: 'an unknown provider kind', input: { clusterId: 'a', providers: [{ kind: 'nimbus' }] }, want: /^providers\.0\.kind \| / },
-    { name: 'a policy of the wrong type', input: { clusterId: 'a', policy: { idleTtlMs: 'soon' } }, want: /^policy\.idleTtlMs \| / },
-    { name: 'an empty list of agent URLs', input: { clusterId: 'a', api: { agentUrls: [] } }, want: /^api\.agentUrls \| / },
-    { name: 'an agent URL that is not one', input: { clusterId: 'a', api: { agentUrls: ['http://a:1', 'b'] } }, want: /^api\.agentUrls\.1 \| / },
+    {
+      name: 'an unknown provider kind',
+      input: { clusterId: 'a', providers: [{ kind: 'nimbus' }] },
+      want: /^providers\.0\.kind \| /,
+    },
+    {
+      name: 'a policy of the wrong type',
+      input: { clusterId: 'a', policy: { idleTtlMs: 'soon' } },
+      want: /^policy\.idleTtlMs \| /,
+    },
+    {
+      name: 'an empty list of agent URLs',
+      input: { clusterId: 'a', api: { agentUrls: [] } },
+      want: /^api\.agentUrls \| /,
+    },
+    {
+      name: 'an agent URL that is not one',
+      input: { clusterId: 'a', api: { agentUrls: ['http://a:1', 'b'] } },
+      want: /^api\.agentUrls\.1 \| /,
+    },
     { name: 'an unknown store kind', input: { clusterId: 'a', store: { kind: 'mysql' } }, want: /^store\.kind \| / },
-    { name: 'a PostgreSQL store without a URL', input: { clusterId: 'a', store: { kind: 'postgres' } }, want: /^store\.url \| / },
+    {
+      name: 'a PostgreSQL store without a URL',
+      input: { clusterId: 'a', store: { kind: 'postgres' } },
+      want: /^store\.url \| /,
+    },
     {
       name: 'a SQLite key on a PostgreSQL store',
       input: { clusterId: 'a', store: { kind: 'postgres', url: 'postgresql://s@db/s', path: 'x.db' } },
@@ -79,7 +99,10 @@ describe('config', () => {
     },
     {
       name: 'two password sources',
-      input: { clusterId: 'a', store: { kind: 'postgres', url: 'postgresql://s@db/s', passwordFile: '/p', passwordEnv: 'PGPASS' } },
+      input: {
+        clusterId: 'a',
+        store: { kind: 'postgres', url: 'postgresql://s@db/s', passwordFile: '/p', passwordEnv: 'PGPASS' },
+      },
       want: /^store\.passwordEnv \| .*not both/,
     },
     {
@@ -98,13 +121,38 @@ describe('config', () => {
       want: /^store\.tls\.mode \| /,
     },
     {
+      name: 'an agent declared lost sooner than three heartbeats',
+      input: { clusterId: 'a', pool: { heartbeatIntervalMs: 1_000, lostAfterMs: 2_999 } },
+      want: /^pool\.lostAfterMs \| .*at least 3 x pool\.heartbeatIntervalMs \(3000 ms\)/,
+    },
+    {
+      name: 'a Slurm pool that declares agents lost between two heartbeats',
+      input: {
+        clusterId: 'a',
+        pool: {
+          kind: 'slurm',
+          heartbeatIntervalMs: 5_000,
+          lostAfterMs: 6_000,
+          slurmConf: '/etc/slurm/slurm.conf',
+          confServer: 'ctl:6817',
+          mungeKeyFile: '/etc/munge/munge.key',
+          shapes: [{ instanceType: 'c7i.large', placeholder: 'spw-c7i' }],
+        },
+      },
+      want: /^pool\.lostAfterMs \| .*\(15000 ms\)/,
+    },
+    {
       name: 'a pool of no connections',
       input: { clusterId: 'a', store: { kind: 'postgres', url: 'postgresql://s@db/s', maxConnections: 0 } },
       want: /^store\.maxConnections \| /,
     },
   ];
   for (const c of bad) {
-    it(`names the key of ${c.name}`, () => assert.match(fieldOf(() => parseConfig(c.input)), c.want));
+    it(`names the key of ${c.name}`, () =>
+      assert.match(
+        fieldOf(() => parseConfig(c.input)),
+        c.want,
+      ));
   }
 
   it('keeps a store written before PostgreSQL existed (`store: {path}`) a SQLite file', () => {
@@ -117,7 +165,12 @@ describe('config', () => {
   it('takes a PostgreSQL store with its defaults (verify-full TLS, 10 connections, 5 s to connect), and it has no file', () => {
     const config = parseConfig({
       clusterId: 'a',
-      store: { kind: 'postgres', url: 'postgresql://spillway@db:5432/spillway', passwordFile: '/run/secrets/pg', tls: {} },
+      store: {
+        kind: 'postgres',
+        url: 'postgresql://spillway@db:5432/spillway',
+        passwordFile: '/run/secrets/pg',
+        tls: {},
+      },
     });
     assert.deepEqual(config.store, {
       kind: 'postgres',
@@ -127,13 +180,22 @@ describe('config', () => {
       maxConnections: 10,
       connectTimeoutMs: 5_000,
     });
-    assert.match(fieldOf(() => storePath(config)), /^store\.kind \| .*the postgres store has no file/);
+    assert.match(
+      fieldOf(() => storePath(config)),
+      /^store\.kind \| .*the postgres store has no file/,
+    );
   });
 
   it('says which file it cannot read or parse', () => {
-    assert.match(fieldOf(() => loadConfig(join(dir, 'missing.yaml'))), /^--config \| .*cannot read .*missing\.yaml/);
+    assert.match(
+      fieldOf(() => loadConfig(join(dir, 'missing.yaml'))),
+      /^--config \| .*cannot read .*missing\.yaml/,
+    );
     const broken = join(dir, 'broken.yaml');
     writeFileSync(broken, 'clusterId: [unclosed\n');
-    assert.match(fieldOf(() => loadConfig(broken)), /^--config \| .*broken\.yaml is not valid YAML/);
+    assert.match(
+      fieldOf(() => loadConfig(broken)),
+      /^--config \| .*broken\.yaml is not valid YAML/,
+    );
   });
 });

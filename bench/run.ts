@@ -101,10 +101,21 @@ const previous = existsSync(resultsPath)
 const results: Record<string, unknown> = { ...previous.benchmarks };
 const table: string[][] = [['benchmark', 'metric', 'value', 'target']];
 let missed = 0;
+const failed: string[] = [];
 for (const b of benchmarks) {
   console.error(`running ${b.name}: ${b.description}`);
   const started = performance.now();
-  const result = await runInChild(b.name);
+  let result: BenchResult;
+  try {
+    result = await runInChild(b.name);
+  } catch (err) {
+    // One benchmark's failure does not cost the others' figures: it is reported, results.json keeps its last
+    // result, and the run exits 1 at the end.
+    console.error(`  ${err instanceof Error ? err.message : String(err)}`);
+    failed.push(b.name);
+    table.push([b.name, 'FAILED', '', '']);
+    continue;
+  }
   const seconds = (performance.now() - started) / 1000;
   results[b.name] = { ...result, seconds: Math.round(seconds * 10) / 10, seed, quick };
   for (const [metric, value] of Object.entries(result.metrics)) {
@@ -118,6 +129,10 @@ for (const b of benchmarks) {
 writeFileSync(resultsPath, `${JSON.stringify({ benchmarks: results }, null, 2)}\n`);
 printTable(table);
 console.log(`\nwrote ${resultsPath}${missed ? `; ${missed} target(s) missed` : ''}`);
+if (failed.length > 0) {
+  console.error(`failed: ${failed.join(', ')} (their last results in ${resultsPath} are kept)`);
+  process.exitCode = 1;
+}
 
 function describe(target: BenchTarget, value: number | string): string {
   const v = Number(value);

@@ -147,6 +147,8 @@ export interface AgentRepo {
   /** Inserts an agent; ConflictError when an agent for the same provider instance exists. */
   insert(agent: NewAgent, nowMs: number): Agent;
   get(id: string): Agent | undefined;
+  /** The agent's state alone, undefined when there is no such agent: a check that reads one column, no allocation. */
+  state(id: string): AgentState | undefined;
   /** Records how the agent isolates its tasks, as it registered. */
   setIsolation(id: string, isolation: AgentIsolation): void;
   /** With `allocated` computed from the agent's placed and running tasks. */

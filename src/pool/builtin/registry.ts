@@ -64,7 +64,7 @@ export class AgentRegistry {
   heartbeat(agentId: string, req: HeartbeatRequest): Promise<HeartbeatResponse> {
     const nowMs = this.#clock.now();
     return this.#store.transaction(async () => {
-      await this.#agent(agentId, 'recording a heartbeat');
+      await this.#exists(agentId, 'recording a heartbeat');
       let agent = await this.#store.agents.heartbeat(agentId, nowMs);
       if (req.notice === 'draining' && agent.state === 'registered') {
         // It takes no new work; what was placed but not pulled goes elsewhere now rather than at its leave.
@@ -117,7 +117,7 @@ export class AgentRegistry {
   pull(agentId: string): Promise<AssignedTask[]> {
     const nowMs = this.#clock.now();
     return this.#store.transaction(async () => {
-      await this.#agent(agentId, 'pulling tasks');
+      await this.#exists(agentId, 'pulling tasks');
       const metadataTeams = new Set((await this.#store.policy.get()).metadataAccessTeams ?? []);
       return (await this.#store.tasks.claim(agentId, nowMs)).map((task) => ({
         id: task.id,
@@ -176,7 +176,9 @@ export class AgentRegistry {
       if (!settled(agent)) {
         try {
           // A savepoint: a refused change leaves the rest of the leave to commit.
-          after = await this.#store.transaction(() => this.#store.agents.setState(agentId, target, `left: ${reason}`, nowMs));
+          after = await this.#store.transaction(() =>
+            this.#store.agents.setState(agentId, target, `left: ${reason}`, nowMs),
+          );
         } catch (err) {
           // The leader (another controller, on PostgreSQL) settled the agent since the read above: decide again.
           const now = await this.#agent(agentId, 'leaving the pool');
@@ -188,6 +190,12 @@ export class AgentRegistry {
       this.#log.info('agent left', { agentId, state: after.state, requeuedTasks: requeued });
       return { state: after.state };
     });
+  }
+
+  /** NotFoundError for an unknown agent; reads its state alone (every heartbeat and pull of every agent asks). */
+  async #exists(agentId: string, doing: string): Promise<void> {
+    const state = await this.#store.agents.state(agentId);
+    if (state === undefined) throw new NotFoundError(`${doing}: no agent ${agentId}`);
   }
 
   async #agent(agentId: string, doing: string): Promise<Agent> {

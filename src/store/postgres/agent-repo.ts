@@ -94,6 +94,11 @@ export class PgAgentRepo implements AsyncRepo<AgentRepo> {
     await this.#db.run('UPDATE agents SET isolation = $1 WHERE id = $2', [isolation, id]);
   }
 
+  async state(id: string): Promise<AgentState | undefined> {
+    const row = await this.#db.get('SELECT state FROM agents WHERE id = $1', [id]);
+    return row === undefined ? undefined : (text(row, 'state') as AgentState);
+  }
+
   async get(id: string): Promise<Agent | undefined> {
     const row = await this.#db.get('SELECT * FROM agents WHERE id = $1', [id]);
     if (row === undefined) return undefined;

@@ -96,6 +96,11 @@ export class SqliteAgentRepo implements AgentRepo {
     this.#db.run('UPDATE agents SET isolation = ? WHERE id = ?', isolation, id);
   }
 
+  state(id: string): AgentState | undefined {
+    const row = this.#db.get('SELECT state FROM agents WHERE id = ?', id);
+    return row === undefined ? undefined : (text(row, 'state') as AgentState);
+  }
+
   get(id: string): Agent | undefined {
     const row = this.#db.get('SELECT * FROM agents WHERE id = ?', id);
     if (row === undefined) return undefined;

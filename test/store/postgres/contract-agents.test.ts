@@ -113,6 +113,18 @@ describeEachEngine('store contract: agents', (engine) => {
     assert.deepEqual(await store.agents.list({ states: [] }), []);
   });
 
+  describe('state', () => {
+    it("reads an agent's state alone, as it changes, and nothing for an unknown id", async () => {
+      const agent = await addAgent(store);
+      const booting = await cloudAgent('i-0abc', 'provisioning');
+      assert.equal(await store.agents.state(agent.id), 'registered');
+      assert.equal(await store.agents.state(booting.id), 'provisioning');
+      await store.agents.setState(agent.id, 'draining', 'leaving', T0 + 1);
+      assert.equal(await store.agents.state(agent.id), 'draining');
+      assert.equal(await store.agents.state('a-nope'), undefined);
+    });
+  });
+
   describe('register', () => {
     it('moves a provisioning agent to registered with what it reports', async () => {
       const agent = await cloudAgent('i-1');

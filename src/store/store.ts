@@ -69,11 +69,19 @@ export interface TaskCursor {
   readonly seq: number;
 }
 
+/** A task's state and the agent it is placed on or runs on (null when none). */
+export interface TaskAssignment {
+  readonly state: TaskState;
+  readonly agentId: string | null;
+}
+
 export interface TaskRepo {
   /** Inserts tasks as `pending`, all or none. */
   insert(tasks: readonly NewTask[], nowMs: number): Task[];
   /** With a scope, a task outside it is undefined, as if it did not exist. */
   get(id: string, scope?: TeamScope): Task | undefined;
+  /** Where a task is, from two columns (no command or output read): undefined when there is no such task. */
+  assignment(id: string): TaskAssignment | undefined;
   /** Newest first. */
   list(filter?: TaskFilter): Task[];
   /**

@@ -135,7 +135,7 @@ export class AgentRegistry {
   report(agentId: string, taskId: string, req: ReportRequest): Promise<{ state: TaskState }> {
     const nowMs = this.#clock.now();
     return this.#store.transaction(async () => {
-      const task = await this.#store.tasks.get(taskId);
+      const task = await this.#store.tasks.assignment(taskId);
       if (!task || task.agentId !== agentId) {
         throw new NotFoundError(`reporting on task ${taskId}: it is not a task of agent ${agentId}`);
       }

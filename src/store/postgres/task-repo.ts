@@ -3,7 +3,7 @@ import { newId } from '../../core/ids.ts';
 import { TERMINAL_TASK_STATES, TaskState, type Task, type TaskConstraints, type TaskHeader } from '../../core/task.ts';
 import type { TeamScope } from '../../core/team-scope.ts';
 import type { AsyncRepo } from '../async-store.ts';
-import type { NewTask, TaskCursor, TaskFilter, TaskRepo, TaskResult } from '../store.ts';
+import type { NewTask, TaskAssignment, TaskCursor, TaskFilter, TaskRepo, TaskResult } from '../store.ts';
 import type { PgLedgerRepo } from './ledger-repo.ts';
 import type { PgDb, PgRow } from './pg-db.ts';
 import { bool, int, intOrNull, json, resourcesOf, text, textOrNull } from './rows.ts';
@@ -83,6 +83,13 @@ export class PgTaskRepo implements AsyncRepo<TaskRepo> {
       ],
     );
     return inserted;
+  }
+
+  async assignment(id: string): Promise<TaskAssignment | undefined> {
+    const row = await this.#db.get('SELECT state, agent_id FROM tasks WHERE id = $1', [id]);
+    return row === undefined
+      ? undefined
+      : { state: text(row, 'state') as TaskState, agentId: textOrNull(row, 'agent_id') };
   }
 
   async get(id: string, scope?: TeamScope): Promise<Task | undefined> {

@@ -2,7 +2,7 @@ import { ConflictError, NotFoundError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
 import { TERMINAL_TASK_STATES, TaskState, type Task, type TaskConstraints, type TaskHeader } from '../../core/task.ts';
 import type { TeamScope } from '../../core/team-scope.ts';
-import type { NewTask, TaskCursor, TaskFilter, TaskRepo, TaskResult } from '../store.ts';
+import type { NewTask, TaskAssignment, TaskCursor, TaskFilter, TaskRepo, TaskResult } from '../store.ts';
 import type { SqliteLedgerRepo } from './ledger-repo.ts';
 import { bool, int, intOrNull, json, resourcesOf, text, textOrNull } from './rows.ts';
 import type { Row, SqliteDb } from './sqlite-db.ts';
@@ -80,6 +80,13 @@ export class SqliteTaskRepo implements TaskRepo {
         return inserted;
       }),
     );
+  }
+
+  assignment(id: string): TaskAssignment | undefined {
+    const row = this.#db.get('SELECT state, agent_id FROM tasks WHERE id = ?', id);
+    return row === undefined
+      ? undefined
+      : { state: text(row, 'state') as TaskState, agentId: textOrNull(row, 'agent_id') };
   }
 
   get(id: string, scope?: TeamScope): Task | undefined {

@@ -32,6 +32,21 @@ describeEachEngine('store contract: tasks', (engine) => {
     return { taskId: task!.id, agentId };
   }
 
+  describe('assignment', () => {
+    it("reads a task's state and agent through its life, and nothing for an unknown id", async () => {
+      const [task] = await store.tasks.insert([newTask()], T0);
+      assert.deepEqual(await store.tasks.assignment(task!.id), { state: 'pending', agentId: null });
+      const { id: agentId } = await addAgent(store);
+      await store.tasks.place(task!.id, agentId, T0 + 1);
+      assert.deepEqual(await store.tasks.assignment(task!.id), { state: 'placed', agentId });
+      await store.tasks.claim(agentId, T0 + 2);
+      assert.deepEqual(await store.tasks.assignment(task!.id), { state: 'running', agentId });
+      await store.tasks.finish(task!.id, agentId, { exitCode: 3, outputTail: '' }, T0 + 3);
+      assert.deepEqual(await store.tasks.assignment(task!.id), { state: 'failed', agentId });
+      assert.equal(await store.tasks.assignment('t-nope'), undefined);
+    });
+  });
+
   describe('insert', () => {
     it('stores new tasks as pending and returns them as get reads them', async () => {
       const inserted = await store.tasks.insert(

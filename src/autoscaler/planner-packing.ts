@@ -113,7 +113,10 @@ function* greedy(m: PackingModel, counts: Int32Array, variant: Variant): Steps<P
     let bestScore = Infinity;
     for (const o of shortlist(m, h, rem, classDemand)) {
       const s = fill(m, o, variant, rem, start, smallest, null);
+      // The first candidate is taken whatever its score: with a free offering (price 0) a task's value is 0, and
+      // scores of 0 / 0 (NaN) or p / 0 (Infinity) are below nothing, which left no instance chosen and looped for ever.
       if (
+        best === -1 ||
         s < bestScore ||
         (s === bestScore && (m.price[o]! < m.price[best]! || (m.price[o] === m.price[best] && o < best)))
       ) {

@@ -23,10 +23,10 @@ function random(seed: number): () => number {
 }
 
 /**
- * The packing input numbered `seed`: 2 to 5 offerings (`few`), or 49 to 64 (`many`, more than the packer's shortlist
- * of 48, none dominated by another, the bigger the cheaper per CPU, and tasks half as big), sorted cheapest first, over CPU and memory and, for some
- * seeds, GPUs, network and two classes of tasks with a random eligibility; 1 to 4 distinct groups of 1 to 6 tasks (1 to
- * 8 for `many`), some of them taking no CPU or no memory, some of a higher priority.
+ * The packing input numbered `seed`: 2 to 5 offerings (`few`), or 49 to 64 (`many`: more than the packer's shortlist
+ * of 48, none dominated by another, the bigger the cheaper per CPU, and tasks half as big), sorted cheapest first, over
+ * CPU and memory and, for some seeds, GPUs, network and two classes of tasks with a random eligibility; 1 to 4 distinct
+ * groups of 1 to 6 tasks (1 to 8 for `many`), some of them taking no CPU or no memory, some of a higher priority.
  */
 export function generated(seed: number, mode: 'few' | 'many'): PackingInput {
   const r = random(seed * 2654435761 + 7);

@@ -36,8 +36,11 @@ const CASES: readonly Case[] = [
   { mode: 'few', seed: 4969, least: true, why: 'four groups of two classes: 1710' },
   { mode: 'few', seed: 23, least: false, why: 'network, a task that takes no memory (least 1340, the packer 1780)' },
   // The shortlist, over more than 48 offerings.
-  { mode: 'many', seed: 94, least: true, why: 'GPUs, 11 tasks: 761' },
-  { mode: 'many', seed: 124, least: true, why: '11 tasks: 802' },
+  { mode: 'many', seed: 94, least: true, why: '56 offerings, GPUs, two priorities: 761' },
+  { mode: 'many', seed: 124, least: true, why: '63 offerings, network, two priorities: 802' },
+  { mode: 'many', seed: 107, least: true, why: '57 offerings, GPUs, four groups: 802' },
+  { mode: 'many', seed: 330, least: true, why: '59 offerings, GPUs, two priorities, six tasks: 524' },
+  { mode: 'many', seed: 35, least: true, why: '59 offerings, two groups: 773' },
 ];
 
 describe('planner packing: least cost on generated inputs (exhaustive search)', () => {

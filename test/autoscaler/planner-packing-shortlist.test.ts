@@ -35,12 +35,11 @@ function task(dim: Dim, units: number): TaskGroup {
 }
 
 /** Z (first, 10, the only offering class 1 may run, and only it) and the rest for class 0. */
-function withZ(dim: Dim, rest: (index: number) => Offering[]): { offerings: Offering[]; eligibility: Uint8Array } {
+function withZ(rest: (index: number) => Offering[]): { offerings: Offering[]; eligibility: Uint8Array } {
   const offerings = [off('Z', 1000, 4096, 10), ...rest(1)];
   const eligibility = new Uint8Array(2 * offerings.length);
   for (let o = 1; o < offerings.length; o++) eligibility[o] = 1;
   eligibility[offerings.length] = 1;
-  void dim;
   return { offerings, eligibility };
 }
 
@@ -54,7 +53,7 @@ describe('planner packing: the shortlist in each dimension', () => {
       // first (480 to 495, below B's 500): B is not among them, nor among the eight cheapest. Every instance costs
       // at least 1000 a task, so ten B (30000) are the least. A class-1 task only Z may run keeps the one-type plan
       // out.
-      const { offerings, eligibility } = withZ(dim, (first) => {
+      const { offerings, eligibility } = withZ((first) => {
         const list: Offering[] = [];
         let i = first;
         for (let k = 0; k < 8; k++) list.push(offer(dim, `s${k}`, 2, 1100 + 10 * k, i++));
@@ -75,7 +74,7 @@ describe('planner packing: the shortlist in each dimension', () => {
       // thirty: the best per value of the demand left (price per unit: 645 against 750 for a small one), so it is
       // scored in full: 20000 for all, less than the head on a small one (1500) and the 29 fillers on fifteen more.
       // 25 dearer ones of 31 units (30000 and up) follow. Z as above.
-      const { offerings, eligibility } = withZ(dim, (first) => {
+      const { offerings, eligibility } = withZ((first) => {
         const list: Offering[] = [];
         let i = first;
         for (let k = 0; k < 24; k++) list.push(offer(dim, `s${k}`, 2, 1500 + k, i++));

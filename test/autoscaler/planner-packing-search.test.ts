@@ -37,6 +37,8 @@ const CASES: readonly Case[] = [
   { mode: 'few', seed: 23, least: false, why: 'network, a task that takes no memory (least 1340, the packer 1780)' },
   // Where a candidate's fill starts: the head is never a filler, which the mix limit could leave out.
   { mode: 'few', seed: 2255, least: true, why: 'GPUs and network, four groups: 3380' },
+  // The smallest size left in each dimension, below which nothing more fits an instance.
+  { mode: 'few', seed: 63, least: true, why: 'four groups of two priorities: 1700' },
   // The shortlist, over more than 48 offerings.
   { mode: 'many', seed: 94, least: true, why: '56 offerings, GPUs, two priorities: 761' },
   { mode: 'many', seed: 124, least: true, why: '63 offerings, network, two priorities: 802' },

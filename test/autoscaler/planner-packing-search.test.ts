@@ -45,6 +45,7 @@ const CASES: readonly Case[] = [
   { mode: 'many', seed: 107, least: true, why: '57 offerings, GPUs, four groups: 802' },
   { mode: 'many', seed: 330, least: true, why: '59 offerings, GPUs, two priorities, six tasks: 524' },
   { mode: 'many', seed: 35, least: true, why: '59 offerings, two groups: 773' },
+  { mode: 'many', seed: 757, least: true, why: '59 offerings, GPUs, three groups of two priorities: 907' },
 ];
 
 describe('planner packing: least cost on generated inputs (exhaustive search)', () => {

@@ -44,6 +44,28 @@ function withZ(rest: (index: number) => Offering[]): { offerings: Offering[]; el
 }
 
 describe('planner packing: the shortlist in each dimension', () => {
+  it('counts the demand left of the classes an offering may run only', () => {
+    // planner-packing.test.ts's fluid case (CPU): one head task of 2000 millis and 29 fillers of 1000 (1 MiB each);
+    // 24 small offerings (2000 to 2023 millis, 1024 to 1047 MiB, 1500 to 1523) hold the head alone; B (31000 millis,
+    // 4096 MiB, 20000) holds all thirty and is the best by price per value of the demand left: 20000 against 23250.
+    // Here class 1 has eleven tasks of 100 GiB each, which only Z (first, 200 GiB, 10) may run: five Z of two and one
+    // of one (under-filled, so re-packed with any other under-filled single instance); they have the lower priority,
+    // so every group order plans them last and their demand is still left while class 0 is planned. Counted for the
+    // class-0 offerings too, that demand would make memory what limits each one's share of it, and B (4096 MiB for
+    // 20000) would rank below the small ones (1024 MiB for 1500) and out of the shortlist.
+    const offerings = [off('Z', 1000, 204_800, 10)];
+    for (let i = 0; i < 24; i++) offerings.push(off(`s${i}`, 2000 + i, 1024 + i, 1500 + i));
+    offerings.push(off('B', 31_000, 4096, 20_000));
+    for (let j = 0; j < 25; j++) offerings.push(off(`x${j}`, 31_100 + 100 * j, 4096 + j, 30_000 + 100 * j));
+    const eligibility = new Uint8Array(2 * offerings.length);
+    for (let o = 1; o < offerings.length; o++) eligibility[o] = 1;
+    eligibility[offerings.length] = 1;
+    const groups = [group(2000, 1, { priority: 1 }), group(1000, 1, { priority: 1 }), group(1, 102_400, { classIndex: 1 })];
+    const packing = pack(input(groups, [1, 29, 11], offerings, eligibility, 2));
+    assert.deepEqual(shape(offerings, packing).sort(), ['1 x B [g0:1 g1:29]', '1 x Z [g2:1]', '5 x Z [g2:2]']);
+    assert.equal(packing.costPerHourMicros, 20_060);
+  });
+
   for (const dim of ['memory', 'gpus', 'net'] as const) {
     it(`over more than 48 offerings, scores in full one found only by price per head task (${dim})`, () => {
       // Thirty tasks of 2 units. Eight small offerings of 2 units (one task, 1100 to 1170), sixteen of 5 units (two

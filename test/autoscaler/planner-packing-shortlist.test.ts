@@ -66,6 +66,48 @@ describe('planner packing: the shortlist in each dimension', () => {
     assert.equal(packing.costPerHourMicros, 20_060);
   });
 
+  // Offerings and tasks with nothing in one dimension (the schema allows 0 CPU or 0 memory): a dimension the head or
+  // the demand left does not need is not divided by (0 / 0 would make every offering's score NaN, and the shortlist
+  // the first sixteen). `cap(units, index)` is an offering's [CPU, memory] for `units` of what limits, `need` a task's.
+  const zeroCases = [
+    { what: 'no CPU', cap: (units: number, i: number) => [0, 1024 * units + i], need: (units: number) => [0, 1024 * units] },
+    { what: 'no memory', cap: (units: number, i: number) => [1000 * units + i, 0], need: (units: number) => [1000 * units, 0] },
+  ];
+  for (const { what, cap, need } of zeroCases) {
+    it(`by price per head task, where offerings and tasks have ${what}`, () => {
+      // As the cases below: 8 of 2 units (1100 up), 16 of 5 (2400 up), B of 6 (3000), 25 of 6 (3100 up); each a
+      // little bigger than the one before, so none is dominated. Thirty tasks of 2 units: ten B.
+      const offerings = [off('Z', 1000, 1024, 10)];
+      const add = (name: string, units: number, price: number): number => offerings.push(off(name, ...(cap(units, offerings.length) as [number, number]), price));
+      for (let k = 0; k < 8; k++) add(`s${k}`, 2, 1100 + 10 * k);
+      for (let k = 0; k < 16; k++) add(`d${k}`, 5, 2400 + 5 * k);
+      add('B', 6, 3000);
+      for (let k = 0; k < 25; k++) add(`x${k}`, 6, 3100 + 10 * k);
+      const eligibility = new Uint8Array(2 * offerings.length).fill(1, 1, offerings.length);
+      eligibility[offerings.length] = 1;
+      const groups = [group(...(need(2) as [number, number])), group(1000, 1024, { classIndex: 1 })];
+      const packing = pack(input(groups, [30, 1], offerings, eligibility, 2));
+      assert.deepEqual(shape(offerings, packing).sort(), ['1 x Z [g1:1]', '10 x B [g0:3]']);
+      assert.equal(packing.costPerHourMicros, 30_010);
+    });
+
+    it(`by price per value of the demand left, where offerings and tasks have ${what}`, () => {
+      // As the cases below: a head of 2 units and 29 fillers of 1; 24 of 2 units (1500 up) hold the head alone, B of
+      // 31 (20000) holds all thirty, 25 dearer of 31 follow.
+      const offerings = [off('Z', 1000, 1024, 10)];
+      const add = (name: string, units: number, price: number): number => offerings.push(off(name, ...(cap(units, offerings.length) as [number, number]), price));
+      for (let k = 0; k < 24; k++) add(`s${k}`, 2, 1500 + k);
+      add('B', 31, 20_000);
+      for (let k = 0; k < 25; k++) add(`x${k}`, 31, 30_000 + 100 * k);
+      const eligibility = new Uint8Array(2 * offerings.length).fill(1, 1, offerings.length);
+      eligibility[offerings.length] = 1;
+      const groups = [group(...(need(2) as [number, number])), group(...(need(1) as [number, number])), group(1000, 1024, { classIndex: 1 })];
+      const packing = pack(input(groups, [1, 29, 1], offerings, eligibility, 2));
+      assert.deepEqual(shape(offerings, packing).sort(), ['1 x B [g0:1 g1:29]', '1 x Z [g2:1]']);
+      assert.equal(packing.costPerHourMicros, 20_010);
+    });
+  }
+
   for (const dim of ['memory', 'gpus', 'net'] as const) {
     it(`over more than 48 offerings, scores in full one found only by price per head task (${dim})`, () => {
       // Thirty tasks of 2 units. Eight small offerings of 2 units (one task, 1100 to 1170), sixteen of 5 units (two

@@ -85,9 +85,10 @@ describe('planner packing: the shortlist in each dimension', () => {
       for (let k = 0; k < 25; k++) add(`x${k}`, 6, 3100 + 10 * k);
       const eligibility = new Uint8Array(2 * offerings.length).fill(1, 1, offerings.length);
       eligibility[offerings.length] = 1;
-      const groups = [group(...(need(2) as [number, number])), group(1000, 1024, { classIndex: 1 })];
-      const packing = pack(input(groups, [30, 1], offerings, eligibility, 2));
-      assert.deepEqual(shape(offerings, packing).sort(), ['1 x Z [g1:1]', '10 x B [g0:3]']);
+      // The class-1 task is group 0, so the head here is group 1 (its sizes are read at 1 x 4 + d).
+      const groups = [group(1000, 1024, { classIndex: 1 }), group(...(need(2) as [number, number]))];
+      const packing = pack(input(groups, [1, 30], offerings, eligibility, 2));
+      assert.deepEqual(shape(offerings, packing).sort(), ['1 x Z [g0:1]', '10 x B [g1:3]']);
       assert.equal(packing.costPerHourMicros, 30_010);
     });
 
@@ -126,9 +127,10 @@ describe('planner packing: the shortlist in each dimension', () => {
         for (let k = 0; k < 25; k++) list.push(offer(dim, `x${k}`, 6, 3100 + 10 * k, i++));
         return list;
       });
-      const groups = [task(dim, 2), group(1000, 1024, { classIndex: 1 })];
-      const packing = pack(input(groups, [30, 1], offerings, eligibility, 2));
-      assert.deepEqual(shape(offerings, packing).sort(), ['1 x Z [g1:1]', '10 x B [g0:3]']);
+      // The class-1 task is group 0, so the head here is group 1 (its sizes are read at 1 x 4 + d).
+      const groups = [group(1000, 1024, { classIndex: 1 }), task(dim, 2)];
+      const packing = pack(input(groups, [1, 30], offerings, eligibility, 2));
+      assert.deepEqual(shape(offerings, packing).sort(), ['1 x Z [g0:1]', '10 x B [g1:3]']);
       assert.equal(packing.costPerHourMicros, 30_010);
     });
 

@@ -76,12 +76,14 @@ function* packAnew(input: PackingInput): Steps<Packing> {
   yield;
   const counts = Int32Array.from(input.counts);
   const unfit: number[] = [];
+  // Stryker disable next-line EqualityOperator: g = G reads counts[G], undefined, and undefined > 0 is false
   for (let g = 0; g < model.G; g++) {
     if (counts[g]! > 0 && model.fitKept[g]!.length === 0) {
       unfit.push(g);
       counts[g] = 0;
     }
   }
+  // Stryker disable next-line ArrayDeclaration: replaced by the first variant's plan, whose cost is finite
   let best: Pattern[] = [];
   let bestCost = Infinity;
   for (const [i, variant] of VARIANTS.entries()) {
@@ -93,6 +95,7 @@ function* packAnew(input: PackingInput): Steps<Packing> {
   // Never worse than one node type for everything (first fit decreasing), where that is cheap to find.
   const oneType = yield* oneTypeSteps(input, counts);
   if (oneType !== undefined && oneType.costPerHourMicros < bestCost) [best, bestCost] = [oneType.patterns, oneType.costPerHourMicros];
+  // Stryker disable next-line ConditionalExpression: there is always a first variant, so the best cost is finite
   return { patterns: best, unfit, costPerHourMicros: bestCost === Infinity ? 0 : bestCost };
 }
 
@@ -113,8 +116,12 @@ function* greedy(m: PackingModel, counts: Int32Array, variant: Variant): Steps<P
     let bestScore = Infinity;
     for (const o of shortlist(m, h, rem, classDemand)) {
       const s = fill(m, o, variant, rem, start, smallest, null);
+      // The first candidate is taken whatever its score: with a free offering (price 0) a task's value is 0, and
+      // scores of 0 / 0 (NaN) or p / 0 (Infinity) are below nothing, which left no instance chosen and looped for ever.
       if (
+        best === -1 ||
         s < bestScore ||
+        // Stryker disable next-line ConditionalExpression,EqualityOperator,LogicalOperator: candidates come in ascending index and price
         (s === bestScore && (m.price[o]! < m.price[best]! || (m.price[o] === m.price[best] && o < best)))
       ) {
         best = o;
@@ -125,13 +132,16 @@ function* greedy(m: PackingModel, counts: Int32Array, variant: Variant): Steps<P
     fill(m, best, variant, rem, start, smallest, items);
     let times = Infinity;
     for (const item of items) times = Math.min(times, Math.floor(rem[item.group]! / item.count));
+    // Stryker disable next-line BooleanLiteral: the groups left and their smallest sizes are recomputed to the same values
     let exhausted = false;
     for (const item of items) {
       rem[item.group]! -= item.count * times;
       addDemand(m, classDemand, item.group, -item.count * times);
+      // Stryker disable next-line ConditionalExpression: the groups left and their smallest sizes are recomputed to the same values
       if (rem[item.group] === 0) exhausted = true;
     }
     patterns.push({ offering: best, items: items.sort((a, b) => a.group - b.group), times });
+    // Stryker disable next-line ConditionalExpression: the groups left and their smallest sizes are recomputed to the same values
     if (exhausted) {
       alive = alive.filter((g) => rem[g]! > 0);
       smallest = smallestSizes(m, alive);
@@ -155,6 +165,7 @@ function fill(
   items: PatternItem[] | null,
 ): number {
   const list = m.fitList(variant.order, o);
+  // Stryker disable next-line ConditionalExpression: no home ratio is above a mix limit of Infinity
   const home = variant.mixLimit === Infinity ? null : m.homeRatio(variant.order, o);
   const { size, weight } = m;
   const cap = m.cap;
@@ -175,6 +186,7 @@ function fill(
   for (; k < list.length; k++) {
     const g = list[k]!;
     const left = rem[g]!;
+    // Stryker disable next-line ConditionalExpression: with none left, n is 0 and the group is skipped below
     if (left === 0) continue;
     if (home !== null && k > from && home[k]! > variant.mixLimit) continue;
     const s0 = size[g * D]!;
@@ -182,12 +194,14 @@ function fill(
     const s2 = size[g * D + 2]!;
     const s3 = size[g * D + 3]!;
     // Not even one fits: skip the divisions (n would be 0).
+    // Stryker disable next-line ConditionalExpression,LogicalOperator: a group that does not fit gets n = 0, skipped below
     if (s0 > f0 || s1 > f1 || s2 > f2 || s3 > f3) continue;
     let n = left;
     if (s0 > 0) n = Math.min(n, Math.floor(f0 / s0));
     if (s1 > 0) n = Math.min(n, Math.floor(f1 / s1));
     if (s2 > 0) n = Math.min(n, Math.floor(f2 / s2));
     if (s3 > 0) n = Math.min(n, Math.floor(f3 / s3));
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: n is at least 1 here (every dimension fits once)
     if (n <= 0) continue;
     f0 -= n * s0;
     f1 -= n * s1;
@@ -205,6 +219,7 @@ function fill(
 /** The smallest size in each dimension among `alive`: with less free than that in any dimension, nothing fits. */
 function smallestSizes(m: PackingModel, alive: readonly number[]): Float64Array {
   const result = new Float64Array(D).fill(Infinity);
+  // Stryker disable next-line EqualityOperator: d = D writes past the typed array, which is dropped
   for (const g of alive) for (let d = 0; d < D; d++) result[d] = Math.min(result[d]!, m.size[g * D + d]!);
   return result;
 }
@@ -231,6 +246,7 @@ function shortlist(
   const h1 = m.size[h * D + 1]!;
   const h2 = m.size[h * D + 2]!;
   const h3 = m.size[h * D + 3]!;
+  // Stryker disable next-line EqualityOperator: k = length writes past the scores' typed arrays, which is dropped
   for (let k = 0; k < all.length; k++) {
     const o = all[k]!;
     const price = prices[o]!;
@@ -249,6 +265,7 @@ function shortlist(
     let d2 = 0;
     let d3 = 0;
     let dv = 0;
+    // Stryker disable next-line EqualityOperator: c = classCount reads past the eligibility matrix (undefined: skipped)
     for (let c = 0; c < classCount; c++) {
       if (!eligibility[c * O + o]) continue;
       const base = c * (D + 1);
@@ -269,12 +286,14 @@ function shortlist(
   for (let k = 0; k < SHORTLIST_EACH / 2; k++) picked.add(all[k]!);
   for (const k of smallestK(headOnly, SHORTLIST_EACH)) picked.add(all[k]!);
   for (const k of smallestK(fluid, SHORTLIST_EACH)) picked.add(all[k]!);
+  // Stryker disable next-line MethodExpression,ArrowFunction,ArithmeticOperator: the winner is the least (score, price, index) in any order
   return [...picked].sort((a, b) => a - b);
 }
 
 /** Indexes of the k smallest scores (ties to the lower index), in no particular order. */
 function smallestK(scores: Float64Array, k: number): number[] {
   const top: number[] = [];
+  // Stryker disable next-line EqualityOperator: i = length reads undefined, which never enters a full top
   for (let i = 0; i < scores.length; i++) {
     if (top.length === k && !(scores[i]! < scores[top[k - 1]!]!)) continue;
     let j = top.length < k ? top.length : k - 1;
@@ -320,6 +339,7 @@ function* improve(m: PackingModel, patterns: readonly Pattern[], variant: Varian
 /** The same contents on the cheapest offering that holds them all and may run every one of them. */
 function shrink(m: PackingModel, p: Pattern): Pattern {
   const total = new Float64Array(D);
+  // Stryker disable next-line EqualityOperator: d = D writes past the typed array, which is dropped
   for (const item of p.items) for (let d = 0; d < D; d++) total[d]! += item.count * m.size[item.group * D + d]!;
   const first = p.items[0]!.group;
   for (const o of m.fitKept[first]!) {
@@ -365,6 +385,7 @@ function rememberedPacking(input: PackingInput): { packing?: Packing; remember: 
   const table = OfferingTable.of(input.offerings);
   let byKey = memos.get(table);
   if (byKey === undefined) memos.set(table, (byKey = new Map()));
+  // Stryker disable next-line StringLiteral: inputs of different class counts have eligibility bytes of different lengths
   let key = `${input.classCount}`;
   for (let g = 0; g < G; g++) {
     const { size, priority, classIndex } = input.groups[g]!;

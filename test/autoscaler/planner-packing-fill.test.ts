@@ -22,6 +22,20 @@ describe('planner packing: filling an instance', () => {
     assert.deepEqual(shape(y, noMemory), ['1 x Y [g0:1 g1:1]']);
   });
 
+  it('the same with a second class, so no one-type plan stands in for the greedy one', () => {
+    // As above, plus a class-1 task (1000 / 1024) that only Z (10, listed first) may run; X may run only class 0. The
+    // greedy plan must itself put g1 (no CPU, or no memory) in the X that g0 filled in that dimension.
+    const eligibility = Uint8Array.of(0, 1, 1, 0);
+    const x = [off('Z', 1000, 1024, 10), off('X', 2000, 8192, 100)];
+    const noCpu = pack(input([group(2000, 1024), group(0, 1024), group(1000, 1024, { classIndex: 1 })], [1, 1, 1], x, eligibility, 2));
+    assert.deepEqual(shape(x, noCpu), ['1 x X [g0:1 g1:1]', '1 x Z [g2:1]']);
+    assert.equal(noCpu.costPerHourMicros, 110);
+    const y = [off('Z', 1000, 1024, 10), off('Y', 2000, 2048, 100)];
+    const noMemory = pack(input([group(1000, 2048), group(1000, 0), group(1000, 1024, { classIndex: 1 })], [1, 1, 1], y, eligibility, 2));
+    assert.deepEqual(shape(y, noMemory), ['1 x Y [g0:1 g1:1]', '1 x Z [g2:1]']);
+    assert.equal(noMemory.costPerHourMicros, 110);
+  });
+
   it('holds as many GPU tasks as its GPUs allow, and no filler whose GPUs the head left too few of', () => {
     // G (8000 / 16384, 4 GPUs) 500. Three tasks of 2 GPUs: two per instance, then one.
     const g = [off('G', 8000, 16384, 500, 4)];

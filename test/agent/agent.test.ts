@@ -116,7 +116,7 @@ describe('agent', function () {
         'import json, os, sys; print(json.dumps([sys.argv[1], os.environ["SPILLWAY_TASK_ID"]]))',
         '$HOME',
       ],
-      resources: { cpuMillis: 100, memoryMiB: 64, gpus: 0, netMbps: 0 },
+      resources: { cpuMillis: 1_000, memoryMiB: 64, gpus: 0, netMbps: 0 },
     });
     const report = await waitFor('the exit report', () => controller.finalReport('t-argv'));
     assert.equal(report.kind, 'exit');
@@ -179,7 +179,9 @@ describe('agent', function () {
     controller.assign({
       id: 't-tail',
       command: ['/usr/bin/python3', '-c', code],
-      resources: { cpuMillis: 1, memoryMiB: 64, gpus: 0, netMbps: 0 },
+      // A whole CPU: the test is about output. At 1 millicore the cgroup's CFS quota is its 1 ms floor per 100 ms, and
+      // Python's start (about 0.1 s of CPU on a slow VM) then took 10 s, up to the test's timeout in CI.
+      resources: { cpuMillis: 1_000, memoryMiB: 64, gpus: 0, netMbps: 0 },
     });
     const report = await waitFor('the exit report', () => controller.finalReport('t-tail'));
     assert.ok(report.kind === 'exit');

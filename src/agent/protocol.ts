@@ -37,7 +37,7 @@ export interface RegisterResponse {
 export interface HeartbeatRequest {
   /**
    * Tasks the agent is running now, and those that ended whose exit or hand-back report is still on its way. The
-   * controller requeues a task it has running here, started over two heartbeat intervals ago, that the agent does not list.
+   * controller requeues a task it has running here, started over four heartbeat intervals ago, that the agent does not list.
    */
   readonly runningTaskIds: readonly string[];
   /**

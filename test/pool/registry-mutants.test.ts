@@ -93,7 +93,7 @@ describe('agent registry: log lines and settled leaves', () => {
       const agentId = await registerPrivateAgent();
       const [kept, lostA, lostB] = placeTasks(agentId, ['t', 't', 't']);
       await registry.pull(agentId);
-      clock.advance(2_000); // two heartbeat intervals after the pull
+      clock.advance(4_000); // four heartbeat intervals after the pull
       await registry.heartbeat(agentId, { runningTaskIds: [kept!] });
       const lines = logged('requeued task the agent does not run');
       assert.deepEqual(

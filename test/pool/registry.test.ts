@@ -309,7 +309,7 @@ describe('agent registry', () => {
     await assert.rejects(registry.report(agentId, 't-nope', { kind: 'output', outputTail: '' }), NotFoundError);
   });
 
-  it('returns to pending a task the agent never acknowledges running, after two heartbeat intervals', async () => {
+  it('returns to pending a task the agent never acknowledges running, after four heartbeat intervals', async () => {
     const { agentId } = await registry.register(viaToken(), REQUEST);
     const [task] = store.tasks.insert(
       [
@@ -333,7 +333,7 @@ describe('agent registry', () => {
       'running',
       'a heartbeat sent before the answer arrived is not proof',
     );
-    clock.advance(1_001);
+    clock.advance(3_001);
     await registry.heartbeat(agentId, { runningTaskIds: [] });
     const after = store.tasks.get(task!.id)!;
     assert.equal(after.state, 'pending');
@@ -386,13 +386,13 @@ describe('agent registry', () => {
     assert.equal(store.agents.get(agentId)!.state, 'draining');
   });
 
-  it('returns an unacknowledged task to pending at exactly two heartbeat intervals, not a millisecond before', async () => {
+  it('returns an unacknowledged task to pending at exactly four heartbeat intervals, not a millisecond before', async () => {
     const { agentId } = await registry.register(viaToken(), REQUEST);
     const [early, exact] = placeTasks(agentId, 2);
     await registry.pull(agentId);
-    clock.advance(1_999);
+    clock.advance(3_999);
     await registry.heartbeat(agentId, { runningTaskIds: [] });
-    assert.equal(store.tasks.get(early!)!.state, 'running', '1,999 ms after the pull: not yet');
+    assert.equal(store.tasks.get(early!)!.state, 'running', '3,999 ms after the pull: not yet');
     clock.advance(1);
     await registry.heartbeat(agentId, { runningTaskIds: [] });
     assert.deepEqual([store.tasks.get(early!)!.state, store.tasks.get(exact!)!.state], ['pending', 'pending']);

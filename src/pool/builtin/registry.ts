@@ -27,6 +27,13 @@ export type AgentRegistryOptions = RegistrarOptions;
  * an agent token acts for the agent it names; the registry checks what only it can (bootstrap credentials,
  * identities, intents, instance state).
  */
+/**
+ * A task handed over this many heartbeat intervals ago that the agent does not list is requeued. Two were too few on
+ * a loaded machine: a beat waits one interval at most for a pull on its way, and a slower answer let it go without
+ * the task (a spurious requeue, seen in CI).
+ */
+const UNACKNOWLEDGED_AFTER_BEATS = 4;
+
 export class AgentRegistry {
   readonly #store: AsyncStore;
   readonly #clock: Clock;
@@ -96,7 +103,8 @@ export class AgentRegistry {
   /**
    * A task the store has running on this agent that the agent does not report, well after it was handed over, never
    * reached the agent (the pull's answer was lost) or was lost by it: it goes back to pending rather than stay
-   * running forever. Two heartbeat intervals cover a heartbeat sent before the pull's answer arrived.
+   * running forever. Four heartbeat intervals cover a heartbeat sent before the pull's answer arrived, even one that
+   * waited its longest (one interval) for a pull answer slower than that.
    */
   async #requeueUnacknowledged(
     agentId: string,
@@ -105,7 +113,7 @@ export class AgentRegistry {
     nowMs: number,
   ): Promise<void> {
     const reportedIds = new Set(reported);
-    const cutoff = nowMs - 2 * this.#heartbeatIntervalMs;
+    const cutoff = nowMs - UNACKNOWLEDGED_AFTER_BEATS * this.#heartbeatIntervalMs;
     for (const task of runningHere) {
       if (reportedIds.has(task.id) || (task.startedAtMs ?? nowMs) > cutoff) continue;
       await this.#store.tasks.requeue(task.id, agentId, `returned to pending: agent ${agentId} does not run it`, nowMs);

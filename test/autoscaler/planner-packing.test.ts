@@ -3,52 +3,14 @@ import { describe, it } from 'mocha';
 import type { TaskGroup } from '../../src/autoscaler/planner-groups.ts';
 import { pack, packSteps } from '../../src/autoscaler/planner-packing.ts';
 import type { PackingInput } from '../../src/autoscaler/planner-packing-types.ts';
-import type { Offering } from '../../src/core/offering.ts';
 import { group, input, off, shape } from './packing-fixtures.ts';
+import { leastCost } from './packing-search.ts';
 
 /**
  * The packer (planner-packing.ts) on small hand-worked inputs: which tasks are unfit, how many instances of which
  * offering it chooses and how ties are broken, the one-type baseline, and which packings it remembers. Each expected
  * plan is worked out by hand in the comments (a task's value: its cheapest price of its dominant share of an offering).
  */
-
-/**
- * The least cost of any plan for `tasks` (CPU, memory, GPU vectors) over `offerings`, by exhaustive search: each task,
- * largest first, goes into each open instance it fits or a new instance of each offering it fits; a branch is cut once
- * it costs as much as the best plan found. Independent of the packer; for a dozen tasks or so.
- */
-function optimum(offerings: readonly Offering[], tasks: readonly (readonly number[])[]): number {
-  const caps = offerings.map((o) => [o.capacity.cpuMillis, o.capacity.memoryMiB, o.capacity.gpus]);
-  const sorted = [...tasks].sort((a, b) => b[0]! + b[1]! + 1e6 * b[2]! - (a[0]! + a[1]! + 1e6 * a[2]!));
-  const fits = (t: readonly number[], free: readonly number[]): boolean => t.every((x, d) => x <= free[d]!);
-  const bins: { o: number; free: number[] }[] = [];
-  let best = Infinity;
-  const search = (i: number, cost: number): void => {
-    if (cost >= best) return;
-    if (i === sorted.length) {
-      best = cost;
-      return;
-    }
-    const t = sorted[i]!;
-    const tried = new Set<string>();
-    for (const bin of bins) {
-      const key = `${bin.o}:${bin.free.join(',')}`;
-      if (!fits(t, bin.free) || tried.has(key)) continue;
-      tried.add(key);
-      t.forEach((x, d) => (bin.free[d]! -= x));
-      search(i + 1, cost);
-      t.forEach((x, d) => (bin.free[d]! += x));
-    }
-    caps.forEach((cap, o) => {
-      if (!fits(t, cap)) return;
-      bins.push({ o, free: cap.map((c, d) => c - t[d]!) });
-      search(i + 1, cost + offerings[o]!.pricePerHourMicros);
-      bins.pop();
-    });
-  };
-  search(0, 0);
-  return best;
-}
 
 describe('planner packing', () => {
   it('sets aside the groups with tasks that fit no offering, and packs the rest', () => {
@@ -277,9 +239,9 @@ describe('planner packing', () => {
     function check(offs: number[][], groups: number[][], counts: number[]): ReturnType<typeof pack> {
       const offerings = offs.map(([c, m, g, p], i) => off(`o${i}`, c!, m!, p!, g!));
       const taskGroups = groups.map(([c, m, g]) => group(c!, m!, { gpus: g! }));
-      const packing = pack(input(taskGroups, counts, offerings));
-      const tasks = groups.flatMap((g, i) => Array<number[]>(counts[i]!).fill(g));
-      assert.equal(packing.costPerHourMicros, optimum(offerings, tasks));
+      const packingInput = input(taskGroups, counts, offerings);
+      const packing = pack(packingInput);
+      assert.equal(packing.costPerHourMicros, leastCost(packingInput));
       // The plan holds every task once, within each instance's capacity.
       const placed = new Array<number>(groups.length).fill(0);
       for (const p of packing.patterns) {

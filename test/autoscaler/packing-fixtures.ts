@@ -42,3 +42,11 @@ export function shape(offerings: readonly Offering[], packing: ReturnType<typeof
     (p) => `${p.times} x ${offerings[p.offering]!.instanceType} [${p.items.map((i) => `g${i.group}:${i.count}`).join(' ')}]`,
   );
 }
+
+/** Eligibility over `offerings` for two classes: class 0 may run every offering but the first, class 1 only the first. */
+export function firstForClassOne(offerings: readonly Offering[]): Uint8Array {
+  const eligibility = new Uint8Array(2 * offerings.length);
+  for (let o = 1; o < offerings.length; o++) eligibility[o] = 1;
+  eligibility[offerings.length] = 1;
+  return eligibility;
+}

@@ -3,7 +3,7 @@ import { describe, it } from 'mocha';
 import type { TaskGroup } from '../../src/autoscaler/planner-groups.ts';
 import { pack } from '../../src/autoscaler/planner-packing.ts';
 import type { Offering } from '../../src/core/offering.ts';
-import { group, input, off, shape } from './packing-fixtures.ts';
+import { firstForClassOne, group, input, off, shape } from './packing-fixtures.ts';
 
 /**
  * The packer's shortlist (planner-packing.ts, over more than 48 kept offerings) in each dimension: planner-packing.test.ts
@@ -37,9 +37,7 @@ function task(dim: Dim, units: number): TaskGroup {
 /** Z (first, 10, the only offering class 1 may run, and only it) and the rest for class 0. */
 function withZ(rest: (index: number) => Offering[]): { offerings: Offering[]; eligibility: Uint8Array } {
   const offerings = [off('Z', 1000, 4096, 10), ...rest(1)];
-  const eligibility = new Uint8Array(2 * offerings.length);
-  for (let o = 1; o < offerings.length; o++) eligibility[o] = 1;
-  eligibility[offerings.length] = 1;
+  const eligibility = firstForClassOne(offerings);
   return { offerings, eligibility };
 }
 
@@ -57,9 +55,7 @@ describe('planner packing: the shortlist in each dimension', () => {
     for (let i = 0; i < 24; i++) offerings.push(off(`s${i}`, 2000 + i, 1024 + i, 1500 + i));
     offerings.push(off('B', 31_000, 4096, 20_000));
     for (let j = 0; j < 25; j++) offerings.push(off(`x${j}`, 31_100 + 100 * j, 4096 + j, 30_000 + 100 * j));
-    const eligibility = new Uint8Array(2 * offerings.length);
-    for (let o = 1; o < offerings.length; o++) eligibility[o] = 1;
-    eligibility[offerings.length] = 1;
+    const eligibility = firstForClassOne(offerings);
     const groups = [group(2000, 1, { priority: 1 }), group(1000, 1, { priority: 1 }), group(1, 102_400, { classIndex: 1 })];
     const packing = pack(input(groups, [1, 29, 11], offerings, eligibility, 2));
     assert.deepEqual(shape(offerings, packing).sort(), ['1 x B [g0:1 g1:29]', '1 x Z [g2:1]', '5 x Z [g2:2]']);

@@ -3,7 +3,7 @@ import { describe, it } from 'mocha';
 import type { TaskGroup } from '../../src/autoscaler/planner-groups.ts';
 import { pack, packSteps } from '../../src/autoscaler/planner-packing.ts';
 import type { PackingInput } from '../../src/autoscaler/planner-packing-types.ts';
-import { group, input, off, shape } from './packing-fixtures.ts';
+import { firstForClassOne, group, input, off, shape } from './packing-fixtures.ts';
 import { leastCost } from './packing-search.ts';
 
 /**
@@ -75,9 +75,7 @@ describe('planner packing', () => {
     // the one-type plan out (no offering runs both classes); it goes on z.
     const offerings = [off('z', 2000, 2048, 20)];
     for (let i = 0; i < 60; i++) offerings.push(off(`o${i}`, 1000 * (i + 1), 1024 * (i + 1), i === 40 ? 4100 : 100 * (i + 1) + 5));
-    const eligibility = new Uint8Array(2 * offerings.length);
-    for (let o = 1; o < offerings.length; o++) eligibility[o] = 1;
-    eligibility[offerings.length] = 1;
+    const eligibility = firstForClassOne(offerings);
     const groups = [group(1000, 1024), group(1000, 1024, { classIndex: 1 })];
     const packing = pack(input(groups, [41, 1], offerings, eligibility, 2));
     assert.deepEqual(shape(offerings, packing).sort(), ['1 x o40 [g0:41]', '1 x z [g1:1]']);
@@ -95,9 +93,7 @@ describe('planner packing', () => {
     for (let j = 0; j < 16; j++) offerings.push(off(`d${j}`, 2975 + j, 4096 + j, 2700 + 5 * j));
     offerings.push(off('B', 3000, 4200, 3000));
     for (let j = 0; j < 25; j++) offerings.push(off(`x${j}`, 3010 + j, 4300 + j, 3100 + 10 * j));
-    const eligibility = new Uint8Array(2 * offerings.length);
-    for (let o = 1; o < offerings.length; o++) eligibility[o] = 1;
-    eligibility[offerings.length] = 1;
+    const eligibility = firstForClassOne(offerings);
     const groups = [group(1000, 1), group(1000, 1024, { classIndex: 1 })];
     const packing = pack(input(groups, [30, 1], offerings, eligibility, 2));
     // Z's task is larger (1024 MiB): planned first.
@@ -114,9 +110,7 @@ describe('planner packing', () => {
     for (let i = 0; i < 24; i++) offerings.push(off(`s${i}`, 2000 + i, 1024 + i, 1500 + i));
     offerings.push(off('B', 31_000, 4096, 20_000));
     for (let j = 0; j < 25; j++) offerings.push(off(`x${j}`, 31_100 + 100 * j, 4096 + j, 30_000 + 100 * j));
-    const eligibility = new Uint8Array(2 * offerings.length);
-    for (let o = 1; o < offerings.length; o++) eligibility[o] = 1;
-    eligibility[offerings.length] = 1;
+    const eligibility = firstForClassOne(offerings);
     const groups = [group(2000, 1), group(1000, 1), group(1000, 1024, { classIndex: 1 })];
     const packing = pack(input(groups, [1, 29, 1], offerings, eligibility, 2));
     assert.deepEqual(shape(offerings, packing), ['1 x B [g0:1 g1:29]', '1 x Z [g2:1]']);

@@ -13,7 +13,6 @@ import { interruptionWatcherFor } from './spot-watcher.ts';
 import { LABEL_LIFECYCLE, LABEL_PROVIDER } from '../providers/local/offerings.ts';
 import { TaskReporter } from './reporter.ts';
 import { isTransient, retry, statusOf } from './retry.ts';
-import { withTimeout } from './wait.ts';
 import { TaskSupervisor } from './task-supervisor.ts';
 
 export type { AgentOptions } from './agent-options.ts';
@@ -58,8 +57,11 @@ class Agent implements AgentHandle {
   #interruption: 'none' | 'pending' | 'delivered' = 'none';
   /** Ends the heartbeat loop's pause early (a notice must not wait for the next beat). */
   #wakeHeartbeat: (() => void) | undefined;
-  /** Settles once the pull on its way is answered and the tasks it brought are started; undefined when none is. */
-  #pulling: Promise<void> | undefined;
+  /**
+   * The controller's `pulledAtMs` of the latest pull answer whose tasks the supervisor holds; every heartbeat echoes
+   * it, so a task handed over in an answer still on its way is not taken for a lost one.
+   */
+  #pulledThroughMs: number | undefined;
 
   constructor(opts: AgentOptions) {
     this.#opts = resolveAgentOptions(opts);
@@ -221,14 +223,14 @@ class Agent implements AgentHandle {
     const signal = this.#lifeAbort.signal;
     while (!signal.aborted) {
       const notice = this.#interruption === 'pending';
-      // A beat written while a pull's answer is on its way would leave out the tasks that answer hands over, and the
-      // controller requeues a handed-over task a late enough beat does not list: the beat waits for the answer, for
-      // one interval at most (an interruption notice waits for nothing).
-      if (!notice && this.#pulling) await withTimeout(this.#pulling, intervalMs);
       try {
         // While it drains, every beat says so: the controller places nothing more here.
         const kind = notice ? 'interruption' : this.#stopAbort.signal.aborted ? 'draining' : undefined;
-        const body: HeartbeatRequest = { runningTaskIds: tasks.heldTaskIds(), ...(kind ? { notice: kind } : {}) };
+        const body: HeartbeatRequest = {
+          runningTaskIds: tasks.heldTaskIds(),
+          ...(this.#pulledThroughMs === undefined ? {} : { pulledThroughMs: this.#pulledThroughMs }),
+          ...(kind ? { notice: kind } : {}),
+        };
         const res = await this.#post<HeartbeatResponse>(agentId, 'heartbeat', body, signal);
         if (notice) {
           this.#interruption = 'delivered';
@@ -273,17 +275,13 @@ class Agent implements AgentHandle {
 
   async #pullLoop(agentId: string, tasks: TaskSupervisor, intervalMs: number): Promise<void> {
     while (!this.#stopping) {
-      const pulled = Promise.withResolvers<void>();
-      this.#pulling = pulled.promise;
       try {
         // Not aborted by stop: tasks in an answer already on its way are handed back, not lost.
         const res = await this.#post<PullResponse>(agentId, 'pull', {}, this.#lifeAbort.signal);
         for (const task of res.tasks) tasks.accept(task, this.#stopping);
+        this.#pulledThroughMs = res.pulledAtMs;
       } catch (err) {
         this.#callFailed('pulling tasks', err);
-      } finally {
-        this.#pulling = undefined;
-        pulled.resolve();
       }
       await systemClock.sleep(intervalMs, { signal: this.#stopAbort.signal }).catch(() => undefined);
     }

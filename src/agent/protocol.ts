@@ -37,9 +37,16 @@ export interface RegisterResponse {
 export interface HeartbeatRequest {
   /**
    * Tasks the agent is running now, and those that ended whose exit or hand-back report is still on its way. The
-   * controller requeues a task it has running here, started over four heartbeat intervals ago, that the agent does not list.
+   * controller requeues a task it has running here that the agent does not list, once the agent has taken the pull
+   * answer that handed the task over (or a later one: see `pulledThroughMs`) and four heartbeat intervals have passed.
    */
   readonly runningTaskIds: readonly string[];
+  /**
+   * The `pulledAtMs` of the latest pull answer whose tasks `runningTaskIds` already includes. A task handed over at or
+   * before it that the list leaves out never reached the agent or was lost by it; one handed over later may be in an
+   * answer still on its way. Absent (an agent that has not pulled yet): the four intervals alone decide.
+   */
+  readonly pulledThroughMs?: number;
   /**
    * `interruption`: the cloud announced the instance's interruption (spot) or preemption; its tasks return to pending
    * at once. `draining`: the agent is shutting down; it takes no new work and finishes or hands back what it runs.
@@ -65,6 +72,8 @@ export interface AssignedTask {
 /** POST /v1/agents/{id}/pull */
 export interface PullResponse {
   readonly tasks: readonly AssignedTask[];
+  /** The controller's time of this hand-over; the agent echoes it in its heartbeats' `pulledThroughMs`. */
+  readonly pulledAtMs: number;
 }
 
 /** POST /v1/agents/{id}/tasks/{taskId}/report */

@@ -332,6 +332,7 @@ export const responseSchemas = {
   }) satisfies z.ZodType<HeartbeatResponse>,
   PullResponse: z.object({
     tasks: z.array(z.object({ id: z.string(), command: z.array(z.string()), resources })),
+    pulledAtMs: z.number(),
   }) satisfies z.ZodType<PullResponse>,
   TaskStateAnswer: z.object({ state: taskState }),
   AgentStateAnswer: z.object({ state: agentState }),

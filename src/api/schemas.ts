@@ -183,7 +183,12 @@ export const createTokenSchema = z
     // Bounds of an agent registration token (role agent only).
     maxAgents: z.number().int().min(1).max(1_000_000).optional(),
     site: name.optional(),
-    expiresInMs: z.number().int().min(1_000).max(366 * 86_400_000).optional(),
+    expiresInMs: z
+      .number()
+      .int()
+      .min(1_000)
+      .max(366 * 86_400_000)
+      .optional(),
     teams: scopeNames.optional(),
     projects: scopeNames.optional(),
   })
@@ -230,6 +235,7 @@ export const registerSchema = z
 export const heartbeatSchema = z
   .object({
     runningTaskIds: z.array(name).max(10_000),
+    pulledThroughMs: z.number().int().nonnegative().optional(),
     notice: z.enum(['interruption', 'draining']).optional(),
   })
   .strict() satisfies z.ZodType<HeartbeatRequest, unknown>;
@@ -245,7 +251,11 @@ export const reportSchema = z.discriminatedUnion('kind', [
       usage: z
         .object({
           cpuSeconds: z.number().finite().nonnegative().max(1e12),
-          peakMemoryBytes: z.number().int().nonnegative().max(2 ** 53 - 1),
+          peakMemoryBytes: z
+            .number()
+            .int()
+            .nonnegative()
+            .max(2 ** 53 - 1),
         })
         .strict()
         .optional(),

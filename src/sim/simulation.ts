@@ -470,7 +470,7 @@ export class Simulation {
     const placed = this.#placed;
     const agents = new Set(placed.map((p) => p.agentId));
     for (const agentId of agents) {
-      for (const task of await this.#registry.pull(agentId)) {
+      for (const task of (await this.#registry.pull(agentId)).tasks) {
         const meta = this.#meta.get(task.id);
         if (!meta) continue;
         this.#progressAtMs = now;

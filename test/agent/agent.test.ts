@@ -248,29 +248,39 @@ describe('agent', function () {
     assert.deepEqual(controller.heartbeats.at(-1)!.runningTaskIds, []);
   });
 
-  it('writes no heartbeat while a pull is on its way: the beat waits for the answer and lists what it brought', async () => {
-    // A slow controller: each pull answered 300 ms after it arrives, beats due every 500 ms, pulls 150 ms apart.
-    controller.heartbeatIntervalMs = 500;
+  it('echoes in each heartbeat the hand-over time of the latest pull answer it has taken, and lists what it brought', async () => {
+    // A slow controller: each pull answered 300 ms after it arrives, beats every 100 ms, so beats go out while
+    // answers are on their way.
+    controller.heartbeatIntervalMs = 100;
     controller.pollIntervalMs = 150;
-    const beatsDuringHolds: number[] = [];
-    controller.beforePullAnswer = async () => {
-      const from = controller.requests.length;
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      beatsDuringHolds.push(controller.requests.slice(from).filter((r) => r.path.endsWith('/heartbeat')).length);
-    };
+    controller.beforePullAnswer = () => new Promise((resolve) => setTimeout(resolve, 300));
     start();
     controller.assign({
       id: 't-held',
       command: LONG_TASK,
       resources: { cpuMillis: 1, memoryMiB: 64, gpus: 0, netMbps: 0 },
     });
-    await waitFor('eight answered pulls', () => beatsDuringHolds.length >= 8, { timeoutMs: 20_000 });
-    const beats = controller.heartbeats.length;
-    // Pulls are held two thirds of the time: beats written on their own schedule would land in some holds.
-    assert.ok(beats >= 4, `${beats} heartbeats went out meanwhile`);
-    assert.deepEqual(beatsDuringHolds.slice(0, 8), [0, 0, 0, 0, 0, 0, 0, 0]);
-    // The first pull handed the task over; every beat after the first two lists it.
-    assert.ok(controller.heartbeats.slice(2).every((h) => h.runningTaskIds.includes('t-held')));
+    await waitFor('eight answered pulls', () => controller.pulls.length >= 8, { timeoutMs: 20_000 });
+    await waitFor('a beat that has taken the eighth', () =>
+      controller.heartbeats.some((h) => h.pulledThroughMs === controller.pulls[7]!.pulledAtMs),
+    );
+    const handedOverAt = controller.pulls.find((p) => p.taskIds.includes('t-held'))!.pulledAtMs;
+    const answered = new Set(controller.pulls.map((p) => p.pulledAtMs));
+    const beats = controller.heartbeats;
+    assert.equal(beats[0]!.pulledThroughMs, undefined, 'the first beat, before any answer, echoes nothing');
+    for (const beat of beats) {
+      if (beat.pulledThroughMs === undefined) continue;
+      assert.ok(answered.has(beat.pulledThroughMs), `echoes ${beat.pulledThroughMs}, a time the controller answered`);
+      if (beat.pulledThroughMs >= handedOverAt) assert.ok(beat.runningTaskIds.includes('t-held'));
+    }
+    // Beats that went out while the eight answers were held echo each answer in turn: never one not yet taken.
+    const echoed = beats.map((b) => b.pulledThroughMs ?? 0);
+    assert.deepEqual(
+      echoed,
+      [...echoed].sort((a, b) => a - b),
+      'the echo never goes back',
+    );
+    assert.ok(new Set(echoed).size >= 8, `${new Set(echoed).size} distinct echoes over eight answers`);
   });
 
   it('retries registration on network failures, 5xx, and 401/403/409 to a bootstrap credential', async () => {

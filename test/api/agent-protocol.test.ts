@@ -106,7 +106,10 @@ describe('api agent protocol', () => {
       );
       const recorded = h.store.agents.get(greedy.agentId);
       assert.deepEqual(recorded?.capacity, { cpuMillis: 2000, memoryMiB: 4096, gpus: 0, netMbps: 1000 });
-      assert.deepEqual(recorded?.labels, { 'spillway.io/instance-type': 'local.small', 'spillway.io/lifecycle': 'on-demand' });
+      assert.deepEqual(recorded?.labels, {
+        'spillway.io/instance-type': 'local.small',
+        'spillway.io/lifecycle': 'on-demand',
+      });
       const modest = await register(
         credential,
         registration({
@@ -208,7 +211,20 @@ describe('api agent protocol', () => {
       assert.deepEqual(pulled.tasks.map((t) => t.id).sort(), tasks.map((t) => t.id).sort());
       assert.deepEqual(pulled.tasks[0]?.command, ['sleep', '1']);
       assert.equal(h.store.tasks.get(tasks[0]?.id ?? '')?.state, 'running');
-      assert.deepEqual(await agent.post<PullResponse>(`/v1/agents/${agentId}/pull`, {}), { tasks: [] });
+      assert.equal(pulled.pulledAtMs, h.clock.now(), "the hand-over's time, on the controller's clock");
+      assert.deepEqual(await agent.post<PullResponse>(`/v1/agents/${agentId}/pull`, {}), {
+        tasks: [],
+        pulledAtMs: h.clock.now(),
+      });
+    });
+
+    it('refuses a heartbeat whose pulledThroughMs is not a whole non-negative number, naming it', async () => {
+      for (const pulledThroughMs of [-1, 1.5, '12']) {
+        await assert.rejects(
+          agent.post(`/v1/agents/${agentId}/heartbeat`, { runningTaskIds: [], pulledThroughMs }),
+          (err: Error & { status?: number }) => err.status === 400 && /pulledThroughMs/.test(err.message),
+        );
+      }
     });
 
     it('tells the agent on heartbeat to stop tasks that are no longer running on it', async () => {

@@ -7,7 +7,7 @@ import { newIntentId } from '../../src/core/ids.ts';
 import { INTERRUPTION_REASON } from '../../src/core/interruption.ts';
 import { resources } from '../../src/core/resources.ts';
 import { interruptedOfferings } from '../../src/autoscaler/interruptions.ts';
-import type { AgentRegistry} from '../../src/pool/builtin/registry.ts';
+import type { AgentRegistry } from '../../src/pool/builtin/registry.ts';
 import { type RegistrationCaller } from '../../src/pool/builtin/registry.ts';
 import type { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { TokenRecord } from '../../src/store/store.ts';
@@ -19,7 +19,6 @@ import { openRegistryFixture, REQUEST, type RegistryFixture } from './registry-f
 // Issue 14 (mutation testing of src/pool/builtin/registry.ts, run Q): the operator's view of the registry (the level,
 // text and fields of each of its log lines) and how a leave treats an agent that is already draining, terminated or
 // lost, each stated from the scenario.
-
 
 describe('agent registry: log lines and settled leaves', () => {
   let store: SqliteStore;
@@ -229,7 +228,7 @@ describe('agent registry: log lines and settled leaves', () => {
     const agentId = await registerPrivateAgent();
     const teams = ['ml', 'Stryker was here', 'Data Science', 'été'];
     const ids = placeTasks(agentId, teams);
-    const pulled = await registry.pull(agentId);
+    const pulled = (await registry.pull(agentId)).tasks;
     assert.deepEqual(pulled.map((t) => t.id).sort(), [...ids].sort());
     assert.deepEqual(
       pulled.filter((t) => 'metadataAccess' in t).map((t) => t.id),

@@ -18,7 +18,6 @@ import type { LogCapture } from '../helpers/log-capture.ts';
 import { openRegistryFixture, REQUEST, type RegistryFixture } from './registry-fixture.ts';
 import { dumpSqlite } from '../helpers/sqlite-dump.ts';
 
-
 describe('agent registry', () => {
   let dbPath: string;
   let store: SqliteStore;
@@ -325,7 +324,7 @@ describe('agent registry', () => {
       clock.now(),
     );
     store.tasks.place(task!.id, agentId, clock.now());
-    assert.equal((await registry.pull(agentId)).length, 1, 'the pull hands it over (its answer is then lost)');
+    assert.equal((await registry.pull(agentId)).tasks.length, 1, 'the pull hands it over (its answer is then lost)');
     clock.advance(1_000);
     await registry.heartbeat(agentId, { runningTaskIds: [] });
     assert.equal(
@@ -339,6 +338,56 @@ describe('agent registry', () => {
     assert.equal(after.state, 'pending');
     assert.equal(after.attempts, 1);
     assert.match(after.reason, /does not run it/);
+  });
+
+  it('hands over placed tasks with the time of the hand-over, which the agent echoes in its heartbeats', async () => {
+    const { agentId } = await registry.register(viaToken(), REQUEST);
+    const placed = placeTasks(agentId, 2);
+    clock.advance(250);
+    const answer = await registry.pull(agentId);
+    assert.deepEqual(answer.tasks.map((t) => t.id).sort(), [...placed].sort());
+    assert.equal(answer.pulledAtMs, clock.now());
+    assert.deepEqual(
+      placed.map((id) => store.tasks.get(id)!.startedAtMs),
+      [clock.now(), clock.now()],
+    );
+  });
+
+  it('keeps an unlisted task running while the agent has not taken the answer that handed it over, however long', async () => {
+    const { agentId } = await registry.register(viaToken(), REQUEST);
+    const [early] = placeTasks(agentId, 1);
+    const firstAnswer = await registry.pull(agentId);
+    clock.advance(500);
+    const [late] = placeTasks(agentId, 1);
+    const handedOverAt = (await registry.pull(agentId)).pulledAtMs;
+    assert.equal(handedOverAt, firstAnswer.pulledAtMs + 500);
+    // A slow answer: beats go out, a minute of them, that have taken only the first answer; each lists `early`.
+    clock.advance(60_000);
+    const beat = { runningTaskIds: [early!], pulledThroughMs: firstAnswer.pulledAtMs };
+    assert.deepEqual((await registry.heartbeat(agentId, beat)).stopTaskIds, []);
+    assert.equal(store.tasks.get(late!)!.state, 'running', 'its answer may still be on its way');
+    // The agent has taken that answer (or a later one) and does not list the task: it never arrived.
+    await registry.heartbeat(agentId, { runningTaskIds: [early!], pulledThroughMs: handedOverAt });
+    const after = store.tasks.get(late!)!;
+    assert.deepEqual([after.state, after.attempts], ['pending', 1]);
+    assert.equal(after.reason, `returned to pending: agent ${agentId} does not run it`);
+    assert.equal(store.tasks.get(early!)!.state, 'running');
+  });
+
+  it('requeues a task missing from a beat that has taken its answer only four heartbeat intervals after the hand-over', async () => {
+    const { agentId } = await registry.register(viaToken(), REQUEST);
+    const [taskId] = placeTasks(agentId, 1);
+    const { pulledAtMs } = await registry.pull(agentId);
+    clock.advance(3_999);
+    await registry.heartbeat(agentId, { runningTaskIds: [], pulledThroughMs: pulledAtMs + 3_999 });
+    assert.equal(
+      store.tasks.get(taskId!)!.state,
+      'running',
+      'a second controller whose clock is ahead may have answered',
+    );
+    clock.advance(1);
+    await registry.heartbeat(agentId, { runningTaskIds: [], pulledThroughMs: pulledAtMs });
+    assert.equal(store.tasks.get(taskId!)!.state, 'pending');
   });
 
   it('keeps a task running while the agent reports it', async () => {
@@ -448,7 +497,7 @@ describe('agent registry', () => {
     const [ml, web] = store.tasks.insert([spec('ml'), spec('web')], clock.now());
     store.tasks.place(ml!.id, agentId, clock.now());
     store.tasks.place(web!.id, agentId, clock.now());
-    const pulled = new Map((await registry.pull(agentId)).map((t) => [t.id, t.metadataAccess]));
+    const pulled = new Map((await registry.pull(agentId)).tasks.map((t) => [t.id, t.metadataAccess]));
     assert.deepEqual([pulled.get(ml!.id), pulled.get(web!.id)], [true, undefined]);
   });
 

@@ -42,7 +42,7 @@ export function agentProtocolRoutes({ registry }: RouteDeps): Route[] {
       access: { kind: 'own-agent' },
       body: emptyBodySchema,
       response: { status: 200, description: 'The tasks to run now.', schema: 'PullResponse' },
-      handle: async ({ params }) => ({ body: { tasks: await registry.pull(params.id ?? '') } }),
+      handle: async ({ params }) => ({ body: await registry.pull(params.id ?? '') }),
     }),
     defineRoute({
       method: 'POST',

@@ -7,9 +7,9 @@ import type { AttestedInstance } from '../../providers/identity.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { AsyncStore } from '../../store/async-store.ts';
 import type {
-  AssignedTask,
   HeartbeatRequest,
   HeartbeatResponse,
+  PullResponse,
   RegisterRequest,
   RegisterResponse,
   ReportRequest,
@@ -28,9 +28,9 @@ export type AgentRegistryOptions = RegistrarOptions;
  * identities, intents, instance state).
  */
 /**
- * A task handed over this many heartbeat intervals ago that the agent does not list is requeued. Two were too few on
- * a loaded machine: a beat waits one interval at most for a pull on its way, and a slower answer let it go without
- * the task (a spurious requeue, seen in CI).
+ * A task handed over this many heartbeat intervals ago that the agent does not list is requeued, once the agent says
+ * it has taken the answer that handed it over (`pulledThroughMs`). The intervals alone decide for an agent that does
+ * not say; they also bound how far two controllers' clocks may disagree without a spurious requeue.
  */
 const UNACKNOWLEDGED_AFTER_BEATS = 4;
 
@@ -94,26 +94,29 @@ export class AgentRegistry {
         this.#log.warn('draining agent on interruption notice', { agentId, requeuedTasks: requeued });
       }
       const runningHere = await this.#store.tasks.listHeaders({ agentId, states: ['running'] });
-      await this.#requeueUnacknowledged(agentId, runningHere, req.runningTaskIds, nowMs);
+      await this.#requeueUnacknowledged(agentId, runningHere, req, nowMs);
       const running = new Set(runningHere.map((task) => task.id));
       return { state: agent.state, stopTaskIds: req.runningTaskIds.filter((id) => !running.has(id)) };
     });
   }
 
   /**
-   * A task the store has running on this agent that the agent does not report, well after it was handed over, never
-   * reached the agent (the pull's answer was lost) or was lost by it: it goes back to pending rather than stay
-   * running forever. Four heartbeat intervals cover a heartbeat sent before the pull's answer arrived, even one that
-   * waited its longest (one interval) for a pull answer slower than that.
+   * A task the store has running on this agent that the agent does not report, although the agent has taken the pull
+   * answer that handed it over (or a later one) and four heartbeat intervals have passed, never reached the agent (the
+   * answer was lost) or was lost by it: it goes back to pending rather than stay running forever. A task handed over
+   * after the agent's latest answer may be in one still on its way, however slow: it stays.
    */
   async #requeueUnacknowledged(
     agentId: string,
     runningHere: readonly TaskHeader[],
-    reported: readonly string[],
+    beat: HeartbeatRequest,
     nowMs: number,
   ): Promise<void> {
-    const reportedIds = new Set(reported);
-    const cutoff = nowMs - UNACKNOWLEDGED_AFTER_BEATS * this.#heartbeatIntervalMs;
+    const reportedIds = new Set(beat.runningTaskIds);
+    const cutoff = Math.min(
+      nowMs - UNACKNOWLEDGED_AFTER_BEATS * this.#heartbeatIntervalMs,
+      beat.pulledThroughMs ?? nowMs,
+    );
     for (const task of runningHere) {
       if (reportedIds.has(task.id) || (task.startedAtMs ?? nowMs) > cutoff) continue;
       await this.#store.tasks.requeue(task.id, agentId, `returned to pending: agent ${agentId} does not run it`, nowMs);
@@ -121,18 +124,19 @@ export class AgentRegistry {
     }
   }
 
-  /** Hands the agent its placed tasks (placed -> running). */
-  pull(agentId: string): Promise<AssignedTask[]> {
+  /** Hands the agent its placed tasks (placed -> running), with the time of the hand-over the agent echoes. */
+  pull(agentId: string): Promise<PullResponse> {
     const nowMs = this.#clock.now();
     return this.#store.transaction(async () => {
       await this.#exists(agentId, 'pulling tasks');
       const metadataTeams = new Set((await this.#store.policy.get()).metadataAccessTeams ?? []);
-      return (await this.#store.tasks.claim(agentId, nowMs)).map((task) => ({
+      const tasks = (await this.#store.tasks.claim(agentId, nowMs)).map((task) => ({
         id: task.id,
         command: task.command,
         resources: task.resources,
         ...(metadataTeams.has(task.owner.team) ? { metadataAccess: true } : {}),
       }));
+      return { tasks, pulledAtMs: nowMs };
     });
   }
 

@@ -37,4 +37,9 @@ export interface Packing {
   /** Groups (with a count above zero) that no offering fits or may run. */
   readonly unfit: readonly number[];
   readonly costPerHourMicros: number;
+  /**
+   * The effort spent finding it: each fill of a candidate instance adds how far it moved along the offering's list of
+   * groups (planner-packing.ts `fill`), summed over every variant tried. A remembered plan reports the work it took.
+   */
+  readonly work: number;
 }

@@ -6,8 +6,6 @@ import { runToEnd, type Steps } from './planner-slices.ts';
 /** Candidate offerings scored in full for each new instance: the best by each quick estimate, and the cheapest. */
 const SHORTLIST_EACH = 16;
 const SHORTLIST_ALL = 48;
-/** Below this much work so far, a tail is re-packed with every variant. */
-const SMALL_PLAN_WORK = 2_000_000;
 /** Bins filled below this share of their price in task value are re-packed together at the end. */
 const TAIL_EFFICIENCY = 0.97;
 
@@ -35,10 +33,16 @@ const VARIANTS: readonly Variant[] = [
 ];
 
 /**
- * How much work (groups looked at while filling candidates) the packer spends before it stops trying further
- * variants: enough for every variant on hundreds of distinct task shapes, and a bound on the time of huge plans.
+ * How much work (Packing.work) the packer may spend. `work`: once this much is spent it tries no further variant;
+ * enough for every variant on hundreds of distinct task shapes, and a bound on the time of huge plans. `smallPlan`:
+ * below this much so far, a variant's under-filled tail is re-packed with every variant, not only its own.
  */
-const WORK_BUDGET = 6_000_000;
+export interface PackingBudget {
+  readonly work: number;
+  readonly smallPlan: number;
+}
+
+export const PACKING_BUDGET: PackingBudget = { work: 6_000_000, smallPlan: 2_000_000 };
 
 /**
  * Packs groups of tasks into instances at the least cost this heuristic finds (pure, deterministic).
@@ -49,13 +53,13 @@ const WORK_BUDGET = 6_000_000;
  * with the lowest price per packed value (or per packed task) wins; the same contents repeat while enough tasks are
  * left. Then each distinct instance shrinks to the cheapest offering that still holds its tasks, and the under-filled
  * single instances are re-packed together when that costs less. Several runs (VARIANTS: group orders, scores, how
- * dear a home a filler may get) are tried, within WORK_BUDGET, and the cheapest plan is kept.
+ * dear a home a filler may get) are tried, within the budget's work, and the cheapest plan is kept.
  *
  * Work is over groups of identical tasks, not tasks, and over offerings no other is at least as big, cheap and
  * eligible as, so a plan for thousands of identical tasks costs about as much as for one.
  */
-export function pack(input: PackingInput): Packing {
-  return runToEnd(packSteps(input));
+export function pack(input: PackingInput, budget: PackingBudget = PACKING_BUDGET): Packing {
+  return runToEnd(packSteps(input, budget));
 }
 
 /**
@@ -63,15 +67,16 @@ export function pack(input: PackingInput): Packing {
  * chooses, between variants and between the offerings of the one-type check, so no slice does more than one instance's
  * choice over the shortlist.
  */
-export function* packSteps(input: PackingInput): Steps<Packing> {
-  const memo = rememberedPacking(input);
+export function* packSteps(input: PackingInput, budget: PackingBudget = PACKING_BUDGET): Steps<Packing> {
+  // Remembered plans are the default budget's.
+  const memo = budget === PACKING_BUDGET ? rememberedPacking(input) : NOT_REMEMBERED;
   if (memo.packing !== undefined) return memo.packing;
-  const packing = yield* packAnew(input);
+  const packing = yield* packAnew(input, budget);
   memo.remember(packing);
   return packing;
 }
 
-function* packAnew(input: PackingInput): Steps<Packing> {
+function* packAnew(input: PackingInput, budget: PackingBudget): Steps<Packing> {
   const model = new PackingModel(input);
   yield;
   const counts = Int32Array.from(input.counts);
@@ -87,16 +92,17 @@ function* packAnew(input: PackingInput): Steps<Packing> {
   let best: Pattern[] = [];
   let bestCost = Infinity;
   for (const [i, variant] of VARIANTS.entries()) {
-    if (i > 0 && model.work >= WORK_BUDGET) break;
-    const patterns = yield* improve(model, yield* greedy(model, counts, variant), variant);
+    if (i > 0 && model.work >= budget.work) break;
+    const patterns = yield* improve(model, yield* greedy(model, counts, variant), variant, budget);
     const cost = model.cost(patterns);
     if (cost < bestCost) [best, bestCost] = [patterns, cost];
   }
   // Never worse than one node type for everything (first fit decreasing), where that is cheap to find.
   const oneType = yield* oneTypeSteps(input, counts);
-  if (oneType !== undefined && oneType.costPerHourMicros < bestCost) [best, bestCost] = [oneType.patterns, oneType.costPerHourMicros];
+  if (oneType !== undefined && oneType.costPerHourMicros < bestCost)
+    [best, bestCost] = [oneType.patterns, oneType.costPerHourMicros];
   // Stryker disable next-line ConditionalExpression: there is always a first variant, so the best cost is finite
-  return { patterns: best, unfit, costPerHourMicros: bestCost === Infinity ? 0 : bestCost };
+  return { patterns: best, unfit, costPerHourMicros: bestCost === Infinity ? 0 : bestCost, work: model.work };
 }
 
 /** First-fit-decreasing over groups with a choice of offering per new instance (see `pack`). */
@@ -313,7 +319,12 @@ function addDemand(m: PackingModel, classDemand: Float64Array, g: number, n: num
 }
 
 /** Shrinks each pattern to its cheapest holder, then re-packs the under-filled single instances together. */
-function* improve(m: PackingModel, patterns: readonly Pattern[], variant: Variant): Steps<Pattern[]> {
+function* improve(
+  m: PackingModel,
+  patterns: readonly Pattern[],
+  variant: Variant,
+  budget: PackingBudget,
+): Steps<Pattern[]> {
   const shrunk = patterns.map((p) => shrink(m, p));
   const tail = shrunk.filter((p) => p.times === 1 && m.value(p) < TAIL_EFFICIENCY * m.price[p.offering]!);
   if (tail.length < 2) return shrunk;
@@ -321,7 +332,7 @@ function* improve(m: PackingModel, patterns: readonly Pattern[], variant: Varian
   for (const p of tail) for (const item of p.items) counts[item.group]! += item.count;
   // While work is cheap (small plans), the tail is worth every variant; otherwise only the current one.
   let repacked: Pattern[] = tail;
-  for (const v of m.work < SMALL_PLAN_WORK ? [variant, ...VARIANTS.filter((x) => x !== variant)] : [variant]) {
+  for (const v of m.work < budget.smallPlan ? [variant, ...VARIANTS.filter((x) => x !== variant)] : [variant]) {
     const candidate = (yield* greedy(m, counts, v)).map((p) => shrink(m, p));
     if (m.cost(candidate) < m.cost(repacked)) repacked = candidate;
   }
@@ -377,11 +388,18 @@ const memos = new WeakMap<OfferingTable, Map<string, MemoEntry[]>>();
  * packing. Only small plans are remembered: their cost is mostly the setup over the offerings, and they recur; a
  * large plan rarely recurs, costs its packing (which runs in slices), and its patterns are large to keep.
  */
-function rememberedPacking(input: PackingInput): { packing?: Packing; remember: (packing: Packing) => void } {
+interface Remembered {
+  readonly packing?: Packing;
+  readonly remember: (packing: Packing) => void;
+}
+
+const NOT_REMEMBERED: Remembered = { remember: () => undefined };
+
+function rememberedPacking(input: PackingInput): Remembered {
   const G = input.groups.length;
   let tasks = 0;
   for (let g = 0; g < G; g++) tasks += input.counts[g]!;
-  if (G > MEMO_MAX_GROUPS || G === 0 || tasks > MEMO_MAX_TASKS) return { remember: () => undefined };
+  if (G > MEMO_MAX_GROUPS || G === 0 || tasks > MEMO_MAX_TASKS) return NOT_REMEMBERED;
   const table = OfferingTable.of(input.offerings);
   let byKey = memos.get(table);
   if (byKey === undefined) memos.set(table, (byKey = new Map()));

@@ -25,7 +25,7 @@ describe('planner packing', () => {
   it('plans nothing, at no cost, when no task fits', () => {
     const offerings = [off('a', 2000, 4096, 100)];
     const packing = pack(input([group(4000, 1024)], [2], offerings));
-    assert.deepEqual(packing, { patterns: [], unfit: [0], costPerHourMicros: 0 });
+    assert.deepEqual(packing, { patterns: [], unfit: [0], costPerHourMicros: 0, work: 0 });
   });
 
   it('repeats an instance while enough tasks are left, then packs the rest on the best offering for it', () => {

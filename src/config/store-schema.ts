@@ -41,6 +41,8 @@ const postgresStoreSchema = z
       .optional(),
     maxConnections: z.number().int().min(1).max(1_000).default(10),
     connectTimeoutMs: z.number().int().min(100).max(600_000).default(5_000),
+    /** A query with no answer this long fails, retryably, and its connection is dropped (a link cut silently). */
+    queryTimeoutMs: z.number().int().min(100).max(3_600_000).default(30_000),
   })
   .strict()
   .refine((pg) => !(pg.passwordFile !== undefined && pg.passwordEnv !== undefined), {

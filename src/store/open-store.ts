@@ -33,6 +33,7 @@ export async function openStore(config: Config, logger: Logger): Promise<OpenedS
       ...(store.tls === undefined ? {} : { tls: store.tls }),
       maxConnections: store.maxConnections,
       connectTimeoutMs: store.connectTimeoutMs,
+      queryTimeoutMs: store.queryTimeoutMs,
     });
     return { store: opened, describe: `postgres ${store.url}` };
   }

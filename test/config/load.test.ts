@@ -162,7 +162,7 @@ describe('config', () => {
     assert.deepEqual(parseConfig({ clusterId: 'a' }).store, { kind: 'sqlite' });
   });
 
-  it('takes a PostgreSQL store with its defaults (verify-full TLS, 10 connections, 5 s to connect), and it has no file', () => {
+  it('takes a PostgreSQL store with its defaults (verify-full TLS, 10 connections, 5 s to connect, 30 s per query), and it has no file', () => {
     const config = parseConfig({
       clusterId: 'a',
       store: {
@@ -179,6 +179,7 @@ describe('config', () => {
       tls: { mode: 'verify-full' },
       maxConnections: 10,
       connectTimeoutMs: 5_000,
+      queryTimeoutMs: 30_000,
     });
     assert.match(
       fieldOf(() => storePath(config)),

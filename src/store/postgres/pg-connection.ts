@@ -28,6 +28,12 @@ export interface PostgresConnectionOptions {
    * only the store, never a cloud call, so a live one is never idle this long.
    */
   readonly idleInTransactionTimeoutMs?: number;
+  /**
+   * How long a query may wait for the server's answer before it fails, retryably, and its connection is dropped (pg's
+   * `query_timeout`); default 30000. A link cut silently (packets dropped, no reset) or a hung server otherwise holds
+   * the query, and the pass waiting on it, until TCP gives up, minutes later. The store's statements take milliseconds.
+   */
+  readonly queryTimeoutMs?: number;
 }
 
 export const TlsMode = {
@@ -89,21 +95,14 @@ export function openPostgresPool(opts: PostgresConnectionOptions, env: NodeJS.Pr
   if (opts.passwordFile !== undefined && opts.passwordEnv !== undefined) {
     throw new ValidationError('passwordFile', 'give passwordFile or passwordEnv, not both');
   }
-  const maxConnections = opts.maxConnections ?? 10;
-  if (!Number.isInteger(maxConnections) || maxConnections < 1) {
-    throw new ValidationError('maxConnections', `expected a positive integer, got ${maxConnections}`);
-  }
-  const connectTimeoutMs = opts.connectTimeoutMs ?? 5_000;
-  if (!Number.isInteger(connectTimeoutMs) || connectTimeoutMs < 1) {
-    throw new ValidationError('connectTimeoutMs', `expected a positive integer, got ${connectTimeoutMs}`);
-  }
-  const idleInTransactionTimeoutMs = opts.idleInTransactionTimeoutMs ?? 5_000;
-  if (!Number.isInteger(idleInTransactionTimeoutMs) || idleInTransactionTimeoutMs < 1) {
-    throw new ValidationError(
-      'idleInTransactionTimeoutMs',
-      `expected a positive integer, got ${idleInTransactionTimeoutMs}`,
-    );
-  }
+  const maxConnections = positiveInteger('maxConnections', opts.maxConnections, 10);
+  const connectTimeoutMs = positiveInteger('connectTimeoutMs', opts.connectTimeoutMs, 5_000);
+  const idleInTransactionTimeoutMs = positiveInteger(
+    'idleInTransactionTimeoutMs',
+    opts.idleInTransactionTimeoutMs,
+    5_000,
+  );
+  const queryTimeoutMs = positiveInteger('queryTimeoutMs', opts.queryTimeoutMs, 30_000);
   return new pg.Pool({
     host:
       url.searchParams.get('host') ??
@@ -117,8 +116,16 @@ export function openPostgresPool(opts: PostgresConnectionOptions, env: NodeJS.Pr
     max: maxConnections,
     connectionTimeoutMillis: connectTimeoutMs,
     idle_in_transaction_session_timeout: idleInTransactionTimeoutMs,
+    query_timeout: queryTimeoutMs,
     types: { getTypeParser },
   });
+}
+
+/** `value`, or `fallback` when absent; a ValidationError naming `field` unless it is a positive integer. */
+function positiveInteger(field: string, value: number | undefined, fallback: number): number {
+  const n = value ?? fallback;
+  if (!Number.isInteger(n) || n < 1) throw new ValidationError(field, `expected a positive integer, got ${n}`);
+  return n;
 }
 
 /**

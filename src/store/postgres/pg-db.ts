@@ -57,6 +57,13 @@ export class PostgresStoreError extends SpillwayError {
 interface Scope {
   readonly client: pg.PoolClient;
   depth: number;
+  /** A query timed out: the connection's protocol state is unknown, so nothing more is sent on it. */
+  timedOut: boolean;
+}
+
+/** pg's error when a query's answer did not come within `query_timeout` (it carries no code). */
+function isQueryTimeout(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith('Query read timeout');
 }
 
 /**
@@ -133,17 +140,23 @@ export class PgDb {
     };
     client.on('error', onError);
     let broken = false;
+    const own: Scope = { client, depth: 1, timedOut: false };
     try {
       await client.query(begin);
-      const result = await this.#scope.run({ client, depth: 1 }, fn);
+      const result = await this.#scope.run(own, fn);
       await client.query('COMMIT');
       return result;
     } catch (err) {
-      try {
-        await client.query('ROLLBACK');
-      } catch {
-        // The connection is gone: the server rolls the transaction back itself. Do not reuse the connection.
-        broken = true;
+      // After a timeout the connection may still be waiting for the old answer (pg leaves it so): a ROLLBACK sent on
+      // it would wait as long again. It is dropped; the server rolls back when it sees the connection end.
+      broken = own.timedOut || isQueryTimeout(err);
+      if (!broken) {
+        try {
+          await client.query('ROLLBACK');
+        } catch {
+          // The connection is gone: the server rolls the transaction back itself. Do not reuse the connection.
+          broken = true;
+        }
       }
       throw wrap('running a store transaction', err);
     } finally {
@@ -165,6 +178,7 @@ export class PgDb {
       await scope.client.query(`RELEASE SAVEPOINT ${savepoint}`);
       return result;
     } catch (err) {
+      if (scope.timedOut) throw err;
       await scope.client.query(`ROLLBACK TO SAVEPOINT ${savepoint}`);
       await scope.client.query(`RELEASE SAVEPOINT ${savepoint}`);
       throw err;
@@ -176,9 +190,12 @@ export class PgDb {
   async #query(sql: string, params: readonly unknown[]): Promise<pg.QueryResult<PgRow>> {
     const scope = this.#scope.getStore();
     try {
+      if (scope?.timedOut) throw new Error('Query read timeout (earlier in this transaction)');
       if (scope !== undefined) return await scope.client.query<PgRow>(sql, params as unknown[]);
       return await this.#pool.query<PgRow>(sql, params as unknown[]);
     } catch (err) {
+      // Outside a transaction the pool drops the connection of a failed query itself.
+      if (scope !== undefined && isQueryTimeout(err)) scope.timedOut = true;
       throw wrap(`querying the store (${firstLine(sql)})`, err);
     }
   }

@@ -88,6 +88,9 @@ export class PostgresStore implements AsyncStore {
   }
 }
 
+/** How long one statement of a migration may take (the store's own queries get `queryTimeoutMs`). */
+const MIGRATION_QUERY_TIMEOUT_MS = 3_600_000;
+
 /**
  * Connects (options are checked first: a bad one is a ValidationError naming it) and migrates the database to the
  * newest schema (see `migratePostgres`). Any failure closes the pool again and rejects; an unreachable server is a
@@ -95,11 +98,17 @@ export class PostgresStore implements AsyncStore {
  */
 export async function openPostgresStore(opts: PostgresStoreOptions): Promise<PostgresStore> {
   const db = new PgDb(openPostgresPool(opts));
+  // A migration may rebuild an index over every task: it has a connection of its own, with an hour per statement.
+  const migrator = new PgDb(
+    openPostgresPool({ ...opts, maxConnections: 1, queryTimeoutMs: MIGRATION_QUERY_TIMEOUT_MS }),
+  );
   try {
-    await migratePostgres(db, opts.migrations ?? PG_MIGRATIONS);
+    await migratePostgres(migrator, opts.migrations ?? PG_MIGRATIONS);
   } catch (err) {
     await db.close();
     throw err;
+  } finally {
+    await migrator.close();
   }
   return new PostgresStore(db);
 }

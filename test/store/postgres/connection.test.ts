@@ -153,6 +153,68 @@ describe('postgres store: connection', () => {
     }
   });
 
+  it('gives up on a query the server does not answer within queryTimeoutMs, retryably, and drops its connection', async () => {
+    // One connection at most: a connection kept after its timeout would take every later query down with it.
+    const pool = openPostgresPool({ url: server.url(), passwordFile, queryTimeoutMs: 500, maxConnections: 1 });
+    const sent: string[] = [];
+    const watched = new WeakSet<object>();
+    pool.on('acquire', (client) => {
+      if (watched.has(client)) return;
+      watched.add(client);
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+      (client as { query: unknown }).query = (...args: unknown[]) => {
+        sent.push(String(typeof args[0] === 'string' ? args[0] : (args[0] as { text?: string }).text));
+        return query(...args);
+      };
+    });
+    const db = new PgDb(pool);
+    const stopped: number[] = [];
+    /** The backend serving this connection, stopped: it neither answers nor closes (a link cut silently). */
+    const stopBackend = async (): Promise<number> => {
+      const pid = Number((await db.get('SELECT pg_backend_pid() AS pid'))?.['pid']);
+      process.kill(pid, 'SIGSTOP');
+      stopped.push(pid);
+      return pid;
+    };
+    const timedOut = (err: unknown): boolean => {
+      assert.ok(err instanceof PostgresStoreError);
+      assert.equal(err.retryable, true);
+      assert.match(err.message, /Query read timeout/);
+      return true;
+    };
+    try {
+      // Outside a transaction.
+      const first = await stopBackend();
+      await assert.rejects(db.get('SELECT 1'), timedOut);
+      const second = Number((await db.get('SELECT pg_backend_pid() AS pid'))?.['pid']);
+      assert.notEqual(second, first, 'a new connection answers');
+      // Inside one: the timed-out query fails it, nothing more is sent on that connection (no ROLLBACK that would
+      // wait as long again), a later query in the callback fails at once, and the next transaction gets a new one.
+      let third = 0;
+      let afterTimeout: unknown;
+      await assert.rejects(
+        db.transaction(async () => {
+          third = await stopBackend();
+          sent.length = 0;
+          await db.get('SELECT 2').catch(() => undefined);
+          afterTimeout = await db.get('SELECT 3').catch((err: unknown) => err);
+          throw new Error('the callback failed');
+        }),
+        /the callback failed/,
+      );
+      assert.deepEqual(sent, ['SELECT 2'], 'only the query that timed out went to the stopped backend');
+      assert.ok(afterTimeout instanceof PostgresStoreError && afterTimeout.retryable);
+      assert.match(afterTimeout.message, /SELECT 3.*earlier in this transaction/);
+      const fourth = await db.transaction(async () =>
+        Number((await db.get('SELECT pg_backend_pid() AS pid'))?.['pid']),
+      );
+      assert.ok(![first, second, third].includes(fourth), 'the transaction after it has a new connection');
+    } finally {
+      for (const pid of stopped) process.kill(pid, 'SIGCONT');
+      await db.close();
+    }
+  });
+
   const badOptions: {
     name: string;
     opts: PostgresConnectionOptions;
@@ -211,6 +273,18 @@ describe('postgres store: connection', () => {
       opts: { url: 'postgresql://u@h/db', tls: { mode: 'prefer' as 'require' } },
       field: 'tls.mode',
       problem: /verify-full or require/,
+    },
+    {
+      name: 'a query timeout of nothing',
+      opts: { url: 'postgresql://u@h/db', queryTimeoutMs: 0 },
+      field: 'queryTimeoutMs',
+      problem: /positive integer, got 0/,
+    },
+    {
+      name: 'a fractional idle-in-transaction timeout',
+      opts: { url: 'postgresql://u@h/db', idleInTransactionTimeoutMs: 1.5 },
+      field: 'idleInTransactionTimeoutMs',
+      problem: /positive integer, got 1.5/,
     },
     {
       name: 'no connections',

@@ -3,7 +3,13 @@ import { systemClock } from '../core/clock.ts';
 import { errorMessage, SpillwayError } from '../core/errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { resolveAgentOptions, type AgentOptions, type ResolvedAgentOptions } from './agent-options.ts';
-import type { HeartbeatRequest, HeartbeatResponse, LeaveRequest, PullResponse } from './protocol.ts';
+import {
+  AGENT_REQUEST_TIMEOUT_MS,
+  type HeartbeatRequest,
+  type HeartbeatResponse,
+  type LeaveRequest,
+  type PullResponse,
+} from './protocol.ts';
 import { isBootstrapCredential } from '../core/credentials.ts';
 import { fetchInstanceIdentity } from './identity.ts';
 import { createIsolation } from './isolation/create-isolation.ts';
@@ -66,7 +72,12 @@ class Agent implements AgentHandle {
   constructor(opts: AgentOptions) {
     this.#opts = resolveAgentOptions(opts);
     this.#log = opts.logger.child({ component: 'agent' });
-    this.#client = new ApiClient({ url: this.#opts.urls, token: opts.token, ca: opts.ca });
+    this.#client = new ApiClient({
+      url: this.#opts.urls,
+      token: opts.token,
+      ca: opts.ca,
+      timeoutMs: AGENT_REQUEST_TIMEOUT_MS,
+    });
     this.done = this.#run(Date.now() + this.#opts.registerTimeoutMs).finally(() => {
       this.#reporter?.close();
       this.#client.close();

@@ -4,6 +4,12 @@ import type { Resources } from '../core/resources.ts';
 /** Agent and controller refuse each other when their protocol versions differ. */
 export const PROTOCOL_VERSION = 1;
 
+/**
+ * How long an agent waits for an answer to a request (then it gives up; a POST is never sent again): a pull answer
+ * older than this is never taken.
+ */
+export const AGENT_REQUEST_TIMEOUT_MS = 30_000;
+
 /** POST /v1/agents/register. Authorization: an `agent` role token (private agents) or a bootstrap credential. */
 export interface RegisterRequest {
   readonly protocolVersion: number;
@@ -43,8 +49,10 @@ export interface HeartbeatRequest {
   readonly runningTaskIds: readonly string[];
   /**
    * The `pulledAtMs` of the latest pull answer whose tasks `runningTaskIds` already includes. A task handed over at or
-   * before it that the list leaves out never reached the agent or was lost by it; one handed over later may be in an
-   * answer still on its way. Absent (an agent that has not pulled yet): the four intervals alone decide.
+   * before it (by the same controller's clock) that the list leaves out never reached the agent or was lost by it; one
+   * handed over later may be in an answer still on its way, for up to AGENT_REQUEST_TIMEOUT_MS. Absent (an agent that
+   * has not pulled yet, or of an older version): the four intervals alone decide. Controllers older than this field
+   * refuse it (400): upgrade the controllers before the agents.
    */
   readonly pulledThroughMs?: number;
   /**

@@ -281,8 +281,8 @@ export const configSchema = z
   })
   .strict()
   .superRefine((config, ctx) => {
-    // An agent's beats come an interval apart, or two when a beat waits for a pull on its way (src/agent/agent.ts):
-    // one late beat must not make a healthy agent lost, and its tasks run again elsewhere.
+    // An agent's beats come an interval apart (src/agent/agent.ts): one or two late beats must not make a healthy agent
+    // lost, and its tasks run again elsewhere.
     const { heartbeatIntervalMs, lostAfterMs } = config.pool;
     if (lostAfterMs < 3 * heartbeatIntervalMs) {
       ctx.addIssue({

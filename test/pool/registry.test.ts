@@ -353,7 +353,7 @@ describe('agent registry', () => {
     );
   });
 
-  it('keeps an unlisted task running while the agent has not taken the answer that handed it over, however long', async () => {
+  it('keeps an unlisted task running while the agent has not taken the answer that handed it over, and may still', async () => {
     const { agentId } = await registry.register(viaToken(), REQUEST);
     const [early] = placeTasks(agentId, 1);
     const firstAnswer = await registry.pull(agentId);
@@ -361,8 +361,9 @@ describe('agent registry', () => {
     const [late] = placeTasks(agentId, 1);
     const handedOverAt = (await registry.pull(agentId)).pulledAtMs;
     assert.equal(handedOverAt, firstAnswer.pulledAtMs + 500);
-    // A slow answer: beats go out, a minute of them, that have taken only the first answer; each lists `early`.
-    clock.advance(60_000);
+    // A slow answer: beats go out, 33 s of them (the agent waits 30 s for an answer; four intervals are 4 s), that have
+    // taken only the first answer; each lists `early`.
+    clock.advance(33_000);
     const beat = { runningTaskIds: [early!], pulledThroughMs: firstAnswer.pulledAtMs };
     assert.deepEqual((await registry.heartbeat(agentId, beat)).stopTaskIds, []);
     assert.equal(store.tasks.get(late!)!.state, 'running', 'its answer may still be on its way');
@@ -372,6 +373,22 @@ describe('agent registry', () => {
     assert.deepEqual([after.state, after.attempts], ['pending', 1]);
     assert.equal(after.reason, `returned to pending: agent ${agentId} does not run it`);
     assert.equal(store.tasks.get(early!)!.state, 'running');
+  });
+
+  it('requeues an unlisted task whose answer is older than an agent waits for one, though the echo stayed behind', async () => {
+    // Pulls failing since the hand-over (timeouts, 5xx) leave the echo at an earlier answer; the agent gives up on an
+    // answer after AGENT_REQUEST_TIMEOUT_MS (30 s), so past that plus the four intervals (4 s here) it is lost.
+    const { agentId } = await registry.register(viaToken(), REQUEST);
+    const earlier = (await registry.pull(agentId)).pulledAtMs;
+    clock.advance(10);
+    const [taskId] = placeTasks(agentId, 1);
+    await registry.pull(agentId);
+    clock.advance(33_999);
+    await registry.heartbeat(agentId, { runningTaskIds: [], pulledThroughMs: earlier });
+    assert.equal(store.tasks.get(taskId!)!.state, 'running', '34 s less 1 ms after the hand-over: its answer may come');
+    clock.advance(1);
+    await registry.heartbeat(agentId, { runningTaskIds: [], pulledThroughMs: earlier });
+    assert.equal(store.tasks.get(taskId!)!.state, 'pending');
   });
 
   it('requeues a task missing from a beat that has taken its answer only four heartbeat intervals after the hand-over', async () => {

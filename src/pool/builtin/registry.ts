@@ -6,13 +6,14 @@ import type { TaskHeader, TaskState } from '../../core/task.ts';
 import type { AttestedInstance } from '../../providers/identity.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { AsyncStore } from '../../store/async-store.ts';
-import type {
-  HeartbeatRequest,
-  HeartbeatResponse,
-  PullResponse,
-  RegisterRequest,
-  RegisterResponse,
-  ReportRequest,
+import {
+  AGENT_REQUEST_TIMEOUT_MS,
+  type HeartbeatRequest,
+  type HeartbeatResponse,
+  type PullResponse,
+  type RegisterRequest,
+  type RegisterResponse,
+  type ReportRequest,
 } from '../../agent/protocol.ts';
 import { Registrar, type RegistrarOptions, type RegistrationCaller, type RegistrationOrigin } from './registrar.ts';
 
@@ -29,8 +30,11 @@ export type AgentRegistryOptions = RegistrarOptions;
  */
 /**
  * A task handed over this many heartbeat intervals ago that the agent does not list is requeued, once the agent says
- * it has taken the answer that handed it over (`pulledThroughMs`). The intervals alone decide for an agent that does
- * not say; they also bound how far two controllers' clocks may disagree without a spurious requeue.
+ * it has taken the answer that handed it over (`pulledThroughMs`), or once that answer is older than an agent waits
+ * for one (AGENT_REQUEST_TIMEOUT_MS: it can never be taken). The intervals alone decide for an agent that does not
+ * say. Hand-over times come from the clock of the controller that answered: the echo assumes the controllers' clocks
+ * agree to well under a poll interval (NTP keeps them within milliseconds; the lease assumes as much); a larger skew
+ * leaves the four intervals as the only guard, as before the echo.
  */
 const UNACKNOWLEDGED_AFTER_BEATS = 4;
 
@@ -104,7 +108,8 @@ export class AgentRegistry {
    * A task the store has running on this agent that the agent does not report, although the agent has taken the pull
    * answer that handed it over (or a later one) and four heartbeat intervals have passed, never reached the agent (the
    * answer was lost) or was lost by it: it goes back to pending rather than stay running forever. A task handed over
-   * after the agent's latest answer may be in one still on its way, however slow: it stays.
+   * after the agent's latest answer may be in one still on its way: it stays, until that answer is older than an
+   * agent waits for one.
    */
   async #requeueUnacknowledged(
     agentId: string,
@@ -113,10 +118,13 @@ export class AgentRegistry {
     nowMs: number,
   ): Promise<void> {
     const reportedIds = new Set(beat.runningTaskIds);
-    const cutoff = Math.min(
-      nowMs - UNACKNOWLEDGED_AFTER_BEATS * this.#heartbeatIntervalMs,
-      beat.pulledThroughMs ?? nowMs,
-    );
+    const afterBeats = nowMs - UNACKNOWLEDGED_AFTER_BEATS * this.#heartbeatIntervalMs;
+    // Pulls failing since (timeouts, 5xx) leave the echo behind: an answer older than an agent waits is lost anyway.
+    const taken =
+      beat.pulledThroughMs === undefined
+        ? nowMs
+        : Math.max(beat.pulledThroughMs, afterBeats - AGENT_REQUEST_TIMEOUT_MS);
+    const cutoff = Math.min(afterBeats, taken);
     for (const task of runningHere) {
       if (reportedIds.has(task.id) || (task.startedAtMs ?? nowMs) > cutoff) continue;
       await this.#store.tasks.requeue(task.id, agentId, `returned to pending: agent ${agentId} does not run it`, nowMs);

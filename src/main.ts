@@ -7,11 +7,10 @@ import { dirname, join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { CONTROLLER_LEASE, Controller } from './autoscaler/controller.ts';
-import { NOT_TERMINATED_AGENT_STATES } from './core/agent.ts';
+import type { Agent } from './core/agent.ts';
 import { systemClock, type Clock } from './core/clock.ts';
 import { hashToken, newApiToken } from './core/credentials.ts';
 import { ConflictError, errorMessage } from './core/errors.ts';
-import { microsToUsd } from './core/money.ts';
 import { homePath } from './config/load.ts';
 import { effectivePolicy, type Config } from './config/schema.ts';
 import { toBudgetSpec } from './config/budget-schema.ts';
@@ -34,6 +33,7 @@ import { openStore } from './store/open-store.ts';
 import { LeaseTenure, fencedStore } from './store/fenced-store.ts';
 import type { AsyncStore } from './store/async-store.ts';
 import { ClusterModel } from './model/cluster-model.ts';
+import { recordPoolGauges } from './api/pool-gauges.ts';
 import type { Role } from './store/store.ts';
 
 export const VERSION = '0.1.0';
@@ -156,6 +156,11 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
       return leading.controller.retryProvider(name, actor);
     },
   };
+  /** The leading controller's model's agents, once it is loaded. */
+  const modelAgents = (): readonly Agent[] | undefined => {
+    const model = ClusterModel.of(asyncStore);
+    return model.loaded ? model.agents() : undefined;
+  };
   const api = await startApiServer({
     store: asyncStore,
     registry,
@@ -165,10 +170,7 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
     listen: { host: config.api.host, port: config.api.port, tls, maxBodyBytes: config.api.maxBodyBytes },
     maxTaskPayloadBytes: config.api.maxTaskPayloadBytes,
     health: { isLeader: () => isLeader(), version: VERSION },
-    liveAgents: () => {
-      const model = ClusterModel.of(asyncStore);
-      return model.loaded ? model.agents() : undefined;
-    },
+    liveAgents: modelAgents,
     privateRate: amortizedPrivateRate(config.privateRates),
     providers: providersPort,
     // A submission, a finished task or a new agent starts a pass now instead of at the next interval.
@@ -183,7 +185,9 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
 
   // Slurm mode: Slurm is the pool, and the planner sees only the offerings its cloud shapes cover.
   const slurm =
-    config.pool.kind === 'slurm' ? createSlurmPool({ config: config.pool, store: asyncStore, logger, providers }) : undefined;
+    config.pool.kind === 'slurm'
+      ? createSlurmPool({ config: config.pool, store: asyncStore, logger, providers })
+      : undefined;
   const pool =
     slurm?.pool ??
     new BuiltinPool({ store: leaderStore, logger, lostAfterMs: config.pool.lostAfterMs, agentsIsolate: true });
@@ -214,12 +218,16 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
       onForeignInstances: (providerId, count) => metrics.foreignInstances.inc({ provider: providerId }, count),
       onCall: (intent, outcome) => {
         if (intent.kind === 'launch') metrics.launches.inc({ provider: intent.providerId, outcome });
-        else if (outcome === 'done') metrics.terminations.inc({ provider: intent.providerId }, intent.instanceIds.length);
+        else if (outcome === 'done')
+          metrics.terminations.inc({ provider: intent.providerId }, intent.instanceIds.length);
       },
     },
   });
-  // The pool's gauges read every agent: read when /metrics is scraped, not on every pass (a pass must not stall the API).
-  metrics.onExposition(() => recordGauges(asyncStore, metrics));
+  // The pool's gauges count every agent: when /metrics is scraped, not on every pass; from the model while leading.
+  metrics.onExposition(() => {
+    const agents = controller.isLeader() ? modelAgents() : undefined;
+    return recordPoolGauges(asyncStore, metrics, agents === undefined ? undefined : () => agents);
+  });
   isLeader = () => controller.isLeader();
   leading.controller = controller;
   controller.start();
@@ -231,7 +239,13 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
   let privateAgents: LocalAgents | undefined;
   const spec = config.pool.privateAgents;
   if (spec && spec.count > 0) {
-    const agentToken = await ensureTokenFile(asyncStore, join(home, 'agent.token'), 'agent', 'local-private-agents', clock);
+    const agentToken = await ensureTokenFile(
+      asyncStore,
+      join(home, 'agent.token'),
+      'agent',
+      'local-private-agents',
+      clock,
+    );
     privateAgents = new LocalAgents({
       agentCommand: agentCommand(),
       url: api.url,
@@ -264,28 +278,25 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
  * Returns the token kept in `file` when the store still honours it; otherwise creates one with `role` and writes it
  * there, readable only by this user. Lets the demo work without anyone typing a token.
  */
-async function ensureTokenFile(store: AsyncStore, file: string, role: Role, name: string, clock: Clock): Promise<string> {
+async function ensureTokenFile(
+  store: AsyncStore,
+  file: string,
+  role: Role,
+  name: string,
+  clock: Clock,
+): Promise<string> {
   if (existsSync(file)) {
     const token = readFileSync(file, 'utf8').trim();
     const record = await store.tokens.byHash(hashToken(token));
     if (record && record.revokedAtMs === null && record.role === role) return token;
   }
   const token = newApiToken();
-  await store.tokens.create({ id: `tok-${randomUUID()}`, role, name, agentId: null, createdAtMs: clock.now() }, hashToken(token));
+  await store.tokens.create(
+    { id: `tok-${randomUUID()}`, role, name, agentId: null, createdAtMs: clock.now() },
+    hashToken(token),
+  );
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, `${token}\n`, { mode: 0o600 });
   chmodSync(file, 0o600);
   return token;
-}
-
-async function recordGauges(store: AsyncStore, metrics: ApiMetrics): Promise<void> {
-  const agents = await store.agents.list({ states: NOT_TERMINATED_AGENT_STATES });
-  metrics.agents.reset();
-  let spendMicros = 0;
-  for (const agent of agents) {
-    metrics.agents.inc({ state: agent.state, location_kind: agent.location.kind });
-    if (agent.location.kind === 'cloud' && agent.state !== 'lost') spendMicros += agent.pricePerHourMicros;
-  }
-  metrics.cloudSpendPerHourUsd.set(microsToUsd(spendMicros));
-  metrics.pendingTasks.set((await store.tasks.countByState()).pending);
 }

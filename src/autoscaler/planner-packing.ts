@@ -234,7 +234,7 @@ function smallestSizes(m: PackingModel, alive: readonly number[]): Float64Array 
  * The offerings worth filling in full for a new instance headed by group `h`: the cheapest few, the best by price per
  * head task, and the best by price per value if the remaining demand were fluid (the share of it one instance holds).
  */
-function shortlist(
+export function shortlist(
   m: PackingModel,
   h: number,
   rem: Int32Array,
@@ -265,6 +265,7 @@ function shortlist(
     if (h1 > 0) copies = Math.min(copies, Math.floor(c1 / h1));
     if (h2 > 0) copies = Math.min(copies, Math.floor(c2 / h2));
     if (h3 > 0) copies = Math.min(copies, Math.floor(c3 / h3));
+    // Stryker disable next-line ArithmeticOperator: wh is the same positive number for every offering here, so `/ wh` multiplies every score by wh squared: the same order (docs/mutation.md)
     headOnly[k] = price / (Math.min(remH, copies) * wh);
     let d0 = 0;
     let d1 = 0;
@@ -297,13 +298,15 @@ function shortlist(
 }
 
 /** Indexes of the k smallest scores (ties to the lower index), in no particular order. */
-function smallestK(scores: Float64Array, k: number): number[] {
+export function smallestK(scores: Float64Array, k: number): number[] {
   const top: number[] = [];
   // Stryker disable next-line EqualityOperator: i = length reads undefined, which never enters a full top
   for (let i = 0; i < scores.length; i++) {
     if (top.length === k && !(scores[i]! < scores[top[k - 1]!]!)) continue;
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: when full, j = k first compares top[k - 1], which the guard above found greater, and steps to k - 1 writing nothing
     let j = top.length < k ? top.length : k - 1;
     while (j > 0 && scores[top[j - 1]!]! > scores[i]!) {
+      // Stryker disable next-line ConditionalExpression,EqualityOperator: j starts below k (line above) and only decreases
       if (j < k) top[j] = top[j - 1]!;
       j--;
     }

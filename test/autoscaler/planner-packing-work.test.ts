@@ -86,6 +86,19 @@ describe('planner packing: the work it counts and the budget that bounds it', ()
     assert.equal(pack(TAIL, { ...BUDGET, smallPlan: 2 }).work, VARIANTS * (2 + 2));
   });
 
+  it('re-packs only instances worth under 97% of their price, and only two or more of them', () => {
+    // c: 100 millicores, 64 GiB, $100. g0 (97 millicores, first by priority) is worth $97 there, exactly 97%: not in
+    // the tail. g1 (50) is worth $50: the tail is g1's instance alone, not re-packed. Each variant: g0's instance
+    // stops after g0 (3 left, under g1's 50: 0 per fill), g1's reaches the list's end (1 per fill): 2.
+    const c = off('c', 100, 65_536, 100);
+    const packing = pack(input([group(97, 1024, { priority: 1 }), group(50, 1024)], [1, 1], [c]), BUDGET);
+    assert.deepEqual(shape([c], packing), ['1 x c [g0:1]', '1 x c [g1:1]']);
+    assert.equal(packing.work, VARIANTS * 2, 'no re-pack: one instance under 97%');
+    // g0 of 96 is worth 96%: both are in the tail, re-packed with every variant (7 greedy runs of 2 each).
+    const both = pack(input([group(96, 1024, { priority: 1 }), group(50, 1024)], [1, 1], [c]), BUDGET);
+    assert.equal(both.work, VARIANTS * (2 + VARIANTS * 2));
+  });
+
   it('tries no further variant once the work reaches the budget, but always the first', () => {
     const perVariant = 2 + VARIANTS * 2;
     // At 16 after the first variant: 16 reaches 16, so only the first runs.

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'mocha';
-import { authenticate } from '../../src/api/auth.ts';
+import { authenticate, authenticateSession } from '../../src/api/auth.ts';
 import type { Access } from '../../src/api/route.ts';
 import { hashToken, newApiToken } from '../../src/core/credentials.ts';
 import { AccessError } from '../../src/core/errors.ts';
@@ -80,7 +80,9 @@ describe('api authentication and authorization', () => {
   }
 
   it('lets anyone call a public route, without looking at the header', async () => {
-    assert.deepEqual(await authenticate(asyncStore, undefined, { kind: 'public' }, {}, 'GET /healthz'), { kind: 'anonymous' });
+    assert.deepEqual(await authenticate(asyncStore, undefined, { kind: 'public' }, {}, 'GET /healthz'), {
+      kind: 'anonymous',
+    });
     assert.deepEqual(await authenticate(asyncStore, 'Bearer nonsense', { kind: 'public' }, {}, 'GET /healthz'), {
       kind: 'anonymous',
     });
@@ -127,7 +129,10 @@ describe('api authentication and authorization', () => {
   });
 
   it('lets an agent token call only its own agent’s routes', async () => {
-    assert.deepEqual(await auth(`Bearer ${secrets.agent}`, OWN, { id: agentId }), { kind: 'token', token: records.agent });
+    assert.deepEqual(await auth(`Bearer ${secrets.agent}`, OWN, { id: agentId }), {
+      kind: 'token',
+      token: records.agent,
+    });
     const notItsOwn = 'calling GET /v1/thing: an agent token may call only the routes of the agent it was issued to';
     await refused(403, notItsOwn, () => auth(`Bearer ${secrets.agent}`, OWN, { id: 'a-someone-else' }));
     await refused(403, notItsOwn, () => auth(`Bearer ${secrets.agent}`, OWN));
@@ -137,15 +142,34 @@ describe('api authentication and authorization', () => {
     );
   });
 
+  it("authorizes a console session's request as the token that started it, marked as via the session", () => {
+    const session = (name: string, access: Access, params: Record<string, string> = {}) =>
+      authenticateSession(records[name]!, access, params, 'GET /v1/thing');
+    assert.deepEqual(session('submitter', { kind: 'public' }), { kind: 'anonymous' });
+    assert.deepEqual(session('admin', ROLES), { kind: 'token', token: records.admin, viaSession: true });
+    assert.throws(
+      () => session('submitter', ROLES),
+      (err: unknown) =>
+        err instanceof AccessError &&
+        err.status === 403 &&
+        err.message === 'calling GET /v1/thing: role submitter may not; allowed roles: admin, finance',
+    );
+  });
+
   it('lets only a registration token (an agent token of no agent yet) register', async () => {
-    assert.deepEqual(await auth(`Bearer ${secrets.registration}`, REGISTER), { kind: 'token', token: records.registration });
+    assert.deepEqual(await auth(`Bearer ${secrets.registration}`, REGISTER), {
+      kind: 'token',
+      token: records.registration,
+    });
     await refused(
       403,
       'calling GET /v1/thing: role submitter may not; allowed: an agent registration token or a bootstrap credential',
       () => auth(`Bearer ${secrets.submitter}`, REGISTER),
     );
-    await refused(403, "calling GET /v1/thing: an agent's own token cannot register an agent; use a registration token", () =>
-      auth(`Bearer ${secrets.agent}`, REGISTER),
+    await refused(
+      403,
+      "calling GET /v1/thing: an agent's own token cannot register an agent; use a registration token",
+      () => auth(`Bearer ${secrets.agent}`, REGISTER),
     );
   });
 });

@@ -32,7 +32,13 @@ import { newTask, TempStores } from '../store/helpers.ts';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0);
 const SECRET = Buffer.from('a server secret of 32 bytes long');
-const SMALL = offering({ providerId: 'fake:a', provider: 'fake', zone: 'z-a', instanceType: 'f.small', pricePerHourMicros: 100_000 });
+const SMALL = offering({
+  providerId: 'fake:a',
+  provider: 'fake',
+  zone: 'z-a',
+  instanceType: 'f.small',
+  pricePerHourMicros: 100_000,
+});
 /** `providerId/zone/instanceType/lifecycle`, written out. */
 const SMALL_KEY = 'fake:a/z-a/f.small/on-demand';
 const MAX_PROVISION_MS = 60_000;
@@ -158,7 +164,12 @@ function launchCommand(overrides: Partial<LaunchCommand> = {}): LaunchCommand {
   };
 }
 
-function terminateCommand(instanceId: string, agentId: string | null, reason = 'idle past its ttl', providerId = 'fake:a'): TerminateCommand {
+function terminateCommand(
+  instanceId: string,
+  agentId: string | null,
+  reason = 'idle past its ttl',
+  providerId = 'fake:a',
+): TerminateCommand {
   return { kind: 'terminate', agentId, providerId, instanceId, reason };
 }
 
@@ -227,10 +238,20 @@ describe('provisioner: intents, calls and their outcomes', () => {
   /** The stored intent's fields this file checks. */
   function summary(id: string): Record<string, unknown> {
     const i = stored(id);
-    return { state: i.state, attempts: i.attempts, error: i.error, instanceIds: i.instanceIds, updatedAtMs: i.updatedAtMs };
+    return {
+      state: i.state,
+      attempts: i.attempts,
+      error: i.error,
+      instanceIds: i.instanceIds,
+      updatedAtMs: i.updatedAtMs,
+    };
   }
 
-  function cloudAgent(instanceId: string, state: 'registered' | 'provisioning' = 'registered', providerId = 'fake:a'): string {
+  function cloudAgent(
+    instanceId: string,
+    state: 'registered' | 'provisioning' = 'registered',
+    providerId = 'fake:a',
+  ): string {
     return store.agents.insert(
       {
         name: `agent-${instanceId}`,
@@ -295,7 +316,11 @@ describe('provisioner: intents, calls and their outcomes', () => {
       });
       assert.equal(bootstrap.controllerUrl, 'https://ctl.test:8443');
       assert.equal(bootstrap.caBundle, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
-      assert.equal(verifyBootstrapCredential(SECRET, bootstrap.credential), intent.id, 'the credential names this intent');
+      assert.equal(
+        verifyBootstrapCredential(SECRET, bootstrap.credential),
+        intent.id,
+        'the credential names this intent',
+      );
       assert.deepEqual(call!.opts, {}, 'no signal was given');
 
       clock.advance(5_000);
@@ -406,7 +431,9 @@ describe('provisioner: intents, calls and their outcomes', () => {
         instanceIds: [],
         updatedAtMs: T0 + MAX_PROVISION_MS + 2_000,
       });
-      assert.deepEqual(logged(logs, 'gave up launch'), [{ intentId: intent.id, error: 'Service Unavailable', attempts: 2 }]);
+      assert.deepEqual(logged(logs, 'gave up launch'), [
+        { intentId: intent.id, error: 'Service Unavailable', attempts: 2 },
+      ]);
       assert.deepEqual(levels(logs, 'gave up launch'), ['warn']);
 
       // An intent reconcile adopted an instance into is still sent (with the same idempotency key), however old.
@@ -555,7 +582,9 @@ describe('provisioner: intents, calls and their outcomes', () => {
         instanceIds: ['i-1'],
         updatedAtMs: T0 + 7,
       });
-      assert.deepEqual(logged(logs, 'dropped intent'), [{ intentId: 'intent-orphan', reason: 'unknown provider gone:x' }]);
+      assert.deepEqual(logged(logs, 'dropped intent'), [
+        { intentId: 'intent-orphan', reason: 'unknown provider gone:x' },
+      ]);
       assert.deepEqual(levels(logs, 'dropped intent'), ['error']);
     });
 
@@ -578,7 +607,8 @@ describe('provisioner: intents, calls and their outcomes', () => {
       assert.equal(summary(launch.id).attempts, 0);
       assert.equal(summary(terminate!.id).state, 'pending');
       assert.deepEqual(outcomes, []);
-      const byKind = (a: Record<string, unknown>, b: Record<string, unknown>): number => String(a.kind).localeCompare(String(b.kind));
+      const byKind = (a: Record<string, unknown>, b: Record<string, unknown>): number =>
+        String(a.kind).localeCompare(String(b.kind));
       assert.deepEqual(logged(logs, 'held intent').sort(byKind), [
         { intentId: launch.id, kind: 'launch', reason: 'this controller does not hold the lease' },
         { intentId: terminate!.id, kind: 'terminate', reason: 'this controller does not hold the lease' },
@@ -606,8 +636,16 @@ describe('provisioner: intents, calls and their outcomes', () => {
       const intent = await prov.launch(launchCommand());
       await prov.settle();
       assert.equal(p.calls.length, 0);
-      assert.deepEqual(summary(intent.id), { state: 'pending', attempts: 0, error: '', instanceIds: [], updatedAtMs: T0 });
-      assert.deepEqual(logged(logs, 'could not carry out intent'), [{ intentId: intent.id, error: 'fenced: tenure 3 ended' }]);
+      assert.deepEqual(summary(intent.id), {
+        state: 'pending',
+        attempts: 0,
+        error: '',
+        instanceIds: [],
+        updatedAtMs: T0,
+      });
+      assert.deepEqual(logged(logs, 'could not carry out intent'), [
+        { intentId: intent.id, error: 'fenced: tenure 3 ended' },
+      ]);
       assert.deepEqual(levels(logs, 'could not carry out intent'), ['warn']);
       refuse = false;
       await prov.execute(stored(intent.id));
@@ -654,9 +692,17 @@ describe('provisioner: intents, calls and their outcomes', () => {
       );
       assert.deepEqual(
         logged(logs, 'launch will be retried'),
-        backoffs.map((backoffMs, i) => ({ intentId: intent.id, what, error: 'Request limit exceeded.', attempts: i + 1, backoffMs })),
+        backoffs.map((backoffMs, i) => ({
+          intentId: intent.id,
+          what,
+          error: 'Request limit exceeded.',
+          attempts: i + 1,
+          backoffMs,
+        })),
       );
-      assert.deepEqual(logged(logs, 'launch failed'), [{ intentId: intent.id, what, error: 'Request limit exceeded.', attempts: 8 }]);
+      assert.deepEqual(logged(logs, 'launch failed'), [
+        { intentId: intent.id, what, error: 'Request limit exceeded.', attempts: 8 },
+      ]);
       assert.deepEqual(levels(logs, 'launch failed'), ['error']);
       assert.ok(levels(logs, 'launch will be retried').every((l) => l === 'warn'));
       assert.deepEqual(unavailable, []);
@@ -670,7 +716,13 @@ describe('provisioner: intents, calls and their outcomes', () => {
       const prov = provisioner([p]);
       const intent = await prov.launch(launchCommand());
       await prov.settle();
-      assert.deepEqual(summary(intent.id), { state: 'pending', attempts: 1, error: 'socket hang up', instanceIds: [], updatedAtMs: T0 });
+      assert.deepEqual(summary(intent.id), {
+        state: 'pending',
+        attempts: 1,
+        error: 'socket hang up',
+        instanceIds: [],
+        updatedAtMs: T0,
+      });
       assert.deepEqual(outcomes, [[intent.id, 'retry']]);
     });
 
@@ -687,7 +739,13 @@ describe('provisioner: intents, calls and their outcomes', () => {
         const intent = await prov.launch(launchCommand());
         clock.advance(3);
         await prov.settle();
-        assert.deepEqual(summary(intent.id), { state: 'failed', attempts: 0, error: error.message, instanceIds: [], updatedAtMs: T0 + 3 });
+        assert.deepEqual(summary(intent.id), {
+          state: 'failed',
+          attempts: 0,
+          error: error.message,
+          instanceIds: [],
+          updatedAtMs: T0 + 3,
+        });
         assert.deepEqual(outcomes, [[intent.id, outcome]]);
         assert.deepEqual(unavailable, [[SMALL_KEY, error.message]]);
         assert.deepEqual(logged(logs, 'launch failed over'), [
@@ -698,8 +756,18 @@ describe('provisioner: intents, calls and their outcomes', () => {
     }
 
     for (const [name, error, scope, code] of [
-      ['an instance type refused', new RefusedError('no such type', { scope: 'offering', code: 'InvalidParameterValue' }), 'offering', 'InvalidParameterValue'],
-      ['bad credentials', new AuthError('AWS was not able to validate the credentials', { code: 'AuthFailure' }), 'provider', 'AuthFailure'],
+      [
+        'an instance type refused',
+        new RefusedError('no such type', { scope: 'offering', code: 'InvalidParameterValue' }),
+        'offering',
+        'InvalidParameterValue',
+      ],
+      [
+        'bad credentials',
+        new AuthError('AWS was not able to validate the credentials', { code: 'AuthFailure' }),
+        'provider',
+        'AuthFailure',
+      ],
       ['a non-retryable provider error', new ProviderError('the image is gone'), 'offering', 'ProviderError'],
     ] as const) {
       it(`fails a refused launch for good (${name}), without failing the offering over`, async () => {
@@ -710,7 +778,13 @@ describe('provisioner: intents, calls and their outcomes', () => {
         const prov = provisioner([p]);
         const intent = await prov.launch(launchCommand());
         await prov.settle();
-        assert.deepEqual(summary(intent.id), { state: 'failed', attempts: 0, error: error.message, instanceIds: [], updatedAtMs: T0 });
+        assert.deepEqual(summary(intent.id), {
+          state: 'failed',
+          attempts: 0,
+          error: error.message,
+          instanceIds: [],
+          updatedAtMs: T0,
+        });
         assert.deepEqual(outcomes, [[intent.id, 'refused']]);
         assert.deepEqual(unavailable, []);
         assert.deepEqual(logged(logs, 'launch refused'), [
@@ -722,7 +796,10 @@ describe('provisioner: intents, calls and their outcomes', () => {
     }
 
     it('retries a terminate on a retryable error, quota included (no failover for a terminate)', async () => {
-      for (const error of [new ProviderError('Service Unavailable', { retryable: true }), new QuotaError('request limit')]) {
+      for (const error of [
+        new ProviderError('Service Unavailable', { retryable: true }),
+        new QuotaError('request limit'),
+      ]) {
         const p = new ScriptedProvider('fake:a');
         p.next(() => {
           throw error;
@@ -731,7 +808,13 @@ describe('provisioner: intents, calls and their outcomes', () => {
         outcomes = [];
         const [intent] = await prov.terminateAll([terminateCommand('i-1', null)]);
         await prov.settle();
-        assert.deepEqual(summary(intent!.id), { state: 'pending', attempts: 1, error: error.message, instanceIds: ['i-1'], updatedAtMs: T0 });
+        assert.deepEqual(summary(intent!.id), {
+          state: 'pending',
+          attempts: 1,
+          error: error.message,
+          instanceIds: ['i-1'],
+          updatedAtMs: T0,
+        });
         assert.deepEqual(outcomes, [[intent!.id, 'retry']]);
         assert.deepEqual(logged(logs, 'terminate will be retried').at(-1), {
           intentId: intent!.id,
@@ -761,7 +844,12 @@ describe('provisioner: intents, calls and their outcomes', () => {
       });
       assert.deepEqual(outcomes, [[intent!.id, 'failed']]);
       assert.deepEqual(logged(logs, 'terminate failed'), [
-        { intentId: intent!.id, what: 'terminating', error: 'not authorized to perform ec2:TerminateInstances', attempts: 1 },
+        {
+          intentId: intent!.id,
+          what: 'terminating',
+          error: 'not authorized to perform ec2:TerminateInstances',
+          attempts: 1,
+        },
       ]);
       assert.deepEqual(levels(logs, 'terminate failed'), ['error']);
       assert.deepEqual(logged(logs, 'launch refused'), []);
@@ -829,13 +917,22 @@ describe('provisioner: intents, calls and their outcomes', () => {
     it('gives a first launch up without a call while a breaker holds its offering, with the breaker reason', async () => {
       const p = new ScriptedProvider('fake:a');
       const breakers = new LaunchBreakers({ clock, logger: logs.logger });
-      breakers.record(target, { kind: 'refused', refusal: { scope: 'offering', code: 'InvalidParameterValue', message: 'no such type' } });
+      breakers.record(target, {
+        kind: 'refused',
+        refusal: { scope: 'offering', code: 'InvalidParameterValue', message: 'no such type' },
+      });
       const prov = provisioner([p], { breakers });
       const intent = await prov.launch(launchCommand());
       await prov.settle();
       assert.equal(p.calls.length, 0);
       const reason = 'fake:a refuses launches of f.small in z-a (on-demand): InvalidParameterValue; next try 12:01';
-      assert.deepEqual(summary(intent.id), { state: 'failed', attempts: 0, error: reason, instanceIds: [], updatedAtMs: T0 });
+      assert.deepEqual(summary(intent.id), {
+        state: 'failed',
+        attempts: 0,
+        error: reason,
+        instanceIds: [],
+        updatedAtMs: T0,
+      });
       assert.deepEqual(logged(logs, 'gave up launch at an open breaker'), [{ intentId: intent.id, reason }]);
       assert.deepEqual(levels(logs, 'gave up launch at an open breaker'), ['info']);
       assert.deepEqual(outcomes, []);
@@ -851,7 +948,10 @@ describe('provisioner: intents, calls and their outcomes', () => {
       const intent = await prov.launch(launchCommand());
       await prov.settle();
       // Another call's refusal opens the provider's breaker until T0 + 60 s.
-      breakers.record(target, { kind: 'refused', refusal: { scope: 'provider', code: 'AuthFailure', message: 'bad credentials' } });
+      breakers.record(target, {
+        kind: 'refused',
+        refusal: { scope: 'provider', code: 'AuthFailure', message: 'bad credentials' },
+      });
       clock.advance(1_000);
       await prov.execute(stored(intent.id));
       await prov.settle();
@@ -890,7 +990,10 @@ describe('provisioner: intents, calls and their outcomes', () => {
           throw error;
         });
         const breakers = new LaunchBreakers({ clock, logger: logs.logger });
-        breakers.record(target, { kind: 'refused', refusal: { scope: 'provider', code: 'AuthFailure', message: 'bad credentials' } });
+        breakers.record(target, {
+          kind: 'refused',
+          refusal: { scope: 'provider', code: 'AuthFailure', message: 'bad credentials' },
+        });
         clock.advance(60_000);
         const prov = provisioner([p], { breakers });
         await prov.launch(launchCommand());
@@ -904,7 +1007,11 @@ describe('provisioner: intents, calls and their outcomes', () => {
       const p = new ScriptedProvider('fake:a');
       p.next(
         () => {
-          throw new RefusedError('no such type', { scope: 'offering', code: 'InvalidParameterValue', subject: 'f.small' });
+          throw new RefusedError('no such type', {
+            scope: 'offering',
+            code: 'InvalidParameterValue',
+            subject: 'f.small',
+          });
         },
         () => {
           throw new ThrottledError('Request limit exceeded.');
@@ -946,9 +1053,22 @@ describe('provisioner: intents, calls and their outcomes', () => {
         terminateCommand('i-a9', null, 'unknown instance'),
         terminateCommand('i-a2', a2, 'idle past its ttl'),
       ]);
-      const common = { kind: 'terminate', state: 'pending', createdAtMs: T0 + 9, updatedAtMs: T0 + 9, attempts: 0, error: '' };
+      const common = {
+        kind: 'terminate',
+        state: 'pending',
+        createdAtMs: T0 + 9,
+        updatedAtMs: T0 + 9,
+        attempts: 0,
+        error: '',
+      };
       assert.deepEqual(intents, [
-        { id: intents[0]!.id, providerId: 'fake:a', instanceIds: ['i-a1', 'i-a9', 'i-a2'], reason: 'idle past its ttl; unknown instance', ...common },
+        {
+          id: intents[0]!.id,
+          providerId: 'fake:a',
+          instanceIds: ['i-a1', 'i-a9', 'i-a2'],
+          reason: 'idle past its ttl; unknown instance',
+          ...common,
+        },
         { id: intents[1]!.id, providerId: 'fake:b', instanceIds: ['i-b1'], reason: 'idle past its ttl', ...common },
       ]);
       assert.deepEqual(store.intents.get(intents[0]!.id), intents[0]);
@@ -990,15 +1110,21 @@ describe('provisioner: intents, calls and their outcomes', () => {
         String(a.intentId).localeCompare(String(b.intentId));
       assert.deepEqual(
         outcomes.sort(byId),
-        ([
-          [intents[0]!.id, 'done'],
-          [intents[1]!.id, 'done'],
-        ] as [string, unknown][]).sort(byId),
+        (
+          [
+            [intents[0]!.id, 'done'],
+            [intents[1]!.id, 'done'],
+          ] as [string, unknown][]
+        ).sort(byId),
       );
       assert.deepEqual(
         logged(logs, 'terminated instances').sort(byIntent),
         [
-          { intentId: intents[0]!.id, instanceIds: ['i-a1', 'i-a9', 'i-a2'], reason: 'idle past its ttl; unknown instance' },
+          {
+            intentId: intents[0]!.id,
+            instanceIds: ['i-a1', 'i-a9', 'i-a2'],
+            reason: 'idle past its ttl; unknown instance',
+          },
           { intentId: intents[1]!.id, instanceIds: ['i-b1'], reason: 'idle past its ttl' },
         ].sort(byIntent),
       );
@@ -1023,13 +1149,25 @@ describe('provisioner: intents, calls and their outcomes', () => {
       ]);
     });
 
+    it('answers no intent, records none and calls no cloud when asked to terminate nothing', async () => {
+      const p = new ScriptedProvider('fake:a');
+      const prov = provisioner([p]);
+      assert.deepEqual(await prov.terminateAll([]), []);
+      await prov.settle();
+      assert.equal(p.calls.length, 0);
+      assert.deepEqual(store.intents.open(), []);
+    });
+
     it('leaves out a busy registered agent unless forced, and an agent that is gone', async () => {
       const p = new ScriptedProvider('fake:a');
       const prov = provisioner([p]);
       const a1 = cloudAgent('i-a1');
       const task = busy(a1);
       assert.equal(await prov.terminate(terminateCommand('i-a1', a1)), undefined);
-      assert.deepEqual(await prov.terminateAll([terminateCommand('i-a1', a1), terminateCommand('i-gone', 'a-gone')]), []);
+      assert.deepEqual(
+        await prov.terminateAll([terminateCommand('i-a1', a1), terminateCommand('i-gone', 'a-gone')]),
+        [],
+      );
       await prov.settle();
       assert.equal(p.calls.length, 0);
       assert.equal(store.agents.get(a1)?.state, 'registered');
@@ -1053,7 +1191,10 @@ describe('provisioner: intents, calls and their outcomes', () => {
       store.agents.setState(lost, 'lost', 'no heartbeat for 10 min', T0);
       const intents = await prov.terminateAll([terminateCommand('i-d', draining), terminateCommand('i-l', lost)]);
       await prov.settle();
-      assert.deepEqual(intents.map((i) => i.instanceIds), [['i-d', 'i-l']]);
+      assert.deepEqual(
+        intents.map((i) => i.instanceIds),
+        [['i-d', 'i-l']],
+      );
       assert.deepEqual(
         [draining, lost].map((id) => [store.agents.get(id)?.state, store.agents.get(id)?.reason]),
         [
@@ -1068,9 +1209,15 @@ describe('provisioner: intents, calls and their outcomes', () => {
       const prov = provisioner([p], { hold: async () => 'paused' });
       const ids = (n: number, prefix: string): string[] => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
       const exactly = await prov.terminateAll(ids(1_000, 'x').map((id) => terminateCommand(id, null)));
-      assert.deepEqual(exactly.map((i) => i.instanceIds), [ids(1_000, 'x')]);
+      assert.deepEqual(
+        exactly.map((i) => i.instanceIds),
+        [ids(1_000, 'x')],
+      );
       const over = await prov.terminateAll(ids(1_001, 'y').map((id) => terminateCommand(id, null)));
-      assert.deepEqual(over.map((i) => i.instanceIds), [ids(1_000, 'y'), ['y-1000']]);
+      assert.deepEqual(
+        over.map((i) => i.instanceIds),
+        [ids(1_000, 'y'), ['y-1000']],
+      );
       await prov.settle();
     });
 
@@ -1084,17 +1231,25 @@ describe('provisioner: intents, calls and their outcomes', () => {
       p.next(() => {
         // Meanwhile another path closed b3.
         store.agents.setState(b3, 'terminated', 'terminated by an earlier intent', T0);
-        throw new PartialTerminateError('terminating 4 instance(s)', ['i-b1', 'i-b3', 'i-none'], [
-          { instanceId: 'i-b2', error: 'OperationNotPermitted: termination protection', retryable: false },
-        ]);
+        throw new PartialTerminateError(
+          'terminating 4 instance(s)',
+          ['i-b1', 'i-b3', 'i-none'],
+          [{ instanceId: 'i-b2', error: 'OperationNotPermitted: termination protection', retryable: false }],
+        );
       });
       clock.advance(4);
       const [intent] = await prov.terminateAll(
-        [terminateCommand('i-b1', b1), terminateCommand('i-b2', b2), terminateCommand('i-b3', b3), terminateCommand('i-none', null)],
+        [
+          terminateCommand('i-b1', b1),
+          terminateCommand('i-b2', b2),
+          terminateCommand('i-b3', b3),
+          terminateCommand('i-none', null),
+        ],
         { force: true },
       );
       await prov.settle();
-      const message = 'terminating 4 instance(s): 1 of 4 instance(s) not terminated: i-b2 (OperationNotPermitted: termination protection)';
+      const message =
+        'terminating 4 instance(s): 1 of 4 instance(s) not terminated: i-b2 (OperationNotPermitted: termination protection)';
       assert.deepEqual(summary(intent!.id), {
         state: 'pending',
         attempts: 1,
@@ -1148,7 +1303,10 @@ describe('provisioner: intents, calls and their outcomes', () => {
       arm('intent.written=throw');
       await assert.rejects(prov.launch(launchCommand()), /failpoint intent\.written reached/);
       await prov.settle();
-      assert.deepEqual(store.intents.launches(0).map((i) => i.state), ['pending']);
+      assert.deepEqual(
+        store.intents.launches(0).map((i) => i.state),
+        ['pending'],
+      );
       assert.equal(p.calls.length, 0);
     });
 
@@ -1178,7 +1336,10 @@ describe('provisioner: intents, calls and their outcomes', () => {
       await assert.rejects(prov.terminateAll([terminateCommand('i-1', null)]), /failpoint terminate\.written reached/);
       await prov.settle();
       assert.equal(p.calls.length, 0);
-      assert.deepEqual(store.intents.open().map((i) => [i.kind, i.instanceIds]), [['terminate', ['i-1']]]);
+      assert.deepEqual(
+        store.intents.open().map((i) => [i.kind, i.instanceIds]),
+        [['terminate', ['i-1']]],
+      );
     });
 
     it('provider.terminated: after the terminate call, before it is recorded', async () => {

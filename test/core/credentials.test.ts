@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { describe, it } from 'mocha';
 import {
   bootstrapCredential,
@@ -35,6 +35,19 @@ describe('credentials', () => {
   });
 
   describe('bootstrap credentials', () => {
+    it('derives the same MAC from a secret this process has never seen, and from each of many secrets in turn', () => {
+      // Fresh random secrets each run: the key objects the module keeps per secret are made here, not by an earlier
+      // test (a key never made, or never kept, fails the MAC). Twenty secrets, more than the module keeps, twice over.
+      const secrets = Array.from({ length: 20 }, () => randomBytes(32));
+      for (let round = 0; round < 2; round++) {
+        for (const [i, secret] of secrets.entries()) {
+          const credential = bootstrapCredential(secret, `intent-${i}`);
+          assert.equal(credential, `swb_intent-${i}.${macOf(secret, `intent-${i}`)}`);
+          assert.equal(verifyBootstrapCredential(secret, credential), `intent-${i}`);
+        }
+      }
+    });
+
     it('derives swb_<intent id>.<HMAC-SHA256 of bootstrap:<intent id>>, the same for a retried launch', () => {
       const want = `swb_intent-7.${macOf(SECRET, 'intent-7')}`;
       assert.equal(bootstrapCredential(SECRET, 'intent-7'), want);

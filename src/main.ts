@@ -224,10 +224,7 @@ export async function serve(config: Config, opts: ServeOptions): Promise<Running
     },
   });
   // The pool's gauges count every agent: when /metrics is scraped, not on every pass; from the model while leading.
-  metrics.onExposition(() => {
-    const agents = controller.isLeader() ? modelAgents() : undefined;
-    return recordPoolGauges(asyncStore, metrics, agents === undefined ? undefined : () => agents);
-  });
+  metrics.onExposition(() => recordPoolGauges(asyncStore, metrics, controller.isLeader() ? modelAgents() : undefined));
   isLeader = () => controller.isLeader();
   leading.controller = controller;
   controller.start();

@@ -13,7 +13,7 @@ import { visitAgents } from './status.ts';
 export async function recordPoolGauges(
   store: AsyncStore,
   metrics: ApiMetrics,
-  fromModel?: () => readonly Agent[],
+  fromModel?: readonly Agent[],
 ): Promise<void> {
   const counts = new Map<string, { state: string; location_kind: string; n: number }>();
   let spendMicros = 0;

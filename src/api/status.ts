@@ -29,7 +29,7 @@ export async function buildStatus(
   nowMs: number,
   leader: boolean,
   providers: readonly ProviderStatus[] = [],
-  agents?: () => readonly Agent[],
+  agents?: readonly Agent[],
 ): Promise<Status> {
   const agentCounts = { provisioning: 0, registered: 0, draining: 0, lost: 0 };
   const isolation: Record<string, number> = {};
@@ -67,17 +67,17 @@ export async function buildStatus(
 }
 
 /**
- * Calls `visit` with every agent not terminated: `fromModel`'s (the leading controller's model) at once when given,
+ * Calls `visit` with every agent not terminated: `fromModel` (the leading controller's model's) at once when given,
  * else the store's a page of STATUS_PAGE_AGENTS at a time, yielding to the event loop between pages (see
  * `buildStatus`: the pages are not one snapshot).
  */
 export async function visitAgents(
   store: AsyncStore,
   visit: (agents: readonly Agent[]) => void,
-  fromModel?: () => readonly Agent[],
+  fromModel?: readonly Agent[],
 ): Promise<void> {
   if (fromModel !== undefined) {
-    visit(fromModel());
+    visit(fromModel);
     return;
   }
   let after: number | undefined;

@@ -101,7 +101,7 @@ describe('pool gauges (GET /metrics)', () => {
       })),
       3_000,
     );
-    await recordPoolGauges(async, metrics, () => model);
+    await recordPoolGauges(async, metrics, model);
     assert.deepEqual(await agentGauges(metrics), { 'registered/cloud': 1, 'draining/cloud': 1 });
     assert.equal((await metrics.cloudSpendPerHourUsd.get()).values[0]?.value, 1);
     assert.equal((await metrics.pendingTasks.get()).values[0]?.value, 3);

@@ -37,8 +37,7 @@ export function agentsAndStatusRoutes({ store, isLeader, providers, liveAgents }
       handle: async ({ nowMs }) => {
         // The leader's model holds every live agent with its allocation: counted in memory, not read from the store.
         const leader = isLeader();
-        const modelAgents = leader ? liveAgents?.() : undefined;
-        const fromModel = modelAgents === undefined ? undefined : () => modelAgents;
+        const fromModel = leader ? liveAgents?.() : undefined;
         const providerList = providerStatuses(providers, leader, await store.intents.open());
         return { body: await buildStatus(store, nowMs, leader, providerList, fromModel) };
       },

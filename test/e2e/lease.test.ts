@@ -25,20 +25,26 @@ describe('end to end: two controllers on one store', function () {
   it('lets only the lease holder act, and the standby takes over when the holder dies', async () => {
     cluster = await makeCluster();
     const c = cluster;
+    // As the README configures several controllers: the same `api.agentUrls` in each one's config. Instances then
+    // get the same boot script from either, so the standby's resend of a launch the holder died in (the same
+    // idempotency key) has the same parameters; with each controller's own URL there, the cloud refuses the resend
+    // as another request under that key, as EC2 does (IdempotentParameterMismatch).
+    const secondPort = await freePort();
+    const secondUrl = `http://127.0.0.1:${secondPort}`;
+    const config = parse(readFileSync(c.configPath, 'utf8')) as { api: { port: number; agentUrls?: string[] } };
+    config.api.agentUrls = [c.url, secondUrl];
+    writeFileSync(c.configPath, stringify(config));
+    const secondConfig = join(c.dir, 'second.yaml');
+    writeFileSync(secondConfig, stringify({ ...config, api: { ...config.api, port: secondPort } }));
+
     const first = new ServeProcess(c, { name: 'first' });
     serves.push(first);
     await waitHealthy(c.url, first);
     const firstClient = new ApiClient({ url: c.url });
     await waitFor('the first to take the lease', async () => (await firstClient.get<Health>('/healthz')).leader);
 
-    const secondPort = await freePort();
-    const secondConfig = join(c.dir, 'second.yaml');
-    const config = parse(readFileSync(c.configPath, 'utf8')) as { api: { port: number } };
-    config.api.port = secondPort;
-    writeFileSync(secondConfig, stringify(config));
     const second = new ServeProcess(c, { name: 'second', configPath: secondConfig });
     serves.push(second);
-    const secondUrl = `http://127.0.0.1:${secondPort}`;
     await waitHealthy(secondUrl, second);
     const secondClient = new ApiClient({ url: secondUrl });
 

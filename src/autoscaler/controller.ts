@@ -199,7 +199,11 @@ export class Controller {
       },
       onUnavailable: (key, reason) => {
         this.#unavailableUntil.set(key, opts.clock.now() + opts.settings.unavailableForMs);
-        opts.logger.warn('marked offering unavailable', { offering: key, forMs: opts.settings.unavailableForMs, reason });
+        opts.logger.warn('marked offering unavailable', {
+          offering: key,
+          forMs: opts.settings.unavailableForMs,
+          reason,
+        });
         this.wake();
       },
     });
@@ -281,7 +285,13 @@ export class Controller {
           const key = `${provider.id}/${instance.id}`;
           if (targets.has(key)) continue;
           const agent = await store.agents.byInstance(provider.id, instance.id);
-          targets.set(key, { kind: 'terminate', agentId: agent?.id ?? null, providerId: provider.id, instanceId: instance.id, reason });
+          targets.set(key, {
+            kind: 'terminate',
+            agentId: agent?.id ?? null,
+            providerId: provider.id,
+            instanceId: instance.id,
+            reason,
+          });
         }
       } catch (err) {
         logger.warn('could not list instances to release', { providerId: provider.id, error: errorMessage(err) });
@@ -312,7 +322,8 @@ export class Controller {
    */
   retryProvider(name: string, actor: string): { providerId: string; closed: number } {
     const provider =
-      this.#o.providers.find((p) => p.id === name) ?? this.#o.providers.find((p) => p.id.split(':').slice(1).join(':') === name);
+      this.#o.providers.find((p) => p.id === name) ??
+      this.#o.providers.find((p) => p.id.split(':').slice(1).join(':') === name);
     if (!provider) {
       throw new NotFoundError(
         `retrying provider ${name}: no such provider (configured: ${this.#o.providers.map((p) => p.id).join(', ') || 'none'})`,
@@ -385,8 +396,7 @@ export class Controller {
     await this.#pause();
     await pool.expireAgents(clock.now(), this.#leaderSinceMs);
     await this.#pause();
-    const reconciled =
-      first || this.#passes % settings.reconcileEveryPasses === 0 ? await this.#reconcile() : [];
+    const reconciled = first || this.#passes % settings.reconcileEveryPasses === 0 ? await this.#reconcile() : [];
     if (first || this.#offerings.length === 0 || this.#passes % (settings.offeringsEveryPasses ?? 60) === 0) {
       await this.#refreshOfferings();
     }
@@ -396,8 +406,13 @@ export class Controller {
     const book = await this.#budgets(clock.now());
     const warm = warmRoomCheck(await store.policy.get(), this.#offerings, clock.now());
     const placed = (
-      await pool.place(clock.now(), (task, agent) => warm(task, agent) && book.admitPlacement(task, agent) === undefined)
+      await pool.place(
+        clock.now(),
+        (task, agent) => warm(task, agent) && book.admitPlacement(task, agent) === undefined,
+      )
     ).length;
+    // What placement saw (the model as its refresh left it): an agent registered since is capacity on its way.
+    const placementAgentIds = new Set(this.#model.agents(['registered']).map((a) => a.id));
     await this.#pause();
     const now = clock.now();
     const snapshot = await pool.observe(now);
@@ -410,17 +425,21 @@ export class Controller {
     const unavailable = new Set([...this.#unavailable(now), ...interruptedOfferings(snapshot.agents)]);
     // Reading the pool is one stretch, planning starts another.
     await this.#pause();
-    const result = await planSliced({
-      nowMs: now,
-      policy,
-      pending,
-      agents: snapshot.agents,
-      openLaunches,
-      offerings: this.#offerings,
-      unavailable,
-      blocked: this.#breakers.blocked(this.#offerings),
-      admitLaunch: (offering, tasks) => book.admitLaunch(offering, launchOwnerShares(tasks, offering)),
-    }, { sliceMs: settings.planSliceMs ?? 10, pause: this.#pause });
+    const result = await planSliced(
+      {
+        nowMs: now,
+        policy,
+        pending,
+        agents: snapshot.agents,
+        placementAgentIds,
+        openLaunches,
+        offerings: this.#offerings,
+        unavailable,
+        blocked: this.#breakers.blocked(this.#offerings),
+        admitLaunch: (offering, tasks) => book.admitLaunch(offering, launchOwnerShares(tasks, offering)),
+      },
+      { sliceMs: settings.planSliceMs ?? 10, pause: this.#pause },
+    );
     await this.#pause();
     const terminating = terminatingInstances(open);
     const lost = this.#model.agents(['lost']);
@@ -475,11 +494,16 @@ export class Controller {
   async #budgets(nowMs: number): Promise<BudgetBook> {
     const { store, logger, settings } = this.#o;
     const book = openBudgetBook(
-      await readBudgetInput(store, nowMs, {
-        passIntervalMs: settings.passIntervalMs,
-        terminationAllowanceMs: settings.terminationAllowanceMs ?? 60_000,
-        launchAllowanceMs: settings.launchAllowanceMs ?? 120_000,
-      }, this.#model),
+      await readBudgetInput(
+        store,
+        nowMs,
+        {
+          passIntervalMs: settings.passIntervalMs,
+          terminationAllowanceMs: settings.terminationAllowanceMs ?? 60_000,
+          launchAllowanceMs: settings.launchAllowanceMs ?? 120_000,
+        },
+        this.#model,
+      ),
     );
     for (const command of book.preemptions()) {
       logger.warn('preempting for a budget', { ...command });

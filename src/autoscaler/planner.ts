@@ -32,6 +32,12 @@ export interface PlanInput {
   readonly pending: readonly Task[];
   /** Live agents (provisioning, registered, draining). */
   readonly agents: readonly Agent[];
+  /**
+   * The registered agents this pass's placement saw. One registered since (not in the set) had no chance to take
+   * the pending tasks: its free room counts as capacity on its way, like a provisioning agent's, and the next pass
+   * places on it. Default: every registered agent was seen.
+   */
+  readonly placementAgentIds?: ReadonlySet<string>;
   /** Launch intents whose cloud call is not confirmed yet. */
   readonly openLaunches: readonly LaunchIntent[];
   readonly offerings: readonly Offering[];
@@ -234,7 +240,8 @@ function* planGrouping(
 
   const first = yield* packAndAdmit({ input, classes, groups, todo, offerings, usage, bins, reasons });
   for (const [g, tasks] of first.unfit) {
-    const why = blockedReason(input, classes, groups[g]!) ?? `no allowed offering fits ${formatResources(groups[g]!.size)}`;
+    const why =
+      blockedReason(input, classes, groups[g]!) ?? `no allowed offering fits ${formatResources(groups[g]!.size)}`;
     for (const t of tasks) reasons.set(t, why);
   }
   let left = first.refused;
@@ -453,13 +460,19 @@ interface InFlightBin {
   free: Resources;
 }
 
-/** Capacity that is on its way: instances launched but not registered, and launches not yet confirmed. */
+/**
+ * Capacity that is on its way: instances launched but not registered, agents registered since this pass's placement,
+ * and launches not yet confirmed.
+ */
 function inFlightBins(input: PlanContext): InFlightBin[] {
   const bins: InFlightBin[] = [];
   const agentsPerIntent = new Map<string, number>();
   for (const agent of input.agents) {
     if (agent.intentId) agentsPerIntent.set(agent.intentId, (agentsPerIntent.get(agent.intentId) ?? 0) + 1);
     if (agent.state === 'provisioning') bins.push({ host: agentHost(agent), free: agent.capacity });
+    else if (agent.state === 'registered' && input.placementAgentIds?.has(agent.id) === false) {
+      bins.push({ host: agentHost(agent), free: subtract(agent.capacity, agent.allocated) });
+    }
   }
   for (const intent of input.openLaunches) {
     const count = intent.count - (agentsPerIntent.get(intent.id) ?? 0);

@@ -62,6 +62,30 @@ describe('planner', () => {
     assert.deepEqual(result.launches, []);
   });
 
+  it("counts the free room of an agent registered after this pass's placement as on its way, and no other's", () => {
+    // Four one-CPU tasks; the agent has 4 CPUs, one allocated: its 3 free cover three, and one task is left to launch
+    // for, when it registered after placement saw the agents (it could not take them yet). Seen by placement (it had
+    // its chance), draining, or with no placement set given, it covers none.
+    const pending = [task(), task(), task(), task()];
+    const agent = (state: 'registered' | 'draining' = 'registered') =>
+      cloudAgent({
+        state,
+        capacity: { cpuMillis: 4000, memoryMiB: 8192 },
+        allocated: { cpuMillis: 1000, memoryMiB: 1024 },
+      });
+    const seenByPlacement = agent();
+    const launchedFor = (agents: ReturnType<typeof agent>[], placementAgentIds?: ReadonlySet<string>) =>
+      plan(input({ pending, agents, ...(placementAgentIds ? { placementAgentIds } : {}) })).launches.reduce(
+        (n, l) => n + l.taskIds.length,
+        0,
+      );
+    const seen = new Set([seenByPlacement.id]);
+    assert.equal(launchedFor([seenByPlacement, agent()], seen), 1);
+    assert.equal(launchedFor([seenByPlacement], seen), 4);
+    assert.equal(launchedFor([agent('draining')], seen), 4);
+    assert.equal(launchedFor([agent()], undefined), 4);
+  });
+
   it('counts an intent once when reconcile already adopted its instance as an agent', () => {
     const intent = launchIntent(small, { count: 1 });
     const adopted = cloudAgent({ state: 'provisioning', intentId: intent.id });

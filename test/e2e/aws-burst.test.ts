@@ -36,12 +36,13 @@ describe('end to end: bursting to EC2 (the emulator) with real agents', function
 
   it('bursts, runs the work on agents the instances started, and scales back to zero', async () => {
     const c = await setUp();
-    await serves.startHealthy(c, 'serve');
+    const serve = await serves.startHealthy(c, 'serve');
     client = adminClient(c);
     const agentsUsed = await burstToZero(client, c, {
       count: 6,
       cloud: 'cloud',
       liveInstances: () => emulator!.liveInstances().length,
+      serveLog: () => serve.log(),
       maxInstances: 3, // two-CPU types
     });
     assert.ok(agentsUsed.length >= 1);

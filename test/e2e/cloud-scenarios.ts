@@ -19,6 +19,8 @@ export async function burstToZero(
     readonly liveInstances: () => number;
     /** At most this many instances may have run the work (each agent's state and reason are in the failure). */
     readonly maxInstances?: number;
+    /** The controller's log: a requeued task's lines from it are printed (its stored reason is its last one only). */
+    readonly serveLog?: () => string;
   },
 ): Promise<{ location: string }[]> {
   await client.post('/v1/tasks', tasksSpec(opts.count, 1_500));
@@ -33,7 +35,12 @@ export async function burstToZero(
   assert.equal(tasks.length, opts.count);
   // A requeue is possible under load (an agent silent for lostAfterMs): printed for the next look, not failed on.
   const requeued = tasks.filter((t) => t.attempts !== 0).map((t) => `${t.id}: ${t.attempts} requeue(s), ${t.reason}`);
-  if (requeued.length > 0) console.warn(`      requeued on ${opts.cloud}: ${requeued.join('; ')}`);
+  if (requeued.length > 0) {
+    console.warn(`      requeued on ${opts.cloud}: ${requeued.join('; ')}`);
+    const ids = tasks.filter((t) => t.attempts !== 0).map((t) => t.id);
+    const lines = (opts.serveLog?.() ?? '').split('\n').filter((l) => ids.some((id) => l.includes(id)));
+    for (const line of lines.slice(0, 20)) console.warn(`        ${line.slice(0, 400)}`);
+  }
   const used = query<{ location: string; id: string; state: string; reason: string }>(
     cluster,
     `SELECT location, id, state, reason FROM agents WHERE instance_id IS NOT NULL`,

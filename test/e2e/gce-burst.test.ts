@@ -40,12 +40,13 @@ describe('end to end: bursting to GCE (the emulator) with real agents', function
 
   it('bursts, runs the work on agents the instances started, and scales back to zero', async () => {
     const c = await setUp();
-    await serves.startHealthy(c, 'serve');
+    const serve = await serves.startHealthy(c, 'serve');
     client = adminClient(c);
     const used = await burstToZero(client, c, {
       count: 5,
       cloud: 'GCE',
       liveInstances: () => emulator!.instances().length,
+      serveLog: () => serve.log(),
     });
     assert.ok(used.length >= 1 && used.every((a) => JSON.parse(a.location).provider === 'gcp-compute'));
     assertGceNoDuplicateNoUnknown(
@@ -73,7 +74,11 @@ describe('end to end: bursting to GCE (the emulator) with real agents', function
           storeView((sql) => query(c, sql)),
         ),
     });
-    assert.equal(killedAt, rounds, `the controller died at its failpoint in ${killedAt} of ${rounds} rounds (seed ${seed})`);
+    assert.equal(
+      killedAt,
+      rounds,
+      `the controller died at its failpoint in ${killedAt} of ${rounds} rounds (seed ${seed})`,
+    );
     assert.ok(rounds >= 4, 'every provisioner failpoint had a round');
   });
 

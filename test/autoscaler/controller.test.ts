@@ -20,7 +20,12 @@ import { waitFor } from '../helpers/wait.ts';
 import { asyncOf } from '../helpers/async-store.ts';
 
 const CLUSTER = 'test-cluster';
-const small = offering({ providerId: 'fake:test', provider: 'fake', instanceType: 'f.small', pricePerHourMicros: 100_000 });
+const small = offering({
+  providerId: 'fake:test',
+  provider: 'fake',
+  instanceType: 'f.small',
+  pricePerHourMicros: 100_000,
+});
 const medium = offering({
   providerId: 'fake:test',
   provider: 'fake',
@@ -47,7 +52,11 @@ describe('controller', () => {
   let clock: ManualClock;
   let provider: FakeProvider;
 
-  function controller(holderId = 'c1', lostAfterMs = 3_600_000, rateLimit?: ControllerOptions['rateLimit']): Controller {
+  function controller(
+    holderId = 'c1',
+    lostAfterMs = 3_600_000,
+    rateLimit?: ControllerOptions['rateLimit'],
+  ): Controller {
     return new Controller({
       rateLimit,
       store: asyncOf(store),
@@ -58,7 +67,12 @@ describe('controller', () => {
       settings: { passIntervalMs: 1_000, reconcileEveryPasses: 5, leaseTtlMs: 10_000, unavailableForMs: 60_000 },
       identity: {
         holderId,
-        launch: { clusterId: CLUSTER, controllerUrl: 'http://127.0.0.1:1', caBundle: '', serverSecret: store.meta.serverSecret() },
+        launch: {
+          clusterId: CLUSTER,
+          controllerUrl: 'http://127.0.0.1:1',
+          caBundle: '',
+          serverSecret: store.meta.serverSecret(),
+        },
       },
     });
   }
@@ -106,7 +120,10 @@ describe('controller', () => {
     store = openSqliteStore(join(dir, 'spillway.db'));
     store.meta.bindClusterId(CLUSTER);
     clock = new ManualClock();
-    store.policy.seed(policy({ pendingGraceMs: 5_000, idleTtlMs: 10_000, maxProvisionMs: 30_000, unknownInstanceGraceMs: 20_000 }), clock.now());
+    store.policy.seed(
+      policy({ pendingGraceMs: 5_000, idleTtlMs: 10_000, maxProvisionMs: 30_000, unknownInstanceGraceMs: 20_000 }),
+      clock.now(),
+    );
     provider = new FakeProvider({ offerings: [small, medium], now: () => clock.now() });
   });
 
@@ -117,7 +134,10 @@ describe('controller', () => {
 
   it('places on private agents first and launches only after the grace period', async () => {
     addPrivateAgents(2);
-    store.tasks.insert(Array.from({ length: 6 }, () => newTask()), clock.now());
+    store.tasks.insert(
+      Array.from({ length: 6 }, () => newTask()),
+      clock.now(),
+    );
     const c = controller();
     const first = await c.runPass();
     assert.equal(first.placed, 4);
@@ -136,6 +156,34 @@ describe('controller', () => {
     // The next pass counts the instance on its way and launches nothing more.
     clock.advance(1_000);
     assert.deepEqual((await c.runPass()).launches, []);
+  });
+
+  it("launches for a task placement kept off a registered agent it saw, not counting that agent's room as on its way", async () => {
+    // A task only f.medium holds ($0.15) bursts, runs on its agent and ends: the agent is idle. A one-CPU task then
+    // waits: an idle agent costing more than the task's own cheapest instance (f.small, $0.10) does not take it, so
+    // placement keeps it off, and after its grace the pass must launch an f.small for it, not count that agent's free
+    // room as capacity on its way (only agents registered after placement are).
+    store.tasks.insert([newTask({ resources: resources({ cpuMillis: 1000, memoryMiB: 6144 }) })], clock.now());
+    clock.advance(5_000);
+    const c = controller();
+    await c.runPass();
+    await c.settle();
+    const [agent] = store.agents.list({ states: ['provisioning'] });
+    assert.equal(agent?.intentId, launchIntents()[0]!.id);
+    store.agents.register(agent!.id, { capacity: agent!.capacity, labels: {} }, clock.now());
+    clock.advance(1_000);
+    assert.equal((await c.runPass()).placed, 1);
+    const [big] = store.tasks.claim(agent!.id, clock.now());
+    store.tasks.finish(big!.id, agent!.id, { exitCode: 0, outputTail: '' }, clock.now());
+    const [small1] = store.tasks.insert([newTask()], clock.now());
+    clock.advance(5_000);
+    const pass = await c.runPass();
+    assert.equal(pass.placed, 0);
+    assert.equal(store.tasks.get(small1!.id)?.state, 'pending');
+    assert.deepEqual(
+      pass.launches.map((l) => [l.offering.instanceType, l.taskIds]),
+      [['f.small', [small1!.id]]],
+    );
   });
 
   it('stops every launch while paused and resumes after', async () => {
@@ -181,7 +229,10 @@ describe('controller', () => {
       await c.settle();
       const calls = provider.launchCalls();
       assert.equal(calls.length, 2);
-      assert.deepEqual(calls.map((r) => r.intentId), [intent!.id, intent!.id]);
+      assert.deepEqual(
+        calls.map((r) => r.intentId),
+        [intent!.id, intent!.id],
+      );
       assert.equal(calls[0]!.bootstrap.credential, calls[1]!.bootstrap.credential, 'identical user data on retry');
       assert.equal(provider.instances.size, 1, 'launched once');
       assert.equal(launchIntents()[0]!.state, 'done');
@@ -212,7 +263,10 @@ describe('controller', () => {
     const c = controller();
     await c.runPass();
     await c.settle();
-    assert.deepEqual(provider.launchCalls().map((r) => r.intentId), [intent.id]);
+    assert.deepEqual(
+      provider.launchCalls().map((r) => r.intentId),
+      [intent.id],
+    );
     assert.equal(provider.instances.size, 2);
     assert.deepEqual(store.intents.get(intent.id)!.instanceIds.length, 2);
   });
@@ -310,7 +364,10 @@ describe('controller', () => {
   });
 
   it('terminates a cloud agent idle past idleTtlMs, and one that never registered', async () => {
-    store.tasks.insert([newTask(), newTask({ resources: resources({ cpuMillis: 2000, memoryMiB: 6000 }) })], clock.now());
+    store.tasks.insert(
+      [newTask(), newTask({ resources: resources({ cpuMillis: 2000, memoryMiB: 6000 }) })],
+      clock.now(),
+    );
     clock.advance(5_000);
     const c = controller();
     await c.runPass();
@@ -378,7 +435,10 @@ describe('controller', () => {
   });
 
   it('holds a launch already queued when bursting is paused before its call, and a call after the lease is lost', async () => {
-    store.tasks.insert([newTask(), newTask({ resources: resources({ cpuMillis: 2000, memoryMiB: 6000 }) })], clock.now());
+    store.tasks.insert(
+      [newTask(), newTask({ resources: resources({ cpuMillis: 2000, memoryMiB: 6000 }) })],
+      clock.now(),
+    );
     clock.advance(5_000);
     // One call now, the next only 1,000 s later: the second launch waits in the queue.
     const c = controller('c1', 3_600_000, () => ({ capacity: 1, refillPerSecond: 0.001 }));
@@ -388,7 +448,11 @@ describe('controller', () => {
     store.policy.set({ ...store.policy.get(), paused: true }, 'test', clock.now());
     clock.advance(1_000_000);
     await c.settle();
-    assert.equal(provider.launchCalls().length, 1, `the queued launch was held: ${JSON.stringify(store.intents.launches(0).map((i) => [i.state, i.error]))}`);
+    assert.equal(
+      provider.launchCalls().length,
+      1,
+      `the queued launch was held: ${JSON.stringify(store.intents.launches(0).map((i) => [i.state, i.error]))}`,
+    );
     assert.equal(store.intents.open().length, 1, 'and stays open');
 
     store.policy.set({ ...store.policy.get(), paused: false }, 'test', clock.now());
@@ -414,7 +478,10 @@ describe('controller', () => {
       const [other] = store.tasks.insert([newTask({ owner: { team: 'web', project: 'p', job: 'j' } })], clock.now());
       clock.advance(5_000);
       const pass = await controller().runPass();
-      assert.deepEqual(pass.launches.flatMap((l) => l.taskIds), [other!.id]);
+      assert.deepEqual(
+        pass.launches.flatMap((l) => l.taskIds),
+        [other!.id],
+      );
       const reason = store.tasks.get(capped!.id)!.reason;
       assert.match(reason, /ml-hourly/, `the reason names the budget: ${reason}`);
     });
@@ -503,7 +570,10 @@ describe('controller', () => {
       assert.ok(stoppedAtMs.has(instance.id), 'the instance was terminated');
       const billedSeconds = Math.max(60, Math.ceil((stoppedAtMs.get(instance.id)! - instance.launchedAtMs) / 1_000));
       const spentMicros = (billedSeconds * small.pricePerHourMicros) / 3_600;
-      assert.ok(spentMicros <= capMicros, `team ml was billed ${spentMicros} micro-USD (${billedSeconds} s), cap ${capMicros}`);
+      assert.ok(
+        spentMicros <= capMicros,
+        `team ml was billed ${spentMicros} micro-USD (${billedSeconds} s), cap ${capMicros}`,
+      );
       assert.ok(spentMicros > 0.5 * capMicros, `the cap bound: ${spentMicros} of ${capMicros} micro-USD spent`);
     });
   });
